@@ -1,0 +1,40 @@
+"""Shared pytest fixtures.
+
+Real data for tests lives in the sibling `shared/` folder (benchmarks, language tables, WARC files).
+It is found through CORPUS_SHARED_DIR (default `../shared` next to the repository root); tests that
+need it are skipped with a clear reason when it is absent, so a user's clone still tests the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_path() -> Path:
+    raw = os.environ.get("CORPUS_SHARED_DIR", "../shared")
+    path = Path(raw)
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    path = shared_path()
+    if not path.is_dir():
+        pytest.skip(f"shared data folder not found at {path} (set CORPUS_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    # Two cores shared with Ray workers: torch's default thread pool slows steps 18-70x here.
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
