@@ -1,0 +1,34 @@
+# The README's two commands: `make corpus` and `make test`. Every target installs what it needs first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= out
+CONFIG ?=
+STEPS ?= 300
+
+.PHONY: setup corpus test train bench clean
+
+setup: $(VENV)/.installed
+
+# torch is installed first and pinned: an unpinned torch would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+corpus: setup
+	$(BIN)/corpus run $(CONFIG) --output $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+train: setup
+	$(BIN)/corpus train --shards $(OUT)/shards --out $(OUT)/train --preset tiny --steps $(STEPS) --device cpu
+
+bench: setup
+	$(BIN)/python -m pipelines.bench --output $(OUT)
+
+clean:
+	rm -rf $(OUT)

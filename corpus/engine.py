@@ -1,0 +1,374 @@
+"""The Ray executor: runs a list of stages in order, one folder per stage, resumable and accounted.
+
+It knows nothing about what a stage does, only its shape (corpus.stage). Per stage it writes
+`OUT/<stage>/part-*.parquet`, quarantined rows under `OUT/<stage>/_dropped/`, and `_SUCCESS.json`
+(input fingerprint, config hash, counts). `resume=True` skips finished stages and finished parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pyarrow as pa
+
+from corpus.io import PartWriter, iter_batches, list_parts, part_name, read_json, write_json_atomic
+from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table
+from corpus.stage import GlobalStage, MapStage, SourceStage, Stage
+from corpus.stats import StageStats
+
+log = logging.getLogger("corpus")
+
+SUCCESS = "_SUCCESS.json"
+WRITE_BATCH_ROWS = 1024
+
+
+class PreflightError(RuntimeError):
+    """A problem found before any work started (bad config, missing input, unreachable cluster)."""
+
+
+# --------------------------------------------------------------------------------------------- Ray
+
+
+def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not minutes, when a ray:// or host:port address does not answer."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise PreflightError(f"RAY_ADDRESS {address!r} is not of the form ray://host:port, host:port or 'auto'")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise PreflightError(f"Ray cluster at {address!r} is unreachable: {exc}") from exc
+
+
+def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
+    """Connect to RAY_ADDRESS or start a local instance. Returns True if this call started Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address:
+        check_ray_address(address)
+        # Ship the project's packages so cluster workers run the same code as the driver.
+        import classifiers
+        import corpus
+        import lang_registry
+        import tokenizer
+
+        modules = [corpus, lang_registry, tokenizer, classifiers]
+        try:
+            ray.init(address=address, runtime_env={"py_modules": modules}, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise PreflightError(f"could not connect to Ray at {address!r}: {exc}") from exc
+    else:
+        ray.init(num_cpus=num_cpus, **kwargs)
+    return True
+
+
+# ------------------------------------------------------------------------------------- run context
+
+
+@dataclass
+class RunContext:
+    out_dir: Path
+    seed: int = 1234
+    resume: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. paths shared between stages
+    stage_name: str = ""
+
+    @property
+    def stage_dir(self) -> Path:
+        return self.out_dir / self.stage_name
+
+    @property
+    def tmp_dir(self) -> Path:
+        path = self.out_dir / "_tmp" / self.stage_name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def reports_dir(self) -> Path:
+        path = self.out_dir / "reports"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def run_tasks(self, fn: Callable[..., Any], arg_list: Sequence[tuple], num_cpus: float = 1.0, desc: str = "") -> list[Any]:
+        """Run fn(*args) for every args as Ray tasks (retried on worker failure), results in input order."""
+        import ray
+
+        remote = ray.remote(num_cpus=num_cpus, max_retries=2)(fn)
+        refs = [remote.remote(*args) for args in arg_list]
+        return wait_with_progress(refs, desc or self.stage_name)
+
+
+def wait_with_progress(refs: list[Any], desc: str) -> list[Any]:
+    import ray
+    from tqdm import tqdm
+
+    pending = list(refs)
+    with tqdm(total=len(refs), desc=desc, unit="part", leave=False, disable=None) as bar:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            bar.update(len(done))
+    return ray.get(list(refs))
+
+
+# -------------------------------------------------------------------------------- per-part tasks
+
+
+def _part_stats_path(out_path: str) -> str:
+    p = Path(out_path)
+    return str(p.with_name(f"_{p.stem}.stats.json"))
+
+
+def _dropped_path(out_path: str) -> str:
+    p = Path(out_path)
+    return str(p.parent / "_dropped" / p.name)
+
+
+def _count_drops(stats: StageStats, dropped: pa.Table) -> None:
+    if not dropped.num_rows:
+        return
+    reasons = dropped.column("reason").to_pylist()
+    sizes = dropped.column("size").to_pylist()
+    for reason, size in zip(reasons, sizes):
+        stats.add_dropped(reason, 1, size or 0)
+
+
+def _table_bytes(table: pa.Table) -> int:
+    return int(pa.compute.sum(table.column("size")).as_py() or 0) if "size" in table.column_names and table.num_rows else 0
+
+
+def run_map_part(stage: MapStage, in_path: str, out_path: str, part_key: str) -> dict[str, Any]:
+    """One Ray task: stream a part through stage.process, write kept and dropped rows atomically."""
+    import pyarrow.compute  # noqa: F401  (pa.compute used by _table_bytes)
+
+    if not getattr(stage, "_is_set_up", False):
+        stage.setup()
+        stage._is_set_up = True  # type: ignore[attr-defined]
+    stats = StageStats()
+    with PartWriter(out_path, stage.output_schema) as kept_w, PartWriter(_dropped_path(out_path), DROP_SCHEMA) as drop_w:
+        for batch in iter_batches(in_path, stage.batch_rows):
+            result = stage.process(batch)
+            if result.kept.num_rows + result.dropped.num_rows != batch.num_rows:
+                raise RuntimeError(
+                    f"stage {stage.name} lost records in {in_path}: {batch.num_rows} in, "
+                    f"{result.kept.num_rows} kept + {result.dropped.num_rows} dropped"
+                )
+            stats.add_in(batch.num_rows, _table_bytes(batch))
+            stats.add_kept(result.kept.num_rows, _table_bytes(result.kept))
+            _count_drops(stats, result.dropped)
+            kept_w.write(result.kept)
+            drop_w.write(result.dropped)
+    summary = {"key": part_key, "stats": stats.to_json()}
+    write_json_atomic(_part_stats_path(out_path), summary)
+    return summary
+
+
+def run_source_part(stage: SourceStage, units: list[Any], out_path: str, part_key: str) -> dict[str, Any]:
+    """One Ray task: read the units of one part, write documents and quarantined records."""
+    stats = StageStats()
+    docs: list[Doc] = []
+    drops: list[Drop] = []
+    with PartWriter(out_path, DOC_SCHEMA) as kept_w, PartWriter(_dropped_path(out_path), DROP_SCHEMA) as drop_w:
+
+        def flush() -> None:
+            if docs:
+                table = docs_to_table(docs)
+                stats.add_in(table.num_rows, _table_bytes(table))
+                stats.add_kept(table.num_rows, _table_bytes(table))
+                kept_w.write(table)
+                docs.clear()
+            if drops:
+                table = drops_to_table(drops)
+                stats.add_in(table.num_rows, _table_bytes(table))
+                _count_drops(stats, table)
+                drop_w.write(table)
+                drops.clear()
+
+        for item in stage.read(units):
+            (docs if isinstance(item, Doc) else drops).append(item)
+            if len(docs) + len(drops) >= WRITE_BATCH_ROWS:
+                flush()
+        flush()
+    summary = {"key": part_key, "stats": stats.to_json()}
+    write_json_atomic(_part_stats_path(out_path), summary)
+    return summary
+
+
+def _reuse_part(out_path: str, key: str) -> dict[str, Any] | None:
+    """A part finished by an earlier run with the same input and config, or None."""
+    stats_path = _part_stats_path(out_path)
+    if not (os.path.exists(out_path) and os.path.exists(stats_path)):
+        return None
+    summary = read_json(stats_path)
+    return summary if summary.get("key") == key else None
+
+
+# ------------------------------------------------------------------------------------- executor
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+class Executor:
+    """Runs stages in order on Ray. The first stage must be a SourceStage."""
+
+    def __init__(self, out_dir: str | Path, seed: int = 1234, resume: bool = False) -> None:
+        self.out_dir = Path(out_dir).resolve()
+        self.seed = seed
+        self.resume = resume
+        self.extras: dict[str, Any] = {}
+
+    # A stage's identity: its config and code version plus everything upstream of it.
+    def _stage_key(self, stage: Stage, input_fp: str) -> str:
+        return _hash(stage.fingerprint(), input_fp, str(self.seed))
+
+    def run(self, stages: list[Stage], only: set[str] | None = None) -> dict[str, StageStats]:
+        names = [s.name for s in stages]
+        if only:
+            unknown = only - set(names)
+            if unknown:
+                raise PreflightError(f"--stages names unknown stage(s) {sorted(unknown)}; known: {names}")
+        for stage in stages:
+            stage.preflight()
+        results: dict[str, StageStats] = {}
+        upstream_fp = ""
+        prev_dir: Path | None = None
+        for stage in stages:
+            stage_dir = self.out_dir / stage.name
+            ctx = RunContext(self.out_dir, self.seed, self.resume, self.extras, stage.name)
+            stage.work_dir = self.out_dir / "_tmp" / stage.name
+            if isinstance(stage, SourceStage):
+                units = stage.plan()
+                input_fp = stage.input_fingerprint(units)
+            else:
+                if prev_dir is None:
+                    raise PreflightError(f"stage {stage.name!r} needs an input stage before it")
+                units = []
+                input_fp = upstream_fp
+            key = self._stage_key(stage, input_fp)
+            success = stage_dir / SUCCESS
+            if only and stage.name not in only:
+                if not success.exists():
+                    raise PreflightError(f"stage {stage.name!r} is not selected and has no finished output in {stage_dir}")
+                done = read_json(success)
+                results[stage.name] = StageStats.from_json(done["stats"])
+                upstream_fp, prev_dir = done["key"], stage_dir
+                continue
+            if self.resume and success.exists() and read_json(success).get("key") == key:
+                log.info("stage %s: finished earlier with the same inputs and config, skipped", stage.name)
+                results[stage.name] = StageStats.from_json(read_json(success)["stats"])
+                upstream_fp, prev_dir = key, stage_dir
+                continue
+            if not self.resume and stage_dir.exists():
+                shutil.rmtree(stage_dir)
+            success.unlink(missing_ok=True)
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            started = time.time()
+            log.info("stage %s: starting", stage.name)
+            if isinstance(stage, SourceStage):
+                stats = self._run_source(stage, units, stage_dir, key)
+            elif isinstance(stage, MapStage):
+                stats = self._run_map(stage, list_parts(prev_dir), stage_dir, key)
+            elif isinstance(stage, GlobalStage):
+                stats = stage.run(ctx, list_parts(prev_dir))
+            else:
+                raise TypeError(f"unknown stage shape {type(stage).__name__}")
+            stats.check(stage.name)
+            write_json_atomic(
+                success,
+                {
+                    "stage": stage.name,
+                    "key": key,
+                    "config_hash": stage.fingerprint(),
+                    "input_fingerprint": input_fp,
+                    "seed": self.seed,
+                    "parts": [Path(p).name for p in list_parts(stage_dir)],
+                    "stats": stats.to_json(),
+                    "seconds": round(time.time() - started, 2),
+                },
+            )
+            log.info("stage %s: in=%d kept=%d dropped=%s (%.1fs)", stage.name, stats.in_records, stats.kept, dict(stats.dropped), time.time() - started)
+            results[stage.name] = stats
+            upstream_fp, prev_dir = key, stage_dir
+        shutil.rmtree(self.out_dir / "_tmp", ignore_errors=True)
+        return results
+
+    def _collect(self, summaries: list[dict[str, Any]]) -> StageStats:
+        total = StageStats()
+        for summary in summaries:
+            total.merge(StageStats.from_json(summary["stats"]))
+        return total
+
+    def _run_source(self, stage: SourceStage, units: list[Any], stage_dir: Path, key: str) -> StageStats:
+        import ray
+
+        per_part = max(1, stage.units_per_part())
+        groups = [units[i : i + per_part] for i in range(0, len(units), per_part)]
+        stage_ref = ray.put(stage)
+        summaries: list[dict[str, Any] | None] = []
+        refs, slots = [], []
+        task = ray.remote(num_cpus=stage.resources.num_cpus, max_retries=2)(run_source_part)
+        for i, group in enumerate(groups):
+            out_path = str(stage_dir / part_name(i))
+            part_key = _hash(key, *(repr(u) for u in group))
+            reused = _reuse_part(out_path, part_key) if self.resume else None
+            summaries.append(reused)
+            if reused is None:
+                refs.append(task.remote(stage_ref, group, out_path, part_key))
+                slots.append(i)
+        for slot, summary in zip(slots, wait_with_progress(refs, stage.name)):
+            summaries[slot] = summary
+        return self._collect([s for s in summaries if s is not None])
+
+    def _run_map(self, stage: MapStage, inputs: list[str], stage_dir: Path, key: str) -> StageStats:
+        import ray
+
+        stage_ref = ray.put(stage)  # shipped once, not once per task
+        options: dict[str, Any] = {"num_cpus": stage.resources.num_cpus, "max_retries": 2}
+        if stage.resources.memory_mb:
+            options["memory"] = stage.resources.memory_mb * 1024 * 1024
+        task = ray.remote(**options)(run_map_part)
+        summaries: list[dict[str, Any] | None] = []
+        refs, slots = [], []
+        for i, in_path in enumerate(inputs):
+            out_path = str(stage_dir / part_name(i))
+            st = os.stat(in_path)
+            part_key = _hash(key, Path(in_path).name, str(st.st_size))
+            reused = _reuse_part(out_path, part_key) if self.resume else None
+            summaries.append(reused)
+            if reused is None:
+                refs.append(task.remote(stage_ref, in_path, out_path, part_key))
+                slots.append(i)
+        for slot, summary in zip(slots, wait_with_progress(refs, stage.name)):
+            summaries[slot] = summary
+        return self._collect([s for s in summaries if s is not None])
+
+
+def write_stats_report(out_dir: str | Path, results: dict[str, StageStats]) -> Path:
+    """OUT/reports/stats.json: {"stages": {NAME: {"in", "kept", "dropped", "out", "bytes"}}}."""
+    for name, stats in results.items():
+        stats.check(name)
+    path = Path(out_dir) / "reports" / "stats.json"
+    write_json_atomic(path, {"stages": {name: s.to_json() for name, s in results.items()}})
+    return path
+
+
+def stage_key_json(out_dir: str | Path, stage: str) -> dict[str, Any] | None:
+    path = Path(out_dir) / stage / SUCCESS
+    return json.loads(path.read_text()) if path.exists() else None

@@ -1,0 +1,1 @@
+"""Stage implementations, one module per pipeline step. pipelines/ decides their order and config."""

@@ -1,0 +1,60 @@
+"""filter: DeepSeek-Coder's file rules for code, Gopher rules for web text. Drops carry the rule's name."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from corpus.records import drop_rows
+from corpus.stage import MapResult, MapStage
+
+
+class FilterConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code_rules: str | None = Field(None, description="a threshold table other than corpus/filters/code_rules.yaml")
+    drop_unknown_language: bool = Field(True, description="code files that are none of the 338 languages")
+    drop_vendored: bool = True
+    drop_generated: bool = True
+    web_min_words: int = Field(50, ge=0, description="Gopher minimum word count for web pages")
+
+
+class FilterStage(MapStage):
+    name = "filter"
+    config: FilterConfig
+
+    def __init__(self, config: FilterConfig | None = None) -> None:
+        super().__init__(config or FilterConfig())
+        self._rules = None
+        self._web = None
+
+    def setup(self) -> None:
+        from corpus.filters.code_rules import load_rules
+        from corpus.filters.web_rules import WebQuality
+
+        self._rules = load_rules(self.config.code_rules)
+        self._web = WebQuality(self.config.web_min_words)
+
+    def reason(self, row: dict) -> str | None:
+        from corpus.filters.code_rules import check_code
+
+        cfg = self.config
+        if row["repo"] is None:  # a web page
+            return self._web.check(row["text"], row["path"])
+        if row["language"] is None and cfg.drop_unknown_language:
+            return "unknown_language"
+        if row["vendored"] and cfg.drop_vendored:
+            return "vendored"
+        if row["generated"] and cfg.drop_generated:
+            return "generated"
+        return check_code(row["text"], row["language"], self._rules)
+
+    def process(self, table: pa.Table) -> MapResult:
+        if self._rules is None:
+            self.setup()
+        rows = table.select(["repo", "path", "text", "language", "vendored", "generated"]).to_pylist()
+        reasons = [self.reason(r) for r in rows]
+        mask = [r is not None for r in reasons]
+        kept = table.filter(pa.array([not m for m in mask]))
+        details = [f"{r['repo'] or ''}/{r['path']}: {why}" if why else "" for r, why in zip(rows, reasons)]
+        return MapResult(kept=kept, dropped=drop_rows(table, mask, reasons, details))

@@ -1,0 +1,142 @@
+"""ingest: external inputs -> DOC_SCHEMA parts. One work unit per repository, archive or file."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from corpus.engine import PreflightError
+from corpus.ingest.repos import clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
+from corpus.ingest.stack_parquet import read_stack_parquet
+from corpus.ingest.web import HtmlExtractor, read_warc
+from corpus.io import is_remote, uri_exists
+from corpus.records import Doc, Drop
+from corpus.stage import SourceStage
+
+TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst")
+
+
+class InputSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="source name recorded on every document (e.g. github, web)")
+    kind: Literal["repos", "python_dists", "warc", "wet", "stack_parquet"]
+    domain: Literal["code", "text", "math"] = "code"
+    paths: list[str] = Field(default_factory=list, description="local paths, globs, git URLs, tarballs or s3:// gs:// https:// URIs")
+    distributions: list[str] = Field(default_factory=list, description="kind=python_dists: installed distribution names")
+    each_subdir: bool = Field(False, description="kind=repos: every sub-folder of a path is its own repository")
+
+
+class IngestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: list[InputSpec] = Field(min_length=1)
+    max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are dropped as too_large without being read")
+    units_per_part: int = Field(4, gt=0, description="repositories / files per output part")
+
+
+@dataclass(frozen=True)
+class Unit:
+    input_index: int
+    kind: str  # local_repo | git | tarball | python_dist | warc | wet | stack_parquet
+    uri: str
+    repo: str | None
+
+
+def resolve_uri(path: str) -> str:
+    """`pkg:corpus/samples/x` names a file shipped inside an installed package."""
+    if path.startswith("pkg:"):
+        package, _, rel = path[4:].partition("/")
+        return str(resources.files(package).joinpath(rel))
+    return path
+
+
+def _is_git_url(path: str) -> bool:
+    return path.endswith(".git") or path.startswith(("git@", "git://", "ssh://")) or (path.startswith("file://") and Path(path[7:], ".git").exists())
+
+
+class IngestStage(SourceStage):
+    name = "ingest"
+    config: IngestConfig
+
+    def __init__(self, config: IngestConfig) -> None:
+        super().__init__(config)
+
+    def units_per_part(self) -> int:
+        return self.config.units_per_part
+
+    def plan(self) -> list[Unit]:
+        units: list[Unit] = []
+        for i, spec in enumerate(self.config.inputs):
+            if spec.kind == "python_dists":
+                units += [Unit(i, "python_dist", d, f"pypi/{d}") for d in spec.distributions]
+                continue
+            for raw in spec.paths:
+                units += self._expand(i, spec, resolve_uri(raw))
+        if not units:
+            raise PreflightError("ingest: the configured inputs name no repositories or files")
+        return units
+
+    def _expand(self, i: int, spec: InputSpec, path: str) -> list[Unit]:
+        if spec.kind == "repos" and _is_git_url(path):
+            return [Unit(i, "git", path, _repo_name(path))]
+        if is_remote(path):
+            if not uri_exists(path):
+                raise PreflightError(f"input {spec.name!r}: {path} does not exist or is unreachable")
+            return [self._file_unit(i, spec, path)]
+        matches = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+        if not matches or not all(Path(m).exists() for m in matches):
+            raise PreflightError(f"input {spec.name!r}: path {path} does not exist")
+        units = []
+        for m in matches:
+            p = Path(m)
+            if spec.kind == "repos" and p.is_dir():
+                subdirs = sorted(d for d in p.iterdir() if d.is_dir()) if spec.each_subdir else [p]
+                units += [Unit(i, "local_repo", str(d.resolve()), d.resolve().name) for d in subdirs]
+            elif p.is_dir():
+                files = sorted(f for f in p.rglob("*") if f.is_file())
+                units += [self._file_unit(i, spec, str(f)) for f in files]
+            else:
+                units.append(self._file_unit(i, spec, str(p)))
+        return units
+
+    def _file_unit(self, i: int, spec: InputSpec, uri: str) -> Unit:
+        if spec.kind == "repos":
+            if not uri.endswith(TARBALL_SUFFIXES):
+                raise PreflightError(f"input {spec.name!r}: {uri} is neither a folder, a git URL nor a tarball")
+            return Unit(i, "tarball", uri, _repo_name(uri))
+        return Unit(i, spec.kind, uri, None)
+
+    def read(self, units: list[Unit]) -> Iterator[Doc | Drop]:
+        extractor = HtmlExtractor()
+        for unit in units:
+            spec = self.config.inputs[unit.input_index]
+            common = {"source": spec.name, "domain": spec.domain}
+            limit = self.config.max_file_bytes
+            if unit.kind == "local_repo":
+                yield from walk_local_repo(Path(unit.uri), repo=unit.repo, max_bytes=limit, **common)
+            elif unit.kind == "git":
+                tmp = (self.work_dir or Path("out/_tmp/ingest")) / "clones"
+                yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=tmp, **common)
+            elif unit.kind == "tarball":
+                yield from read_tarball(unit.uri, repo=unit.repo, max_bytes=limit, **common)
+            elif unit.kind == "python_dist":
+                yield from read_python_distribution(unit.uri, max_bytes=limit, **common)
+            elif unit.kind in ("warc", "wet"):
+                yield from read_warc(unit.uri, extractor=extractor, **common)
+            elif unit.kind == "stack_parquet":
+                yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
+            else:  # pragma: no cover - plan() only makes the kinds above
+                raise ValueError(f"unknown unit kind {unit.kind}")
+
+
+def _repo_name(uri: str) -> str:
+    name = uri.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    for suffix in (".git",) + TARBALL_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name or uri

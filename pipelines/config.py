@@ -1,0 +1,85 @@
+"""The pipeline config file (YAML), validated so that an error names the key and the problem."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from corpus.engine import PreflightError
+from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
+from corpus.stages.filter import FilterConfig
+from corpus.stages.ingest import InputSpec
+from corpus.stages.langid import LangIdConfig
+from corpus.stages.repo_samples import RepoSamplesConfig
+
+
+class IngestSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_bytes: int = Field(1_000_000, gt=0)
+    units_per_part: int = Field(4, gt=0)
+
+
+class StagesSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ingest: IngestSection = IngestSection()
+    langid: LangIdConfig = LangIdConfig()
+    filter: FilterConfig = FilterConfig()
+    dedup_exact: ExactDedupConfig = ExactDedupConfig()
+    repo_samples: RepoSamplesConfig = RepoSamplesConfig()
+    dedup_near: NearDedupConfig = NearDedupConfig()
+
+
+class RayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(None, description="Ray cluster address; RAY_ADDRESS overrides; none = local instance")
+    num_cpus: int | None = Field(None, gt=0, description="CPUs of the local instance (default: all)")
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 1234
+    output: str = "out"
+    ray: RayConfig = RayConfig()
+    inputs: list[InputSpec] = Field(min_length=1)
+    stages: StagesSection = StagesSection()
+    run: list[str] | None = Field(None, description="stage names to include, in pipeline order (default: all)")
+
+
+DEFAULT_CONFIG = "pkg:pipelines/default.yaml"
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    lines = [f"invalid config {source}:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | None = None) -> PipelineConfig:
+    source = path or DEFAULT_CONFIG
+    try:
+        if source.startswith("pkg:"):
+            package, _, rel = source[4:].partition("/")
+            text = resources.files(package).joinpath(rel).read_text()
+        else:
+            text = Path(source).read_text()
+    except OSError as exc:
+        raise PreflightError(f"cannot read config {source}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PreflightError(f"config {source} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PreflightError(f"config {source}: the top level must be a mapping")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise PreflightError(_format_error(source, exc)) from None

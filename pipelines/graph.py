@@ -1,0 +1,33 @@
+"""The DeepSeek-Coder-V2 stage graph: which stages, in which order, with which config."""
+
+from __future__ import annotations
+
+from corpus.engine import PreflightError
+from corpus.stage import Stage
+from corpus.stages.dedup import ExactDedupStage, NearDedupStage
+from corpus.stages.filter import FilterStage
+from corpus.stages.ingest import IngestConfig, IngestStage
+from corpus.stages.langid import LangIdStage
+from corpus.stages.repo_samples import RepoSamplesStage
+from pipelines.config import PipelineConfig
+
+STAGE_ORDER = ["ingest", "langid", "filter", "dedup_exact", "repo_samples", "dedup_near"]
+
+
+def build_stages(cfg: PipelineConfig) -> list[Stage]:
+    s = cfg.stages
+    stages: dict[str, Stage] = {
+        "ingest": IngestStage(IngestConfig(inputs=cfg.inputs, max_file_bytes=s.ingest.max_file_bytes, units_per_part=s.ingest.units_per_part)),
+        "langid": LangIdStage(s.langid),
+        "filter": FilterStage(s.filter),
+        "dedup_exact": ExactDedupStage(s.dedup_exact),
+        "repo_samples": RepoSamplesStage(s.repo_samples),
+        "dedup_near": NearDedupStage(s.dedup_near),
+    }
+    names = cfg.run or STAGE_ORDER
+    unknown = [n for n in names if n not in stages]
+    if unknown:
+        raise PreflightError(f"config key 'run' names unknown stage(s) {unknown}; known: {STAGE_ORDER}")
+    if names[0] != "ingest":
+        raise PreflightError("config key 'run': the first stage must be 'ingest'")
+    return [stages[n] for n in STAGE_ORDER if n in names]
