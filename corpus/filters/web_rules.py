@@ -34,8 +34,8 @@ class WebQuality:
 
         tok = RegexWordTokenizer()
         self.filters = [
-            GopherRepetitionFilter(language=tok),
             GopherQualityFilter(min_doc_words=min_doc_words, language=tok),
+            GopherRepetitionFilter(language=tok),
         ]
 
     def check(self, text: str, url: str) -> str | None:

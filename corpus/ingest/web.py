@@ -54,8 +54,9 @@ def read_warc(uri: str, *, source: str, domain: str, extractor: HtmlExtractor | 
                 record = next(iterator)
             except StopIteration:
                 break
-            except (ArchiveLoadFailed, ValueError, OSError, EOFError) as exc:
-                yield Drop("malformed_record", uri, source, None, 0, f"{uri}: record #{n + 1}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - warcio, gzip and zlib all raise their own types
+                kind = "bad framing" if isinstance(exc, ArchiveLoadFailed) else type(exc).__name__
+                yield Drop("malformed_record", uri, source, None, 0, f"{uri}: record #{n + 1}: {kind}: {exc}")
                 break
             n += 1
             yield from _warc_record(record, uri, n, source, domain, extractor)

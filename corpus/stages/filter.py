@@ -56,5 +56,9 @@ class FilterStage(MapStage):
         reasons = [self.reason(r) for r in rows]
         mask = [r is not None for r in reasons]
         kept = table.filter(pa.array([not m for m in mask]))
-        details = [f"{r['repo'] or ''}/{r['path']}: {why}" if why else "" for r, why in zip(rows, reasons)]
+        details = [f"{_where(r)}: {why}" if why else "" for r, why in zip(rows, reasons)]
         return MapResult(kept=kept, dropped=drop_rows(table, mask, reasons, details))
+
+
+def _where(row: dict) -> str:
+    return f"{row['repo']}/{row['path']}" if row["repo"] else row["path"]
