@@ -1,0 +1,171 @@
+"""End to end on a small fixture: schemas, record accounting, resume, determinism, pre-flight."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from corpus.engine import PreflightError, check_ray_address, write_stats_report
+from corpus.records import DOC_SCHEMA, DROP_SCHEMA
+from pipelines.config import PipelineConfig, load_config
+from pipelines.graph import build_stages, STAGE_ORDER
+
+
+def _fixture_repos(root: Path) -> None:
+    a = root / "repos" / "alpha"
+    (a / "pkg").mkdir(parents=True)
+    for i in range(6):
+        body = "\n".join(f"def func_{i}_{j}(value):\n    return value * {j} + {i}\n" for j in range(12))
+        (a / "pkg" / f"mod{i}.py").write_text(body)
+    (a / "pkg" / "copy.py").write_text((a / "pkg" / "mod0.py").read_text())  # exact duplicate
+    (a / "config.json").write_text(json.dumps({"name": "alpha", "description": "a small fixture package", "keywords": ["testing", "fixtures"]}, indent=2))
+    (a / "blob.bin").write_bytes(b"\0\1\2" * 100)
+    b = root / "repos" / "beta"
+    b.mkdir(parents=True)
+    (b / "main.c").write_text("#include <stdio.h>\n\nint main(void) {\n    printf(\"hello\\n\");\n    return 0;\n}\n")
+    (b / "data.csv").write_text("1,2,3\n" * 40)
+
+
+def _config(root: Path, shared: Path | None) -> PipelineConfig:
+    _fixture_repos(root)
+    inputs = [{"name": "github", "kind": "repos", "domain": "code", "paths": [str(root / "repos")], "each_subdir": True}]
+    warc = "pkg:corpus/samples/web_sample.warc.gz"
+    inputs.append({"name": "web", "kind": "warc", "domain": "text", "paths": [warc]})
+    return PipelineConfig.model_validate({"inputs": inputs, "stages": {"ingest": {"units_per_part": 1}, "dedup_near": {"num_perm": 64, "bands": 16}}})
+
+
+def _run(cfg: PipelineConfig, out: Path, resume: bool = False):
+    from corpus.engine import Executor
+
+    results = Executor(out, seed=cfg.seed, resume=resume).run(build_stages(cfg))
+    write_stats_report(out, results)
+    return results
+
+
+def _mtimes(out: Path) -> dict[str, float]:
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, ray_local):
+    root = tmp_path_factory.mktemp("e2e")
+    cfg = _config(root, None)
+    out = root / "out"
+    results = _run(cfg, out)
+    return cfg, out, results
+
+
+def test_every_stage_writes_parts_schema_and_manifest(finished_run) -> None:
+    _, out, _ = finished_run
+    for name in STAGE_ORDER:
+        parts = sorted((out / name).glob("part-*.parquet"))
+        assert parts, name
+        for p in parts:
+            assert pq.read_schema(p).equals(DOC_SCHEMA, check_metadata=False), (name, p)
+        for p in (out / name / "_dropped").glob("*.parquet"):
+            assert pq.read_schema(p).equals(DROP_SCHEMA, check_metadata=False)
+        success = json.loads((out / name / "_SUCCESS.json").read_text())
+        assert success["stage"] == name and success["parts"] == [p.name for p in parts]
+    assert not list(out.rglob(".*.tmp-*")), "no temporary files left behind"
+
+
+def test_stats_add_up_and_name_the_reasons(finished_run) -> None:
+    _, out, _ = finished_run
+    stats = json.loads((out / "reports" / "stats.json").read_text())["stages"]
+    for name, s in stats.items():
+        assert s["in"] == s["kept"] + sum(s["dropped"].values()), name
+    assert stats["ingest"]["dropped"].get("binary") == 1
+    assert stats["filter"]["dropped"].get("unknown_language", 0) >= 1  # data.csv has no language of the 338 here
+    assert stats["dedup_exact"]["dropped"] == {"exact_duplicate": 2}  # copy.py, and the mirrored web page
+    # consecutive stages hand over every kept record
+    for prev, nxt in zip(STAGE_ORDER, STAGE_ORDER[1:]):
+        assert stats[nxt]["in"] == stats[prev]["out"], (prev, nxt)
+
+
+def test_repo_samples_concatenate_files_with_path_comments(finished_run) -> None:
+    _, out, _ = finished_run
+    rows = pq.read_table(sorted(str(p) for p in (out / "repo_samples").glob("part-*.parquet"))).to_pylist()
+    alpha = next(r for r in rows if r["repo"] == "alpha")
+    meta = json.loads(alpha["meta"])
+    # 6 modules + config.json: of the two identical files the first in path order (copy.py) is kept
+    assert sorted(meta["files"]) == ["config.json", "pkg/copy.py"] + [f"pkg/mod{i}.py" for i in range(1, 6)]
+    for path in meta["files"]:
+        assert f"path: {path}" in alpha["text"]
+    assert alpha["language"] == "Python"
+
+
+def test_resume_after_a_finished_run_redoes_nothing(finished_run) -> None:
+    cfg, out, first = finished_run
+    before = _mtimes(out)
+    time.sleep(0.01)
+    results = _run(cfg, out, resume=True)
+    assert _mtimes(out) == before
+    assert {k: v.to_json() for k, v in results.items()} == {k: v.to_json() for k, v in first.items()}
+
+
+def test_resume_recomputes_only_missing_parts(finished_run) -> None:
+    cfg, out, first = finished_run
+    victim = out / "filter" / "part-00001.parquet"
+    before = _mtimes(out)
+    victim.unlink()
+    (out / "filter" / "_SUCCESS.json").unlink()
+    results = _run(cfg, out, resume=True)
+    after = _mtimes(out)
+    assert (out / "filter" / "part-00001.parquet").exists()
+    assert after["filter/part-00000.parquet"] == before["filter/part-00000.parquet"]
+    assert results["filter"].to_json() == first["filter"].to_json()
+    assert after["ingest/part-00000.parquet"] == before["ingest/part-00000.parquet"]
+
+
+def test_same_input_same_output(finished_run, tmp_path) -> None:
+    cfg, out, _ = finished_run
+    again = tmp_path / "again"
+    _run(cfg, again)
+    for name in STAGE_ORDER:
+        a = pq.read_table(sorted(str(p) for p in (out / name).glob("part-*.parquet")))
+        b = pq.read_table(sorted(str(p) for p in (again / name).glob("part-*.parquet")))
+        assert a.num_rows == b.num_rows, (name, sorted(set(a.column("path").to_pylist()) ^ set(b.column("path").to_pylist())))
+        assert a.equals(b), name
+
+
+def test_preflight_missing_input_names_the_path(tmp_path) -> None:
+    cfg = PipelineConfig.model_validate({"inputs": [{"name": "g", "kind": "repos", "paths": [str(tmp_path / "nope")]}]})
+    with pytest.raises(PreflightError, match="nope"):
+        build_stages(cfg)[0].plan()
+
+
+def test_config_errors_name_the_key(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"inputs": [{"name": "g", "kind": "repos"}], "stages": {"filter": {"web_min_words": "many"}}}))
+    with pytest.raises(PreflightError, match=r"stages\.filter\.web_min_words"):
+        load_config(str(bad))
+    bad.write_text(yaml.safe_dump({"inputs": [{"name": "g", "kind": "tapes"}]}))
+    with pytest.raises(PreflightError, match=r"inputs\.0\.kind"):
+        load_config(str(bad))
+    assert load_config(None).inputs  # the embedded default validates
+
+
+def test_unreachable_ray_address_fails_in_seconds() -> None:
+    started = time.monotonic()
+    with pytest.raises(PreflightError, match="unreachable"):
+        check_ray_address("ray://127.0.0.1:9", timeout_s=2)
+    with pytest.raises(PreflightError, match="form"):
+        check_ray_address("nonsense")
+    assert time.monotonic() - started < 10
+
+
+def test_cli_reports_a_bad_config_without_starting_work(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inputs: [{name: g, kind: repos, paths: [/definitely/missing]}]\n")
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    proc = subprocess.run([sys.executable, "-m", "corpus.cli", "run", str(bad), "--output", str(tmp_path / "o")], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2
+    assert "/definitely/missing" in proc.stderr
