@@ -24,7 +24,9 @@ class HtmlExtractor:
         if self._impl is None:
             from datatrove.pipeline.extractors import Trafilatura
 
-            self._impl = Trafilatura(favour_precision=True, timeout=5.0)
+            # trafilatura's `deduplicate` keeps a per-process cache of seen text and drops repeats:
+            # output would depend on which pages a reused worker saw before. Dedup is our own stage.
+            self._impl = Trafilatura(favour_precision=True, deduplicate=False)
         return self._impl.extract(html) or ""
 
 

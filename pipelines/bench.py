@@ -1,0 +1,199 @@
+"""`make bench`: per-stage throughput and peak memory on a fixed real input -> OUT/bench.json.
+
+Each stage runs single-process (the figures are per core) in its own child process, so its peak
+RSS is its own. Where a reference library does the same job, it runs on the same input in the same
+child and the ratio ours / reference is reported (higher is better for throughput).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SHARED = Path(os.environ.get("CORPUS_SHARED_DIR", Path(__file__).resolve().parent.parent.parent / "shared"))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _figures(n_docs: int, n_bytes: int, seconds: float) -> dict[str, float]:
+    return {
+        "docs": n_docs,
+        "mb": round(n_bytes / 1e6, 2),
+        "seconds": round(seconds, 3),
+        "docs_per_s_per_core": round(n_docs / seconds, 1) if seconds else None,
+        "mb_per_s_per_core": round(n_bytes / 1e6 / seconds, 3) if seconds else None,
+    }
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def _table_mb(table: pa.Table) -> int:
+    return int(sum(table.column("size").to_pylist()))
+
+
+# ------------------------------------------------------------------------------ stage benches
+
+
+def bench_ingest(input_path: str, warcs: list[str]) -> dict:
+    from corpus.records import Doc
+    from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+    from pipelines.config import load_config
+
+    cfg = load_config(None)
+    spec = next(s for s in cfg.inputs if s.kind == "python_dists")
+    stage = IngestStage(IngestConfig(inputs=[spec]))
+    units = stage.plan()
+    (docs, secs) = _timed(lambda: [d for d in stage.read(units) if isinstance(d, Doc)])
+    out = _figures(len(docs), sum(len(d.text.encode()) for d in docs), secs)
+    if warcs:
+        web = IngestStage(IngestConfig(inputs=[InputSpec(name="web", kind="warc", domain="text", paths=warcs)]))
+        wunits = web.plan()
+        (items, wsecs) = _timed(lambda: list(web.read(wunits)))
+        ours = len(items) / wsecs
+        ref_rate = _datatrove_warc_rate(warcs)
+        out["web"] = {"records_per_s_per_core": round(ours, 1)}
+        out["reference"] = {"name": "datatrove WarcReader + Trafilatura (WARC records/s)", "ratio": round(ours / ref_rate, 3)}
+    return out
+
+
+def _datatrove_warc_rate(warcs: list[str]) -> float:
+    from datatrove.pipeline.extractors import Trafilatura
+    from datatrove.pipeline.readers import WarcReader
+
+    extractor = Trafilatura(favour_precision=True, deduplicate=False)
+    t0 = time.perf_counter()
+    n = 0
+    for w in warcs:
+        reader = WarcReader(str(Path(w).parent), glob_pattern=Path(w).name)
+        for doc in reader.run():
+            extractor.extract(doc.text)
+            n += 1
+    # datatrove reads response records only; count every record it was handed in the same files
+    return max(n, 1) / (time.perf_counter() - t0)
+
+
+def bench_map_stage(stage_name: str, input_path: str) -> dict:
+    from corpus.stages.filter import FilterStage
+    from corpus.stages.langid import LangIdStage
+
+    stage = {"langid": LangIdStage, "filter": FilterStage}[stage_name]()
+    stage.setup()
+    table = pq.read_table(input_path)
+    result, secs = _timed(lambda: stage.process(table))
+    return _figures(table.num_rows, _table_mb(table), secs)
+
+
+def bench_dedup_exact(input_path: str) -> dict:
+    from corpus.stages.dedup import exact_keys
+
+    table = pq.read_table(input_path)
+    _, secs = _timed(lambda: exact_keys(table, 0, 8))
+    return _figures(table.num_rows, _table_mb(table), secs)
+
+
+def bench_dedup_near(input_path: str) -> dict:
+    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+
+    from corpus.filters.web_rules import RegexWordTokenizer
+    from corpus.stages.dedup import minhash_band_keys
+
+    table = pq.read_table(input_path)
+    _, secs = _timed(lambda: minhash_band_keys(table, 0, 8, num_perm=256, bands=32, ngram=5, seed=42))
+    out = _figures(table.num_rows, _table_mb(table), secs)
+    ref = MinhashDedupSignature("/nonexistent-unused", config=MinhashConfig(n_grams=5, num_buckets=32, hashes_per_bucket=8), language=RegexWordTokenizer())
+    texts = table.column("text").to_pylist()
+    _, ref_secs = _timed(lambda: [ref.get_signature(ref.get_shingles(t)) for t in texts])
+    out["reference"] = {"name": "datatrove MinhashDedupSignature (256 hashes, 5-grams)", "ratio": round(ref_secs / secs, 3)}
+    return out
+
+
+def bench_repo_samples(input_path: str, out_dir: str) -> dict:
+    from corpus.stages.repo_samples import build_bucket
+
+    table = pq.read_table(input_path)
+    _, secs = _timed(lambda: build_bucket([input_path], str(Path(out_dir) / "repo_samples.parquet"), 1234, 1_000_000, None))
+    return _figures(table.num_rows, _table_mb(table), secs)
+
+
+def _child(fn_name: str, *args: Any) -> dict:
+    result = globals()[fn_name](*args)
+    result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    return result
+
+
+def run_in_child(fn_name: str, *args: Any) -> dict:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_child, fn_name, *args).result()
+
+
+def make_input(out_dir: Path) -> str:
+    """The fixed input: the default run's repositories, ingested and language-tagged in-process."""
+    from corpus.records import Doc, docs_to_table
+    from corpus.stages.ingest import IngestConfig, IngestStage
+    from corpus.stages.langid import LangIdStage
+    from pipelines.config import load_config
+
+    cfg = load_config(None)
+    spec = next(s for s in cfg.inputs if s.kind == "python_dists")
+    stage = IngestStage(IngestConfig(inputs=[spec]))
+    docs = [d for d in stage.read(stage.plan()) if isinstance(d, Doc)]
+    table = LangIdStage().process(docs_to_table(docs)).kept
+    path = out_dir / "input.parquet"
+    pq.write_table(table, path)
+    return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--output", default="out", help="OUT folder; writes OUT/bench.json")
+    args = parser.parse_args(argv)
+    out = Path(args.output)
+    work = out / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    input_path = make_input(work)
+    warcs = sorted(str(p) for p in (SHARED / "web").glob("*.warc.gz")) if (SHARED / "web").is_dir() else []
+    stages: dict[str, dict] = {}
+    plan: list[tuple[str, str, tuple]] = [
+        ("ingest", "bench_ingest", (input_path, warcs)),
+        ("langid", "bench_map_stage", ("langid", input_path)),
+        ("filter", "bench_map_stage", ("filter", input_path)),
+        ("dedup_exact", "bench_dedup_exact", (input_path,)),
+        ("repo_samples", "bench_repo_samples", (input_path, str(work))),
+        ("dedup_near", "bench_dedup_near", (input_path,)),
+    ]
+    for name, fn, fn_args in plan:
+        print(f"bench: {name} ...", flush=True)
+        try:
+            stages[name] = run_in_child(fn, *fn_args)
+        except Exception as exc:  # noqa: BLE001 - one failing bench is reported, the rest still run
+            stages[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.machine()},
+        "input": {"path": input_path, "docs": pq.read_metadata(input_path).num_rows},
+        "stages": stages,
+    }
+    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
