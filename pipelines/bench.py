@@ -67,27 +67,25 @@ def bench_ingest(input_path: str, warcs: list[str]) -> dict:
         web = IngestStage(IngestConfig(inputs=[InputSpec(name="web", kind="warc", domain="text", paths=warcs)]))
         wunits = web.plan()
         (items, wsecs) = _timed(lambda: list(web.read(wunits)))
-        ours = len(items) / wsecs
-        ref_rate = _datatrove_warc_rate(warcs)
-        out["web"] = {"records_per_s_per_core": round(ours, 1)}
-        out["reference"] = {"name": "datatrove WarcReader + Trafilatura (WARC records/s)", "ratio": round(ours / ref_rate, 3)}
+        n_pages = sum(isinstance(i, Doc) for i in items)
+        ref_secs = _datatrove_warc_seconds(warcs)
+        out["web"] = {"warc_files": len(warcs), "records": len(items), "pages_kept": n_pages, "seconds": round(wsecs, 3)}
+        # Same WARC files, same extractor settings: ratio of wall times (>1 means ours is faster).
+        out["reference"] = {"name": "datatrove WarcReader + Trafilatura on the same WARC files", "ratio": round(ref_secs / wsecs, 3)}
     return out
 
 
-def _datatrove_warc_rate(warcs: list[str]) -> float:
+def _datatrove_warc_seconds(warcs: list[str]) -> float:
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.readers import WarcReader
 
     extractor = Trafilatura(favour_precision=True, deduplicate=False)
     t0 = time.perf_counter()
-    n = 0
     for w in warcs:
         reader = WarcReader(str(Path(w).parent), glob_pattern=Path(w).name)
         for doc in reader.run():
             extractor.extract(doc.text)
-            n += 1
-    # datatrove reads response records only; count every record it was handed in the same files
-    return max(n, 1) / (time.perf_counter() - t0)
+    return time.perf_counter() - t0
 
 
 def bench_map_stage(stage_name: str, input_path: str) -> dict:
@@ -116,6 +114,8 @@ def bench_dedup_near(input_path: str) -> dict:
     from corpus.stages.dedup import minhash_band_keys
 
     table = pq.read_table(input_path)
+    # datatrove's signature step cannot take documents shorter than one 5-gram: both sides get the same subset.
+    table = table.filter(pa.array([len(t.split()) >= 10 for t in table.column("text").to_pylist()]))
     _, secs = _timed(lambda: minhash_band_keys(table, 0, 8, num_perm=256, bands=32, ngram=5, seed=42))
     out = _figures(table.num_rows, _table_mb(table), secs)
     ref = MinhashDedupSignature("/nonexistent-unused", config=MinhashConfig(n_grams=5, num_buckets=32, hashes_per_bucket=8), language=RegexWordTokenizer())
