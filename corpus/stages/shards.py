@@ -1,0 +1,198 @@
+"""shards: tokenizer (trained or given) -> per-document FIM -> corpus mixture -> packed Parquet shards.
+
+Three rounds, each deterministic whatever the number of workers:
+1. encode:  one Ray task per part encodes its documents (FIM drawn per document from the seed and
+            the document id) and caches them as Arrow;
+2. mix:     the driver plans the mixture from the token counts of all parts; one task per part drops
+            or repeats its documents by that plan (a repeat gets its own FIM draw);
+3. pack:    the driver streams all documents in seeded order into shards + manifest (OUT/shards/).
+The tokenizer library (tokenizer/) does the work; this module only distributes it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
+
+from corpus.stage import GlobalStage
+from corpus.stats import StageStats
+
+_TOKENIZERS: dict[str, Any] = {}
+
+
+class ShardsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tokenizer: str | None = Field(None, description="an existing tokenizer.json (e.g. DeepSeek-V2's); default: train one")
+    vocab_size: int = Field(32000, gt=256, description="learned tokens when training (DeepSeek: 100000)")
+    total_vocab_size: int | None = Field(None, description="pad with reserved specials to this size (DeepSeek: 102400)")
+    train_bytes: int = Field(50_000_000, gt=0, description="text sampled (by document hash) to train the tokenizer")
+    seq_len: int = Field(4097, gt=1, description="tokens per packed row (4096 + 1 for shifted labels)")
+    rows_per_shard: int = Field(1024, gt=0)
+    fim_rate: float = Field(0.5, ge=0, le=1)
+    fim_mode: str = Field("psm", pattern="^(psm|spm)$")
+    fim_spm_rate: float = Field(0.0, ge=0, le=1)
+    fim_domains: list[str] = Field(default_factory=lambda: ["code"])
+    add_bos: bool = True
+    eval_fraction: float = Field(0.01, ge=0, lt=1)
+    mixture: dict[str, float] = Field(default_factory=lambda: {"code": 0.6, "math": 0.1, "text": 0.3})
+    max_repeat: float = Field(4.0, gt=0)
+    fast_encoder: bool = Field(True, description="use the tiktoken encoder of the same BPE when its ids match")
+
+
+def _encode_config(cfg: ShardsConfig):
+    from tokenizer.encode import EncodeConfig
+    from tokenizer.fim import FimConfig
+
+    fim = FimConfig(rate=cfg.fim_rate, mode=cfg.fim_mode, spm_rate=cfg.fim_spm_rate, domains=tuple(cfg.fim_domains))
+    return EncodeConfig(fim=fim, add_bos=cfg.add_bos, eval_fraction=cfg.eval_fraction)
+
+
+def _load(tok_path: str, fast: bool):
+    """Tokenizer (and checked fast encoder) once per worker process."""
+    if tok_path not in _TOKENIZERS:
+        from tokenizer.bpe import load_tokenizer
+
+        tok = load_tokenizer(tok_path)
+        encoder = None
+        if fast:
+            from tokenizer.fast_encode import FastEncoder, build_fast_encoder
+
+            enc = build_fast_encoder(tok)
+            encoder = FastEncoder(enc) if enc is not None else None
+        _TOKENIZERS[tok_path] = (tok, encoder)
+    return _TOKENIZERS[tok_path]
+
+
+def _records(path: str) -> list[dict]:
+    return pq.read_table(path, columns=["id", "text", "source", "domain", "language", "size"]).to_pylist()
+
+
+def encode_part(tok_path: str, fast: bool, in_path: str, out_path: str, cfg: ShardsConfig, seed: int) -> dict:
+    from tokenizer.encode import encode_documents
+    from tokenizer.packing import encoded_to_table
+    from tokenizer.shards import tokens_by_domain
+
+    tok, encoder = _load(tok_path, fast)
+    records = _records(in_path)
+    skipped: Counter = Counter()
+    encoded = []
+    for i in range(0, len(records), 256):
+        encoded += encode_documents(tok, records[i : i + 256], _encode_config(cfg), seed, encoder=encoder, skipped=skipped)
+    pq.write_table(encoded_to_table(encoded, seed), out_path)
+    size = {r["id"]: r["size"] for r in records}
+    return {
+        "n_in": len(records),
+        "in_bytes": sum(size.values()),
+        "n_encoded": len(encoded),
+        "encoded_bytes": sum(size.get(d.doc_id, 0) for d in encoded),
+        "skipped": dict(skipped),
+        "tokens_by_domain": tokens_by_domain(encoded),
+    }
+
+
+def mix_part(tok_path: str, fast: bool, in_path: str, enc_path: str, out_path: str, plan: Any, cfg: ShardsConfig, seed: int) -> dict:
+    from tokenizer.packing import encoded_to_table, table_to_encoded
+    from tokenizer.shards import apply_mixture
+
+    tok, encoder = _load(tok_path, fast)
+    encoded = list(table_to_encoded(pq.read_table(enc_path)))
+    by_id = {r["id"]: r for r in _records(in_path)}
+    dropped = [d.doc_id for d in encoded if d.split == "train" and plan.copies(seed, d.doc_id, d.domain) == 0]
+    mixed = apply_mixture(tok, encoded, by_id, plan, seed=seed, encode_config=_encode_config(cfg), encoder=encoder)
+    pq.write_table(encoded_to_table(mixed, seed), out_path)
+    return {"downsampled": len(dropped), "downsampled_bytes": sum(by_id[i]["size"] for i in dropped if i in by_id)}
+
+
+def sample_training_text(inputs: list[str], max_bytes: int, seed: int) -> list[str]:
+    """A document-hash sample of about max_bytes, the same whatever the partitioning."""
+    import hashlib
+
+    total = sum(pq.read_table(p, columns=["size"]).column("size").to_numpy().sum() for p in inputs) or 1
+    keep = min(1.0, max_bytes / total)
+    texts = []
+    for p in inputs:
+        t = pq.read_table(p, columns=["id", "text"])
+        for doc_id, text in zip(t.column("id").to_pylist(), t.column("text").to_pylist()):
+            h = int.from_bytes(hashlib.blake2b(f"{seed}\0bpe\0{doc_id}".encode(), digest_size=8).digest(), "little") / 2**64
+            if h < keep:
+                texts.append(text)
+    return texts
+
+
+class ShardsStage(GlobalStage):
+    name = "shards"
+    config: ShardsConfig
+
+    def __init__(self, config: ShardsConfig | None = None) -> None:
+        super().__init__(config or ShardsConfig())
+
+    def preflight(self) -> None:
+        from corpus.engine import PreflightError
+
+        if self.config.tokenizer and not Path(self.config.tokenizer).is_file():
+            raise PreflightError(f"stages.shards.tokenizer: {self.config.tokenizer} does not exist")
+        if self.config.rows_per_shard * self.config.seq_len >= 2**31:
+            raise PreflightError("stages.shards: rows_per_shard * seq_len must stay below 2**31")
+
+    def _tokenizer_path(self, ctx, inputs: list[str]) -> str:
+        if self.config.tokenizer:
+            return str(Path(self.config.tokenizer).resolve())
+        from tokenizer.bpe import save_tokenizer, train_bpe
+
+        texts = sample_training_text(inputs, self.config.train_bytes, ctx.seed)
+        tok = train_bpe(texts, self.config.vocab_size, total_vocab_size=self.config.total_vocab_size)
+        path = ctx.tmp_dir / "tokenizer.json"
+        save_tokenizer(tok, path)
+        return str(path)
+
+    def run(self, ctx, inputs: list[str]) -> StageStats:
+        from tokenizer.bpe import load_tokenizer
+        from tokenizer.mixture import plan_mixture
+        from tokenizer.packing import sort_docs, table_to_encoded
+        from tokenizer.shards import ShardConfig, tokens_by_domain, write_shards
+
+        cfg, seed = self.config, ctx.seed
+        tok_path = self._tokenizer_path(ctx, inputs)
+        fast = self._fast_ok(tok_path, inputs) if cfg.fast_encoder else False
+        enc_paths = [str(ctx.tmp_dir / f"enc-{i:05d}.parquet") for i in range(len(inputs))]
+        mix_paths = [str(ctx.tmp_dir / f"mix-{i:05d}.parquet") for i in range(len(inputs))]
+        encoded = ctx.run_tasks(encode_part, [(tok_path, fast, p, e, cfg, seed) for p, e in zip(inputs, enc_paths)], desc="shards:encode")
+        available: Counter = Counter()
+        for r in encoded:
+            available.update(r["tokens_by_domain"])
+        plan = plan_mixture(dict(available), cfg.mixture, max_repeat=cfg.max_repeat)
+        mixed = ctx.run_tasks(mix_part, [(tok_path, fast, p, e, m, plan, cfg, seed) for p, e, m in zip(inputs, enc_paths, mix_paths)], desc="shards:mix")
+        docs = sort_docs((d for m in mix_paths for d in table_to_encoded(pq.read_table(m))), seed)
+        tok = load_tokenizer(tok_path)
+        shard_cfg = ShardConfig(seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture, max_repeat=cfg.max_repeat)
+        manifest = write_shards(
+            docs, ctx.stage_dir, tok, seed=seed, encode_config=_encode_config(cfg), config=shard_cfg,
+            mixture_report=plan.report(tokens_by_domain(docs)), extra={"fast_encoder": fast},
+        )
+        stats = StageStats()
+        for e, m in zip(encoded, mixed):
+            stats.add_in(e["n_in"], e["in_bytes"])
+            for reason, n in e["skipped"].items():
+                stats.add_dropped(f"encode_{reason}", n)  # skipped bytes are the in/kept difference
+            stats.add_dropped("mixture_downsampled", m["downsampled"], m["downsampled_bytes"])
+            stats.add_kept(e["n_encoded"] - m["downsampled"], e["encoded_bytes"] - m["downsampled_bytes"], out=0)
+        stats.out_records = manifest["totals"]["rows"]
+        return stats
+
+    def _fast_ok(self, tok_path: str, inputs: list[str]) -> bool:
+        """Use the fast encoder only if it gives identical ids on a sample of this corpus."""
+        from tokenizer.bpe import load_tokenizer
+        from tokenizer.fast_encode import FastEncoder, build_fast_encoder, verify_fast_encoder
+
+        tok = load_tokenizer(tok_path)
+        enc = build_fast_encoder(tok)
+        if enc is None:
+            return False
+        sample = [t for p in inputs[:4] for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()[:200]]
+        return verify_fast_encoder(tok, FastEncoder(enc), sample)["mismatches"] == 0
