@@ -255,6 +255,8 @@ class MoE(nn.Module):
         self.w_gate = nn.Parameter(torch.empty(e, f, d))  # stacked nn.Linear weights (out, in)
         self.w_up = nn.Parameter(torch.empty(e, f, d))
         self.w_down = nn.Parameter(torch.empty(e, d, f))
+        for w in (self.w_gate, self.w_up, self.w_down):
+            nn.init.normal_(w, std=cfg.init_std)
         self.shared = SwiGLU(d, cfg.n_shared * f) if cfg.n_shared else None
         self.aux_alpha = cfg.aux_alpha
         self.normalise_aux_scores = cfg.scoring == "sigmoid"

@@ -250,3 +250,49 @@ def test_cli_reports_missing_shards(tmp_path: Path, capsys: pytest.CaptureFixtur
     args = _parser().parse_args(["train", "--shards", str(tmp_path / "none"), "--out", str(tmp_path / "t")])
     assert args.func(args) == 2
     assert "no manifest" in capsys.readouterr().err
+
+
+def test_evaluate_leaves_router_state_alone(pattern_shards: Path) -> None:
+    from pretrain.model import Transformer
+    from pretrain.train import evaluate
+
+    torch.manual_seed(0)
+    model = Transformer(preset("tiny", vocab_size=128, max_seq_len=64, bias_balance=True))
+    model.train()
+    model(torch.randint(0, 128, (2, 64)))
+    before = {k: v.clone() for k, v in model.named_buffers() if "router" in k}
+    loss = evaluate(model, read_manifest(pattern_shards), 4, 65, 2, torch.device("cpu"), amp=False)
+    assert loss is not None and loss > 0 and model.training
+    for k, v in model.named_buffers():
+        if "router" in k:
+            assert torch.equal(v, before[k]), k
+
+
+@pytest.fixture(scope="module")
+def text_shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shards of real Python source (stdlib modules), tokenized by a byte-level BPE trained here."""
+    tokenizers = pytest.importorskip("tokenizers")
+    import argparse as a, json as j, pathlib as pl, textwrap as tw, dataclasses as dc, inspect as ins  # noqa: E401
+
+    texts = [Path(m.__file__).read_text(encoding="utf-8") for m in (a, j.decoder, j.encoder, pl, tw, dc, ins)]
+    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    specials = ["<bos>", "<eos>", "<fim_hole>", "<fim_begin>", "<fim_end>"]
+    tok.train_from_iterator(texts, tokenizers.trainers.BpeTrainer(vocab_size=512, special_tokens=specials,
+                                                                  initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet()))
+    stream: list[int] = []
+    for text in texts:
+        stream += [0] + tok.encode(text).ids + [1]
+    seq_len = 129
+    rows = [np.array(stream[i:i + seq_len]) for i in range(0, len(stream) - seq_len, seq_len)]
+    root = tmp_path_factory.mktemp("text") / "shards"
+    return write_shards(root, rows[:160], seq_len, tok.get_vocab_size(), rows_per_shard=40)
+
+
+def test_loss_falls_on_real_text_shards(text_shards: Path, tmp_path: Path) -> None:
+    vocab = read_manifest(text_shards).vocab_size
+    cfg = TrainConfig(steps=80, batch_size=8, seq_len=129, lr=3e-3, warmup_steps=10, eval_every=80,
+                      eval_batches=5, log_every=10, ckpt_every=0)
+    summary = train(text_shards, tmp_path, preset("tiny"), cfg, log=lambda s: None)
+    assert abs(summary["first_loss"] - math.log(vocab)) < 0.3
+    assert summary["eval_loss"] < math.log(vocab) - 1.0, summary
