@@ -86,7 +86,17 @@ def run_train(args: argparse.Namespace) -> int:
     except (ShardError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"done: {summary['steps']} steps, loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}"
-          + (f", eval loss {summary['eval_loss']:.4f}" if summary["eval_loss"] is not None else "")
-          + f"; metrics in {summary['metrics']}")
+    print(_summary_line(summary))
     return 0
+
+
+def _summary_line(s: dict) -> str:
+    parts = [f"done: step {s['steps']}"]
+    if s["recent_loss"] is not None:
+        first = f"{s['first_loss']:.4f} (first step of this run) -> " if s["first_loss"] is not None else ""
+        parts.append(f"train loss {first}{s['recent_loss']:.4f} (mean of the last 10 steps)")
+    if s["eval_loss"] is not None:
+        start = f"{s['initial_eval_loss']:.4f} -> " if s["initial_eval_loss"] is not None else ""
+        parts.append(f"eval loss {start}{s['eval_loss']:.4f}")
+    parts.append(f"metrics in {s['metrics']}")
+    return "; ".join(parts)

@@ -116,7 +116,7 @@ PRESETS = {"tiny": _tiny, "small": _small, "v2-lite": _v2_lite}
 # few hundred CPU steps take minutes; `small` trains on full rows at the shards' seq_len.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"steps": 300, "batch_size": 8, "seq_len": 129, "lr": 3e-3, "warmup_steps": 20},
-    "small": {"steps": 5000, "batch_size": 8, "grad_accum": 4, "seq_len": None, "lr": 1e-3,
+    "small": {"steps": 5000, "batch_size": 4, "grad_accum": 8, "seq_len": None, "lr": 1e-3,
               "warmup_steps": 200, "eval_every": 250, "eval_batches": 8, "log_every": 10, "ckpt_every": 500},
 }
 

@@ -197,6 +197,11 @@ def experts_grouped(xs: torch.Tensor, counts: torch.Tensor, w_gate: torch.Tensor
     return _GROUPED_MM(F.silu(gate) * up, w_down.transpose(-2, -1), offs=offs)
 
 
+# torch.compile's shape rule for grouped_mm accepts only bf16 (the CUDA kernel's dtype); fp32 calls
+# (CPU) therefore run eagerly behind a graph break.
+_experts_grouped_eager = torch.compiler.disable(experts_grouped)
+
+
 def experts_loop(xs: torch.Tensor, counts: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor,
                  w_down: torch.Tensor) -> torch.Tensor:
     """The same as `experts_grouped`, one expert at a time (portable fallback)."""
@@ -222,7 +227,10 @@ def dispatch_experts(x: torch.Tensor, idx: torch.Tensor, weights: torch.Tensor, 
         # grouped_mm has no autocast rule: cast to the autocast dtype ourselves (bf16 on GPU).
         dt = torch.get_autocast_dtype(x.device.type)
         xs, w_gate, w_up, w_down = (t.to(dt) for t in (xs, w_gate, w_up, w_down))
-    run = experts_grouped if impl == "grouped_mm" else experts_loop
+    if impl == "grouped_mm":
+        run = experts_grouped if xs.dtype == torch.bfloat16 else _experts_grouped_eager
+    else:
+        run = experts_loop
     out = run(xs, counts, w_gate, w_up, w_down)
     out = out.float() * weights.reshape(-1)[order].unsqueeze(-1)
     y = torch.zeros(x.shape[0], out.shape[1], device=x.device, dtype=out.dtype)

@@ -158,7 +158,13 @@ def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: Trai
         f"context {seq_len - 1}; vocab {model_cfg.vocab_size}; dispatch {dispatch}; device {device}")
     forward = torch.compile(model) if cfg.compile else model
 
+    initial_eval = None
+    if cfg.eval_every and ckpt is None:
+        initial_eval = evaluate(model, manifest, cfg.batch_size, seq_len, cfg.eval_batches, device, amp)
+        if initial_eval is not None:
+            log(f"step 0 | eval {initial_eval:.4f} (ln vocab = {math.log(model_cfg.vocab_size):.4f})")
     model.train()
+    recent: list[float] = []
     tokens_per_step = cfg.batch_size * cfg.grad_accum * (seq_len - 1)
     window_tokens, window_start = 0, time.perf_counter()
     first_loss = last_loss = last_eval = None
@@ -183,6 +189,7 @@ def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: Trai
             window_tokens += tokens_per_step
             first_loss = loss_sum if first_loss is None else first_loss
             last_loss = loss_sum
+            recent = (recent + [loss_sum])[-10:]
 
             do_eval = bool(cfg.eval_every) and (step % cfg.eval_every == 0 or step == cfg.steps)
             if step % cfg.log_every == 0 or step == cfg.steps or step == 1 or do_eval:
@@ -209,7 +216,9 @@ def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: Trai
                     "scheduler": scheduler.state_dict(), "loader": loader.state_dict(),
                     "rng": rng_state(device), "model_config": to_dict(model_cfg), "train_config": to_dict(cfg),
                 })
-    return {"steps": step, "first_loss": first_loss, "last_loss": last_loss, "eval_loss": last_eval,
+    return {"steps": step, "first_loss": first_loss, "last_loss": last_loss,
+            "recent_loss": sum(recent) / len(recent) if recent else None,
+            "initial_eval_loss": initial_eval, "eval_loss": last_eval,
             "params": counts, "dispatch": dispatch, "checkpoint": str(ckpt_path), "metrics": str(metrics_path)}
 
 

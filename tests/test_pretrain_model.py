@@ -225,3 +225,22 @@ def test_flops_per_token_is_palm_formula_for_mha() -> None:
     cfg = preset("tiny")
     n, ctx = 1_000_000, 128
     assert flops_per_token(cfg, n, ctx) == 6 * n + 12 * cfg.n_layers * cfg.n_heads * cfg.head_dim * ctx
+
+
+@pytest.mark.parametrize("impl", available_dispatch())
+def test_bf16_autocast_keeps_router_in_fp32(impl: str) -> None:
+    # The GPU path (bf16 autocast), exercised with CPU autocast.
+    torch.manual_seed(0)
+    model = Transformer(preset("tiny", vocab_size=64, max_seq_len=16, dispatch=impl))
+    seen = []
+    for moe in model.moe_layers():
+        moe.router.register_forward_hook(lambda mod, inp, out: seen.append(out[2].dtype))
+    ids = torch.randint(0, 64, (2, 17))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, aux = model(ids[:, :-1])
+    assert logits.dtype == torch.bfloat16 and aux.dtype == torch.float32
+    assert seen == [torch.float32, torch.float32]
+    loss = F.cross_entropy(logits.float().flatten(0, 1), ids[:, 1:].flatten()) + aux
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert model.moe_layers()[0].w_gate.grad.abs().sum() > 0
