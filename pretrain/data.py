@@ -75,8 +75,10 @@ def read_manifest(shards_dir: str | Path) -> Manifest:
 
 
 def load_shard(info: ShardInfo, seq_len: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (n, seq_len) int64 and n_pad (n,) of one shard; unusable rows are dropped with a warning."""
-    empty = (np.zeros((0, seq_len), np.int64), np.zeros(0, np.int64))
+    """Rows (n, seq_len) and n_pad (n,) of one shard; unusable rows are dropped with a warning.
+
+    Rows keep the file's integer type (int32 per the contract) to halve the memory of a loaded shard."""
+    empty = (np.zeros((0, seq_len), np.int32), np.zeros(0, np.int64))
     try:
         table = pq.read_table(info.path, columns=["input_ids", "n_pad"])
     except (OSError, ValueError, KeyError) as exc:  # missing file, not Parquet, missing column
@@ -84,7 +86,7 @@ def load_shard(info: ShardInfo, seq_len: int, vocab_size: int) -> tuple[np.ndarr
         return empty
     ids = table.column("input_ids")
     lengths = pc.fill_null(pc.list_value_length(ids), 0).to_numpy().astype(np.int64)
-    values = pc.list_flatten(ids).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = pc.list_flatten(ids).to_numpy(zero_copy_only=False)
     n_pad = pc.fill_null(table.column("n_pad"), 0).to_numpy().astype(np.int64)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     good = lengths == seq_len
@@ -172,7 +174,7 @@ class ShardLoader:
             windows.append(item)
         if not windows:
             raise StopIteration
-        ids = torch.from_numpy(np.stack([w for w, _ in windows]))
+        ids = torch.from_numpy(np.stack([w for w, _ in windows]).astype(np.int64))
         inputs, targets = ids[:, :-1].clone(), ids[:, 1:].clone()
         for i, (_, valid) in enumerate(windows):
             targets[i, valid - 1:] = IGNORE  # target j is id j+1: padding from index valid-1 on

@@ -159,6 +159,8 @@ def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: Trai
     forward = torch.compile(model) if cfg.compile else model
 
     initial_eval = None
+    if cfg.eval_every and not manifest.split("eval"):
+        log("the manifest lists no eval shards: eval loss is skipped")
     if cfg.eval_every and ckpt is None:
         initial_eval = evaluate(model, manifest, cfg.batch_size, seq_len, cfg.eval_batches, device, amp)
         if initial_eval is not None:

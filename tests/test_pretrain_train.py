@@ -296,3 +296,26 @@ def test_loss_falls_on_real_text_shards(text_shards: Path, tmp_path: Path) -> No
     summary = train(text_shards, tmp_path, preset("tiny"), cfg, log=lambda s: None)
     assert abs(summary["first_loss"] - math.log(vocab)) < 0.3
     assert summary["eval_loss"] < math.log(vocab) - 1.0, summary
+
+
+def test_resume_after_crash_rewinds_metrics(pattern_shards: Path, tmp_path: Path) -> None:
+    import shutil
+
+    cfg = tiny_train(8, log_every=1)
+    train(pattern_shards, tmp_path, preset("tiny"), cfg, stop_after=4, log=lambda s: None)
+    shutil.copy(tmp_path / CHECKPOINT, tmp_path / "step4.pt")
+    train(pattern_shards, tmp_path, preset("tiny"), cfg, resume=True, log=lambda s: None)
+    first = [json.loads(r)["loss"] for r in (tmp_path / METRICS).read_text().splitlines()]
+    # A crash after step 8's metrics but with only the step-4 checkpoint on disk:
+    shutil.copy(tmp_path / "step4.pt", tmp_path / CHECKPOINT)
+    train(pattern_shards, tmp_path, preset("tiny"), cfg, resume=True, log=lambda s: None)
+    rows = [json.loads(r) for r in (tmp_path / METRICS).read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 9))
+    assert [r["loss"] for r in rows] == first
+
+
+def test_missing_eval_split_is_reported(tmp_path: Path) -> None:
+    root = write_shards(tmp_path / "s", pattern_rows(8, 33, 64), 33, 64, rows_per_shard=4, eval_shards=0)
+    lines: list[str] = []
+    summary = train(root, tmp_path / "t", preset("tiny"), tiny_train(2, seq_len=33, eval_every=1), log=lines.append)
+    assert summary["eval_loss"] is None and any("no eval shards" in line for line in lines)
