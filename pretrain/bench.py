@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any
 
@@ -14,12 +15,15 @@ from pretrain.model import MoE, Transformer, dispatch_experts, grouped_mm_works
 
 
 def _timed(fn: Any, repeats: int, warmup: int = 2) -> float:
+    """Median seconds per call: robust to other processes on a shared machine."""
     for _ in range(warmup):
         fn()
-    start = time.perf_counter()
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         fn()
-    return (time.perf_counter() - start) / repeats
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def bench_train_step(vocab_size: int = 32000, batch_size: int = 8, seq_len: int = 128, steps: int = 10,

@@ -319,3 +319,22 @@ def test_missing_eval_split_is_reported(tmp_path: Path) -> None:
     lines: list[str] = []
     summary = train(root, tmp_path / "t", preset("tiny"), tiny_train(2, seq_len=33, eval_every=1), log=lines.append)
     assert summary["eval_loss"] is None and any("no eval shards" in line for line in lines)
+
+
+def test_schedule_warms_up_then_decays_to_ten_percent() -> None:
+    from pretrain.train import lr_factor
+
+    assert lr_factor(0, 10, 100, 0.1) == pytest.approx(0.1)
+    assert lr_factor(9, 10, 100, 0.1) == pytest.approx(1.0)
+    assert lr_factor(10, 10, 100, 0.1) == pytest.approx(1.0)
+    assert lr_factor(55, 10, 100, 0.1) == pytest.approx(0.55)  # half way down the cosine
+    assert lr_factor(100, 10, 100, 0.1) == pytest.approx(0.1)
+    assert lr_factor(500, 10, 100, 0.1) == pytest.approx(0.1)
+
+
+def test_bench_runs_every_dispatch_path() -> None:
+    from pretrain.bench import bench_dispatch
+    from pretrain.model import grouped_mm_works
+
+    result = bench_dispatch(tokens=32, repeats=1)
+    assert result["loop_s"] > 0 and ("grouped_mm_s" in result) == grouped_mm_works("cpu", torch.float32)
