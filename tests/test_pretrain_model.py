@@ -244,3 +244,95 @@ def test_bf16_autocast_keeps_router_in_fp32(impl: str) -> None:
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
     assert model.moe_layers()[0].w_gate.grad.abs().sum() > 0
+
+
+def _interleave_rope_rows(w: torch.Tensor, dn: int, dr: int, heads: int) -> torch.Tensor:
+    """Our RoPE rotates pairs (i, i + dr/2); the HF DeepSeek-V2 code rotates (2i, 2i + 1). Permuting the
+    rotary rows of the projections maps one onto the other (q.k is invariant to a shared permutation)."""
+    perm = torch.arange(dr).view(2, dr // 2).T.reshape(-1)
+    w = w.reshape(heads, dn + dr, -1).clone()
+    w[:, dn:] = w[:, dn:][:, perm]
+    return w.reshape(heads * (dn + dr), -1)
+
+
+@pytest.mark.parametrize("q_lora_rank", [None, 24])
+def test_whole_model_matches_transformers_deepseek_v2(q_lora_rank: int | None) -> None:
+    """An independent implementation as oracle: MLA, dense first layer, shared + routed experts with V2's
+    greedy softmax routing, norms and head give the same logits as transformers' DeepseekV2ForCausalLM."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    dn, dr, heads, dc = 8, 4, 4, 16
+    cfg = preset("tiny", attention="mla", vocab_size=97, d_model=64, n_layers=3, n_heads=heads,
+                 q_lora_rank=q_lora_rank, kv_lora_rank=dc, qk_nope_head_dim=dn, qk_rope_head_dim=dr, v_head_dim=8,
+                 dense_ffn=96, first_k_dense=1, n_shared=2, n_routed=8, moe_ffn=16, top_k=3, max_seq_len=20)
+    ours = Transformer(cfg).eval()
+    for p in ours.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    hf_cfg = transformers.DeepseekV2Config(
+        vocab_size=97, hidden_size=64, intermediate_size=96, moe_intermediate_size=16, num_hidden_layers=3,
+        num_attention_heads=heads, num_key_value_heads=heads, n_shared_experts=2, n_routed_experts=8,
+        num_experts_per_tok=3, first_k_dense_replace=1, kv_lora_rank=dc, q_lora_rank=q_lora_rank,
+        qk_nope_head_dim=dn, qk_rope_head_dim=dr, v_head_dim=8, topk_method="greedy", norm_topk_prob=False,
+        routed_scaling_factor=1.0, rms_norm_eps=1e-6, max_position_embeddings=20,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+    hf_cfg._attn_implementation = "eager"
+    hf = transformers.DeepseekV2ForCausalLM(hf_cfg).eval()
+    sd = {"model.embed_tokens.weight": ours.embed.weight, "model.norm.weight": ours.norm.weight,
+          "lm_head.weight": ours.lm_head.weight}
+    for i, block in enumerate(ours.blocks):
+        p, a, f = f"model.layers.{i}.", block.attn, block.ffn
+        sd[p + "input_layernorm.weight"] = block.attn_norm.weight
+        sd[p + "post_attention_layernorm.weight"] = block.ffn_norm.weight
+        if q_lora_rank:
+            sd[p + "self_attn.q_a_proj.weight"] = a.q_a.weight
+            sd[p + "self_attn.q_a_layernorm.weight"] = a.q_a_norm.weight
+            sd[p + "self_attn.q_b_proj.weight"] = _interleave_rope_rows(a.q_b.weight, dn, dr, heads)
+        else:
+            sd[p + "self_attn.q_proj.weight"] = _interleave_rope_rows(a.q.weight, dn, dr, heads)
+        kv_a = a.kv_a.weight.detach().clone()
+        kv_a[dc:] = _interleave_rope_rows(kv_a[dc:], 0, dr, 1)
+        sd[p + "self_attn.kv_a_proj_with_mqa.weight"] = kv_a
+        sd[p + "self_attn.kv_a_layernorm.weight"] = a.kv_a_norm.weight
+        sd[p + "self_attn.kv_b_proj.weight"] = a.kv_b.weight
+        sd[p + "self_attn.o_proj.weight"] = a.o.weight
+        if isinstance(f, MoE):
+            sd[p + "mlp.gate.weight"] = f.router.weight
+            sd[p + "mlp.experts.gate_up_proj"] = torch.cat((f.w_gate, f.w_up), dim=1)
+            sd[p + "mlp.experts.down_proj"] = f.w_down
+            for n in ("gate", "up", "down"):
+                sd[p + f"mlp.shared_experts.{n}_proj.weight"] = getattr(f.shared, n).weight
+        else:
+            for n in ("gate", "up", "down"):
+                sd[p + f"mlp.{n}_proj.weight"] = getattr(f, n).weight
+    missing, unexpected = hf.load_state_dict(sd, strict=False)
+    assert not missing and not unexpected
+    ids = torch.randint(0, 97, (2, 20))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids)[0], hf(ids).logits, rtol=1e-5, atol=1e-5)
+
+
+def test_v3_routing_matches_transformers_deepseek_v3() -> None:
+    """Sigmoid scores, selection by score + bias, weights from the unbiased scores renormalised and scaled:
+    our MoE block equals transformers' DeepseekV3MoE (one expert group, so no group limit)."""
+    transformers = pytest.importorskip("transformers")
+    from transformers.models.deepseek_v3.modeling_deepseek_v3 import DeepseekV3MoE
+
+    torch.manual_seed(0)
+    cfg = preset("tiny", d_model=32, n_shared=1, n_routed=8, moe_ffn=16, top_k=3, scoring="sigmoid",
+                 norm_topk_prob=True, routed_scaling=2.5, bias_balance=True)
+    ours = MoE(cfg).eval()
+    for p in (ours.w_gate, ours.w_up, ours.w_down, ours.router.weight):
+        torch.nn.init.normal_(p, std=0.3)
+    ours.router.bias.copy_(torch.randn(8) * 0.5)
+    hf_cfg = transformers.DeepseekV3Config(
+        hidden_size=32, moe_intermediate_size=16, n_shared_experts=1, n_routed_experts=8, num_experts_per_tok=3,
+        n_group=1, topk_group=1, norm_topk_prob=True, routed_scaling_factor=2.5)
+    hf = DeepseekV3MoE(hf_cfg).eval()
+    sd = {"gate.weight": ours.router.weight, "gate.e_score_correction_bias": ours.router.bias,
+          "experts.gate_up_proj": torch.cat((ours.w_gate, ours.w_up), dim=1), "experts.down_proj": ours.w_down}
+    for n in ("gate", "up", "down"):
+        sd[f"shared_experts.{n}_proj.weight"] = getattr(ours.shared, n).weight
+    hf.load_state_dict(sd)
+    x = torch.randn(2, 9, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x)[0], hf(x), rtol=1e-5, atol=1e-5)
