@@ -104,8 +104,13 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
     # After a crash the metrics may run past the checkpoint; drop those lines so the file stays one run.
     if not path.exists():
         return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= last_step]
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= last_step:
+                kept.append(line)
+        except (json.JSONDecodeError, AttributeError):
+            continue  # a line torn by the crash
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 

@@ -308,6 +308,8 @@ def test_resume_after_crash_rewinds_metrics(pattern_shards: Path, tmp_path: Path
     first = [json.loads(r)["loss"] for r in (tmp_path / METRICS).read_text().splitlines()]
     # A crash after step 8's metrics but with only the step-4 checkpoint on disk:
     shutil.copy(tmp_path / "step4.pt", tmp_path / CHECKPOINT)
+    with open(tmp_path / METRICS, "a") as fh:
+        fh.write('{"step": 9, "lo')  # and a line torn by the crash
     train(pattern_shards, tmp_path, preset("tiny"), cfg, resume=True, log=lambda s: None)
     rows = [json.loads(r) for r in (tmp_path / METRICS).read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 9))
