@@ -124,6 +124,9 @@ def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: Trai
     out.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(shards)
     seq_len = cfg.seq_len or manifest.seq_len
+    if seq_len > manifest.seq_len:
+        log(f"seq_len {seq_len} is longer than the shards' rows: using {manifest.seq_len}")
+        seq_len = manifest.seq_len
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if resume and ckpt_path.exists() else None
     if resume and ckpt is None:

@@ -340,3 +340,11 @@ def test_bench_runs_every_dispatch_path() -> None:
 
     result = bench_dispatch(tokens=32, repeats=1)
     assert result["loop_s"] > 0 and ("grouped_mm_s" in result) == grouped_mm_works("cpu", torch.float32)
+
+
+def test_window_longer_than_rows_is_capped(tmp_path: Path) -> None:
+    root = write_shards(tmp_path / "s", pattern_rows(8, 33, 64), 33, 64, rows_per_shard=4)
+    lines: list[str] = []
+    train(root, tmp_path / "t", preset("tiny"), tiny_train(1, seq_len=129), log=lines.append)
+    assert torch.load(tmp_path / "t" / CHECKPOINT, weights_only=True)["loader"]["seq_len"] == 33
+    assert any("using 33" in line for line in lines)
