@@ -348,3 +348,17 @@ def test_window_longer_than_rows_is_capped(tmp_path: Path) -> None:
     train(root, tmp_path / "t", preset("tiny"), tiny_train(1, seq_len=129), log=lines.append)
     assert torch.load(tmp_path / "t" / CHECKPOINT, weights_only=True)["loader"]["seq_len"] == 33
     assert any("using 33" in line for line in lines)
+
+
+def test_grad_accumulation_matches_one_big_batch(pattern_shards: Path, tmp_path: Path) -> None:
+    big = train(pattern_shards, tmp_path / "big", preset("tiny"), tiny_train(3, batch_size=4), log=lambda s: None)
+    acc = train(pattern_shards, tmp_path / "acc", preset("tiny"), tiny_train(3, batch_size=2, grad_accum=2),
+                log=lambda s: None)
+    assert acc["last_loss"] == pytest.approx(big["last_loss"], rel=1e-5)
+    norms = [[json.loads(r)["grad_norm"] for r in (tmp_path / d / METRICS).read_text().splitlines()]
+             for d in ("big", "acc")]
+    assert norms[1] == pytest.approx(norms[0], rel=1e-4)  # (Adam itself is blind to a gradient scale)
+    a = torch.load(tmp_path / "big" / CHECKPOINT, weights_only=True)["model"]
+    b = torch.load(tmp_path / "acc" / CHECKPOINT, weights_only=True)["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
