@@ -1,0 +1,244 @@
+"""The training loop: AdamW + warmup/cosine, grad accumulation and clipping, bf16 autocast on GPU,
+eval loss on the held-out shards, metrics.jsonl, and atomic checkpoints that resume exactly.
+
+Outputs in `out/`: `metrics.jsonl` (one JSON object per logged step) and `checkpoint.pt` (model incl.
+router biases, optimizer, scheduler, RNG states, loader cursor, configs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from pretrain.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict
+from pretrain.data import IGNORE, Manifest, ShardError, ShardLoader, read_manifest
+from pretrain.flops import flops_per_token, mfu, peak_flops
+from pretrain.model import Transformer
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warmup to the peak over `warmup` steps, then cosine decay to `min_ratio` of it at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_optimizer(model: Transformer, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    # Weight decay on matrices (incl. embeddings and experts), none on norm gains.
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), fused=device.type == "cuda")
+
+
+def batch_loss(model: Callable, inputs: torch.Tensor, targets: torch.Tensor, amp: bool,
+               reduction: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token cross-entropy over non-pad targets and the model's auxiliary balance loss."""
+    with torch.autocast(device_type=inputs.device.type, dtype=torch.bfloat16, enabled=amp):
+        logits, aux = model(inputs)
+    loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
+                           reduction=reduction)
+    return loss, aux
+
+
+@torch.no_grad()
+def evaluate(model: Transformer, manifest: Manifest, batch_size: int, seq_len: int, n_batches: int,
+             device: torch.device, amp: bool) -> float | None:
+    """Mean loss per target token over the first `n_batches` batches of the eval shards (None if none).
+
+    Runs in eval mode: no aux loss and no router load counting, so routing statistics do not move."""
+    try:
+        loader = ShardLoader(manifest, "eval", batch_size, seq_len, loop=False)
+    except ShardError:
+        return None
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i, (inputs, targets) in enumerate(loader):
+        if i >= n_batches:
+            break
+        targets = targets.to(device)
+        loss, _ = batch_loss(model, inputs.to(device), targets, amp, reduction="sum")
+        total += float(loss)
+        count += int((targets != IGNORE).sum())
+    model.train(was_training)
+    return total / count if count else None
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write atomically: a crash leaves either the old or the new checkpoint, never a torn file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(state, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    # After a crash the metrics may run past the checkpoint; drop those lines so the file stays one run.
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= last_step:
+                kept.append(line)
+        except (json.JSONDecodeError, AttributeError):
+            continue  # a line torn by the crash
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: TrainConfig, resume: bool = False,
+          stop_after: int | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train on `shards` (a directory with manifest.json) up to `cfg.steps`; returns a run summary.
+
+    `stop_after` ends this invocation after that many steps (checkpointed) without changing the
+    schedule, which is laid out over `cfg.steps`: for preemptible jobs, and the exact-resume test."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(shards)
+    seq_len = cfg.seq_len or manifest.seq_len
+    if seq_len > manifest.seq_len:
+        log(f"seq_len {seq_len} is longer than the shards' rows: using {manifest.seq_len}")
+        seq_len = manifest.seq_len
+    ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if resume and ckpt_path.exists() else None
+    if resume and ckpt is None:
+        log(f"no checkpoint at {ckpt_path}: starting from step 0")
+    if ckpt is not None:
+        # The run's model shape is the checkpoint's; the schedule length may be extended.
+        model_cfg = model_config_from_dict(ckpt["model_config"])
+        seq_len = int(ckpt["loader"]["seq_len"])
+    model_cfg = dataclasses.replace(model_cfg, vocab_size=manifest.vocab_size, max_seq_len=seq_len - 1)
+
+    device = torch.device(cfg.device)
+    amp = device.type == "cuda"
+    torch.manual_seed(cfg.seed)
+    model = Transformer(model_cfg).to(device)
+    dispatch = model.set_dispatch(model_cfg.dispatch, device.type, torch.bfloat16 if amp else torch.float32)
+    optimizer = build_optimizer(model, cfg, device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio))
+    loader = ShardLoader(manifest, "train", cfg.batch_size, seq_len)
+    step = 0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        loader.load_state_dict(ckpt["loader"])
+        set_rng_state(ckpt["rng"], device)
+        step = int(ckpt["step"])
+        _truncate_metrics(metrics_path, step)
+        log(f"resumed from {ckpt_path} at step {step}")
+    elif metrics_path.exists():
+        metrics_path.unlink()  # a fresh run starts a fresh metrics file
+
+    counts = model.param_counts()
+    flops_token = flops_per_token(model_cfg, counts["active"], seq_len - 1)
+    peak = peak_flops(device, cfg.peak_tflops)
+    log(f"model: {counts['total'] / 1e6:.2f}M params, {counts['active'] / 1e6:.2f}M active; "
+        f"context {seq_len - 1}; vocab {model_cfg.vocab_size}; dispatch {dispatch}; device {device}")
+    forward = torch.compile(model) if cfg.compile else model
+
+    initial_eval = None
+    if cfg.eval_every and not manifest.split("eval"):
+        log("the manifest lists no eval shards: eval loss is skipped")
+    if cfg.eval_every and ckpt is None:
+        initial_eval = evaluate(model, manifest, cfg.batch_size, seq_len, cfg.eval_batches, device, amp)
+        if initial_eval is not None:
+            log(f"step 0 | eval {initial_eval:.4f} (ln vocab = {math.log(model_cfg.vocab_size):.4f})")
+    model.train()
+    recent: list[float] = []
+    tokens_per_step = cfg.batch_size * cfg.grad_accum * (seq_len - 1)
+    window_tokens, window_start = 0, time.perf_counter()
+    first_loss = last_loss = last_eval = None
+    end = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
+    with open(metrics_path, "a", encoding="utf-8") as metrics:
+        while step < end:
+            loss_sum = aux_sum = 0.0
+            for _ in range(cfg.grad_accum):
+                inputs, targets = next(loader)
+                loss, aux = batch_loss(forward, inputs.to(device, non_blocking=True),
+                                       targets.to(device, non_blocking=True), amp)
+                ((loss + aux) / cfg.grad_accum).backward()
+                loss_sum += float(loss.detach()) / cfg.grad_accum
+                aux_sum += float(aux.detach()) / cfg.grad_accum
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            lr = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            imbalance = model.end_step()
+            step += 1
+            window_tokens += tokens_per_step
+            first_loss = loss_sum if first_loss is None else first_loss
+            last_loss = loss_sum
+            recent = (recent + [loss_sum])[-10:]
+
+            do_eval = bool(cfg.eval_every) and (step % cfg.eval_every == 0 or step == cfg.steps)
+            if step % cfg.log_every == 0 or step == cfg.steps or step == 1 or do_eval:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                elapsed = time.perf_counter() - window_start
+                tps = window_tokens / elapsed if elapsed > 0 else 0.0
+                row: dict[str, Any] = {"step": step, "loss": loss_sum, "aux_loss": aux_sum, "lr": lr,
+                                       "grad_norm": grad_norm, "tokens_per_s": tps,
+                                       "mfu": mfu(tps, flops_token, peak),
+                                       "load_imbalance": [round(x, 4) for x in imbalance]}
+                if do_eval:
+                    last_eval = evaluate(model, manifest, cfg.batch_size, seq_len, cfg.eval_batches, device, amp)
+                    if last_eval is not None:
+                        row["eval_loss"] = last_eval
+                metrics.write(json.dumps(row) + "\n")
+                metrics.flush()
+                log(_format(row, cfg.steps))
+                window_tokens, window_start = 0, time.perf_counter()
+
+            if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == end:
+                save_checkpoint(ckpt_path, {
+                    "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "loader": loader.state_dict(),
+                    "rng": rng_state(device), "model_config": to_dict(model_cfg), "train_config": to_dict(cfg),
+                })
+    return {"steps": step, "first_loss": first_loss, "last_loss": last_loss,
+            "recent_loss": sum(recent) / len(recent) if recent else None,
+            "initial_eval_loss": initial_eval, "eval_loss": last_eval,
+            "params": counts, "dispatch": dispatch, "checkpoint": str(ckpt_path), "metrics": str(metrics_path)}
+
+
+def _format(row: dict[str, Any], total: int) -> str:
+    parts = [f"step {row['step']}/{total}", f"loss {row['loss']:.4f}", f"aux {row['aux_loss']:.5f}",
+             f"lr {row['lr']:.2e}", f"gnorm {row['grad_norm']:.3f}", f"tok/s {row['tokens_per_s']:.0f}"]
+    if row.get("mfu") is not None:
+        parts.append(f"mfu {100 * row['mfu']:.1f}%")
+    if row["load_imbalance"]:
+        parts.append(f"load max/mean-1 {max(row['load_imbalance']):.2f}")
+    if "eval_loss" in row:
+        parts.append(f"eval {row['eval_loss']:.4f}")
+    return " | ".join(parts)
