@@ -1,0 +1,9 @@
+"""Language registry for the 338 DeepSeek-Coder-V2 languages: data, detection, tree-sitter signals.
+
+Plain library: no Ray, no imports from corpus/, tokenizer/ or classifiers/.
+"""
+
+from lang_registry.detect import Detection, detect
+from lang_registry.registry import LanguageEntry, Registry, load_registry
+
+__all__ = ["Detection", "LanguageEntry", "Registry", "detect", "load_registry"]
