@@ -248,7 +248,23 @@ def ambiguity_table(entries: list[dict], ling: dict[str, dict], names: set[str])
             continue
         rules = [{"language": lang, "pattern": pat} for lang, pat in rules_src]
         table[ext] = {"candidates": cands, "outside": outs, "rules": rules}
+        if ext in curated.NO_TREE_SITTER:
+            table[ext]["tree_sitter"] = False
+        if ext in curated.PREPROCESS:
+            table[ext]["preprocess"] = curated.PREPROCESS[ext]
     return table
+
+
+def check_unique_owners(entries: list[dict]) -> None:
+    """A file name or interpreter must name one language; shared extensions go to the ambiguity table."""
+    for fld in ("filenames", "interpreters"):
+        owner: dict[str, str] = {}
+        for e in entries:
+            for v in e[fld]:
+                if v in owner:
+                    raise SystemExit(f"{fld[:-1]} {v!r} claimed by {owner[v]} and {e['name']}: "
+                                     "resolve it in curated.DROP_FACTS")
+                owner[v] = e["name"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,10 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     names = [ln.rstrip("\n") for ln in Path(args.names).read_text(encoding="utf-8").splitlines() if ln.strip()]
     sources = resolve_sources(names, ling)
     entries = [build_entry(n, sources[n], ling) for n in names]
-    for drop_from, drop in curated.OVERLAP_DROP.items():
-        for e in entries:
-            if e["name"] == drop_from:
-                e["extensions"] = [x for x in e["extensions"] if x not in drop]
+    for e in entries:
+        for fld, drop in curated.DROP_FACTS.get(e["name"], {}).items():
+            e[fld] = [x for x in e[fld] if x not in drop]
+    check_unique_owners(entries)
 
     import pygments
     import tree_sitter_language_pack  # noqa: F401  (probe needs it)

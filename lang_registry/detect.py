@@ -11,7 +11,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from lang_registry import flags, ts_score
+from lang_registry import cfamily, flags, ts_score
 from lang_registry.registry import Ambiguity, Registry, load_registry
 
 PREFIX_BYTES = 65536  # heuristics, modelines and flags look at no more than this
@@ -105,11 +105,13 @@ def modeline_language(reg: Registry, text: str) -> str | None:
 
 def disambiguate(reg: Registry, amb: Ambiguity, text: str, raw: bytes) -> tuple[str | None, str | None]:
     head = text[:HEURISTIC_CHARS]
+    if amb.preprocess == "c":
+        head = cfamily.strip_c_noise(head)
     for language, pattern in amb.rules:
         if pattern.search(head):
             # A rule naming a language outside the 338 means: not one of ours.
             return (language if language in reg else None), "heuristic"
-    lang = tree_sitter_choice(reg, amb.candidates, raw)
+    lang = tree_sitter_choice(reg, amb.candidates, raw) if amb.tree_sitter else None
     if lang:
         return lang, "tree-sitter"
     return (amb.candidates[0] if amb.candidates else None), "default"

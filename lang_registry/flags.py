@@ -44,6 +44,11 @@ _GENERATED_MARK_RE = re.compile(
 )
 
 
+# Bundler output: webpack/rollup runtime names near the top, or a trailing source-map reference.
+_BUNDLE_RE = re.compile(r"\b(webpackChunk\w*|__webpack_require__|webpackJsonp)\b|^/\*! For license information please see")
+_SOURCEMAP_RE = re.compile(r"^[/#*@ ]*[#@] sourceMappingURL=\S+\s*(\*/)?\s*\Z", re.MULTILINE)
+
+
 def is_binary(prefix: bytes) -> bool:
     """NUL bytes in the first 8 KiB, or more than 10% undecodable UTF-8 there.
 
@@ -72,14 +77,16 @@ def is_generated(path: str, text_prefix: str) -> bool:
     first_lines = "\n".join(head.split("\n", 10)[:10])
     if _GENERATED_MARK_RE.search(first_lines):
         return True
+    if _BUNDLE_RE.search(head) or _SOURCEMAP_RE.search(text_prefix[-512:]):
+        return True
     return is_minified(text_prefix)
 
 
 def is_minified(text_prefix: str) -> bool:
     """Few, very long lines: the shape of minified JS/CSS or machine-written one-line data."""
     sample = text_prefix[:32768]
-    if len(sample) < 2000:
+    if len(sample) < 1000:
         return False
     lines = sample.split("\n")
     longest = max(len(x) for x in lines)
-    return longest > 1000 and len(sample) / len(lines) > 300
+    return longest > 1000 and len(sample) / len(lines) > 200

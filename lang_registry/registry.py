@@ -52,6 +52,8 @@ class Ambiguity:
     candidates: tuple[str, ...]
     outside: tuple[str, ...]
     rules: tuple[tuple[str, re.Pattern[str]], ...]
+    tree_sitter: bool = True  # False where parse quality was measured not to separate the candidates
+    preprocess: str | None = None  # "c": strip comments / strings / C++-only blocks before the rules
 
 
 class Registry:
@@ -95,7 +97,8 @@ class Registry:
         for ext, spec in (data.get("ambiguous") or {}).items():
             rules = tuple((r["language"], re.compile(r["pattern"], re.MULTILINE)) for r in spec.get("rules") or ())
             self.ambiguous[ext.lower()] = Ambiguity(
-                ext.lower(), tuple(spec.get("candidates") or ()), tuple(spec.get("outside") or ()), rules)
+                ext.lower(), tuple(spec.get("candidates") or ()), tuple(spec.get("outside") or ()), rules,
+                bool(spec.get("tree_sitter", True)), spec.get("preprocess"))
         self._max_ext_dots = max((x.count(".") for x in self._by_ext), default=1)
 
     # -- lookups -------------------------------------------------------------------------------------
