@@ -28,7 +28,7 @@ class Detection:
 
 
 _SHEBANG_RE = re.compile(r"\A#!\s*(\S+)(.*)")
-_EMACS_RE = re.compile(r"-\*-(?:(?:.*?\bmode\s*:\s*([\w+#.-]+))|\s*([\w+#.-]+)\s*)(?:;.*?)?-\*-", re.IGNORECASE)
+_EMACS_RE = re.compile(r"-\*-(?:(?:.*?\bmode\s*:\s*([\w+#.-]+))|\s*([\w+#.-]+))\s*(?:;.*?)?-\*-", re.IGNORECASE)
 _VIM_RE = re.compile(r"(?:^|\s)(?:vim?|ex)(?:\d*)?:.*?\b(?:ft|filetype|syntax)\s*=\s*([\w+#.-]+)", re.IGNORECASE)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import sysconfig
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ INSTALLED_RULES: list[tuple[str, str, str, str, bool | None, str]] = [
      "top-level /usr/include headers (glibc, zlib, ...) are C, except the C++ bindings listed in CPP_BINDINGS"),
     ("libstdc++-bits", "/usr/include/c++/*", "bits/*.h", "C++", None, "libstdc++ internals are C++"),
     ("numpy-c-api", "{site}/numpy/_core/include", "**/*.h", "C", None, "NumPy's C API headers"),
-    ("arrow-cpp", "{site}/pyarrow/include/arrow", "[!cv]*/**/*.h", "C++", None,
+    ("arrow-cpp", "{site}/pyarrow/include/arrow", "**/*.h", "C++", None,
      "Arrow C++ headers (c/ = the C ABI and vendored/ = third-party C code excluded)"),
     ("aten-cpp", "{site}/torch/include/ATen", "**/*.h", "C++", None, "PyTorch ATen C++ headers"),
     ("cython", "{site}", "**/*.p[yx][xd]", "Cython", None, ".pyx/.pxd files of installed packages"),
@@ -63,6 +64,9 @@ INSTALLED_RULES: list[tuple[str, str, str, str, bool | None, str]] = [
      "Ray dashboard webpack output: JavaScript, and generated (minified)"),
 ]
 
+
+# Files a rule's glob finds but its label does not cover (relative to the rule's root).
+EXCLUDE = {"arrow-cpp": re.compile(r"^(c|vendored|python/vendored)/")}
 
 # Top-level /usr/include headers that are C++ bindings (ncurses++, GMP's C++ class interface).
 CPP_BINDINGS = {"cursesapp.h", "cursesf.h", "cursesm.h", "cursesp.h", "cursesw.h", "cursslk.h", "etip.h", "gmpxx.h", "z3++.h"}
@@ -86,6 +90,8 @@ def installed_set(per_rule: int = 200) -> list[Labelled]:
         for root in sorted(glob.glob(root_glob.format(site=_site()))):
             for f in sorted(glob.glob(os.path.join(root, pattern), recursive=True)):
                 if name == "glibc-headers" and os.path.basename(f) in CPP_BINDINGS:
+                    continue
+                if name in EXCLUDE and EXCLUDE[name].search(os.path.relpath(f, root)):
                     continue
                 if os.path.isfile(f) and not os.path.islink(f):
                     files.append((f, os.path.relpath(f, root)))

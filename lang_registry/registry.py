@@ -146,7 +146,12 @@ class Registry:
         return name
 
     def by_alias(self, alias: str) -> str | None:
-        return self._by_alias.get(alias.lower())
+        """Modeline / alias name -> language: 'python', 'emacs-lisp', 'c++-mode', 'shell-script'."""
+        a = alias.lower().strip()
+        if a.endswith("-mode"):
+            a = a[:-5]
+        a = _MODE_NAMES.get(a, a)
+        return self._by_alias.get(a) or self._by_alias.get(a.replace("-", " "))
 
     def extension_owner_map(self) -> dict[str, list[str]]:
         return {k: list(v) for k, v in self._by_ext.items()}
@@ -169,6 +174,10 @@ class Registry:
             return f"{open_} path: {clean} {close}"
         return f"# path: {clean}"
 
+
+# Emacs / Vim mode names that are neither a language name nor an alias in the tables.
+_MODE_NAMES = {"shell-script": "shell", "sh": "shell", "js": "javascript", "js2": "javascript",
+               "cperl": "perl", "tex": "tex", "latex": "tex", "makefile-gmake": "makefile", "make": "makefile"}
 
 _CACHE: dict[tuple[str, int], Registry] = {}
 _LOCK = threading.Lock()
