@@ -124,12 +124,11 @@ def test_ambiguous_c_header_ignores_cplusplus_guards_and_comments() -> None:
 
 
 def test_tree_sitter_decides_when_rules_do_not() -> None:
-    # .fs shared by F# and GLSL; this F# has no 'open/module/let/type' line start that the rule needs
-    src = b"[<EntryPoint>]\nlet main argv =\n    printfn \"%d\" (List.sum [1; 2; 3])\n    0\n"
-    reg = load_registry()
-    assert reg.ambiguous[".fs"].tree_sitter
-    d = detect("Main.fs", src.replace(b"let main", b" let main"))
-    assert d.language == "F#"
+    # .pp is shared by Puppet (default) and Pascal; no content rule fires on this Pascal procedure
+    # (no unit/program header, no final 'end.'), so parse quality decides against the default.
+    pascal = b"procedure Foo;\nvar x: Integer;\nbegin\n  x := 1;\nend;\n"
+    assert detect("a.pp", pascal) == Detection("Pascal", "tree-sitter")
+    assert detect("a.pp", b"include nginx\n") == Detection("Puppet", "tree-sitter")
 
 
 def test_parse_deadline_aborts() -> None:
