@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import re
 
-_COMMENT_STR_RE = re.compile(r"/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.DOTALL)
+# Include lines first (kept whole: the header names are evidence), then comments and literals.
+_COMMENT_STR_RE = re.compile(
+    r"^[ \t]*#[ \t]*(?:include|import)[^\n]*|/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'",
+    re.DOTALL | re.MULTILINE)
 _IF_RE = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$")
+
+
+def _replace(m: re.Match[str]) -> str:
+    tok = m.group(0)
+    if tok.lstrip().startswith("#"):
+        return tok
+    return '""' if tok[:1] in "\"'" else " "
 
 
 def _cplusplus_only(kind: str, cond: str) -> bool:
@@ -23,7 +33,7 @@ def _cplusplus_only(kind: str, cond: str) -> bool:
 def strip_c_noise(text: str) -> str:
     """Remove comments, string literals, C++-only conditional blocks and preprocessor lines
     other than #include / #import."""
-    text = _COMMENT_STR_RE.sub(lambda m: '""' if m.group(0)[:1] in "\"'" else " ", text)
+    text = _COMMENT_STR_RE.sub(_replace, text)
     out: list[str] = []
     stack: list[bool] = []  # per open #if: is this branch skipped?
     skipping = 0
@@ -44,8 +54,8 @@ def strip_c_noise(text: str) -> str:
             continue
         if skipping:
             continue
-        stripped = line.lstrip()
-        if stripped.startswith("#") and not re.match(r"#\s*(include|import)\b", stripped):
-            continue
+        stripped = line.strip()
+        if not stripped or (stripped.startswith("#") and not re.match(r"#\s*(include|import)\b", stripped)):
+            continue  # blank lines and macros say nothing about the dialect
         out.append(line)
     return "\n".join(out)

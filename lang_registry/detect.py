@@ -16,6 +16,7 @@ from lang_registry.registry import Ambiguity, Registry, load_registry
 
 PREFIX_BYTES = 65536  # heuristics, modelines and flags look at no more than this
 HEURISTIC_CHARS = 16384
+RULE_CHARS_AFTER_STRIP = 8192  # C-family code left after stripping comments: 8 KiB of it is plenty
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def modeline_language(reg: Registry, text: str) -> str | None:
 def disambiguate(reg: Registry, amb: Ambiguity, text: str, raw: bytes) -> tuple[str | None, str | None]:
     head = text[:HEURISTIC_CHARS]
     if amb.preprocess == "c":
-        head = cfamily.strip_c_noise(head)
+        head = cfamily.strip_c_noise(head)[:RULE_CHARS_AFTER_STRIP]
     for language, pattern in amb.rules:
         if pattern.search(head):
             # A rule naming a language outside the 338 means: not one of ours.

@@ -8,11 +8,11 @@ Regexes are compiled with re.MULTILINE. The generator copies them into the data 
 
 from __future__ import annotations
 
-_OBJC = r"^\s*@(interface|implementation|protocol|end|property|synthesize|class|import)\b|^\s*#import\s|\[\s*\w+\s+\w+:\s*|\bNS[A-Z]\w+\s*\*"
+_OBJC = r"^[ \t]*(@(interface|implementation|protocol|end|property|synthesize|class|import)\b|#import\s)|\[[ \t]*\w+[ \t]+\w+:|\bNS[A-Z]\w+[ \t]*\*"
 _CPP = (r"^\s*(template\s*<|namespace\s+\w+|using\s+namespace\b|class\s+\w+\s*(final\s*)?[:{]|"
         r"#include\s*<(iostream|string|vector|map|memory|algorithm|cstdint|cstddef|utility|functional|"
         r"unordered_map|type_traits|array|optional|thread|mutex|sstream|cmath|cstdlib|cstring)>)|\bstd::|"
-        r"\b(public|private|protected):|\b(constexpr|nullptr|noexcept|static_cast|virtual)\b|::\w+\(|\w+::~?\w+")
+        r"\b(public|private|protected):|\b(constexpr|nullptr|noexcept|static_cast|virtual)\b|::~?[A-Za-z_]")
 
 HEURISTICS: dict[str, list[tuple[str, str]]] = {
     ".h": [
