@@ -279,7 +279,8 @@ LINGUIST_EQUIV: dict[str, list[str]] = {
 # Shared extensions where tree-sitter parse quality does not separate the candidates (measured, see
 # docs/languages.md): the C, C++ and Objective-C grammars all parse C, and on real C headers the C grammar
 # trips over attribute macros (__THROW, __nonnull) more than the C++ one, so C++ "won" for C headers.
-NO_TREE_SITTER: set[str] = {".h"}
+# .inc: the PHP grammar parses any text as inline HTML without an error, so PHP "won" every .inc file.
+NO_TREE_SITTER: set[str] = {".h", ".inc"}
 PREPROCESS: dict[str, str] = {".h": "c"}
 
 # Facts removed from one language because another of the 338 owns them (a shebang or file name must

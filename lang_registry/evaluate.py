@@ -134,6 +134,31 @@ def evaluate(items: list[Labelled], reg: Registry | None = None) -> dict:
             "confusion": confusion.most_common(), "generated_flag": flags, "wrong": wrong}
 
 
+def tree_sitter_ablation(items: list[Labelled], reg: Registry | None = None) -> tuple[int, int, list[str]]:
+    """Parse quality alone (content rules switched off) on the labelled files it could decide:
+    shared extension, label among the candidates, at least two candidates with safe grammars."""
+    from lang_registry.detect import tree_sitter_choice
+
+    reg = reg or load_registry()
+    ok = n = 0
+    misses: list[str] = []
+    for it in items:
+        ext = reg.extension_of(os.path.basename(it.rel))
+        amb = reg.ambiguous.get(ext) if ext else None
+        if amb is None or it.label not in amb.candidates:
+            continue
+        with open(it.path, "rb") as fh:
+            data = fh.read(PREFIX_BYTES)
+        choice = tree_sitter_choice(reg, amb.candidates, data)
+        if choice is None:
+            continue
+        n += 1
+        ok += choice == it.label
+        if choice != it.label:
+            misses.append(f"{it.rel}: {it.label} -> {choice}")
+    return ok, n, misses
+
+
 def format_report(name: str, res: dict) -> str:
     lines = [f"### {name}: {res['correct']}/{res['total']} correct "
              f"({100.0 * res['correct'] / max(1, res['total']):.1f}%)", "",
@@ -164,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         print(format_report(name, res))
         for w in res["wrong"][: args.show_wrong]:
             print("  wrong:", *w)
+        ok, n, misses = tree_sitter_ablation(items, reg)
+        print(f"\nTree-sitter parse quality alone (rules off) on the {n} files it can decide: {ok}/{n} correct"
+              + (f"; misses: {'; '.join(misses[:10])}" if misses else ""))
         print()
     return 0
 
