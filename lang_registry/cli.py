@@ -35,6 +35,23 @@ def iter_files(paths: list[str]) -> Iterator[tuple[str, str]]:
             yield root, root
 
 
+def _quiet_broken_pipe(fn):  # type: ignore[no-untyped-def]
+    """`corpus langs detect big/ | head` must not end in a traceback."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@_quiet_broken_pipe
 def cmd_detect(args: argparse.Namespace) -> int:
     reg = load_registry(args.registry)
     rc = 0
@@ -56,6 +73,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return rc
 
 
+@_quiet_broken_pipe
 def cmd_list(args: argparse.Namespace) -> int:
     reg = load_registry(args.registry)
     for name in reg.names():
