@@ -137,3 +137,13 @@ def test_library_imports_nothing_from_the_pipeline() -> None:
             "bad = [m for m in sys.modules if m.split('.')[0] in ('ray', 'corpus', 'tokenizer', 'classifiers')]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_registry_pickles_for_workers(reg: Registry) -> None:
+    import pickle
+
+    from lang_registry import detect
+
+    clone = pickle.loads(pickle.dumps(reg))
+    assert len(clone) == 338
+    assert detect("a.h", b"@interface A : NSObject\n@end\n", clone).language == "Objective-C"
