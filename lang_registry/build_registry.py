@@ -196,11 +196,13 @@ def comment_for(name: str) -> tuple[str | None, tuple[str, str] | None]:
 
 
 def probe_grammar(grammar: str, timeout: float = 5.0) -> str:
-    """Load + parse two foreign inputs in a child process: 'ok', 'load-error' or 'hangs'."""
+    """Load + parse ten foreign / degenerate inputs in a child process: 'ok', 'load-error' or 'hangs'."""
     code = (
         "import sys\nfrom tree_sitter_language_pack import get_parser\n"
         f"p = get_parser({grammar!r})\n"
-        "for src in (b'hello\\n', b'x = [1, 2]; // c\\n{ \"a\": 1 }\\n', b'#include <a>\\nint main(){}\\n'):\n"
+        "for src in (b'hello\\n', b'hello', b'(' * 5000, b'{' * 5000 + b'\\n', b'\"' * 3000, b'<' * 3000,\n"
+        "            b'x = [1, 2]; // c\\n{ \"a\": 1 }\\n', b'#include <a>\\nint main(){}\\n',\n"
+        "            b'\\t\\n' * 2000, bytes(range(32, 127)) * 40):\n"
         "    p.parse(src)\nprint('ok')\n"
     )
     try:

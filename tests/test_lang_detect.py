@@ -153,7 +153,7 @@ def test_hostile_input_cannot_hang_detection() -> None:
         "from lang_registry import detect, load_registry\n"
         "reg = load_registry()\n"
         "for ext in list(reg.ambiguous) + ['.cbl', '.cob', '.cpy']:\n"
-        "    for data in (b'hello\\n', b'hello', b'(' * 5000, b'{' * 5000 + b'\\n'):\n"
+        "    for data in (b'hello\\n', b'hello', b'(' * 5000, b'{' * 5000 + b'\\n', b'<' * 3000, b'\"' * 3000):\n"
         "        detect('f' + ext, data, reg)\n"
         "print('done')\n"
     )
