@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from lang_registry.fastre import FastPattern
+
 PACKAGED_REGISTRY = Path(__file__).resolve().parent / "data" / "languages.yaml"
 ENV_VAR = "CORPUS_LANG_REGISTRY"
 FORMAT = "coder-corpus-langs/1"
@@ -51,7 +53,7 @@ class Ambiguity:
     extension: str
     candidates: tuple[str, ...]
     outside: tuple[str, ...]
-    rules: tuple[tuple[str, re.Pattern[str]], ...]
+    rules: tuple[tuple[str, FastPattern], ...]
     tree_sitter: bool = True  # False where parse quality was measured not to separate the candidates
     preprocess: str | None = None  # "c": strip comments / strings / C++-only blocks before the rules
 
@@ -95,7 +97,7 @@ class Registry:
                 self._by_alias.setdefault(x.lstrip(".").lower(), e.name)
         self.ambiguous: dict[str, Ambiguity] = {}
         for ext, spec in (data.get("ambiguous") or {}).items():
-            rules = tuple((r["language"], re.compile(r["pattern"], re.MULTILINE)) for r in spec.get("rules") or ())
+            rules = tuple((r["language"], FastPattern(r["pattern"])) for r in spec.get("rules") or ())
             self.ambiguous[ext.lower()] = Ambiguity(
                 ext.lower(), tuple(spec.get("candidates") or ()), tuple(spec.get("outside") or ()), rules,
                 bool(spec.get("tree_sitter", True)), spec.get("preprocess"))
