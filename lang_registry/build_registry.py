@@ -77,7 +77,7 @@ def load_pygments() -> tuple[dict[str, tuple], dict[str, tuple]]:
 
 def resolve_sources(names: list[str], ling: dict[str, dict]) -> dict[str, list[tuple[str, str]]]:
     """For each of the 338 names: the table entries its facts come from, as (kind, entry name)."""
-    pyg_name, pyg_alias = load_pygments()
+    pyg_name, pyg_alias = load_pygments_cached()
     ling_ci = {k.lower(): k for k in ling}
     ling_alias: dict[str, str] = {}
     for k, v in ling.items():

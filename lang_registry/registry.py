@@ -65,7 +65,6 @@ class Registry:
         if data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a language registry (format {data.get('format')!r}, want {FORMAT!r})")
         self.path = path
-        self.raw = data
         self.entries: dict[str, LanguageEntry] = {}
         for d in data.get("languages") or []:
             e = LanguageEntry.from_dict(d)
@@ -154,9 +153,6 @@ class Registry:
             a = a[:-5]
         a = _MODE_NAMES.get(a, a)
         return self._by_alias.get(a) or self._by_alias.get(a.replace("-", " "))
-
-    def extension_owner_map(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self._by_ext.items()}
 
     # -- repo-sample headers ---------------------------------------------------------------------------
     def path_comment(self, language: str | None, path: str) -> str:
