@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lang_registry.registry import Registry
 
 SCORE_BYTES = 16384  # parse quality from the first 16 KiB is enough to tell candidates apart
 DEFAULT_BUDGET_S = 0.25
@@ -77,3 +80,16 @@ def error_ratio(grammar: str, data: bytes, budget_s: float = DEFAULT_BUDGET_S) -
         elif node.has_error:
             stack.extend(node.children)
     return min(1.0, bad / max(1, len(src)))
+
+
+def parse_error_ratio(registry: "Registry", language: str | None, data: bytes,
+                      budget_s: float = DEFAULT_BUDGET_S) -> float | None:
+    """Tree-sitter signal for a file in its detected language: share of error bytes in the first 16 KiB.
+
+    None when the language has no grammar, its grammar is unsafe, or the parse ran out of budget.
+    Usable as a quality signal beside detection (e.g. drop files that do not parse in their language).
+    """
+    entry = registry.entries.get(language) if language else None
+    if entry is None or not entry.grammar or entry.grammar in registry.unsafe_grammars:
+        return None
+    return error_ratio(entry.grammar, data, budget_s)

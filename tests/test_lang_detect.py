@@ -159,3 +159,14 @@ def test_hostile_input_cannot_hang_detection() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "done" in r.stdout, r.stderr
+
+
+def test_parse_error_ratio_signal() -> None:
+    from lang_registry import parse_error_ratio
+
+    reg = load_registry()
+    assert parse_error_ratio(reg, "Python", b"def f(x):\n    return x\n") == 0.0
+    assert parse_error_ratio(reg, "Python", b"def f(x:\n    return x}}}\n") > 0.1
+    assert parse_error_ratio(reg, "COBOL", b"hello\n") is None  # unsafe grammar: never run
+    assert parse_error_ratio(reg, "ABAP", b"x") is None  # no grammar
+    assert parse_error_ratio(reg, None, b"x") is None
