@@ -1,34 +1,10 @@
-"""TEMPORARY minimal detector so the pipeline skeleton runs; replaced by the full registry (issue 3)."""
+"""Language registry for the 338 DeepSeek-Coder-V2 languages: data, detection, tree-sitter signals.
 
-from __future__ import annotations
+Plain library: no Ray, no imports from corpus/, tokenizer/ or classifiers/.
+"""
 
-from dataclasses import dataclass
-from pathlib import PurePosixPath
+from lang_registry.detect import Detection, detect
+from lang_registry.registry import LanguageEntry, Registry, load_registry
+from lang_registry.ts_score import parse_error_ratio
 
-_EXT = {".py": "Python", ".pyi": "Python", ".c": "C", ".h": "C", ".cc": "C++", ".hpp": "C++", ".js": "JavaScript",
-        ".css": "CSS", ".html": "HTML", ".json": "JSON", ".yaml": "YAML", ".yml": "YAML", ".md": "Markdown",
-        ".f90": "Fortran", ".f": "Fortran Fixed Form", ".pyx": "Cython", ".pxd": "Cython", ".xsl": "XSLT", ".sh": "Shell", ".cu": "Cuda"}
-
-
-@dataclass(frozen=True)
-class Detection:
-    language: str | None
-    method: str | None
-    vendored: bool = False
-    generated: bool = False
-    binary: bool = False
-
-
-class Registry:
-    def path_comment(self, language: str, path: str) -> str:
-        return f"# path: {path}"
-
-
-def load_registry(path: str | None = None) -> Registry:
-    return Registry()
-
-
-def detect(path: str, data: bytes, registry: Registry | None = None) -> Detection:
-    ext = PurePosixPath(path).suffix.lower()
-    lang = _EXT.get(ext)
-    return Detection(lang, "extension" if lang else None)
+__all__ = ["Detection", "LanguageEntry", "Registry", "detect", "load_registry", "parse_error_ratio"]

@@ -1,0 +1,95 @@
+"""Tree-sitter parse quality, used only to disambiguate files whose extension several languages share.
+
+Grammars come from tree-sitter-language-pack 0.13.0, which bundles them (no download at first use).
+Untrusted input gets two guards: grammars listed as unsafe (measured to hang, e.g. cobol) are never
+run, and every parse reads its input through a callback with a progress deadline, so a slow grammar
+is aborted after `budget_s` seconds (tree-sitter's progress callback only works on callback input).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lang_registry.registry import Registry
+
+SCORE_BYTES = 16384  # parse quality from the first 16 KiB is enough to tell candidates apart
+DEFAULT_BUDGET_S = 0.25
+
+_local = threading.local()  # parsers are not thread-safe: one set per thread
+_failed: set[str] = set()
+
+
+def _parser(grammar: str) -> Any | None:
+    cache = getattr(_local, "parsers", None)
+    if cache is None:
+        cache = _local.parsers = {}
+    if grammar in cache:
+        return cache[grammar]
+    if grammar in _failed:
+        return None
+    try:
+        from tree_sitter_language_pack import get_parser
+
+        p = get_parser(grammar)  # type: ignore[arg-type]
+    except Exception:  # missing package / grammar: tree-sitter is optional for detection
+        _failed.add(grammar)
+        return None
+    cache[grammar] = p
+    return p
+
+
+def grammar_loads(grammar: str) -> bool:
+    return _parser(grammar) is not None
+
+
+def error_ratio(grammar: str, data: bytes, budget_s: float = DEFAULT_BUDGET_S) -> float | None:
+    """Share of bytes covered by ERROR nodes (+1 byte per MISSING node); None if no parse in budget."""
+    parser = _parser(grammar)
+    if parser is None or not data:
+        return None
+    src = data[:SCORE_BYTES]
+    deadline = time.monotonic() + budget_s
+
+    def read(offset: int, _point: Any) -> bytes:
+        return src[offset:offset + 4096]
+
+    def progress(*_args: Any) -> bool:
+        return time.monotonic() > deadline
+
+    try:
+        tree = parser.parse(read, progress_callback=progress)
+    except ValueError:  # aborted by the deadline
+        parser.reset()
+        return None
+    if tree is None:
+        return None
+    root = tree.root_node
+    if not root.has_error:
+        return 0.0
+    bad = 0
+    stack = [root]
+    while stack:  # only descend into subtrees that contain errors
+        node = stack.pop()
+        if node.is_error:
+            bad += node.end_byte - node.start_byte
+        elif node.is_missing:
+            bad += 1
+        elif node.has_error:
+            stack.extend(node.children)
+    return min(1.0, bad / max(1, len(src)))
+
+
+def parse_error_ratio(registry: "Registry", language: str | None, data: bytes,
+                      budget_s: float = DEFAULT_BUDGET_S) -> float | None:
+    """Tree-sitter signal for a file in its detected language: share of error bytes in the first 16 KiB.
+
+    None when the language has no grammar, its grammar is unsafe, or the parse ran out of budget.
+    Usable as a quality signal beside detection (e.g. drop files that do not parse in their language).
+    """
+    entry = registry.entries.get(language) if language else None
+    if entry is None or not entry.grammar or entry.grammar in registry.unsafe_grammars:
+        return None
+    return error_ratio(entry.grammar, data, budget_s)

@@ -1,0 +1,2 @@
+unit module Greeting;
+sub hello(Str $who) is export { say "Hello $who" }

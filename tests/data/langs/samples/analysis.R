@@ -1,0 +1,6 @@
+library(stats)
+data <- read.csv("results.csv")
+fit <- lm(score ~ hours, data = data)
+summary(fit)
+plot(data$hours, data$score)
+abline(fit, col = "red")

@@ -1,0 +1,16 @@
+.MODEL SMALL
+.STACK 100h
+.DATA
+count DW 0FFFFh
+.CODE
+MAIN PROC
+    MOV AX, @DATA
+    MOV DS, AX
+    MOV CX, count
+LOOP1:
+    NOP
+    LOOP LOOP1
+    MOV AH, 4Ch
+    INT 21h
+MAIN ENDP
+END MAIN

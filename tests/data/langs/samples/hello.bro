@@ -1,0 +1,4 @@
+event bro_init()
+	{
+	print "Hello, Bro!";
+	}
