@@ -99,6 +99,38 @@ def bench_map_stage(stage_name: str, input_path: str) -> dict:
     return _figures(table.num_rows, _table_mb(table), secs)
 
 
+def bench_langid(input_path: str) -> dict:
+    """The stage on the fixed input, a large real tree through the registry's own bench, and
+    Pygments' filename lookup (extension rules only) on the same files as the reference."""
+    import site
+
+    from pygments.lexers import get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    from lang_registry.bench import bench_detection
+
+    out = bench_map_stage("langid", input_path)
+    paths = pq.read_table(input_path, columns=["path"]).column("path").to_pylist()
+
+    def pygments_all() -> None:
+        for p in paths:
+            try:
+                get_lexer_for_filename(p)
+            except ClassNotFound:
+                pass
+
+    _, ref_secs = _timed(pygments_all)
+    out["reference"] = {"name": "pygments get_lexer_for_filename (extension only) on the same files", "ratio": round(ref_secs / out["seconds"], 3)}
+    out["large_tree"] = bench_detection(site.getsitepackages()[0], 20000)
+    return out
+
+
+def bench_pretrain_cpu() -> dict:
+    from pretrain.bench import bench_pretrain
+
+    return bench_pretrain()
+
+
 def bench_dedup_exact(input_path: str) -> dict:
     from corpus.stages.dedup import exact_keys
 
@@ -173,11 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     stages: dict[str, dict] = {}
     plan: list[tuple[str, str, tuple]] = [
         ("ingest", "bench_ingest", (input_path, warcs)),
-        ("langid", "bench_map_stage", ("langid", input_path)),
+        ("langid", "bench_langid", (input_path,)),
         ("filter", "bench_map_stage", ("filter", input_path)),
         ("dedup_exact", "bench_dedup_exact", (input_path,)),
         ("repo_samples", "bench_repo_samples", (input_path, str(work))),
         ("dedup_near", "bench_dedup_near", (input_path,)),
+        ("pretrain", "bench_pretrain_cpu", ()),
     ]
     for name, fn, fn_args in plan:
         print(f"bench: {name} ...", flush=True)
