@@ -43,15 +43,16 @@ class MixturePlan:
     def report(self, achieved_tokens: Mapping[str, int]) -> dict[str, Any]:
         total = sum(achieved_tokens.values())
         achieved = {d: (round(achieved_tokens.get(d, 0) / total, 6) if total else 0.0) for d in self.target}
-        for d, n in achieved_tokens.items():
+        for d, n in sorted(achieved_tokens.items()):
             if d not in achieved and n:
                 achieved[d] = round(n / total, 6)
         return {
             "target": dict(self.target),
             "achieved": achieved,
-            "available_tokens": dict(self.available),
-            "achieved_tokens": dict(achieved_tokens),
-            "rates": {d: round(r, 6) for d, r in self.rates.items()},
+            # Sorted keys: the report must not depend on the order partitions were counted in.
+            "available_tokens": dict(sorted(self.available.items())),
+            "achieved_tokens": dict(sorted(achieved_tokens.items())),
+            "rates": {d: round(r, 6) for d, r in sorted(self.rates.items())},
             "missing": list(self.missing),
             "untargeted": list(self.untargeted),
             "capped": list(self.capped),

@@ -229,7 +229,7 @@ def tokens_by_domain(docs: Iterable[EncodedDoc], split: str = "train") -> dict[s
     for d in docs:
         if d.split == split:
             counts[d.domain] += d.n_tokens
-    return dict(counts)
+    return dict(sorted(counts.items()))
 
 
 def apply_mixture(
