@@ -238,3 +238,22 @@ def test_eval_documents_not_repeated_and_fallback(records, tok, tmp_path: Path) 
     splits = [s["split"] for s in manifest["shards"]]
     assert splits[-1] == "eval" and splits.count("eval") == 1 and "train" in splits
     assert (tmp_path / "eval-00000.parquet").exists()
+
+
+def test_arrow_form_sorts_like_sort_docs(records, tok, built, tmp_path: Path) -> None:
+    """A parallel stage can carry encoded docs as Arrow, sort them with Arrow, and stream them to the writer."""
+    from tokenizer import SORT_COLUMNS, encoded_to_table, table_to_encoded
+
+    out, _ = built
+    encoded = encode_documents(tok, records, ENC, SEED)
+    plan = plan_mixture(tokens_by_domain(encoded), CONFIG.mixture, max_repeat=CONFIG.max_repeat)
+    mixed = apply_mixture(tok, encoded, {r["id"]: r for r in records}, plan, seed=SEED, encode_config=ENC)
+    parts = [encoded_to_table(mixed[k::4], SEED) for k in range(4)]
+    table = pa.concat_tables(parts).sort_by(SORT_COLUMNS)
+    back = list(table_to_encoded(table))
+    ref = sort_docs(mixed, SEED)
+    assert [(d.doc_id, d.rep) for d in back] == [(d.doc_id, d.rep) for d in ref]
+    assert all((a.ids == b.ids).all() and a.ids.dtype == b.ids.dtype for a, b in zip(back, ref))
+    write_shards(table_to_encoded(table), tmp_path, tok, seed=SEED, encode_config=ENC, config=CONFIG,
+                 mixture_report=plan.report(tokens_by_domain(back)), extra={"skipped_documents": {}})
+    assert _files(tmp_path) == _files(out)

@@ -21,7 +21,7 @@ from .bpe import (
 from .encode import EncodeConfig, EncodedDoc, encode_documents, split_of
 from .fim import FimConfig, FimResult, apply_fim, undo_fim, undo_fim_ids
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture
-from .packing import order_key, pack_rows, sort_docs
+from .packing import ENCODED_SCHEMA, SORT_COLUMNS, Packer, encoded_to_table, order_key, pack_rows, sort_docs, table_to_encoded
 from .shards import SHARD_SCHEMA, ShardConfig, apply_mixture, build_shards, tokens_by_domain, write_shards
 
 __all__ = [
@@ -29,6 +29,6 @@ __all__ = [
     "TokenizerError", "load_tokenizer", "save_tokenizer", "train_bpe", "wrap_tokenizer", "EncodeConfig",
     "EncodedDoc", "encode_documents", "split_of", "FimConfig", "FimResult", "apply_fim", "undo_fim",
     "undo_fim_ids", "DEEPSEEK_CODER_V2_MIXTURE", "MixturePlan", "plan_mixture", "order_key", "pack_rows",
-    "sort_docs", "SHARD_SCHEMA", "ShardConfig", "apply_mixture", "build_shards", "tokens_by_domain",
+    "sort_docs", "ENCODED_SCHEMA", "SORT_COLUMNS", "Packer", "encoded_to_table", "table_to_encoded", "SHARD_SCHEMA", "ShardConfig", "apply_mixture", "build_shards", "tokens_by_domain",
     "write_shards",
 ]

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from .bpe import CorpusTokenizer
 from .encode import EncodeConfig, EncodedDoc, encode_documents
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture
-from .packing import Row, pack_rows, sort_docs
+from .packing import Packer, Row, sort_docs
 
 FORMAT = "coder-corpus-shards/1"
 
@@ -168,15 +168,20 @@ def write_shards(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _clean(out)
-    docs = list(docs)
     writers = {s: _SplitWriter(out, s, config) for s in ("train", "eval")}
+    packers = {s: Packer(config.seq_len, tok.specials.pad) for s in writers}
     counts: Counter = Counter()
+    # One streaming pass: memory holds at most one shard of rows per split.
+    for doc in docs:
+        split = doc.split if doc.split in writers else "train"
+        counts[f"{split}_documents"] += 1
+        counts[f"{split}_fim_documents"] += doc.fim != "none"
+        for row in packers[split].add(doc):
+            writers[split].add(row)
     for split, writer in writers.items():
-        stream = [d for d in docs if d.split == split]
-        counts[f"{split}_documents"] = len(stream)
-        counts[f"{split}_fim_documents"] = sum(1 for d in stream if d.fim != "none")
-        for row in pack_rows(stream, config.seq_len, tok.specials.pad):
-            writer.add(row)
+        last = packers[split].finish()
+        if last is not None:
+            writer.add(last)
         writer.flush()
     train, evals = writers["train"].entries, writers["eval"].entries
     if not evals and len(train) >= 2:
@@ -210,7 +215,7 @@ def write_shards(
             "tokens": sum(s["tokens"] for s in shards),
             "train_tokens": sum(s["tokens"] for s in train),
             "eval_tokens": sum(s["tokens"] for s in evals),
-            "documents": dict(counts),
+            "documents": {k: counts[k] for k in ("train_documents", "train_fim_documents", "eval_documents", "eval_fim_documents")},
         },
         "document_format": {"add_bos": encode_config.add_bos, "eos_after_each_document": True},
         "eval": {"fraction": encode_config.eval_fraction, "unit": "document"},
