@@ -257,3 +257,33 @@ def test_arrow_form_sorts_like_sort_docs(records, tok, built, tmp_path: Path) ->
     write_shards(table_to_encoded(table), tmp_path, tok, seed=SEED, encode_config=ENC, config=CONFIG,
                  mixture_report=plan.report(tokens_by_domain(back)), extra={"skipped_documents": {}})
     assert _files(tmp_path) == _files(out)
+
+
+def test_cli_shards_from_parquet_parts(records, tok, tmp_path: Path, capsys) -> None:
+    from tokenizer import save_tokenizer
+    from tokenizer.cli import main
+
+    parts = tmp_path / "docs"
+    parts.mkdir()
+    cols = ["id", "source", "domain", "path", "text", "language"]
+    sub = records[::4]
+    for k in range(2):
+        chunk = sub[k::2]
+        pq.write_table(pa.table({c: [r.get(c) for r in chunk] for c in cols}), parts / f"part-{k}.parquet")
+    (parts / "notes.parquet").write_bytes(b"not parquet")  # bad part: skipped, not fatal
+    tpath = save_tokenizer(tok.tokenizer, tmp_path / "tokenizer.json")
+    out, out2 = tmp_path / "shards", tmp_path / "shards2"
+
+    def argv(dest: Path, fast: bool) -> list[str]:
+        return ["tokenizer", "shards", "--input", str(parts), "--tokenizer", str(tpath), "--output", str(dest),
+                "--seq-len", "257", "--rows-per-shard", "50", "--fim-spm-rate", "0.5"] + (["--fast"] if fast else [])
+
+    assert main(argv(out, fast=True)) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert report["totals"] == manifest["totals"] and manifest["seq_len"] == 257
+    assert manifest["fim"]["spm_rate"] == 0.5
+    assert manifest["totals"]["documents"]["train_documents"] + manifest["totals"]["documents"]["eval_documents"] > 0
+    # Same run without the tiktoken path: identical shards.
+    assert main(argv(out2, fast=False)) == 0
+    assert _files(out2) == _files(out)

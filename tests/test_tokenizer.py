@@ -107,6 +107,16 @@ def test_standard_loaders(trained: Path) -> None:
     assert hf.decode(ids) == BOS + text
 
 
+def test_auto_tokenizer_from_folder(records, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = train_bpe((r["text"] for r in records[:200]), 500)
+    save_tokenizer(tok, tmp_path / "tokenizer.json", hf_config=True)
+    auto = AutoTokenizer.from_pretrained(str(tmp_path))
+    assert auto.bos_token == BOS and auto.eos_token == EOS and auto.pad_token_id == tok.token_to_id(EOS)
+    assert auto.encode("x = 1") == tok.encode("x = 1").ids
+
+
 def _deepseek_style_json(trained: Path) -> dict:
     """A tokenizer.json laid out like DeepSeek-V2's: 100,000 model tokens, specials from id 100000, FIM
     tokens stored as non-special added tokens (as llama.cpp reports), a Sequence of Split pre-tokenizers."""

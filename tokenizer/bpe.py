@@ -130,13 +130,32 @@ def _add_specials(tok: Tokenizer, total_vocab_size: int | None) -> None:
     )
 
 
-def save_tokenizer(tok: Tokenizer, path: str | Path) -> Path:
-    """Write a standard `tokenizer.json` (temp name, then rename)."""
+def save_tokenizer(tok: Tokenizer, path: str | Path, *, hf_config: bool = False) -> Path:
+    """Write a standard `tokenizer.json` (temp name, then rename).
+
+    With `hf_config`, also write `tokenizer_config.json` next to it so that
+    `transformers.AutoTokenizer.from_pretrained(folder)` knows BOS/EOS/PAD, as for DeepSeek's tokenizer.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tok.save(str(tmp), pretty=False)
     tmp.replace(path)
+    if hf_config:
+        config = {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": BOS,
+            "eos_token": EOS,
+            "pad_token": EOS,
+            "add_bos_token": True,
+            "add_eos_token": False,
+            "clean_up_tokenization_spaces": False,
+            "model_max_length": 16384,
+        }
+        cfg = path.with_name("tokenizer_config.json")
+        tmp = cfg.with_name(cfg.name + ".tmp")
+        tmp.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(cfg)
     return path
 
 

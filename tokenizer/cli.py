@@ -25,6 +25,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--max-bytes", type=float, default=None, help="stop reading input after this many bytes")
     train.add_argument("--text-column", default="text")
     train.add_argument("--output", required=True, help="path of the tokenizer.json to write")
+    train.add_argument("--hf-config", action="store_true",
+                       help="also write tokenizer_config.json (for transformers.AutoTokenizer.from_pretrained)")
     train.set_defaults(func=_train)
 
     info = sub.add_parser("info", help="validate a tokenizer.json and print its special ids and size")
@@ -72,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    path = save_tokenizer(tok, args.output)
+    path = save_tokenizer(tok, args.output, hf_config=args.hf_config)
     info = wrap_tokenizer(tok)
     print(json.dumps({"output": str(path), "vocab_size": info.vocab_size, "special_tokens": info.specials.as_dict(),
                       "seconds": round(time.perf_counter() - t0, 2)}))
