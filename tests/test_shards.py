@@ -287,3 +287,14 @@ def test_cli_shards_from_parquet_parts(records, tok, tmp_path: Path, capsys) -> 
     # Same run without the tiktoken path: identical shards.
     assert main(argv(out2, fast=False)) == 0
     assert _files(out2) == _files(out)
+
+
+def test_empty_and_bad_input_does_not_crash(tok, tmp_path: Path) -> None:
+    manifest = build_shards([], tok, tmp_path / "empty", seed=SEED, encode_config=ENC, config=CONFIG)
+    assert manifest["shards"] == [] and manifest["totals"]["tokens"] == 0
+    assert manifest["mixture"]["missing"] == ["code", "math", "text"]
+    bad = [{"id": "x", "text": None, "domain": "code"}, {"id": "y", "text": "", "domain": "code"},
+           {"id": "z", "text": "print(1)\n", "domain": "code", "source": "github", "language": "Python"}]
+    manifest = build_shards(bad, tok, tmp_path / "bad", seed=SEED, encode_config=ENC, config=CONFIG)
+    assert manifest["skipped_documents"] == {"text_not_string": 1, "empty_text": 1}
+    assert manifest["totals"]["rows"] == 1 and manifest["shards"][0]["tokens"] < SEQ

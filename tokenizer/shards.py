@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,8 @@ from .bpe import CorpusTokenizer
 from .encode import EncodeConfig, EncodedDoc, encode_documents
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture
 from .packing import Packer, Row, sort_docs
+
+log = logging.getLogger(__name__)
 
 FORMAT = "coder-corpus-shards/1"
 
@@ -258,9 +261,11 @@ def apply_mixture(
         n = plan.copies(seed, doc.doc_id, doc.domain)
         if n >= 1:
             out.append(doc)
-        if n >= 2:
-            rec = records_by_id[doc.doc_id]
+        rec = records_by_id.get(doc.doc_id) if n >= 2 else None
+        if rec is not None:
             again.extend({**rec, "rep": k} for k in range(1, n))
+        elif n >= 2:
+            log.warning("no record for %s: kept once instead of %d times", doc.doc_id, n)
     for i in range(0, len(again), batch_size):
         out.extend(encode_documents(tok, again[i : i + batch_size], encode_config, seed, encoder=encoder))
     return out
