@@ -140,4 +140,4 @@ def test_bad_records_are_skipped(tok) -> None:
             {"id": "d", "text": "fine", "domain": "code"}]
     out = encode_documents(tok, docs, EncodeConfig(), seed=0, skipped=skipped)
     assert [d.doc_id for d in out] == ["d"]
-    assert skipped == Counter({"text_not_string": 1, "missing_id": 1, "empty_text": 1, "encode_error": 1})
+    assert skipped == Counter({"text_not_string": 1, "missing_id": 1, "empty_text": 1, "invalid_unicode": 1})

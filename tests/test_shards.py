@@ -286,7 +286,13 @@ def test_cli_shards_from_parquet_parts(records, tok, tmp_path: Path, capsys) -> 
     assert manifest["totals"]["documents"]["train_documents"] + manifest["totals"]["documents"]["eval_documents"] > 0
     # Same run without the tiktoken path: identical shards.
     assert main(argv(out2, fast=False)) == 0
-    assert _files(out2) == _files(out)
+    # Same shards without the tiktoken path; only the manifest's encoder note differs.
+    manifest2 = json.loads((out2 / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["encoder"]["name"] == "tiktoken" and manifest["encoder"]["mismatches"] == 0
+    assert manifest2["encoder"] == {"name": "tokenizers"}
+    assert {k: v for k, v in manifest.items() if k != "encoder"} == {k: v for k, v in manifest2.items() if k != "encoder"}
+    files, files2 = _files(out), _files(out2)
+    assert files.pop("manifest.json") != files2.pop("manifest.json") and files == files2
 
 
 def test_empty_and_bad_input_does_not_crash(tok, tmp_path: Path) -> None:

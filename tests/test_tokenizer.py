@@ -21,7 +21,7 @@ from tokenizer import (
     train_bpe,
     wrap_tokenizer,
 )
-from tokenizer.fast_encode import FastEncoder, build_fast_encoder, verify_fast_encoder
+from tokenizer.fast_encode import FastEncoder, build_fast_encoder, choose_encoder, verify_fast_encoder
 from tokenizer.sample import sample_records
 
 VOCAB = 2000
@@ -168,6 +168,8 @@ def test_load_existing_deepseek_style_tokenizer(trained: Path, tmp_path: Path) -
     assert PreTrainedTokenizerFast(tokenizer_file=str(path)).convert_tokens_to_ids(FIM_END) == 100004
     # A pre-tokenizer tiktoken cannot replay: no fast path, the HF path is used.
     assert build_fast_encoder(ct) is None
+    encoder, report = choose_encoder(ct, [doc])
+    assert encoder is None and report["name"] == "tokenizers"
 
 
 def test_tokenizer_without_specials_is_rejected(trained: Path, tmp_path: Path) -> None:

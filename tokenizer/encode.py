@@ -92,6 +92,12 @@ def encode_documents(
         if not text:
             skipped["empty_text"] += 1
             continue
+        try:
+            # Lone surrogates: tokenizers raises, tiktoken silently replaces; skip so both paths agree.
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            skipped["invalid_unicode"] += 1
+            continue
         rep = int(doc.get("rep") or 0)
         domain = str(doc.get("domain") or "")
         split = split_of(seed, doc_id, config.eval_fraction)

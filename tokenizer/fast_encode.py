@@ -108,3 +108,27 @@ def verify_fast_encoder(tok: CorpusTokenizer, encoder: FastEncoder, texts: Seque
     got = encoder(list(texts))
     bad = [i for i, (a, b) in enumerate(zip(ref, got)) if list(a) != list(b)]
     return {"texts": len(texts), "mismatches": len(bad), "first_mismatch": bad[0] if bad else None}
+
+
+def choose_encoder(tok: CorpusTokenizer, sample: Sequence[str], max_bytes: int = 5_000_000) -> tuple[FastEncoder | None, dict[str, Any]]:
+    """The tiktoken encoder if it exists and matches tokenizer.json on `sample` (capped at `max_bytes`),
+    else None. The report goes into the manifest so a run says which encoder produced its ids."""
+    enc = build_fast_encoder(tok)
+    if enc is None:
+        return None, {"name": "tokenizers", "reason": "fast path not applicable to this tokenizer"}
+    picked: list[str] = []
+    size = 0
+    for text in sample:
+        if isinstance(text, str) and text:
+            picked.append(text)
+            size += len(text)
+            if size >= max_bytes:
+                break
+    fast = FastEncoder(enc)
+    try:
+        check = verify_fast_encoder(tok, fast, picked)
+    except Exception as exc:  # noqa: BLE001 - e.g. a text tiktoken rejects: stay on tokenizers
+        return None, {"name": "tokenizers", "reason": f"fast path check failed: {exc}"}
+    if check["mismatches"]:
+        return None, {"name": "tokenizers", "reason": "fast path ids differ", **check}
+    return fast, {"name": "tiktoken", "verified_texts": check["texts"], "mismatches": 0}

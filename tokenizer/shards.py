@@ -280,6 +280,7 @@ def build_shards(
     encode_config: EncodeConfig = EncodeConfig(),
     config: ShardConfig = ShardConfig(),
     encoder: Any = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Single-process reference pipeline: encode -> mixture -> seeded order -> pack -> shards + manifest.
 
@@ -306,5 +307,5 @@ def build_shards(
     report = plan.report(tokens_by_domain(ordered))
     return write_shards(
         ordered, out_dir, tok, seed=seed, encode_config=encode_config, config=config,
-        mixture_report=report, extra={"skipped_documents": dict(skipped)},
+        mixture_report=report, extra={"skipped_documents": dict(skipped), **dict(extra or {})},
     )
