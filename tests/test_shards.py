@@ -78,7 +78,7 @@ def test_contract_schema_and_manifest(built, tok) -> None:
     assert load_tokenizer(tpath).vocab_size == manifest["vocab_size"] == tok.vocab_size
     assert {"target", "achieved"} <= set(manifest["mixture"])
     splits = Counter(s["split"] for s in manifest["shards"])
-    assert splits["train"] >= 2 and splits["eval"] >= 1
+    assert splits["train"] >= 2 and splits["eval"] >= 1 and manifest["eval"]["unit"] == "document"
     expected = pa.schema([("input_ids", pa.list_(pa.int32())), ("doc_offsets", pa.list_(pa.int32())),
                           ("doc_sources", pa.list_(pa.string())), ("doc_languages", pa.list_(pa.string())),
                           ("n_pad", pa.int32())])
@@ -237,7 +237,7 @@ def test_eval_documents_not_repeated_and_fallback(records, tok, tmp_path: Path) 
     assert len(manifest["shards"]) >= 3
     splits = [s["split"] for s in manifest["shards"]]
     assert splits[-1] == "eval" and splits.count("eval") == 1 and "train" in splits
-    assert (tmp_path / "eval-00000.parquet").exists()
+    assert (tmp_path / "eval-00000.parquet").exists() and manifest["eval"]["unit"] == "last_train_shard"
 
 
 def test_arrow_form_sorts_like_sort_docs(records, tok, built, tmp_path: Path) -> None:

@@ -89,6 +89,8 @@ def _default_texts(max_bytes: int) -> list[str]:
             text = f.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
+        if not text.strip():
+            continue  # the stdlib has ~1,800 empty __init__.py files: they are not documents
         texts.append(text)
         size += len(text)
         if size >= max_bytes:

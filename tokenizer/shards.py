@@ -187,7 +187,11 @@ def write_shards(
             writer.add(last)
         writer.flush()
     train, evals = writers["train"].entries, writers["eval"].entries
+    eval_unit = "document"
     if not evals and len(train) >= 2:
+        # Fallback (no document drawn for eval): hold out the last train shard. Mixture and document
+        # counts above still describe the documents as drawn; the manifest says which rule applied.
+        eval_unit = "last_train_shard"
         last = train.pop()
         new = "eval-00000.parquet"
         os.replace(out / last["path"], out / new)
@@ -218,10 +222,13 @@ def write_shards(
             "tokens": sum(s["tokens"] for s in shards),
             "train_tokens": sum(s["tokens"] for s in train),
             "eval_tokens": sum(s["tokens"] for s in evals),
-            "documents": {k: counts[k] for k in ("train_documents", "train_fim_documents", "eval_documents", "eval_fim_documents")},
+            "documents": {
+                k: counts[k]
+                for k in ("train_documents", "train_fim_documents", "eval_documents", "eval_fim_documents")
+            },
         },
         "document_format": {"add_bos": encode_config.add_bos, "eos_after_each_document": True},
-        "eval": {"fraction": encode_config.eval_fraction, "unit": "document"},
+        "eval": {"fraction": encode_config.eval_fraction, "unit": eval_unit},
         "row_group_rows": config.row_group_rows,
     }
     if extra:
