@@ -224,3 +224,15 @@ def test_cli_train_info_encode(tmp_path: Path, capsys) -> None:
     enc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 702 not in enc["ids"]
     assert main(["tokenizer", "info", str(tmp_path / "missing.json")]) == 2
+
+
+def test_tokenizer_that_cannot_cover_text_is_rejected(tmp_path: Path) -> None:
+    from tokenizers import AddedToken, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({"def": 0, "x": 1, "[UNK]": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.add_special_tokens([AddedToken(s, special=True) for s in SPECIAL_TOKENS.values()])
+    path = tmp_path / "wordlevel.json"
+    tok.save(str(path))
+    with pytest.raises(TokenizerError, match="round-trip"):
+        load_tokenizer(path)

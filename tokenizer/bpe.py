@@ -187,8 +187,9 @@ class TokenizerError(ValueError):
 class CorpusTokenizer:
     """A loaded tokenizer plus what the pipeline needs around it.
 
-    `tokenizer` is the file as saved (what users and transformers load). `plain` is the same model with the
-    added tokens and post-processor removed: documents are encoded with it, so text never yields specials.
+    `tokenizer` is the file as saved (what users and transformers load). `plain` is the same model with
+    *all* added tokens and the post-processor removed: documents are encoded with it, so text never yields
+    a special or control token, even one a file stores as non-special (DeepSeek's FIM tokens are).
     """
 
     tokenizer: Tokenizer
@@ -250,3 +251,9 @@ def _validate_specials(tok: Tokenizer, plain: Tokenizer, ids: dict[str, int]) ->
     leaked = special_set.intersection(plain.encode(probe, add_special_tokens=False).ids)
     if leaked:
         raise TokenizerError(f"special ids {sorted(leaked)} can be produced from plain text")
+    # Documents are encoded without the file's added tokens: its model alone must cover any text
+    # (true for byte-level BPE). Checked on a probe with several scripts, controls and emoji.
+    probe = "def f(x):\n\treturn x  # héllo 中文 한국어 ٣ Ⅻ \x00\x7f \u2028 😀 <|EOT|> õ" + probe
+    ids = plain.encode(probe, add_special_tokens=False).ids
+    if plain.decode(ids, skip_special_tokens=False) != probe:
+        raise TokenizerError("the tokenizer's model does not round-trip text without its added tokens")
