@@ -153,7 +153,8 @@ def test_load_existing_deepseek_style_tokenizer(trained: Path, tmp_path: Path) -
     path = tmp_path / "deepseek" / "tokenizer.json"
     path.parent.mkdir()
     path.write_text(json.dumps(_deepseek_style_json(trained), ensure_ascii=False), encoding="utf-8")
-    ct = load_tokenizer(path)
+    ct = load_tokenizer(path.parent)  # a snapshot folder works as well as the file
+    assert ct.path == path
     assert ct.specials.as_dict() == {"bos": 100000, "eos": 100001, "fim_hole": 100002, "fim_begin": 100003,
                                      "fim_end": 100004, "pad": 100001}
     assert ct.vocab_size == 100015

@@ -208,8 +208,13 @@ class CorpusTokenizer:
 
 
 def load_tokenizer(path: str | Path) -> CorpusTokenizer:
-    """Load a `tokenizer.json` (ours, or an existing one such as DeepSeek-V2's) and validate its specials."""
+    """Load a `tokenizer.json` (ours, or an existing one such as DeepSeek-V2's) and validate its specials.
+
+    `path` may also be a folder holding `tokenizer.json` (e.g. a downloaded Hub snapshot).
+    """
     path = Path(path)
+    if path.is_dir():
+        path = path / "tokenizer.json"
     raw = path.read_bytes()
     return from_json(raw.decode("utf-8"), path=path, sha256=hashlib.sha256(raw).hexdigest())
 
