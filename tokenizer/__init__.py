@@ -1,0 +1,34 @@
+"""BPE tokenizer, FIM, packing, mixture and Parquet token shards (plain library: no Ray, no project imports).
+
+See docs/tokenizer.md for the formats and the choices made.
+"""
+
+from .bpe import (
+    BOS,
+    EOS,
+    FIM_BEGIN,
+    FIM_END,
+    FIM_HOLE,
+    SPECIAL_TOKENS,
+    CorpusTokenizer,
+    SpecialIds,
+    TokenizerError,
+    load_tokenizer,
+    save_tokenizer,
+    train_bpe,
+    wrap_tokenizer,
+)
+from .encode import EncodeConfig, EncodedDoc, encode_documents, split_of
+from .fim import FimConfig, FimResult, apply_fim, undo_fim, undo_fim_ids
+from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture
+from .packing import ENCODED_SCHEMA, SORT_COLUMNS, Packer, encoded_to_table, order_key, pack_rows, sort_docs, table_to_encoded
+from .shards import SHARD_SCHEMA, ShardConfig, apply_mixture, build_shards, tokens_by_domain, write_shards
+
+__all__ = [
+    "BOS", "EOS", "FIM_BEGIN", "FIM_END", "FIM_HOLE", "SPECIAL_TOKENS", "CorpusTokenizer", "SpecialIds",
+    "TokenizerError", "load_tokenizer", "save_tokenizer", "train_bpe", "wrap_tokenizer", "EncodeConfig",
+    "EncodedDoc", "encode_documents", "split_of", "FimConfig", "FimResult", "apply_fim", "undo_fim",
+    "undo_fim_ids", "DEEPSEEK_CODER_V2_MIXTURE", "MixturePlan", "plan_mixture", "order_key", "pack_rows",
+    "sort_docs", "ENCODED_SCHEMA", "SORT_COLUMNS", "Packer", "encoded_to_table", "table_to_encoded", "SHARD_SCHEMA", "ShardConfig", "apply_mixture", "build_shards", "tokens_by_domain",
+    "write_shards",
+]

@@ -1,0 +1,148 @@
+"""Deterministic packing of encoded documents into fixed-length rows (concatenate, then cut).
+
+A document longer than the room left in a row continues in the next row; each row records where each of
+its document segments starts, with that segment's source and language. Only the final row of a stream is
+padded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from .encode import EncodedDoc
+
+
+@dataclass
+class Row:
+    ids: np.ndarray  # int32, exactly seq_len
+    doc_offsets: list[int]
+    doc_sources: list[str]
+    doc_languages: list[str]
+    doc_domains: list[str]
+    n_pad: int
+
+
+def order_key(seed: int, doc_id: str, rep: int) -> tuple[int, str, int]:
+    """Seeded shuffle key of one document copy; sorting by it gives a partition-independent order."""
+    digest = hashlib.blake2b(f"{seed}\0order\0{doc_id}\0{rep}".encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big"), doc_id, rep)
+
+
+def sort_docs(docs: Iterable[EncodedDoc], seed: int) -> list[EncodedDoc]:
+    return sorted(docs, key=lambda d: order_key(seed, d.doc_id, d.rep))
+
+
+class Packer:
+    """Streaming packer: push documents in order, get full rows back; `finish` pads the last one."""
+
+    def __init__(self, seq_len: int, pad_id: int) -> None:
+        if seq_len < 2:
+            raise ValueError("seq_len must be at least 2")
+        self.seq_len, self.pad_id = seq_len, pad_id
+        self._buf = np.empty(seq_len, dtype=np.int32)
+        self._fill = 0
+        self._segments: tuple[list[int], list[str], list[str], list[str]] = ([], [], [], [])
+
+    def _emit(self, n_pad: int) -> Row:
+        offsets, sources, langs, domains = self._segments
+        row = Row(self._buf.copy(), offsets, sources, langs, domains, n_pad)
+        self._fill, self._segments = 0, ([], [], [], [])
+        return row
+
+    def add(self, doc: EncodedDoc) -> list[Row]:
+        rows: list[Row] = []
+        ids, pos, n = doc.ids, 0, int(doc.ids.shape[0])
+        while pos < n:
+            take = min(self.seq_len - self._fill, n - pos)
+            self._buf[self._fill : self._fill + take] = ids[pos : pos + take]
+            offsets, sources, langs, domains = self._segments
+            offsets.append(self._fill)
+            sources.append(doc.source)
+            langs.append(doc.language)
+            domains.append(doc.domain)
+            self._fill += take
+            pos += take
+            if self._fill == self.seq_len:
+                rows.append(self._emit(0))
+        return rows
+
+    def finish(self) -> Row | None:
+        if not self._fill:
+            return None
+        n_pad = self.seq_len - self._fill
+        self._buf[self._fill :] = self.pad_id
+        return self._emit(n_pad)
+
+
+def pack_rows(docs: Iterable[EncodedDoc], seq_len: int, pad_id: int) -> Iterator[Row]:
+    """Yield rows of `seq_len` ids from documents in the given order."""
+    packer = Packer(seq_len, pad_id)
+    for doc in docs:
+        yield from packer.add(doc)
+    last = packer.finish()
+    if last is not None:
+        yield last
+
+
+# Arrow form of encoded documents, for a parallel stage (e.g. Ray Data) that encodes partitions, sorts by
+# (order_key, doc_id, rep) with its own sort, and streams the result into write_shards.
+ENCODED_SCHEMA = pa.schema(
+    [
+        pa.field("order_key", pa.uint64()),
+        pa.field("doc_id", pa.string()),
+        pa.field("rep", pa.int32()),
+        pa.field("source", pa.string()),
+        pa.field("domain", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("split", pa.string()),
+        pa.field("fim", pa.string()),
+        pa.field("ids", pa.list_(pa.int32())),
+    ]
+)
+SORT_COLUMNS = [("order_key", "ascending"), ("doc_id", "ascending"), ("rep", "ascending")]
+
+
+def encoded_to_table(docs: Sequence[EncodedDoc], seed: int) -> pa.Table:
+    lengths = np.fromiter((d.n_tokens for d in docs), dtype=np.int64, count=len(docs))
+    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = np.concatenate([d.ids for d in docs]) if docs else np.empty(0, dtype=np.int32)
+    ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int32())).cast(
+        pa.list_(pa.int32())
+    )
+    return pa.Table.from_arrays(
+        [
+            pa.array([order_key(seed, d.doc_id, d.rep)[0] for d in docs], type=pa.uint64()),
+            pa.array([d.doc_id for d in docs], type=pa.string()),
+            pa.array([d.rep for d in docs], type=pa.int32()),
+            pa.array([d.source for d in docs], type=pa.string()),
+            pa.array([d.domain for d in docs], type=pa.string()),
+            pa.array([d.language for d in docs], type=pa.string()),
+            pa.array([d.split for d in docs], type=pa.string()),
+            pa.array([d.fim for d in docs], type=pa.string()),
+            ids,
+        ],
+        schema=ENCODED_SCHEMA,
+    )
+
+
+def table_to_encoded(table: pa.Table) -> Iterator[EncodedDoc]:
+    """EncodedDocs back from ENCODED_SCHEMA batches, in table order."""
+    for batch in table.to_batches():
+        if not batch.num_rows:
+            continue
+        cols = batch.drop_columns(["ids"]).to_pydict()
+        ids_col = batch.column("ids")
+        offsets = ids_col.offsets.to_numpy()
+        values = ids_col.values.to_numpy(zero_copy_only=False)
+        for i in range(batch.num_rows):
+            yield EncodedDoc(
+                doc_id=cols["doc_id"][i], rep=cols["rep"][i], source=cols["source"][i],
+                domain=cols["domain"][i], language=cols["language"][i], split=cols["split"][i],
+                fim=cols["fim"][i], ids=values[offsets[i] : offsets[i + 1]].astype(np.int32, copy=False),
+            )
