@@ -14,6 +14,7 @@ from corpus.stages.filter import FilterConfig
 from corpus.stages.ingest import InputSpec
 from corpus.stages.langid import LangIdConfig
 from corpus.stages.repo_samples import RepoSamplesConfig
+from corpus.stages.shards import ShardsConfig
 
 
 class IngestSection(BaseModel):
@@ -32,6 +33,7 @@ class StagesSection(BaseModel):
     dedup_exact: ExactDedupConfig = ExactDedupConfig()
     repo_samples: RepoSamplesConfig = RepoSamplesConfig()
     dedup_near: NearDedupConfig = NearDedupConfig()
+    shards: ShardsConfig = ShardsConfig()
 
 
 class RayConfig(BaseModel):

@@ -9,9 +9,10 @@ from corpus.stages.filter import FilterStage
 from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stages.langid import LangIdStage
 from corpus.stages.repo_samples import RepoSamplesStage
+from corpus.stages.shards import ShardsStage
 from pipelines.config import PipelineConfig
 
-STAGE_ORDER = ["ingest", "langid", "filter", "dedup_exact", "repo_samples", "dedup_near"]
+STAGE_ORDER = ["ingest", "langid", "filter", "dedup_exact", "repo_samples", "dedup_near", "shards"]
 
 
 def build_stages(cfg: PipelineConfig) -> list[Stage]:
@@ -23,6 +24,7 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         "dedup_exact": ExactDedupStage(s.dedup_exact),
         "repo_samples": RepoSamplesStage(s.repo_samples),
         "dedup_near": NearDedupStage(s.dedup_near),
+        "shards": ShardsStage(s.shards),
     }
     names = cfg.run or STAGE_ORDER
     unknown = [n for n in names if n not in stages]

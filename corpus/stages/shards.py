@@ -41,7 +41,10 @@ class ShardsConfig(BaseModel):
     add_bos: bool = True
     eval_fraction: float = Field(0.01, ge=0, lt=1)
     mixture: dict[str, float] = Field(default_factory=lambda: {"code": 0.6, "math": 0.1, "text": 0.3})
-    max_repeat: float = Field(4.0, gt=0)
+    max_repeat: float = Field(4.0, gt=0, description="upper bound on how often a document of a scarce domain repeats")
+    keep_shares: bool = Field(True, description="shrink the total so capped domains still get their share; "
+                              "false keeps more data and reports the shares it reached")
+    total_tokens: int | None = Field(None, gt=0, description="train tokens wanted (default: what the targeted domains have)")
     fast_encoder: bool = Field(True, description="use the tiktoken encoder of the same BPE when its ids match")
 
 
@@ -159,21 +162,24 @@ class ShardsStage(GlobalStage):
 
         cfg, seed = self.config, ctx.seed
         tok_path = self._tokenizer_path(ctx, inputs)
-        fast = self._fast_ok(tok_path, inputs) if cfg.fast_encoder else False
+        fast, encoder_report = self._choose_encoder(tok_path, inputs) if cfg.fast_encoder else (False, {"name": "tokenizers", "reason": "disabled"})
         enc_paths = [str(ctx.tmp_dir / f"enc-{i:05d}.parquet") for i in range(len(inputs))]
         mix_paths = [str(ctx.tmp_dir / f"mix-{i:05d}.parquet") for i in range(len(inputs))]
         encoded = ctx.run_tasks(encode_part, [(tok_path, fast, p, e, cfg, seed) for p, e in zip(inputs, enc_paths)], desc="shards:encode")
         available: Counter = Counter()
         for r in encoded:
             available.update(r["tokens_by_domain"])
-        plan = plan_mixture(dict(available), cfg.mixture, max_repeat=cfg.max_repeat)
+        plan = plan_mixture(dict(available), cfg.mixture, total_tokens=cfg.total_tokens, max_repeat=cfg.max_repeat, keep_shares=cfg.keep_shares)
         mixed = ctx.run_tasks(mix_part, [(tok_path, fast, p, e, m, plan, cfg, seed) for p, e, m in zip(inputs, enc_paths, mix_paths)], desc="shards:mix")
         docs = sort_docs((d for m in mix_paths for d in table_to_encoded(pq.read_table(m))), seed)
         tok = load_tokenizer(tok_path)
-        shard_cfg = ShardConfig(seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture, max_repeat=cfg.max_repeat)
+        shard_cfg = ShardConfig(
+            seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture, max_repeat=cfg.max_repeat,
+            keep_shares=cfg.keep_shares, mixture_total_tokens=cfg.total_tokens,
+        )
         manifest = write_shards(
             docs, ctx.stage_dir, tok, seed=seed, encode_config=_encode_config(cfg), config=shard_cfg,
-            mixture_report=plan.report(tokens_by_domain(docs)), extra={"fast_encoder": fast},
+            mixture_report=plan.report(tokens_by_domain(docs)), extra={"encoder": encoder_report},
         )
         stats = StageStats()
         for e, m in zip(encoded, mixed):
@@ -185,14 +191,20 @@ class ShardsStage(GlobalStage):
         stats.out_records = manifest["totals"]["rows"]
         return stats
 
-    def _fast_ok(self, tok_path: str, inputs: list[str]) -> bool:
-        """Use the fast encoder only if it gives identical ids on a sample of this corpus."""
+    def _choose_encoder(self, tok_path: str, inputs: list[str]) -> tuple[bool, dict]:
+        """The tiktoken encoder of the same BPE, only if its ids equal tokenizer.json's on a sample
+        spread over every part of this corpus (the manifest records the check)."""
         from tokenizer.bpe import load_tokenizer
-        from tokenizer.fast_encode import FastEncoder, build_fast_encoder, verify_fast_encoder
+        from tokenizer.fast_encode import choose_encoder
 
-        tok = load_tokenizer(tok_path)
-        enc = build_fast_encoder(tok)
-        if enc is None:
-            return False
-        sample = [t for p in inputs[:4] for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()[:200]]
-        return verify_fast_encoder(tok, FastEncoder(enc), sample)["mismatches"] == 0
+        per_part = max(1, 5_000_000 // max(1, len(inputs)))
+        sample: list[str] = []
+        for p in inputs:
+            size = 0
+            for text in pq.read_table(p, columns=["text"]).column("text").to_pylist():
+                sample.append(text)
+                size += len(text)
+                if size >= per_part:
+                    break
+        encoder, report = choose_encoder(load_tokenizer(tok_path), sample)
+        return encoder is not None, report
