@@ -32,7 +32,7 @@ from typing import Iterable
 import numpy as np
 
 from corpus.decont.benchmarks import Benchmark
-from corpus.decont.text import is_content, normalize, pattern, token_spans
+from corpus.decont.text import grams, is_content, pattern, token_spans
 
 _SEED = 0x5EED_DEC0
 
@@ -89,7 +89,7 @@ class DecontIndex:
     def __init__(
         self,
         config: DecontConfig,
-        vocab: dict[str, int],
+        vocab: dict[bytes, int],
         weights: np.ndarray,
         tokens: np.ndarray,
         keys: np.ndarray,
@@ -118,95 +118,128 @@ class DecontIndex:
         self.stats = stats
         self.build = build
         self.lengths = sorted({int(x) for x in np.unique(key_len)}) if len(key_len) else []
+        self._lengths_arr = np.asarray(self.lengths, dtype=np.int64)
+        self._bits, self._shift = _bit_filter(keys)
 
     # ------------------------------------------------------------- size
 
     @property
     def nbytes(self) -> int:
         """Approximate memory of the index in bytes (arrays + vocabulary dict and strings)."""
-        arrays = sum(a.nbytes for a in (self.weights, self.tokens, self.keys, self.key_pos, self.key_len, self.owner_start, self.owners))
+        arrays = sum(a.nbytes for a in (self.weights, self.tokens, self.keys, self.key_pos, self.key_len, self.owner_start, self.owners, self._bits))
         vocab = sys.getsizeof(self.vocab) + sum(sys.getsizeof(k) + 28 for k in self.vocab)
         return int(arrays + vocab)
 
     # ------------------------------------------------------------- matching
 
-    def _ids(self, text: str) -> list[str] | None:
-        return pattern(self.config.unit).findall(normalize(text))
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_bits", None)
+        state.pop("_shift", None)  # derived from keys; rebuilt on unpickle (smaller to ship)
+        return state
 
-    def _candidates(self, toks: list[str]) -> list[tuple[int, int, int]]:
-        """Verified matches as (token start, length, key index), in document order."""
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bits, self._shift = _bit_filter(self.keys)
+
+    def _ids(self, text: str) -> list[bytes]:
+        return grams(text, self.config.unit)
+
+    def _candidates(self, toks: list[bytes]) -> list[tuple[int, int, int]]:
+        """Verified matches as (token start, length, key index), in document order.
+
+        All window lengths are handled in one vectorised pass: a window (i, L) is a candidate when
+        its L grams are all in the benchmark vocabulary, i.e. the run of known grams at i is >= L.
+        """
         m = len(toks)
-        if m < self.config.min_short or not self.lengths:
+        lengths = self._lengths_arr
+        if m < self.config.min_short or not len(lengths):
             return []
         ids = np.fromiter(map(self.vocab.get, toks, repeat(0)), dtype=np.int64, count=m)
         known = ids != 0
-        if int(known.sum()) < self.config.min_short:
+        if int(np.count_nonzero(known)) < self.config.min_short:
             return []
-        w = self.weights[ids]
-        pw = _powers(m + 1)
-        prefix = np.zeros(m + 1, dtype=np.uint64)
-        np.cumsum(w * pw[:m], out=prefix[1:])
+        prefix = _prefix(self.weights[ids])
         unknown_prefix = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(~known, out=unknown_prefix[1:])
-        inv = _inv_powers(m + 1)
-        found: list[tuple[int, int, int]] = []
-        for L in self.lengths:
-            if L > m:
-                continue
-            clean = (unknown_prefix[L:] - unknown_prefix[:-L]) == 0
-            if not clean.any():
-                continue
-            starts = np.nonzero(clean)[0]
-            h = (prefix[starts + L] - prefix[starts]) * inv[starts]
-            pos = np.searchsorted(self.keys, h)
-            pos[pos >= len(self.keys)] = 0
-            hit = self.keys[pos] == h
-            if not hit.any():
-                continue
-            for s, k in zip(starts[hit].tolist(), pos[hit].tolist()):
-                if int(self.key_len[k]) != L:
-                    continue
-                p = int(self.key_pos[k])
-                if np.array_equal(ids[s : s + L], self.tokens[p : p + L]):
-                    found.append((s, L, k))
-        found.sort()
-        return found
+        if m <= _SMALL_DOC:
+            # Small documents: all lengths in one pass (numpy call overhead dominates here).
+            # run[i] = number of consecutive known grams starting at i; window (i, L) needs run >= L.
+            unknown = np.flatnonzero(~known)
+            run = np.append(unknown, m)[np.searchsorted(unknown, np.arange(m))] - np.arange(m)
+            per_start = np.searchsorted(lengths, run, side="right")
+            total = int(per_start.sum())
+            if not total:
+                return []
+            starts = np.repeat(np.arange(m), per_start)
+            L = lengths[np.arange(total) - np.repeat(np.cumsum(per_start) - per_start, per_start)]
+        else:
+            # Large documents: one length at a time keeps the arrays at m entries.
+            parts_s, parts_l = [], []
+            for length in self.lengths:
+                if length <= m:
+                    st = np.flatnonzero(unknown_prefix[length:] == unknown_prefix[:-length])
+                    parts_s.append(st)
+                    parts_l.append(np.full(len(st), length, dtype=np.int64))
+            starts, L = np.concatenate(parts_s), np.concatenate(parts_l)
+            if not len(starts):
+                return []
+        h = (prefix[starts + L] - prefix[starts]) * _inv_powers(m + 1)[starts]
+        # One-hash Bloom-style bit filter first: rejects ~97% of windows without a binary search.
+        slot = h >> self._shift
+        maybe = np.flatnonzero((self._bits[slot >> np.uint64(3)] >> (slot & np.uint64(7)).astype(np.uint8)) & 1)
+        if not len(maybe):
+            return []
+        starts, L, h = starts[maybe], L[maybe], h[maybe]
+        pos = np.searchsorted(self.keys, h)
+        pos[pos >= len(self.keys)] = 0
+        hit = np.flatnonzero((self.keys[pos] == h) & (self.key_len[pos] == L))
+        if not len(hit):
+            return []
+        starts, L, pos = starts[hit], L[hit], pos[hit]
+        # Verify gram by gram (so a 64-bit key collision can never produce a hit).
+        span = np.arange(int(L.max()))
+        outside = span[None, :] >= L[:, None]
+        doc = ids[np.minimum(starts[:, None] + span, m - 1)]
+        ref = self.tokens[np.minimum(self.key_pos[pos][:, None] + span, len(self.tokens) - 1)]
+        same = ((doc == ref) | outside).all(axis=1)
+        out = sorted(zip(starts[same].tolist(), L[same].tolist(), pos[same].tolist()))
+        return out
 
     def contaminated(self, text: str) -> bool:
+        """True when `text` contains a benchmark n-gram or a whole short benchmark string."""
         return bool(self._candidates(self._ids(text)))
 
     def match(self, text: str) -> list[Hit]:
+        """One Hit per (benchmark, item) found in `text`, with its first matching n-gram in context."""
         toks = self._ids(text)
         found = self._candidates(toks)
         if not found:
             return []
         spans = token_spans(text, self.config.unit)
         aligned = len(spans) == len(toks)
+        first: dict[int, tuple[int, int]] = {}
+        times: dict[int, int] = {}
+        for s, L, k in found:
+            if k not in first:
+                first[k] = (s, L)
+            times[k] = times.get(k, 0) + 1
         by_item: dict[tuple[int, int], Hit] = {}
         c = self.config.context_chars
-        for s, L, k in found:
+        for k, (s, L) in first.items():
             for o in self.owners[self.owner_start[k] : self.owner_start[k + 1]].tolist():
                 b, i, fld = self.owner_table[o]
-                key = (b, i)
-                if key in by_item:
-                    by_item[key].matches += 1
+                hit = by_item.get((b, i))
+                if hit is not None:
+                    hit.matches += times[k]
                     continue
                 if aligned:
                     a, e = spans[s][0], spans[s + L - 1][1]
-                    ngram, offset = text[a:e], a
-                    context = text[max(0, a - c) : e + c]
+                    ngram, offset, context = text[a:e], a, text[max(0, a - c) : e + c]
                 else:
-                    ngram, offset = " ".join(toks[s : s + L]), -1
+                    ngram, offset = b" ".join(toks[s : s + L]).decode("utf-8", "replace"), -1
                     context = ngram
-                by_item[key] = Hit(
-                    benchmark=self.benchmarks[b],
-                    item=self.item_ids[b][i],
-                    field=fld,
-                    ngram=ngram,
-                    offset=offset,
-                    context=context,
-                    grams=L,
-                )
+                by_item[(b, i)] = Hit(self.benchmarks[b], self.item_ids[b][i], fld, ngram, offset, context, L, times[k])
         return list(by_item.values())
 
     def describe(self) -> dict:
@@ -249,25 +282,38 @@ def _inv_powers(n: int) -> np.ndarray:
     return _grow("inv", _B_INV, n)
 
 
-def _window_keys(ids: np.ndarray, weights: np.ndarray, L: int) -> np.ndarray:
-    """Keys of all windows of length L of a sequence of known gram ids (no unknowns)."""
-    m = len(ids)
-    pw = _powers(m + 1)
-    prefix = np.zeros(m + 1, dtype=np.uint64)
-    np.cumsum(weights[ids] * pw[:m], out=prefix[1:])
-    starts = np.arange(m - L + 1)
-    return (prefix[starts + L] - prefix[starts]) * _inv_powers(m + 1)[starts]
-
-
-def _distinct_content(ids: np.ndarray, content: np.ndarray, L: int) -> np.ndarray:
-    """Number of distinct content grams in every window of length L."""
-    m = len(ids)
-    win = np.lib.stride_tricks.sliding_window_view(ids, L)  # (m-L+1, L)
-    c = content[win]
-    s = np.sort(np.where(c, win, -1), axis=1)
+def _distinct_content(windows: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Number of distinct content grams in each row of a (W, L) array of gram ids."""
+    s = np.sort(np.where(content[windows], windows, -1), axis=1)
     first = np.ones_like(s, dtype=bool)
     first[:, 1:] = s[:, 1:] != s[:, :-1]
     return (first & (s >= 0)).sum(axis=1)
+
+
+def _keys_at(prefix: np.ndarray, starts: np.ndarray, L: int) -> np.ndarray:
+    """Keys of the windows [s, s+L) of a sequence whose weighted prefix sums are `prefix`."""
+    return (prefix[starts + L] - prefix[starts]) * _inv_powers(len(prefix))[starts]
+
+
+def _prefix(w: np.ndarray) -> np.ndarray:
+    """prefix[k] = sum_{t<k} w[t] * B^t (mod 2^64)."""
+    prefix = np.zeros(len(w) + 1, dtype=np.uint64)
+    np.cumsum(w * _powers(len(w) + 1)[: len(w)], out=prefix[1:])
+    return prefix
+
+
+def _bit_filter(keys: np.ndarray) -> tuple[np.ndarray, np.uint64]:
+    """A bit array over the top bits of the keys, ~32 bits per key (a ~3% pass rate for non-keys)."""
+    bits = max(16, int(np.ceil(np.log2(max(1, len(keys)) * 32))))
+    arr = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    shift = np.uint64(64 - bits)
+    slot = keys >> shift
+    np.bitwise_or.at(arr, (slot >> np.uint64(3)).astype(np.int64), (np.uint8(1) << (slot & np.uint64(7)).astype(np.uint8)))
+    return arr, shift
+
+
+_BLOCK = 1 << 18
+_SMALL_DOC = 4096  # grams; below this, all window lengths are scanned in one vectorised pass  # windows per block when checking content (bounds memory to ~20 MB)
 
 
 # ------------------------------------------------------------- building
@@ -278,131 +324,132 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
     cfg = config or DecontConfig()
     t0 = time.perf_counter()
     benches = list(benchmarks)
-    pat = pattern(cfg.unit)
-    vocab: dict[str, int] = {}
-    tok_chunks: list[np.ndarray] = []
-    offset = 0
-    key_parts: list[np.ndarray] = []
-    pos_parts: list[np.ndarray] = []
-    len_parts: list[np.ndarray] = []
-    own_parts: list[np.ndarray] = []
+    pattern(cfg.unit)  # fail early on an unknown unit
+    vocab: dict[bytes, int] = {}
     owner_table: list[tuple[int, int, str]] = []
-    item_of_owner: list[int] = []  # global item number of each owner, for document frequency
-    short_count: dict[str, int] = {b.name: 0 for b in benches}
-    dropped_alpha = 0
-    rng = np.random.default_rng(_SEED)
-    # Weights are drawn in vocabulary order from a fixed seed: the same benchmarks give the same keys.
+    owner_item: list[int] = []  # global item number of each owner (for document frequency)
+    unit_ids: list[np.ndarray] = []
+    unit_owner: list[int] = []
+    unit_short: list[bool] = []
     global_item = 0
-
-    def ids_of(toks: list[str]) -> np.ndarray:
-        out = np.empty(len(toks), dtype=np.int64)
-        for j, t in enumerate(toks):
-            v = vocab.get(t)
-            if v is None:
-                v = len(vocab) + 1
-                vocab[t] = v
-            out[j] = v
-        return out
-
-    pending_units: list[tuple[np.ndarray, int, int, bool]] = []  # ids, start offset, owner, short allowed
     for b_idx, bench in enumerate(benches):
         for i_idx, item in enumerate(bench.items):
             for fld, units in item.fields.items():
                 owner = len(owner_table)
                 owner_table.append((b_idx, i_idx, fld))
-                item_of_owner.append(global_item + i_idx)
+                owner_item.append(global_item + i_idx)
                 for unit in units:
-                    toks = pat.findall(normalize(unit))
+                    toks = grams(unit, cfg.unit)
                     if len(toks) < cfg.min_short:
                         continue
-                    ids = ids_of(toks)
-                    tok_chunks.append(ids)
-                    pending_units.append((ids, offset, owner, fld in bench.short_fields))
-                    offset += len(ids)
+                    ids = np.fromiter((vocab.setdefault(t, len(vocab) + 1) for t in toks), dtype=np.int64, count=len(toks))
+                    unit_ids.append(ids)
+                    unit_owner.append(owner)
+                    unit_short.append(fld in bench.short_fields)
         global_item += len(bench.items)
 
     n_vocab = len(vocab) + 1
+    rng = np.random.default_rng(_SEED)  # fixed seed: the same benchmarks always give the same keys
     weights = rng.integers(1, np.iinfo(np.uint64).max, size=n_vocab, dtype=np.uint64, endpoint=True)
     weights[0] = 0
     content = np.zeros(n_vocab, dtype=bool)
     for t, v in vocab.items():
-        content[v] = is_content(t)
+        content[v] = is_content(t.decode("utf-8", "surrogatepass"))
 
+    tokens = np.concatenate(unit_ids) if unit_ids else np.zeros(0, dtype=np.int64)
+    lens = np.array([len(u) for u in unit_ids], dtype=np.int64)
+    ustart = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64) if len(lens) else lens
+    uowner = np.asarray(unit_owner, dtype=np.int64)
+    ushort = np.asarray(unit_short, dtype=bool)
+    prefix = _prefix(weights[tokens])
+    owner_item_arr = np.asarray(owner_item, dtype=np.int64)
     per_bench = dict(cfg.min_content_by_benchmark)
-    need_by_owner = [per_bench.get(benches[b].name, cfg.min_content) for b, _, _ in owner_table]
-    for ids, start, owner, short_ok in pending_units:
-        m = len(ids)
-        L = cfg.n if m >= cfg.n else (m if short_ok else 0)
-        if L == 0:
-            continue
-        k = _window_keys(ids, weights, L)
-        need = need_by_owner[owner] if L == cfg.n else cfg.min_content_short
-        ok = _distinct_content(ids, content, L) >= need
-        dropped_alpha += int((~ok).sum())
-        if L < cfg.n and ok.any():
-            b_idx, _, _ = owner_table[owner]
-            short_count[benches[b_idx].name] += 1
-        idx = np.nonzero(ok)[0]
-        key_parts.append(k[idx])
-        pos_parts.append(start + idx)
-        len_parts.append(np.full(len(idx), L, dtype=np.uint8))
-        own_parts.append(np.full(len(idx), owner, dtype=np.int32))
+    owner_need = np.asarray([per_bench.get(benches[b].name, cfg.min_content) for b, _, _ in owner_table], dtype=np.int64)
 
-    tokens = np.concatenate(tok_chunks) if tok_chunks else np.zeros(0, dtype=np.int64)
-    keys = np.concatenate(key_parts) if key_parts else np.zeros(0, dtype=np.uint64)
-    kpos = np.concatenate(pos_parts) if pos_parts else np.zeros(0, dtype=np.int64)
-    klen = np.concatenate(len_parts) if len_parts else np.zeros(0, dtype=np.uint8)
-    kown = np.concatenate(own_parts) if own_parts else np.zeros(0, dtype=np.int32)
+    # Windows: all n-grams of long units, plus the whole of each short-eligible short unit.
+    long_u = np.nonzero(lens >= cfg.n)[0]
+    counts = lens[long_u] - cfg.n + 1
+    offsets_in_unit = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    w_unit = np.repeat(long_u, counts)
+    w_start = np.repeat(ustart[long_u], counts) + offsets_in_unit
+    w_len = np.full(len(w_start), cfg.n, dtype=np.int64)
+    short_u = np.nonzero((lens < cfg.n) & ushort)[0]
+    w_unit = np.concatenate((w_unit, short_u)).astype(np.int64)
+    w_start = np.concatenate((w_start, ustart[short_u])).astype(np.int64)
+    w_len = np.concatenate((w_len, lens[short_u])).astype(np.int64)
+
+    # Content of every window (in blocks per length, to keep the (W, L) matrices small).
+    w_content = np.zeros(len(w_start), dtype=np.int64)
+    for L in np.unique(w_len).tolist():
+        sel = np.nonzero(w_len == L)[0]
+        for a in range(0, len(sel), _BLOCK):
+            part = sel[a : a + _BLOCK]
+            w_content[part] = _distinct_content(tokens[w_start[part, None] + np.arange(L)], content)
+    w_owner = uowner[w_unit]
+    need = np.where(w_len == cfg.n, owner_need[w_owner], cfg.min_content_short)
+    ok = w_content >= need
+    # An item whose every window is too plain (a formula-only MATH problem) keeps its windows with at
+    # least one content gram rather than becoming undetectable.
+    item_has = np.zeros(global_item, dtype=bool)
+    item_has[owner_item_arr[w_owner[ok]]] = True
+    rescue = ~ok & ~item_has[owner_item_arr[w_owner]] & (w_content >= 1)
+    keep = ok | rescue
+    dropped_content = int((~keep).sum())
+    w_start, w_len, w_owner = w_start[keep], w_len[keep], w_owner[keep]
+    keys = np.empty(len(w_start), dtype=np.uint64)
+    for L in np.unique(w_len).tolist():
+        sel = w_len == L
+        keys[sel] = _keys_at(prefix, w_start[sel], L)
 
     # Document frequency over benchmark items: drop boilerplate n-grams.
-    item_arr = np.asarray(item_of_owner, dtype=np.int64)[kown] if len(kown) else np.zeros(0, dtype=np.int64)
-    order = np.lexsort((item_arr, keys))
-    keys, kpos, klen, kown, item_arr = keys[order], kpos[order], klen[order], kown[order], item_arr[order]
+    w_item = owner_item_arr[w_owner]
+    order = np.lexsort((w_owner, w_item, keys))
+    keys, w_start, w_len, w_owner, w_item = keys[order], w_start[order], w_len[order], w_owner[order], w_item[order]
     new_key = np.ones(len(keys), dtype=bool)
     new_key[1:] = keys[1:] != keys[:-1]
-    new_pair = new_key.copy()
-    new_pair[1:] |= item_arr[1:] != item_arr[:-1]
+    new_item = new_key.copy()
+    new_item[1:] |= w_item[1:] != w_item[:-1]
     group = np.cumsum(new_key) - 1
-    df = np.bincount(group, weights=new_pair).astype(np.int64) if len(keys) else np.zeros(0, dtype=np.int64)
+    df = np.bincount(group, weights=new_item).astype(np.int64) if len(keys) else np.zeros(0, dtype=np.int64)
     keep_group = df <= cfg.max_item_df
     dropped_df = int((~keep_group).sum())
     keep = keep_group[group] if len(keys) else np.zeros(0, dtype=bool)
-    keys, kpos, klen, kown, new_key = keys[keep], kpos[keep], klen[keep], kown[keep], new_key[keep]
+    keys, w_start, w_len, w_owner, new_key = keys[keep], w_start[keep], w_len[keep], w_owner[keep], new_key[keep]
 
-    # Unique keys with the owners (benchmark, item, field) of each, CSR style.
-    uniq_idx = np.nonzero(new_key)[0]
-    ukeys = keys[uniq_idx]
-    upos = kpos[uniq_idx]
-    ulen = klen[uniq_idx]
-    # distinct owners per key
+    # Unique keys with their distinct owners (benchmark, item, field), CSR style.
+    first = np.nonzero(new_key)[0]
+    ukeys, upos, ulen = keys[first], w_start[first], w_len[first].astype(np.uint8)
+    key_no = np.cumsum(new_key) - 1
     pair_new = np.ones(len(keys), dtype=bool)
-    pair_new[1:] = (keys[1:] != keys[:-1]) | (kown[1:] != kown[:-1])
-    owners = kown[pair_new]
-    owner_key = (np.cumsum(new_key) - 1)[pair_new]
+    pair_new[1:] = new_key[1:] | (w_owner[1:] != w_owner[:-1])
+    owners = w_owner[pair_new]
+    owner_key = key_no[pair_new]
     owner_start = np.searchsorted(owner_key, np.arange(len(ukeys) + 1)).astype(np.int64)
 
-    stats: dict[str, BenchmarkStats] = {}
     owner_bench = np.asarray([o[0] for o in owner_table], dtype=np.int64)
-    owner_item = np.asarray(item_of_owner, dtype=np.int64)
+    ob = owner_bench[owners] if len(owners) else owners
+    short_units = (lens < cfg.n) & ushort
+    stats: dict[str, BenchmarkStats] = {}
     for b_idx, bench in enumerate(benches):
-        mine = owners[owner_bench[owners] == b_idx] if len(owners) else owners
+        mine = ob == b_idx
         stats[bench.name] = BenchmarkStats(
             items=len(bench.items),
-            items_indexed=int(len(np.unique(owner_item[mine]))) if len(mine) else 0,
-            keys=int(len(np.unique(owner_key[owner_bench[owners] == b_idx]))) if len(owners) else 0,
-            short_strings=short_count[bench.name],
+            items_indexed=int(len(np.unique(owner_item_arr[owners[mine]]))),
+            keys=int(len(np.unique(owner_key[mine]))),
+            short_strings=int((short_units & (owner_bench[uowner] == b_idx)).sum()) if len(uowner) else 0,
             source=bench.source,
         )
     build = {
         "seconds": time.perf_counter() - t0,
-        "low_content_windows": dropped_alpha,
+        "low_content_windows": dropped_content,
+        "rescued_windows": int(rescue.sum()),
         "boilerplate_ngrams": dropped_df,
     }
     return DecontIndex(
         config=cfg,
         vocab=vocab,
         weights=weights,
-        tokens=tokens.astype(np.int32) if n_vocab < 2**31 else tokens,
+        tokens=tokens.astype(np.int32),
         keys=ukeys,
         key_pos=upos,
         key_len=ulen,
