@@ -32,7 +32,7 @@ from corpus.decont.cli import main as cli_main
 from corpus.decont.fetch import fetch_benchmarks
 from corpus.decont.index import DecontConfig, build_index
 from corpus.decont.report import build_report, write_reports
-from corpus.decont.scan import merge_counts, scan_records
+from corpus.decont.scan import filter_table, merge_counts, scan_records
 from corpus.decont.text import tokenize
 
 FILES = {
@@ -339,6 +339,20 @@ def test_report_shape_and_merge(index, bench_dir: Path, tmp_path: Path) -> None:
     page = paths["html"].read_text()
     assert page.count("<svg") == 3 and "<mark>" in page
     assert not re.search(r"(src|href)=['\"]?https?:", page)  # self-contained
+
+
+def test_filter_table_removes_or_flags(index, bench_dir: Path) -> None:
+    import pyarrow as pa
+
+    recs = [r for r in _records(bench_dir) if r["text"] is not None]
+    table = pa.Table.from_pylist([{**r, "meta": "{}"} for r in recs])
+    kept, hits, counts = filter_table(index, table)
+    assert kept.column("id").to_pylist() == ["b"] and counts["documents"]["contaminated"] == 2
+    flagged, hits2, _ = filter_table(index, table, flag_only=True)
+    assert flagged.num_rows == 3 and len(hits2) == len(hits)
+    metas = [json.loads(m) for m in flagged.column("meta").to_pylist()]
+    assert "decont" not in metas[1]
+    assert metas[2]["decont"][0]["benchmark"] == "gsm8k" and metas[2]["decont"][0]["ngram"]
 
 
 def _write_inputs(root: Path, bench_dir: Path) -> None:

@@ -7,9 +7,12 @@ so that per-worker results merge with `merge_counts` and serialise to JSON uncha
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from corpus.decont.index import DecontIndex
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def new_counts() -> dict[str, Any]:
@@ -112,3 +115,45 @@ def merge_counts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             dst["hits"] += row["hits"]
             dst["items"] = sorted(set(dst["items"]) | set(row["items"]))
     return out
+
+
+def filter_table(index: DecontIndex, table: "pa.Table", flag_only: bool = False) -> tuple["pa.Table", list[dict[str, Any]], dict[str, Any]]:
+    """For a pipeline stage over document-schema batches (Ray Data `map_batches(batch_format="pyarrow")`).
+
+    Returns (table, hits, counts). By default contaminated rows are removed; with `flag_only` every row
+    is kept and contaminated rows get `"decont": [{benchmark, item, field, ngram}, ...]` in their `meta`
+    JSON (the column is added as "{}" when the table has none).
+    """
+    import json
+
+    import pyarrow as pa
+
+    counts = new_counts()
+    hits: list[dict[str, Any]] = []
+    rows = table.to_pylist()
+    keep: list[bool] = []
+    metas: list[str] = []
+    for row in rows:
+        found = scan_record(index, row, counts)
+        hits.extend(found)
+        keep.append(not found)
+        if flag_only:
+            meta = row.get("meta") or "{}"
+            if found:
+                try:
+                    obj = json.loads(meta)
+                except (TypeError, ValueError):
+                    obj = {"meta_unparsed": meta}
+                if not isinstance(obj, dict):
+                    obj = {"meta_unparsed": obj}
+                obj["decont"] = [{k: h[k] for k in ("benchmark", "item", "field", "ngram")} for h in found]
+                meta = json.dumps(obj, ensure_ascii=False)
+            metas.append(meta)
+    if flag_only:
+        col = pa.array(metas, type=pa.string())
+        if "meta" in table.column_names:
+            table = table.set_column(table.column_names.index("meta"), table.schema.field("meta"), col)
+        else:
+            table = table.append_column("meta", col)
+        return table, hits, compact(counts)
+    return table.filter(pa.array(keep, type=pa.bool_())), hits, compact(counts)
