@@ -250,7 +250,9 @@ class DecontIndex:
             "lengths": self.lengths,
             "build_seconds": self.build.get("seconds", 0.0),
             "dropped": {k: v for k, v in self.build.items() if k != "seconds"},
-            "false_positive_rate": 0.0,
+            "prefilter_bytes": int(self._bits.nbytes),
+            "prefilter_fill": round(float(np.unpackbits(self._bits).mean()), 5),  # share of non-key windows reaching the binary search
+            "false_positive_rate": 0.0,  # every candidate is verified gram by gram
             "false_negative_note": "hits are verified gram by gram; a 64-bit key shared by two benchmark n-grams could hide one (p ~ K^2/2^65)",
         }
 

@@ -4,6 +4,7 @@ The "gram" of the DeepSeek rule is a *word*: a maximal run of Unicode word chara
 underscore) after NFKC normalisation and lower-casing. Everything else (whitespace, indentation, line
 endings, punctuation, operators, quotes) only separates words. So a reindented, re-spaced or re-quoted
 copy (`x=a+b` vs `x = a + b`, tabs vs spaces, CRLF vs LF, `'a'` vs `"a"`) yields the same grams.
+Characters of scripts written without spaces (CJK, kana, Thai, Hangul) are one gram each.
 The `code` unit keeps every punctuation character as a gram of its own; it is stricter and is offered
 for measurement, not as the default (see docs/decontamination.md).
 """
@@ -15,9 +16,13 @@ import unicodedata
 
 UNITS = ("word", "code")
 
+# Scripts written without spaces (CJK ideographs, kana, Thai...) would make a whole sentence one
+# "word"; each of their characters is a gram of its own instead.
+_NOSPACE = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD = rf"[{_NOSPACE}]|[^\W{_NOSPACE}]+"
 _PATTERNS = {
-    "word": re.compile(r"\w+"),
-    "code": re.compile(r"\w+|[^\w\s]"),
+    "word": re.compile(_WORD),
+    "code": re.compile(rf"{_WORD}|[^\w\s]"),
 }
 
 
@@ -46,11 +51,36 @@ _WORD_BYTES = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123)
 _TABLE = bytes((c + 32 if 65 <= c <= 90 else c) if c in _WORD_BYTES else 32 for c in range(256))
 
 
+# Non-ASCII text: the same byte split, keeping bytes >= 0x80 inside tokens; only the (usually few)
+# tokens that contain non-ASCII characters then go through the Unicode regex.
+_TABLE_HIGH = bytes(c if (c in _WORD_BYTES or c >= 128) else 32 for c in range(256))
+
+
+# Common non-ASCII separators (Latin-1 signs, general punctuation such as curly quotes and dashes,
+# arrows, math operators, CJK punctuation) become spaces first, so typical web text takes the fast path.
+_PUNCT_RANGES = ((0x80, 0x100), (0x2000, 0x2070), (0x2190, 0x2300), (0x3000, 0x3040), (0xFE30, 0xFE50))
+_SPACE_MAP = {cp: 32 for a, b in _PUNCT_RANGES for cp in range(a, b) if not re.match(r"\w", chr(cp))}
+
+
 def grams(text: str, unit: str = "word") -> list[bytes]:
     """Grams of `text` as UTF-8 bytes: the form both the index and the scanner use."""
-    if unit == "word" and text.isascii():
+    if unit != "word":
+        return [t.encode("utf-8", "surrogatepass") for t in pattern(unit).findall(normalize(text))]
+    if text.isascii():
         return text.encode("ascii").translate(_TABLE).split()
-    return [t.encode("utf-8", "surrogatepass") for t in pattern(unit).findall(normalize(text))]
+    norm = normalize(text).encode("utf-8", "surrogatepass").translate(_TABLE_HIGH).split()
+    out: list[bytes] = []
+    word = _PATTERNS["word"]
+    for tok in norm:
+        if tok.isascii():
+            out.append(tok)
+            continue
+        piece = tok.decode("utf-8", "surrogatepass").translate(_SPACE_MAP)
+        if piece.isascii():  # a word glued to curly quotes or dashes: split by the ASCII path
+            out.extend(piece.encode("ascii").split())
+        else:
+            out.extend(t.encode("utf-8", "surrogatepass") for t in word.findall(piece))
+    return out
 
 
 def token_spans(text: str, unit: str = "word") -> list[tuple[int, int]]:
