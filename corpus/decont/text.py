@@ -68,19 +68,32 @@ def grams(text: str, unit: str = "word") -> list[bytes]:
         return [t.encode("utf-8", "surrogatepass") for t in pattern(unit).findall(normalize(text))]
     if text.isascii():
         return text.encode("ascii").translate(_TABLE).split()
-    norm = normalize(text).encode("utf-8", "surrogatepass").translate(_TABLE_HIGH).split()
+    hi = normalize(text).encode("utf-8", "surrogatepass").translate(_TABLE_HIGH)
+    # Only the tokens around non-ASCII bytes need Unicode handling; the rest is split at C speed.
     out: list[bytes] = []
-    word = _PATTERNS["word"]
-    for tok in norm:
-        if tok.isascii():
-            out.append(tok)
+    pos, n = 0, len(hi)
+    for m in _HIGH_RUN.finditer(hi):
+        a = m.start()
+        if a < pos:  # another non-ASCII run inside the token just handled
             continue
-        piece = tok.decode("utf-8", "surrogatepass").translate(_SPACE_MAP)
-        if piece.isascii():  # a word glued to curly quotes or dashes: split by the ASCII path
-            out.extend(piece.encode("ascii").split())
-        else:
-            out.extend(t.encode("utf-8", "surrogatepass") for t in word.findall(piece))
+        start = hi.rfind(b" ", 0, a) + 1
+        end = hi.find(b" ", a)
+        end = n if end < 0 else end
+        out.extend(hi[pos:start].split())
+        out.extend(_unicode_token(hi[start:end]))
+        pos = end
+    out.extend(hi[pos:].split())
     return out
+
+
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+
+
+def _unicode_token(tok: bytes) -> list[bytes]:
+    piece = tok.decode("utf-8", "surrogatepass").translate(_SPACE_MAP)
+    if piece.isascii():  # a word glued to curly quotes or dashes
+        return piece.encode("ascii").split()
+    return [t.encode("utf-8", "surrogatepass") for t in _PATTERNS["word"].findall(piece)]
 
 
 def token_spans(text: str, unit: str = "word") -> list[tuple[int, int]]:
