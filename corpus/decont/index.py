@@ -1,6 +1,6 @@
 """The decontamination index: every benchmark n-gram as a 64-bit key in one sorted array.
 
-Rule (DeepSeek-Coder §3.1 / DeepSeekMath §2.1): a document is contaminated when it contains any n-gram
+Rule (DeepSeek-Coder §2 and DeepSeekMath §2.1; shared/docs/recipe.md §2.6, §3.2): a document is contaminated when it contains any n-gram
 (n = 10) of a benchmark text; a benchmark string shorter than n grams but at least `min_short` (3) grams
 is matched exactly, i.e. the document contains its whole gram sequence. A "string" is one whole field
 value (one element for list fields such as MBPP's test_list). Grams are defined in `text.py`.
@@ -17,8 +17,8 @@ Keys: grams are mapped to ids of the benchmark vocabulary (a gram outside it can
 so such windows are skipped without hashing). The key of a window is a polynomial hash over Z/2^64 of
 random 64-bit gram weights, computed for all windows at once from prefix sums. Every candidate is then
 verified against the stored gram ids, so reported hits are exact (no false positives); the only error
-left is two different benchmark n-grams sharing a key (probability about K^2 / 2^65 for K keys, ~1e-7
-for the four benchmarks), which could hide one n-gram.
+left is two different benchmark n-grams sharing a key (probability about K^2 / 2^65 for K keys, ~1e-8
+for the four benchmarks: K = 662,716), which could hide one n-gram.
 """
 
 from __future__ import annotations
