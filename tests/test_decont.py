@@ -420,6 +420,19 @@ def test_cli_in_process_default_benchmarks(tmp_path: Path, bench_dir: Path) -> N
     assert data["documents"]["contaminated"] == 1
 
 
+def test_cli_reads_parquet_parts_inside_a_directory(tmp_path: Path, bench_dir: Path) -> None:
+    _write_inputs(tmp_path / "in", bench_dir)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    shutil.copyfile(tmp_path / "in" / "docs.parquet", parts / "part-00000.parquet")
+    spec = f"mbpp={bench_dir / FILES['mbpp']},humaneval=off"
+    assert cli_main(["decont", "--benchmarks", spec, "--input", str(parts), "--output", str(tmp_path / "o"), "--no-ray"]) == 0
+    data = json.loads((tmp_path / "o" / "decontamination.json").read_text())
+    assert data["documents"]["scanned"] == 2 and data["documents"]["contaminated"] == 1
+    assert [(h["doc"], h["item"]) for h in data["hits"]] == [("a/b.py", "41")]
+    assert {m["name"]: m["reason"] for m in data["missing"]}["humaneval"] == "disabled in the configuration"
+
+
 # ------------------------------------------------------------------ fetch
 
 

@@ -1,5 +1,8 @@
 """Reading scan inputs as records: directories (crawled like a repository), Parquet, JSONL, single files.
 
+Inside a directory, Parquet files are read as records (a folder of pipeline output parts works as input);
+every other file, JSONL included, is one text document of the crawled repository.
+
 Inputs are split into chunks (a group of files, a Parquet row group, a JSONL file) that are read
 independently, so each chunk can be one Ray task. Unreadable inputs become skip records with a reason.
 """
@@ -74,6 +77,9 @@ def _plan_dir(root: Path, chunk_bytes: int, max_files: int) -> list[Chunk]:
         dirnames[:] = sorted(d for d in dirnames if d not in VCS_DIRS)
         for name in sorted(filenames):
             full = Path(dirpath) / name
+            if _is_parquet(name):  # a Parquet part (e.g. a pipeline output folder): read its records
+                out.extend(_plan_parquet(full))
+                continue
             try:
                 size = full.stat().st_size
             except OSError:
