@@ -117,7 +117,7 @@ class DecontIndex:
         self.item_ids = item_ids
         self.stats = stats
         self.build = build
-        self.lengths = sorted({int(x) for x in np.unique(key_len)}) if len(key_len) else []
+        self.lengths = np.flatnonzero(np.bincount(key_len.astype(np.int64))).tolist() if len(key_len) else []
         self._lengths_arr = np.asarray(self.lengths, dtype=np.int64)
         self._bits, self._shift = _bit_filter(keys)
 
@@ -314,6 +314,18 @@ def _bit_filter(keys: np.ndarray) -> tuple[np.ndarray, np.uint64]:
     return arr, shift
 
 
+class _Vocab(dict):
+    """gram -> id, assigning the next id (from 1; 0 means unknown) on first sight."""
+
+    def __missing__(self, key: bytes) -> int:
+        value = self[key] = len(self) + 1
+        return value
+
+
+def _distinct_sorted(a: np.ndarray) -> int:
+    return int(np.count_nonzero(a[1:] != a[:-1]) + 1) if len(a) else 0
+
+
 _BLOCK = 1 << 18
 _SMALL_DOC = 4096  # grams; below this, all window lengths are scanned in one vectorised pass  # windows per block when checking content (bounds memory to ~20 MB)
 
@@ -327,7 +339,7 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
     t0 = time.perf_counter()
     benches = list(benchmarks)
     pattern(cfg.unit)  # fail early on an unknown unit
-    vocab: dict[bytes, int] = {}
+    vocab = _Vocab()
     owner_table: list[tuple[int, int, str]] = []
     owner_item: list[int] = []  # global item number of each owner (for document frequency)
     unit_ids: list[np.ndarray] = []
@@ -344,7 +356,7 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
                     toks = grams(unit, cfg.unit)
                     if len(toks) < cfg.min_short:
                         continue
-                    ids = np.fromiter((vocab.setdefault(t, len(vocab) + 1) for t in toks), dtype=np.int64, count=len(toks))
+                    ids = np.fromiter(map(vocab.__getitem__, toks), dtype=np.int64, count=len(toks))
                     unit_ids.append(ids)
                     unit_owner.append(owner)
                     unit_short.append(fld in bench.short_fields)
@@ -382,7 +394,7 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
 
     # Content of every window (in blocks per length, to keep the (W, L) matrices small).
     w_content = np.zeros(len(w_start), dtype=np.int64)
-    for L in np.unique(w_len).tolist():
+    for L in np.flatnonzero(np.bincount(w_len)).tolist() if len(w_len) else []:
         sel = np.nonzero(w_len == L)[0]
         for a in range(0, len(sel), _BLOCK):
             part = sel[a : a + _BLOCK]
@@ -399,7 +411,7 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
     dropped_content = int((~keep).sum())
     w_start, w_len, w_owner = w_start[keep], w_len[keep], w_owner[keep]
     keys = np.empty(len(w_start), dtype=np.uint64)
-    for L in np.unique(w_len).tolist():
+    for L in np.flatnonzero(np.bincount(w_len)).tolist() if len(w_len) else []:
         sel = w_len == L
         keys[sel] = _keys_at(prefix, w_start[sel], L)
 
@@ -436,8 +448,8 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
         mine = ob == b_idx
         stats[bench.name] = BenchmarkStats(
             items=len(bench.items),
-            items_indexed=int(len(np.unique(owner_item_arr[owners[mine]]))),
-            keys=int(len(np.unique(owner_key[mine]))),
+            items_indexed=int(np.count_nonzero(np.bincount(owner_item_arr[owners[mine]], minlength=1))),
+            keys=_distinct_sorted(owner_key[mine]),
             short_strings=int((short_units & (owner_bench[uowner] == b_idx)).sum()) if len(uowner) else 0,
             source=bench.source,
         )
@@ -449,7 +461,7 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
     }
     return DecontIndex(
         config=cfg,
-        vocab=vocab,
+        vocab=dict(vocab),
         weights=weights,
         tokens=tokens.astype(np.int32),
         keys=ukeys,
