@@ -471,6 +471,11 @@ def test_fetch_from_local_http_server(bench_dir: Path, tmp_path: Path) -> None:
         assert {n: i["items"] for n, i in manifest["fetched"].items()} == {"humaneval": 164, "mbpp": 974, "gsm8k": 1319, "math": 25}
         loaded, missing = load_benchmarks(parse_benchmark_specs(manifest["benchmarks_spec"]))
         assert missing == [] and [len(b) for b in loaded] == [164, 974, 1319, 25]
+        # Sources may also be URLs, read directly (smart-open); MATH.tar is streamed.
+        assert len(load_benchmark("gsm8k", urls["gsm8k"])) == 1319
+        assert len(load_benchmark("math", urls["math"])) == 25
+        _, gone = load_benchmarks([BenchmarkSpec("mbpp", f"{base}/nope.jsonl")])
+        assert gone[0]["name"] == "mbpp" and "cannot read" in gone[0]["reason"]
         # The CLI reports a failed download (404) without crashing.
         code = cli_main(["benchmarks", "fetch", "--to", str(tmp_path / "b2"), "--only", "gsm8k", "--url", f"gsm8k={base}/missing.jsonl"])
         assert code == 1
