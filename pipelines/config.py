@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corpus.engine import PreflightError
+from corpus.stages.decont import DecontStageConfig
 from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
 from corpus.stages.ingest import InputSpec
@@ -33,6 +34,7 @@ class StagesSection(BaseModel):
     dedup_exact: ExactDedupConfig = ExactDedupConfig()
     repo_samples: RepoSamplesConfig = RepoSamplesConfig()
     dedup_near: NearDedupConfig = NearDedupConfig()
+    decont: DecontStageConfig = DecontStageConfig()
     shards: ShardsConfig = ShardsConfig()
 
 

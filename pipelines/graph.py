@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from corpus.engine import PreflightError
 from corpus.stage import Stage
+from corpus.stages.decont import DecontStage
 from corpus.stages.dedup import ExactDedupStage, NearDedupStage
 from corpus.stages.filter import FilterStage
 from corpus.stages.ingest import IngestConfig, IngestStage
@@ -12,7 +13,7 @@ from corpus.stages.repo_samples import RepoSamplesStage
 from corpus.stages.shards import ShardsStage
 from pipelines.config import PipelineConfig
 
-STAGE_ORDER = ["ingest", "langid", "filter", "dedup_exact", "repo_samples", "dedup_near", "shards"]
+STAGE_ORDER = ["ingest", "langid", "filter", "dedup_exact", "repo_samples", "dedup_near", "decont", "shards"]
 
 
 def build_stages(cfg: PipelineConfig) -> list[Stage]:
@@ -24,6 +25,7 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         "dedup_exact": ExactDedupStage(s.dedup_exact),
         "repo_samples": RepoSamplesStage(s.repo_samples),
         "dedup_near": NearDedupStage(s.dedup_near),
+        "decont": DecontStage(s.decont),
         "shards": ShardsStage(s.shards),
     }
     names = cfg.run or STAGE_ORDER

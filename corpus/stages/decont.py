@@ -49,7 +49,7 @@ def decont_part(index: Any, in_path: str, out_path: str, mode: str) -> dict[str,
                 meta["contamination"] = sorted({f"{h['benchmark']}:{h['item']}" for h in hs})
                 metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
         table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
-    kept = table.filter(pa.array([not m for m in mask]))
+    kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
     dropped = drop_rows(table, mask, ["contaminated" if m else None for m in mask], details)
     stats = StageStats()
     stats.add_in(table.num_rows, _table_bytes(table))
@@ -73,9 +73,10 @@ class DecontStage(GlobalStage):
         super().__init__(config or DecontStageConfig())
 
     def _specs(self):
-        from corpus.decont.benchmarks import default_specs, parse_benchmark_specs
+        from corpus.decont.benchmarks import resolve_specs
 
-        return parse_benchmark_specs(self.config.benchmarks) if self.config.benchmarks else default_specs()
+        # Known benchmarks the config does not mention stay in the list so the report names them missing.
+        return resolve_specs(self.config.benchmarks)
 
     def preflight(self) -> None:
         from corpus.engine import PreflightError

@@ -116,7 +116,7 @@ def apply_part(in_path: str, out_path: str, part: int, dup_rows: dict[int, str],
     stats = StageStats()
     mask = [i in dup_rows for i in range(table.num_rows)]
     details = [f"duplicate of {dup_rows[i]}" if mask[i] else "" for i in range(table.num_rows)]
-    kept = table.filter(pa.array([not m for m in mask]))
+    kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
     dropped = drop_rows(table, mask, [reason if m else None for m in mask], details)
     stats.add_in(table.num_rows, _table_bytes(table))
     stats.add_kept(kept.num_rows, _table_bytes(kept))

@@ -55,7 +55,7 @@ class FilterStage(MapStage):
         rows = table.select(["repo", "path", "text", "language", "vendored", "generated"]).to_pylist()
         reasons = [self.reason(r) for r in rows]
         mask = [r is not None for r in reasons]
-        kept = table.filter(pa.array([not m for m in mask]))
+        kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
         details = [f"{_where(r)}: {why}" if why else "" for r, why in zip(rows, reasons)]
         return MapResult(kept=kept, dropped=drop_rows(table, mask, reasons, details))
 
