@@ -125,6 +125,46 @@ def bench_langid(input_path: str) -> dict:
     return out
 
 
+def bench_decont_stage(input_path: str) -> dict:
+    """Index build for all four benchmarks (from CORPUS_SHARED_DIR; HumanEval alone without it) and
+    scan throughput on the fixed input, against datatrove's NGramsDecontFilter on the same texts."""
+    from corpus.decont.bench import _shared_benchmarks, bench_decont
+    from corpus.decont.benchmarks import default_benchmarks
+
+    table = pq.read_table(input_path, columns=["text", "size"])
+    texts = table.column("text").to_pylist()
+    benches = _shared_benchmarks(str(SHARED))[0] if (SHARED / "benchmarks").is_dir() else default_benchmarks()
+    r = bench_decont(texts, benches, repeat=1)
+    scan = r["scan"]
+    out = _figures(len(texts), _table_mb(table), scan["mb"] / scan["mb_per_s"] if scan.get("mb_per_s") else 0)
+    out["index_build"] = r["build"]
+    out["flagged"] = scan.get("flagged")
+    if "speedup_vs_datatrove" in r:
+        out["reference"] = {"name": "datatrove NGramsDecontFilter (10-grams) on the same texts", "ratio": r["speedup_vs_datatrove"]}
+    return out
+
+
+def bench_shards(input_path: str) -> dict:
+    """Tokenize + FIM + pack vs raw encode_batch of the same BPE on the same text (one thread)."""
+    os.environ["RAYON_NUM_THREADS"] = "1"
+    from tokenizer.bench import bench_tokenize
+    from tokenizer.bpe import train_bpe, wrap_tokenizer
+    from tokenizer.fast_encode import choose_encoder
+
+    table = pq.read_table(input_path, columns=["text", "size"])
+    texts = table.column("text").to_pylist()
+    (tok, train_secs) = _timed(lambda: wrap_tokenizer(train_bpe(texts, 16000)))
+    encoder, encoder_report = choose_encoder(tok, texts, max_bytes=10**12)  # whole input: ids must match
+    hf = bench_tokenize(texts, tok, repeats=1)
+    out = _figures(len(texts), _table_mb(table), hf["pipeline_mbytes_per_s"] and _table_mb(table) / 1e6 / hf["pipeline_mbytes_per_s"])
+    out.update({"bpe_train_seconds_16k": round(train_secs, 2), "tokens_per_s_per_core": hf["pipeline_tokens_per_s"], "fast_encoder_check": encoder_report})
+    out["reference"] = {"name": "tokenizers encode_batch of the same BPE (raw, no FIM/pack)", "ratio": hf["ratio"]}
+    if encoder is not None:
+        fast = bench_tokenize(texts, tok, encoder=encoder, repeats=1)
+        out["fast_path"] = {"tokens_per_s_per_core": fast["pipeline_tokens_per_s"], "ratio_vs_encode_batch": fast["ratio"]}
+    return out
+
+
 def bench_pretrain_cpu() -> dict:
     from pretrain.bench import bench_pretrain
 
@@ -210,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         ("dedup_exact", "bench_dedup_exact", (input_path,)),
         ("repo_samples", "bench_repo_samples", (input_path, str(work))),
         ("dedup_near", "bench_dedup_near", (input_path,)),
+        ("decont", "bench_decont_stage", (input_path,)),
+        ("shards", "bench_shards", (input_path,)),
         ("pretrain", "bench_pretrain_cpu", ()),
     ]
     for name, fn, fn_args in plan:
