@@ -23,7 +23,8 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         "langid": LangIdStage(s.langid),
         "filter": FilterStage(s.filter),
         "dedup_exact": ExactDedupStage(s.dedup_exact),
-        "repo_samples": RepoSamplesStage(s.repo_samples),
+        # Path comments use the same language registry as detection unless told otherwise.
+        "repo_samples": RepoSamplesStage(s.repo_samples if s.repo_samples.registry else s.repo_samples.model_copy(update={"registry": s.langid.registry})),
         "dedup_near": NearDedupStage(s.dedup_near),
         "decont": DecontStage(s.decont),
         "shards": ShardsStage(s.shards),
