@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import pyarrow as pa
 
 from corpus.io import PartWriter, iter_batches, list_parts, part_name, read_json, write_json_atomic
-from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table
+from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drop_rows, drops_to_table, table_bytes
 from corpus.stage import GlobalStage, MapStage, SourceStage, Stage
 from corpus.stats import StageStats
 
@@ -139,23 +139,24 @@ def _dropped_path(out_path: str) -> str:
     return str(p.parent / "_dropped" / p.name)
 
 
-def _count_drops(stats: StageStats, dropped: pa.Table) -> None:
-    if not dropped.num_rows:
-        return
-    reasons = dropped.column("reason").to_pylist()
-    sizes = dropped.column("size").to_pylist()
-    for reason, size in zip(reasons, sizes):
-        stats.add_dropped(reason, 1, size or 0)
-
-
-def _table_bytes(table: pa.Table) -> int:
-    return int(pa.compute.sum(table.column("size")).as_py() or 0) if "size" in table.column_names and table.num_rows else 0
+def write_filtered_part(table: pa.Table, mask: list[bool], reasons: list[str | None], details: list[str], out_path: str) -> StageStats:
+    """Write the rows of a DOC_SCHEMA table whose mask is false as a part, quarantine the others
+    (with their reason) beside it, and return the part's accounting."""
+    kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
+    dropped = drop_rows(table, mask, reasons, details)
+    stats = StageStats()
+    stats.add_in(table.num_rows, table_bytes(table))
+    stats.add_kept(kept.num_rows, table_bytes(kept))
+    stats.add_drop_rows(dropped)
+    with PartWriter(out_path, DOC_SCHEMA) as w:
+        w.write(kept)
+    with PartWriter(_dropped_path(out_path), DROP_SCHEMA) as w:
+        w.write(dropped)
+    return stats
 
 
 def run_map_part(stage: MapStage, in_path: str, out_path: str, part_key: str) -> dict[str, Any]:
     """One Ray task: stream a part through stage.process, write kept and dropped rows atomically."""
-    import pyarrow.compute  # noqa: F401  (pa.compute used by _table_bytes)
-
     if not getattr(stage, "_is_set_up", False):
         stage.setup()
         stage._is_set_up = True  # type: ignore[attr-defined]
@@ -168,9 +169,9 @@ def run_map_part(stage: MapStage, in_path: str, out_path: str, part_key: str) ->
                     f"stage {stage.name} lost records in {in_path}: {batch.num_rows} in, "
                     f"{result.kept.num_rows} kept + {result.dropped.num_rows} dropped"
                 )
-            stats.add_in(batch.num_rows, _table_bytes(batch))
-            stats.add_kept(result.kept.num_rows, _table_bytes(result.kept))
-            _count_drops(stats, result.dropped)
+            stats.add_in(batch.num_rows, table_bytes(batch))
+            stats.add_kept(result.kept.num_rows, table_bytes(result.kept))
+            stats.add_drop_rows(result.dropped)
             kept_w.write(result.kept)
             drop_w.write(result.dropped)
     summary = {"key": part_key, "stats": stats.to_json()}
@@ -188,14 +189,14 @@ def run_source_part(stage: SourceStage, units: list[Any], out_path: str, part_ke
         def flush() -> None:
             if docs:
                 table = docs_to_table(docs)
-                stats.add_in(table.num_rows, _table_bytes(table))
-                stats.add_kept(table.num_rows, _table_bytes(table))
+                stats.add_in(table.num_rows, table_bytes(table))
+                stats.add_kept(table.num_rows, table_bytes(table))
                 kept_w.write(table)
                 docs.clear()
             if drops:
                 table = drops_to_table(drops)
-                stats.add_in(table.num_rows, _table_bytes(table))
-                _count_drops(stats, table)
+                stats.add_in(table.num_rows, table_bytes(table))
+                stats.add_drop_rows(table)
                 drop_w.write(table)
                 drops.clear()
 
@@ -316,44 +317,33 @@ class Executor:
         return total
 
     def _run_source(self, stage: SourceStage, units: list[Any], stage_dir: Path, key: str) -> StageStats:
-        import ray
-
         per_part = max(1, stage.units_per_part())
         groups = [units[i : i + per_part] for i in range(0, len(units), per_part)]
-        stage_ref = ray.put(stage)
-        summaries: list[dict[str, Any] | None] = []
-        refs, slots = [], []
-        task = ray.remote(num_cpus=stage.resources.num_cpus, max_retries=2)(run_source_part)
-        for i, group in enumerate(groups):
-            out_path = str(stage_dir / part_name(i))
-            part_key = _hash(key, *(repr(u) for u in group))
-            reused = _reuse_part(out_path, part_key) if self.resume else None
-            summaries.append(reused)
-            if reused is None:
-                refs.append(task.remote(stage_ref, group, out_path, part_key))
-                slots.append(i)
-        for slot, summary in zip(slots, wait_with_progress(refs, stage.name)):
-            summaries[slot] = summary
-        return self._collect([s for s in summaries if s is not None])
+        jobs = [(group, _hash(key, *(repr(u) for u in group))) for group in groups]
+        return self._run_parts(stage, run_source_part, jobs, stage_dir)
 
     def _run_map(self, stage: MapStage, inputs: list[str], stage_dir: Path, key: str) -> StageStats:
+        jobs = [(p, _hash(key, Path(p).name, str(os.stat(p).st_size))) for p in inputs]
+        return self._run_parts(stage, run_map_part, jobs, stage_dir)
+
+    def _run_parts(self, stage: Stage, task_fn: Callable[..., dict], jobs: list[tuple[Any, str]], stage_dir: Path) -> StageStats:
+        """One Ray task per (input, part key); part i of the output comes from job i. With --resume a
+        part finished earlier under the same key is reused, not recomputed."""
         import ray
 
         stage_ref = ray.put(stage)  # shipped once, not once per task
         options: dict[str, Any] = {"num_cpus": stage.resources.num_cpus, "max_retries": 2}
         if stage.resources.memory_mb:
             options["memory"] = stage.resources.memory_mb * 1024 * 1024
-        task = ray.remote(**options)(run_map_part)
+        task = ray.remote(**options)(task_fn)
         summaries: list[dict[str, Any] | None] = []
         refs, slots = [], []
-        for i, in_path in enumerate(inputs):
+        for i, (job_input, part_key) in enumerate(jobs):
             out_path = str(stage_dir / part_name(i))
-            st = os.stat(in_path)
-            part_key = _hash(key, Path(in_path).name, str(st.st_size))
             reused = _reuse_part(out_path, part_key) if self.resume else None
             summaries.append(reused)
             if reused is None:
-                refs.append(task.remote(stage_ref, in_path, out_path, part_key))
+                refs.append(task.remote(stage_ref, job_input, out_path, part_key))
                 slots.append(i)
         for slot, summary in zip(slots, wait_with_progress(refs, stage.name)):
             summaries[slot] = summary

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 DOC_SCHEMA = pa.schema(
     [
@@ -111,6 +112,13 @@ class Drop:
             "reason": self.reason,
             "detail": self.detail,
         }
+
+
+def table_bytes(table: pa.Table) -> int:
+    """Sum of the `size` column (UTF-8 bytes of the documents)."""
+    if "size" not in table.column_names or not table.num_rows:
+        return 0
+    return int(pa.compute.sum(table.column("size")).as_py() or 0)
 
 
 def docs_to_table(docs: Iterable[Doc]) -> pa.Table:

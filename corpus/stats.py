@@ -35,6 +35,13 @@ class StageStats:
         self.dropped[reason] += n
         self.dropped_bytes[reason] += nbytes
 
+    def add_drop_rows(self, dropped: Any) -> None:
+        """Count a table of records.DROP_SCHEMA rows, by reason."""
+        if not dropped.num_rows:
+            return
+        for reason, size in zip(dropped.column("reason").to_pylist(), dropped.column("size").to_pylist()):
+            self.add_dropped(reason, 1, size or 0)
+
     def merge(self, other: "StageStats") -> "StageStats":
         self.in_records += other.in_records
         self.in_bytes += other.in_bytes

@@ -80,7 +80,6 @@ EXTENSION_ORDER: dict[str, list[str]] = {
     ".cu": ["CUDA"],
     ".ino": ["Arduino"],
     ".rl": ["Ragel in Ruby Host"],
-    ".re": ["ReasonML"],
     ".bc": ["BC"],
     ".tt": ["Treetop"],
     ".sv": ["SystemVerilog"],

@@ -7,16 +7,14 @@ The rule and its normalisation live in corpus/decont (see docs/decontamination.m
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.engine import _count_drops, _table_bytes
-from corpus.io import PartWriter, part_name
-from corpus.records import DOC_SCHEMA, DROP_SCHEMA, drop_rows
+from corpus.engine import write_filtered_part
+from corpus.io import part_name
 from corpus.stage import GlobalStage, Resources
 from corpus.stats import StageStats
 
@@ -49,17 +47,7 @@ def decont_part(index: Any, in_path: str, out_path: str, mode: str) -> dict[str,
                 meta["contamination"] = sorted({f"{h['benchmark']}:{h['item']}" for h in hs})
                 metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
         table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
-    kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
-    dropped = drop_rows(table, mask, ["contaminated" if m else None for m in mask], details)
-    stats = StageStats()
-    stats.add_in(table.num_rows, _table_bytes(table))
-    stats.add_kept(kept.num_rows, _table_bytes(kept))
-    _count_drops(stats, dropped)
-    out = Path(out_path)
-    with PartWriter(out, DOC_SCHEMA) as w:
-        w.write(kept)
-    with PartWriter(out.parent / "_dropped" / out.name, DROP_SCHEMA) as w:
-        w.write(dropped)
+    stats = write_filtered_part(table, mask, ["contaminated" if m else None for m in mask], details, out_path)
     hits = [h for hs in hits_per_row for h in hs]
     return {"stats": stats.to_json(), "hits": hits, "counts": compact(counts)}
 

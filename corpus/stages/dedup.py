@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,9 +20,8 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.engine import _count_drops, _table_bytes
-from corpus.io import PartWriter, part_name
-from corpus.records import DOC_SCHEMA, DROP_SCHEMA, drop_rows
+from corpus.engine import write_filtered_part
+from corpus.io import part_name
 from corpus.shuffle import bucket_files, shuffle, stable_bucket
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
@@ -113,20 +111,9 @@ def duplicates_from_edges(edges: np.ndarray) -> dict[int, int]:
 def apply_part(in_path: str, out_path: str, part: int, dup_rows: dict[int, str], reason: str) -> dict:
     """Write the part without its duplicate rows; the dropped rows name the document they duplicate."""
     table = pq.read_table(in_path)
-    stats = StageStats()
     mask = [i in dup_rows for i in range(table.num_rows)]
     details = [f"duplicate of {dup_rows[i]}" if mask[i] else "" for i in range(table.num_rows)]
-    kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
-    dropped = drop_rows(table, mask, [reason if m else None for m in mask], details)
-    stats.add_in(table.num_rows, _table_bytes(table))
-    stats.add_kept(kept.num_rows, _table_bytes(kept))
-    _count_drops(stats, dropped)
-    out = Path(out_path)
-    with PartWriter(out, DOC_SCHEMA) as w:
-        w.write(kept)
-    with PartWriter(out.parent / "_dropped" / out.name, DROP_SCHEMA) as w:
-        w.write(dropped)
-    return stats.to_json()
+    return write_filtered_part(table, mask, [reason if m else None for m in mask], details, out_path).to_json()
 
 
 class _DedupStage(GlobalStage):

@@ -18,9 +18,8 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.engine import _table_bytes
 from corpus.io import PartWriter, part_name
-from corpus.records import DOC_SCHEMA, Doc, docs_to_table
+from corpus.records import DOC_SCHEMA, Doc, docs_to_table, table_bytes
 from corpus.shuffle import bucket_files, shuffle
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
@@ -90,7 +89,7 @@ def build_bucket(files: list[str], out_path: str, seed: int, max_chars: int, reg
     stats = StageStats()
     table = pa.concat_tables([pq.read_table(f) for f in files]) if files else DOC_SCHEMA.empty_table()
     rows = table.to_pylist()
-    stats.add_in(len(rows), _table_bytes(table) if rows else 0)
+    stats.add_in(len(rows), table_bytes(table) if rows else 0)
     by_repo: dict[tuple, list[dict]] = {}
     web: list[dict] = []
     for r in rows:
@@ -104,7 +103,7 @@ def build_bucket(files: list[str], out_path: str, seed: int, max_chars: int, reg
         if web:
             web_table = pa.Table.from_pylist(sorted(web, key=lambda r: r["id"]), schema=DOC_SCHEMA)
             w.write(web_table)
-            stats.add_kept(web_table.num_rows, _table_bytes(web_table))
+            stats.add_kept(web_table.num_rows, table_bytes(web_table))
     return stats.to_json()
 
 
