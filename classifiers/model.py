@@ -27,6 +27,7 @@ from classifiers.text import Pretokenize, fasttext_line, regex_pretokenize
 log = logging.getLogger("classifiers")
 
 OTHER = "other"
+NAN_RETRIES = 3  # halvings of lr after fastText diverges
 LABEL_PREFIX = "__label__"
 
 
@@ -64,6 +65,7 @@ class TrainInfo:
     lines: int = 0  # training lines written (after repetition)
     vocabulary: int = 0
     min_count_used: int = 0
+    lr_used: float = 0.0
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -137,6 +139,26 @@ def _vocabulary(lines: Iterable[str], min_count: int) -> int:
     return sum(1 for n in counts.values() if n >= min_count)
 
 
+def _fit_child(train_path: str, kwargs: dict[str, Any], model_path: str) -> str | None:
+    import fasttext
+
+    try:
+        fasttext.train_supervised(input=train_path, **kwargs).save_model(model_path)
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
+def _fit(train_path: str, kwargs: dict[str, Any], model_path: str) -> str | None:
+    """Train in a fresh spawned process. Measured: after trafilatura had extracted some pages
+    (pywb's iana.org WARC) in the same process, fastText 0.9.2 training raised "Encountered NaN"
+    on data and settings that train cleanly in a fresh process; prediction was unaffected."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_fit_child, (train_path, kwargs, model_path))
+
+
 def train_recall_model(
     examples: Iterable[tuple[str, str]],
     params: RecallParams | None = None,
@@ -180,23 +202,27 @@ def train_recall_model(
         with open(train_path, "w", encoding="utf-8") as fh:
             for label, line in rows:
                 fh.write(f"{LABEL_PREFIX}{label} {line}\n")
-        ft = fasttext.train_supervised(
-            input=str(train_path),
-            dim=params.dim,
-            lr=params.lr,
-            wordNgrams=params.word_ngrams,
-            minCount=min_count,
-            epoch=params.epoch,
-            bucket=params.bucket,
-            thread=params.thread,
-            seed=params.seed,
-            verbose=0,
-        )
+        lr = params.lr
+        for attempt in range(NAN_RETRIES + 1):
+            kwargs = dict(
+                dim=params.dim, lr=lr, wordNgrams=params.word_ngrams, minCount=min_count, epoch=params.epoch,
+                bucket=params.bucket, thread=params.thread, seed=params.seed, verbose=0,
+            )
+            error = _fit(str(train_path), kwargs, str(Path(tmp) / "model.bin"))
+            if error is None:
+                ft = fasttext.load_model(str(Path(tmp) / "model.bin"))
+                break
+            # fastText raises "Encountered NaN" when SGD diverges; its authors' advice is a lower lr.
+            if "NaN" not in error or attempt == NAN_RETRIES:
+                raise RecallDataError(f"fastText training failed at lr={lr:g}: {error}")
+            log.warning("recall: fastText diverged at lr=%g; retrying with lr=%g", lr, lr / 2)
+            lr /= 2
     info = TrainInfo(
         examples={k: len(v) for k, v in sorted(by_label.items())},
         lines=len(rows),
         vocabulary=vocab,
         min_count_used=min_count,
+        lr_used=lr,
         seconds=round(time.time() - started, 3),
     )
     return RecallModel(ft, params, pretokenize, info)
