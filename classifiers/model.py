@@ -1,10 +1,11 @@
 """The recall classifier: one multi-class fastText model over `code`, `math` and `other`.
 
 Hyper-parameters are DeepSeekMath's (§2.1): dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3; the
-rest are fastText defaults except `bucket` (hashed n-gram rows): the default 2,000,000 rows x 256
-floats makes a ~2 GB model in memory / ~500 MB on disk, far beyond what a page classifier needs at
-this project's scale, so it is a parameter (default 200,000: ~200 MB in memory, ~50 MB on disk) and
-`thread` defaults to 1 so a retrain gives the same model (fastText trains Hogwild when threads > 1).
+rest are fastText defaults except `bucket` (hashed word-n-gram rows). The model holds
+(vocabulary + bucket) x dim float32: fastText's default 2,000,000 buckets x 256 is 2 GB by itself,
+so bucket is a parameter, default 100,000 (~100 MB plus the vocabulary's rows; measured 258 MB for
+a 51k-word vocabulary at 200,000). `thread` defaults to 1 so a retrain gives the same model
+(fastText trains Hogwild when threads > 1).
 
 One multi-class model instead of one binary model per domain: a single pass scores a page for every
 domain, and the softmax makes "code", "math" and "other" compete for the page, which is what the
@@ -42,7 +43,7 @@ class RecallParams:
     word_ngrams: int = 3
     min_count: int = 3
     epoch: int = 3
-    bucket: int = 200_000
+    bucket: int = 100_000
     thread: int = 1
     seed: int = 1234
     max_tokens: int = 4096  # tokens of a page fed to fastText (the head of long pages decides)
@@ -139,24 +140,39 @@ def _vocabulary(lines: Iterable[str], min_count: int) -> int:
     return sum(1 for n in counts.values() if n >= min_count)
 
 
-def _fit_child(train_path: str, kwargs: dict[str, Any], model_path: str) -> str | None:
-    import fasttext
-
-    try:
-        fasttext.train_supervised(input=train_path, **kwargs).save_model(model_path)
-    except RuntimeError as exc:
-        return str(exc)
-    return None
+# Runs in a fresh interpreter that imports nothing but fasttext (not the caller's __main__, unlike
+# multiprocessing's spawn, which re-runs an unguarded script).
+_FIT_SCRIPT = """
+import json, sys
+import fasttext
+args = json.loads(sys.argv[1])
+try:
+    fasttext.train_supervised(input=args["input"], **args["kwargs"]).save_model(args["output"])
+except RuntimeError as exc:
+    sys.stderr.write("fasttext-error: %s" % exc)
+    sys.exit(3)
+"""
 
 
 def _fit(train_path: str, kwargs: dict[str, Any], model_path: str) -> str | None:
-    """Train in a fresh spawned process. Measured: after trafilatura had extracted some pages
-    (pywb's iana.org WARC) in the same process, fastText 0.9.2 training raised "Encountered NaN"
-    on data and settings that train cleanly in a fresh process; prediction was unaffected."""
-    import multiprocessing
+    """Train in a separate, fresh Python process; returns fastText's error message or None.
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_fit_child, (train_path, kwargs, model_path))
+    Why: measured, after trafilatura had extracted some pages (pywb's iana.org WARC) in the same
+    process, fastText 0.9.2 training raised "Encountered NaN" at every lr on data and settings that
+    train cleanly in a fresh process (prediction was unaffected)."""
+    import json
+    import subprocess
+    import sys
+
+    payload = json.dumps({"input": train_path, "kwargs": kwargs, "output": model_path})
+    proc = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, payload], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return None
+    err = proc.stderr.strip()
+    marker = err.rfind("fasttext-error: ")
+    if marker >= 0:
+        return err[marker + len("fasttext-error: ") :]
+    raise RuntimeError(f"fastText training process failed (exit {proc.returncode}): {err[-2000:]}")
 
 
 def train_recall_model(
