@@ -4,7 +4,6 @@ the iteration loop and the Ray stage."""
 from __future__ import annotations
 
 import json
-import sys
 import zlib
 from pathlib import Path
 
@@ -367,13 +366,19 @@ def test_recall_stage_preflight_and_passthrough_without_web(ray_local, tmp_path:
         RecallStage(RecallConfig(seeds=[str(tmp_path / "missing.jsonl")])).preflight()
     with pytest.raises(PreflightError, match="budget_tokens"):
         RecallStage(RecallConfig(budget_tokens={"poetry": 10})).preflight()
-    rows = [Doc(source="github", domain="code", repo="r", path="a.py", text="x = 1\n", language="Python").row()]
+    rows = [
+        Doc(source="github", domain="code", repo="r", path="a.py", text="x = 1\n", language="Python").row(),
+        # A web input declared as math is not re-classified (recall_domains defaults to text only).
+        Doc(source="owm", domain="math", path="https://m.example/q/1", text="Let x be real. Then x^2 >= 0.").row(),
+    ]
     p = tmp_path / "in" / "part-00000.parquet"
     p.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=DOC_SCHEMA), p)
     ctx = RunContext(tmp_path / "out", 1, stage_name="recall")
     ctx.stage_dir.mkdir(parents=True)
     stats = RecallStage(RecallConfig()).run(ctx, [str(p)])
-    assert stats.kept == 1
+    assert stats.kept == 2
+    got = pq.read_table(str(tmp_path / "out" / "recall" / "part-00000.parquet")).to_pylist()
+    assert got == rows
     report = json.loads((tmp_path / "out" / "reports" / "recall.json").read_text())
     assert report["skipped"] == "no web pages in the input"

@@ -28,9 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.engine import PreflightError, _count_drops, _table_bytes
-from corpus.io import PartWriter, part_name, write_json_atomic
-from corpus.records import DOC_SCHEMA, DROP_SCHEMA, drop_rows
+from corpus.engine import PreflightError, write_filtered_part
+from corpus.io import part_name, write_json_atomic
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
@@ -82,6 +81,10 @@ class RecallConfig(BaseModel):
     min_prefix_pages: int = Field(3, ge=1)
     max_prefix_depth: int = Field(2, ge=1)
     drop_unrecalled: bool = Field(False, description="drop web pages not recalled (reason not_recalled)")
+    recall_domains: list[str] = Field(
+        default_factory=lambda: ["text"],
+        description="only web pages whose input domain is one of these are classified (an input declared math stays math)",
+    )
     fasttext: FastTextSection = FastTextSection()
 
 
@@ -131,11 +134,11 @@ def docstrings(source: str) -> list[str]:
     return out
 
 
-def index_part(path: str, languages: list[str], use_docstrings: bool, min_words: int, want_code_text: bool) -> dict[str, Any]:
-    """Web rows of the part (row, url) and the code-related text of its repository files."""
-    t = pq.read_table(path, columns=["repo", "path", "language"])
-    repos, paths, langs = (t.column(c).to_pylist() for c in ("repo", "path", "language"))
-    web = [(i, p) for i, (r, p) in enumerate(zip(repos, paths)) if r is None]
+def index_part(path: str, languages: list[str], use_docstrings: bool, min_words: int, want_code_text: bool, recall_domains: list[str]) -> dict[str, Any]:
+    """Web rows to classify (row, url) and the code-related text of the part's repository files."""
+    t = pq.read_table(path, columns=["repo", "path", "language", "domain"])
+    repos, paths, langs, doms = (t.column(c).to_pylist() for c in ("repo", "path", "language", "domain"))
+    web = [(i, p) for i, (r, p, d) in enumerate(zip(repos, paths, doms)) if r is None and d in recall_domains]
     texts: list[str] = []
     if want_code_text:
         wanted = [i for i, (r, lang) in enumerate(zip(repos, langs)) if r is not None and (lang in languages or (use_docstrings and lang == "Python"))]
@@ -161,8 +164,6 @@ def score_part(path: str, rows: list[int], folds: list[int], model_paths: list[s
 def apply_part(in_path: str, out_path: str, labels: dict[int, tuple[str, float, str | None]], drop_unrecalled: bool) -> dict:
     """Rewrite domain and meta of the part's web rows; optionally drop the pages not recalled."""
     table = pq.read_table(in_path)
-    stats = StageStats()
-    stats.add_in(table.num_rows, _table_bytes(table))
     domains = table.column("domain").to_pylist()
     metas = table.column("meta").to_pylist()
     mask = [False] * table.num_rows
@@ -179,16 +180,9 @@ def apply_part(in_path: str, out_path: str, labels: dict[int, tuple[str, float, 
         mask[i] = drop_unrecalled and label == "other"
     table = table.set_column(table.schema.get_field_index("domain"), "domain", pa.array(domains, pa.string()))
     table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
-    kept = table.filter(pa.array([not m for m in mask]))
-    dropped = drop_rows(table, mask, ["not_recalled" if m else None for m in mask], ["below the recall threshold in the last iteration" if m else "" for m in mask])
-    stats.add_kept(kept.num_rows, _table_bytes(kept))
-    _count_drops(stats, dropped)
-    out = Path(out_path)
-    with PartWriter(out, DOC_SCHEMA) as w:
-        w.write(kept)
-    with PartWriter(out.parent / "_dropped" / out.name, DROP_SCHEMA) as w:
-        w.write(dropped)
-    return stats.to_json()
+    reasons = ["not_recalled" if m else None for m in mask]
+    details = [f"{table.column('path')[i].as_py()}: below the recall threshold in the last iteration" if m else "" for i, m in enumerate(mask)]
+    return write_filtered_part(table, mask, reasons, details, out_path).to_json()
 
 
 # ---------------------------------------------------------------------------------------- pages
@@ -274,7 +268,7 @@ class RecallStage(GlobalStage):
         started = time.time()
         cfg = self.config
         report: dict[str, Any] = {"config": cfg.model_dump(mode="json")}
-        idx_args = [(p, cfg.code_text_languages, cfg.docstrings, cfg.min_seed_words, cfg.code_text_seeds) for p in inputs]
+        idx_args = [(p, cfg.code_text_languages, cfg.docstrings, cfg.min_seed_words, cfg.code_text_seeds, cfg.recall_domains) for p in inputs]
         indexed = ctx.run_tasks(index_part, idx_args, desc=f"{self.name}:index")
         where = [(p, r) for p, ix in enumerate(indexed) for r in ix["web_rows"]]
         urls = [u for ix in indexed for u in ix["urls"]]
