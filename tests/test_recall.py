@@ -382,3 +382,28 @@ def test_recall_stage_preflight_and_passthrough_without_web(ray_local, tmp_path:
     assert got == rows
     report = json.loads((tmp_path / "out" / "reports" / "recall.json").read_text())
     assert report["skipped"] == "no web pages in the input"
+
+
+def test_bpe_pretokenizer_from_tokenizer_json(tmp_path: Path) -> None:
+    """The stage's `tokenizer:` option: token strings of a byte-level BPE (as DeepSeek used its
+    DeepSeek-V2 BPE), picklable for Ray tasks, usable for training and scoring."""
+    import pickle
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from corpus.stages.recall import BPEPretokenize, make_pretokenize
+
+    seeds = load_seeds("pkg:classifiers/seed_data/math.jsonl").seeds + load_seeds("pkg:classifiers/seed_data/other.jsonl").seeds
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.train_from_iterator([t for t, _, _ in seeds], trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    pre = make_pretokenize(str(path))
+    assert isinstance(pre, BPEPretokenize) and make_pretokenize(None) is regex_pretokenize
+    tokens = pre("Solve x^2 = 4 中文")
+    assert tokens and all(" " not in t for t in tokens)
+    assert pickle.loads(pickle.dumps(pre))("Solve x^2 = 4 中文") == tokens
+    model = train_recall_model([(t, lab) for t, lab, _ in seeds], RecallParams(**FAST), tmp_path, pre)
+    math_p, garden_p = model.predict_proba(["Solve the equation $x^2 - 5x + 6 = 0$: the roots are $x = 2$ and $x = 3$.", "We planted roses along the fence and watered the garden."])
+    assert math_p["math"] > 0.5 > garden_p["math"], (math_p, garden_p)
