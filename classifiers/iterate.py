@@ -106,6 +106,8 @@ class RecallResult:
     via: list[str | None]  # "model", "url_prefix" (expanded positive), None for "other"
     model: RecallModel | None  # trained on all of the last iteration's data (for new data)
     iterations: list[dict[str, Any]] = field(default_factory=list)
+    label_names: list[str] = field(default_factory=list)  # columns of probs
+    probs: np.ndarray | None = None  # per page, every label's probability (last iteration)
 
 
 def fold_assignment(urls: Sequence[str], folds: int, seed: int) -> np.ndarray:
@@ -262,7 +264,7 @@ def run_iterations(
             out_labels.append(OTHER)
             via.append(None)
             out_scores[i] = probs[i, label_index[OTHER]] if n else 0.0
-    return RecallResult(out_labels, out_scores, via, final_model, stats)
+    return RecallResult(out_labels, out_scores, via, final_model, stats, labels, probs)
 
 
 def _share(now: np.ndarray, before: np.ndarray) -> float:

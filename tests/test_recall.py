@@ -238,6 +238,7 @@ def test_run_iterations_report(shared_dir: Path, tmp_path: Path) -> None:
         assert set(it) >= {"positives", "negatives_from_pages", "train", "recalled_pages", "recalled_tokens", "domains", "url_prefixes", "new_positives"}
         assert set(it["train"]) == {0, 1}  # one model per fold
         assert set(it["recalled_pages"]) == {"code", "math"}
+    assert result.label_names == ["code", "math", "other"] and result.probs.shape == (len(urls), 3)
     assert "already_recalled_share" in result.iterations[1]
     is_doc = np.array([".example/" in u for u in urls])
     code = np.array([lab == "code" for lab in result.labels])
@@ -326,6 +327,9 @@ def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_local, shared_
             meta = json.loads(r["meta"])
             assert r["domain"] in ("code", "math", "text")
             assert meta["recall_label"] in ("code", "math", "other") and 0 <= meta["recall_score"] <= 1
+            assert set(meta["recall_probs"]) == {"code", "math", "other"} and abs(sum(meta["recall_probs"].values()) - 1) < 1e-3
+            if meta["recall_via"] == "model":
+                assert meta["recall_score"] == max(meta["recall_probs"].values()) >= 0.5
             assert meta["warc_record_id"] == json.loads(before[r["id"]]["meta"])["warc_record_id"]
             assert r["text"] == before[r["id"]]["text"]
     by_path = {r["path"]: r["domain"] for r in got if r["repo"] is None}

@@ -2,7 +2,7 @@
 DeepSeekMath §2.1 and DeepSeek-Coder-V2 §2 (the loop itself is `classifiers.run_iterations`).
 
 An annotator: every record comes out (unless `drop_unrecalled`), web pages (repo is null) get
-`domain` = code / math / text and `recall_label`, `recall_score`, `recall_via` in `meta`; files of
+`domain` = code / math / text and `recall_label`, `recall_score`, `recall_via`, `recall_probs` in `meta`; files of
 repositories pass through unchanged. Ray work: one task per part to index pages and collect
 code-text seeds, one per part per iteration to score, one per part to write. Training runs on the
 driver (fastText is single-threaded here, for reproducibility, and its data is capped per label).
@@ -161,13 +161,13 @@ def score_part(path: str, rows: list[int], folds: list[int], model_paths: list[s
     return score_texts(models, folds, texts, labels, pretokenize)
 
 
-def apply_part(in_path: str, out_path: str, labels: dict[int, tuple[str, float, str | None]], drop_unrecalled: bool) -> dict:
+def apply_part(in_path: str, out_path: str, labels: dict[int, tuple[str, float, str | None, dict[str, float]]], drop_unrecalled: bool) -> dict:
     """Rewrite domain and meta of the part's web rows; optionally drop the pages not recalled."""
     table = pq.read_table(in_path)
     domains = table.column("domain").to_pylist()
     metas = table.column("meta").to_pylist()
     mask = [False] * table.num_rows
-    for i, (label, score, via) in labels.items():
+    for i, (label, score, via, probs) in labels.items():
         domains[i] = DOMAIN_OF_LABEL[label]
         try:
             meta = json.loads(metas[i])
@@ -175,7 +175,7 @@ def apply_part(in_path: str, out_path: str, labels: dict[int, tuple[str, float, 
             meta = None
         if not isinstance(meta, dict):
             meta = {"meta_unparsed": metas[i]}
-        meta.update({"recall_label": label, "recall_score": round(float(score), 5), "recall_via": via})
+        meta.update({"recall_label": label, "recall_score": round(float(score), 5), "recall_via": via, "recall_probs": probs})
         metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
         mask[i] = drop_unrecalled and label == "other"
     table = table.set_column(table.schema.get_field_index("domain"), "domain", pa.array(domains, pa.string()))
@@ -288,7 +288,7 @@ class RecallStage(GlobalStage):
         seed_report["code_text_from_input"] = len(code_text)
         report["seeds"] = seed_report
         report["web_pages"] = len(urls)
-        labels: dict[int, dict[int, tuple[str, float, str | None]]] = {p: {} for p in range(len(inputs))}
+        labels: dict[int, dict[int, tuple[str, float, str | None, dict[str, float]]]] = {p: {} for p in range(len(inputs))}
         model_path = ctx.stage_dir / "model.bin"
         if not urls:
             report["skipped"] = "no web pages in the input"
@@ -317,7 +317,8 @@ class RecallStage(GlobalStage):
                     result.model.save(model_path)
                     report["model"] = {"path": str(model_path), "bytes": model_path.stat().st_size, "train": result.model.info.to_json()}
                 for k, (p, r) in enumerate(where):
-                    labels[p][r] = (result.labels[k], float(result.scores[k]), result.via[k])
+                    probs = {lab: round(float(x), 5) for lab, x in zip(result.label_names, result.probs[k])}
+                    labels[p][r] = (result.labels[k], float(result.scores[k]), result.via[k], probs)
                 report["iterations"] = result.iterations
                 final: dict[str, int] = {}
                 for lab in result.labels:
