@@ -4,8 +4,8 @@ DeepSeekMath §2.1 and DeepSeek-Coder-V2 §2 (the loop itself is `classifiers.ru
 An annotator: every record comes out (unless `drop_unrecalled`), web pages (repo is null) get
 `domain` = code / math / text and `recall_label`, `recall_score`, `recall_via`, `recall_probs` in `meta`; files of
 repositories pass through unchanged. Ray work: one task per part to index pages and collect
-code-text seeds, one per part per iteration to score, one per part to write. Training runs on the
-driver (fastText is single-threaded here, for reproducibility, and its data is capped per label).
+code-text seeds, one per part per iteration to score, one per part to write. Training runs in a
+fresh subprocess of the driver (single-threaded for reproducibility; its data is capped per label).
 
 Outputs: `OUT/recall/part-*.parquet`, `OUT/recall/model.bin` (the final model, for new data) and
 `OUT/reports/recall.json` (per-iteration report).
