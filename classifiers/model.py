@@ -1,0 +1,244 @@
+"""The recall classifier: one multi-class fastText model over `code`, `math` and `other`.
+
+Hyper-parameters are DeepSeekMath's (§2.1): dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3; the
+rest are fastText defaults except `bucket` (hashed word-n-gram rows). The model holds
+(vocabulary + bucket) x dim float32: fastText's default 2,000,000 buckets x 256 is 2 GB by itself,
+so bucket is a parameter, default 100,000 (~100 MB plus the vocabulary's rows; measured 258 MB for
+a 51k-word vocabulary at 200,000). `thread` defaults to 1 so a retrain gives the same model
+(fastText trains Hogwild when threads > 1).
+
+One multi-class model instead of one binary model per domain: a single pass scores a page for every
+domain, and the softmax makes "code", "math" and "other" compete for the page, which is what the
+single-valued `domain` column needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from classifiers.text import Pretokenize, fasttext_line, regex_pretokenize
+
+log = logging.getLogger("classifiers")
+
+OTHER = "other"
+NAN_RETRIES = 3  # halvings of lr after fastText diverges
+LABEL_PREFIX = "__label__"
+
+
+class RecallDataError(ValueError):
+    """The training examples cannot make a classifier (no positives, no negatives, no vocabulary)."""
+
+
+@dataclass
+class RecallParams:
+    dim: int = 256
+    lr: float = 0.1
+    word_ngrams: int = 3
+    min_count: int = 3
+    epoch: int = 3
+    bucket: int = 100_000
+    thread: int = 1
+    seed: int = 1234
+    max_tokens: int = 4096  # tokens of a page fed to fastText (the head of long pages decides)
+    # With too little text no token reaches min_count and fastText trains an empty-vocabulary model
+    # that predicts a constant. Then retrain with min_count 1 (recorded as `min_count_used`), or
+    # raise RecallDataError when this is False.
+    min_count_fallback: bool = True
+    max_examples_per_label: int = 500_000  # DeepSeekMath: 500k positives and 500k negatives
+    # Labels are balanced (see _balanced): a small label is repeated at most this many times and
+    # bigger labels are sampled down to match, so no label wins by its softmax prior alone.
+    max_repeat: int = 10
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainInfo:
+    examples: dict[str, int] = field(default_factory=dict)  # per label, before repetition
+    lines: int = 0  # training lines written (after repetition)
+    vocabulary: int = 0
+    min_count_used: int = 0
+    lr_used: float = 0.0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RecallModel:
+    """A trained fastText model plus the pretokenizer its inputs must go through."""
+
+    def __init__(self, ft: Any, params: RecallParams, pretokenize: Pretokenize | None = None, info: TrainInfo | None = None) -> None:
+        self.ft = ft
+        self.params = params
+        self.pretokenize = pretokenize or regex_pretokenize
+        self.info = info or TrainInfo()
+        self.labels = [lab[len(LABEL_PREFIX) :] for lab in ft.labels]
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """Best label and its probability for each text."""
+        return [max(p.items(), key=lambda kv: kv[1]) for p in self.predict_proba(texts)]
+
+    def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Probability of every label for each text (empty texts get the model's prior)."""
+        lines = [fasttext_line(self.pretokenize(t), self.params.max_tokens) for t in texts]
+        return self.predict_lines(lines)
+
+    def predict_lines(self, lines: list[str]) -> list[dict[str, float]]:
+        if not lines:
+            return []
+        labels, probs = self.ft.predict(lines, k=-1)
+        out = []
+        for labs, ps in zip(labels, probs):
+            # fastText's softmax output can exceed 1 by ~1e-5; clamp so scores are probabilities.
+            d = {lab[len(LABEL_PREFIX) :]: min(1.0, max(0.0, float(p))) for lab, p in zip(labs, ps)}
+            out.append({lab: d.get(lab, 0.0) for lab in self.labels})
+        return out
+
+    def save(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.ft.save_model(str(tmp))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, params: RecallParams | None = None, pretokenize: Pretokenize | None = None) -> "RecallModel":
+        import fasttext
+
+        return cls(fasttext.load_model(str(path)), params or RecallParams(), pretokenize)
+
+
+def _balanced(by_label: dict[str, list[str]], params: RecallParams, rng: random.Random) -> list[tuple[str, str]]:
+    """Equal examples per label, as DeepSeekMath's 500k/500k: every label gets
+    min(largest, max_repeat x smallest, max_examples_per_label) lines, by sampling the big labels
+    down and repeating the small ones (whole copies plus a sampled remainder)."""
+    sizes = [len(v) for v in by_label.values()]
+    target = min(max(sizes), max(1, params.max_repeat) * min(sizes), params.max_examples_per_label)
+    rows: list[tuple[str, str]] = []
+    for label, lines in by_label.items():
+        if len(lines) >= target:
+            chosen = rng.sample(lines, target)
+        else:
+            reps, rest = divmod(target, len(lines))
+            chosen = lines * reps + rng.sample(lines, rest)
+        rows.extend((label, line) for line in chosen)
+    rng.shuffle(rows)
+    return rows
+
+
+def _vocabulary(lines: Iterable[str], min_count: int) -> int:
+    counts = Counter(tok for line in lines for tok in line.split())
+    return sum(1 for n in counts.values() if n >= min_count)
+
+
+# Runs in a fresh interpreter that imports nothing but fasttext (not the caller's __main__, unlike
+# multiprocessing's spawn, which re-runs an unguarded script).
+_FIT_SCRIPT = """
+import json, sys
+import fasttext
+args = json.loads(sys.argv[1])
+try:
+    fasttext.train_supervised(input=args["input"], **args["kwargs"]).save_model(args["output"])
+except RuntimeError as exc:
+    sys.stderr.write("fasttext-error: %s" % exc)
+    sys.exit(3)
+"""
+
+
+def _fit(train_path: str, kwargs: dict[str, Any], model_path: str) -> str | None:
+    """Train in a separate, fresh Python process; returns fastText's error message or None.
+
+    Why: measured, after trafilatura had extracted some pages (pywb's iana.org WARC) in the same
+    process, fastText 0.9.2 training raised "Encountered NaN" at every lr on data and settings that
+    train cleanly in a fresh process (prediction was unaffected)."""
+    import json
+    import subprocess
+    import sys
+
+    payload = json.dumps({"input": train_path, "kwargs": kwargs, "output": model_path})
+    proc = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, payload], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return None
+    err = proc.stderr.strip()
+    marker = err.rfind("fasttext-error: ")
+    if marker >= 0:
+        return err[marker + len("fasttext-error: ") :]
+    raise RuntimeError(f"fastText training process failed (exit {proc.returncode}): {err[-2000:]}")
+
+
+def train_recall_model(
+    examples: Iterable[tuple[str, str]],
+    params: RecallParams | None = None,
+    workdir: str | os.PathLike | None = None,
+    pretokenize: Pretokenize | None = None,
+) -> RecallModel:
+    """Train on (text, label) pairs; labels are domain names, the negatives' label is `other`.
+
+    Needs at least one positive label and `other` examples. Texts that tokenize to nothing are skipped.
+    """
+    import time
+
+    import fasttext
+
+    params = params or RecallParams()
+    pretokenize = pretokenize or regex_pretokenize
+    started = time.time()
+    by_label: dict[str, list[str]] = {}
+    for text, label in examples:
+        if not label or any(c.isspace() for c in label):
+            raise RecallDataError(f"bad label {label!r}: labels are single words such as code, math, other")
+        line = fasttext_line(pretokenize(text), params.max_tokens)
+        if line:
+            by_label.setdefault(label, []).append(line)
+    if OTHER not in by_label:
+        raise RecallDataError("no negative ('other') examples with text")
+    if len(by_label) < 2:
+        raise RecallDataError("no positive examples with text (need at least one label besides 'other')")
+    rng = random.Random(params.seed)
+    rows = _balanced({k: by_label[k] for k in sorted(by_label)}, params, rng)
+    min_count = params.min_count
+    vocab = _vocabulary((line for _, line in rows), min_count)
+    if vocab == 0:
+        if not params.min_count_fallback:
+            raise RecallDataError(f"no token occurs {min_count} times in the training text; add data or lower min_count")
+        log.warning("recall: no token reaches min_count=%d in %d examples; training with min_count=1", min_count, len(rows))
+        min_count = 1
+        vocab = _vocabulary((line for _, line in rows), 1)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        train_path = Path(tmp) / "train.txt"
+        with open(train_path, "w", encoding="utf-8") as fh:
+            for label, line in rows:
+                fh.write(f"{LABEL_PREFIX}{label} {line}\n")
+        lr = params.lr
+        for attempt in range(NAN_RETRIES + 1):
+            kwargs = dict(
+                dim=params.dim, lr=lr, wordNgrams=params.word_ngrams, minCount=min_count, epoch=params.epoch,
+                bucket=params.bucket, thread=params.thread, seed=params.seed, verbose=0,
+            )
+            error = _fit(str(train_path), kwargs, str(Path(tmp) / "model.bin"))
+            if error is None:
+                ft = fasttext.load_model(str(Path(tmp) / "model.bin"))
+                break
+            # fastText raises "Encountered NaN" when SGD diverges; its authors' advice is a lower lr.
+            if "NaN" not in error or attempt == NAN_RETRIES:
+                raise RecallDataError(f"fastText training failed at lr={lr:g}: {error}")
+            log.warning("recall: fastText diverged at lr=%g; retrying with lr=%g", lr, lr / 2)
+            lr /= 2
+    info = TrainInfo(
+        examples={k: len(v) for k, v in sorted(by_label.items())},
+        lines=len(rows),
+        vocabulary=vocab,
+        min_count_used=min_count,
+        lr_used=lr,
+        seconds=round(time.time() - started, 3),
+    )
+    return RecallModel(ft, params, pretokenize, info)
