@@ -14,6 +14,7 @@ from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
 from corpus.stages.ingest import InputSpec
 from corpus.stages.langid import LangIdConfig
+from corpus.stages.recall import RecallConfig
 from corpus.stages.repo_samples import RepoSamplesConfig
 from corpus.stages.shards import ShardsConfig
 
@@ -32,6 +33,7 @@ class StagesSection(BaseModel):
     langid: LangIdConfig = LangIdConfig()
     filter: FilterConfig = FilterConfig()
     dedup_exact: ExactDedupConfig = ExactDedupConfig()
+    recall: RecallConfig = RecallConfig()
     repo_samples: RepoSamplesConfig = RepoSamplesConfig()
     dedup_near: NearDedupConfig = NearDedupConfig()
     decont: DecontStageConfig = DecontStageConfig()

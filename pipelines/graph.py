@@ -9,11 +9,12 @@ from corpus.stages.dedup import ExactDedupStage, NearDedupStage
 from corpus.stages.filter import FilterStage
 from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stages.langid import LangIdStage
+from corpus.stages.recall import RecallStage
 from corpus.stages.repo_samples import RepoSamplesStage
 from corpus.stages.shards import ShardsStage
 from pipelines.config import PipelineConfig
 
-STAGE_ORDER = ["ingest", "langid", "filter", "dedup_exact", "repo_samples", "dedup_near", "decont", "shards"]
+STAGE_ORDER = ["ingest", "langid", "filter", "dedup_exact", "recall", "repo_samples", "dedup_near", "decont", "shards"]
 
 
 def build_stages(cfg: PipelineConfig) -> list[Stage]:
@@ -23,6 +24,7 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         "langid": LangIdStage(s.langid),
         "filter": FilterStage(s.filter),
         "dedup_exact": ExactDedupStage(s.dedup_exact),
+        "recall": RecallStage(s.recall),
         # Path comments use the same language registry as detection unless told otherwise.
         "repo_samples": RepoSamplesStage(s.repo_samples if s.repo_samples.registry else s.repo_samples.model_copy(update={"registry": s.langid.registry})),
         "dedup_near": NearDedupStage(s.dedup_near),
