@@ -14,7 +14,10 @@ from corpus.stages.repo_samples import RepoSamplesStage
 from corpus.stages.shards import ShardsStage
 from pipelines.config import PipelineConfig
 
-STAGE_ORDER = ["ingest", "langid", "filter", "dedup_exact", "recall", "repo_samples", "dedup_near", "decont", "shards"]
+# Exact dedup and recall come before the filters: recall learns from repositories' Markdown (which the
+# filter drops: it is not among the 338 languages), and the web filter needs recall's domain to spare
+# code and math pages the prose-only Gopher rules.
+STAGE_ORDER = ["ingest", "langid", "dedup_exact", "recall", "filter", "repo_samples", "dedup_near", "decont", "shards"]
 
 
 def build_stages(cfg: PipelineConfig) -> list[Stage]:

@@ -29,20 +29,23 @@ class RegexWordTokenizer(WordTokenizer):
 
 
 class WebQuality:
-    def __init__(self, min_doc_words: int = 50) -> None:
+    """Gopher quality rules (word counts, symbol and alphabetic ratios) suit prose; a page of code or
+    math fails them by design, so recalled code/math pages get the repetition (spam) rules only."""
+
+    def __init__(self, min_doc_words: int = 50, prose_domains: tuple[str, ...] = ("text",)) -> None:
         from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter
 
         tok = RegexWordTokenizer()
-        self.filters = [
-            GopherQualityFilter(min_doc_words=min_doc_words, language=tok),
-            GopherRepetitionFilter(language=tok),
-        ]
+        self.quality = GopherQualityFilter(min_doc_words=min_doc_words, language=tok)
+        self.repetition = GopherRepetitionFilter(language=tok)
+        self.prose_domains = prose_domains
 
-    def check(self, text: str, url: str) -> str | None:
+    def check(self, text: str, url: str, domain: str = "text") -> str | None:
         from datatrove.data import Document
 
         doc = Document(text=text, id=url)
-        for f in self.filters:
+        filters = [self.quality, self.repetition] if domain in self.prose_domains else [self.repetition]
+        for f in filters:
             verdict = f.filter(doc)
             ok, reason = (verdict, None) if isinstance(verdict, bool) else verdict
             if not ok:

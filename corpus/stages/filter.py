@@ -17,6 +17,10 @@ class FilterConfig(BaseModel):
     drop_vendored: bool = True
     drop_generated: bool = True
     web_min_words: int = Field(50, ge=0, description="Gopher minimum word count for web pages")
+    web_prose_domains: list[str] = Field(
+        default_factory=lambda: ["text"],
+        description="web pages of these domains get Gopher's prose rules; recalled code/math pages only the repetition rules",
+    )
 
 
 class FilterStage(MapStage):
@@ -33,14 +37,14 @@ class FilterStage(MapStage):
         from corpus.filters.web_rules import WebQuality
 
         self._rules = load_rules(self.config.code_rules)
-        self._web = WebQuality(self.config.web_min_words)
+        self._web = WebQuality(self.config.web_min_words, tuple(self.config.web_prose_domains))
 
     def reason(self, row: dict) -> str | None:
         from corpus.filters.code_rules import check_code
 
         cfg = self.config
         if row["repo"] is None:  # a web page
-            return self._web.check(row["text"], row["path"])
+            return self._web.check(row["text"], row["path"], row["domain"])
         if row["language"] is None and cfg.drop_unknown_language:
             return "unknown_language"
         if row["vendored"] and cfg.drop_vendored:
@@ -52,7 +56,7 @@ class FilterStage(MapStage):
     def process(self, table: pa.Table) -> MapResult:
         if self._rules is None:
             self.setup()
-        rows = table.select(["repo", "path", "text", "language", "vendored", "generated"]).to_pylist()
+        rows = table.select(["repo", "path", "domain", "text", "language", "vendored", "generated"]).to_pylist()
         reasons = [self.reason(r) for r in rows]
         mask = [r is not None for r in reasons]
         kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
