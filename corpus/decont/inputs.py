@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -107,24 +106,11 @@ def _plan_parquet(p: Path) -> list[Chunk]:
     ]
 
 
-@lru_cache(maxsize=4096)
-def _language_for(name: str) -> str | None:
-    """Language of a file name (Pygments lexer names, cached per name suffix); None when unknown."""
-    try:
-        from pygments.lexers import find_lexer_class_for_filename
-    except ImportError:
-        return None
-    try:
-        cls = find_lexer_class_for_filename(name)
-    except Exception:
-        return None
-    return cls.name if cls else None
+def guess_language(path: str, data: bytes = b"") -> str | None:
+    """One of the 338 languages by the project's registry (name, extension, shebang, content rules)."""
+    from lang_registry import detect
 
-
-def guess_language(path: str) -> str | None:
-    base = os.path.basename(path)
-    stem, ext = os.path.splitext(base)
-    return _language_for(f"x{ext}" if ext else base)
+    return detect(path, data).language
 
 
 def read_chunk(chunk: Chunk, max_file_bytes: int = 10 << 20, text_field: str = "text") -> Iterator[dict[str, Any]]:
@@ -149,7 +135,7 @@ def _read_files(chunk: Chunk, max_file_bytes: int) -> Iterator[dict[str, Any]]:
             "source": chunk.source,
             "repo": repo,
             "path": rel,
-            "language": guess_language(rel),
+            "language": None,
             "text": None,
         }
         try:
@@ -167,6 +153,7 @@ def _read_files(chunk: Chunk, max_file_bytes: int) -> Iterator[dict[str, Any]]:
             rec["skip_reason"] = "binary"
             yield rec
             continue
+        rec["language"] = guess_language(rel, data)
         try:
             rec["text"] = data.decode("utf-8")
         except UnicodeDecodeError:
