@@ -165,6 +165,17 @@ def bench_shards(input_path: str) -> dict:
     return out
 
 
+def bench_recall_stage(input_path: str) -> dict:
+    """fastText training (DeepSeekMath's hyper-parameters) and page scoring on the fixed input's texts."""
+    from classifiers.bench import bench_recall
+
+    table = pq.read_table(input_path, columns=["text", "size"])
+    r = bench_recall(table.column("text").to_pylist())
+    out = _figures(r["pages"], _table_mb(table), r["pretokenize_seconds"] + r["predict_seconds"])
+    out.update({"train_seconds": r["train_seconds"], "model_bytes": r["model_bytes"]})
+    return out
+
+
 def bench_pretrain_cpu() -> dict:
     from pretrain.bench import bench_pretrain
 
@@ -246,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     plan: list[tuple[str, str, tuple]] = [
         ("ingest", "bench_ingest", (input_path, warcs)),
         ("langid", "bench_langid", (input_path,)),
+        ("recall", "bench_recall_stage", (input_path,)),
         ("filter", "bench_map_stage", ("filter", input_path)),
         ("dedup_exact", "bench_dedup_exact", (input_path,)),
         ("repo_samples", "bench_repo_samples", (input_path, str(work))),
