@@ -8,7 +8,6 @@ It knows nothing about what a stage does, only its shape (corpus.stage). Per sta
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -23,7 +22,7 @@ import pyarrow as pa
 from corpus.io import PartWriter, iter_batches, list_parts, part_name, read_json, write_json_atomic
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drop_rows, drops_to_table, table_bytes
 from corpus.stage import GlobalStage, MapStage, SourceStage, Stage
-from corpus.stats import StageStats
+from corpus.stats import StageStats, StatsMismatch
 
 log = logging.getLogger("corpus")
 
@@ -155,11 +154,18 @@ def write_filtered_part(table: pa.Table, mask: list[bool], reasons: list[str | N
     return stats
 
 
+# Stages already set up in this worker process, by fingerprint: Ray deserializes the stage for every
+# task, and setup() (models, registries, indexes) should run once per process, not once per part.
+_READY_STAGES: dict[str, MapStage] = {}
+
+
 def run_map_part(stage: MapStage, in_path: str, out_path: str, part_key: str) -> dict[str, Any]:
     """One Ray task: stream a part through stage.process, write kept and dropped rows atomically."""
-    if not getattr(stage, "_is_set_up", False):
+    key = stage.fingerprint()
+    if key not in _READY_STAGES:
         stage.setup()
-        stage._is_set_up = True  # type: ignore[attr-defined]
+        _READY_STAGES[key] = stage
+    stage = _READY_STAGES[key]
     stats = StageStats()
     with PartWriter(out_path, stage.output_schema) as kept_w, PartWriter(_dropped_path(out_path), DROP_SCHEMA) as drop_w:
         for batch in iter_batches(in_path, stage.batch_rows):
@@ -276,8 +282,10 @@ class Executor:
                 results[stage.name] = StageStats.from_json(read_json(success)["stats"])
                 upstream_fp, prev_dir = key, stage_dir
                 continue
-            if not self.resume and stage_dir.exists():
+            # Global stages do not reuse parts: they always start from an empty folder.
+            if (not self.resume or isinstance(stage, GlobalStage)) and stage_dir.exists():
                 shutil.rmtree(stage_dir)
+            shutil.rmtree(self.out_dir / "_tmp" / stage.name, ignore_errors=True)
             success.unlink(missing_ok=True)
             stage_dir.mkdir(parents=True, exist_ok=True)
             started = time.time()
@@ -291,6 +299,11 @@ class Executor:
             else:
                 raise TypeError(f"unknown stage shape {type(stage).__name__}")
             stats.check(stage.name)
+            previous = results.get(names[names.index(stage.name) - 1]) if names.index(stage.name) else None
+            if previous is not None and stats.in_records != previous.out_records:
+                raise StatsMismatch(
+                    f"stage {stage.name!r} read {stats.in_records} records but the stage before it wrote {previous.out_records}"
+                )
             write_json_atomic(
                 success,
                 {
@@ -347,7 +360,16 @@ class Executor:
                 slots.append(i)
         for slot, summary in zip(slots, wait_with_progress(refs, stage.name)):
             summaries[slot] = summary
+        _remove_parts_from(stage_dir, len(jobs))
         return self._collect([s for s in summaries if s is not None])
+
+
+def _remove_parts_from(stage_dir: Path, first: int) -> None:
+    """Parts left by an earlier run that had more of them (a resumed run with another config)."""
+    for path in list(stage_dir.glob("part-*.parquet")) + list((stage_dir / "_dropped").glob("part-*.parquet")):
+        if int(path.stem.split("-")[1]) >= first:
+            path.unlink()
+            Path(_part_stats_path(str(path))).unlink(missing_ok=True)
 
 
 def write_stats_report(out_dir: str | Path, results: dict[str, StageStats]) -> Path:
@@ -359,6 +381,3 @@ def write_stats_report(out_dir: str | Path, results: dict[str, StageStats]) -> P
     return path
 
 
-def stage_key_json(out_dir: str | Path, stage: str) -> dict[str, Any] | None:
-    path = Path(out_dir) / stage / SUCCESS
-    return json.loads(path.read_text()) if path.exists() else None

@@ -108,6 +108,15 @@ def uri_exists(uri: str) -> bool:
         return False
 
 
+def expand_remote_glob(uri: str) -> list[str]:
+    """s3://bucket/dir/*.warc.gz -> the matching object URIs, sorted (same scheme as the pattern)."""
+    import fsspec
+
+    fs, _, _ = fsspec.get_fs_token_paths(uri)
+    scheme = uri.split("://", 1)[0]
+    return sorted(m if "://" in m else f"{scheme}://{m.lstrip('/') if scheme != 'memory' else m}" for m in fs.glob(uri))
+
+
 def open_uri(uri: str, mode: str = "rb") -> Any:
     """Open a local path or any smart-open URI; compression follows the file extension."""
     import smart_open

@@ -6,6 +6,7 @@ files keeps driver memory flat and makes every task idempotent (same inputs -> s
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +34,7 @@ def shuffle(ctx, inputs: list[str], n_buckets: int, map_fn: Callable[[pa.Table, 
     """Run map_fn on every input part (it must add an int `bucket` column in [0, n_buckets)) and
     scatter its rows into bucket folders. Returns the shuffle folder."""
     out_dir = ctx.tmp_dir / name
+    shutil.rmtree(out_dir, ignore_errors=True)  # a crashed earlier run may have left other buckets
     args = [(map_fn, p, i, columns, str(out_dir), n_buckets) for i, p in enumerate(inputs)]
     ctx.run_tasks(_scatter, args, desc=f"{ctx.stage_name}:{name}")
     return out_dir

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from corpus.stats import StageStats
 
 
+def _file_sha(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
 @dataclass(frozen=True)
 class Resources:
     """What one task of the stage asks Ray for."""
@@ -59,8 +66,13 @@ class Stage(ABC):
             return cfg.model_dump(mode="json")
         return dict(cfg)
 
+    def content_files(self) -> list[str]:
+        """Files whose contents (not just names) change the stage's output, e.g. a rule table."""
+        return []
+
     def fingerprint(self) -> str:
-        blob = json.dumps({"stage": self.name, "version": self.version, "config": self.config_json()}, sort_keys=True)
+        contents = {p: _file_sha(p) for p in self.content_files()}
+        blob = json.dumps({"stage": self.name, "version": self.version, "config": self.config_json(), "files": contents}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def preflight(self) -> None:

@@ -9,6 +9,20 @@ from corpus.records import Doc, Drop
 BINARY_SNIFF_BYTES = 8192
 
 
+def printable_path(path: str) -> str:
+    """A file name as valid UTF-8 for the records; undecodable bytes become U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def has_bad_encoding(path: str) -> bool:
+    """Undecodable bytes in a file name arrive as lone surrogates, which Parquet cannot store."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def is_hostile_path(path: str) -> bool:
     """Absolute paths, parent references and control characters: never trusted as names."""
     if not path or path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
-from corpus.ingest.files import file_record, is_hostile_path
+from corpus.ingest.files import file_record, has_bad_encoding, is_hostile_path, printable_path
 from corpus.io import open_uri
 from corpus.records import Doc, Drop
 
@@ -26,6 +26,10 @@ def walk_local_repo(root: Path, *, source: str, domain: str, repo: str, max_byte
         for name in sorted(filenames):
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
+            if has_bad_encoding(rel):
+                shown = printable_path(rel)
+                yield Drop("bad_path_encoding", shown, source, repo, 0, f"{repo}/{shown}: file name is not valid UTF-8")
+                continue
             yield read_local_file(full, rel, source=source, domain=domain, repo=repo, max_bytes=max_bytes)
 
 
@@ -52,6 +56,10 @@ def read_tarball(uri: str, *, source: str, domain: str, repo: str, max_bytes: in
                 name = member.name
                 if member.isdir():
                     continue
+                if has_bad_encoding(name):
+                    shown = printable_path(name)
+                    yield Drop("bad_path_encoding", shown, source, repo, member.size, f"{uri}: member {shown!r}: name is not valid UTF-8")
+                    continue
                 if is_hostile_path(name):
                     yield Drop("hostile_path", name, source, repo, member.size, f"{uri}: member {name!r} has an unsafe path")
                     continue
@@ -68,7 +76,7 @@ def read_tarball(uri: str, *, source: str, domain: str, repo: str, max_bytes: in
                 extracted = tar.extractfile(member)
                 data = extracted.read() if extracted else b""
                 yield file_record(data, source=source, domain=domain, repo=repo, path=rel)
-    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - tarfile, gzip, zlib and lzma each raise their own types
         # Whatever was read before the damage is kept; the archive itself is counted as one refusal.
         yield Drop("corrupt_archive", uri, source, repo, 0, f"{uri}: {type(exc).__name__}: {exc}")
 
@@ -81,7 +89,7 @@ def clone_git_repo(url: str, *, source: str, domain: str, repo: str, max_bytes: 
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     try:
         subprocess.run(
-            ["git", "clone", "--depth", "1", "--quiet", "--no-tags", url, str(dest)],
+            ["git", "clone", "--depth", "1", "--quiet", "--no-tags", "--", url, str(dest)],
             check=True,
             capture_output=True,
             timeout=timeout_s,
@@ -111,6 +119,6 @@ def read_python_distribution(dist_name: str, *, source: str, domain: str, max_by
         rel = str(f)
         if is_hostile_path(rel):
             # RECORD entries like ../../bin/tool point outside site-packages: not part of the package tree.
-            yield Drop("hostile_path", rel, source, repo, 0, f"{repo}: RECORD entry {rel!r} points outside the package")
+            yield Drop("outside_package", rel, source, repo, 0, f"{repo}: RECORD entry {rel!r} points outside the package")
             continue
         yield read_local_file(Path(dist.locate_file(f)), rel, source=source, domain=domain, repo=repo, max_bytes=max_bytes)

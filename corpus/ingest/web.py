@@ -69,12 +69,15 @@ def _warc_record(record, uri: str, n: int, source: str, domain: str, extractor: 
     rtype = record.rec_type
     try:
         if rtype == "conversion":  # WET: text already extracted
-            data = record.content_stream().read()
+            data = record.content_stream().read(MAX_HTML_BYTES + 1)
+            if len(data) > MAX_HTML_BYTES:
+                yield Drop("too_large", url, source, None, len(data), f"{uri}: {url}: text over {MAX_HTML_BYTES} bytes")
+                return
             text = data.decode("utf-8", errors="replace").strip()
             if not text:
                 yield Drop("no_text", url, source, None, len(data), f"{uri}: {url}: empty conversion record")
                 return
-            yield Doc(source=source, domain=domain, path=url, text=text, meta=_meta(record, uri))
+            yield Doc(source=source, domain=domain, path=url, text=text, meta=_meta(record, uri), id=_record_id(source, url, record))
             return
         if rtype != "response":
             yield Drop(f"warc_{rtype}", url, source, None, 0, f"{uri}: {url}: {rtype} record carries no page")
@@ -97,9 +100,16 @@ def _warc_record(record, uri: str, n: int, source: str, domain: str, extractor: 
         if not text:
             yield Drop("no_text", url, source, None, len(data), f"{uri}: {url}: no main text extracted")
             return
-        yield Doc(source=source, domain=domain, path=url, text=text, meta=_meta(record, uri))
+        yield Doc(source=source, domain=domain, path=url, text=text, meta=_meta(record, uri), id=_record_id(source, url, record))
     except Exception as exc:  # noqa: BLE001 - one bad page never ends the run
         yield Drop("malformed_record", url, source, None, 0, f"{uri}: {url}: {type(exc).__name__}: {exc}")
+
+
+def _record_id(source: str, url: str, record) -> str:
+    """A crawl can hold the same URL twice: the WARC record id keeps their document ids apart."""
+    from corpus.records import doc_id
+
+    return doc_id(source, None, f"{url}\0{record.rec_headers.get_header('WARC-Record-ID') or ''}")
 
 
 def _meta(record, uri: str) -> dict:

@@ -32,6 +32,9 @@ class FilterStage(MapStage):
         self._rules = None
         self._web = None
 
+    def content_files(self) -> list[str]:
+        return [self.config.code_rules] if self.config.code_rules else []
+
     def setup(self) -> None:
         from corpus.filters.code_rules import load_rules
         from corpus.filters.web_rules import WebQuality

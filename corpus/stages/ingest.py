@@ -14,7 +14,7 @@ from corpus.engine import PreflightError
 from corpus.ingest.repos import clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
 from corpus.ingest.stack_parquet import read_stack_parquet
 from corpus.ingest.web import HtmlExtractor, read_warc
-from corpus.io import is_remote, uri_exists
+from corpus.io import expand_remote_glob, is_remote, uri_exists
 from corpus.records import Doc, Drop
 from corpus.stage import SourceStage
 
@@ -64,9 +64,6 @@ class IngestStage(SourceStage):
     name = "ingest"
     config: IngestConfig
 
-    def __init__(self, config: IngestConfig) -> None:
-        super().__init__(config)
-
     def units_per_part(self) -> int:
         return self.config.units_per_part
 
@@ -85,6 +82,11 @@ class IngestStage(SourceStage):
     def _expand(self, i: int, spec: InputSpec, path: str) -> list[Unit]:
         if spec.kind == "repos" and _is_git_url(path):
             return [Unit(i, "git", path, _repo_name(path))]
+        if is_remote(path) and glob.has_magic(path):
+            matches = expand_remote_glob(path)
+            if not matches:
+                raise PreflightError(f"input {spec.name!r}: {path} matches nothing")
+            return [self._file_unit(i, spec, m) for m in matches]
         if is_remote(path):
             if not uri_exists(path):
                 raise PreflightError(f"input {spec.name!r}: {path} does not exist or is unreachable")
@@ -111,6 +113,35 @@ class IngestStage(SourceStage):
                 raise PreflightError(f"input {spec.name!r}: {uri} is neither a folder, a git URL nor a tarball")
             return Unit(i, "tarball", uri, _repo_name(uri))
         return Unit(i, spec.kind, uri, None)
+
+    def input_fingerprint(self, units: list[Unit]) -> str:
+        """Names plus what says their content changed: size and mtime of local files and folders'
+        files, the version of an installed distribution (remote objects: their names only)."""
+        import hashlib
+        import os
+        from importlib import metadata
+
+        h = hashlib.sha256()
+        for u in units:
+            h.update(repr(u).encode())
+            if u.kind == "python_dist":
+                try:
+                    h.update(metadata.version(u.uri).encode())
+                except metadata.PackageNotFoundError:
+                    h.update(b"missing")
+            elif u.kind == "local_repo":
+                for dirpath, dirnames, filenames in os.walk(u.uri):
+                    dirnames[:] = sorted(d for d in dirnames if d != ".git")
+                    for name in sorted(filenames):
+                        try:
+                            st = os.lstat(os.path.join(dirpath, name))
+                        except OSError:
+                            continue
+                        h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}".encode("utf-8", "surrogateescape"))
+            elif not is_remote(u.uri) and os.path.exists(u.uri):
+                st = os.stat(u.uri)
+                h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()[:16]
 
     def read(self, units: list[Unit]) -> Iterator[Doc | Drop]:
         extractor = HtmlExtractor()

@@ -27,6 +27,9 @@ class LangIdStage(MapStage):
         super().__init__(config or LangIdConfig())
         self._registry = None
 
+    def content_files(self) -> list[str]:
+        return [self.config.registry] if self.config.registry else []
+
     def setup(self) -> None:
         from lang_registry import load_registry
 

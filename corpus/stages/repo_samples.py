@@ -114,6 +114,9 @@ class RepoSamplesStage(GlobalStage):
     def __init__(self, config: RepoSamplesConfig | None = None) -> None:
         super().__init__(config or RepoSamplesConfig())
 
+    def content_files(self) -> list[str]:
+        return [self.config.registry] if self.config.registry else []
+
     def run(self, ctx, inputs: list[str]) -> StageStats:
         from functools import partial
 
