@@ -147,3 +147,46 @@ def test_malformed_warc_is_refused_with_its_name(tmp_path: Path, shared_dir: Pat
     garbage.write_bytes(b"\x1f\x8b\x08 definitely not gzip")
     docs, drops = split(read_warc(str(garbage), source="web", domain="text"))
     assert not docs and drops[0].reason == "malformed_record"
+
+
+def test_non_utf8_file_names_are_refused_not_fatal(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "ok.py").write_text("x = 1\n")
+    with open(bytes(root) + b"/bad\xffname.py", "wb") as fh:
+        fh.write(b"y = 2\n")
+    docs, drops = split(walk_local_repo(root, source="gh", domain="code", repo="r", max_bytes=1000))
+    assert [d.path for d in docs] == ["ok.py"]
+    assert [d.reason for d in drops] == ["bad_path_encoding"]
+    drops[0].path.encode("utf-8")  # storable in Parquet
+
+
+def test_corrupted_gzip_stream_is_one_refusal(tmp_path: Path) -> None:
+    data = bytearray(_tar_bytes({f"p/f{i}.py": (f"value_{i} = {i}\n" * 3000).encode() for i in range(4)}))
+    for i in range(len(data) // 2, len(data) // 2 + 64):
+        data[i] ^= 0xFF  # damage the deflate stream in the middle, keep the length
+    archive = tmp_path / "damaged.tar.gz"
+    archive.write_bytes(bytes(data))
+    docs, drops = split(read_tarball(str(archive), source="gh", domain="code", repo="damaged", max_bytes=10**6))
+    assert drops[-1].reason == "corrupt_archive" and str(archive) in drops[-1].detail
+    assert len(docs) >= 1, "members before the damage are kept"
+
+
+def test_stack_parquet_without_repo_column_is_not_a_web_page(tmp_path: Path) -> None:
+    path = tmp_path / "files.parquet"
+    pq.write_table(pa.table({"content": ["int main() { return 0; }\n"], "path": ["m.c"]}), path)
+    docs, _ = split(read_stack_parquet(str(path), source="stack", domain="code", max_bytes=1000))
+    assert docs[0].repo == str(path)
+
+
+def test_remote_globs_expand_to_one_unit_per_object() -> None:
+    import fsspec
+
+    from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/bucket/tars/a.tar.gz", b"x")
+    fs.pipe("/bucket/tars/b.tar.gz", b"y")
+    stage = IngestStage(IngestConfig(inputs=[InputSpec(name="gh", kind="repos", paths=["memory://bucket/tars/*.tar.gz"])]))
+    units = stage.plan()
+    assert [u.repo for u in units] == ["a", "b"] and all(u.kind == "tarball" for u in units)

@@ -206,6 +206,9 @@ def test_shards_feed_the_trainer(finished_run) -> None:
     _, out, results = finished_run
     manifest = json.loads((out / "shards" / "manifest.json").read_text())
     assert manifest["seq_len"] == 129 and manifest["totals"]["tokens"] > 0
+    assert manifest["eval"]["unit"] == "document"  # a whole document is held out, never a cut shard
+    dropped = pq.read_table(sorted(str(p) for p in (out / "shards" / "_dropped").glob("*.parquet"))).column("reason").to_pylist()
+    assert len(dropped) == sum(results["shards"].dropped.values())
     for entry in manifest["shards"]:
         table = pq.read_table(out / "shards" / entry["path"])
         assert table.num_rows == entry["rows"]
@@ -215,3 +218,16 @@ def test_shards_feed_the_trainer(finished_run) -> None:
     inputs, targets = next(iter(loader))
     assert inputs.shape == targets.shape == (2, 128)
     assert int(inputs.max()) < manifest["vocab_size"]
+
+
+def test_resume_with_fewer_parts_leaves_no_stale_parts(tmp_path, ray_local) -> None:
+    cfg = _config(tmp_path, None)
+    out = tmp_path / "out"
+    _run(cfg, out)
+    before = len(list((out / "ingest").glob("part-*.parquet")))
+    regrouped = cfg.model_copy(deep=True)
+    regrouped.stages.ingest.units_per_part = 10
+    results = _run(regrouped, out, resume=True)  # the engine's continuity check would fail on stale parts
+    after = sorted(p.name for p in (out / "ingest").glob("part-*.parquet"))
+    assert before > 1 and after == ["part-00000.parquet"]
+    assert results["langid"].in_records == results["ingest"].out_records

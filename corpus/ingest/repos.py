@@ -76,6 +76,10 @@ def read_tarball(uri: str, *, source: str, domain: str, repo: str, max_bytes: in
                 extracted = tar.extractfile(member)
                 data = extracted.read() if extracted else b""
                 yield file_record(data, source=source, domain=domain, repo=repo, path=rel)
+            # Damage can look like an early end-of-archive block: read the compressed stream to its
+            # end so a broken deflate stream or CRC is reported instead of members vanishing silently.
+            while tar.fileobj.read(1 << 20):
+                pass
     except Exception as exc:  # noqa: BLE001 - tarfile, gzip, zlib and lzma each raise their own types
         # Whatever was read before the damage is kept; the archive itself is counted as one refusal.
         yield Drop("corrupt_archive", uri, source, repo, 0, f"{uri}: {type(exc).__name__}: {exc}")

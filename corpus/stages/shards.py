@@ -11,13 +11,19 @@ The tokenizer library (tokenizer/) does the work; this module only distributes i
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import pyarrow as pa
 
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.io import PartWriter, part_name
+from corpus.records import DROP_SCHEMA, Drop, drops_to_table
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
@@ -56,8 +62,10 @@ def _encode_config(cfg: ShardsConfig):
 
 
 def _load(tok_path: str, fast: bool):
-    """Tokenizer (and checked fast encoder) once per worker process."""
-    if tok_path not in _TOKENIZERS:
+    """Tokenizer (and checked fast encoder) once per worker process, per version of the file."""
+    st = Path(tok_path).stat()
+    cache_key = f"{tok_path}:{st.st_size}:{st.st_mtime_ns}:{fast}"
+    if cache_key not in _TOKENIZERS:
         from tokenizer.bpe import load_tokenizer
 
         tok = load_tokenizer(tok_path)
@@ -67,12 +75,17 @@ def _load(tok_path: str, fast: bool):
 
             enc = build_fast_encoder(tok)
             encoder = FastEncoder(enc) if enc is not None else None
-        _TOKENIZERS[tok_path] = (tok, encoder)
-    return _TOKENIZERS[tok_path]
+        _TOKENIZERS[cache_key] = (tok, encoder)
+    return _TOKENIZERS[cache_key]
 
 
 def _records(path: str) -> list[dict]:
-    return pq.read_table(path, columns=["id", "text", "source", "domain", "language", "size"]).to_pylist()
+    return pq.read_table(path, columns=["id", "text", "source", "domain", "language", "size", "repo", "path"]).to_pylist()
+
+
+def _eval_rank(seed: int, doc_id: str) -> int:
+    """Which document is held out for eval when the eval fraction draws none (smallest first)."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}\0eval-fallback\0{doc_id}".encode(), digest_size=8).digest(), "big")
 
 
 def encode_part(tok_path: str, fast: bool, in_path: str, out_path: str, cfg: ShardsConfig, seed: int) -> dict:
@@ -88,7 +101,10 @@ def encode_part(tok_path: str, fast: bool, in_path: str, out_path: str, cfg: Sha
         encoded += encode_documents(tok, records[i : i + 256], _encode_config(cfg), seed, encoder=encoder, skipped=skipped)
     pq.write_table(encoded_to_table(encoded, seed), out_path)
     size = {r["id"]: r["size"] for r in records}
+    train_ids = [d.doc_id for d in encoded if d.split == "train"]
     return {
+        "n_eval": sum(d.split == "eval" for d in encoded),
+        "eval_candidate": min(train_ids, key=lambda i: _eval_rank(seed, i)) if train_ids else None,
         "n_in": len(records),
         "in_bytes": sum(size.values()),
         "n_encoded": len(encoded),
@@ -98,23 +114,41 @@ def encode_part(tok_path: str, fast: bool, in_path: str, out_path: str, cfg: Sha
     }
 
 
-def mix_part(tok_path: str, fast: bool, in_path: str, enc_path: str, out_path: str, plan: Any, cfg: ShardsConfig, seed: int) -> dict:
-    from tokenizer.packing import encoded_to_table, table_to_encoded
+def mix_part(tok_path: str, fast: bool, in_path: str, enc_path: str, out_path: str, plan: Any, cfg: ShardsConfig, seed: int,
+             force_eval: str | None, dropped_path: str) -> dict:
+    """Apply the mixture plan to one part; write its documents sorted in the final order (so the
+    driver only merges) and quarantine rows for the documents the plan leaves out."""
+    from tokenizer.packing import encoded_to_table, sort_docs, table_to_encoded
     from tokenizer.shards import apply_mixture
 
     tok, encoder = _load(tok_path, fast)
     encoded = list(table_to_encoded(pq.read_table(enc_path)))
+    for d in encoded:
+        if d.doc_id == force_eval:
+            d.split = "eval"  # held out whole, never repeated by the mixture
     by_id = {r["id"]: r for r in _records(in_path)}
     dropped = [d.doc_id for d in encoded if d.split == "train" and plan.copies(seed, d.doc_id, d.domain) == 0]
     mixed = apply_mixture(tok, encoded, by_id, plan, seed=seed, encode_config=_encode_config(cfg), encoder=encoder)
-    pq.write_table(encoded_to_table(mixed, seed), out_path)
-    return {"downsampled": len(dropped), "downsampled_bytes": sum(by_id[i]["size"] for i in dropped if i in by_id)}
+    pq.write_table(encoded_to_table(sort_docs(mixed, seed), seed), out_path)
+    drops = [Drop("mixture_downsampled", by_id[i]["path"], by_id[i]["source"], by_id[i]["repo"], by_id[i]["size"], "left out by the mixture plan", id=i) for i in dropped]
+    with PartWriter(dropped_path, DROP_SCHEMA) as w:
+        w.write(drops_to_table(drops))
+    return {"downsampled": len(dropped), "downsampled_bytes": sum(by_id[i]["size"] for i in dropped)}
+
+
+def _merged(paths: list[str], seed: int) -> Iterator[Any]:
+    """All parts' documents in the final order, streaming: one record batch per part in memory."""
+    from tokenizer.packing import order_key, table_to_encoded
+
+    def stream(path: str) -> Iterator[Any]:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=256):
+            yield from table_to_encoded(pa.Table.from_batches([batch]))
+
+    return heapq.merge(*(stream(p) for p in paths), key=lambda d: order_key(seed, d.doc_id, d.rep))
 
 
 def sample_training_text(inputs: list[str], max_bytes: int, seed: int) -> list[str]:
     """A document-hash sample of about max_bytes, the same whatever the partitioning."""
-    import hashlib
-
     total = sum(pq.read_table(p, columns=["size"]).column("size").to_numpy().sum() for p in inputs) or 1
     keep = min(1.0, max_bytes / total)
     texts = []
@@ -156,8 +190,7 @@ class ShardsStage(GlobalStage):
     def run(self, ctx, inputs: list[str]) -> StageStats:
         from tokenizer.bpe import load_tokenizer
         from tokenizer.mixture import plan_mixture
-        from tokenizer.packing import sort_docs, table_to_encoded
-        from tokenizer.shards import ShardConfig, tokens_by_domain, write_shards
+        from tokenizer.shards import ShardConfig, write_shards
 
         cfg, seed = self.config, ctx.seed
         tok_path = self._tokenizer_path(ctx, inputs)
@@ -168,17 +201,30 @@ class ShardsStage(GlobalStage):
         available: Counter = Counter()
         for r in encoded:
             available.update(r["tokens_by_domain"])
+        # The eval split is drawn per document; when the draw gives none, hold out one whole document.
+        candidates = [r["eval_candidate"] for r in encoded if r["eval_candidate"]]
+        force_eval = None
+        if cfg.eval_fraction > 0 and not sum(r["n_eval"] for r in encoded) and sum(r["n_encoded"] for r in encoded) > 1:
+            force_eval = min(candidates, key=lambda i: _eval_rank(seed, i))
         plan = plan_mixture(dict(available), cfg.mixture, total_tokens=cfg.total_tokens, max_repeat=cfg.max_repeat, keep_shares=cfg.keep_shares)
-        mixed = ctx.run_tasks(mix_part, [(tok_path, fast, p, e, m, plan, cfg, seed) for p, e, m in zip(inputs, enc_paths, mix_paths)], desc="shards:mix")
-        docs = sort_docs((d for m in mix_paths for d in table_to_encoded(pq.read_table(m))), seed)
+        drop_paths = [str(ctx.stage_dir / "_dropped" / part_name(i)) for i in range(len(inputs))]
+        mixed = ctx.run_tasks(
+            mix_part,
+            [(tok_path, fast, p, e, m, plan, cfg, seed, force_eval, d) for p, e, m, d in zip(inputs, enc_paths, mix_paths, drop_paths)],
+            desc="shards:mix",
+        )
+        achieved: Counter = Counter()
+        for d in _merged(mix_paths, seed):
+            if d.split == "train":
+                achieved[d.domain] += d.n_tokens
         tok = load_tokenizer(tok_path)
         shard_cfg = ShardConfig(
             seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture, max_repeat=cfg.max_repeat,
             keep_shares=cfg.keep_shares, mixture_total_tokens=cfg.total_tokens,
         )
         manifest = write_shards(
-            docs, ctx.stage_dir, tok, seed=seed, encode_config=_encode_config(cfg), config=shard_cfg,
-            mixture_report=plan.report(tokens_by_domain(docs)), extra={"encoder": encoder_report},
+            _merged(mix_paths, seed), ctx.stage_dir, tok, seed=seed, encode_config=_encode_config(cfg), config=shard_cfg,
+            mixture_report=plan.report(dict(sorted(achieved.items()))), extra={"encoder": encoder_report},
         )
         stats = StageStats()
         for e, m in zip(encoded, mixed):
