@@ -47,14 +47,12 @@ def run_command(args: argparse.Namespace) -> int:
         only = set(args.stages.split(",")) if args.stages else None
         address = os.environ.get("RAY_ADDRESS") or cfg.ray.address
         _setup_file_logging(out_dir)
-        for stage in stages:
-            stage.preflight()
         started = init_ray(address, args.num_cpus or cfg.ray.num_cpus)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
         return 2
     try:
-        results = Executor(out_dir, seed=cfg.seed, resume=args.resume).run(stages, only)
+        results = Executor(out_dir, seed=cfg.seed, resume=args.resume).run(stages, only)  # pre-flights every stage first
         stats_path = write_stats_report(out_dir, results)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)

@@ -9,7 +9,8 @@ independently, so each chunk can be one Ray task. Unreadable inputs become skip 
 
 from __future__ import annotations
 
-import hashlib
+from corpus.records import doc_id  # the CLI's records carry the pipeline's ids
+
 import json
 import os
 from dataclasses import dataclass, field
@@ -29,12 +30,6 @@ class Chunk:
     items: list[Any] = field(default_factory=list)  # relative file paths, or row-group numbers
     source: str = "local"
     bytes: int = 0
-
-
-def doc_id(source: str, repo: str | None, path: str) -> str:
-    """Same formula as corpus.records.doc_id (docs/contracts.md): sha1 of source\\0repo\\0path, 16 bytes."""
-    key = f"{source}\0{repo or ''}\0{path}".encode("utf-8", "surrogatepass")
-    return hashlib.sha1(key).hexdigest()[:32]
 
 
 def _is_parquet(p: str) -> bool:
