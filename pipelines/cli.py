@@ -77,11 +77,11 @@ def print_summary(out_dir: Path, results: dict, stats_path: Path) -> None:
         top = ", ".join(f"{r}={n}" for r, n in s.dropped.most_common(4))
         print(f"  {name:<14} in {s.in_records:>7}  kept {s.kept:>7}  out {s.out_records:>7}  dropped {sum(s.dropped.values()):>6}  {top}")
     manifest = out_dir / "shards" / "manifest.json"
-    if manifest.exists():
+    if "shards" in results and manifest.exists():
         m = json.loads(manifest.read_text())
         print(f"  tokens written: {m['totals']['tokens']} in {len(m['shards'])} shards ({manifest})")
     print(f"  stats: {stats_path}")
     reports = out_dir / "reports"
-    for extra in ("decontamination.md", "decontamination.html"):
+    for extra in ("decontamination.md", "decontamination.html", "recall.json"):
         if (reports / extra).exists():
             print(f"  report: {reports / extra}")
