@@ -7,7 +7,7 @@ Web pages (no repository) are natural-language text and are not passed to the co
 from __future__ import annotations
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.records import DROP_SCHEMA
 from corpus.stage import MapResult, MapStage
@@ -17,6 +17,12 @@ class LangIdConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     registry: str | None = None  # a registry file other than the packaged one (see `corpus langs add`)
+    # DeepSeek-Coder-V2 counts 185B tokens of "code-related text such as markdown" in its code corpus,
+    # yet Markdown is not one of the 338 names. Files the registry leaves unnamed but whose extension
+    # is listed here get this language (method `code_related_text`) instead of being dropped as unknown.
+    code_related_text: dict[str, str] = Field(
+        default_factory=lambda: {".md": "Markdown", ".markdown": "Markdown", ".rst": "reStructuredText", ".adoc": "AsciiDoc"}
+    )
 
 
 class LangIdStage(MapStage):
@@ -50,8 +56,13 @@ class LangIdStage(MapStage):
                 generated.append(False)
                 continue
             d = detect(path, cols["text"][i].encode("utf-8", "surrogatepass"), self._registry)
-            langs.append(d.language)
-            methods.append(d.method)
+            language, method = d.language, d.method
+            if language is None and not d.binary:
+                ext = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+                if ext in self.config.code_related_text:
+                    language, method = self.config.code_related_text[ext], "code_related_text"
+            langs.append(language)
+            methods.append(method)
             vendored.append(d.vendored)
             generated.append(d.generated)
         out = table
