@@ -132,13 +132,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="corpus")
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    return int(args.func(args) or 0)
+    """`python -m corpus.decont.cli decont ...` = `corpus decont ...`."""
+    from corpus.cli import main as corpus_main
+
+    return corpus_main(argv)
 
 
 if __name__ == "__main__":
