@@ -231,7 +231,8 @@ class ShardsStage(GlobalStage):
             stats.add_in(e["n_in"], e["in_bytes"])
             for reason, n in e["skipped"].items():
                 stats.add_dropped(f"encode_{reason}", n)  # skipped bytes are the in/kept difference
-            stats.add_dropped("mixture_downsampled", m["downsampled"], m["downsampled_bytes"])
+            if m["downsampled"]:
+                stats.add_dropped("mixture_downsampled", m["downsampled"], m["downsampled_bytes"])
             stats.add_kept(e["n_encoded"] - m["downsampled"], e["encoded_bytes"] - m["downsampled_bytes"], out=0)
         stats.out_records = manifest["totals"]["rows"]
         return stats
