@@ -240,6 +240,7 @@ class Executor:
         self.seed = seed
         self.resume = resume
         self.extras: dict[str, Any] = {}
+        self.ran: list[str] = []  # stages computed (not skipped) by the last run()
 
     # A stage's identity: its config and code version plus everything upstream of it.
     def _stage_key(self, stage: Stage, input_fp: str) -> str:
@@ -253,6 +254,7 @@ class Executor:
                 raise PreflightError(f"--stages names unknown stage(s) {sorted(unknown)}; known: {names}")
         for stage in stages:
             stage.preflight()
+        self.ran = []
         results: dict[str, StageStats] = {}
         upstream_fp = ""
         prev_dir: Path | None = None
@@ -319,6 +321,7 @@ class Executor:
             )
             log.info("stage %s: in=%d kept=%d dropped=%s (%.1fs)", stage.name, stats.in_records, stats.kept, dict(stats.dropped), time.time() - started)
             results[stage.name] = stats
+            self.ran.append(stage.name)
             upstream_fp, prev_dir = key, stage_dir
         shutil.rmtree(self.out_dir / "_tmp", ignore_errors=True)
         return results

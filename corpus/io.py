@@ -102,8 +102,8 @@ def uri_exists(uri: str) -> bool:
     import fsspec
 
     try:
-        fs, _, paths = fsspec.get_fs_token_paths(uri)
-        return fs.exists(paths[0])
+        fs, path = fsspec.core.url_to_fs(uri)  # no glob expansion: the literal name must exist
+        return fs.exists(path)
     except Exception:  # noqa: BLE001 - any failure to reach the URI is "not usable" for pre-flight
         return False
 

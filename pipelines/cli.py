@@ -47,12 +47,15 @@ def run_command(args: argparse.Namespace) -> int:
         only = set(args.stages.split(",")) if args.stages else None
         address = os.environ.get("RAY_ADDRESS") or cfg.ray.address
         _setup_file_logging(out_dir)
+        for stage in stages:
+            stage.preflight()  # before Ray starts: a bad input must not cost a cluster connection
         started = init_ray(address, args.num_cpus or cfg.ray.num_cpus)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
         return 2
+    executor = Executor(out_dir, seed=cfg.seed, resume=args.resume)
     try:
-        results = Executor(out_dir, seed=cfg.seed, resume=args.resume).run(stages, only)  # pre-flights every stage first
+        results = executor.run(stages, only)
         stats_path = write_stats_report(out_dir, results)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
@@ -65,23 +68,24 @@ def run_command(args: argparse.Namespace) -> int:
             import ray
 
             ray.shutdown()
-    print_summary(out_dir, results, stats_path)
+    print_summary(out_dir, results, stats_path, executor.ran)
     return 0
 
 
-def print_summary(out_dir: Path, results: dict, stats_path: Path) -> None:
+def print_summary(out_dir: Path, results: dict, stats_path: Path, ran: list[str]) -> None:
     first = next(iter(results.values()))
     print(f"\ncorpus run finished: {out_dir}")
     print(f"  input: {first.in_records} records, {first.in_bytes / 1e6:.1f} MB")
     for name, s in results.items():
         top = ", ".join(f"{r}={n}" for r, n in s.dropped.most_common(4))
-        print(f"  {name:<14} in {s.in_records:>7}  kept {s.kept:>7}  out {s.out_records:>7}  dropped {sum(s.dropped.values()):>6}  {top}")
+        mark = "" if name in ran else " (finished earlier)"
+        print(f"  {name:<14} in {s.in_records:>7}  kept {s.kept:>7}  out {s.out_records:>7}  dropped {sum(s.dropped.values()):>6}  {top}{mark}")
     manifest = out_dir / "shards" / "manifest.json"
-    if "shards" in results and manifest.exists():
+    if "shards" in ran and manifest.exists():
         m = json.loads(manifest.read_text())
         print(f"  tokens written: {m['totals']['tokens']} in {len(m['shards'])} shards ({manifest})")
     print(f"  stats: {stats_path}")
     reports = out_dir / "reports"
-    for extra in ("decontamination.md", "decontamination.html", "recall.json"):
-        if (reports / extra).exists():
+    for stage, extra in (("decont", "decontamination.md"), ("decont", "decontamination.html"), ("recall", "recall.json")):
+        if stage in ran and (reports / extra).exists():
             print(f"  report: {reports / extra}")

@@ -176,7 +176,7 @@ def test_stack_parquet_without_repo_column_is_not_a_web_page(tmp_path: Path) -> 
     path = tmp_path / "files.parquet"
     pq.write_table(pa.table({"content": ["int main() { return 0; }\n"], "path": ["m.c"]}), path)
     docs, _ = split(read_stack_parquet(str(path), source="stack", domain="code", max_bytes=1000))
-    assert docs[0].repo == str(path)
+    assert docs[0].repo == f"{path}#m.c"
 
 
 def test_remote_globs_expand_to_one_unit_per_object() -> None:

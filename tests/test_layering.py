@@ -22,7 +22,7 @@ def test_package_imports_only_what_the_layering_allows(package: str) -> None:
     import pkgutil
 
     mod = importlib.import_module(package)
-    names = [package] + [f"{package}.{m.name}" for m in pkgutil.iter_modules(getattr(mod, "__path__", []))]
+    names = [package] + [m.name for m in pkgutil.walk_packages(getattr(mod, "__path__", []), prefix=f"{package}.")]
     code = "import sys\n" + "".join(f"import {n}\n" for n in names) + (
         f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {RULES[package]!r})\nprint(','.join(bad))"
     )

@@ -45,3 +45,16 @@ def test_partitioning_does_not_change_a_byte(tmp_path, ray_local) -> None:
     three = _digest(_run(tmp_path / "three", 3))
     assert "manifest.json" in one and any(n.startswith("train-") for n in one)
     assert one == three
+
+
+def test_unencodable_documents_are_quarantined(tmp_path, ray_local) -> None:
+    docs = _docs()[:4] + [Doc(source="github", domain="code", repo="cpython", path="empty.py", text="")]
+    tmp_path.mkdir(exist_ok=True)
+    src = tmp_path / "in.parquet"
+    pq.write_table(docs_to_table(docs), src)
+    ctx = RunContext(tmp_path / "out", seed=7, stage_name="shards")
+    stats = ShardsStage(ShardsConfig(vocab_size=600, seq_len=65, rows_per_shard=16, keep_shares=False)).run(ctx, [str(src)])
+    stats.check("shards")
+    dropped = pq.read_table(ctx.stage_dir / "_dropped" / "part-00000.parquet").to_pylist()
+    assert [(d["path"], d["reason"]) for d in dropped if d["reason"].startswith("encode_")] == [("empty.py", "encode_empty_text")]
+    assert stats.dropped["encode_empty_text"] == 1

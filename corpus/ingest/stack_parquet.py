@@ -42,9 +42,9 @@ def read_stack_parquet(uri: str, *, source: str, domain: str, max_bytes: int) ->
                 for i, content in enumerate(data[content_col]):
                     row += 1
                     path = (data[path_col][i] if path_col else None) or f"{uri.rsplit('/', 1)[-1]}/row-{row}"
-                    # Without a repository column the file itself stands for the repository: a null
-                    # repo means "web page" to every later stage.
-                    repo = (data[repo_col][i] if repo_col else None) or uri
+                    # Without a repository column each row is its own repository (a null repo means
+                    # "web page" to every later stage; one repo per file would glue unrelated files).
+                    repo = (data[repo_col][i] if repo_col else None) or f"{uri}#{path}"
                     if is_hostile_path(path):
                         yield Drop("hostile_path", path, source, repo, 0, f"{uri}: row {row}: unsafe path {path!r}")
                         continue

@@ -44,7 +44,12 @@ def decont_part(index: Any, in_path: str, out_path: str, mode: str) -> dict[str,
         metas = table.column("meta").to_pylist()
         for i, hs in enumerate(hits_per_row):
             if hs:
-                meta = json.loads(metas[i] or "{}")
+                try:
+                    meta = json.loads(metas[i] or "{}")
+                except ValueError:
+                    meta = None
+                if not isinstance(meta, dict):
+                    meta = {"meta_unparsed": metas[i]}
                 meta["decont"] = [{k: h[k] for k in ("benchmark", "item", "field", "ngram")} for h in hs]
                 metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
         table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
@@ -66,6 +71,11 @@ class DecontStage(GlobalStage):
 
         # Known benchmarks the config does not mention stay in the list so the report names them missing.
         return resolve_specs(self.config.benchmarks)
+
+    def content_files(self) -> list[str]:
+        from pathlib import Path
+
+        return [s.source for s in self._specs() if s.source and "://" not in s.source and Path(s.source).is_file()]
 
     def preflight(self) -> None:
         from corpus.engine import PreflightError

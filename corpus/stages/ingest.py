@@ -11,6 +11,7 @@ from typing import Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.engine import PreflightError
+from corpus.ingest.files import printable_path
 from corpus.ingest.repos import clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
 from corpus.ingest.stack_parquet import read_stack_parquet
 from corpus.ingest.web import HtmlExtractor, read_warc
@@ -18,6 +19,7 @@ from corpus.io import expand_remote_glob, is_remote, uri_exists
 from corpus.records import Doc, Drop
 from corpus.stage import SourceStage
 
+LISTABLE_SCHEMES = {"s3", "gs", "gcs", "az", "abfs", "file", "memory", "hdfs"}
 TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst")
 
 
@@ -82,7 +84,9 @@ class IngestStage(SourceStage):
     def _expand(self, i: int, spec: InputSpec, path: str) -> list[Unit]:
         if spec.kind == "repos" and _is_git_url(path):
             return [Unit(i, "git", path, _repo_name(path))]
-        if is_remote(path) and glob.has_magic(path):
+        # A remote pattern is a glob only where the store can list and no object has that exact name
+        # (presigned https URLs carry '?' in their query).
+        if is_remote(path) and glob.has_magic(path) and path.split("://", 1)[0] in LISTABLE_SCHEMES and not uri_exists(path):
             matches = expand_remote_glob(path)
             if not matches:
                 raise PreflightError(f"input {spec.name!r}: {path} matches nothing")
@@ -99,7 +103,7 @@ class IngestStage(SourceStage):
             p = Path(m)
             if spec.kind == "repos" and p.is_dir():
                 subdirs = sorted(d for d in p.iterdir() if d.is_dir()) if spec.each_subdir else [p]
-                units += [Unit(i, "local_repo", str(d.resolve()), d.resolve().name) for d in subdirs]
+                units += [Unit(i, "local_repo", str(d.resolve()), printable_path(d.resolve().name)) for d in subdirs]
             elif p.is_dir():
                 files = sorted(f for f in p.rglob("*") if f.is_file())
                 units += [self._file_unit(i, spec, str(f)) for f in files]
@@ -113,6 +117,9 @@ class IngestStage(SourceStage):
                 raise PreflightError(f"input {spec.name!r}: {uri} is neither a folder, a git URL nor a tarball")
             return Unit(i, "tarball", uri, _repo_name(uri))
         return Unit(i, spec.kind, uri, None)
+
+    def preflight(self) -> None:
+        self.plan()  # missing inputs fail here, before Ray starts
 
     def input_fingerprint(self, units: list[Unit]) -> str:
         """Names plus what says their content changed: size and mtime of local files and folders'
@@ -167,7 +174,7 @@ class IngestStage(SourceStage):
 
 
 def _repo_name(uri: str) -> str:
-    name = uri.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    name = printable_path(uri.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
     for suffix in (".git",) + TARBALL_SUFFIXES:
         name = name.removesuffix(suffix)
     return name or uri

@@ -251,6 +251,9 @@ class RecallStage(GlobalStage):
         data["seed_digests"] = {p: _file_digest(p) for p in self.config.seeds if _seed_readable(p)}
         return data
 
+    def content_files(self) -> list[str]:
+        return [self.config.tokenizer] if self.config.tokenizer else []
+
     def preflight(self) -> None:
         for p in self.config.seeds:
             if not _seed_readable(p):

@@ -28,6 +28,7 @@ from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
 _TOKENIZERS: dict[str, Any] = {}
+MERGE_ROW_GROUP = 32  # documents per row group of a sorted part (bounds the merge's memory per part)
 
 
 class ShardsConfig(BaseModel):
@@ -83,6 +84,20 @@ def _records(path: str) -> list[dict]:
     return pq.read_table(path, columns=["id", "text", "source", "domain", "language", "size", "repo", "path"]).to_pylist()
 
 
+def _encode_drop(record: dict) -> Drop:
+    """Why the encoder skipped a record (the same checks tokenizer.encode_documents makes)."""
+    text = record["text"]
+    if not text:
+        reason = "encode_empty_text"
+    else:
+        try:
+            text.encode("utf-8")
+            reason = "encode_error"
+        except UnicodeEncodeError:
+            reason = "encode_invalid_unicode"
+    return Drop(reason, record["path"], record["source"], record["repo"], record["size"], "not encodable", id=record["id"])
+
+
 def _eval_rank(seed: int, doc_id: str) -> int:
     """Which document is held out for eval when the eval fraction draws none (smallest first)."""
     return int.from_bytes(hashlib.blake2b(f"{seed}\0eval-fallback\0{doc_id}".encode(), digest_size=8).digest(), "big")
@@ -101,10 +116,15 @@ def encode_part(tok_path: str, fast: bool, in_path: str, out_path: str, cfg: Sha
         encoded += encode_documents(tok, records[i : i + 256], _encode_config(cfg), seed, encoder=encoder, skipped=skipped)
     pq.write_table(encoded_to_table(encoded, seed), out_path)
     size = {r["id"]: r["size"] for r in records}
-    train_ids = [d.doc_id for d in encoded if d.split == "train"]
+    done = {d.doc_id for d in encoded}
+    drops = [_encode_drop(r) for r in records if r["id"] not in done]
+    train = [d for d in encoded if d.split == "train"]
+    candidate = min(train, key=lambda d: _eval_rank(seed, d.doc_id)) if train else None
     return {
+        "drops": [d.row() for d in drops],
         "n_eval": sum(d.split == "eval" for d in encoded),
-        "eval_candidate": min(train_ids, key=lambda i: _eval_rank(seed, i)) if train_ids else None,
+        "eval_candidate": candidate.doc_id if candidate else None,
+        "eval_candidate_tokens": (candidate.domain, candidate.n_tokens) if candidate else None,
         "n_in": len(records),
         "in_bytes": sum(size.values()),
         "n_encoded": len(encoded),
@@ -115,7 +135,7 @@ def encode_part(tok_path: str, fast: bool, in_path: str, out_path: str, cfg: Sha
 
 
 def mix_part(tok_path: str, fast: bool, in_path: str, enc_path: str, out_path: str, plan: Any, cfg: ShardsConfig, seed: int,
-             force_eval: str | None, dropped_path: str) -> dict:
+             force_eval: str | None, dropped_path: str, encode_drops: list[dict]) -> dict:
     """Apply the mixture plan to one part; write its documents sorted in the final order (so the
     driver only merges) and quarantine rows for the documents the plan leaves out."""
     from tokenizer.packing import encoded_to_table, sort_docs, table_to_encoded
@@ -129,9 +149,11 @@ def mix_part(tok_path: str, fast: bool, in_path: str, enc_path: str, out_path: s
     by_id = {r["id"]: r for r in _records(in_path)}
     dropped = [d.doc_id for d in encoded if d.split == "train" and plan.copies(seed, d.doc_id, d.domain) == 0]
     mixed = apply_mixture(tok, encoded, by_id, plan, seed=seed, encode_config=_encode_config(cfg), encoder=encoder)
-    pq.write_table(encoded_to_table(sort_docs(mixed, seed), seed), out_path)
+    # Small row groups: the driver's merge streams every part at once, one row group each.
+    pq.write_table(encoded_to_table(sort_docs(mixed, seed), seed), out_path, row_group_size=MERGE_ROW_GROUP)
     drops = [Drop("mixture_downsampled", by_id[i]["path"], by_id[i]["source"], by_id[i]["repo"], by_id[i]["size"], "left out by the mixture plan", id=i) for i in dropped]
     with PartWriter(dropped_path, DROP_SCHEMA) as w:
+        w.write(pa.Table.from_pylist(encode_drops, schema=DROP_SCHEMA))
         w.write(drops_to_table(drops))
     return {"downsampled": len(dropped), "downsampled_bytes": sum(by_id[i]["size"] for i in dropped)}
 
@@ -141,7 +163,7 @@ def _merged(paths: list[str], seed: int) -> Iterator[Any]:
     from tokenizer.packing import order_key, table_to_encoded
 
     def stream(path: str) -> Iterator[Any]:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=256):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=MERGE_ROW_GROUP):
             yield from table_to_encoded(pa.Table.from_batches([batch]))
 
     return heapq.merge(*(stream(p) for p in paths), key=lambda d: order_key(seed, d.doc_id, d.rep))
@@ -167,6 +189,9 @@ class ShardsStage(GlobalStage):
 
     def __init__(self, config: ShardsConfig | None = None) -> None:
         super().__init__(config or ShardsConfig())
+
+    def content_files(self) -> list[str]:
+        return [self.config.tokenizer] if self.config.tokenizer else []
 
     def preflight(self) -> None:
         from corpus.engine import PreflightError
@@ -206,11 +231,13 @@ class ShardsStage(GlobalStage):
         force_eval = None
         if cfg.eval_fraction > 0 and not sum(r["n_eval"] for r in encoded) and sum(r["n_encoded"] for r in encoded) > 1:
             force_eval = min(candidates, key=lambda i: _eval_rank(seed, i))
+            domain, n_tokens = next(r["eval_candidate_tokens"] for r in encoded if r["eval_candidate"] == force_eval)
+            available[domain] -= n_tokens  # held out: not train data for the mixture plan
         plan = plan_mixture(dict(available), cfg.mixture, total_tokens=cfg.total_tokens, max_repeat=cfg.max_repeat, keep_shares=cfg.keep_shares)
         drop_paths = [str(ctx.stage_dir / "_dropped" / part_name(i)) for i in range(len(inputs))]
         mixed = ctx.run_tasks(
             mix_part,
-            [(tok_path, fast, p, e, m, plan, cfg, seed, force_eval, d) for p, e, m, d in zip(inputs, enc_paths, mix_paths, drop_paths)],
+            [(tok_path, fast, p, e, m, plan, cfg, seed, force_eval, d, r["drops"]) for p, e, m, d, r in zip(inputs, enc_paths, mix_paths, drop_paths, encoded)],
             desc="shards:mix",
         )
         achieved: Counter = Counter()
@@ -229,8 +256,8 @@ class ShardsStage(GlobalStage):
         stats = StageStats()
         for e, m in zip(encoded, mixed):
             stats.add_in(e["n_in"], e["in_bytes"])
-            for reason, n in e["skipped"].items():
-                stats.add_dropped(f"encode_{reason}", n)  # skipped bytes are the in/kept difference
+            for d in e["drops"]:
+                stats.add_dropped(d["reason"], 1, d["size"] or 0)
             if m["downsampled"]:
                 stats.add_dropped("mixture_downsampled", m["downsampled"], m["downsampled_bytes"])
             stats.add_kept(e["n_encoded"] - m["downsampled"], e["encoded_bytes"] - m["downsampled_bytes"], out=0)
