@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpus.io import PartWriter
+from corpus.storage import PartWriter
 
 
 def _scatter(map_fn: Callable[[pa.Table, int], pa.Table], in_path: str, part_index: int, columns: list[str] | None, out_dir: str, n_buckets: int) -> int:

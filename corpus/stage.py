@@ -2,10 +2,12 @@
 
 - SourceStage: turns external inputs (repos, archives, WARC, Parquet) into document parts.
 - MapStage:    transforms each input part on its own (one Ray task per part, same part index out).
-- GlobalStage: needs to see all parts (dedup, grouping, tokenizer training); drives Ray itself through
-               the RunContext helpers.
+- GlobalStage: needs to see all parts (dedup, grouping, tokenizer training); spreads its own work
+               through the RunContext (ctx.map / ctx.share) and saves finished steps (ctx.save_step)
+               so a killed run resumes at the step it was in.
 
-Stages know nothing about executors: the engine (corpus.engine) decides where and when they run.
+Stages know nothing about executors or Ray: the engine (corpus.engine) and a runner (corpus.runner)
+decide where and when they run. Every byte they read or write goes through corpus.storage.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pyarrow as pa
 from corpus.records import DOC_SCHEMA, Doc, Drop
 
 if TYPE_CHECKING:
-    from corpus.engine import RunContext
+    from corpus.context import RunContext
     from corpus.stats import StageStats
 
 
@@ -55,8 +57,6 @@ class Stage(ABC):
 
     def __init__(self, config: Any = None) -> None:
         self.config = config
-        # Scratch space inside the output folder, set by the engine before the stage runs.
-        self.work_dir: Path | None = None
 
     def config_json(self) -> dict[str, Any]:
         cfg = self.config
@@ -100,7 +100,33 @@ class SourceStage(Stage):
         """Yield a Doc for every record read and a Drop for every record refused."""
 
     def units_per_part(self) -> int:
+        """Upper bound on units per part (a part also closes once it reaches part_bytes())."""
         return 1
+
+    def part_bytes(self) -> int | None:
+        """Target input bytes per part; None groups by units_per_part() alone."""
+        return None
+
+    def unit_bytes(self, unit: Any) -> int | None:
+        """Input bytes of a unit if cheaply known at planning time (a file size from a listing)."""
+        return None
+
+    def part_groups(self, units: list[Any]) -> list[list[Any]]:
+        """Units grouped into parts, in order: a part closes at units_per_part() units or once its
+        units hold part_bytes() bytes, so part sizes follow the data, not the repository count."""
+        cap, target = max(1, self.units_per_part()), self.part_bytes()
+        groups: list[list[Any]] = []
+        current: list[Any] = []
+        current_bytes = 0
+        for unit in units:
+            current.append(unit)
+            current_bytes += (self.unit_bytes(unit) or 0) if target else 0
+            if len(current) >= cap or (target and current_bytes >= target):
+                groups.append(current)
+                current, current_bytes = [], 0
+        if current:
+            groups.append(current)
+        return groups
 
     def input_fingerprint(self, units: list[Any]) -> str:
         return hashlib.sha256(json.dumps([repr(u) for u in units]).encode()).hexdigest()[:16]
@@ -109,4 +135,4 @@ class SourceStage(Stage):
 class GlobalStage(Stage):
     @abstractmethod
     def run(self, ctx: "RunContext", inputs: list[str]) -> "StageStats":
-        """Read all input parts, write outputs under ctx.stage_dir, return the stage's accounting."""
+        """Read all input parts, write outputs under ctx.stage_uri, return the stage's accounting."""

@@ -9,7 +9,10 @@ import os
 import sys
 from pathlib import Path
 
-from corpus.engine import Executor, PreflightError, init_ray, write_stats_report
+from corpus import storage
+from corpus.engine import Executor, write_stats_report
+from corpus.errors import PreflightError
+from corpus.ray_runner import start_runner
 from corpus.stats import StatsMismatch
 from pipelines.config import load_config
 from pipelines.graph import build_stages
@@ -24,36 +27,51 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Run the stage graph of CONFIG on Ray: a local instance, or the cluster in RAY_ADDRESS.",
     )
     p.add_argument("config", nargs="?", default=None, help="pipeline YAML (default: pipelines/default.yaml)")
-    p.add_argument("--output", "-o", help="output folder (default: the config's `output`, else ./out)")
+    p.add_argument("--output", "-o", help="output folder or object-store URI, e.g. s3://bucket/run (default: the config's `output`)")
     p.add_argument("--stages", help="comma-separated stage names to run; the others must have finished output")
     p.add_argument("--resume", action="store_true", help="skip finished stages and finished parts")
     p.add_argument("--num-cpus", type=int, help="CPUs for the local Ray instance")
+    p.add_argument("--in-process", action="store_true", help="run every task in this process, without Ray (debugging)")
     p.set_defaults(func=run_command)
 
 
-def _setup_file_logging(out_dir: Path) -> None:
-    logs = out_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(logs / "run.log")
+def _setup_file_logging(out_uri: str) -> Path:
+    """OUT/logs/run.log. On an object store the log is written locally and uploaded when the run ends."""
+    if storage.is_remote(out_uri):
+        import tempfile
+
+        log_path = Path(tempfile.mkdtemp(prefix="corpus-log-")) / "run.log"
+    else:
+        log_path = Path(out_uri) / "logs" / "run.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
+    return log_path
+
+
+def _upload_log(log_path: Path, out_uri: str) -> None:
+    if storage.is_remote(out_uri) and log_path.exists():
+        storage.upload_file(log_path, storage.join(out_uri, "logs", "run.log"))
 
 
 def run_command(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
-        out_dir = Path(args.output or cfg.output).resolve()
+        storage.configure(cfg.storage_options)  # before the runner starts: workers inherit it
+        out_dir = storage.normalize(args.output or cfg.output)
+        _check_output(out_dir)
         stages = build_stages(cfg)
         only = set(args.stages.split(",")) if args.stages else None
         address = os.environ.get("RAY_ADDRESS") or cfg.ray.address
-        _setup_file_logging(out_dir)
+        log_path = _setup_file_logging(out_dir)
         for stage in stages:
             stage.preflight()  # before Ray starts: a bad input must not cost a cluster connection
-        started = init_ray(address, args.num_cpus or cfg.ray.num_cpus)
+        runner = start_runner(address, args.num_cpus or cfg.ray.num_cpus, in_process=args.in_process)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
         return 2
-    executor = Executor(out_dir, seed=cfg.seed, resume=args.resume)
+    executor = Executor(out_dir, seed=cfg.seed, resume=args.resume, runner=runner)
     try:
         results = executor.run(stages, only)
         stats_path = write_stats_report(out_dir, results)
@@ -64,15 +82,23 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"corpus run: record accounting failed: {exc}", file=sys.stderr)
         return 3
     finally:
-        if started:
-            import ray
-
-            ray.shutdown()
+        runner.shutdown()
+        _upload_log(log_path, out_dir)
     print_summary(out_dir, results, stats_path, executor.ran)
     return 0
 
 
-def print_summary(out_dir: Path, results: dict, stats_path: Path, ran: list[str]) -> None:
+def _check_output(out_uri: str) -> None:
+    """An output URI whose scheme no installed fsspec backend serves fails here, not after hours."""
+    if not storage.is_remote(out_uri):
+        return
+    try:
+        storage.filesystem(out_uri)
+    except (ImportError, ValueError) as exc:
+        raise PreflightError(f"--output {out_uri}: no storage backend for it ({exc}); for s3:// install s3fs") from exc
+
+
+def print_summary(out_dir: str, results: dict, stats_path: str, ran: list[str]) -> None:
     first = next(iter(results.values()))
     print(f"\ncorpus run finished: {out_dir}")
     print(f"  input: {first.in_records} records, {first.in_bytes / 1e6:.1f} MB")
@@ -80,12 +106,12 @@ def print_summary(out_dir: Path, results: dict, stats_path: Path, ran: list[str]
         top = ", ".join(f"{r}={n}" for r, n in s.dropped.most_common(4))
         mark = "" if name in ran else " (finished earlier)"
         print(f"  {name:<14} in {s.in_records:>7}  kept {s.kept:>7}  out {s.out_records:>7}  dropped {sum(s.dropped.values()):>6}  {top}{mark}")
-    manifest = out_dir / "shards" / "manifest.json"
-    if "shards" in ran and manifest.exists():
-        m = json.loads(manifest.read_text())
+    manifest = storage.join(out_dir, "shards", "manifest.json")
+    if "shards" in ran and storage.exists(manifest):
+        m = storage.read_json(manifest)
         print(f"  tokens written: {m['totals']['tokens']} in {len(m['shards'])} shards ({manifest})")
     print(f"  stats: {stats_path}")
-    reports = out_dir / "reports"
+    reports = storage.join(out_dir, "reports")
     for stage, extra in (("decont", "decontamination.md"), ("decont", "decontamination.html"), ("recall", "recall.json")):
-        if stage in ran and (reports / extra).exists():
-            print(f"  report: {reports / extra}")
+        if stage in ran and storage.exists(storage.join(reports, extra)):
+            print(f"  report: {storage.join(reports, extra)}")

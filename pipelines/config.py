@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from corpus.engine import PreflightError
+from corpus.errors import PreflightError
 from corpus.stages.decont import DecontStageConfig
 from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
@@ -53,6 +54,11 @@ class PipelineConfig(BaseModel):
     seed: int = 1234
     output: str = "out"
     ray: RayConfig = RayConfig()
+    storage_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="fsspec options per protocol for OUT and object-store inputs, e.g. "
+        "{s3: {client_kwargs: {endpoint_url: ...}}}; credentials normally come from the environment",
+    )
     inputs: list[InputSpec] = Field(min_length=1)
     stages: StagesSection = StagesSection()
     run: list[str] | None = Field(None, description="stage names to include, in pipeline order (default: all)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corpus.engine import PreflightError
+from corpus.errors import PreflightError
 from corpus.stage import Stage
 from corpus.stages.decont import DecontStage
 from corpus.stages.dedup import ExactDedupStage, NearDedupStage

@@ -49,3 +49,11 @@ def ray_local():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_runner(ray_local):
+    """The Ray runner on the session's local instance."""
+    from corpus.ray_runner import RayRunner
+
+    return RayRunner()

@@ -296,7 +296,7 @@ def _doc_rows(shared_dir: Path) -> list[dict]:
 
 
 def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_local, shared_dir: Path, tmp_path: Path) -> None:
-    from corpus.engine import RunContext
+    from corpus.context import RunContext
     from corpus.records import DOC_SCHEMA
     from corpus.stages.recall import FastTextSection, RecallConfig, RecallStage
 
@@ -312,8 +312,8 @@ def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_local, shared_
     cfg = RecallConfig(iterations=2, fasttext=FastTextSection(**FAST))
     stage = RecallStage(cfg)
     stage.preflight()
-    ctx = RunContext(out, 1234, stage_name="recall")
-    ctx.stage_dir.mkdir(parents=True)
+    ctx = RunContext(out, seed=1234, stage_name="recall")
+    ctx.stage_dir.mkdir(parents=True, exist_ok=True)
     stats = stage.run(ctx, inputs)
     stats.check("recall")
     assert stats.in_records == stats.kept == len(rows) and not stats.dropped
@@ -351,8 +351,8 @@ def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_local, shared_
     # drop_unrecalled: the pages left as text are quarantined with their reason, nothing else moves.
     cfg2 = cfg.model_copy(update={"drop_unrecalled": True})
     out2 = tmp_path / "out2"
-    ctx2 = RunContext(out2, 1234, stage_name="recall")
-    ctx2.stage_dir.mkdir(parents=True)
+    ctx2 = RunContext(out2, seed=1234, stage_name="recall")
+    ctx2.stage_dir.mkdir(parents=True, exist_ok=True)
     stats2 = RecallStage(cfg2).run(ctx2, inputs)
     stats2.check("recall")
     n_text = report["final_domains"].get("text", 0)
@@ -362,7 +362,8 @@ def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_local, shared_
 
 
 def test_recall_stage_preflight_and_passthrough_without_web(ray_local, tmp_path: Path) -> None:
-    from corpus.engine import PreflightError, RunContext
+    from corpus.context import RunContext
+    from corpus.errors import PreflightError
     from corpus.records import DOC_SCHEMA, Doc
     from corpus.stages.recall import RecallConfig, RecallStage
 
@@ -378,8 +379,8 @@ def test_recall_stage_preflight_and_passthrough_without_web(ray_local, tmp_path:
     p = tmp_path / "in" / "part-00000.parquet"
     p.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=DOC_SCHEMA), p)
-    ctx = RunContext(tmp_path / "out", 1, stage_name="recall")
-    ctx.stage_dir.mkdir(parents=True)
+    ctx = RunContext(tmp_path / "out", seed=1, stage_name="recall")
+    ctx.stage_dir.mkdir(parents=True, exist_ok=True)
     stats = RecallStage(RecallConfig()).run(ctx, [str(p)])
     assert stats.kept == 2
     got = pq.read_table(str(tmp_path / "out" / "recall" / "part-00000.parquet")).to_pylist()

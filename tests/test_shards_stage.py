@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from corpus.engine import RunContext
+from corpus.context import RunContext
 from corpus.records import Doc, docs_to_table
 from corpus.stages.shards import ShardsConfig, ShardsStage
 

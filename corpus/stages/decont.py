@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.engine import write_filtered_part
-from corpus.io import part_name
+from corpus.parts import write_filtered_part
+from corpus.parts import part_name
 from corpus.stage import GlobalStage, Resources
 from corpus.stats import StageStats
 
@@ -78,7 +78,7 @@ class DecontStage(GlobalStage):
         return [s.source for s in self._specs() if s.source and "://" not in s.source and Path(s.source).is_file()]
 
     def preflight(self) -> None:
-        from corpus.engine import PreflightError
+        from corpus.errors import PreflightError
 
         try:
             self._specs()
@@ -86,8 +86,6 @@ class DecontStage(GlobalStage):
             raise PreflightError(f"stages.decont.benchmarks: {exc}") from exc
 
     def run(self, ctx, inputs: list[str]) -> StageStats:
-        import ray
-
         from corpus.decont.benchmarks import load_benchmarks
         from corpus.decont.index import build_index
         from corpus.decont.report import build_report, write_reports
@@ -95,7 +93,7 @@ class DecontStage(GlobalStage):
 
         benchmarks, missing = load_benchmarks(self._specs())
         index = build_index(benchmarks)
-        index_ref = ray.put(index)
+        index_ref = ctx.share(index)
         args = [(index_ref, p, str(ctx.stage_dir / part_name(i)), self.config.mode) for i, p in enumerate(inputs)]
         results = ctx.run_tasks(decont_part, args, num_cpus=self.resources.num_cpus, desc="decont")
         total, counts, hits = StageStats(), new_counts(), []

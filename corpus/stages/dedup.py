@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.engine import write_filtered_part
-from corpus.io import part_name
+from corpus.parts import write_filtered_part
+from corpus.parts import part_name
 from corpus.shuffle import bucket_files, shuffle, stable_bucket
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats

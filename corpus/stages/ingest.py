@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.engine import PreflightError
+from corpus.errors import PreflightError
 from corpus.ingest.files import printable_path
 from corpus.ingest.repos import clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
 from corpus.ingest.stack_parquet import read_stack_parquet
@@ -39,7 +40,9 @@ class IngestConfig(BaseModel):
 
     inputs: list[InputSpec] = Field(min_length=1)
     max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are dropped as too_large without being read")
-    units_per_part: int = Field(4, gt=0, description="repositories / files per output part")
+    units_per_part: int = Field(256, gt=0, description="at most this many repositories / files per output part")
+    part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its units hold this many input bytes "
+                            "(where a unit's size is known when planning: local files, installed distributions)")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,28 @@ class IngestStage(SourceStage):
 
     def units_per_part(self) -> int:
         return self.config.units_per_part
+
+    def part_bytes(self) -> int | None:
+        return self.config.part_bytes
+
+    def unit_bytes(self, unit: Unit) -> int | None:
+        """Sizes known without reading: a local file's size, a distribution's RECORD sizes."""
+        import os
+        from importlib import metadata
+
+        if unit.kind == "python_dist":
+            try:
+                return sum(f.size or 0 for f in metadata.files(unit.uri) or [])
+            except metadata.PackageNotFoundError:
+                return None
+        if unit.kind == "local_repo":
+            return getattr(self, "_repo_bytes", {}).get(unit.uri)
+        if not is_remote(unit.uri):
+            try:
+                return os.path.getsize(unit.uri)
+            except OSError:
+                return None
+        return None
 
     def plan(self) -> list[Unit]:
         units: list[Unit] = []
@@ -129,6 +154,8 @@ class IngestStage(SourceStage):
         from importlib import metadata
 
         h = hashlib.sha256()
+        repo_bytes: dict[str, int] = {}
+        self._repo_bytes = repo_bytes
         for u in units:
             h.update(repr(u).encode())
             if u.kind == "python_dist":
@@ -137,6 +164,7 @@ class IngestStage(SourceStage):
                 except metadata.PackageNotFoundError:
                     h.update(b"missing")
             elif u.kind == "local_repo":
+                total = 0
                 for dirpath, dirnames, filenames in os.walk(u.uri):
                     dirnames[:] = sorted(d for d in dirnames if d != ".git")
                     for name in sorted(filenames):
@@ -144,7 +172,10 @@ class IngestStage(SourceStage):
                             st = os.lstat(os.path.join(dirpath, name))
                         except OSError:
                             continue
+                        total += st.st_size
                         h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}".encode("utf-8", "surrogateescape"))
+                # Remembered for part_groups(): the walk already paid for the sizes.
+                repo_bytes[u.uri] = total
             elif not is_remote(u.uri) and os.path.exists(u.uri):
                 st = os.stat(u.uri)
                 h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
@@ -159,8 +190,9 @@ class IngestStage(SourceStage):
             if unit.kind == "local_repo":
                 yield from walk_local_repo(Path(unit.uri), repo=unit.repo, max_bytes=limit, **common)
             elif unit.kind == "git":
-                tmp = (self.work_dir or Path("out/_tmp/ingest")) / "clones"
-                yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=tmp, **common)
+                # Clones go to the worker's own disk (OUT may be an object store); removed after reading.
+                with tempfile.TemporaryDirectory(prefix="corpus-clone-") as tmp:
+                    yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=Path(tmp), **common)
             elif unit.kind == "tarball":
                 yield from read_tarball(unit.uri, repo=unit.repo, max_bytes=limit, **common)
             elif unit.kind == "python_dist":

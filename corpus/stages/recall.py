@@ -28,8 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.engine import PreflightError, write_filtered_part
-from corpus.io import part_name, write_json_atomic
+from corpus.errors import PreflightError
+from corpus.parts import write_filtered_part
+from corpus.parts import part_name
+from corpus.storage import write_json as write_json_atomic
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 

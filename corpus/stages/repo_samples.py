@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.io import PartWriter, part_name
+from corpus.parts import part_name
+from corpus.storage import PartWriter
 from corpus.records import DOC_SCHEMA, Doc, docs_to_table, table_bytes
 from corpus.shuffle import bucket_files, shuffle
 from corpus.stage import GlobalStage

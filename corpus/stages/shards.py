@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.io import PartWriter, part_name
+from corpus.parts import part_name
+from corpus.storage import PartWriter
 from corpus.records import DROP_SCHEMA, Drop, drops_to_table
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
@@ -194,7 +195,7 @@ class ShardsStage(GlobalStage):
         return [self.config.tokenizer] if self.config.tokenizer else []
 
     def preflight(self) -> None:
-        from corpus.engine import PreflightError
+        from corpus.errors import PreflightError
 
         if self.config.tokenizer and not Path(self.config.tokenizer).is_file():
             raise PreflightError(f"stages.shards.tokenizer: {self.config.tokenizer} does not exist")

@@ -1,0 +1,97 @@
+"""What a stage sees of the run: where to write, the seed, and a runner to spread work over.
+
+Stages use only this (and corpus.storage for bytes): no Ray, no engine. Every location is a storage URI
+inside the run's output, so the same stage runs on a local folder and on `s3://`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from corpus import storage
+from corpus.runner import InProcessRunner, Runner, Shared
+
+STEPS_DIR = "_steps"
+
+
+@dataclass
+class RunContext:
+    out_uri: str
+    stage_name: str = ""
+    runner: Runner = field(default_factory=InProcessRunner)
+    seed: int = 1234
+    stage_key: str = ""  # identity of this stage's computation: saved steps are trusted only under it
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------------------ locations
+    @property
+    def stage_uri(self) -> str:
+        """The stage's output folder: parts, `_dropped/`, `_SUCCESS.json`."""
+        return storage.join(self.out_uri, self.stage_name)
+
+    @property
+    def scratch_uri(self) -> str:
+        """Scratch data of this stage (`OUT/_tmp/<stage>`), deleted once the stage commits."""
+        return storage.join(self.out_uri, "_tmp", self.stage_name)
+
+    @property
+    def reports_uri(self) -> str:
+        return storage.join(self.out_uri, "reports")
+
+    def scratch(self, *names: str) -> str:
+        return storage.join(self.scratch_uri, *names)
+
+    # ------------------------------------------------------------------------------- running
+    def map(self, fn: Callable[..., Any], arg_list: Iterable[tuple], *, num_cpus: float = 1.0,
+            memory_mb: int | None = None, desc: str = "") -> list[Any]:
+        """fn(*args) for every args as retry-safe tasks; results in input order."""
+        return self.runner.map(fn, arg_list, num_cpus=num_cpus, memory_mb=memory_mb, desc=desc or self.stage_name)
+
+    def share(self, obj: Any) -> Shared:
+        """A handle to pass as a top-level task argument; the task receives obj (sent once)."""
+        return self.runner.share(obj)
+
+    # ------------------------------------------------- transition helpers (local folders only)
+    # TODO(scale-out): removed once every global stage speaks storage URIs.
+    def _local_dir(self, uri: str):
+        from pathlib import Path
+
+        if storage.is_remote(uri):
+            raise NotImplementedError(f"stage {self.stage_name} still needs a local folder, not {uri}")
+        path = Path(uri)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def stage_dir(self):
+        return self._local_dir(self.stage_uri)
+
+    @property
+    def tmp_dir(self):
+        return self._local_dir(self.scratch_uri)
+
+    @property
+    def reports_dir(self):
+        return self._local_dir(self.reports_uri)
+
+    def run_tasks(self, fn, arg_list, num_cpus: float = 1.0, desc: str = "") -> list[Any]:
+        return self.map(fn, arg_list, num_cpus=num_cpus, desc=desc)
+
+    # ---------------------------------------------------------------------------- step resume
+    def _step_uri(self, name: str) -> str:
+        return storage.join(self.stage_uri, STEPS_DIR, f"{name}.json")
+
+    def load_step(self, name: str) -> Any | None:
+        """What `save_step(name, ...)` recorded in an earlier (killed) run of this same computation, or
+        None. A global stage calls it before each step and skips the step when it gets a value."""
+        uri = self._step_uri(name)
+        if not storage.exists(uri):
+            return None
+        record = storage.read_json(uri)
+        return record["data"] if record.get("key") == self.stage_key else None
+
+    def save_step(self, name: str, data: Any) -> None:
+        """Commit a finished step (its outputs must already be written). `data` must be JSON and small:
+        O(parts), never O(documents)."""
+        storage.write_json(self._step_uri(name), {"key": self.stage_key, "data": data})

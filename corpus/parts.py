@@ -1,0 +1,90 @@
+"""Parts of a stage folder: names, the per-part commit record, and the filtered-part writer.
+
+A part `OUT/<stage>/part-NNNNN.parquet` (and its quarantine `_dropped/part-NNNNN.parquet`) is trusted
+only once its commit record `_part-NNNNN.stats.json` names it: the record is written last and holds the
+part's key (what it was computed from), its accounting and the byte size of each file. Resume reuses a
+part only when the record's key matches and the files still have the recorded sizes, so a torn or
+foreign part is recomputed, never trusted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from corpus import storage
+from corpus.records import DOC_SCHEMA, DROP_SCHEMA, drop_rows, table_bytes
+from corpus.stats import StageStats
+
+PART_PREFIX = "part-"
+DROPPED_DIR = "_dropped"
+
+
+def part_name(index: int) -> str:
+    return f"{PART_PREFIX}{index:05d}.parquet"
+
+
+def part_uri(stage_uri: str, index: int) -> str:
+    return storage.join(stage_uri, part_name(index))
+
+
+def dropped_uri(part: str) -> str:
+    return storage.join(storage.parent(part), DROPPED_DIR, storage.basename(part))
+
+
+def commit_uri(part: str) -> str:
+    name = storage.basename(part)
+    return storage.join(storage.parent(part), f"_{name.removesuffix('.parquet')}.stats.json")
+
+
+def list_parts(stage_uri: str) -> list[str]:
+    """The part files of a stage folder, in part order (one listing)."""
+    names = [n for n in storage.listdir(stage_uri) if n.startswith(PART_PREFIX) and n.endswith(".parquet")]
+    return [storage.join(stage_uri, n) for n in sorted(names)]
+
+
+def commit_part(part: str, key: str, stats: StageStats, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the part's commit record (after the part and its quarantine are complete)."""
+    files = {}
+    for uri in (part, dropped_uri(part)):
+        if storage.exists(uri):
+            files[storage.basename(storage.parent(uri)) + "/" + storage.basename(uri) if uri != part else storage.basename(uri)] = storage.size(uri)
+    record = {"key": key, "stats": stats.to_json(), "files": files, **(extra or {})}
+    storage.write_json(commit_uri(part), record)
+    return record
+
+
+def committed(part: str, key: str) -> dict[str, Any] | None:
+    """The commit record of a part finished earlier under the same key with its files intact, or None."""
+    uri = commit_uri(part)
+    if not storage.exists(uri):
+        return None
+    try:
+        record = storage.read_json(uri)
+    except ValueError:
+        return None
+    if record.get("key") != key or not record.get("files"):
+        return None
+    folder = storage.parent(part)
+    for name, expected in record["files"].items():
+        uri = storage.join(folder, *name.split("/"))
+        if not storage.exists(uri) or storage.size(uri) != expected:
+            return None
+    return record
+
+
+def write_filtered_part(table: pa.Table, mask: list[bool], reasons: list[str | None], details: list[str], out_uri: str) -> StageStats:
+    """Write the rows of a DOC_SCHEMA table whose mask is false as a part, quarantine the others
+    (with their reason) beside it, and return the part's accounting."""
+    kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
+    dropped = drop_rows(table, mask, reasons, details)
+    stats = StageStats()
+    stats.add_in(table.num_rows, table_bytes(table))
+    stats.add_kept(kept.num_rows, table_bytes(kept))
+    stats.add_drop_rows(dropped)
+    with storage.PartWriter(out_uri, DOC_SCHEMA) as w:
+        w.write(kept)
+    with storage.PartWriter(dropped_uri(out_uri), DROP_SCHEMA) as w:
+        w.write(dropped)
+    return stats

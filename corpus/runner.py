@@ -1,0 +1,59 @@
+"""The runner protocol: the only way stages and the engine run work in parallel.
+
+A runner maps a function over argument tuples (one task each, results in input order) and shares large
+objects with every task. Stages never import Ray or the engine: they call `ctx.map` / `ctx.share` on
+their RunContext, which forwards here. Two runners implement it:
+
+- InProcessRunner: runs every task in this process, one after the other (unit tests, debugging, pdb);
+- RayRunner (corpus.ray_runner): Ray tasks with a bounded number in flight.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Iterable
+
+
+class Shared:
+    """A handle to an object shared with every task. Pass it as a top-level argument of `map`: the task
+    receives the object itself."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+
+class Runner(ABC):
+    @abstractmethod
+    def map(
+        self,
+        fn: Callable[..., Any],
+        arg_list: Iterable[tuple],
+        *,
+        num_cpus: float = 1.0,
+        memory_mb: int | None = None,
+        desc: str = "",
+    ) -> list[Any]:
+        """fn(*args) for every args, as retry-safe tasks; results in input order. A task that still
+        fails after the runner's retries raises here."""
+
+    @abstractmethod
+    def share(self, obj: Any) -> Shared:
+        """Make obj available to every task once (not once per task)."""
+
+    @property
+    def parallelism(self) -> int:
+        """How many CPUs the runner can use at once (for choosing part and bucket counts)."""
+        return 1
+
+    def shutdown(self) -> None:
+        """Release what the runner started."""
+
+
+class InProcessRunner(Runner):
+    """Tasks run here, in order. Shared objects are passed as they are."""
+
+    def map(self, fn, arg_list, *, num_cpus=1.0, memory_mb=None, desc=""):  # noqa: D401 - see Runner
+        return [fn(*[a.handle if isinstance(a, Shared) else a for a in args]) for args in arg_list]
+
+    def share(self, obj: Any) -> Shared:
+        return Shared(obj)

@@ -1,0 +1,325 @@
+"""The one storage layer. Every read and write of the engine and the stages goes through here, so a run
+works the same on a local folder as on `s3://`, `gs://` or `abfs://` (fsspec underneath).
+
+Locations are plain strings ("URIs"): a local path or `scheme://bucket/key`. Writes are atomic on both:
+local files are written to a temporary name and renamed; object-store files are spooled to a local
+temporary file and sent with one `put` when the writer closes cleanly (a single PUT is atomic on S3, GCS
+and Azure, and nothing is uploaded if the writer fails). Object stores have no rename, so nothing here
+renames remote objects.
+
+Credentials and endpoints come the standard way (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, ... read by
+the SDKs) or from fsspec storage options given to `configure()` (the config's `storage_options`). The
+options travel to Ray workers through the environment variable CORPUS_STORAGE_OPTIONS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+OPTIONS_ENV = "CORPUS_STORAGE_OPTIONS"
+PARQUET_COMPRESSION = "zstd"
+
+
+# ----------------------------------------------------------------------------------- locations
+
+
+def is_remote(uri: str) -> bool:
+    """True for object-store (or any non-local) URIs; local paths and file:// are local."""
+    return "://" in str(uri) and not str(uri).startswith("file://")
+
+
+def _local(uri: str) -> str:
+    return str(uri).removeprefix("file://")
+
+
+def normalize(uri: str | Path) -> str:
+    """An absolute local path, or the URI unchanged (without a trailing slash)."""
+    uri = str(uri)
+    if is_remote(uri):
+        return uri.rstrip("/")
+    return str(Path(_local(uri)).resolve())
+
+
+def join(base: str | Path, *names: str) -> str:
+    base = str(base)
+    if is_remote(base):
+        return posixpath.join(base.rstrip("/"), *names)
+    return os.path.join(_local(base), *names)
+
+
+def basename(uri: str) -> str:
+    return posixpath.basename(str(uri).rstrip("/")) if is_remote(uri) else os.path.basename(_local(uri))
+
+
+def parent(uri: str) -> str:
+    return posixpath.dirname(str(uri).rstrip("/")) if is_remote(uri) else os.path.dirname(_local(uri))
+
+
+def configure(options: dict[str, dict[str, Any]] | None) -> None:
+    """fsspec storage options per protocol, e.g. {"s3": {"client_kwargs": {"endpoint_url": ...}}}.
+    Set before the runner starts, so every worker process inherits them."""
+    if options:
+        os.environ[OPTIONS_ENV] = json.dumps(options, sort_keys=True)
+    else:
+        os.environ.pop(OPTIONS_ENV, None)
+    _filesystem.cache_clear()
+
+
+@lru_cache(maxsize=16)
+def _filesystem(protocol: str, options_json: str) -> Any:
+    import fsspec
+
+    options = json.loads(options_json or "{}").get(protocol, {})
+    if protocol == "s3":
+        # s3fs does not read AWS_ENDPOINT_URL by itself in every version: pass it on explicitly.
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint and "endpoint_url" not in options.get("client_kwargs", {}):
+            options = {**options, "client_kwargs": {**options.get("client_kwargs", {}), "endpoint_url": endpoint}}
+    return fsspec.filesystem(protocol, **options)
+
+
+def filesystem(uri: str) -> tuple[Any, str]:
+    """(fsspec filesystem, path inside it) for a remote URI."""
+    protocol, _, rest = str(uri).partition("://")
+    return _filesystem(protocol, os.environ.get(OPTIONS_ENV, "")), rest
+
+
+# --------------------------------------------------------------------------------------- queries
+
+
+def exists(uri: str) -> bool:
+    if not is_remote(uri):
+        return os.path.exists(_local(uri))
+    fs, path = filesystem(uri)
+    return fs.exists(path)
+
+
+def size(uri: str) -> int:
+    if not is_remote(uri):
+        return os.path.getsize(_local(uri))
+    fs, path = filesystem(uri)
+    return int(fs.size(path))
+
+
+def list_sizes(folder: str) -> dict[str, int]:
+    """{name: bytes} of the files directly inside a folder (one listing; empty if it does not exist)."""
+    if not is_remote(folder):
+        try:
+            with os.scandir(_local(folder)) as entries:
+                return {e.name: e.stat().st_size for e in entries if e.is_file()}
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+    fs, path = filesystem(folder)
+    try:
+        fs.invalidate_cache(path)
+        entries = fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return {}
+    return {posixpath.basename(e["name"].rstrip("/")): int(e.get("size") or 0) for e in entries if e.get("type") == "file"}
+
+
+def listdir(folder: str) -> list[str]:
+    """Sorted names of the files directly inside a folder."""
+    return sorted(list_sizes(folder))
+
+
+def remove(uri: str, recursive: bool = False) -> None:
+    """Delete a file (or a folder with recursive=True); missing is fine."""
+    if not is_remote(uri):
+        path = _local(uri)
+        if recursive and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except (FileNotFoundError, IsADirectoryError):
+                pass
+        return
+    fs, path = filesystem(uri)
+    try:
+        fs.rm(path, recursive=recursive)
+    except FileNotFoundError:
+        pass
+    fs.invalidate_cache()
+
+
+def makedirs(uri: str) -> None:
+    """Local folders only; object stores have none to make."""
+    if not is_remote(uri):
+        os.makedirs(_local(uri), exist_ok=True)
+
+
+# ------------------------------------------------------------------------------------ read / write
+
+
+def open_read(uri: str, mode: str = "rb") -> IO:
+    if not is_remote(uri):
+        return open(_local(uri), mode)
+    fs, path = filesystem(uri)
+    return fs.open(path, mode)
+
+
+@contextmanager
+def atomic_write(uri: str, mode: str = "wb") -> Iterator[IO]:
+    """A file that appears at `uri` whole when the block ends cleanly, and not at all otherwise."""
+    if not is_remote(uri):
+        path = Path(_local(uri))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            with open(tmp, mode) as f:
+                yield f
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return
+    fd, tmp = tempfile.mkstemp(prefix="corpus-upload-")
+    os.close(fd)
+    try:
+        with open(tmp, mode) as f:
+            yield f
+        upload_file(tmp, uri)
+    finally:
+        os.unlink(tmp)
+
+
+def upload_file(local_path: str | Path, uri: str) -> None:
+    """Copy a finished local file to `uri` (one PUT on object stores; atomic rename locally)."""
+    if not is_remote(uri):
+        with atomic_write(uri) as dst, open(local_path, "rb") as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return
+    fs, path = filesystem(uri)
+    fs.put_file(str(local_path), path)
+    fs.invalidate_cache(posixpath.dirname(path))
+
+
+@contextmanager
+def local_copy(uri: str) -> Iterator[str]:
+    """A local path holding the file's bytes (for libraries that only open paths, e.g. fastText)."""
+    if not is_remote(uri):
+        yield _local(uri)
+        return
+    fs, path = filesystem(uri)
+    fd, tmp = tempfile.mkstemp(prefix="corpus-download-", suffix="-" + posixpath.basename(path))
+    os.close(fd)
+    try:
+        fs.get_file(path, tmp)
+        yield tmp
+    finally:
+        os.unlink(tmp)
+
+
+def read_bytes(uri: str) -> bytes:
+    with open_read(uri) as f:
+        return f.read()
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    with atomic_write(uri) as f:
+        f.write(data)
+
+
+def read_text(uri: str) -> str:
+    return read_bytes(uri).decode("utf-8")
+
+
+def write_text(uri: str, text: str) -> None:
+    write_bytes(uri, text.encode("utf-8"))
+
+
+def read_json(uri: str) -> Any:
+    return json.loads(read_bytes(uri))
+
+
+def write_json(uri: str, data: Any) -> None:
+    write_text(uri, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+# ------------------------------------------------------------------------------------------ Parquet
+
+
+def parquet_file(uri: str) -> pq.ParquetFile:
+    """An open Parquet file (local: memory-mapped; remote: a seekable fsspec handle)."""
+    if not is_remote(uri):
+        return pq.ParquetFile(_local(uri), memory_map=True)
+    return pq.ParquetFile(open_read(uri))
+
+
+def read_table(uri: str, columns: list[str] | None = None) -> pa.Table:
+    if not is_remote(uri):
+        return pq.read_table(_local(uri), columns=columns)
+    with open_read(uri) as f:
+        return pq.read_table(f, columns=columns)
+
+
+def read_tables(uris: list[str], columns: list[str] | None = None) -> pa.Table:
+    tables = [read_table(u, columns=columns) for u in uris]
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def iter_batches(uri: str, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    pf = parquet_file(uri)
+    try:
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+            yield pa.Table.from_batches([batch])
+    finally:
+        pf.close()
+
+
+def write_table(uri: str, table: pa.Table, row_group_size: int | None = None) -> None:
+    with atomic_write(uri) as f:
+        pq.write_table(table, f, compression=PARQUET_COMPRESSION, row_group_size=row_group_size)
+
+
+class PartWriter:
+    """Streams tables into one Parquet file that appears (atomically) only on a clean close."""
+
+    def __init__(self, uri: str | Path, schema: pa.Schema, row_group_rows: int = 2048) -> None:
+        self.uri = str(uri)
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self._ctx = atomic_write(self.uri)
+        self._file = self._ctx.__enter__()
+        self._writer = pq.ParquetWriter(self._file, schema, compression=PARQUET_COMPRESSION)
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table.cast(self.schema), row_group_size=self.row_group_rows)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            err = RuntimeError("part writer aborted")
+            try:
+                self._ctx.__exit__(type(err), err, None)
+            except RuntimeError:
+                pass
+
+    def __enter__(self) -> "PartWriter":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
