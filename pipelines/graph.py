@@ -16,8 +16,9 @@ from pipelines.config import PipelineConfig
 
 # Exact dedup and recall come before the filters: recall learns from repositories' Markdown (which the
 # filter drops: it is not among the 338 languages), and the web filter needs recall's domain to spare
-# code and math pages the prose-only Gopher rules.
-STAGE_ORDER = ["ingest", "langid", "dedup_exact", "recall", "filter", "repo_samples", "dedup_near", "decont", "shards"]
+# code and math pages the prose-only Gopher rules. Decontamination decides per file (per web page), as
+# DeepSeek's rule does, so it runs before repository grouping: a contaminated file costs only itself.
+STAGE_ORDER = ["ingest", "langid", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards"]
 
 
 def build_stages(cfg: PipelineConfig) -> list[Stage]:

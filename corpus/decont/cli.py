@@ -7,12 +7,12 @@ import json
 import sys
 import time
 
-from corpus.decont.benchmarks import KNOWN, load_benchmarks, resolve_specs
+from corpus.decont.benchmarks import DISABLED, KNOWN, load_benchmarks, resolve_specs
 from corpus.decont.fetch import CANONICAL_URLS, fetch_benchmarks
-from corpus.decont.index import DecontConfig, build_index
+from corpus.decont.index import RULES, DecontConfig, build_index
 from corpus.decont.inputs import plan_inputs
 from corpus.decont.report import build_report, write_reports
-from corpus.decont.runner import _stderr_progress, scan_chunks
+from corpus.decont.runner import scan_chunks
 from corpus.decont.text import UNITS
 
 BENCH_HELP = (
@@ -24,14 +24,21 @@ BENCH_HELP = (
 
 
 def _config(args: argparse.Namespace) -> DecontConfig:
-    return DecontConfig(n=args.n, min_short=args.min_short, unit=args.unit)
+    return DecontConfig(rule=args.rule, n=args.n, min_short=args.min_short, unit=args.unit)
 
 
 def cmd_decont(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    benches, missing = load_benchmarks(resolve_specs(args.benchmarks))
+    specs = resolve_specs(args.benchmarks)
+    benches, missing = load_benchmarks(specs)
     for m in missing:
         print(f"decont: benchmark {m['name']} NOT checked: {m['reason']}", file=sys.stderr)
+    configured = {s.name for s in specs if s.source and s.source.strip().lower() not in DISABLED}
+    failed = [m["name"] for m in missing if m["name"] in configured]
+    if failed and not args.allow_empty:
+        print(f"decont: configured benchmark(s) {', '.join(failed)} could not be loaded (see above); "
+              "fix the source or pass --allow-empty to scan without them", file=sys.stderr)
+        return 2
     if not benches:
         print("decont: no benchmark could be loaded; nothing to check against", file=sys.stderr)
         return 2
@@ -40,16 +47,20 @@ def cmd_decont(args: argparse.Namespace) -> int:
     for p in problems:
         print(f"decont: input {p}", file=sys.stderr)
     total_bytes = sum(c.bytes for c in chunks)
-    use_ray = not args.no_ray and not (args.local_below_mb and total_bytes < args.local_below_mb << 20)
-    hits, counts = scan_chunks(
-        index,
-        chunks,
-        use_ray=use_ray,
-        num_cpus=args.num_cpus,
-        max_file_bytes=args.max_file_mb << 20,
-        text_field=args.text_field,
-        progress=_stderr_progress,
-    )
+    in_process = args.no_ray or bool(args.local_below_mb and total_bytes < args.local_below_mb << 20)
+    from corpus.errors import PreflightError
+    from corpus.ray_runner import start_runner  # the one Ray bootstrap of every command
+
+    try:
+        runner = start_runner(num_cpus=args.num_cpus, in_process=in_process)
+    except PreflightError as exc:
+        print(f"decont: {exc}", file=sys.stderr)
+        return 2
+    try:
+        hits, counts = scan_chunks(index, chunks, runner, max_file_bytes=args.max_file_mb << 20, text_field=args.text_field)
+    finally:
+        runner.shutdown()
+    use_ray = not in_process
     for p in problems:
         counts["skipped"][p] = counts["skipped"].get(p, 0) + 1
         counts["documents"]["skipped"] += 1
@@ -106,6 +117,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--benchmarks", default=None, help=BENCH_HELP)
     p.add_argument("--input", nargs="+", action="extend", required=True, help="directories, .parquet or .jsonl[.gz|.zst] files")
     p.add_argument("--output", required=True, help="directory for the reports")
+    p.add_argument("--rule", choices=RULES, default="guarded", help="literal: every benchmark n-gram and short string; "
+                   "guarded (default): with the content and boilerplate guards (docs/decontamination.md)")
     p.add_argument("--n", type=int, default=10, help="n-gram length of the rule (default 10)")
     p.add_argument("--min-short", type=int, default=3, help="shortest benchmark string matched whole (default 3)")
     p.add_argument("--unit", choices=UNITS, default="word", help="gram unit (default word)")
@@ -114,6 +127,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-mb", type=int, default=32, help="input bytes per Ray task (default 32)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs for a local Ray (default: all); ignored with RAY_ADDRESS")
     p.add_argument("--no-ray", action="store_true", help="scan in this process")
+    p.add_argument("--allow-empty", action="store_true", help="scan even when a configured benchmark cannot be loaded")
     p.add_argument("--local-below-mb", type=int, default=0, help="scan in-process when inputs are smaller than this")
     p.set_defaults(func=cmd_decont)
 

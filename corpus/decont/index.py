@@ -5,13 +5,18 @@ Rule (DeepSeek-Coder §2 and DeepSeekMath §2.1; shared/docs/recipe.md §2.6, §
 is matched exactly, i.e. the document contains its whole gram sequence. A "string" is one whole field
 value (one element for list fields such as MBPP's test_list). Grams are defined in `text.py`.
 
-Two guards keep ordinary data from matching (both measured, see docs/decontamination.md):
-- an indexed n-gram must contain at least `min_content` distinct *content* grams (two or more
-  characters, a letter, not a keyword / function word, see text.is_content): number runs such as
-  `1 0 2 0 3 9 4 0 5 0` (from `[1.0, 2.0, 3.9, ...]`), letter lists `a b c d e f g h i j`, loop idioms
-  `for i in range n for j in range n` and formula runs `x 6 x 5 x 4 x 3 x 2` are in any code base;
-- an n-gram found in more than `max_item_df` benchmark items is benchmark boilerplate (HumanEval's
-  `def check(candidate): assert candidate(`) and is dropped; each item keeps its specific n-grams.
+Two rules are offered (`DecontConfig.rule`):
+- `literal`: the papers' words: every n-gram of every benchmark string is indexed, and every string of
+  `min_short`..n-1 grams (in any field) is matched whole; no guard.
+- `guarded` (default): the same rule with two guards that keep ordinary data from matching (both measured,
+  see docs/decontamination.md), and short strings matched whole only in the fields that identify a
+  problem (benchmarks.DEFAULT_SHORT_FIELDS):
+  - an indexed n-gram must contain at least `min_content` distinct *content* grams (two or more
+    characters, a letter, not a keyword / function word, see text.is_content): number runs such as
+    `1 0 2 0 3 9 4 0 5 0` (from `[1.0, 2.0, 3.9, ...]`), letter lists `a b c d e f g h i j`, loop idioms
+    `for i in range n for j in range n` and formula runs `x 6 x 5 x 4 x 3 x 2` are in any code base;
+  - an n-gram found in more than `max_item_df` benchmark items is benchmark boilerplate (HumanEval's
+    `def check(candidate): assert candidate(`) and is dropped; each item keeps its specific n-grams.
 
 Keys: grams are mapped to ids of the benchmark vocabulary (a gram outside it cannot be part of a match,
 so such windows are skipped without hashing). The key of a window is a polynomial hash over Z/2^64 of
@@ -37,8 +42,12 @@ from corpus.decont.text import grams, is_content, pattern, token_spans
 _SEED = 0x5EED_DEC0
 
 
+RULES = ("guarded", "literal")
+
+
 @dataclass(frozen=True)
 class DecontConfig:
+    rule: str = "guarded"  # "literal": every n-gram, every short string, no guards (see module doc)
     n: int = 10  # the rule's n-gram length
     min_short: int = 3  # shorter strings (>= min_short grams) are matched whole
     unit: str = "word"  # gram unit, see text.py
@@ -336,6 +345,9 @@ _SMALL_DOC = 4096  # grams; below this, all window lengths are scanned in one ve
 def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = None) -> DecontIndex:
     """Build the index once per run; ship it to workers (it pickles; numpy arrays go zero-copy in Ray)."""
     cfg = config or DecontConfig()
+    if cfg.rule not in RULES:
+        raise ValueError(f"unknown decontamination rule {cfg.rule!r}; choose one of {RULES}")
+    literal = cfg.rule == "literal"
     t0 = time.perf_counter()
     benches = list(benchmarks)
     pattern(cfg.unit)  # fail early on an unknown unit
@@ -359,7 +371,8 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
                     ids = np.fromiter(map(vocab.__getitem__, toks), dtype=np.int64, count=len(toks))
                     unit_ids.append(ids)
                     unit_owner.append(owner)
-                    unit_short.append(fld in bench.short_fields)
+                    # The literal rule matches every short string whole, whatever its field.
+                    unit_short.append(literal or fld in bench.short_fields)
         global_item += len(bench.items)
 
     n_vocab = len(vocab) + 1
@@ -401,7 +414,7 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
             w_content[part] = _distinct_content(tokens[w_start[part, None] + np.arange(L)], content)
     w_owner = uowner[w_unit]
     need = np.where(w_len == cfg.n, owner_need[w_owner], cfg.min_content_short)
-    ok = w_content >= need
+    ok = (w_content >= need) | literal
     # An item whose every window is too plain (a formula-only MATH problem) keeps its windows with at
     # least one content gram rather than becoming undetectable.
     item_has = np.zeros(global_item, dtype=bool)
@@ -425,7 +438,7 @@ def build_index(benchmarks: Iterable[Benchmark], config: DecontConfig | None = N
     new_item[1:] |= w_item[1:] != w_item[:-1]
     group = np.cumsum(new_key) - 1
     df = np.bincount(group, weights=new_item).astype(np.int64) if len(keys) else np.zeros(0, dtype=np.int64)
-    keep_group = df <= cfg.max_item_df
+    keep_group = (df <= cfg.max_item_df) | literal
     dropped_df = int((~keep_group).sum())
     keep = keep_group[group] if len(keys) else np.zeros(0, dtype=bool)
     keys, w_start, w_len, w_owner, new_key = keys[keep], w_start[keep], w_len[keep], w_owner[keep], new_key[keep]

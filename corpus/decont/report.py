@@ -11,7 +11,7 @@ JSON shape (stable keys; extra keys may be added):
   "skipped": {reason: count},
   "by_source": {source: {"scanned", "contaminated", "bytes"}},
   "by_language": {language: {...}},
-  "hits": [{"doc", "id", "source", "language", "benchmark", "item", "field", "ngram", "offset", "context", "grams", "matches"}]
+  "hits": [{"doc", "id", "source", "repo", "path", "language", "benchmark", "item", "field", "ngram", "offset", "context", "grams", "matches"}]
 }
 """
 
@@ -71,22 +71,24 @@ def build_report(
     return report
 
 
-def write_reports(report: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write decontamination.json, .md and .html into out_dir; returns their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "json": out / "decontamination.json",
-        "md": out / "decontamination.md",
-        "html": out / "decontamination.html",
-    }
-    paths["json"].write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    paths["md"].write_text(render_markdown(report), encoding="utf-8")
-    paths["html"].write_text(render_html(report), encoding="utf-8")
+def write_reports(report: dict[str, Any], out_dir: str | Path) -> dict[str, str]:
+    """Write decontamination.json, .md and .html into out_dir (a local path or an object-store URI,
+    through corpus.storage); returns their locations."""
+    from corpus import storage
+
+    out = str(out_dir)
+    paths = {ext: storage.join(out, f"decontamination.{ext}") for ext in ("json", "md", "html")}
+    storage.write_text(paths["json"], json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n")
+    storage.write_text(paths["md"], render_markdown(report))
+    storage.write_text(paths["html"], render_html(report))
     return paths
 
 
 # ---------------------------------------------------------------- Markdown
+
+
+def _unit(r: dict[str, Any]) -> str:
+    return "file (web: page)" if r.get("level") == "file" else "input record"
 
 
 def _pct(a: int, b: int) -> str:
@@ -104,7 +106,8 @@ def render_markdown(r: dict[str, Any]) -> str:
         "# Decontamination report",
         "",
         f"Rule: a document is contaminated if it contains any {rule['n']}-gram of a benchmark text; benchmark "
-        f"strings of {rule['min_short']}..{rule['n'] - 1} grams are matched whole. Gram unit: `{rule['unit']}`.",
+        f"strings of {rule['min_short']}..{rule['n'] - 1} grams are matched whole. Gram unit: `{rule['unit']}`. "
+        f"Rule variant: `{rule.get('rule', 'guarded')}`. Each document is one {_unit(r)}.",
         "",
         f"- Documents scanned: **{d.get('scanned', 0)}** ({d.get('bytes', 0) / 1e6:.1f} MB), contaminated: "
         f"**{d.get('contaminated', 0)}** ({_pct(d.get('contaminated', 0), d.get('scanned', 0))}), skipped: {d.get('skipped', 0)}",
@@ -135,7 +138,10 @@ def render_markdown(r: dict[str, Any]) -> str:
         for reason, n in sorted(r["skipped"].items(), key=lambda kv: -kv[1]):
             lines.append(f"| {_md_cell(reason)} | {n} |")
     hits = r["hits"]
-    lines += ["", f"## Hits ({len(hits)})", ""]
+    total = r.get("hits_total", len(hits))
+    lines += ["", f"## Hits ({total})", ""]
+    if total > len(hits):
+        lines += [f"decontamination.json lists {len(hits)}; all are in {r.get('hits_dataset', 'the hits dataset')}.", ""]
     if len(hits) > MAX_LISTED_HITS:
         lines.append(f"First {MAX_LISTED_HITS} listed; all are in decontamination.json.")
         lines.append("")
@@ -209,7 +215,8 @@ def render_html(r: dict[str, Any]) -> str:
         "td pre{white-space:pre-wrap;margin:0;max-width:520px}mark{background:#ffd54f}.warn{color:#b00}</style></head><body>",
         "<h1>Decontamination report</h1>",
         f"<p>Rule: contaminated if a document contains any {r['rule']['n']}-gram of a benchmark text; benchmark strings of "
-        f"{r['rule']['min_short']}..{r['rule']['n'] - 1} grams matched whole; gram unit <code>{e(r['rule']['unit'])}</code>.</p>",
+        f"{r['rule']['min_short']}..{r['rule']['n'] - 1} grams matched whole; gram unit <code>{e(r['rule']['unit'])}</code>; "
+        f"rule variant <code>{e(str(r['rule'].get('rule', 'guarded')))}</code>; each document is one {e(_unit(r))}.</p>",
         f"<p>Documents scanned <b>{d.get('scanned', 0)}</b> ({d.get('bytes', 0) / 1e6:.1f} MB), contaminated <b>{d.get('contaminated', 0)}</b> "
         f"({_pct(d.get('contaminated', 0), d.get('scanned', 0))}), skipped {d.get('skipped', 0)}. "
         f"Index: {r['index']['keys']} keys, {r['index']['memory_bytes'] / 1e6:.1f} MB, built in {r['index']['build_seconds']:.2f} s.</p>",

@@ -74,6 +74,8 @@ def scan_record(index: DecontIndex, record: Mapping[str, Any], counts: dict[str,
             "doc": doc_name(record),
             "id": record.get("id"),
             "source": record.get("source"),
+            "repo": record.get("repo"),
+            "path": record.get("path"),
             "language": record.get("language"),
         }
         row.update(h.to_dict())
