@@ -66,6 +66,7 @@ def run_map_part(stage: MapStage, in_uri: str, out_uri: str, part_key: str) -> d
 def run_source_part(stage: SourceStage, units: list[Any], out_uri: str, part_key: str) -> dict[str, Any]:
     """One task: read the units of one part, write documents and quarantined records, commit the part."""
     stats = StageStats()
+    docs_by_source: dict[str, int] = {}
     docs: list[Doc] = []
     drops: list[Drop] = []
     with storage.PartWriter(out_uri, DOC_SCHEMA) as kept_w, storage.PartWriter(dropped_uri(out_uri), DROP_SCHEMA) as drop_w:
@@ -86,10 +87,12 @@ def run_source_part(stage: SourceStage, units: list[Any], out_uri: str, part_key
 
         for item in stage.read(units):
             (docs if isinstance(item, Doc) else drops).append(item)
+            if isinstance(item, Doc):
+                docs_by_source[item.source] = docs_by_source.get(item.source, 0) + 1
             if len(docs) + len(drops) >= WRITE_BATCH_ROWS:
                 flush()
         flush()
-    return commit_part(out_uri, part_key, stats)
+    return commit_part(out_uri, part_key, stats, {"docs_by_source": docs_by_source})
 
 
 # ------------------------------------------------------------------------------------- executor
@@ -152,12 +155,17 @@ class Executor:
                 upstream_fp, inputs = key, [storage.join(stage_uri, p) for p in done["parts"]]
                 continue
             self._prepare(stage, ctx, key)
-            started = time.time()
+            started, cpu_started = time.time(), time.process_time()
             log.info("stage %s: starting", stage.name)
             if isinstance(stage, SourceStage):
-                stats, parts = self._run_source(stage, units, stage_uri, key)
+                stats, parts, records = self._run_source(stage, units, stage_uri, key)
+                docs_by_source: dict[str, int] = {}
+                for record in records:
+                    for source, n in record.get("docs_by_source", {}).items():
+                        docs_by_source[source] = docs_by_source.get(source, 0) + n
+                stage.check_yield(docs_by_source, stats)
             elif isinstance(stage, MapStage):
-                stats, parts = self._run_map(stage, inputs or [], stage_uri, key)
+                stats, parts, _ = self._run_map(stage, inputs or [], stage_uri, key)
             elif isinstance(stage, GlobalStage):
                 stats = stage.run(ctx, inputs or [])
                 parts = list_parts(stage_uri)
@@ -180,6 +188,8 @@ class Executor:
                     "parts": [storage.basename(p) for p in parts],
                     "stats": stats.to_json(),
                     "seconds": round(time.time() - started, 2),
+                    # The driver's own CPU time for the stage: must stay small and O(parts).
+                    "driver_cpu_seconds": round(time.process_time() - cpu_started, 2),
                 },
             )
             # The stage is committed: its scratch is no longer needed by anyone.
@@ -209,12 +219,12 @@ class Executor:
         storage.remove(ctx.scratch_uri, recursive=True)
         storage.makedirs(stage_uri)
 
-    def _run_source(self, stage: SourceStage, units: list[Any], stage_uri: str, key: str) -> tuple[StageStats, list[str]]:
+    def _run_source(self, stage: SourceStage, units: list[Any], stage_uri: str, key: str) -> tuple[StageStats, list[str], list[dict]]:
         groups = stage.part_groups(units)
         jobs = [(group, _hash(key, *(repr(u) for u in group))) for group in groups]
         return self._run_parts(stage, run_source_part, jobs, stage_uri)
 
-    def _run_map(self, stage: MapStage, inputs: list[str], stage_uri: str, key: str) -> tuple[StageStats, list[str]]:
+    def _run_map(self, stage: MapStage, inputs: list[str], stage_uri: str, key: str) -> tuple[StageStats, list[str], list[dict]]:
         sizes: dict[str, dict[str, int]] = {}
 
         def size_of(uri: str) -> int:
@@ -226,28 +236,29 @@ class Executor:
         jobs = [(p, _hash(key, storage.basename(p), str(size_of(p)))) for p in inputs]
         return self._run_parts(stage, run_map_part, jobs, stage_uri)
 
-    def _run_parts(self, stage: Stage, task_fn: Callable[..., dict], jobs: list[tuple[Any, str]], stage_uri: str) -> tuple[StageStats, list[str]]:
+    def _run_parts(self, stage: Stage, task_fn: Callable[..., dict], jobs: list[tuple[Any, str]], stage_uri: str) -> tuple[StageStats, list[str], list[dict]]:
         """One task per (input, part key); part i of the output comes from job i. With --resume a part
-        committed earlier under the same key, with its files intact, is reused, not recomputed."""
+        committed earlier under the same key, with its files intact, is reused, not recomputed.
+        Returns the stage's accounting, its parts and their commit records."""
         shared = self.runner.share(stage)  # shipped once, not once per task
-        total = StageStats()
+        records: list[dict] = []
         args = []
-        reused = 0
         for i, (job_input, part_key) in enumerate(jobs):
             out_uri = storage.join(stage_uri, part_name(i))
             record = committed(out_uri, part_key) if self.resume else None
             if record is not None:
-                total.merge(StageStats.from_json(record["stats"]))
-                reused += 1
+                records.append(record)
             else:
                 args.append((shared, job_input, out_uri, part_key))
-        if reused:
-            log.info("stage %s: %d of %d parts reused from an earlier run", stage.name, reused, len(jobs))
+        if records:
+            log.info("stage %s: %d of %d parts reused from an earlier run", stage.name, len(records), len(jobs))
         res = stage.resources
-        for record in self.runner.map(task_fn, args, num_cpus=res.num_cpus, memory_mb=res.memory_mb, desc=stage.name):
+        records += self.runner.map(task_fn, args, num_cpus=res.num_cpus, memory_mb=res.memory_mb, desc=stage.name)
+        total = StageStats()
+        for record in records:
             total.merge(StageStats.from_json(record["stats"]))
         _remove_stale(stage_uri, len(jobs))
-        return total, [storage.join(stage_uri, part_name(i)) for i in range(len(jobs))]
+        return total, [storage.join(stage_uri, part_name(i)) for i in range(len(jobs))], records
 
 
 def _remove_stale(stage_uri: str, n_parts: int) -> None:

@@ -128,6 +128,10 @@ class SourceStage(Stage):
             groups.append(current)
         return groups
 
+    def check_yield(self, docs_by_source: dict[str, int], stats: "StageStats") -> None:
+        """Called once all parts are read, with the documents each input yielded: raise
+        corpus.errors.EmptyOutputError for an input that should have yielded some."""
+
     def input_fingerprint(self, units: list[Any]) -> str:
         return hashlib.sha256(json.dumps([repr(u) for u in units]).encode()).hexdigest()[:16]
 

@@ -7,11 +7,12 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from corpus import storage
 from corpus.engine import Executor, write_stats_report
-from corpus.errors import PreflightError
+from corpus.errors import EmptyOutputError, PreflightError
 from corpus.ray_runner import start_runner
 from corpus.stats import StatsMismatch
 from pipelines.config import load_config
@@ -72,20 +73,42 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"corpus run: {exc}", file=sys.stderr)
         return 2
     executor = Executor(out_dir, seed=cfg.seed, resume=args.resume, runner=runner)
+    started, cpu_started = time.time(), time.process_time()
     try:
         results = executor.run(stages, only)
         stats_path = write_stats_report(out_dir, results)
+        _write_run_report(out_dir, results, time.time() - started, time.process_time() - cpu_started, runner.parallelism)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
         return 2
     except StatsMismatch as exc:
         print(f"corpus run: record accounting failed: {exc}", file=sys.stderr)
         return 3
+    except EmptyOutputError as exc:
+        print(f"corpus run: nothing useful produced: {exc}", file=sys.stderr)
+        return 4
     finally:
         runner.shutdown()
         _upload_log(log_path, out_dir)
     print_summary(out_dir, results, stats_path, executor.ran)
     return 0
+
+
+def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: float, cpus: int) -> None:
+    """OUT/reports/run.json: wall time, the driver's own peak memory and CPU, and end-to-end MB/s per
+    core of the text ingested (what `make bench` compares across input sizes)."""
+    import resource
+
+    ingest = results.get("ingest")
+    text_mb = ingest.kept_bytes / 1e6 if ingest is not None else 0.0
+    storage.write_json(storage.join(out_uri, "reports", "run.json"), {
+        "wall_seconds": round(wall_s, 2),
+        "driver_cpu_seconds": round(driver_cpu_s, 2),
+        "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpus": cpus,
+        "text_mb": round(text_mb, 2),
+        "mb_per_s_per_core": round(text_mb / wall_s / cpus, 4) if wall_s and cpus else None,
+    })
 
 
 def _check_output(out_uri: str) -> None:

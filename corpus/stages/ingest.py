@@ -11,7 +11,7 @@ from typing import Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.errors import PreflightError
+from corpus.errors import EmptyOutputError, PreflightError
 from corpus.ingest.files import printable_path
 from corpus.ingest.repos import clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
 from corpus.ingest.stack_parquet import read_stack_parquet
@@ -40,6 +40,7 @@ class IngestConfig(BaseModel):
 
     inputs: list[InputSpec] = Field(min_length=1)
     max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are dropped as too_large without being read")
+    allow_empty: bool = Field(False, description="an input that yields no document is a warning, not an error")
     units_per_part: int = Field(256, gt=0, description="at most this many repositories / files per output part")
     part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its units hold this many input bytes "
                             "(where a unit's size is known when planning: local files, installed distributions)")
@@ -145,6 +146,20 @@ class IngestStage(SourceStage):
 
     def preflight(self) -> None:
         self.plan()  # missing inputs fail here, before Ray starts
+
+    def check_yield(self, docs_by_source: dict[str, int], stats) -> None:
+        """Every configured input must give documents: git URLs that all fail to clone, a WARC of
+        non-HTML records or a folder of binaries would otherwise make a run that silently holds none."""
+        empty = [spec.name for spec in self.config.inputs if not docs_by_source.get(spec.name)]
+        if not empty:
+            return
+        reasons = ", ".join(f"{r}={n}" for r, n in stats.dropped.most_common(5)) or "nothing was read"
+        message = f"input(s) {empty} yielded no documents (records dropped: {reasons}; see ingest/_dropped/)"
+        if not self.config.allow_empty:
+            raise EmptyOutputError(message + "; set allow_empty: true to accept an empty input")
+        import logging
+
+        logging.getLogger("corpus").warning(message)
 
     def input_fingerprint(self, units: list[Unit]) -> str:
         """Names plus what says their content changed: size and mtime of local files and folders'

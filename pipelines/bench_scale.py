@@ -1,0 +1,111 @@
+"""`make bench`, scale section: the whole pipeline on ~1x and ~4x real input, and the scheduler on
+10k and 100k tiny tasks.
+
+For each input size the default stage graph runs through `corpus run` in a fresh process (its own local
+Ray instance), and we read back OUT/reports/run.json (wall, driver peak RSS and CPU, MB/s per core) and
+each stage's `_SUCCESS.json` (wall and driver CPU seconds). The ratios between sizes show what grows
+with the data: per-stage time should grow ~4x, the driver's memory should not (ratio <= 1.3).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from corpus import storage
+
+# Real code every `make setup` installs (pinned versions, so the input is fixed): ~1x is ~90 MB of
+# source-like files (Python, C/C++, Fortran, Cython, data files), ~4x adds the rest of the large trees.
+ONE_X = ["sympy", "pandas", "scipy", "numpy"]
+FOUR_X = ONE_X + ["torch", "transformers", "ray", "pyarrow", "networkx", "nltk", "botocore", "pip", "pygments", "polars",
+                  "huggingface_hub", "setuptools", "datasets", "mpmath", "pydantic", "lxml", "pytest", "rich", "pybind11"]
+SOURCE_SUFFIXES = (".py", ".pyi", ".h", ".hpp", ".hh", ".c", ".cc", ".cpp", ".cxx", ".cu", ".cuh", ".pyx", ".pxd", ".md", ".rst",
+                   ".txt", ".json", ".yaml", ".yml", ".toml", ".f", ".f90", ".js", ".ts", ".html", ".css", ".sh", ".cfg", ".ini",
+                   ".xml", ".xsl", ".cmake", ".proto", ".jinja", ".tex")
+
+
+def source_bytes(distributions: list[str]) -> int:
+    """Bytes of source-like files the distributions install (from their RECORD, without reading them)."""
+    total = 0
+    for name in distributions:
+        try:
+            total += sum(f.size or 0 for f in metadata.files(name) or [] if str(f).lower().endswith(SOURCE_SUFFIXES))
+        except metadata.PackageNotFoundError:
+            pass
+    return total
+
+
+def scale_config(distributions: list[str]) -> dict[str, Any]:
+    from importlib import resources
+
+    cfg = yaml.safe_load(resources.files("pipelines").joinpath("default.yaml").read_text())
+    for spec in cfg["inputs"]:
+        if spec["kind"] == "python_dists":
+            spec["distributions"] = distributions
+    return cfg
+
+
+def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out.parent / f"{out.name}.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "corpus.cli", "run", str(cfg_path), "--output", str(out), "--num-cpus", str(num_cpus)],
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"corpus run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    run = storage.read_json(str(out / "reports" / "run.json"))
+    stages = {}
+    for success in sorted(out.glob("*/_SUCCESS.json")):
+        done = storage.read_json(str(success))
+        stages[done["stage"]] = {"seconds": done["seconds"], "driver_cpu_seconds": done.get("driver_cpu_seconds")}
+    files = sum(1 for _ in out.rglob("*") if _.is_file())
+    return {**run, "process_seconds": round(wall, 2), "stages": stages, "output_files": files}
+
+
+def bench_scale(work: Path, num_cpus: int = 2) -> dict[str, Any]:
+    runs: dict[str, Any] = {}
+    for label, dists in (("1x", ONE_X), ("4x", FOUR_X)):
+        nbytes = source_bytes(dists)
+        print(f"bench: scale {label}: {len(dists)} distributions, {nbytes / 1e6:.0f} MB of source files", flush=True)
+        runs[label] = {"distributions": len(dists), "source_file_mb": round(nbytes / 1e6, 1),
+                       **run_pipeline(scale_config(dists), work / f"scale-{label}", num_cpus)}
+    small, big = runs["1x"], runs["4x"]
+    ratios = {
+        "text_mb": round(big["text_mb"] / small["text_mb"], 2),
+        "driver_peak_rss": round(big["driver_peak_rss_mb"] / small["driver_peak_rss_mb"], 3),
+        "wall": round(big["wall_seconds"] / small["wall_seconds"], 2),
+        "stages": {s: round(big["stages"][s]["seconds"] / max(small["stages"][s]["seconds"], 1e-3), 2) for s in small["stages"] if s in big["stages"]},
+    }
+    return {"runs": runs, "ratios": ratios, "cpus": num_cpus}
+
+
+def _tiny(i: int) -> int:
+    return i
+
+
+def bench_scheduler(counts: tuple[int, ...] = (10_000, 100_000), num_cpus: int = 2) -> dict[str, Any]:
+    """Driver CPU time per task of a map of tiny tasks through the Ray runner; must not grow with the count."""
+    from corpus.ray_runner import RayRunner
+
+    runner = RayRunner(num_cpus=num_cpus)
+    out: dict[str, Any] = {"max_in_flight": runner.max_in_flight}
+    try:
+        for n in counts:
+            t0, c0 = time.perf_counter(), time.process_time()
+            results = runner.map(_tiny, [(i,) for i in range(n)], desc=f"scheduler {n}")
+            assert results == list(range(n))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            out[str(n)] = {"wall_seconds": round(wall, 2), "driver_cpu_ms_per_task": round(cpu / n * 1e3, 4), "tasks_per_s": round(n / wall, 1)}
+    finally:
+        runner.shutdown()
+    first, last = out[str(counts[0])], out[str(counts[-1])]
+    out["driver_ms_per_task_ratio"] = round(last["driver_cpu_ms_per_task"] / first["driver_cpu_ms_per_task"], 3)
+    return out
