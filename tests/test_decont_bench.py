@@ -37,3 +37,17 @@ def test_false_positive_and_recall_helpers(shared_dir: Path) -> None:
     assert fp["files"] == 2 and fp["flagged"] == 1 and fp["examples"][0]["path"] == "b.py"
     rec = planted_recall(index, [he])["humaneval"]
     assert rec["whole_problem"] == 164 and rec["fields_alone"]["prompt"] == "164/164"
+
+
+def test_compare_rules_measures_keys_recall_and_false_positives(shared_dir: Path) -> None:
+    from corpus.decont.bench import compare_rules
+
+    he = load_benchmark("humaneval", str(shared_dir / "benchmarks" / "HumanEval.jsonl.gz"))
+    clean = [("width.py", "def width(string):\n    return len(string)\n"), ("add.py", "def add_numbers(a, b):\n    return a + b\n")]
+    result = compare_rules([he], clean)
+    literal, guarded = result["rules"]["literal"], result["rules"]["guarded"]
+    assert literal["keys"] > guarded["keys"] > 10_000
+    assert literal["recall"]["humaneval"]["fields_alone"]["canonical_solution"] == "164/164"
+    assert guarded["recall"]["humaneval"]["fields_alone"]["canonical_solution"] == "129/164"
+    assert literal["false_positives"]["flagged"] == 1 and literal["false_positives"]["examples"][0]["path"] == "width.py"
+    assert guarded["false_positives"]["flagged"] == 0 and result["sample"]["files"] == 2

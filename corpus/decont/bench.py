@@ -100,6 +100,41 @@ def planted_recall(index: DecontIndex, benches: list[Benchmark]) -> dict[str, An
     return out
 
 
+def compare_rules(
+    benches: list[Benchmark],
+    sample: list[tuple[str, str]],
+    rules: tuple[str, ...] = ("literal", "guarded"),
+    examples: int = 40,
+) -> dict[str, Any]:
+    """Both rules on the same benchmarks and the same clean sample: keys indexed, build time, recall of
+    planted copies (whole problem, each field alone) and false positives on the clean files (with the
+    flagged paths and matched n-grams, so they can be checked by hand)."""
+    out: dict[str, Any] = {"sample": {"files": len(sample), "mb": round(_mb(t for _, t in sample), 1)}, "rules": {}}
+    for rule in rules:
+        t0 = time.perf_counter()
+        index = build_index(benches, DecontConfig(rule=rule))
+        build = time.perf_counter() - t0
+        recall = planted_recall(index, benches)
+        t1 = time.perf_counter()
+        fp = false_positives(index, sample)
+        scan = time.perf_counter() - t1
+        out["rules"][rule] = {
+            "keys": int(len(index.keys)),
+            "keys_by_benchmark": {n: st.keys for n, st in index.stats.items()},
+            "memory_mb": round(index.nbytes / 1e6, 1),
+            "build_seconds": round(build, 3),
+            "recall": recall,
+            "false_positives": {
+                "files": fp["files"],
+                "flagged": fp["flagged"],
+                "rate": fp["rate"],
+                "scan_seconds": round(scan, 2),
+                "examples": fp["examples"][:examples],
+            },
+        }
+    return out
+
+
 # ---------------------------------------------------------------- datatrove
 
 
