@@ -144,6 +144,29 @@ def bench_decont_stage(input_path: str) -> dict:
     return out
 
 
+# ------------------------------------------------------------------ decontamination: literal vs guarded rule
+# (owned by the decont work; run as `run_in_child("bench_decont_rules")`, key "decont_rules" in bench.json)
+
+
+def bench_decont_rules(limit_mb: float = 0.0, examples: int = 20) -> dict:
+    """Both decontamination rules on the four shared benchmarks (HumanEval alone without them): keys
+    indexed, recall of planted copies (whole problem and each field alone), and false positives on clean
+    real code: the `.py` files of the installed site-packages, which hold no benchmark solution (every
+    flagged file is listed with the matched n-gram, to be checked by hand). `limit_mb` 0 = all files."""
+    import sysconfig
+
+    from corpus.decont.bench import _shared_benchmarks, compare_rules, read_sample
+    from corpus.decont.benchmarks import default_benchmarks
+
+    benches = _shared_benchmarks(str(SHARED))[0] if (SHARED / "benchmarks").is_dir() else default_benchmarks()
+    root = sysconfig.get_paths()["purelib"]
+    sample = read_sample(root, ".py", int(limit_mb * 1e6) or None)
+    result = compare_rules(benches, sample, examples=examples)
+    result["sample"]["root"] = root
+    result["benchmarks"] = {b.name: len(b) for b in benches}
+    return result
+
+
 def bench_shards(input_path: str) -> dict:
     """Tokenize + FIM + pack vs raw encode_batch of the same BPE on the same text (one thread)."""
     os.environ["RAYON_NUM_THREADS"] = "1"
