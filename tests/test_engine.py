@@ -1,0 +1,61 @@
+"""The executor on the in-process runner: commit records, torn parts, stale temporaries, byte-sized parts."""
+
+from __future__ import annotations
+
+from corpus import storage
+from corpus.engine import Executor
+from corpus.parts import commit_uri
+from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+from corpus.stages.langid import LangIdStage
+
+
+def _repos(tmp_path, n: int = 4):
+    for r in range(n):
+        repo = tmp_path / "repos" / f"r{r}"
+        repo.mkdir(parents=True)
+        for i in range(3):
+            (repo / f"m{i}.py").write_text(f"def f{r}_{i}(x):\n    return x + {i}\n" * (20 + r))
+    return [InputSpec(name="github", kind="repos", paths=[str(tmp_path / "repos")], each_subdir=True)]
+
+
+def _stages(inputs, **ingest):
+    return [IngestStage(IngestConfig(inputs=inputs, **ingest)), LangIdStage()]
+
+
+def test_a_torn_part_is_recomputed_not_trusted(tmp_path) -> None:
+    out = str(tmp_path / "out")
+    inputs = _repos(tmp_path)
+    Executor(out, seed=1).run(_stages(inputs, units_per_part=1))
+    part = storage.join(out, "langid", "part-00001.parquet")
+    whole = storage.read_bytes(part)
+    storage.write_bytes(part, whole[: len(whole) // 2])  # a writer killed mid-copy, record still there
+    storage.remove(storage.join(out, "langid", "_SUCCESS.json"))
+    again = Executor(out, seed=1, resume=True)
+    again.run(_stages(inputs, units_per_part=1))
+    assert again.ran == ["langid"]
+    assert storage.read_bytes(part) == whole
+    # The untouched parts were reused: their commit records were not rewritten.
+    assert storage.exists(commit_uri(storage.join(out, "langid", "part-00000.parquet")))
+
+
+def test_stale_temporaries_and_extra_parts_are_removed(tmp_path) -> None:
+    out = str(tmp_path / "out")
+    inputs = _repos(tmp_path)
+    Executor(out, seed=1).run(_stages(inputs, units_per_part=1))
+    assert len(storage.read_json(storage.join(out, "langid", "_SUCCESS.json"))["parts"]) == 4
+    storage.write_bytes(storage.join(out, "langid", ".part-00000.parquet.tmp-deadbeef"), b"half")
+    Executor(out, seed=1, resume=True).run(_stages(inputs, units_per_part=2))
+    names = storage.listdir(storage.join(out, "langid"))
+    assert [n for n in names if n.startswith("part-")] == ["part-00000.parquet", "part-00001.parquet"]
+    assert not any(".tmp-" in n for n in names)
+
+
+def test_parts_follow_bytes_not_repository_counts(tmp_path) -> None:
+    inputs = _repos(tmp_path, n=6)
+    stage = IngestStage(IngestConfig(inputs=inputs, units_per_part=100, part_bytes=3000))
+    units = stage.plan()
+    stage.input_fingerprint(units)  # the planning walk that also learns each repository's size
+    groups = stage.part_groups(units)
+    sizes = [sum(stage.unit_bytes(u) for u in g) for g in groups]
+    assert len(groups) > 1 and all(s >= 3000 for s in sizes[:-1])
+    assert [u for g in groups for u in g] == units  # order kept: (part, row) order is the input order
