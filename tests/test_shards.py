@@ -15,23 +15,20 @@ import pytest
 from tokenizer import (
     EncodeConfig,
     FimConfig,
+    Packer,
     ShardConfig,
-    apply_mixture,
     build_shards,
-    encode_documents,
     load_tokenizer,
     plan_mixture,
-    sort_docs,
-    tokens_by_domain,
     train_bpe,
     undo_fim_ids,
     wrap_tokenizer,
-    write_shards,
 )
+from tokenizer.encode import EncodedDoc
 from tokenizer.sample import sample_records
 
 SEQ = 513
-CONFIG = ShardConfig(seq_len=SEQ, rows_per_shard=120, row_group_rows=16)
+CONFIG = ShardConfig(seq_len=SEQ, rows_per_shard=120, row_group_rows=16, range_tokens=250_000)
 ENC = EncodeConfig(fim=FimConfig(rate=0.5, domains=("code",)), eval_fraction=0.03)
 SEED = 1234
 CONTRACT_KEYS = {"format", "seq_len", "dtype", "vocab_size", "tokenizer", "special_tokens", "fim", "seed",
@@ -78,7 +75,8 @@ def test_contract_schema_and_manifest(built, tok) -> None:
     assert load_tokenizer(tpath).vocab_size == manifest["vocab_size"] == tok.vocab_size
     assert {"target", "achieved"} <= set(manifest["mixture"])
     splits = Counter(s["split"] for s in manifest["shards"])
-    assert splits["train"] >= 2 and splits["eval"] >= 1 and manifest["eval"]["unit"] == "document"
+    assert splits["train"] >= 2 and splits["eval"] >= 1 and manifest["eval"]["unit"] == "repository"
+    assert len({s["path"].split("-")[1] for s in manifest["shards"] if s["split"] == "train"}) >= 2  # ranges
     expected = pa.schema([("input_ids", pa.list_(pa.int32())), ("doc_offsets", pa.list_(pa.int32())),
                           ("doc_sources", pa.list_(pa.string())), ("doc_languages", pa.list_(pa.string())),
                           ("n_pad", pa.int32())])
@@ -89,7 +87,7 @@ def test_contract_schema_and_manifest(built, tok) -> None:
         assert pf.metadata.num_row_groups == math.ceil(s["rows"] / CONFIG.row_group_rows)
         assert pf.metadata.row_group(0).column(0).compression == "ZSTD"
         assert hashlib.sha256((out / s["path"]).read_bytes()).hexdigest() == s["sha256"]
-        assert s["split"] in s["path"]
+        assert s["path"].startswith(s["split"] + "-")
     assert not list(out.glob(".*tmp"))
 
 
@@ -105,8 +103,6 @@ def test_rows_and_counts_add_up(built) -> None:
             for i, row in enumerate(rows):
                 ids, offs, n_pad = row["input_ids"], row["doc_offsets"], row["n_pad"]
                 assert len(ids) == SEQ
-                last = k == len(shards) - 1 and i == len(rows) - 1
-                assert n_pad == 0 or last
                 assert ids[SEQ - n_pad:] == [pad] * n_pad
                 assert offs[0] == 0 and offs == sorted(set(offs)) and offs[-1] < SEQ - n_pad
                 assert len(offs) == len(row["doc_sources"]) == len(row["doc_languages"])
@@ -121,28 +117,48 @@ def test_rows_and_counts_add_up(built) -> None:
             total_tokens += tokens
     totals = manifest["totals"]
     assert totals["rows"] == total_rows and totals["tokens"] == total_tokens
+    assert totals["rows"] * SEQ - totals["tokens"] == totals["padded_tokens"]
+    assert totals["padded_tokens"] < 0.02 * totals["tokens"]  # FIM-aware packing barely pads
     assert totals["train_tokens"] + totals["eval_tokens"] == total_tokens
     assert set(manifest["shards"][0]["tokens_by_language"]) <= {"Python", ""}
 
 
 def test_every_packed_document_is_an_original(built, tok, records) -> None:
+    """Every packed document is a chunk of an original (FIM undone), of at most seq_len ids."""
     out, manifest = built
-    texts = Counter(r["text"] for r in records)
+    texts = {r["id"]: r["text"] for r in records}
+    by_line = Counter(r["text"] for r in records)
     sp = tok.specials
     for split in ("train", "eval"):
-        stream: list[int] = []
+        # Segments in row order; a segment without BOS continues the document cut at the row before
+        # (FIM documents waiting for room may sit between a document's head and its tail).
+        docs: list[list[int]] = []
+        open_doc: list[int] | None = None
         for row in _rows(out, manifest, split):
-            stream.extend(row["input_ids"][: SEQ - row["n_pad"]])
-        docs, start = [], 0
-        for i, t in enumerate(stream):
-            if t == sp.eos:
-                docs.append(stream[start : i + 1])
-                start = i + 1
-        assert start == len(stream)  # the stream ends with a whole document
+            ids, offs = row["input_ids"], row["doc_offsets"]
+            for a, b in zip(offs, offs[1:] + [SEQ - row["n_pad"]]):
+                seg = ids[a:b]
+                if seg[0] == sp.bos and seg[-1] == sp.eos:
+                    assert open_doc is None or seg[1] == sp.fim_begin  # only whole FIM examples jump the queue
+                    docs.append(seg)
+                    continue
+                if seg[0] == sp.bos:
+                    assert open_doc is None
+                    open_doc = seg
+                else:
+                    assert open_doc is not None
+                    open_doc = open_doc + seg
+                if open_doc[-1] == sp.eos:
+                    docs.append(open_doc)
+                    open_doc = None
+        assert open_doc is None  # the stream ends with a whole document
         n = manifest["totals"]["documents"][f"{split}_documents"]
         assert len(docs) == n > 0
+        whole = "\0".join(texts.values())
         for d in docs:
-            assert texts[undo_fim_ids(d, sp, tok.decode)] > 0
+            assert len(d) <= SEQ
+            text = undo_fim_ids(d, sp, tok.decode)
+            assert by_line[text] > 0 or text in whole
 
 
 def test_standard_readers(built) -> None:
@@ -171,20 +187,11 @@ def _files(out: Path) -> dict[str, str]:
 
 
 def test_byte_identical_across_batchings(built, records, tok, tmp_path: Path) -> None:
-    """What a parallel stage does: encode 3 partitions independently, in any order, then one sorted pass."""
+    """Record order and batch size change nothing; another seed changes the shards."""
     out, _ = built
-    parts = [records[0::3], records[1::3], records[2::3]]
-    encoded = []
-    for part in reversed(parts):  # partition order must not matter
-        encoded.extend(encode_documents(tok, list(reversed(part)), ENC, SEED))
-    plan = plan_mixture(tokens_by_domain(encoded), CONFIG.mixture, max_repeat=CONFIG.max_repeat)
-    by_id = {r["id"]: r for r in records}
-    mixed = []
-    for k in range(3):  # mixture expansion per partition, too
-        mixed.extend(apply_mixture(tok, encoded[k::3], by_id, plan, seed=SEED, encode_config=ENC))
-    ordered = sort_docs(mixed, SEED)
-    write_shards(ordered, tmp_path, tok, seed=SEED, encode_config=ENC, config=CONFIG,
-                 mixture_report=plan.report(tokens_by_domain(ordered)), extra={"skipped_documents": {}})
+    from dataclasses import replace
+
+    build_shards(list(reversed(records)), tok, tmp_path, seed=SEED, encode_config=ENC, config=replace(CONFIG, batch_size=97))
     assert _files(tmp_path) == _files(out)
     other = build_shards(records, tok, tmp_path / "seed2", seed=SEED + 1, encode_config=ENC, config=CONFIG)
     assert other["shards"][0]["sha256"] != json.loads((out / "manifest.json").read_text())["shards"][0]["sha256"]
@@ -197,7 +204,42 @@ def test_mixture_shares_reported_near_target(built) -> None:
     for domain, share in mix["target"].items():
         assert abs(mix["achieved"][domain] - share) < 0.05, mix
     assert sum(mix["achieved_tokens"].values()) == manifest["totals"]["train_tokens"]
-    assert mix["missing"] == []
+    assert mix["missing"] == [] and manifest["warnings"] == []
+    assert mix["rates"]["code"] == 1.0  # the dominant domain is kept once, never down-sampled
+
+
+def test_fim_share_and_whole_examples(built) -> None:
+    _, manifest = built
+    fim = manifest["fim_examples"]
+    assert fim["made"] > 100 and fim["complete_in_one_row"] == fim["made"] and fim["complete_share"] == 1.0
+    assert abs(fim["share_of_fim_domain_chunks"] - 0.5) < 0.05
+
+
+def test_packer_never_cuts_a_fim_example() -> None:
+    """Deferral keeps FIM documents whole; plain documents fill the rows around them."""
+    import numpy as np
+
+    def doc(i: int, n: int, fim: bool) -> EncodedDoc:
+        return EncodedDoc(f"d{i}", 0, "s", "code", "Python", "train", "psm" if fim else "none",
+                          np.full(n, i, dtype=np.int32))
+
+    packer = Packer(10, pad_id=-1, max_deferred=2)
+    sizes = [(7, False), (6, True), (9, True), (3, False), (10, True), (12, False), (5, True), (4, True), (8, True), (2, False)]
+    rows = []
+    for i, (n, fim) in enumerate(sizes):
+        rows.extend(packer.add(doc(i, n, fim)))
+    rows.extend(packer.finish_rows())
+    placed = Counter()
+    for row in rows:
+        ends = row.doc_offsets[1:] + [10 - row.n_pad]
+        for a, b in zip(row.doc_offsets, ends):
+            seg = row.ids[a:b]
+            assert len(set(seg.tolist())) == 1
+            placed[int(seg[0])] += b - a
+            if sizes[int(seg[0])][1]:
+                assert b - a == sizes[int(seg[0])][0]  # a FIM document is one whole segment
+    assert placed == Counter({i: n for i, (n, _) in enumerate(sizes)})
+    assert packer.fim_documents == packer.fim_complete == 6
 
 
 def test_missing_domain_is_reported(records, tok, tmp_path: Path) -> None:
@@ -205,6 +247,7 @@ def test_missing_domain_is_reported(records, tok, tmp_path: Path) -> None:
     manifest = build_shards(no_math, tok, tmp_path, seed=SEED, encode_config=ENC, config=CONFIG)
     mix = manifest["mixture"]
     assert mix["missing"] == ["math"] and mix["achieved"]["math"] == 0.0
+    assert any("math" in w and "no data" in w for w in manifest["warnings"])
     assert manifest["totals"]["train_tokens"] > 0
 
 
@@ -212,51 +255,37 @@ def test_plan_mixture_edges() -> None:
     plan = plan_mixture({}, {"code": 0.6, "text": 0.4})
     assert plan.rates == {} and plan.missing == ["code", "text"]
     assert plan.copies(0, "x", "code") == 0
-    plan = plan_mixture({"code": 1000, "text": 100, "other": 50}, {"code": 0.5, "text": 0.5}, max_repeat=4.0)
+    # Strict: hold the shares by down-sampling the dominant domain; untargeted domains are left out.
+    plan = plan_mixture({"code": 1000, "text": 100, "other": 50}, {"code": 0.5, "text": 0.5}, max_repeat=4.0, keep_shares="strict")
     assert plan.untargeted == ["other"] and plan.capped == ["text"]
     assert plan.rates["text"] == pytest.approx(4.0) and plan.rates["code"] == pytest.approx(0.4)
     copies = [plan.copies(7, f"d{i}", "code") for i in range(20000)]
     assert set(copies) == {0, 1} and abs(sum(copies) / 20000 - 0.4) < 0.02
     assert [plan.copies(7, f"d{i}", "text") for i in range(50)] == [4] * 50
+    # Default: everything at least once; the scarce domain up-sampled to the cap; untargeted kept once.
+    plan = plan_mixture({"code": 1000, "text": 100, "other": 50}, {"code": 0.5, "text": 0.5}, max_repeat=4.0)
+    assert plan.rates == {"code": 1.0, "text": 4.0, "other": 1.0} and plan.capped == ["text"]
+    plan = plan_mixture({"code": 600, "text": 100, "math": 30}, {"code": 0.6, "math": 0.1, "text": 0.3})
+    assert plan.rates["code"] == 1.0 and plan.rates["text"] == pytest.approx(3.0) and plan.rates["math"] == pytest.approx(10 / 3)
     with pytest.raises(ValueError):
         plan_mixture({"code": 1}, {"code": -1.0})
 
 
-def test_eval_documents_not_repeated_and_fallback(records, tok, tmp_path: Path) -> None:
-    encoded = encode_documents(tok, records, ENC, SEED)
-    plan = plan_mixture(tokens_by_domain(encoded), {"code": 0.2, "math": 0.5, "text": 0.3})
-    mixed = apply_mixture(tok, encoded, {r["id"]: r for r in records}, plan, seed=SEED, encode_config=ENC)
-    eval_ids = [d.doc_id for d in mixed if d.split == "eval"]
-    assert eval_ids and len(eval_ids) == len(set(eval_ids))
-    assert not set(eval_ids) & {d.doc_id for d in mixed if d.split == "train"}
-    assert max(d.rep for d in mixed) >= 1  # math was repeated
-    # No document drawn for eval: the last train shard is held out instead.
-    cfg = EncodeConfig(eval_fraction=0.0)
-    small = ShardConfig(seq_len=SEQ, rows_per_shard=20, row_group_rows=8)
-    manifest = build_shards(records[:400], tok, tmp_path, seed=SEED, encode_config=cfg, config=small)
-    assert len(manifest["shards"]) >= 3
-    splits = [s["split"] for s in manifest["shards"]]
-    assert splits[-1] == "eval" and splits.count("eval") == 1 and "train" in splits
-    assert (tmp_path / "eval-00000.parquet").exists() and manifest["eval"]["unit"] == "last_train_shard"
+def test_eval_holds_out_whole_repositories(records, tok, tmp_path: Path) -> None:
+    """Every chunk of a repository (and every page of a web host) lands in the same split; with no group
+    drawn, one whole group is held out."""
+    from tokenizer import encode_chunks
 
-
-def test_arrow_form_sorts_like_sort_docs(records, tok, built, tmp_path: Path) -> None:
-    """A parallel stage can carry encoded docs as Arrow, sort them with Arrow, and stream them to the writer."""
-    from tokenizer import SORT_COLUMNS, encoded_to_table, table_to_encoded
-
-    out, _ = built
-    encoded = encode_documents(tok, records, ENC, SEED)
-    plan = plan_mixture(tokens_by_domain(encoded), CONFIG.mixture, max_repeat=CONFIG.max_repeat)
-    mixed = apply_mixture(tok, encoded, {r["id"]: r for r in records}, plan, seed=SEED, encode_config=ENC)
-    parts = [encoded_to_table(mixed[k::4], SEED) for k in range(4)]
-    table = pa.concat_tables(parts).sort_by(SORT_COLUMNS)
-    back = list(table_to_encoded(table))
-    ref = sort_docs(mixed, SEED)
-    assert [(d.doc_id, d.rep) for d in back] == [(d.doc_id, d.rep) for d in ref]
-    assert all((a.ids == b.ids).all() and a.ids.dtype == b.ids.dtype for a, b in zip(back, ref))
-    write_shards(table_to_encoded(table), tmp_path, tok, seed=SEED, encode_config=ENC, config=CONFIG,
-                 mixture_report=plan.report(tokens_by_domain(back)), extra={"skipped_documents": {}})
-    assert _files(tmp_path) == _files(out)
+    recs = [{**r, "repo": f"repo{k % 7}"} if r["domain"] == "code" else {**r, "path": f"https://h{k % 5}.org/{k}"}
+            for k, r in enumerate(records[:500])]
+    chunks, _ = encode_chunks(tok, recs, seed=SEED, encode_config=EncodeConfig(eval_fraction=0.3), seq_len=SEQ)
+    splits: dict[str, set] = {}
+    for c in chunks:
+        splits.setdefault(c.group, set()).add(c.split)
+    assert len(splits) == 12 and all(len(v) == 1 for v in splits.values())
+    assert {"train", "eval"} == set().union(*splits.values())
+    manifest = build_shards(recs[:200], tok, tmp_path, seed=SEED, encode_config=EncodeConfig(eval_fraction=1e-9), config=CONFIG)
+    assert manifest["totals"]["eval_tokens"] > 0 and manifest["totals"]["train_tokens"] > 0
 
 
 def test_cli_shards_from_parquet_parts(records, tok, tmp_path: Path, capsys) -> None:

@@ -2,10 +2,16 @@
 
 Each domain gets a rate r = wanted tokens / available tokens. A document of that domain is kept
 floor(r) times plus once more with probability frac(r), decided by a hash of (seed, doc id), so the choice
-is per document, reproducible and independent of partitioning. Rates above `max_repeat` are capped; with
-`keep_shares` the total shrinks so the shares still hold (otherwise the capped domain falls short).
-Domains without data are reported and the remaining targets renormalised; domains in the data but absent
-from the target are dropped and reported.
+is per document, reproducible and independent of partitioning. Rates are capped at `max_repeat`.
+
+Two policies (`keep_shares`):
+- False (default): never discard data. The total is the smallest one at which no domain needs a rate
+  below 1 (the dominant domain sets it); scarce domains are up-sampled towards their share, at most
+  `max_repeat` times, and fall short of it when the cap binds (reported, and warned by the caller).
+  Domains in the data but absent from the target are kept once and reported as `untargeted`.
+- "strict" (or True): hold the shares; the total shrinks so capped domains still get their share, which
+  down-samples the dominant domain. Untargeted domains are dropped.
+Targeted domains without data are reported as `missing` and the other targets renormalised.
 """
 
 from __future__ import annotations
@@ -65,9 +71,10 @@ def plan_mixture(
     *,
     total_tokens: int | None = None,
     max_repeat: float = 4.0,
-    keep_shares: bool = True,
+    keep_shares: bool | str = False,
 ) -> MixturePlan:
-    """Rates per domain. `total_tokens` defaults to the available tokens of the targeted domains."""
+    """Rates per domain. `total_tokens` (strict only) defaults to the available tokens of the targeted
+    domains."""
     if any(s < 0 for s in target.values()) or sum(target.values()) <= 0:
         raise ValueError(f"target shares must be non-negative with a positive sum: {dict(target)}")
     present = {d: s for d, s in target.items() if available.get(d, 0) > 0 and s > 0}
@@ -78,12 +85,32 @@ def plan_mixture(
         return plan
     norm = sum(present.values())
     shares = {d: s / norm for d, s in present.items()}
-    total = float(total_tokens if total_tokens is not None else sum(available[d] for d in present))
+    strict = keep_shares is True or keep_shares == "strict"
     limit = {d: available[d] * max_repeat / shares[d] for d in shares}
-    capped = sorted(d for d in shares if limit[d] < total)
-    if keep_shares and capped:
+    if strict:
+        total = float(total_tokens if total_tokens is not None else sum(available[d] for d in present))
+    else:
+        # Everything once: the total at which the most plentiful domain (relative to its share) has rate 1.
+        total = max(available[d] / shares[d] for d in shares)
+    capped = sorted(d for d in shares if limit[d] < total * (1 - 1e-12))
+    if strict and capped:
         total = min(limit.values())
     plan.total_tokens = total
     plan.capped = capped
     plan.rates = {d: min(shares[d] * total / available[d], max_repeat) for d in shares}
+    if not strict:
+        plan.rates = {d: max(1.0, r) for d, r in plan.rates.items()}  # float noise must not drop a document
+        plan.rates.update({d: 1.0 for d in untargeted})
     return plan
+
+
+def share_warnings(report: Mapping[str, Any], tolerance: float = 0.05) -> list[str]:
+    """One message per targeted domain whose achieved share is more than `tolerance` off its target."""
+    out = []
+    for domain, target in sorted(report.get("target", {}).items()):
+        got = report.get("achieved", {}).get(domain, 0.0)
+        if abs(got - target) > tolerance:
+            out.append(f"mixture: {domain} is {got:.1%} of the train tokens, target {target:.1%}"
+                       + (" (no data)" if domain in report.get("missing", []) else "")
+                       + (" (capped at max_repeat)" if domain in report.get("capped", []) else ""))
+    return out

@@ -38,45 +38,101 @@ def sort_docs(docs: Iterable[EncodedDoc], seed: int) -> list[EncodedDoc]:
 
 
 class Packer:
-    """Streaming packer: push documents in order, get full rows back; `finish` pads the last one."""
+    """Streaming packer: push documents in order, get full rows back; `finish` pads the last one.
 
-    def __init__(self, seq_len: int, pad_id: int) -> None:
+    A FIM document (doc.fim != "none") that fits a row is never cut: if the current row has no room for
+    it, it waits (in order) and the documents after it fill the row; it opens the next row. Only when
+    more than `max_deferred` FIM documents wait (a stream of FIM documents only) is a row closed early
+    with padding. Plain documents are cut across rows as before."""
+
+    def __init__(self, seq_len: int, pad_id: int, max_deferred: int = 64) -> None:
         if seq_len < 2:
             raise ValueError("seq_len must be at least 2")
-        self.seq_len, self.pad_id = seq_len, pad_id
+        self.seq_len, self.pad_id, self.max_deferred = seq_len, pad_id, max_deferred
         self._buf = np.empty(seq_len, dtype=np.int32)
         self._fill = 0
         self._segments: tuple[list[int], list[str], list[str], list[str]] = ([], [], [], [])
+        self._deferred: list[EncodedDoc] = []
+        self.fim_documents = 0
+        self.fim_complete = 0  # FIM documents that sit whole in one row
+        self.padded_tokens = 0
 
     def _emit(self, n_pad: int) -> Row:
+        if n_pad:
+            self._buf[self._fill :] = self.pad_id
+            self.padded_tokens += n_pad
         offsets, sources, langs, domains = self._segments
         row = Row(self._buf.copy(), offsets, sources, langs, domains, n_pad)
         self._fill, self._segments = 0, ([], [], [], [])
         return row
 
+    def _put(self, doc: EncodedDoc, ids: np.ndarray) -> None:
+        take = int(ids.shape[0])
+        self._buf[self._fill : self._fill + take] = ids
+        offsets, sources, langs, domains = self._segments
+        offsets.append(self._fill)
+        sources.append(doc.source)
+        langs.append(doc.language)
+        domains.append(doc.domain)
+        self._fill += take
+
+    def _drain(self, rows: list[Row]) -> None:
+        """Place waiting FIM documents that fit the current row, in order."""
+        waiting, self._deferred = self._deferred, []
+        for doc in waiting:
+            if doc.n_tokens <= self.seq_len - self._fill:
+                self._put(doc, doc.ids)
+                self.fim_complete += 1
+                if self._fill == self.seq_len:
+                    rows.append(self._emit(0))
+            else:
+                self._deferred.append(doc)
+
     def add(self, doc: EncodedDoc) -> list[Row]:
         rows: list[Row] = []
-        ids, pos, n = doc.ids, 0, int(doc.ids.shape[0])
+        n = doc.n_tokens
+        if doc.fim != "none":
+            self.fim_documents += 1
+        if doc.fim != "none" and n <= self.seq_len:
+            if n <= self.seq_len - self._fill:
+                self._put(doc, doc.ids)
+                self.fim_complete += 1
+                if self._fill == self.seq_len:
+                    rows.append(self._emit(0))
+                    self._drain(rows)
+            else:
+                self._deferred.append(doc)
+                if len(self._deferred) > self.max_deferred:
+                    rows.append(self._emit(self.seq_len - self._fill))
+                    self._drain(rows)
+            return rows
+        pos = 0
         while pos < n:
             take = min(self.seq_len - self._fill, n - pos)
-            self._buf[self._fill : self._fill + take] = ids[pos : pos + take]
-            offsets, sources, langs, domains = self._segments
-            offsets.append(self._fill)
-            sources.append(doc.source)
-            langs.append(doc.language)
-            domains.append(doc.domain)
-            self._fill += take
+            self._put(doc, doc.ids[pos : pos + take])
             pos += take
             if self._fill == self.seq_len:
                 rows.append(self._emit(0))
+                self._drain(rows)
+        return rows
+
+    def finish_rows(self) -> list[Row]:
+        """Every row still held: waiting FIM documents placed (padding rows they cannot share)."""
+        rows: list[Row] = []
+        while self._deferred:
+            if self._fill:
+                rows.append(self._emit(self.seq_len - self._fill))
+            self._drain(rows)
+        if self._fill:
+            rows.append(self._emit(self.seq_len - self._fill))
         return rows
 
     def finish(self) -> Row | None:
-        if not self._fill:
-            return None
-        n_pad = self.seq_len - self._fill
-        self._buf[self._fill :] = self.pad_id
-        return self._emit(n_pad)
+        """The last row (kept for callers that never defer: a stream without FIM documents)."""
+        rows = self.finish_rows()
+        if len(rows) > 1:
+            raise RuntimeError("finish() would lose rows: use finish_rows()")
+        return rows[0] if rows else None
 
 
 def pack_rows(docs: Iterable[EncodedDoc], seq_len: int, pad_id: int) -> Iterator[Row]:
@@ -84,9 +140,7 @@ def pack_rows(docs: Iterable[EncodedDoc], seq_len: int, pad_id: int) -> Iterator
     packer = Packer(seq_len, pad_id)
     for doc in docs:
         yield from packer.add(doc)
-    last = packer.finish()
-    if last is not None:
-        yield last
+    yield from packer.finish_rows()
 
 
 # Arrow form of encoded documents, for a parallel stage (e.g. Ray Data) that encodes partitions, sorts by

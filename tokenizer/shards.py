@@ -1,9 +1,11 @@
 """Packed token shards in Parquet plus `manifest.json` (format fixed in docs/contracts.md).
 
-Train and eval documents are packed into separate streams: the eval split is held out per document
-(EncodeConfig.eval_fraction, by hash), so no document is cut between a train and an eval row and no eval
-document is repeated by the mixture. Fallback: if no document was drawn for eval but the train stream
-filled at least two shards, its last shard becomes the eval shard (the contract wants one eval shard then).
+Documents are cut into chunks that fit a row (chunks.py), mixed (mixture.py), put in a seeded global
+order and packed. The order is cut into ranges of the 64-bit order key (their number follows from the
+token count, never from the partitioning), and each range is packed on its own into
+`{split}-RRRRR-NNNNN.parquet`: the same bytes whether one process packs every range (build_shards) or
+many tasks do (the corpus stage). Train and eval are separate streams; the eval split holds out whole
+repositories and whole web hosts (by seeded hash), never repeated by the mixture.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .bpe import CorpusTokenizer
-from .encode import EncodeConfig, EncodedDoc, encode_documents
-from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture
-from .packing import Packer, Row, sort_docs
+from .chunks import (CHUNK_SCHEMA, Chunk, DocFormat, chunk_budget, chunk_document, chunks_to_table, eval_group,
+                     group_rank, materialize, order_key, range_of, split_of_group, token_byte_lengths)
+from .encode import EncodeConfig, EncodedDoc, _encode_safely
+from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture, share_warnings
+from .packing import Packer, Row
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +56,9 @@ class ShardConfig:
     mixture: Mapping[str, float] = field(default_factory=lambda: dict(DEEPSEEK_CODER_V2_MIXTURE))
     mixture_total_tokens: int | None = None
     max_repeat: float = 4.0
-    keep_shares: bool = True
+    keep_shares: bool | str = False  # False: keep everything once, up-sample; "strict": hold shares
     batch_size: int = 256  # documents per encode batch in build_shards
+    range_tokens: int = 50_000_000  # tokens per pack range (one task's memory: ~4 B per token)
 
     def __post_init__(self) -> None:
         if self.rows_per_shard * self.seq_len >= 2**31:
@@ -61,43 +67,12 @@ class ShardConfig:
             raise ValueError("rows_per_shard and row_group_rows must be positive")
 
 
-def _sha256(path: Path) -> str:
+def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-class _SplitWriter:
-    """Collects rows of one split and writes numbered shards (temp name, then rename)."""
-
-    def __init__(self, out_dir: Path, split: str, config: ShardConfig) -> None:
-        self.out_dir, self.split, self.config = out_dir, split, config
-        self.rows: list[Row] = []
-        self.entries: list[dict[str, Any]] = []
-
-    def add(self, row: Row) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= self.config.rows_per_shard:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        rows, self.rows = self.rows, []
-        name = f"{self.split}-{len(self.entries):05d}.parquet"
-        path = self.out_dir / name
-        tmp = self.out_dir / f".{name}.tmp"
-        pq.write_table(
-            _rows_table(rows, self.config.seq_len),
-            tmp,
-            row_group_size=self.config.row_group_rows,
-            compression="zstd",
-            compression_level=self.config.compression_level,
-        )
-        os.replace(tmp, path)
-        self.entries.append(_shard_entry(name, self.split, rows, self.config.seq_len, _sha256(path)))
 
 
 def _rows_table(rows: Sequence[Row], seq_len: int) -> pa.Table:
@@ -146,136 +121,250 @@ def _shard_entry(name: str, split: str, rows: Sequence[Row], seq_len: int, sha: 
     }
 
 
-def _clean(out_dir: Path) -> None:
-    """Remove our own files from an earlier run so the manifest never mixes runs."""
-    for pattern in ("train-*.parquet", "eval-*.parquet", ".*.parquet.tmp", "manifest.json"):
-        for p in out_dir.glob(pattern):
-            p.unlink()
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
-def write_shards(
-    docs: Iterable[EncodedDoc],
-    out_dir: str | Path,
+def shard_bytes(rows: Sequence[Row], config: ShardConfig) -> bytes:
+    """One shard file's bytes (zstd Parquet, contract schema)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(_rows_table(rows, config.seq_len), sink, row_group_size=config.row_group_rows,
+                   compression="zstd", compression_level=config.compression_level)
+    return sink.getvalue().to_pybytes()
+
+
+# ------------------------------------------------------------------------------ encode -> chunks
+
+
+def encode_chunks(
     tok: CorpusTokenizer,
+    records: Sequence[Mapping[str, Any]],
     *,
     seed: int,
     encode_config: EncodeConfig,
-    config: ShardConfig = ShardConfig(),
-    mixture_report: Mapping[str, Any] | None = None,
+    seq_len: int,
+    encoder: Any = None,
+    lens: np.ndarray | None = None,
+    skipped: Counter | None = None,
+    language_tokens: Counter | None = None,
+) -> tuple[list[Chunk], list[str]]:
+    """Encode document records once and cut them into chunks that fit a row with their FIM form.
+
+    Returns the chunks and the ids of the records that were encoded; bad records are counted in
+    `skipped` by reason. `language_tokens` gets the train tokens of each file's own language."""
+    encode = encoder or tok.encode_plain
+    lens = token_byte_lengths(tok) if lens is None else lens
+    skipped = skipped if skipped is not None else Counter()
+    valid, texts = [], []
+    for rec in records:
+        text, doc_id = rec.get("text"), rec.get("id")
+        if not isinstance(doc_id, str) or not doc_id:
+            skipped["missing_id"] += 1
+        elif not isinstance(text, str):
+            skipped["text_not_string"] += 1
+        elif not text:
+            skipped["empty_text"] += 1
+        else:
+            try:
+                text.encode("utf-8")  # lone surrogates: tokenizers raises, tiktoken replaces; skip for both
+            except UnicodeEncodeError:
+                skipped["invalid_unicode"] += 1
+                continue
+            valid.append(rec)
+            texts.append(text)
+    pieces = _encode_safely(encode, texts, skipped)
+    out: list[Chunk] = []
+    done: list[str] = []
+    fim = encode_config.fim
+    for rec, ids in zip(valid, pieces):
+        if ids is None:
+            skipped["encode_error"] += 1
+            continue
+        budget = chunk_budget(seq_len, rec.get("domain") in fim.domains and fim.rate > 0, encode_config.add_bos)
+        group = eval_group(rec.get("source"), rec.get("repo"), rec.get("path"))
+        split = split_of_group(seed, group, encode_config.eval_fraction)
+        out.extend(chunk_document(rec, ids, lens, budget, encode, split, group,
+                                  language_tokens if split == "train" else None))
+        done.append(rec["id"])
+    return out, done
+
+
+def chunk_tokens(n_plain: int, add_bos: bool) -> int:
+    """Tokens of a chunk in its plain form (BOS, text, EOS): what the mixture plans with."""
+    return n_plain + 1 + int(add_bos)
+
+
+def expand_copies(table: pa.Table, plan: MixturePlan, seed: int, n_ranges: Mapping[str, int],
+                  forced_eval: str | None = None) -> tuple[pa.Table, set[str]]:
+    """Chunk rows (CHUNK_SCHEMA) -> one row per copy the mixture plan asks for, with its order key and
+    bucket (train range r -> r, eval range r -> train ranges + r), sorted by bucket then order.
+    Copies are decided per document, so a document is kept or left out whole. Returns the rows and the
+    ids of documents the plan leaves out."""
+    cols = table.select(["chunk_id", "doc_id", "domain", "split", "group"]).to_pydict()
+    take, reps, keys, buckets, splits = [], [], [], [], []
+    dropped: set[str] = set()
+    n_train = n_ranges.get("train", 1)
+    for i, (cid, did, dom, split, group) in enumerate(zip(cols["chunk_id"], cols["doc_id"], cols["domain"], cols["split"], cols["group"])):
+        if forced_eval is not None and group == forced_eval:
+            split = "eval"
+        n = 1 if split == "eval" else plan.copies(seed, did, dom)
+        if n == 0:
+            dropped.add(did)
+        for rep in range(n):
+            key = order_key(seed, cid, rep)
+            r = range_of(key, n_ranges.get(split, 1))
+            take.append(i)
+            reps.append(rep)
+            keys.append(key)
+            buckets.append(r if split == "train" else n_train + r)
+            splits.append(split)
+    out = table.take(pa.array(take, type=pa.int64()))
+    out = out.set_column(out.schema.get_field_index("order_key"), "order_key", pa.array(keys, type=pa.uint64()))
+    out = out.set_column(out.schema.get_field_index("bucket"), "bucket", pa.array(buckets, type=pa.int32()))
+    out = out.set_column(out.schema.get_field_index("rep"), "rep", pa.array(reps, type=pa.int32()))
+    out = out.set_column(out.schema.get_field_index("split"), "split", pa.array(splits, type=pa.string()))
+    order = [("bucket", "ascending"), ("order_key", "ascending"), ("chunk_id", "ascending"), ("rep", "ascending")]
+    return out.sort_by(order), dropped
+
+
+def n_ranges_for(tokens: int, range_tokens: int) -> int:
+    """Pack ranges for a split: from its token count only (so never from the partitioning)."""
+    return max(1, -(-int(tokens) // max(1, range_tokens)))
+
+
+# ------------------------------------------------------------------------------------- packing
+
+
+def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokenizer, fmt: DocFormat, seed: int,
+                config: ShardConfig, write: Any, encoder: Any = None) -> dict[str, Any]:
+    """Pack the chunk copies of one range, in the global order, into `{split}-RRRRR-NNNNN.parquet`
+    files handed to `write(name, data)`. Returns the range's summary (shard entries, counts)."""
+    encode = encoder or tok.encode_plain
+    if encoder is not None and hasattr(encoder, "encoding"):
+        decode = lambda ids: encoder.encoding.decode_bytes(ids.tolist()).decode("utf-8")  # noqa: E731
+    else:
+        decode = lambda ids: tok.plain.decode(ids.tolist(), skip_special_tokens=False)  # noqa: E731
+    table = table.sort_by([("order_key", "ascending"), ("chunk_id", "ascending"), ("rep", "ascending")])
+    packer = Packer(config.seq_len, tok.specials.pad)
+    pending: list[Row] = []
+    entries: list[dict[str, Any]] = []
+    counts: Counter = Counter()
+
+    def flush(final: bool) -> None:
+        while len(pending) >= config.rows_per_shard or (final and pending):
+            rows = pending[: config.rows_per_shard]
+            del pending[: config.rows_per_shard]
+            name = f"{split}-{range_index:05d}-{len(entries):05d}.parquet"
+            data = shard_bytes(rows, config)
+            write(name, data)
+            entries.append(_shard_entry(name, split, rows, config.seq_len, _sha256(data)))
+
+    for batch in table.to_batches(max_chunksize=config.batch_size):
+        if not batch.num_rows:
+            continue
+        meta = batch.select(["chunk_id", "rep", "source", "domain", "language", "split"]).to_pylist()
+        col = batch.column("ids")
+        offsets, values = col.offsets.to_numpy(), col.values.to_numpy(zero_copy_only=False)
+        pieces = [values[offsets[i] : offsets[i + 1]] for i in range(batch.num_rows)]
+        docs, overflow = materialize(meta, pieces, tok, fmt, seed, encode, decode)
+        counts["fim_fallback_too_long"] += overflow
+        for d in docs:
+            counts["documents"] += 1
+            counts["fim_documents"] += d.fim != "none"
+            counts["fim_eligible"] += d.domain in fmt.fim.domains
+            pending.extend(packer.add(d))
+        flush(False)
+    pending.extend(packer.finish_rows())
+    flush(True)
+    return {"split": split, "range": range_index, "shards": entries, **counts,
+            "fim_complete": packer.fim_complete, "fim_packed": packer.fim_documents, "padded_tokens": packer.padded_tokens}
+
+
+# ------------------------------------------------------------------------------------ manifest
+
+
+def assemble_manifest(
+    summaries: Sequence[Mapping[str, Any]],
+    tok: CorpusTokenizer,
+    tokenizer_sha256: str,
+    *,
+    seed: int,
+    encode_config: EncodeConfig,
+    config: ShardConfig,
+    plan: MixturePlan,
+    eval_unit: str = "repository",
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Pack documents, already in their final order, into shards; write tokenizer.json and manifest.json.
-
-    Returns the manifest. Same docs in the same order -> byte-identical files.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _clean(out)
-    writers = {s: _SplitWriter(out, s, config) for s in ("train", "eval")}
-    packers = {s: Packer(config.seq_len, tok.specials.pad) for s in writers}
-    counts: Counter = Counter()
-    # One streaming pass: memory holds at most one shard of rows per split.
-    for doc in docs:
-        split = doc.split if doc.split in writers else "train"
-        counts[f"{split}_documents"] += 1
-        counts[f"{split}_fim_documents"] += doc.fim != "none"
-        for row in packers[split].add(doc):
-            writers[split].add(row)
-    for split, writer in writers.items():
-        last = packers[split].finish()
-        if last is not None:
-            writer.add(last)
-        writer.flush()
-    train, evals = writers["train"].entries, writers["eval"].entries
-    eval_unit = "document"
-    if not evals and len(train) >= 2:
-        # Fallback (no document drawn for eval): hold out the last train shard. Mixture and document
-        # counts above still describe the documents as drawn; the manifest says which rule applied.
-        eval_unit = "last_train_shard"
-        last = train.pop()
-        new = "eval-00000.parquet"
-        os.replace(out / last["path"], out / new)
-        evals.append({**last, "path": new, "split": "eval"})
-
-    tok_path = out / "tokenizer.json"
-    tmp = out / ".tokenizer.json.tmp"
-    if tok.path is not None:
-        tmp.write_bytes(Path(tok.path).read_bytes())
-    else:
-        tmp.write_text(tok.json_text or tok.tokenizer.to_str(), encoding="utf-8")
-    os.replace(tmp, tok_path)
-
-    shards = train + evals
+    """manifest.json from the per-range summaries (train ranges first, then eval, each in range order)."""
+    shards = [e for s in summaries for e in s["shards"]]
+    train = [e for e in shards if e["split"] == "train"]
+    evals = [e for e in shards if e["split"] == "eval"]
+    achieved: Counter = Counter()
+    by_language: Counter = Counter()
+    for e in train:
+        achieved.update(e["tokens_by_domain"])
+        by_language.update(e["tokens_by_language"])
+    docs: Counter = Counter()
+    for s in summaries:
+        docs[f"{s['split']}_documents"] += s.get("documents", 0)
+        docs[f"{s['split']}_fim_documents"] += s.get("fim_documents", 0)
+    made = sum(s.get("fim_packed", 0) for s in summaries)
+    complete = sum(s.get("fim_complete", 0) for s in summaries)
+    eligible = sum(s.get("fim_eligible", 0) for s in summaries)
+    mixture = plan.report(dict(sorted(achieved.items())))
+    warnings = share_warnings(mixture)
+    mixture["warnings"] = warnings
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "seq_len": config.seq_len,
         "dtype": "int32",
         "vocab_size": tok.vocab_size,
-        "tokenizer": {"path": "tokenizer.json", "sha256": _sha256(tok_path)},
+        "tokenizer": {"path": "tokenizer.json", "sha256": tokenizer_sha256},
         "special_tokens": tok.specials.as_dict(),
         "fim": encode_config.fim.manifest(),
+        "fim_examples": {
+            "made": made,
+            "complete_in_one_row": complete,
+            "complete_share": round(complete / made, 6) if made else 1.0,
+            "fim_domain_chunks": eligible,
+            "share_of_fim_domain_chunks": round(made / eligible, 6) if eligible else 0.0,
+            "fallback_too_long": sum(s.get("fim_fallback_too_long", 0) for s in summaries),
+        },
         "seed": seed,
-        "mixture": dict(mixture_report or {}),
+        "mixture": mixture,
+        "warnings": list(warnings),
         "shards": shards,
         "totals": {
             "rows": sum(s["rows"] for s in shards),
             "tokens": sum(s["tokens"] for s in shards),
             "train_tokens": sum(s["tokens"] for s in train),
             "eval_tokens": sum(s["tokens"] for s in evals),
-            "documents": {
-                k: counts[k]
-                for k in ("train_documents", "train_fim_documents", "eval_documents", "eval_fim_documents")
-            },
+            "padded_tokens": sum(s.get("padded_tokens", 0) for s in summaries),
+            "documents": {k: docs[k] for k in ("train_documents", "train_fim_documents", "eval_documents", "eval_fim_documents")},
+            "train_tokens_by_language": dict(sorted(by_language.items())),
         },
-        "document_format": {"add_bos": encode_config.add_bos, "eos_after_each_document": True},
+        "document_format": {"add_bos": encode_config.add_bos, "eos_after_each_document": True,
+                            "document": "chunk of at most seq_len tokens, cut at file or line boundaries"},
         "eval": {"fraction": encode_config.eval_fraction, "unit": eval_unit},
         "row_group_rows": config.row_group_rows,
     }
     if extra:
         manifest.update({k: v for k, v in extra.items() if k not in manifest})
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "manifest.json")
     return manifest
 
 
-def tokens_by_domain(docs: Iterable[EncodedDoc], split: str = "train") -> dict[str, int]:
+def tokens_by_domain(chunks: Iterable[Chunk], add_bos: bool = True, split: str = "train") -> dict[str, int]:
     counts: Counter = Counter()
-    for d in docs:
-        if d.split == split:
-            counts[d.domain] += d.n_tokens
+    for c in chunks:
+        if c.split == split:
+            counts[c.domain] += chunk_tokens(int(c.ids.shape[0]), add_bos)
     return dict(sorted(counts.items()))
 
 
-def apply_mixture(
-    tok: CorpusTokenizer,
-    encoded: Sequence[EncodedDoc],
-    records_by_id: Mapping[str, Mapping[str, Any]],
-    plan: MixturePlan,
-    *,
-    seed: int,
-    encode_config: EncodeConfig,
-    encoder: Any = None,
-    batch_size: int = 256,
-) -> list[EncodedDoc]:
-    """Drop or repeat train documents per the plan. Copy k >= 1 is re-encoded with its own FIM draw."""
-    out: list[EncodedDoc] = []
-    again: list[Mapping[str, Any]] = []
-    for doc in encoded:
-        if doc.split != "train":
-            out.append(doc)
-            continue
-        n = plan.copies(seed, doc.doc_id, doc.domain)
-        if n >= 1:
-            out.append(doc)
-        rec = records_by_id.get(doc.doc_id) if n >= 2 else None
-        if rec is not None:
-            again.extend({**rec, "rep": k} for k in range(1, n))
-        elif n >= 2:
-            log.warning("no record for %s: kept once instead of %d times", doc.doc_id, n)
-    for i in range(0, len(again), batch_size):
-        out.extend(encode_documents(tok, again[i : i + batch_size], encode_config, seed, encoder=encoder))
-    return out
+def _write_local(out: Path, name: str, data: bytes) -> None:
+    tmp = out / f".{name}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, out / name)
 
 
 def build_shards(
@@ -289,30 +378,49 @@ def build_shards(
     encoder: Any = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Single-process reference pipeline: encode -> mixture -> seeded order -> pack -> shards + manifest.
+    """Single-process reference: chunk -> mixture -> seeded order in ranges -> pack -> shards + manifest.
 
-    The Ray stage does the same with encode_documents/apply_mixture per partition and one write_shards.
-    """
+    The corpus stage does the same steps spread over tasks, with the same functions, and writes the
+    same bytes."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for pattern in ("train-*.parquet", "eval-*.parquet", ".*.tmp", "manifest.json"):
+        for p in out.glob(pattern):
+            p.unlink()
     skipped: Counter = Counter()
-    encoded: list[EncodedDoc] = []
+    chunks: list[Chunk] = []
     for i in range(0, len(records), config.batch_size):
-        batch = records[i : i + config.batch_size]
-        encoded.extend(encode_documents(tok, batch, encode_config, seed, encoder=encoder, skipped=skipped))
-    plan = plan_mixture(
-        tokens_by_domain(encoded),
-        config.mixture,
-        total_tokens=config.mixture_total_tokens,
-        max_repeat=config.max_repeat,
-        keep_shares=config.keep_shares,
-    )
-    by_id = {r["id"]: r for r in records if isinstance(r.get("id"), str)}
-    mixed = apply_mixture(
-        tok, encoded, by_id, plan, seed=seed, encode_config=encode_config, encoder=encoder,
-        batch_size=config.batch_size,
-    )
-    ordered = sort_docs(mixed, seed)
-    report = plan.report(tokens_by_domain(ordered))
-    return write_shards(
-        ordered, out_dir, tok, seed=seed, encode_config=encode_config, config=config,
-        mixture_report=report, extra={"skipped_documents": dict(skipped), **dict(extra or {})},
-    )
+        got, _ = encode_chunks(tok, records[i : i + config.batch_size], seed=seed, encode_config=encode_config,
+                               seq_len=config.seq_len, encoder=encoder, skipped=skipped)
+        chunks.extend(got)
+    forced = None
+    if encode_config.eval_fraction > 0 and chunks and not any(c.split == "eval" for c in chunks):
+        groups = {c.group for c in chunks}
+        if len(groups) > 1:  # hold out one whole group rather than none
+            forced = min(groups, key=lambda g: (group_rank(seed, g), g))
+    available = tokens_by_domain(c for c in chunks if c.group != forced)
+    plan = plan_mixture(available, config.mixture, total_tokens=config.mixture_total_tokens,
+                        max_repeat=config.max_repeat, keep_shares=config.keep_shares)
+    table = chunks_to_table(chunks)
+    # Range counts from the planned token totals: what the tasks of the stage know before packing.
+    expected = {"train": plan_tokens(plan, available), "eval": sum(chunk_tokens(int(c.ids.shape[0]), encode_config.add_bos) for c in chunks if c.split == "eval" or c.group == forced)}
+    n_ranges = {s: n_ranges_for(t, config.range_tokens) for s, t in expected.items()}
+    copies, _ = expand_copies(table, plan, seed, n_ranges, forced)
+    fmt = DocFormat(config.seq_len, encode_config.fim, encode_config.add_bos)
+    summaries = []
+    for split, base in (("train", 0), ("eval", n_ranges["train"])):
+        for r in range(n_ranges[split]):
+            rows = copies.filter(pc.equal(copies.column("bucket"), base + r))
+            summaries.append(pack_bucket(rows, split, r, tok, fmt, seed, config,
+                                         lambda name, data: _write_local(out, name, data), encoder=encoder))
+    tok_text = Path(tok.path).read_bytes() if tok.path is not None else (tok.json_text or tok.tokenizer.to_str()).encode("utf-8")
+    _write_local(out, "tokenizer.json", tok_text)
+    manifest = assemble_manifest(summaries, tok, _sha256(tok_text), seed=seed, encode_config=encode_config,
+                                 config=config, plan=plan, extra={"skipped_documents": dict(skipped), **dict(extra or {})})
+    _write_local(out, "manifest.json", (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    return manifest
+
+
+def plan_tokens(plan: MixturePlan, available: Mapping[str, int]) -> int:
+    """Train tokens the plan is expected to produce (rates x available): sets the range count."""
+    return int(sum(plan.rates.get(d, 0.0) * n for d, n in available.items()))

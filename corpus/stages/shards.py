@@ -1,35 +1,51 @@
-"""shards: tokenizer (trained or given) -> per-document FIM -> corpus mixture -> packed Parquet shards.
+"""shards: tokenizer (trained or given) -> chunks that fit the context -> mixture -> packed Parquet shards.
 
-Three rounds, each deterministic whatever the number of workers:
-1. encode:  one Ray task per part encodes its documents (FIM drawn per document from the seed and
-            the document id) and caches them as Arrow;
-2. mix:     the driver plans the mixture from the token counts of all parts; one task per part drops
-            or repeats its documents by that plan (a repeat gets its own FIM draw);
-3. pack:    the driver streams all documents in seeded order into shards + manifest (OUT/shards/).
-The tokenizer library (tokenizer/) does the work; this module only distributes it.
+The driver holds O(parts + ranges) state; every document is touched only inside tasks. Four steps, each
+saved with ctx.save_step so a killed driver resumes at the step it was in, with identical output:
+
+1. tokenizer: tasks draw a document-hash sample of each part (the same sample whatever the partitioning)
+   into scratch; one task trains the BPE on it (HF tokenizers' trainer is a single-process library call),
+   checks the tiktoken fast encoder on the first 5 MB of the sample, and writes tokenizer.json and
+   tokenizer_config.json to OUT/shards/.
+2. encode:    one task per part encodes each document once and cuts it into chunks of at most
+              `chunk_tokens` tokens (file boundaries, else line boundaries; tokenizer/chunks.py) -> scratch.
+3. mix:       the driver plans the mixture from per-part token counts; one task per part expands each
+              document into its copies, gives every copy an order key hash(seed, chunk, copy) and scatters
+              them to one scratch file per part, one row group per pack range (a fixed slice of the key
+              space, so ranges never depend on the partitioning).
+4. pack:      one task per range reads its row groups from every scatter file, sorts them, draws FIM per
+              copy, packs (a FIM example is never cut across rows) and writes its own shard files.
+The driver then merges the per-range summaries into manifest.json and OUT/reports/shards.json.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
+import logging
 from collections import Counter
-from pathlib import Path
-from typing import Any, Iterator
+from dataclasses import asdict
+from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field
-
-from corpus.parts import part_name
-from corpus.storage import PartWriter
+from corpus import storage
+from corpus.errors import PreflightError
+from corpus.parts import dropped_uri, part_name
 from corpus.records import DROP_SCHEMA, Drop, drops_to_table
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
+log = logging.getLogger("corpus")
+
 _TOKENIZERS: dict[str, Any] = {}
-MERGE_ROW_GROUP = 32  # documents per row group of a sorted part (bounds the merge's memory per part)
+ENCODER_CHECK_BYTES = 5_000_000
+READ_COLUMNS = ["id", "text", "source", "domain", "language", "size", "repo", "path", "meta"]
+
+
+class EmptyCorpusError(PreflightError):
+    """The shards would hold no code token (the CLI exits non-zero, as for any PreflightError)."""
 
 
 class ShardsConfig(BaseModel):
@@ -40,19 +56,31 @@ class ShardsConfig(BaseModel):
     total_vocab_size: int | None = Field(None, description="pad with reserved specials to this size (DeepSeek: 102400)")
     train_bytes: int = Field(50_000_000, gt=0, description="text sampled (by document hash) to train the tokenizer")
     seq_len: int = Field(4097, gt=1, description="tokens per packed row (4096 + 1 for shifted labels)")
+    chunk_tokens: int | None = Field(None, gt=16, description="longest training document in tokens (default seq_len)")
     rows_per_shard: int = Field(1024, gt=0)
+    range_tokens: int = Field(50_000_000, gt=0, description="tokens per pack task (its memory is ~4 B per token)")
     fim_rate: float = Field(0.5, ge=0, le=1)
     fim_mode: str = Field("psm", pattern="^(psm|spm)$")
     fim_spm_rate: float = Field(0.0, ge=0, le=1)
     fim_domains: list[str] = Field(default_factory=lambda: ["code"])
     add_bos: bool = True
-    eval_fraction: float = Field(0.01, ge=0, lt=1)
+    eval_fraction: float = Field(0.01, ge=0, lt=1, description="share of repositories / web hosts held out whole")
     mixture: dict[str, float] = Field(default_factory=lambda: {"code": 0.6, "math": 0.1, "text": 0.3})
     max_repeat: float = Field(4.0, gt=0, description="upper bound on how often a document of a scarce domain repeats")
-    keep_shares: bool = Field(True, description="shrink the total so capped domains still get their share; "
-                              "false keeps more data and reports the shares it reached")
-    total_tokens: int | None = Field(None, gt=0, description="train tokens wanted (default: what the targeted domains have)")
+    keep_shares: bool | Literal["strict"] = Field(False, description="false: keep every document once and up-sample "
+                                                  "scarce domains; strict (or true): hold the shares by down-sampling")
+    total_tokens: int | None = Field(None, gt=0, description="strict mode: train tokens wanted")
+    allow_empty: bool = Field(False, description="accept shards without a single code token")
     fast_encoder: bool = Field(True, description="use the tiktoken encoder of the same BPE when its ids match")
+
+    @model_validator(mode="after")
+    def _chunk_fits(self) -> "ShardsConfig":
+        if self.chunk_tokens is not None and self.chunk_tokens > self.seq_len:
+            raise ValueError(f"chunk_tokens {self.chunk_tokens} exceeds seq_len {self.seq_len}")
+        return self
+
+
+# ------------------------------------------------------------------------------------- helpers
 
 
 def _encode_config(cfg: ShardsConfig):
@@ -63,32 +91,153 @@ def _encode_config(cfg: ShardsConfig):
     return EncodeConfig(fim=fim, add_bos=cfg.add_bos, eval_fraction=cfg.eval_fraction)
 
 
-def _load(tok_path: str, fast: bool):
-    """Tokenizer (and checked fast encoder) once per worker process, per version of the file."""
-    st = Path(tok_path).stat()
-    cache_key = f"{tok_path}:{st.st_size}:{st.st_mtime_ns}:{fast}"
-    if cache_key not in _TOKENIZERS:
-        from tokenizer.bpe import load_tokenizer
+def _shard_config(cfg: ShardsConfig):
+    from tokenizer.shards import ShardConfig
 
-        tok = load_tokenizer(tok_path)
+    return ShardConfig(seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture,
+                       mixture_total_tokens=cfg.total_tokens, max_repeat=cfg.max_repeat,
+                       keep_shares=cfg.keep_shares, range_tokens=cfg.range_tokens)
+
+
+def _load(tok_uri: str, sha: str, fast: bool):
+    """Tokenizer, its byte lengths and (checked) fast encoder, once per worker process and file version."""
+    key = f"{tok_uri}:{sha}:{fast}"
+    if key not in _TOKENIZERS:
+        from tokenizer.bpe import from_json
+        from tokenizer.chunks import token_byte_lengths
+
+        raw = storage.read_bytes(tok_uri)
+        tok = from_json(raw.decode("utf-8"), path=None, sha256=hashlib.sha256(raw).hexdigest())
         encoder = None
         if fast:
             from tokenizer.fast_encode import FastEncoder, build_fast_encoder
 
             enc = build_fast_encoder(tok)
             encoder = FastEncoder(enc) if enc is not None else None
-        _TOKENIZERS[cache_key] = (tok, encoder)
-    return _TOKENIZERS[cache_key]
+        _TOKENIZERS[key] = (tok, token_byte_lengths(tok), encoder)
+    return _TOKENIZERS[key]
 
 
-def _records(path: str) -> list[dict]:
-    return pq.read_table(path, columns=["id", "text", "source", "domain", "language", "size", "repo", "path"]).to_pylist()
+def _unit(seed: int, doc_id: str) -> float:
+    return int.from_bytes(hashlib.blake2b(f"{seed}\0bpe\0{doc_id}".encode(), digest_size=8).digest(), "little") / 2**64
+
+
+# --------------------------------------------------------------------------------- step 1 tasks
+
+
+def part_text_bytes(in_uri: str) -> int:
+    return int(pc.sum(storage.read_table(in_uri, columns=["size"]).column("size")).as_py() or 0)
+
+
+def sample_part(in_uri: str, out_uri: str, keep: float, seed: int) -> int:
+    """The documents of one part whose hash(seed, id) falls below `keep`, with that hash (for order)."""
+    t = storage.read_table(in_uri, columns=["id", "text"])
+    ids, texts = t.column("id").to_pylist(), t.column("text").to_pylist()
+    rows = [(u, i, x) for i, x in zip(ids, texts) if isinstance(x, str) and x and (u := _unit(seed, i)) < keep]
+    storage.write_table(out_uri, pa.table({"u": [r[0] for r in rows], "id": [r[1] for r in rows], "text": [r[2] for r in rows]},
+                                          schema=pa.schema([("u", pa.float64()), ("id", pa.string()), ("text", pa.large_string())])))
+    return len(rows)
+
+
+def train_tokenizer(sample_uris: list[str], stage_uri: str, cfg: ShardsConfig) -> dict:
+    """Train (or load the given) tokenizer on the sample, check the fast encoder on the sample's first
+    5 MB, write tokenizer.json + tokenizer_config.json. The sample is taken in hash order, so the
+    result does not depend on how the input was partitioned."""
+    from tokenizer.bpe import BOS, EOS, from_json, train_bpe
+    from tokenizer.fast_encode import choose_encoder
+
+    tables = [storage.read_table(u) for u in sample_uris]
+    table = pa.concat_tables(tables) if tables else pa.table({"u": [], "id": [], "text": []})
+    table = table.sort_by([("u", "ascending"), ("id", "ascending")]) if table.num_rows else table
+    texts = table.column("text").to_pylist() if table.num_rows else []
+    if cfg.tokenizer:
+        raw = storage.read_bytes(cfg.tokenizer)
+    else:
+        raw = train_bpe(texts, cfg.vocab_size, total_vocab_size=cfg.total_vocab_size).to_str().encode("utf-8")
+    tok = from_json(raw.decode("utf-8"), path=None, sha256=hashlib.sha256(raw).hexdigest())
+    storage.write_bytes(storage.join(stage_uri, "tokenizer.json"), raw)
+    hf_config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": BOS, "eos_token": EOS, "pad_token": EOS,
+                 "add_bos_token": bool(cfg.add_bos), "add_eos_token": False, "clean_up_tokenization_spaces": False,
+                 "model_max_length": cfg.seq_len - 1}
+    storage.write_json(storage.join(stage_uri, "tokenizer_config.json"), hf_config)
+    encoder_report: dict[str, Any] = {"name": "tokenizers", "reason": "disabled"}
+    fast = False
+    if cfg.fast_encoder:
+        encoder, encoder_report = choose_encoder(tok, texts, max_bytes=ENCODER_CHECK_BYTES)
+        fast = encoder is not None
+    return {"sha256": tok.sha256, "fast": fast, "encoder": encoder_report, "sample_documents": len(texts)}
+
+
+# --------------------------------------------------------------------------------- step 2 task
+
+
+def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, drops_uri: str, cfg: ShardsConfig, seed: int) -> dict:
+    """Encode and chunk one part; quarantine rows for what cannot be encoded. Returns O(1) counts."""
+    from tokenizer.chunks import chunks_to_table, group_rank
+    from tokenizer.shards import chunk_tokens, encode_chunks
+
+    tok, lens, encoder = _load(tok_uri, sha, fast)
+    ecfg = _encode_config(cfg)
+    table = storage.read_table(in_uri, columns=READ_COLUMNS)
+    skipped: Counter = Counter()
+    languages: Counter = Counter()
+    chunks, done = [], set()
+    batch = 256
+    for start in range(0, table.num_rows, batch):
+        records = table.slice(start, batch).to_pylist()
+        got, ok = encode_chunks(tok, records, seed=seed, encode_config=ecfg, seq_len=cfg.chunk_tokens or cfg.seq_len,
+                                encoder=encoder, lens=lens, skipped=skipped, language_tokens=languages)
+        chunks.extend(got)
+        done.update(ok)
+    storage.write_table(enc_uri, chunks_to_table(chunks))
+    meta = table.select(["id", "source", "repo", "path", "size", "text"]).to_pylist()
+    drops = [_encode_drop(r) for r in meta if r["id"] not in done]
+    storage.write_table(drops_uri, drops_to_table(drops) if drops else DROP_SCHEMA.empty_table())
+    train: Counter = Counter()
+    eval_tokens: Counter = Counter()
+    by_group: dict[str, Counter] = {}
+    for c in chunks:
+        n = chunk_tokens(int(c.ids.shape[0]), cfg.add_bos)
+        if c.split == "train":
+            train[c.domain] += n
+            by_group.setdefault(c.group, Counter())[c.domain] += n
+        else:
+            eval_tokens[c.domain] += n
+    # The group with the smallest eval rank: if the draw holds out nothing, the driver holds out the
+    # global minimum, whose tokens are exactly the sum of the parts that report it.
+    best = min(by_group, key=lambda g: (group_rank(seed, g), g)) if by_group else None
+    size = {r["id"]: r["size"] or 0 for r in meta}
+    return {
+        "n_in": table.num_rows,
+        "in_bytes": sum(size.values()),
+        "n_encoded": len(done),
+        "encoded_bytes": sum(size[i] for i in done),
+        "drops": {d.reason: [n, b] for d, n, b in _count_drops(drops)},
+        "train_tokens": dict(sorted(train.items())),
+        "eval_tokens": dict(sorted(eval_tokens.items())),
+        "eval_chunks": sum(c.split == "eval" for c in chunks),
+        "chunks": len(chunks),
+        "groups": len(by_group),
+        "min_group": [str(group_rank(seed, best)), best, dict(by_group[best])] if best else None,
+        "language_tokens": dict(sorted(languages.items())),
+    }
+
+
+def _count_drops(drops: list[Drop]) -> list[tuple[Drop, int, int]]:
+    first: dict[str, Drop] = {}
+    counts: Counter = Counter()
+    sizes: Counter = Counter()
+    for d in drops:
+        first.setdefault(d.reason, d)
+        counts[d.reason] += 1
+        sizes[d.reason] += d.size or 0
+    return [(first[r], counts[r], sizes[r]) for r in sorted(first)]
 
 
 def _encode_drop(record: dict) -> Drop:
-    """Why the encoder skipped a record (the same checks tokenizer.encode_documents makes)."""
+    """Why the encoder skipped a record (the same checks tokenizer.encode_chunks makes)."""
     text = record["text"]
-    if not text:
+    if not isinstance(text, str) or not text:
         reason = "encode_empty_text"
     else:
         try:
@@ -99,186 +248,198 @@ def _encode_drop(record: dict) -> Drop:
     return Drop(reason, record["path"], record["source"], record["repo"], record["size"], "not encodable", id=record["id"])
 
 
-def _eval_rank(seed: int, doc_id: str) -> int:
-    """Which document is held out for eval when the eval fraction draws none (smallest first)."""
-    return int.from_bytes(hashlib.blake2b(f"{seed}\0eval-fallback\0{doc_id}".encode(), digest_size=8).digest(), "big")
+# --------------------------------------------------------------------------------- step 3 task
 
 
-def encode_part(tok_path: str, fast: bool, in_path: str, out_path: str, cfg: ShardsConfig, seed: int) -> dict:
-    from tokenizer.encode import encode_documents
-    from tokenizer.packing import encoded_to_table
-    from tokenizer.shards import tokens_by_domain
+def mix_part(enc_uri: str, in_uri: str, drops_uri: str, scatter_uri: str, dropped_out: str, plan_data: dict,
+             seed: int, n_ranges: dict, forced: str | None) -> dict:
+    """Copies of one part's chunks per the plan, scattered by pack range (one row group per range)."""
+    from tokenizer.mixture import MixturePlan
+    from tokenizer.shards import expand_copies
 
-    tok, encoder = _load(tok_path, fast)
-    records = _records(in_path)
-    skipped: Counter = Counter()
-    encoded = []
-    for i in range(0, len(records), 256):
-        encoded += encode_documents(tok, records[i : i + 256], _encode_config(cfg), seed, encoder=encoder, skipped=skipped)
-    pq.write_table(encoded_to_table(encoded, seed), out_path)
-    size = {r["id"]: r["size"] for r in records}
-    done = {d.doc_id for d in encoded}
-    drops = [_encode_drop(r) for r in records if r["id"] not in done]
-    train = [d for d in encoded if d.split == "train"]
-    candidate = min(train, key=lambda d: _eval_rank(seed, d.doc_id)) if train else None
-    return {
-        "drops": [d.row() for d in drops],
-        "n_eval": sum(d.split == "eval" for d in encoded),
-        "eval_candidate": candidate.doc_id if candidate else None,
-        "eval_candidate_tokens": (candidate.domain, candidate.n_tokens) if candidate else None,
-        "n_in": len(records),
-        "in_bytes": sum(size.values()),
-        "n_encoded": len(encoded),
-        "encoded_bytes": sum(size.get(d.doc_id, 0) for d in encoded),
-        "skipped": dict(skipped),
-        "tokens_by_domain": tokens_by_domain(encoded),
-    }
+    plan = MixturePlan(**plan_data)
+    rows, dropped = expand_copies(storage.read_table(enc_uri), plan, seed, n_ranges, forced)
+    buckets = rows.column("bucket").to_numpy()
+    with storage.PartWriter(scatter_uri, rows.schema, row_group_rows=1 << 30) as w:
+        start = 0
+        while start < rows.num_rows:  # rows are sorted by bucket: one row group per bucket
+            end = int(buckets.searchsorted(buckets[start], side="right"))
+            w.write(rows.slice(start, end - start))
+            start = end
+    meta = storage.read_table(in_uri, columns=["id", "source", "repo", "path", "size"]).to_pylist()
+    left = [Drop("mixture_downsampled", r["path"], r["source"], r["repo"], r["size"], "left out by the mixture plan (keep_shares: strict)", id=r["id"])
+            for r in meta if r["id"] in dropped]
+    with storage.PartWriter(dropped_out, DROP_SCHEMA) as w:
+        w.write(storage.read_table(drops_uri))
+        w.write(drops_to_table(left))
+    return {"downsampled": len(left), "downsampled_bytes": sum(d.size or 0 for d in left), "copies": rows.num_rows}
 
 
-def mix_part(tok_path: str, fast: bool, in_path: str, enc_path: str, out_path: str, plan: Any, cfg: ShardsConfig, seed: int,
-             force_eval: str | None, dropped_path: str, encode_drops: list[dict]) -> dict:
-    """Apply the mixture plan to one part; write its documents sorted in the final order (so the
-    driver only merges) and quarantine rows for the documents the plan leaves out."""
-    from tokenizer.packing import encoded_to_table, sort_docs, table_to_encoded
-    from tokenizer.shards import apply_mixture
-
-    tok, encoder = _load(tok_path, fast)
-    encoded = list(table_to_encoded(pq.read_table(enc_path)))
-    for d in encoded:
-        if d.doc_id == force_eval:
-            d.split = "eval"  # held out whole, never repeated by the mixture
-    by_id = {r["id"]: r for r in _records(in_path)}
-    dropped = [d.doc_id for d in encoded if d.split == "train" and plan.copies(seed, d.doc_id, d.domain) == 0]
-    mixed = apply_mixture(tok, encoded, by_id, plan, seed=seed, encode_config=_encode_config(cfg), encoder=encoder)
-    # Small row groups: the driver's merge streams every part at once, one row group each.
-    pq.write_table(encoded_to_table(sort_docs(mixed, seed), seed), out_path, row_group_size=MERGE_ROW_GROUP)
-    drops = [Drop("mixture_downsampled", by_id[i]["path"], by_id[i]["source"], by_id[i]["repo"], by_id[i]["size"], "left out by the mixture plan", id=i) for i in dropped]
-    with PartWriter(dropped_path, DROP_SCHEMA) as w:
-        w.write(pa.Table.from_pylist(encode_drops, schema=DROP_SCHEMA))
-        w.write(drops_to_table(drops))
-    return {"downsampled": len(dropped), "downsampled_bytes": sum(by_id[i]["size"] for i in dropped)}
+# --------------------------------------------------------------------------------- step 4 task
 
 
-def _merged(paths: list[str], seed: int) -> Iterator[Any]:
-    """All parts' documents in the final order, streaming: one record batch per part in memory."""
-    from tokenizer.packing import order_key, table_to_encoded
+def _bucket_rows(uri: str, bucket: int) -> pa.Table | None:
+    pf = storage.parquet_file(uri)
+    col = pf.schema_arrow.get_field_index("bucket")
+    groups = []
+    for i in range(pf.metadata.num_row_groups):
+        st = pf.metadata.row_group(i).column(col).statistics
+        if st is not None and st.has_min_max and st.min == bucket == st.max:
+            groups.append(i)
+    return pf.read_row_groups(groups) if groups else None
 
-    def stream(path: str) -> Iterator[Any]:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=MERGE_ROW_GROUP):
-            yield from table_to_encoded(pa.Table.from_batches([batch]))
 
-    return heapq.merge(*(stream(p) for p in paths), key=lambda d: order_key(seed, d.doc_id, d.rep))
+def pack_range(tok_uri: str, sha: str, fast: bool, scatter_uris: list[str], bucket: int, split: str, r: int,
+               stage_uri: str, summary_uri: str, cfg: ShardsConfig, seed: int) -> dict:
+    """Pack one range into its shard files; the summary is kept in scratch so a rerun skips the range."""
+    if storage.exists(summary_uri):
+        return storage.read_json(summary_uri)
+    from tokenizer.chunks import CHUNK_SCHEMA, DocFormat
+    from tokenizer.shards import pack_bucket
+
+    tok, _, encoder = _load(tok_uri, sha, fast)
+    parts = [t for u in scatter_uris if (t := _bucket_rows(u, bucket)) is not None]
+    table = pa.concat_tables(parts) if parts else CHUNK_SCHEMA.empty_table()
+    ecfg = _encode_config(cfg)
+    fmt = DocFormat(cfg.seq_len, ecfg.fim, ecfg.add_bos)
+    summary = pack_bucket(table, split, r, tok, fmt, seed, _shard_config(cfg),
+                          lambda name, data: storage.write_bytes(storage.join(stage_uri, name), data), encoder=encoder)
+    storage.write_json(summary_uri, summary)
+    return summary
 
 
-def sample_training_text(inputs: list[str], max_bytes: int, seed: int) -> list[str]:
-    """A document-hash sample of about max_bytes, the same whatever the partitioning."""
-    total = sum(pq.read_table(p, columns=["size"]).column("size").to_numpy().sum() for p in inputs) or 1
-    keep = min(1.0, max_bytes / total)
-    texts = []
-    for p in inputs:
-        t = pq.read_table(p, columns=["id", "text"])
-        for doc_id, text in zip(t.column("id").to_pylist(), t.column("text").to_pylist()):
-            h = int.from_bytes(hashlib.blake2b(f"{seed}\0bpe\0{doc_id}".encode(), digest_size=8).digest(), "little") / 2**64
-            if h < keep:
-                texts.append(text)
-    return texts
+# ------------------------------------------------------------------------------------------ stage
 
 
 class ShardsStage(GlobalStage):
     name = "shards"
+    version = "2"
     config: ShardsConfig
 
     def __init__(self, config: ShardsConfig | None = None) -> None:
         super().__init__(config or ShardsConfig())
 
     def content_files(self) -> list[str]:
-        return [self.config.tokenizer] if self.config.tokenizer else []
+        return [self.config.tokenizer] if self.config.tokenizer and not storage.is_remote(self.config.tokenizer) else []
 
     def preflight(self) -> None:
-        from corpus.errors import PreflightError
-
-        if self.config.tokenizer and not Path(self.config.tokenizer).is_file():
+        if self.config.tokenizer and not storage.exists(self.config.tokenizer):
             raise PreflightError(f"stages.shards.tokenizer: {self.config.tokenizer} does not exist")
         if self.config.rows_per_shard * self.config.seq_len >= 2**31:
             raise PreflightError("stages.shards: rows_per_shard * seq_len must stay below 2**31")
 
-    def _tokenizer_path(self, ctx, inputs: list[str]) -> str:
-        if self.config.tokenizer:
-            return str(Path(self.config.tokenizer).resolve())
-        from tokenizer.bpe import save_tokenizer, train_bpe
+    # -- steps ----------------------------------------------------------------------------------
+    def _tokenizer_step(self, ctx, inputs: list[str]) -> dict:
+        cfg = self.config
+        want = ENCODER_CHECK_BYTES if cfg.tokenizer else max(cfg.train_bytes, ENCODER_CHECK_BYTES)
+        sizes = ctx.map(part_text_bytes, [(u,) for u in inputs], desc="shards:sizes")
+        keep = min(1.0, want / max(1, sum(sizes)))
+        sample_uris = [ctx.scratch("bpe_sample", part_name(i)) for i in range(len(inputs))]
+        ctx.map(sample_part, [(u, s, keep, ctx.seed) for u, s in zip(inputs, sample_uris)], desc="shards:sample")
+        return ctx.map(train_tokenizer, [(sample_uris, ctx.stage_uri, cfg)], desc="shards:tokenizer")[0]
 
-        texts = sample_training_text(inputs, self.config.train_bytes, ctx.seed)
-        tok = train_bpe(texts, self.config.vocab_size, total_vocab_size=self.config.total_vocab_size)
-        path = ctx.tmp_dir / "tokenizer.json"
-        save_tokenizer(tok, path)
-        return str(path)
+    def _mix_plan(self, encoded: list[dict]) -> tuple[Any, str | None, dict[str, int]]:
+        from tokenizer.mixture import plan_mixture
+        from tokenizer.shards import n_ranges_for, plan_tokens
+
+        cfg = self.config
+        available: Counter = Counter()
+        for e in encoded:
+            available.update(e["train_tokens"])
+        eval_tokens = sum(sum(e["eval_tokens"].values()) for e in encoded)
+        forced = None
+        candidates = [e["min_group"] for e in encoded if e["min_group"]]
+        groups = sum(e["groups"] for e in encoded)
+        if cfg.eval_fraction > 0 and not sum(e["eval_chunks"] for e in encoded) and groups > 1 and candidates:
+            rank, forced, _ = min(candidates, key=lambda c: (int(c[0]), c[1]))
+            for _, g, tokens in candidates:
+                if g == forced:
+                    available.subtract(tokens)
+                    eval_tokens += sum(tokens.values())
+            available = Counter({d: n for d, n in available.items() if n > 0})
+        plan = plan_mixture(dict(sorted(available.items())), cfg.mixture, total_tokens=cfg.total_tokens,
+                            max_repeat=cfg.max_repeat, keep_shares=cfg.keep_shares)
+        n_ranges = {"train": n_ranges_for(plan_tokens(plan, available), cfg.range_tokens),
+                    "eval": n_ranges_for(eval_tokens, cfg.range_tokens)}
+        return plan, forced, n_ranges
 
     def run(self, ctx, inputs: list[str]) -> StageStats:
-        from tokenizer.bpe import load_tokenizer
-        from tokenizer.mixture import plan_mixture
-        from tokenizer.shards import ShardConfig, write_shards
+        from tokenizer.bpe import from_json
+        from tokenizer.mixture import MixturePlan
+        from tokenizer.shards import assemble_manifest
 
         cfg, seed = self.config, ctx.seed
-        tok_path = self._tokenizer_path(ctx, inputs)
-        fast, encoder_report = self._choose_encoder(tok_path, inputs) if cfg.fast_encoder else (False, {"name": "tokenizers", "reason": "disabled"})
-        enc_paths = [str(ctx.tmp_dir / f"enc-{i:05d}.parquet") for i in range(len(inputs))]
-        mix_paths = [str(ctx.tmp_dir / f"mix-{i:05d}.parquet") for i in range(len(inputs))]
-        encoded = ctx.run_tasks(encode_part, [(tok_path, fast, p, e, cfg, seed) for p, e in zip(inputs, enc_paths)], desc="shards:encode")
-        available: Counter = Counter()
-        for r in encoded:
-            available.update(r["tokens_by_domain"])
-        # The eval split is drawn per document; when the draw gives none, hold out one whole document.
-        candidates = [r["eval_candidate"] for r in encoded if r["eval_candidate"]]
-        force_eval = None
-        if cfg.eval_fraction > 0 and not sum(r["n_eval"] for r in encoded) and sum(r["n_encoded"] for r in encoded) > 1:
-            force_eval = min(candidates, key=lambda i: _eval_rank(seed, i))
-            domain, n_tokens = next(r["eval_candidate_tokens"] for r in encoded if r["eval_candidate"] == force_eval)
-            available[domain] -= n_tokens  # held out: not train data for the mixture plan
-        plan = plan_mixture(dict(available), cfg.mixture, total_tokens=cfg.total_tokens, max_repeat=cfg.max_repeat, keep_shares=cfg.keep_shares)
-        drop_paths = [str(ctx.stage_dir / "_dropped" / part_name(i)) for i in range(len(inputs))]
-        mixed = ctx.run_tasks(
-            mix_part,
-            [(tok_path, fast, p, e, m, plan, cfg, seed, force_eval, d, r["drops"]) for p, e, m, d, r in zip(inputs, enc_paths, mix_paths, drop_paths, encoded)],
-            desc="shards:mix",
+        tok_uri = storage.join(ctx.stage_uri, "tokenizer.json")
+
+        tok_step = ctx.load_step("tokenizer")
+        if tok_step is None:
+            tok_step = self._tokenizer_step(ctx, inputs)
+            ctx.save_step("tokenizer", tok_step)
+        sha, fast = tok_step["sha256"], tok_step["fast"]
+
+        enc_uris = [ctx.scratch("enc", part_name(i)) for i in range(len(inputs))]
+        enc_drops = [ctx.scratch("enc_drops", part_name(i)) for i in range(len(inputs))]
+        encoded = ctx.load_step("encode")
+        if encoded is None:
+            encoded = ctx.map(encode_part, [(tok_uri, sha, fast, u, e, d, cfg, seed) for u, e, d in zip(inputs, enc_uris, enc_drops)],
+                              desc="shards:encode")
+            ctx.save_step("encode", encoded)
+        code_tokens = sum(e["train_tokens"].get("code", 0) + e["eval_tokens"].get("code", 0) for e in encoded)
+        if code_tokens == 0 and not cfg.allow_empty:
+            raise EmptyCorpusError(
+                f"stage shards: the input ({sum(e['n_in'] for e in encoded)} documents) holds no encodable document of domain "
+                "'code', so the shards would hold no code token; check the inputs and the filters "
+                "(or set stages.shards.allow_empty: true)")
+
+        scatter = [ctx.scratch("scatter", part_name(i)) for i in range(len(inputs))]
+        mixed = ctx.load_step("mix")
+        if mixed is None:
+            plan, forced, n_ranges = self._mix_plan(encoded)
+            plan_data = asdict(plan)
+            dropped = [dropped_uri(storage.join(ctx.stage_uri, part_name(i))) for i in range(len(inputs))]
+            results = ctx.map(mix_part, [(e, u, d, s, o, plan_data, seed, n_ranges, forced)
+                                         for e, u, d, s, o in zip(enc_uris, inputs, enc_drops, scatter, dropped)], desc="shards:mix")
+            mixed = {"plan": plan_data, "forced_eval": forced, "n_ranges": n_ranges, "parts": results}
+            ctx.save_step("mix", mixed)
+        plan, n_ranges = MixturePlan(**mixed["plan"]), mixed["n_ranges"]
+
+        summaries = ctx.load_step("pack")
+        if summaries is None:
+            jobs = [("train", r, r) for r in range(n_ranges["train"])] + [("eval", r, n_ranges["train"] + r) for r in range(n_ranges["eval"])]
+            shared = ctx.share(scatter)
+            summaries = ctx.map(pack_range, [(tok_uri, sha, fast, shared, b, split, r, ctx.stage_uri,
+                                              ctx.scratch("ranges", f"{b:05d}.json"), cfg, seed) for split, r, b in jobs],
+                                desc="shards:pack")
+            ctx.save_step("pack", summaries)
+
+        tok = from_json(storage.read_text(tok_uri), path=None, sha256=sha)
+        languages: Counter = Counter()
+        for e in encoded:
+            languages.update(e["language_tokens"])
+        manifest = assemble_manifest(
+            summaries, tok, sha, seed=seed, encode_config=_encode_config(cfg), config=_shard_config(cfg), plan=plan,
+            eval_unit="repository or web host" + (" (one forced: the draw held out none)" if mixed["forced_eval"] else ""),
+            extra={"encoder": tok_step["encoder"], "pack_ranges": n_ranges,
+                   "skipped_documents": dict(sorted(Counter({r: v[0] for e in encoded for r, v in e["drops"].items()}).items())),
+                   "file_language_tokens": dict(sorted(languages.items()))},
         )
-        achieved: Counter = Counter()
-        for d in _merged(mix_paths, seed):
-            if d.split == "train":
-                achieved[d.domain] += d.n_tokens
-        tok = load_tokenizer(tok_path)
-        shard_cfg = ShardConfig(
-            seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture, max_repeat=cfg.max_repeat,
-            keep_shares=cfg.keep_shares, mixture_total_tokens=cfg.total_tokens,
-        )
-        manifest = write_shards(
-            _merged(mix_paths, seed), ctx.stage_dir, tok, seed=seed, encode_config=_encode_config(cfg), config=shard_cfg,
-            mixture_report=plan.report(dict(sorted(achieved.items()))), extra={"encoder": encoder_report},
-        )
+        storage.write_json(storage.join(ctx.stage_uri, "manifest.json"), manifest)
+        for w in manifest["warnings"]:
+            log.warning("shards: %s", w)
+        report = {k: manifest[k] for k in ("mixture", "fim_examples", "warnings", "totals", "pack_ranges", "encoder")}
+        storage.write_json(storage.join(ctx.reports_uri, "shards.json"), report)
+        return self._stats(encoded, mixed["parts"], manifest)
+
+    @staticmethod
+    def _stats(encoded: list[dict], mixed: list[dict], manifest: dict) -> StageStats:
         stats = StageStats()
         for e, m in zip(encoded, mixed):
             stats.add_in(e["n_in"], e["in_bytes"])
-            for d in e["drops"]:
-                stats.add_dropped(d["reason"], 1, d["size"] or 0)
+            for reason, (n, b) in e["drops"].items():
+                stats.add_dropped(reason, n, b)
             if m["downsampled"]:
                 stats.add_dropped("mixture_downsampled", m["downsampled"], m["downsampled_bytes"])
             stats.add_kept(e["n_encoded"] - m["downsampled"], e["encoded_bytes"] - m["downsampled_bytes"], out=0)
         stats.out_records = manifest["totals"]["rows"]
         return stats
 
-    def _choose_encoder(self, tok_path: str, inputs: list[str]) -> tuple[bool, dict]:
-        """The tiktoken encoder of the same BPE, only if its ids equal tokenizer.json's on a sample
-        spread over every part of this corpus (the manifest records the check)."""
-        from tokenizer.bpe import load_tokenizer
-        from tokenizer.fast_encode import choose_encoder
-
-        per_part = max(1, 5_000_000 // max(1, len(inputs)))
-        sample: list[str] = []
-        for p in inputs:
-            size = 0
-            for text in pq.read_table(p, columns=["text"]).column("text").to_pylist():
-                sample.append(text)
-                size += len(text)
-                if size >= per_part:
-                    break
-        encoder, report = choose_encoder(load_tokenizer(tok_path), sample)
-        return encoder is not None, report
