@@ -59,9 +59,14 @@ def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment) -> 
         size += n
     docs = []
     for k, files in enumerate(samples):
-        pieces, lang_bytes = [], Counter()
+        pieces, lang_bytes, spans, pos = [], Counter(), [], 0
         for f in files:
-            pieces.append(path_comment(f["language"], f["path"]) + "\n" + f["text"])
+            header = path_comment(f["language"], f["path"]) + "\n"
+            pieces.append(header + f["text"])
+            # [start, body start, end) of the file in the sample, in characters: shards cuts training
+            # chunks at these file boundaries and repeats the path line on a chunk that starts mid-file.
+            spans.append([pos, pos + len(header), pos + len(header) + len(f["text"])])
+            pos = spans[-1][2] + len(SEPARATOR)
             lang_bytes[f["language"] or ""] += f["size"]
         language = max(lang_bytes.items(), key=lambda kv: (kv[1], kv[0]))[0] or None
         docs.append(
@@ -73,7 +78,8 @@ def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment) -> 
                 text=SEPARATOR.join(pieces),
                 language=language,
                 lang_method="repo_majority",
-                meta={"files": [f["path"] for f in files], "file_ids": [f["id"] for f in files], "language_bytes": dict(lang_bytes)},
+                meta={"files": [f["path"] for f in files], "file_ids": [f["id"] for f in files], "language_bytes": dict(lang_bytes),
+                      "spans": spans, "languages": [f["language"] or "" for f in files]},
             )
         )
     return docs
