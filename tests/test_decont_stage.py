@@ -228,3 +228,29 @@ def test_stage_and_cli_have_no_ray_of_their_own() -> None:
         assert f"ctx.{attr}" not in stage_src
     for path in (ROOT / "corpus" / "decont").glob("*.py"):
         assert "ray.init" not in path.read_text() and "import ray" not in path.read_text(), path
+
+
+def test_stage_writes_parts_hits_and_reports_on_s3(tmp_path: Path, s3_server, monkeypatch, humaneval: list[dict], he_path: str) -> None:
+    from corpus import storage
+    from corpus.parts import list_parts
+
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    storage.configure(None)  # no filesystem cached under another environment
+    try:
+        out = f"s3://{s3_server.bucket}/decont-stage"
+        item = humaneval[7]
+        local = _parts(tmp_path, _go_repo(5, item["prompt"] + item["canonical_solution"], leak_at=1), per_part=5)
+        inputs = [storage.join(out, "in", "part-00000.parquet")]
+        storage.upload_file(local[0], inputs[0])
+        ctx = RunContext(out_uri=out, stage_name="decont", stage_key="s3")
+        stats = DecontStage(DecontStageConfig(benchmarks=f"humaneval={he_path}")).run(ctx, inputs)
+        assert stats.in_records == 5 and dict(stats.dropped) == {"contaminated": 1}
+        assert [storage.basename(p) for p in list_parts(ctx.stage_uri)] == ["part-00000.parquet"]
+        assert storage.read_table(storage.join(ctx.stage_uri, "part-00000.parquet")).num_rows == 4
+        report = storage.read_json(storage.join(out, "reports", "decontamination.json"))
+        assert {h["path"] for h in report["hits"]} == {"pkg/store1.go"} and "HumanEval/7" in {h["item"] for h in report["hits"]}
+        assert storage.exists(storage.join(out, "reports", "decontamination.html"))
+        assert "HumanEval/7" in storage.read_text(storage.join(ctx.stage_uri, "_hits", "part-00000.jsonl"))
+    finally:
+        storage.configure(None)
