@@ -486,3 +486,20 @@ def test_fetch_from_local_http_server(bench_dir: Path, tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_cli_rule_and_missing_benchmark_file(tmp_path: Path, bench_dir: Path) -> None:
+    repo = tmp_path / "in" / "r"
+    repo.mkdir(parents=True)
+    (repo / "width.py").write_text("def width(string):\n    return len(string)\n")  # HumanEval/23's whole solution
+    he = f"humaneval={bench_dir / FILES['humaneval']}"
+    for rule, contaminated in (("guarded", 0), ("literal", 1)):
+        out = tmp_path / rule
+        assert cli_main(["decont", "--benchmarks", he, "--rule", rule, "--input", str(repo), "--output", str(out), "--no-ray"]) == 0
+        data = json.loads((out / "decontamination.json").read_text())
+        assert data["rule"]["rule"] == rule and data["documents"]["contaminated"] == contaminated
+    missing = f"{he},mbpp={tmp_path / 'nope.jsonl'}"
+    assert cli_main(["decont", "--benchmarks", missing, "--input", str(repo), "--output", str(tmp_path / "m"), "--no-ray"]) == 2
+    assert not (tmp_path / "m" / "decontamination.json").exists()
+    assert cli_main(["decont", "--benchmarks", missing, "--allow-empty", "--input", str(repo), "--output", str(tmp_path / "m"), "--no-ray"]) == 0
+    assert json.loads((tmp_path / "m" / "decontamination.json").read_text())["missing"][0]["name"] == "mbpp"
