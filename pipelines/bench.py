@@ -209,7 +209,7 @@ def bench_dedup_exact(input_path: str) -> dict:
     from corpus.stages.dedup import exact_keys
 
     table = pq.read_table(input_path)
-    _, secs = _timed(lambda: exact_keys(table, 0, 8))
+    _, secs = _timed(lambda: exact_keys(table, 0))
     return _figures(table.num_rows, _table_mb(table), secs)
 
 
@@ -222,7 +222,7 @@ def bench_dedup_near(input_path: str) -> dict:
     table = pq.read_table(input_path)
     # datatrove's signature step cannot take documents shorter than one 5-gram: both sides get the same subset.
     table = table.filter(pa.array([len(t.split()) >= 10 for t in table.column("text").to_pylist()]))
-    _, secs = _timed(lambda: minhash_band_keys(table, 0, 8, num_perm=256, bands=32, ngram=5, seed=42))
+    _, secs = _timed(lambda: minhash_band_keys(table, 0, num_perm=256, bands=32, ngram=5, seed=42))
     out = _figures(table.num_rows, _table_mb(table), secs)
     ref = MinhashDedupSignature("/nonexistent-unused", config=MinhashConfig(n_grams=5, num_buckets=32, hashes_per_bucket=8), language=RegexWordTokenizer())
     texts = table.column("text").to_pylist()
@@ -270,6 +270,7 @@ def make_input(out_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", default="out", help="OUT folder; writes OUT/bench.json")
+    parser.add_argument("--skip-scale", action="store_true", help="leave out the whole-pipeline runs at ~1x and ~4x and the scheduler bench")
     args = parser.parse_args(argv)
     out = Path(args.output)
     work = out / "bench"
@@ -286,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         ("repo_samples", "bench_repo_samples", (input_path, str(work))),
         ("dedup_near", "bench_dedup_near", (input_path,)),
         ("decont", "bench_decont_stage", (input_path,)),
+        ("decont_rules", "bench_decont_rules", ()),
         ("shards", "bench_shards", (input_path,)),
         ("pretrain", "bench_pretrain_cpu", ()),
     ]
@@ -300,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         "input": {"path": input_path, "docs": pq.read_metadata(input_path).num_rows},
         "stages": stages,
     }
+    if not args.skip_scale:
+        from pipelines.bench_scale import bench_scale, bench_scheduler
+
+        print("bench: scheduler (10k and 100k tiny tasks) ...", flush=True)
+        report["scheduler"] = bench_scheduler()
+        print("bench: scale (the whole pipeline at ~1x and ~4x) ...", flush=True)
+        report["scale"] = bench_scale(work)
     (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0

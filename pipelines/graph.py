@@ -33,7 +33,8 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         # Path comments use the same language registry as detection unless told otherwise.
         "repo_samples": RepoSamplesStage(s.repo_samples if s.repo_samples.registry else s.repo_samples.model_copy(update={"registry": s.langid.registry})),
         "dedup_near": NearDedupStage(s.dedup_near),
-        "decont": DecontStage(s.decont),
+        # A pipeline-level allow_empty covers the benchmarks too.
+        "decont": DecontStage(s.decont.model_copy(update={"allow_empty": True}) if cfg.allow_empty else s.decont),
         "shards": ShardsStage(s.shards),
     }
     names = cfg.run or STAGE_ORDER
