@@ -1,31 +1,25 @@
-"""Dedup building blocks: keys, collisions, clusters. The end-to-end test runs them on Ray."""
+"""Dedup: keys, collisions, the staged job on the in-process runner, bucket-count independence, resume by step."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
+from corpus import components, shuffle
+from corpus.context import RunContext
 from corpus.records import Doc, docs_to_table
-from corpus.stages.dedup import collide_bucket, duplicates_from_edges, exact_keys, minhash_band_keys
+from corpus.runner import InProcessRunner
+from corpus.stages import dedup
+from corpus.stages.dedup import ExactDedupStage, NearDedupConfig, NearDedupStage, collide_bucket, exact_keys, minhash_band_keys
 
 
 def _write(tmp_path, name, table):
     path = tmp_path / name
-    pq.write_table(table.drop_columns(["bucket"]), path)
+    pq.write_table(table.drop_columns([shuffle.ROUTE]), path)
     return str(path)
-
-
-def test_exact_duplicates_keep_the_first_in_part_row_order(tmp_path) -> None:
-    a = docs_to_table([Doc(source="s", domain="code", repo="r", path=p, text=t) for p, t in [("1", "same"), ("2", "other"), ("3", "same")]])
-    b = docs_to_table([Doc(source="s", domain="code", repo="q", path="4", text="same")])
-    files = [_write(tmp_path, "a.parquet", exact_keys(a, 0, 1)), _write(tmp_path, "b.parquet", exact_keys(b, 1, 1))]
-    dups = duplicates_from_edges(collide_bucket(files))
-    assert dups == {2: 0, (1 << 32) | 0: 0}
-
-
-def test_union_find_joins_chains_into_one_cluster() -> None:
-    edges = np.array([[5, 9], [1, 5], [20, 30]], dtype=np.int64)
-    assert duplicates_from_edges(edges) == {5: 1, 9: 1, 30: 20}
 
 
 def _near_table(texts):
@@ -38,12 +32,142 @@ def test_minhash_lsh_finds_near_duplicates_not_distinct_files(tmp_path) -> None:
     near = " ".join(words[:390] + ["changed"] * 10)  # ~95% Jaccard on 5-grams
     other = " ".join(reversed(words))
     table = _near_table([base, near, other])
-    files = [_write(tmp_path, "k.parquet", minhash_band_keys(table, 0, 1, num_perm=256, bands=32, ngram=5, seed=1))]
-    assert duplicates_from_edges(collide_bucket(files)) == {1: 0}
+    files = [_write(tmp_path, "k.parquet", minhash_band_keys(table, 0, num_perm=256, bands=32, ngram=5, seed=1))]
+    assert collide_bucket(files).tolist() == [[0, 1]]
 
 
-def test_keys_do_not_depend_on_bucket_count() -> None:
-    table = _near_table(["alpha beta gamma delta epsilon zeta eta theta"] * 2)
-    k1 = minhash_band_keys(table, 3, 1, 64, 8, 3, 7).column("key").to_pylist()
-    k4 = minhash_band_keys(table, 3, 4, 64, 8, 3, 7).column("key").to_pylist()
-    assert k1 == k4
+def test_collisions_link_every_member_to_the_first_ref(tmp_path) -> None:
+    a = docs_to_table([Doc(source="s", domain="code", repo="r", path=p, text=t) for p, t in [("1", "same"), ("2", "other"), ("3", "same")]])
+    b = docs_to_table([Doc(source="s", domain="code", repo="q", path="4", text="same")])
+    files = [_write(tmp_path, "a.parquet", exact_keys(a, 0)), _write(tmp_path, "b.parquet", exact_keys(b, 1))]
+    assert collide_bucket(files).tolist() == [[0, 2], [0, 1 << 32]]
+
+
+# ------------------------------------------------------------------------------ the staged job
+
+WORDS = [f"w{i}" for i in range(3000)]
+
+
+def _corpus(root: Path) -> list[str]:
+    """Three parts: exact copies across parts, a chain of near duplicates, distinct documents."""
+    rng = np.random.default_rng(11)
+    texts = [" ".join(rng.choice(WORDS, 300)) for _ in range(30)]
+    base = texts[0].split()
+    chain = [" ".join(base[: 300 - 3 * k] + ["x"] * (3 * k)) for k in range(1, 4)]  # each ~97% like the one before
+    parts = [texts[:10] + [texts[3], chain[0]], texts[10:20] + [texts[3], texts[12], chain[1]], texts[20:] + [texts[12], chain[2], texts[3]]]
+    uris = []
+    for p, docs in enumerate(parts):
+        uri = str(root / f"in-{p}.parquet")
+        pq.write_table(docs_to_table([Doc(source="s", domain="code", repo=f"r{p}", path=f"{p}/{i}", text=t) for i, t in enumerate(docs)]), uri)
+        uris.append(uri)
+    return uris
+
+
+def _run(stage, inputs: list[str], out: Path, key: str = "k"):
+    ctx = RunContext(out_uri=str(out), stage_name=stage.name, runner=InProcessRunner(), stage_key=key)
+    return stage.run(ctx, inputs), ctx
+
+
+def _outputs(out: Path, name: str) -> dict[str, list[dict]]:
+    files = sorted((out / name).glob("part-*.parquet")) + sorted((out / name / "_dropped").glob("*.parquet"))
+    return {str(f.relative_to(out)): pq.read_table(f).to_pylist() for f in files}
+
+
+def test_exact_stage_drops_later_copies_naming_the_first(tmp_path) -> None:
+    inputs = _corpus(tmp_path)
+    stats, _ = _run(ExactDedupStage(), inputs, tmp_path / "out")
+    assert stats.in_records == 38 and dict(stats.dropped) == {"exact_duplicate": 5}
+    ids = [pq.read_table(u).column("id").to_pylist() for u in inputs]
+    dropped = {r["path"]: r["detail"] for r in pq.read_table(sorted((tmp_path / "out" / "dedup_exact" / "_dropped").glob("*.parquet"))).to_pylist()}
+    # texts[3] first appears at part 0 row 3, texts[12] at part 1 row 2
+    assert dropped == {"0/10": f"duplicate of {ids[0][3]}", "1/10": f"duplicate of {ids[0][3]}", "2/12": f"duplicate of {ids[0][3]}", "1/11": f"duplicate of {ids[1][2]}",
+                       "2/10": f"duplicate of {ids[1][2]}"}
+    kept = pq.read_table(str(tmp_path / "out" / "dedup_exact" / "part-00000.parquet")).column("path").to_pylist()
+    assert kept == [f"0/{i}" for i in range(10)] + ["0/11"]  # row order kept
+
+
+def test_near_chain_collapses_to_its_first_document(tmp_path) -> None:
+    inputs = _corpus(tmp_path)
+    stats, _ = _run(NearDedupStage(NearDedupConfig(num_perm=128, bands=32)), inputs, tmp_path / "out")
+    dropped = {r["path"]: r["detail"] for r in pq.read_table(sorted((tmp_path / "out" / "dedup_near" / "_dropped").glob("*.parquet"))).to_pylist()}
+    first = pq.read_table(inputs[0]).column("id")[0].as_py()
+    assert {p for p, d in dropped.items() if d == f"duplicate of {first}"} == {"0/11", "1/12", "2/11"}
+    assert stats.in_records == stats.kept + sum(stats.dropped.values())
+
+
+def test_output_does_not_depend_on_the_bucket_count(tmp_path, monkeypatch) -> None:
+    inputs = _corpus(tmp_path)
+    stage = NearDedupStage(NearDedupConfig(num_perm=128, bands=32))
+    _run(stage, inputs, tmp_path / "one")
+    monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 2048)  # many buckets in every step
+    _, ctx = _run(stage, inputs, tmp_path / "many")
+    assert shuffle.Shuffled.from_json(ctx.load_step("keys")).n_buckets >= 8
+    assert _outputs(tmp_path / "one", stage.name) == _outputs(tmp_path / "many", stage.name)
+
+
+class Killed(RuntimeError):
+    pass
+
+
+# (module, function, the step it runs in, the number of calls that succeed before the kill)
+KILL_POINTS = {
+    "keys": (shuffle, "_scatter", 2),
+    "edges": (dedup, "edges_task", 0),
+    "cc": (components, "star_task", 1),  # the second round dies
+    "roots": (dedup, "roots_task", 0),
+    "ids": (dedup, "ids_task", 0),
+    "apply": (dedup, "apply_task", 2),
+}
+STEP_ORDER = list(KILL_POINTS)
+
+
+@pytest.mark.parametrize("step", STEP_ORDER)
+def test_a_killed_driver_resumes_at_its_step_with_identical_output(tmp_path, monkeypatch, step) -> None:
+    inputs = _corpus(tmp_path)
+    monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 4096)  # several buckets, so a step can die half done
+    stage = ExactDedupStage()
+    clean, _ = _run(stage, inputs, tmp_path / "clean")
+
+    module, fn_name, survive = KILL_POINTS[step]
+    real = getattr(module, fn_name)
+    done = []
+
+    def dying(*args):
+        if len(done) == survive:
+            raise Killed(step)
+        done.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(module, fn_name, dying)
+    with pytest.raises(Killed):
+        _run(stage, inputs, tmp_path / "out")
+    monkeypatch.setattr(module, fn_name, real)
+
+    calls: dict[str, int] = {}
+    for name, (mod, fn, _) in KILL_POINTS.items():
+        original = getattr(mod, fn)
+        monkeypatch.setattr(mod, fn, lambda *a, _o=original, _n=name: calls.__setitem__(_n, calls.get(_n, 0) + 1) or _o(*a))
+    resumed, _ = _run(stage, inputs, tmp_path / "out")
+    for earlier in STEP_ORDER[: STEP_ORDER.index(step)]:
+        assert calls.get(earlier, 0) == 0, f"step {earlier} finished before the kill but ran again"
+    assert calls.get(step, 0) > 0
+    assert resumed.to_json() == clean.to_json()
+    assert _outputs(tmp_path / "out", stage.name) == _outputs(tmp_path / "clean", stage.name)
+
+
+def test_steps_of_another_computation_are_not_trusted(tmp_path) -> None:
+    inputs = _corpus(tmp_path)
+    _, ctx = _run(ExactDedupStage(), inputs, tmp_path / "out", key="a")
+    assert ctx.load_step("keys") is not None
+    other = RunContext(out_uri=str(tmp_path / "out"), stage_name="dedup_exact", stage_key="b")
+    assert other.load_step("keys") is None
+
+
+def test_ray_runner_gives_the_in_process_output(tmp_path, ray_runner, monkeypatch) -> None:
+    inputs = _corpus(tmp_path)
+    monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 4096)  # module constant: read on the driver only
+    stage = NearDedupStage(NearDedupConfig(num_perm=128, bands=32))
+    _run(stage, inputs, tmp_path / "local")
+    ctx = RunContext(out_uri=str(tmp_path / "ray"), stage_name=stage.name, runner=ray_runner, stage_key="k")
+    stage.run(ctx, inputs)
+    assert _outputs(tmp_path / "local", stage.name) == _outputs(tmp_path / "ray", stage.name)
