@@ -22,6 +22,7 @@ import yaml
 
 from lang_registry import curated
 from lang_registry.heuristic_rules import HEURISTICS
+from lang_registry.linguist_rules import extension_rules
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = PACKAGE_DIR / "data" / "languages.yaml"
@@ -212,7 +213,20 @@ def probe_grammar(grammar: str, timeout: float = 5.0) -> str:
     return "ok" if r.returncode == 0 and "ok" in r.stdout else "load-error"
 
 
-def ambiguity_table(entries: list[dict], ling: dict[str, dict], names: set[str]) -> dict[str, dict]:
+def linguist_name_map(entries: list[dict]) -> dict[str, str]:
+    """Linguist language name -> our name, from each entry's name sources (+ the heuristics' spellings)."""
+    out: dict[str, str] = {}
+    for e in entries:
+        for tag in e["sources"].get("name", []):
+            kind, target = tag.split(":", 1)
+            if kind.startswith("linguist"):
+                out.setdefault(target, e["name"])
+    out.update(curated.LINGUIST_HEURISTIC_NAMES)
+    return out
+
+
+def ambiguity_table(entries: list[dict], ling: dict[str, dict], names: set[str],
+                    heuristics: dict[str, Any] | None = None) -> dict[str, dict]:
     """Extensions claimed by several of the 338 (or shared with a Linguist language outside them)."""
     claims: dict[str, list[str]] = {}
     for e in entries:
@@ -237,6 +251,16 @@ def ambiguity_table(entries: list[dict], ling: dict[str, dict], names: set[str])
             outs = _uniq(outs + [o for o in order if o not in names])
             cands = _uniq([o for o in order if o in cands] + cands)
         rules_src = list(heur.get(ext, []))
+        if ext in curated.LINGUIST_RULES:
+            if heuristics is None:
+                raise SystemExit(f"{ext}: Linguist's heuristics.yml is needed (--heuristics)")
+            lrules = extension_rules(heuristics, ext, linguist_name_map(entries))
+            if lrules is None:
+                raise SystemExit(f"{ext}: no rules in Linguist's heuristics.yml")
+            first = curated.OURS_FIRST.get(ext, set())
+            # Linguist's first, then ours for what it does not cover (except the few ours must precede).
+            rules_src = ([r for r in rules_src if r[0] in first] + lrules.rules
+                         + [r for r in rules_src if r[0] not in first])
         if "XML" in cands and len(cands) > 1 and not any(r[0] == "XML" for r in rules_src):
             # Shared with XML (Qt .ts, MSBuild, ...): an XML declaration decides first.
             rules_src.insert(0, ("XML", r"\A\ufeff?\s*<\?xml\b"))
@@ -254,7 +278,40 @@ def ambiguity_table(entries: list[dict], ling: dict[str, dict], names: set[str])
             table[ext]["tree_sitter"] = False
         if ext in curated.PREPROCESS:
             table[ext]["preprocess"] = curated.PREPROCESS[ext]
+        if ext in curated.NO_DEFAULT:
+            table[ext]["no_default"] = True
     return table
+
+
+def case_sensitive_table(entries: list[dict]) -> dict[str, str]:
+    """Exact-case extensions (curated) checked against the facts: the language must claim the extension."""
+    by_name = {e["name"]: e for e in entries}
+    for ext, name in curated.CASE_SENSITIVE.items():
+        if ext.lower() not in [x.lower() for x in by_name[name]["extensions"]]:
+            raise SystemExit(f"case-sensitive {ext}: {name} does not claim {ext.lower()}")
+    return dict(curated.CASE_SENSITIVE)
+
+
+def code_related_entries(ling: dict[str, dict], entries: list[dict]) -> list[dict[str, Any]]:
+    """Code-related data / text kept with their own names (not among the 338); facts from Linguist."""
+    taken = {x.lower() for e in entries for x in e["extensions"]}
+    taken_files = {f for e in entries for f in e["filenames"]}
+    out: list[dict[str, Any]] = []
+    for name, spec in curated.CODE_RELATED.items():
+        e = ling[name]
+        drop = set(spec.get("drop", []))
+        exts = [x for x in e.get("extensions") or [] if x not in drop and x.lower() not in taken]
+        files = [f for f in e.get("filenames") or [] if f not in taken_files]
+        taken.update(x.lower() for x in exts)
+        taken_files.update(files)
+        block = spec.get("block_comment")
+        out.append({
+            "name": name, "type": e.get("type") or "data", "extensions": exts, "filenames": files,
+            "filename_patterns": [], "interpreters": [], "aliases": [], "grammar": None,
+            "line_comment": spec.get("line_comment"), "block_comment": list(block) if block else None,
+            "sources": {"name": [f"linguist:{name}"], "extensions": [f"linguist:{name}"], "comment": ["curated"]},
+        })
+    return out
 
 
 def check_unique_owners(entries: list[dict]) -> None:
@@ -274,18 +331,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--linguist", required=True, help="path to Linguist's languages.yml")
     ap.add_argument("--names", default=str(DEFAULT_NAMES), help="the 338 names, one a line")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--heuristics", default=None,
+                    help="Linguist's heuristics.yml (default: heuristics.yml or linguist_heuristics.yml beside --linguist)")
     ap.add_argument("--no-probe", action="store_true", help="skip probing grammars for hangs (faster)")
     args = ap.parse_args(argv)
 
     raw = Path(args.linguist).read_bytes()
     ling = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    heur_path = Path(args.heuristics) if args.heuristics else next(
+        (p for p in (Path(args.linguist).with_name("heuristics.yml"), Path(args.linguist).with_name("linguist_heuristics.yml"))
+         if p.is_file()), None)
+    if heur_path is None:
+        raise SystemExit("Linguist's heuristics.yml not found beside --linguist: pass --heuristics")
+    heur_raw = heur_path.read_bytes()
+    heuristics = yaml.load(heur_raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     names = [ln.rstrip("\n") for ln in Path(args.names).read_text(encoding="utf-8").splitlines() if ln.strip()]
     sources = resolve_sources(names, ling)
     entries = [build_entry(n, sources[n], ling) for n in names]
+    # Interpreters several languages claim (before DROP_FACTS makes each name one owner): kept so a
+    # generic shebang (node) does not overrule a file's own extension (.ts).
+    claim: dict[str, list[str]] = {}
+    for e in entries:
+        for i in e["interpreters"]:
+            claim.setdefault(i, []).append(e["name"])
     for e in entries:
         for fld, drop in curated.DROP_FACTS.get(e["name"], {}).items():
             e[fld] = [x for x in e[fld] if x not in drop]
     check_unique_owners(entries)
+    owner = {i: e["name"] for e in entries for i in e["interpreters"]}
+    shared_interpreters = {i: [owner[i]] + [n for n in names_ if n != owner[i]]
+                           for i, names_ in sorted(claim.items()) if len(names_) > 1 and i in owner}
 
     import pygments
     import tree_sitter_language_pack  # noqa: F401  (probe needs it)
@@ -307,13 +382,17 @@ def main(argv: list[str] | None = None) -> int:
         "generated_by": "lang_registry/build_registry.py",
         "inputs": {
             "linguist_sha256": hashlib.sha256(raw).hexdigest(),
+            "linguist_heuristics_sha256": hashlib.sha256(heur_raw).hexdigest(),
             "pygments": pygments.__version__,
             "tree_sitter_language_pack": "0.13.0",
             "names_sha256": hashlib.sha256(Path(args.names).read_bytes()).hexdigest(),
         },
         "unsafe_grammars": sorted(g for g, s in grammar_status.items() if s == "hangs"),
         "languages": entries,
-        "ambiguous": ambiguity_table(entries, ling, set(names)),
+        "ambiguous": ambiguity_table(entries, ling, set(names), heuristics),
+        "case_sensitive": case_sensitive_table(entries),
+        "shared_interpreters": shared_interpreters,
+        "code_related": code_related_entries(ling, entries),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -291,3 +291,45 @@ DROP_FACTS: dict[str, dict[str, list[str]]] = {
     "JavaScript": {"interpreters": ["deno"]},  # deno runs TypeScript natively: its scripts are mostly .ts
     "S": {"filenames": [".Rhistory", ".Rprofile", ".Renviron"]},
 }
+
+# --- Linguist's own content rules (heuristics.yml) -----------------------------------------------------
+# Shared extensions whose rules come from Linguist's table rather than (only) heuristic_rules.py: there
+# the documented default was usually wrong on real files (a QMake or ProGuard .pro became IGOR Pro, a
+# Makefile fragment .inc became PHP, a troff .ms became GAS). Linguist's rules run first, ours after
+# them; a file no rule recognises gets no language (LINGUIST_NO_DEFAULT) instead of a wrong guess.
+LINGUIST_RULES: set[str] = {".inc", ".ms", ".pro"}
+# Our rules that must run before Linguist's: NASM is its own name among the 338 but part of Linguist's
+# "Assembly", whose `mov x,` rule would otherwise claim every NASM include.
+OURS_FIRST: dict[str, set[str]] = {".inc": {"NASM"}}
+# Linguist names that are one of the 338 under another spelling in the heuristics table.
+LINGUIST_HEURISTIC_NAMES: dict[str, str] = {"Roff": "Groff", "Unix Assembly": "GAS", "POV-Ray SDL": "POV-Ray",
+                                            "Raku": "Perl 6", "Roff Manpage": "Groff"}
+# Shared extensions where nothing-recognised means null, not the first candidate. .fx: Linguist has no
+# rule for it; HLSL effect files and Flux queries are told apart by heuristic_rules.py.
+NO_DEFAULT: set[str] = {".inc", ".ms", ".pro", ".fx"}
+
+# Extensions whose letter case names the language (compared before the case-insensitive table). Facts:
+# R documentation files are `.Rd` (R's "Writing R Extensions"); a capital `.F` is fixed-form Fortran
+# run through the C preprocessor (gfortran's file-name rules; Pygments' FortranFixed claims `*.F`, its
+# free-form lexer does not). `.R`/`.S` are not listed although Pygments' S lexer claims them: `.R` is R
+# and `.S` is preprocessed assembler, so those stay with the case-insensitive rules.
+CASE_SENSITIVE: dict[str, str] = {".Rd": "Rd", ".F": "Fortran Fixed Form", ".FOR": "Fortran Fixed Form"}
+
+# Code-related data and text kept with their own names although they are not among the 338 (DeepSeek's
+# rules name JSON/YAML and XML; V2 counts 185B tokens of code-related text such as Markdown). Facts come
+# from Linguist's languages.yml; `drop` removes extensions that mean something else in repositories.
+CODE_RELATED: dict[str, dict] = {
+    "Markdown": {"line_comment": None, "block_comment": ("<!--", "-->"), "drop": [".scd", ".workbook", ".livemd"]},
+    "reStructuredText": {"line_comment": "..", "block_comment": None},
+    "AsciiDoc": {"line_comment": "//", "block_comment": None, "drop": [".asc"]},  # .asc: PGP armour mostly
+    "YAML": {"line_comment": "#", "block_comment": None},
+    "TOML": {"line_comment": "#", "block_comment": None},
+    # .pro is shared (QMake, IDL, Prolog, ...); .frm is Visual Basic forms; .url/.dof are tool state.
+    "INI": {"line_comment": ";", "block_comment": None, "drop": [".pro", ".frm", ".url", ".dof", ".properties"]},
+    "Java Properties": {"line_comment": "#", "block_comment": None},
+    "EditorConfig": {"line_comment": "#", "block_comment": None},
+    "Git Config": {"line_comment": "#", "block_comment": None},
+    "JSON5": {"line_comment": "//", "block_comment": ("/*", "*/")},
+    "XML Property List": {"line_comment": None, "block_comment": ("<!--", "-->")},
+    "SVG": {"line_comment": None, "block_comment": ("<!--", "-->")},
+}

@@ -51,15 +51,22 @@ def classify(reg: Registry, path: str, text: str, raw: bytes = b"") -> tuple[str
     hit = reg.by_filename(base)
     if hit:
         return hit, "filename"
+    hit = reg.case_sensitive_language(base)
+    if hit:
+        return hit, "extension"
     ext = reg.extension_of(base)
     amb = reg.ambiguous.get(ext) if ext else None
     if ext and amb is None:
         cands = reg.extension_candidates(ext)
         if len(cands) == 1:
             return cands[0], "extension"
-    lang = shebang_language(reg, text)
-    if lang:
+    interp = shebang_interpreter(text)
+    lang = reg.by_interpreter(interp) if interp else None
+    if lang and not (amb is not None and lang not in amb.candidates
+                     and set(reg.interpreter_claimants(interp or "")) & set(amb.candidates)):
         return lang, "shebang"
+    # Otherwise the file's own extension outranks a generic interpreter (one Linguist lists for several
+    # languages): a `.ts` file with `#!/usr/bin/env node` is TypeScript run by node, not JavaScript.
     lang = modeline_language(reg, text)
     if lang:
         return lang, "modeline"
@@ -72,7 +79,16 @@ def classify(reg: Registry, path: str, text: str, raw: bytes = b"") -> tuple[str
     return None, None
 
 
-def shebang_language(reg: Registry, text: str) -> str | None:
+def code_related(reg: Registry, path: str) -> str | None:
+    """Name of a code-related data / text file outside the 338 (YAML, TOML, INI, Markdown, ...), or None.
+
+    Only meaningful when `detect` found none of the 338: e.g. `config.yml` -> YAML, `README.md` -> Markdown.
+    """
+    return reg.related_language(posixpath.basename(path.replace("\\", "/")))
+
+
+def shebang_interpreter(text: str) -> str | None:
+    """Program named by a `#!` line (`#!/usr/bin/env -S node --flag` -> node), or None."""
     m = _SHEBANG_RE.match(text[:512])
     if not m:
         return None
@@ -83,7 +99,12 @@ def shebang_language(reg: Registry, text: str) -> str | None:
         if not rest:
             return None
         prog = posixpath.basename(rest[0])
-    return reg.by_interpreter(prog)
+    return prog
+
+
+def shebang_language(reg: Registry, text: str) -> str | None:
+    prog = shebang_interpreter(text)
+    return reg.by_interpreter(prog) if prog else None
 
 
 def modeline_language(reg: Registry, text: str) -> str | None:
@@ -115,7 +136,9 @@ def disambiguate(reg: Registry, amb: Ambiguity, text: str, raw: bytes) -> tuple[
     lang = tree_sitter_choice(reg, amb.candidates, raw) if amb.tree_sitter else None
     if lang:
         return lang, "tree-sitter"
-    return (amb.candidates[0] if amb.candidates else None), "default"
+    if amb.default is None:
+        return None, None  # no rule recognised the file and the extension has no trustworthy default
+    return amb.default, "default"
 
 
 def tree_sitter_choice(reg: Registry, candidates: tuple[str, ...], raw: bytes) -> str | None:

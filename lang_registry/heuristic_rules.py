@@ -120,7 +120,12 @@ HEURISTICS: dict[str, list[tuple[str, str]]] = {
         ("Erlang", r"^[ \t]*-(module|export|define|record)\(|^#!.*escript"),
     ],
     ".fx": [
-        ("Flux", r"^[ \t]*(import\s+\"|from\(bucket|\|>\s*range\()"),
+        # Linguist's FLUX (concurrent-server flow language, the "Flux" of the 338): node signatures
+        # `Name (args) => (results);`, `source A => B;`, `atomic A:{lock};`, dispatch `A:[x, _] = B -> C;`.
+        ("Flux", r"^[ \t]*source\s+\w+\s*=>\s*\w+\s*;|^[ \t]*atomic\s+\w+\s*:\s*\{|\)\s*=>\s*\([^)]*\)\s*;|^\w+\s*:\s*\[[\w, ]*\]\s*="),
+        # DirectX effect files: techniques/passes, shader-model compile targets, HLSL vector types, semantics.
+        ("HLSL", r"^[ \t]*(technique\d*|pass)\s+\w+|\bcompile\s+[pvgch]s_\d|\b(float|half|int|uint)[234](x[234])?\b|"
+                 r"\b(sampler(2D|3D|CUBE|_state)?|Texture(1D|2D|3D|Cube)|cbuffer|SamplerState)\b|:\s*(SV_\w+|POSITION\d?|TEXCOORD\d|COLOR\d?|NORMAL\d?)\b"),
     ],
     ".cake": [
         ("CoffeeScript", r"^[ \t]*task\s+['\"]|\s->\s*$"),

@@ -56,6 +56,11 @@ class Ambiguity:
     rules: tuple[tuple[str, FastPattern], ...]
     tree_sitter: bool = True  # False where parse quality was measured not to separate the candidates
     preprocess: str | None = None  # "c": strip comments / strings / C++-only blocks before the rules
+    no_default: bool = False  # nothing recognised -> null (the first candidate is usually wrong there)
+
+    @property
+    def default(self) -> str | None:
+        return None if self.no_default or not self.candidates else self.candidates[0]
 
 
 class Registry:
@@ -99,8 +104,27 @@ class Registry:
             rules = tuple((r["language"], FastPattern(r["pattern"])) for r in spec.get("rules") or ())
             self.ambiguous[ext.lower()] = Ambiguity(
                 ext.lower(), tuple(spec.get("candidates") or ()), tuple(spec.get("outside") or ()), rules,
-                bool(spec.get("tree_sitter", True)), spec.get("preprocess"))
+                bool(spec.get("tree_sitter", True)), spec.get("preprocess"), bool(spec.get("no_default", False)))
         self._max_ext_dots = max((x.count(".") for x in self._by_ext), default=1)
+        # Exact-case extensions that name a language on their own (`.Rd` is Rd, `.rd` stays shared).
+        self.case_sensitive: dict[str, str] = dict(data.get("case_sensitive") or {})
+        # Code-related data / text outside the 338 (YAML, TOML, Markdown, ...): named only when the
+        # 338 give no answer; `language in registry` stays false for them.
+        self.related: dict[str, LanguageEntry] = {}
+        self._rel_by_filename: dict[str, str] = {}
+        self._rel_by_ext: dict[str, str] = {}
+        for d in data.get("code_related") or []:
+            e = LanguageEntry.from_dict(d)
+            self.related[e.name] = e
+            for f in e.filenames:
+                self._rel_by_filename.setdefault(f, e.name)
+            for x in e.extensions:
+                self._rel_by_ext.setdefault(x.lower(), e.name)
+        self._rel_max_dots = max((x.count(".") for x in self._rel_by_ext), default=1)
+        # Interpreters Linguist lists for several of the 338 (node: JavaScript and TypeScript); the
+        # shebang names one owner, but for a file whose own extension is another claimant it is generic.
+        self.shared_interpreters: dict[str, tuple[str, ...]] = {
+            k: tuple(v) for k, v in (data.get("shared_interpreters") or {}).items()}
 
     # -- lookups -------------------------------------------------------------------------------------
     def get(self, name: str) -> LanguageEntry:
@@ -134,6 +158,26 @@ class Registry:
                 return suffix
         return None
 
+    def case_sensitive_language(self, basename: str) -> str | None:
+        """Language named by the exact-case suffix of `basename` (`x.Rd` -> Rd), or None."""
+        for ext, name in self.case_sensitive.items():
+            if basename.endswith(ext) and len(basename) > len(ext):
+                return name
+        return None
+
+    def related_language(self, basename: str) -> str | None:
+        """Code-related data / text name of a file none of the 338 claims (`ci.yml` -> YAML), or None."""
+        hit = self._rel_by_filename.get(basename)
+        if hit:
+            return hit
+        low = basename.lower()
+        idx = [i for i, ch in enumerate(low) if ch == "."]
+        for i in idx[-(self._rel_max_dots + 1):] if idx else []:
+            hit = self._rel_by_ext.get(low[i:])
+            if hit and i > 0:  # a bare '.toml' is a file name, not an extension (dot files go by name)
+                return hit
+        return None
+
     def extension_candidates(self, ext: str) -> list[str]:
         return list(self._by_ext.get(ext.lower(), ()))
 
@@ -145,6 +189,14 @@ class Registry:
         if name is None:
             name = self._by_interp.get(re.sub(r"\.[\d.]+$", "", interpreter))  # python3.11 -> python3
         return name
+
+    def interpreter_claimants(self, interpreter: str) -> tuple[str, ...]:
+        """Every language Linguist runs with `interpreter` (owner first); () if unknown."""
+        for key in (interpreter, re.sub(r"[\d.\-]+$", "", interpreter)):
+            if key in self.shared_interpreters:
+                return self.shared_interpreters[key]
+        owner = self.by_interpreter(interpreter)
+        return (owner,) if owner else ()
 
     def by_alias(self, alias: str) -> str | None:
         """Modeline / alias name -> language: 'python', 'emacs-lisp', 'c++-mode', 'shell-script'."""
@@ -163,7 +215,7 @@ class Registry:
         Newlines and comment terminators inside the path are neutralised so the line stays one comment.
         """
         clean = path.replace("\r", " ").replace("\n", " ")
-        entry = self.entries.get(language) if language else None
+        entry = (self.entries.get(language) or self.related.get(language)) if language else None
         if entry is not None and entry.line_comment:
             return f"{entry.line_comment} path: {clean}"
         if entry is not None and entry.block_comment:

@@ -1,16 +1,29 @@
 """langid: annotate code documents with one of the 338 languages (lang_registry decides).
 
-An annotator only: every row is kept; the filter stage drops unknown, vendored or generated files.
-Web pages (no repository) are natural-language text and are not passed to the code detector.
+Every row is kept except notebooks that do not parse (reason `notebook_unparsable`); the filter stage
+drops unknown, vendored or generated files. Web pages (no repository) are natural-language text and are
+not passed to the code detector.
+
+Two things beyond the 338 names:
+- code-related data and text (YAML, TOML, INI, Markdown, reST, ...; table `code_related` of the
+  registry, facts from Linguist) get their own name when none of the 338 claims the file, method
+  `code_related_data` or `code_related_text`, so DeepSeek's JSON/YAML size rule can run on them;
+- `Jupyter Notebook` files are rewritten as scripts with jupytext (code cells as code, markdown cells as
+  comments, outputs dropped), StarCoder's treatment; `text`/`size` change, `meta["notebook"]` says how.
 """
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.records import DROP_SCHEMA
+from corpus.records import drop_rows
 from corpus.stage import MapResult, MapStage
+
+NOTEBOOK = "Jupyter Notebook"
+NOTEBOOK_UNPARSABLE = "notebook_unparsable"
 
 
 class LangIdConfig(BaseModel):
@@ -18,11 +31,13 @@ class LangIdConfig(BaseModel):
 
     registry: str | None = None  # a registry file other than the packaged one (see `corpus langs add`)
     # DeepSeek-Coder-V2 counts 185B tokens of "code-related text such as markdown" in its code corpus,
-    # yet Markdown is not one of the 338 names. Files the registry leaves unnamed but whose extension
-    # is listed here get this language (method `code_related_text`) instead of being dropped as unknown.
-    code_related_text: dict[str, str] = Field(
-        default_factory=lambda: {".md": "Markdown", ".markdown": "Markdown", ".rst": "reStructuredText", ".adoc": "AsciiDoc"}
-    )
+    # and its filter has a JSON/YAML rule, yet Markdown and YAML are not among the 338 names. Files the
+    # 338 leave unnamed get the registry's code-related name (YAML, TOML, Markdown, ...) when
+    # `code_related` is on; `code_related_text` adds or overrides extensions (`.mdx: Markdown`).
+    code_related: bool = True
+    code_related_text: dict[str, str] = Field(default_factory=dict)
+    # Notebooks as scripts (jupytext); off keeps the raw JSON (not what the recipe wants).
+    notebooks_as_scripts: bool = True
 
 
 class LangIdStage(MapStage):
@@ -41,13 +56,33 @@ class LangIdStage(MapStage):
 
         self._registry = load_registry(self.config.registry)
 
+    def _related(self, path: str) -> tuple[str | None, str | None]:
+        from lang_registry.detect import code_related
+
+        base = path.rsplit("/", 1)[-1]
+        ext = "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
+        name = self.config.code_related_text.get(ext)
+        if name is None and self.config.code_related:
+            name = code_related(self._registry, path)
+        if name is None:
+            return None, None
+        rel = self._registry.related.get(name)
+        kind = "code_related_data" if rel is not None and rel.type == "data" else "code_related_text"
+        return name, kind
+
     def process(self, table: pa.Table) -> MapResult:
         from lang_registry import detect
+        from lang_registry.notebooks import NotebookError, notebook_to_script
 
         if self._registry is None:
             self.setup()
         cols = table.to_pydict()
+        n = table.num_rows
         langs, methods, vendored, generated = [], [], [], []
+        texts, sizes, metas = list(cols["text"]), list(cols["size"]), list(cols["meta"])
+        rewritten = False
+        dropped: list[bool] = [False] * n
+        details: list[str] = [""] * n
         for i, path in enumerate(cols["path"]):
             if cols["repo"][i] is None:
                 langs.append(cols["language"][i])
@@ -58,15 +93,34 @@ class LangIdStage(MapStage):
             d = detect(path, cols["text"][i].encode("utf-8", "surrogatepass"), self._registry)
             language, method = d.language, d.method
             if language is None and not d.binary:
-                ext = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-                if ext in self.config.code_related_text:
-                    language, method = self.config.code_related_text[ext], "code_related_text"
+                language, method = self._related(path)
+            if language == NOTEBOOK and self.config.notebooks_as_scripts:
+                try:
+                    nb = notebook_to_script(cols["text"][i])
+                except NotebookError as exc:
+                    dropped[i] = True
+                    details[i] = f"{cols['repo'][i]}/{path}: {exc}"
+                else:
+                    texts[i] = nb.text
+                    sizes[i] = len(nb.text.encode("utf-8", "surrogatepass"))
+                    meta = json.loads(metas[i] or "{}")
+                    meta["notebook"] = {"format": "jupytext:light", "kernel_language": nb.kernel_language,
+                                        "script_extension": nb.extension, "code_cells": nb.code_cells,
+                                        "markdown_cells": nb.markdown_cells, "ipynb_bytes": cols["size"][i]}
+                    metas[i] = json.dumps(meta, sort_keys=True)
+                    rewritten = True
             langs.append(language)
             methods.append(method)
             vendored.append(d.vendored)
             generated.append(d.generated)
         out = table
-        for name, values in (("language", langs), ("lang_method", methods), ("vendored", vendored), ("generated", generated)):
+        columns = [("language", langs), ("lang_method", methods), ("vendored", vendored), ("generated", generated)]
+        if rewritten:
+            columns += [("text", texts), ("size", sizes), ("meta", metas)]
+        for name, values in columns:
             idx = out.schema.get_field_index(name)
             out = out.set_column(idx, out.schema.field(idx), pa.array(values, type=out.schema.field(idx).type))
-        return MapResult(kept=out, dropped=DROP_SCHEMA.empty_table())
+        quarantine = drop_rows(table, dropped, [NOTEBOOK_UNPARSABLE if x else None for x in dropped], details)
+        if any(dropped):
+            out = out.filter(pa.array([not x for x in dropped], type=pa.bool_()))
+        return MapResult(kept=out, dropped=quarantine)
