@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from corpus.parts import part_name
 from corpus.storage import PartWriter
 from corpus.records import DOC_SCHEMA, Doc, docs_to_table, table_bytes
-from corpus.shuffle import bucket_files, shuffle
+from corpus.shuffle import ROUTE, bucket_files, read_bucket, shuffle, string_route
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
@@ -35,12 +35,11 @@ class RepoSamplesConfig(BaseModel):
     registry: str | None = None  # language registry for the path-comment syntax
 
 
-def _route_by_repo(table: pa.Table, part: int, n_buckets: int) -> pa.Table:
+def _route_by_repo(table: pa.Table, part: int) -> pa.Table:
     repos = table.column("repo").to_pylist()
     ids = table.column("id").to_pylist()
     # Web pages spread by id; files of one repository land in the same bucket.
-    keys = [xxhash.xxh3_64_intdigest((r if r is not None else "\0" + i).encode()) for r, i in zip(repos, ids)]
-    return table.append_column("bucket", pa.array([k % n_buckets for k in keys], type=pa.int64()))
+    return table.append_column(ROUTE, pa.array(string_route([r if r is not None else "\0" + i for r, i in zip(repos, ids)])))
 
 
 def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment) -> list[Doc]:
@@ -94,7 +93,7 @@ def build_bucket(files: list[str], out_path: str, seed: int, max_chars: int, reg
         return registry.path_comment(language, path) if language else f"# path: {path}"
 
     stats = StageStats()
-    table = pa.concat_tables([pq.read_table(f) for f in files]) if files else DOC_SCHEMA.empty_table()
+    table = read_bucket(files) if files else DOC_SCHEMA.empty_table()
     rows = table.to_pylist()
     stats.add_in(len(rows), table_bytes(table) if rows else 0)
     by_repo: dict[tuple, list[dict]] = {}
@@ -127,9 +126,9 @@ class RepoSamplesStage(GlobalStage):
     def run(self, ctx, inputs: list[str]) -> StageStats:
         from functools import partial
 
-        n_buckets = max(1, len(inputs))
-        shuffle_dir = shuffle(ctx, inputs, n_buckets, partial(_route_by_repo, n_buckets=n_buckets), None, "by_repo")
-        args = [(bucket_files(shuffle_dir, b), str(ctx.stage_dir / part_name(b)), ctx.seed, self.config.max_chars, self.config.registry) for b in range(n_buckets)]
+        # Output parts = buckets of ~32 MB of files (from the data size, not the input part count).
+        shuffled = shuffle(ctx, inputs, _route_by_repo, None, "by_repo", target_bytes=32 << 20)
+        args = [(bucket_files(shuffled, b), str(ctx.stage_dir / part_name(b)), ctx.seed, self.config.max_chars, self.config.registry) for b in range(shuffled.n_buckets)]
         total = StageStats()
         for s in ctx.run_tasks(build_bucket, args, desc=f"{self.name}:build"):
             total.merge(StageStats.from_json(s))
