@@ -257,10 +257,9 @@ def ambiguity_table(entries: list[dict], ling: dict[str, dict], names: set[str],
             lrules = extension_rules(heuristics, ext, linguist_name_map(entries))
             if lrules is None:
                 raise SystemExit(f"{ext}: no rules in Linguist's heuristics.yml")
-            first = curated.OURS_FIRST.get(ext, set())
+            first = curated.OURS_FIRST.get(ext, 0)
             # Linguist's first, then ours for what it does not cover (except the few ours must precede).
-            rules_src = ([r for r in rules_src if r[0] in first] + lrules.rules
-                         + [r for r in rules_src if r[0] not in first])
+            rules_src = rules_src[:first] + lrules.rules + rules_src[first:]
         if "XML" in cands and len(cands) > 1 and not any(r[0] == "XML" for r in rules_src):
             # Shared with XML (Qt .ts, MSBuild, ...): an XML declaration decides first.
             rules_src.insert(0, ("XML", r"\A\ufeff?\s*<\?xml\b"))

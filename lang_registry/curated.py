@@ -298,9 +298,11 @@ DROP_FACTS: dict[str, dict[str, list[str]]] = {
 # Makefile fragment .inc became PHP, a troff .ms became GAS). Linguist's rules run first, ours after
 # them; a file no rule recognises gets no language (LINGUIST_NO_DEFAULT) instead of a wrong guess.
 LINGUIST_RULES: set[str] = {".inc", ".ms", ".pro"}
-# Our rules that must run before Linguist's: NASM is its own name among the 338 but part of Linguist's
-# "Assembly", whose `mov x,` rule would otherwise claim every NASM include.
-OURS_FIRST: dict[str, set[str]] = {".inc": {"NASM"}}
+# How many of our leading rules (heuristic_rules.py) run before Linguist's: for .inc, NASM (its own name
+# here, but part of Linguist's "Assembly", whose `mov x,` rule would claim every NASM include), POV-Ray,
+# SourcePawn and PAWN (they use `#include` too), then C preprocessor directives (Linguist leaves C++ to
+# its classifier, so its NASL rule reads `namespace x {` in LLVM's generated .inc files as NASL).
+OURS_FIRST: dict[str, int] = {".inc": 5}
 # Linguist names that are one of the 338 under another spelling in the heuristics table.
 LINGUIST_HEURISTIC_NAMES: dict[str, str] = {"Roff": "Groff", "Unix Assembly": "GAS", "POV-Ray SDL": "POV-Ray",
                                             "Raku": "Perl 6", "Roff Manpage": "Groff"}

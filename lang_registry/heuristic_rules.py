@@ -51,17 +51,22 @@ HEURISTICS: dict[str, list[tuple[str, str]]] = {
         ("Verilog", r"^[ \t]*(module\s+\w+\s*[#(;]|`(timescale|define|include)\b|always\s*@|assign\s+\w+|endmodule)"),
     ],
     ".inc": [
-        ("PHP", r"<\?(php|=)?\s"),
+        # The first five run before Linguist's rules (curated.OURS_FIRST): NASM is a name of its own here;
+        # POV-Ray, SourcePawn and PAWN includes use C-preprocessor lines too; C-preprocessor lines then say
+        # C++ before Linguist's NASL rule reads `namespace x {` in LLVM's generated .inc files as NASL.
         ("NASM", r"^[ \t]*%(define|macro|ifdef|include|assign)\b|^[ \t]*(section|segment)\s+\.\w+|^[ \t]*bits\s+(16|32|64)\b"),
-        ("Assembly", r"^[ \t]*\w+\s+(equ|EQU|macro|MACRO)\b|^[ \t]*(IFDEF|ENDIF|INCLUDE)\b"),
+        ("POV-Ray", r"^[ \t]*#(declare|local|macro|version)\b|\b(pigment|texture|finish)\s*\{"),
         ("SourcePawn", r"#include\s+<sourcemod>|#pragma\s+semicolon|\bpublic\s+(Plugin|Action|void)\b|#if\s+defined\s+_\w+_included"),
         ("PAWN", r"\bnative\s+\w+\s*\(|\bforward\s+\w+\s*\(|\bstock\s+\w+"),
-        ("POV-Ray", r"^[ \t]*#(declare|local|macro|version)\b|\b(pigment|texture|finish)\s*\{"),
+        # Directives only, spelled as C spells them: `# if the user ...` in a shell comment is not one.
+        ("C++", r"^[ \t]*#[ \t]*(include\s*[<\"]|define\s+\w|undef\s+\w|ifn?def\s+\w|if\s+(!?\s*defined\b|\d)|pragma\s+\w|endif\b)"),
+        ("PHP", r"<\?(php|=)?\s"),
+        ("Assembly", r"^[ \t]*\w+\s+(equ|EQU|macro|MACRO)\b|^[ \t]*(IFDEF|ENDIF|INCLUDE)\b"),
         ("Pascal", r"^[ \t]*(procedure|function|unit|interface|implementation|const|type|var)\b.*;|\bbegin\b[\s\S]*\bend\s*[;.]"),
         ("BitBake", r"^[ \t]*(SRC_URI|DEPENDS|RDEPENDS|inherit|LICENSE|PACKAGECONFIG)\b"),
         ("HTML", r"^[ \t]*<(div|p|table|span|a|ul|li|html|head|body|script|link|meta)[\s>]"),
         ("SQL", r"^[ \t]*(SELECT|INSERT|CREATE|UPDATE|DELETE|ALTER)\s", ),
-        ("C++", r"^[ \t]*#\s*(include|define|ifndef|ifdef|if|pragma)\b|\b(int|void|char|static|const)\s+\w+"),
+        ("C++", r"\b(int|void|char|static|const)\s+\w+"),
     ],
     ".cls": [
         ("TeX", r"\\(NeedsTeXFormat|ProvidesClass|LoadClass|DeclareOption|documentclass|newcommand|def)\b"),
