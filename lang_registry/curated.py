@@ -117,7 +117,7 @@ EXTENSION_ORDER: dict[str, list[str]] = {
     ".fcgi": ["Python", "Perl", "Shell", "Ruby", "PHP", "Lua"],
     ".rs": ["Rust", "RenderScript", "XML"],
     ".rpy": ["Ren'Py", "Python"],
-    ".rd": ["Rd", "R"],
+    ".rd": ["R", "Rd"],  # lower-case .rd is R (Linguist); Rd documents are `.Rd` (CASE_SENSITIVE) or say \name{
     ".re": ["ReasonML", "C++"],
     ".ch": ["XBase", "FoxPro"],
     ".prw": ["XBase", "FoxPro"],
