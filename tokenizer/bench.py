@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .bpe import CorpusTokenizer
-from .encode import EncodeConfig, encode_documents
+from .encode import EncodeConfig
 from .fim import FimConfig
-from .packing import pack_rows, sort_docs
 
 
 def _best(fn: Any, repeats: int) -> tuple[float, Any]:
@@ -41,7 +40,7 @@ def bench_tokenize(
     encoder: Any = None,
     repeats: int = 3,
 ) -> dict[str, Any]:
-    """Tokens/s of raw encode_batch (and encode_batch_fast) vs. encode + FIM + sort + pack (all documents as code, so FIM applies)."""
+    """Tokens/s of raw encode_batch (and encode_batch_fast) vs. encode + chunk + order + FIM + pack + Parquet (all documents as code, so FIM applies)."""
     texts = list(texts)
     docs = [{"id": f"d{i}", "text": t, "source": "bench", "domain": "code", "language": ""} for i, t in enumerate(texts)]
     config = EncodeConfig(fim=FimConfig(rate=fim_rate), eval_fraction=0.0)
@@ -52,9 +51,20 @@ def bench_tokenize(
     def raw_fast() -> int:
         return sum(len(e.ids) for e in tok.plain.encode_batch_fast(texts, add_special_tokens=False))
 
+    from .chunks import DocFormat, chunks_to_table, token_byte_lengths
+    from .mixture import plan_mixture
+    from .shards import ShardConfig, encode_chunks, expand_copies, pack_bucket
+
+    lens = token_byte_lengths(tok)
+
     def pipeline() -> int:
-        encoded = encode_documents(tok, docs, config, seed, encoder=encoder)
-        return sum(int(r.ids.shape[0]) - r.n_pad for r in pack_rows(sort_docs(encoded, seed), seq_len, tok.specials.pad))
+        """What the shards stage does per document: encode once, cut into chunks, order, FIM per chunk
+        (prefix/middle/suffix re-encoded), pack, write zstd Parquet (to memory)."""
+        chunks, _ = encode_chunks(tok, docs, seed=seed, encode_config=config, seq_len=seq_len, encoder=encoder, lens=lens)
+        copies, _ = expand_copies(chunks_to_table(chunks), plan_mixture({"code": 1}, {"code": 1.0}), seed, {"train": 1})
+        summary = pack_bucket(copies, "train", 0, tok, DocFormat(seq_len, config.fim, config.add_bos), seed,
+                              ShardConfig(seq_len=seq_len), lambda name, data: None, encoder=encoder)
+        return sum(s["tokens"] for s in summary["shards"])
 
     raw_s, raw_tokens = _best(raw, repeats)
     fast_s, _ = _best(raw_fast, repeats)

@@ -83,6 +83,24 @@ def split_of_group(seed: int, group: str, eval_fraction: float) -> str:
     return "eval" if group_rank(seed, group) / 2.0**64 < eval_fraction else "train"
 
 
+FALLBACK_GROUPS = 1000  # up to this many groups the eval fallback sees all of them
+
+
+def fallback_eval_group(seed: int, eval_fraction: float, group_tokens: dict[str, int] | None,
+                        min_rank: tuple[int, str] | None) -> str | None:
+    """The group held out when the draw put none in eval (small corpora: few repositories).
+
+    With at most FALLBACK_GROUPS groups (all known): the one whose size is closest to eval_fraction of
+    the tokens, so the eval split is neither a whole big repository nor nothing. With more: the group
+    of smallest hash. Either way the choice depends on the data only, never on the partitioning."""
+    if group_tokens is not None and 1 < len(group_tokens) <= FALLBACK_GROUPS:
+        want = eval_fraction * sum(group_tokens.values())
+        return min(group_tokens, key=lambda g: (abs(group_tokens[g] - want), group_rank(seed, g), g))
+    if group_tokens is not None and len(group_tokens) <= 1:
+        return None
+    return min_rank[1] if min_rank else None
+
+
 # ------------------------------------------------------------------------------------ token bytes
 
 

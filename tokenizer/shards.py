@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .bpe import CorpusTokenizer
-from .chunks import (CHUNK_SCHEMA, Chunk, DocFormat, chunk_budget, chunk_document, chunks_to_table, eval_group,
+from .chunks import (CHUNK_SCHEMA, FALLBACK_GROUPS, Chunk, DocFormat, fallback_eval_group, chunk_budget, chunk_document, chunks_to_table, eval_group,
                      group_rank, materialize, order_key, range_of, split_of_group, token_byte_lengths)
 from .encode import EncodeConfig, EncodedDoc, _encode_safely
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture, share_warnings
@@ -395,9 +395,12 @@ def build_shards(
         chunks.extend(got)
     forced = None
     if encode_config.eval_fraction > 0 and chunks and not any(c.split == "eval" for c in chunks):
-        groups = {c.group for c in chunks}
-        if len(groups) > 1:  # hold out one whole group rather than none
-            forced = min(groups, key=lambda g: (group_rank(seed, g), g))
+        group_tokens: Counter = Counter()
+        for c in chunks:
+            group_tokens[c.group] += chunk_tokens(int(c.ids.shape[0]), encode_config.add_bos)
+        ranked = min((group_rank(seed, g), g) for g in group_tokens)
+        forced = fallback_eval_group(seed, encode_config.eval_fraction,
+                                     dict(group_tokens) if len(group_tokens) <= FALLBACK_GROUPS else None, ranked)
     available = tokens_by_domain(c for c in chunks if c.group != forced)
     plan = plan_mixture(available, config.mixture, total_tokens=config.mixture_total_tokens,
                         max_repeat=config.max_repeat, keep_shares=config.keep_shares)
@@ -423,4 +426,4 @@ def build_shards(
 
 def plan_tokens(plan: MixturePlan, available: Mapping[str, int]) -> int:
     """Train tokens the plan is expected to produce (rates x available): sets the range count."""
-    return int(sum(plan.rates.get(d, 0.0) * n for d, n in available.items()))
+    return int(sum(plan.rates.get(d, 0.0) * n for d, n in sorted(available.items())))  # fixed float order

@@ -173,7 +173,7 @@ def train_tokenizer(sample_uris: list[str], stage_uri: str, cfg: ShardsConfig) -
 
 def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, drops_uri: str, cfg: ShardsConfig, seed: int) -> dict:
     """Encode and chunk one part; quarantine rows for what cannot be encoded. Returns O(1) counts."""
-    from tokenizer.chunks import chunks_to_table, group_rank
+    from tokenizer.chunks import FALLBACK_GROUPS, chunks_to_table, group_rank
     from tokenizer.shards import chunk_tokens, encode_chunks
 
     tok, lens, encoder = _load(tok_uri, sha, fast)
@@ -203,9 +203,10 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, d
             by_group.setdefault(c.group, Counter())[c.domain] += n
         else:
             eval_tokens[c.domain] += n
-    # The group with the smallest eval rank: if the draw holds out nothing, the driver holds out the
-    # global minimum, whose tokens are exactly the sum of the parts that report it.
+    # For the eval fallback (the draw held out nothing): every group's tokens while there are few, and
+    # the group of smallest hash, whose tokens are exactly the sum of the parts that report it.
     best = min(by_group, key=lambda g: (group_rank(seed, g), g)) if by_group else None
+    totals = {g: dict(c) for g, c in by_group.items()} if len(by_group) <= FALLBACK_GROUPS else None
     size = {r["id"]: r["size"] or 0 for r in meta}
     return {
         "n_in": table.num_rows,
@@ -219,6 +220,7 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, d
         "chunks": len(chunks),
         "groups": len(by_group),
         "min_group": [str(group_rank(seed, best)), best, dict(by_group[best])] if best else None,
+        "group_tokens": totals,
         "language_tokens": dict(sorted(languages.items())),
     }
 
@@ -338,7 +340,8 @@ class ShardsStage(GlobalStage):
         ctx.map(sample_part, [(u, s, keep, ctx.seed) for u, s in zip(inputs, sample_uris)], desc="shards:sample")
         return ctx.map(train_tokenizer, [(sample_uris, ctx.stage_uri, cfg)], desc="shards:tokenizer")[0]
 
-    def _mix_plan(self, encoded: list[dict]) -> tuple[Any, str | None, dict[str, int]]:
+    def _mix_plan(self, encoded: list[dict], seed: int) -> tuple[Any, str | None, dict[str, int]]:
+        from tokenizer.chunks import FALLBACK_GROUPS, fallback_eval_group
         from tokenizer.mixture import plan_mixture
         from tokenizer.shards import n_ranges_for, plan_tokens
 
@@ -349,14 +352,32 @@ class ShardsStage(GlobalStage):
         eval_tokens = sum(sum(e["eval_tokens"].values()) for e in encoded)
         forced = None
         candidates = [e["min_group"] for e in encoded if e["min_group"]]
-        groups = sum(e["groups"] for e in encoded)
-        if cfg.eval_fraction > 0 and not sum(e["eval_chunks"] for e in encoded) and groups > 1 and candidates:
-            rank, forced, _ = min(candidates, key=lambda c: (int(c[0]), c[1]))
-            for _, g, tokens in candidates:
-                if g == forced:
-                    available.subtract(tokens)
-                    eval_tokens += sum(tokens.values())
-            available = Counter({d: n for d, n in available.items() if n > 0})
+        if cfg.eval_fraction > 0 and not sum(e["eval_chunks"] for e in encoded) and candidates:
+            # Per-domain train tokens of every group while there are few (else None: one part alone has
+            # too many), and of the group of smallest hash (summed over the parts that report it).
+            groups: dict[str, Counter] | None = {}
+            for e in encoded:
+                if e["group_tokens"] is None:
+                    groups = None
+                    break
+                for g, tokens in e["group_tokens"].items():
+                    groups.setdefault(g, Counter()).update(tokens)
+            if groups is not None and len(groups) > FALLBACK_GROUPS:
+                groups = None
+            rank, name, _ = min(candidates, key=lambda c: (int(c[0]), c[1]))
+            sizes = {g: sum(c.values()) for g, c in groups.items()} if groups is not None else None
+            forced = fallback_eval_group(seed, cfg.eval_fraction, sizes, (int(rank), name))
+            if forced is not None:
+                if groups is not None:
+                    held = groups[forced]
+                else:
+                    held = Counter()
+                    for _, g, tokens in candidates:
+                        if g == forced:
+                            held.update(tokens)
+                available.subtract(held)
+                eval_tokens += sum(held.values())
+                available = Counter({d: n for d, n in available.items() if n > 0})
         plan = plan_mixture(dict(sorted(available.items())), cfg.mixture, total_tokens=cfg.total_tokens,
                             max_repeat=cfg.max_repeat, keep_shares=cfg.keep_shares)
         n_ranges = {"train": n_ranges_for(plan_tokens(plan, available), cfg.range_tokens),
@@ -394,7 +415,7 @@ class ShardsStage(GlobalStage):
         scatter = [ctx.scratch("scatter", part_name(i)) for i in range(len(inputs))]
         mixed = ctx.load_step("mix")
         if mixed is None:
-            plan, forced, n_ranges = self._mix_plan(encoded)
+            plan, forced, n_ranges = self._mix_plan(encoded, seed)
             plan_data = asdict(plan)
             dropped = [dropped_uri(storage.join(ctx.stage_uri, part_name(i))) for i in range(len(inputs))]
             results = ctx.map(mix_part, [(e, u, d, s, o, plan_data, seed, n_ranges, forced)
