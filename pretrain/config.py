@@ -44,9 +44,25 @@ class ModelConfig:
     # Dispatch of routed experts: "auto" (grouped_mm when it runs here, else loop), "grouped_mm", "loop".
     dispatch: str = "auto"
     rope_theta: float = 10000.0
+    # YaRN (DeepSeek-V2 §3.1.4, HF `rope_scaling` type "yarn"): factor 1 disables it. V2 long context:
+    # factor 40, original 4096, beta_fast 32, beta_slow 1, mscale = mscale_all_dim = 0.707.
+    yarn_factor: float = 1.0
+    yarn_original_max_pos: int = 4096
+    yarn_beta_fast: float = 32.0
+    yarn_beta_slow: float = 1.0
+    yarn_mscale: float = 0.707
+    yarn_mscale_all_dim: float = 0.707
+    # The embedding and output rows are padded to a multiple of this (tensor-core friendly shapes); the
+    # padded ids get -inf logits, so they are never predicted nor sampled.
+    vocab_multiple: int = 64
     rms_eps: float = 1e-6
     init_std: float = 0.02
     max_seq_len: int = 256  # context length of the model (= shard seq_len - 1 by default)
+
+    @property
+    def padded_vocab(self) -> int:
+        m = max(1, self.vocab_multiple)
+        return -(-self.vocab_size // m) * m
 
     def validate(self) -> None:
         if self.attention not in ("mha", "mla"):
@@ -61,6 +77,8 @@ class ModelConfig:
             raise ValueError("head_dim must be even for RoPE")
         if self.attention == "mla" and self.qk_rope_head_dim % 2:
             raise ValueError("qk_rope_head_dim must be even for RoPE")
+        if self.yarn_factor < 1.0:
+            raise ValueError(f"yarn_factor must be >= 1 (1 disables YaRN), got {self.yarn_factor}")
 
 
 @dataclass
@@ -71,6 +89,8 @@ class TrainConfig:
     seq_len: int | None = None  # tokens per training row incl. the shifted target; None: the manifest's
     lr: float = 3e-3
     min_lr_ratio: float = 0.1  # cosine decays to 10% of the peak (DeepSeek-Coder-V2 §3.3)
+    # "cosine" (DeepSeek-Coder-V2) or "step" (DeepSeek-V2-Lite: x0.316 at 80% and again at 90% of tokens).
+    schedule: str = "cosine"
     warmup_steps: int = 20
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = 0.1
@@ -82,6 +102,7 @@ class TrainConfig:
     seed: int = 1234
     device: str = "cpu"
     compile: bool = False
+    fsdp: bool = False  # multi-process only: FSDP2 fully_shard instead of DDP (model larger than one device)
     peak_tflops: float | None = None  # override the GPU peak table for MFU
 
 

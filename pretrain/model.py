@@ -12,6 +12,7 @@ import functools
 import math
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -33,11 +34,51 @@ class RMSNorm(nn.Module):
         return (y * self.weight.float()).to(x.dtype)
 
 
-def rope_tables(seq_len: int, dim: int, theta: float, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables of shape (seq_len, dim/2) for rotary position embeddings."""
-    inv_freq = 1.0 / theta ** (torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim)
+def yarn_mscale(factor: float, mscale: float = 1.0) -> float:
+    """YaRN's attention temperature term 0.1 * mscale * ln(s) + 1 (1 when not extending)."""
+    return 1.0 if factor <= 1 else 0.1 * mscale * math.log(factor) + 1.0
+
+
+def yarn_inv_freq(cfg: ModelConfig, dim: int) -> tuple[torch.Tensor, float]:
+    """RoPE inverse frequencies with YaRN's "NTK-by-parts" blend, and the factor applied to cos/sin.
+
+    Dimensions that rotate more than `beta_fast` times over the original context keep their frequency
+    (extrapolation), those rotating fewer than `beta_slow` times are divided by `factor` (interpolation),
+    with a linear ramp between (the correction range is rounded outwards, as DeepSeek-V2's code does).
+    The cos/sin factor is mscale(s, mscale) / mscale(s, mscale_all_dim) (= 1 for V2's 0.707/0.707); the
+    softmax scale gets mscale(s, mscale_all_dim)^2, see `attention_scale`."""
+    base, s = cfg.rope_theta, cfg.yarn_factor
+    pos_freqs = base ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    extrapolation = 1.0 / pos_freqs
+    if s <= 1:
+        return extrapolation, 1.0
+
+    def correction_dim(rotations: float) -> float:
+        return dim * math.log(cfg.yarn_original_max_pos / (rotations * 2 * math.pi)) / (2 * math.log(base))
+
+    low = max(math.floor(correction_dim(cfg.yarn_beta_fast)), 0)
+    high = min(math.ceil(correction_dim(cfg.yarn_beta_slow)), dim - 1)
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / max(high - low, 1e-3)).clamp(0, 1)
+    keep = 1.0 - ramp  # 1: keep the original frequency, 0: interpolate
+    inv_freq = extrapolation / s * (1 - keep) + extrapolation * keep
+    return inv_freq, yarn_mscale(s, cfg.yarn_mscale) / yarn_mscale(s, cfg.yarn_mscale_all_dim)
+
+
+def attention_scale(cfg: ModelConfig, qk_dim: int) -> float:
+    """Softmax scale d^-1/2, times mscale(s, mscale_all_dim)^2 under YaRN (DeepSeek-V2: sqrt(t) = 0.0707 ln s + 1)."""
+    return qk_dim ** -0.5 * yarn_mscale(cfg.yarn_factor, cfg.yarn_mscale_all_dim) ** 2
+
+
+def rope_tables(seq_len: int, dim: int, theta: float, device: torch.device | None = None,
+                cfg: ModelConfig | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables of shape (seq_len, dim/2) for rotary position embeddings (YaRN when cfg says so)."""
+    if cfg is not None:
+        inv_freq, factor = yarn_inv_freq(cfg, dim)
+        inv_freq = inv_freq.to(device)
+    else:
+        inv_freq, factor = 1.0 / theta ** (torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim), 1.0
     angles = torch.outer(torch.arange(seq_len, dtype=torch.float32, device=device), inv_freq)
-    return angles.cos(), angles.sin()
+    return angles.cos() * factor, angles.sin() * factor
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -58,6 +99,7 @@ class MHA(nn.Module):
         self.k = nn.Linear(cfg.d_model, self.h * self.dh, bias=False)
         self.v = nn.Linear(cfg.d_model, self.h * self.dh, bias=False)
         self.o = nn.Linear(self.h * self.dh, cfg.d_model, bias=False)
+        self.scale = attention_scale(cfg, self.dh)
 
     def rope_dim(self) -> int:
         return self.dh
@@ -66,7 +108,7 @@ class MHA(nn.Module):
         b, t, _ = x.shape
         q, k, v = (proj(x).view(b, t, self.h, self.dh).transpose(1, 2) for proj in (self.q, self.k, self.v))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
         return self.o(out.transpose(1, 2).reshape(b, t, self.h * self.dh))
 
 
@@ -95,7 +137,7 @@ class MLA(nn.Module):
         self.kv_a_norm = RMSNorm(self.dc, cfg.rms_eps)
         self.kv_b = nn.Linear(self.dc, self.h * (self.dn + self.dv), bias=False)  # [W_UK; W_UV]
         self.o = nn.Linear(self.h * self.dv, cfg.d_model, bias=False)
-        self.scale = (self.dn + self.dr) ** -0.5
+        self.scale = attention_scale(cfg, self.dn + self.dr)
 
     def rope_dim(self) -> int:
         return self.dr
@@ -307,12 +349,18 @@ class Transformer(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        vocab = cfg.padded_vocab
+        self.embed = nn.Embedding(vocab, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.rms_eps)
-        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.lm_head = nn.Linear(cfg.d_model, vocab, bias=False)
+        # -inf on the padded ids: softmax gives them probability 0 (never a prediction nor a sample).
+        pad_bias = torch.zeros(vocab)
+        pad_bias[cfg.vocab_size:] = float("-inf")
+        self.register_buffer("vocab_bias", pad_bias, persistent=False)
+        self.pad_vocab = vocab > cfg.vocab_size
         rope_dim = cfg.qk_rope_head_dim if cfg.attention == "mla" else cfg.head_dim
-        cos, sin = rope_tables(cfg.max_seq_len, rope_dim, cfg.rope_theta)
+        cos, sin = rope_tables(cfg.max_seq_len, rope_dim, cfg.rope_theta, cfg=cfg)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self.reset_parameters()
@@ -333,7 +381,7 @@ class Transformer(nn.Module):
         return resolved
 
     def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, T, V) and the summed auxiliary balance loss (0 in eval or when alpha is 0)."""
+        """Logits (B, T, padded V) and the summed auxiliary balance loss (0 in eval or when alpha is 0)."""
         t = ids.shape[1]
         if t > self.cfg.max_seq_len:
             raise ValueError(f"sequence of {t} tokens exceeds max_seq_len={self.cfg.max_seq_len}")
@@ -344,21 +392,31 @@ class Transformer(nn.Module):
             x, layer_aux = block(x, cos, sin)
             if layer_aux is not None:
                 aux = aux + layer_aux
-        return self.lm_head(self.norm(x)), aux
+        logits = self.lm_head(self.norm(x))
+        if self.pad_vocab:
+            logits = logits + self.vocab_bias.to(logits.dtype)
+        return logits, aux
 
     @torch.no_grad()
     def end_step(self) -> list[float]:
         """Once per optimizer step: per-MoE-layer load imbalance (max/mean - 1) of the step's picks,
-        the V3 bias update when enabled (b_i += gamma * sign(mean load - load_i)), and a counter reset."""
+        the V3 bias update when enabled (b_i += gamma * sign(mean load - load_i)), and a counter reset.
+
+        Under data parallelism the loads are summed over ranks first, so every rank applies the same
+        bias update (the biases are buffers, which no gradient all-reduce keeps in sync)."""
+        routers = [moe.router for moe in self.moe_layers()]
+        if not routers:
+            return []
+        loads = torch.stack([r.load for r in routers])
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            dist.all_reduce(loads)
         imbalance = []
-        for moe in self.moe_layers():
-            r = moe.router
-            load = r.load
+        for r, load in zip(routers, loads):
             mean = load.mean()
             imbalance.append(float(load.max() / mean - 1) if mean > 0 else 0.0)
             if r.use_bias and mean > 0:
                 r.bias += self.cfg.bias_update_speed * torch.sign(mean - load)
-            load.zero_()
+            r.load.zero_()
         return imbalance
 
     def param_counts(self) -> dict[str, int]:

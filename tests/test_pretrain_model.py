@@ -246,69 +246,88 @@ def test_bf16_autocast_keeps_router_in_fp32(impl: str) -> None:
     assert model.moe_layers()[0].w_gate.grad.abs().sum() > 0
 
 
-def _interleave_rope_rows(w: torch.Tensor, dn: int, dr: int, heads: int) -> torch.Tensor:
-    """Our RoPE rotates pairs (i, i + dr/2); the HF DeepSeek-V2 code rotates (2i, 2i + 1). Permuting the
-    rotary rows of the projections maps one onto the other (q.k is invariant to a shared permutation)."""
-    perm = torch.arange(dr).view(2, dr // 2).T.reshape(-1)
-    w = w.reshape(heads, dn + dr, -1).clone()
-    w[:, dn:] = w[:, dn:][:, perm]
-    return w.reshape(heads * (dn + dr), -1)
-
-
-@pytest.mark.parametrize("q_lora_rank", [None, 24])
-def test_whole_model_matches_transformers_deepseek_v2(q_lora_rank: int | None) -> None:
-    """An independent implementation as oracle: MLA, dense first layer, shared + routed experts with V2's
-    greedy softmax routing, norms and head give the same logits as transformers' DeepseekV2ForCausalLM."""
+def _hf_model(cfg):  # noqa: ANN001
+    """transformers' DeepseekV2ForCausalLM built from our exported config.json (eager attention)."""
     transformers = pytest.importorskip("transformers")
-    torch.manual_seed(0)
-    dn, dr, heads, dc = 8, 4, 4, 16
-    cfg = preset("tiny", attention="mla", vocab_size=97, d_model=64, n_layers=3, n_heads=heads,
-                 q_lora_rank=q_lora_rank, kv_lora_rank=dc, qk_nope_head_dim=dn, qk_rope_head_dim=dr, v_head_dim=8,
-                 dense_ffn=96, first_k_dense=1, n_shared=2, n_routed=8, moe_ffn=16, top_k=3, max_seq_len=20)
-    ours = Transformer(cfg).eval()
-    for p in ours.parameters():
-        torch.nn.init.normal_(p, std=0.2)
-    hf_cfg = transformers.DeepseekV2Config(
-        vocab_size=97, hidden_size=64, intermediate_size=96, moe_intermediate_size=16, num_hidden_layers=3,
-        num_attention_heads=heads, num_key_value_heads=heads, n_shared_experts=2, n_routed_experts=8,
-        num_experts_per_tok=3, first_k_dense_replace=1, kv_lora_rank=dc, q_lora_rank=q_lora_rank,
-        qk_nope_head_dim=dn, qk_rope_head_dim=dr, v_head_dim=8, topk_method="greedy", norm_topk_prob=False,
-        routed_scaling_factor=1.0, rms_norm_eps=1e-6, max_position_embeddings=20,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+    from pretrain.export import hf_config
+
+    hf_cfg = transformers.DeepseekV2Config(**{k: v for k, v in hf_config(cfg).items()
+                                              if k not in ("architectures", "model_type", "torch_dtype")})
     hf_cfg._attn_implementation = "eager"
-    hf = transformers.DeepseekV2ForCausalLM(hf_cfg).eval()
-    sd = {"model.embed_tokens.weight": ours.embed.weight, "model.norm.weight": ours.norm.weight,
-          "lm_head.weight": ours.lm_head.weight}
-    for i, block in enumerate(ours.blocks):
-        p, a, f = f"model.layers.{i}.", block.attn, block.ffn
-        sd[p + "input_layernorm.weight"] = block.attn_norm.weight
-        sd[p + "post_attention_layernorm.weight"] = block.ffn_norm.weight
-        if q_lora_rank:
-            sd[p + "self_attn.q_a_proj.weight"] = a.q_a.weight
-            sd[p + "self_attn.q_a_layernorm.weight"] = a.q_a_norm.weight
-            sd[p + "self_attn.q_b_proj.weight"] = _interleave_rope_rows(a.q_b.weight, dn, dr, heads)
-        else:
-            sd[p + "self_attn.q_proj.weight"] = _interleave_rope_rows(a.q.weight, dn, dr, heads)
-        kv_a = a.kv_a.weight.detach().clone()
-        kv_a[dc:] = _interleave_rope_rows(kv_a[dc:], 0, dr, 1)
-        sd[p + "self_attn.kv_a_proj_with_mqa.weight"] = kv_a
-        sd[p + "self_attn.kv_a_layernorm.weight"] = a.kv_a_norm.weight
-        sd[p + "self_attn.kv_b_proj.weight"] = a.kv_b.weight
-        sd[p + "self_attn.o_proj.weight"] = a.o.weight
-        if isinstance(f, MoE):
-            sd[p + "mlp.gate.weight"] = f.router.weight
-            sd[p + "mlp.experts.gate_up_proj"] = torch.cat((f.w_gate, f.w_up), dim=1)
-            sd[p + "mlp.experts.down_proj"] = f.w_down
-            for n in ("gate", "up", "down"):
-                sd[p + f"mlp.shared_experts.{n}_proj.weight"] = getattr(f.shared, n).weight
-        else:
-            for n in ("gate", "up", "down"):
-                sd[p + f"mlp.{n}_proj.weight"] = getattr(f, n).weight
-    missing, unexpected = hf.load_state_dict(sd, strict=False)
+    return transformers.DeepseekV2ForCausalLM(hf_cfg).eval()
+
+
+@pytest.mark.parametrize("q_lora_rank,yarn", [(None, 1.0), (24, 1.0), (None, 4.0)])
+def test_whole_model_matches_transformers_deepseek_v2(q_lora_rank: int | None, yarn: float) -> None:
+    """An independent implementation as oracle: MLA, dense first layer, shared + routed experts with V2's
+    greedy softmax routing, norms, head and (third case) YaRN give the same logits as transformers'
+    DeepseekV2ForCausalLM, through the export's config and weight mapping (padded vocabulary 97 -> 128)."""
+    from pretrain.export import hf_state_dict
+
+    torch.manual_seed(0)
+    cfg = preset("tiny", attention="mla", vocab_size=97, d_model=64, n_layers=3, n_heads=4,
+                 q_lora_rank=q_lora_rank, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=8,
+                 dense_ffn=96, first_k_dense=1, n_shared=2, n_routed=8, moe_ffn=16, top_k=3, max_seq_len=40,
+                 yarn_factor=yarn, yarn_original_max_pos=10, yarn_mscale=0.707, yarn_mscale_all_dim=0.707)
+    ours = Transformer(cfg).eval()
+    for name, p in ours.named_parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    hf = _hf_model(cfg)
+    missing, unexpected = hf.load_state_dict(_fused_experts(hf_state_dict(ours)), strict=False)
     assert not missing and not unexpected
-    ids = torch.randint(0, 97, (2, 20))
+    ids = torch.randint(0, 97, (2, 40))
     with torch.no_grad():
-        torch.testing.assert_close(ours(ids)[0], hf(ids).logits, rtol=1e-5, atol=1e-5)
+        logits = ours(ids)[0]
+        ref = hf(ids).logits
+    assert logits.shape[-1] == 128 and torch.isinf(logits[..., 97:]).all()  # padded ids: never predicted
+    torch.testing.assert_close(logits[..., :97], ref[..., :97], rtol=1e-5, atol=1e-5)
+
+
+def _fused_experts(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Hub per-expert tensors -> transformers' in-memory fused `gate_up_proj` / `down_proj` (for
+    load_state_dict; from_pretrained does this itself, see the export round trip test)."""
+    out, experts = {}, {}
+    for k, v in sd.items():
+        if ".mlp.experts." in k:
+            prefix, rest = k.split(".mlp.experts.")
+            e, name = rest.split(".", 1)
+            experts.setdefault(prefix, {}).setdefault(name, {})[int(e)] = v
+        else:
+            out[k] = v
+    for prefix, parts in experts.items():
+        stack = {n: torch.stack([d[i] for i in sorted(d)]) for n, d in parts.items()}
+        out[prefix + ".mlp.experts.gate_up_proj"] = torch.cat((stack["gate_proj.weight"], stack["up_proj.weight"]), 1)
+        out[prefix + ".mlp.experts.down_proj"] = stack["down_proj.weight"]
+    return out
+
+
+def test_yarn_frequencies_and_scales_match_transformers() -> None:
+    """YaRN as DeepSeek-V2 configures it (factor 40, original 4096, beta 32/1, mscale 0.707/0.707):
+    inverse frequencies, the cos/sin factor and the softmax scale equal transformers' implementation."""
+    transformers = pytest.importorskip("transformers")
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+    from transformers.models.deepseek_v2.modeling_deepseek_v2 import DeepseekV2Attention
+
+    from pretrain.model import attention_scale, yarn_inv_freq
+
+    for mscale, mscale_all in ((0.707, 0.707), (1.0, 0.5)):
+        cfg = preset("v2-lite", yarn_factor=40.0, yarn_original_max_pos=4096, yarn_mscale=mscale,
+                     yarn_mscale_all_dim=mscale_all)
+        hf_cfg = transformers.DeepseekV2Config(**{k: v for k, v in _export_config(cfg).items()})
+        inv_freq, factor = yarn_inv_freq(cfg, cfg.qk_rope_head_dim)
+        ref_freq, ref_factor = ROPE_INIT_FUNCTIONS["yarn"](hf_cfg)
+        torch.testing.assert_close(inv_freq, ref_freq, rtol=1e-6, atol=0)
+        assert factor == pytest.approx(ref_factor, rel=1e-9)
+        with torch.device("meta"):
+            attn = DeepseekV2Attention(hf_cfg, layer_idx=0)
+        assert attention_scale(cfg, 192) == pytest.approx(attn.scaling, rel=1e-9)
+    assert attention_scale(preset("v2-lite", yarn_factor=40.0), 192) == pytest.approx(0.11472, abs=1e-5)  # recipe §1.10
+
+
+def _export_config(cfg) -> dict:  # noqa: ANN001
+    from pretrain.export import hf_config
+
+    return {k: v for k, v in hf_config(cfg).items() if k not in ("architectures", "model_type", "torch_dtype")}
 
 
 def test_v3_routing_matches_transformers_deepseek_v3() -> None:
