@@ -171,7 +171,8 @@ def train_tokenizer(sample_uris: list[str], stage_uri: str, cfg: ShardsConfig) -
 # --------------------------------------------------------------------------------- step 2 task
 
 
-def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, drops_uri: str, cfg: ShardsConfig, seed: int) -> dict:
+def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, drops_uri: str, groups_uri: str,
+                cfg: ShardsConfig, seed: int) -> dict:
     """Encode and chunk one part; quarantine rows for what cannot be encoded. Returns O(1) counts."""
     from tokenizer.chunks import FALLBACK_GROUPS, chunks_to_table, group_rank
     from tokenizer.shards import chunk_tokens, encode_chunks
@@ -206,7 +207,8 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, d
     # For the eval fallback (the draw held out nothing): every group's tokens while there are few, and
     # the group of smallest hash, whose tokens are exactly the sum of the parts that report it.
     best = min(by_group, key=lambda g: (group_rank(seed, g), g)) if by_group else None
-    totals = {g: dict(c) for g, c in by_group.items()} if len(by_group) <= FALLBACK_GROUPS else None
+    if len(by_group) <= FALLBACK_GROUPS:  # read by the driver only if the eval draw holds out nothing
+        storage.write_json(groups_uri, {g: dict(c) for g, c in sorted(by_group.items())})
     size = {r["id"]: r["size"] or 0 for r in meta}
     return {
         "n_in": table.num_rows,
@@ -220,7 +222,6 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, d
         "chunks": len(chunks),
         "groups": len(by_group),
         "min_group": [str(group_rank(seed, best)), best, dict(by_group[best])] if best else None,
-        "group_tokens": totals,
         "language_tokens": dict(sorted(languages.items())),
     }
 
@@ -340,7 +341,7 @@ class ShardsStage(GlobalStage):
         ctx.map(sample_part, [(u, s, keep, ctx.seed) for u, s in zip(inputs, sample_uris)], desc="shards:sample")
         return ctx.map(train_tokenizer, [(sample_uris, ctx.stage_uri, cfg)], desc="shards:tokenizer")[0]
 
-    def _mix_plan(self, encoded: list[dict], seed: int) -> tuple[Any, str | None, dict[str, int]]:
+    def _mix_plan(self, encoded: list[dict], groups_uris: list[str], seed: int) -> tuple[Any, str | None, dict[str, int]]:
         from tokenizer.chunks import FALLBACK_GROUPS, fallback_eval_group
         from tokenizer.mixture import plan_mixture
         from tokenizer.shards import n_ranges_for, plan_tokens
@@ -356,12 +357,14 @@ class ShardsStage(GlobalStage):
             # Per-domain train tokens of every group while there are few (else None: one part alone has
             # too many), and of the group of smallest hash (summed over the parts that report it).
             groups: dict[str, Counter] | None = {}
-            for e in encoded:
-                if e["group_tokens"] is None:
-                    groups = None
-                    break
-                for g, tokens in e["group_tokens"].items():
-                    groups.setdefault(g, Counter()).update(tokens)
+            if any(e["groups"] > FALLBACK_GROUPS for e in encoded):
+                groups = None
+            else:
+                for uri in groups_uris:
+                    for g, tokens in storage.read_json(uri).items():
+                        groups.setdefault(g, Counter()).update(tokens)
+                        if len(groups) > FALLBACK_GROUPS:
+                            break
             if groups is not None and len(groups) > FALLBACK_GROUPS:
                 groups = None
             rank, name, _ = min(candidates, key=lambda c: (int(c[0]), c[1]))
@@ -400,9 +403,11 @@ class ShardsStage(GlobalStage):
 
         enc_uris = [ctx.scratch("enc", part_name(i)) for i in range(len(inputs))]
         enc_drops = [ctx.scratch("enc_drops", part_name(i)) for i in range(len(inputs))]
+        enc_groups = [ctx.scratch("enc_groups", f"part-{i:05d}.json") for i in range(len(inputs))]
         encoded = ctx.load_step("encode")
         if encoded is None:
-            encoded = ctx.map(encode_part, [(tok_uri, sha, fast, u, e, d, cfg, seed) for u, e, d in zip(inputs, enc_uris, enc_drops)],
+            encoded = ctx.map(encode_part, [(tok_uri, sha, fast, u, e, d, g, cfg, seed)
+                                            for u, e, d, g in zip(inputs, enc_uris, enc_drops, enc_groups)],
                               desc="shards:encode")
             ctx.save_step("encode", encoded)
         code_tokens = sum(e["train_tokens"].get("code", 0) + e["eval_tokens"].get("code", 0) for e in encoded)
@@ -415,7 +420,7 @@ class ShardsStage(GlobalStage):
         scatter = [ctx.scratch("scatter", part_name(i)) for i in range(len(inputs))]
         mixed = ctx.load_step("mix")
         if mixed is None:
-            plan, forced, n_ranges = self._mix_plan(encoded, seed)
+            plan, forced, n_ranges = self._mix_plan(encoded, enc_groups, seed)
             plan_data = asdict(plan)
             dropped = [dropped_uri(storage.join(ctx.stage_uri, part_name(i))) for i in range(len(inputs))]
             results = ctx.map(mix_part, [(e, u, d, s, o, plan_data, seed, n_ranges, forced)
