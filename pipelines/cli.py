@@ -133,6 +133,11 @@ def print_summary(out_dir: str, results: dict, stats_path: str, ran: list[str]) 
     if "shards" in ran and storage.exists(manifest):
         m = storage.read_json(manifest)
         print(f"  tokens written: {m['totals']['tokens']} in {len(m['shards'])} shards ({manifest})")
+        mix = m.get("mixture", {})
+        shares = ", ".join(f"{d} {mix.get('achieved', {}).get(d, 0):.1%} (target {t:.0%})" for d, t in mix.get("target", {}).items())
+        print(f"  mixture: {shares}; FIM examples whole in a row: {m.get('fim_examples', {}).get('complete_share', 0):.1%}")
+        for warning in m.get("warnings", []):
+            print(f"  WARNING {warning}", file=sys.stderr)
     print(f"  stats: {stats_path}")
     reports = storage.join(out_dir, "reports")
     for stage, extra in (("decont", "decontamination.md"), ("decont", "decontamination.html"), ("recall", "recall.json")):

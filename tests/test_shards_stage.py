@@ -200,3 +200,18 @@ def test_stage_writes_what_the_single_process_reference_writes(tmp_path) -> None
                        config=ShardConfig(seq_len=129, rows_per_shard=16, range_tokens=6000))
     assert [(s["path"], s["sha256"]) for s in ref["shards"]] == [(s["path"], s["sha256"]) for s in m["shards"]]
     assert ref["mixture"] == m["mixture"] and ref["fim_examples"] == m["fim_examples"]
+
+
+def test_object_store_output_matches_local(tmp_path, s3_server, monkeypatch) -> None:
+    """OUT on a real S3 server (SeaweedFS): same shards, manifest and tokenizer as on a local folder."""
+    local, _ = _run(tmp_path / "local", 2)
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    storage.configure(None)
+    try:
+        inputs = _inputs(tmp_path / "s3in", _docs(), 3)
+        ctx = RunContext(f"s3://{s3_server.bucket}/shards-stage", stage_name="shards", seed=7, stage_key="k1")
+        ShardsStage(ShardsConfig(**CFG)).run(ctx, inputs).check("shards")
+        assert _digest(ctx.stage_uri) == _digest(local.stage_uri)
+    finally:
+        storage.configure(None)
