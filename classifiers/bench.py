@@ -1,5 +1,7 @@
 """Throughput of the recall classifier: training time, scoring pages/s and MB/s (one core).
 
+`bench_scoring(model, lines)` compares the recall stage's scoring path with fastText's native batch
+`predict` on the same pretokenized lines (the ratio the stage must keep >= 0.8).
 `bench_recall(texts)` trains on the texts (labels: given, or the first half `code` and the rest
 `other`; training cost depends on the amount of text, not on what the labels mean) and then scores
 all of them. Run `python -m classifiers.bench [FILES...]` (default: the .py and .md/.rst/.txt files
@@ -18,6 +20,32 @@ from typing import Any, Sequence
 
 from classifiers.model import RecallModel, RecallParams, train_recall_model
 from classifiers.text import Pretokenize, fasttext_line, regex_pretokenize
+
+
+def bench_scoring(model: RecallModel, lines: list[str], labels: Sequence[str] | None = None, repeats: int = 3) -> dict[str, Any]:
+    """The stage's scoring path (`RecallModel.score_lines`: one native batch call, then a
+    probability matrix) against fastText's own batch `model.predict(lines, k=-1)` on the same
+    pretokenized lines; best of `repeats` each, interleaved so machine load hits both alike."""
+    if not lines:
+        raise ValueError("no lines to score")
+    native, ours = [], []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        model.ft.predict(lines, k=-1)
+        native.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        model.score_lines(lines, labels)
+        ours.append(time.perf_counter() - t0)
+    mb = sum(len(ln.encode("utf-8", "surrogatepass")) for ln in lines) / 1e6
+    return {
+        "lines": len(lines),
+        "line_mb": round(mb, 3),
+        "native_predict_seconds": round(min(native), 4),
+        "score_lines_seconds": round(min(ours), 4),
+        "native_lines_per_s": round(len(lines) / min(native), 1),
+        "score_lines_per_s": round(len(lines) / min(ours), 1),
+        "ratio": round(min(native) / min(ours), 3),  # ours / native throughput
+    }
 
 
 def bench_recall(
@@ -49,6 +77,7 @@ def bench_recall(
     loaded.predict_lines(lines)
     predict_s = time.perf_counter() - t0
     score_s = tok_s + predict_s
+    scoring = bench_scoring(loaded, lines)
     return {
         "pages": len(texts),
         "mb": round(n_bytes / 1e6, 3),
@@ -61,6 +90,7 @@ def bench_recall(
         "predict_seconds": round(predict_s, 3),
         "score_pages_per_s": round(len(texts) / score_s, 1) if score_s else None,
         "score_mb_per_s": round(n_bytes / 1e6 / score_s, 3) if score_s else None,
+        "scoring_vs_native_predict": scoring,
     }
 
 

@@ -18,10 +18,13 @@ import logging
 import os
 import random
 import tempfile
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+import numpy as np
 
 from classifiers.text import Pretokenize, fasttext_line, regex_pretokenize
 
@@ -93,14 +96,41 @@ class RecallModel:
         return self.predict_lines(lines)
 
     def predict_lines(self, lines: list[str]) -> list[dict[str, float]]:
+        """Probability of every label for each pretokenized line."""
+        probs = self.score_lines(lines)
+        return [{lab: float(p) for lab, p in zip(self.labels, row)} for row in probs.tolist()]
+
+    def score_lines(self, lines: list[str], labels: Sequence[str] | None = None) -> np.ndarray:
+        """Probabilities [lines x labels] (columns in `labels` order, default the model's) of
+        pretokenized lines, with one native batch call (fastText's multilinePredict): the per-line
+        Python work is a column lookup, so this runs at fastText's own batch speed."""
+        labels = list(labels or self.labels)
+        out = np.zeros((len(lines), len(labels)), dtype=np.float32)
         if not lines:
-            return []
-        labels, probs = self.ft.predict(lines, k=-1)
-        out = []
-        for labs, ps in zip(labels, probs):
-            # fastText's softmax output can exceed 1 by ~1e-5; clamp so scores are probabilities.
-            d = {lab[len(LABEL_PREFIX) :]: min(1.0, max(0.0, float(p))) for lab, p in zip(labs, ps)}
-            out.append({lab: d.get(lab, 0.0) for lab in self.labels})
+            return out
+        column = {LABEL_PREFIX + lab: j for j, lab in enumerate(labels)}
+        all_labels, all_probs = self.ft.f.multilinePredict([ln + "\n" for ln in lines], -1, 0.0, "strict")
+        # Rows come sorted by probability, so their label order is one of a few permutations: group
+        # rows by permutation and copy each group with one vectorised assignment.
+        perms: dict[tuple[str, ...], int] = {}
+        perm_of = np.fromiter((perms.setdefault(tuple(labs), len(perms)) for labs in all_labels), dtype=np.int64, count=len(lines))
+        width = {len(labs) for labs in perms}
+        if len(width) == 1 and next(iter(width)) > 0:
+            stacked = np.vstack(all_probs)
+            for labs, k in perms.items():
+                rows = np.nonzero(perm_of == k)[0]
+                for src, lab in enumerate(labs):
+                    j = column.get(lab)
+                    if j is not None:
+                        out[rows, j] = stacked[rows, src]
+        else:
+            for i, (labs, ps) in enumerate(zip(all_labels, all_probs)):
+                for lab, p in zip(labs, ps):
+                    j = column.get(lab)
+                    if j is not None:
+                        out[i, j] = p
+        # fastText's softmax output can exceed 1 by ~1e-5; clamp so scores are probabilities.
+        np.clip(out, 0.0, 1.0, out=out)
         return out
 
     def save(self, path: str | os.PathLike) -> None:
@@ -175,6 +205,23 @@ def _fit(train_path: str, kwargs: dict[str, Any], model_path: str) -> str | None
     raise RuntimeError(f"fastText training process failed (exit {proc.returncode}): {err[-2000:]}")
 
 
+def example_lines(examples: Iterable[tuple[str, str]], params: RecallParams, pretokenize: Pretokenize | None = None) -> dict[str, list[str]]:
+    """fastText lines per label of (text, label) pairs; texts that tokenize to nothing are skipped."""
+    pretokenize = pretokenize or regex_pretokenize
+    by_label: dict[str, list[str]] = {}
+    for text, label in examples:
+        check_label(label)
+        line = fasttext_line(pretokenize(text), params.max_tokens)
+        if line:
+            by_label.setdefault(label, []).append(line)
+    return by_label
+
+
+def check_label(label: str) -> None:
+    if not label or any(c.isspace() for c in label):
+        raise RecallDataError(f"bad label {label!r}: labels are single words such as code, math, other")
+
+
 def train_recall_model(
     examples: Iterable[tuple[str, str]],
     params: RecallParams | None = None,
@@ -185,20 +232,39 @@ def train_recall_model(
 
     Needs at least one positive label and `other` examples. Texts that tokenize to nothing are skipped.
     """
-    import time
-
-    import fasttext
-
     params = params or RecallParams()
     pretokenize = pretokenize or regex_pretokenize
     started = time.time()
-    by_label: dict[str, list[str]] = {}
-    for text, label in examples:
-        if not label or any(c.isspace() for c in label):
-            raise RecallDataError(f"bad label {label!r}: labels are single words such as code, math, other")
-        line = fasttext_line(pretokenize(text), params.max_tokens)
-        if line:
-            by_label.setdefault(label, []).append(line)
+    model = train_on_lines(example_lines(examples, params, pretokenize), params, workdir)
+    model.pretokenize = pretokenize
+    model.info.seconds = round(time.time() - started, 3)
+    return model
+
+
+def train_on_lines(by_label: dict[str, list[str]], params: RecallParams | None = None, workdir: str | os.PathLike | None = None) -> RecallModel:
+    """Train on fastText lines (already pretokenized, see `fasttext_line`) grouped by label.
+
+    The lines of each label are taken in the given order (balancing samples them with the params'
+    seed), so the same lists give the same model."""
+    import fasttext
+
+    params = params or RecallParams()
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        path = Path(tmp) / "model.bin"
+        info = train_to_file(by_label, path, params)
+        ft = fasttext.load_model(str(path))
+    return RecallModel(ft, params, None, info)
+
+
+def train_to_file(by_label: dict[str, list[str]], model_path: str | os.PathLike, params: RecallParams | None = None) -> TrainInfo:
+    """`train_on_lines` that leaves the model in a file and never loads it here (a training task
+    only has to ship the file)."""
+    params = params or RecallParams()
+    started = time.time()
+    by_label = {k: [ln for ln in v if ln] for k, v in by_label.items()}
+    by_label = {k: v for k, v in by_label.items() if v}
+    for label in by_label:
+        check_label(label)
     if OTHER not in by_label:
         raise RecallDataError("no negative ('other') examples with text")
     if len(by_label) < 2:
@@ -213,7 +279,7 @@ def train_recall_model(
         log.warning("recall: no token reaches min_count=%d in %d examples; training with min_count=1", min_count, len(rows))
         min_count = 1
         vocab = _vocabulary((line for _, line in rows), 1)
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(dir=Path(model_path).parent) as tmp:
         train_path = Path(tmp) / "train.txt"
         with open(train_path, "w", encoding="utf-8") as fh:
             for label, line in rows:
@@ -224,16 +290,15 @@ def train_recall_model(
                 dim=params.dim, lr=lr, wordNgrams=params.word_ngrams, minCount=min_count, epoch=params.epoch,
                 bucket=params.bucket, thread=params.thread, seed=params.seed, verbose=0,
             )
-            error = _fit(str(train_path), kwargs, str(Path(tmp) / "model.bin"))
+            error = _fit(str(train_path), kwargs, str(model_path))
             if error is None:
-                ft = fasttext.load_model(str(Path(tmp) / "model.bin"))
                 break
             # fastText raises "Encountered NaN" when SGD diverges; its authors' advice is a lower lr.
             if "NaN" not in error or attempt == NAN_RETRIES:
                 raise RecallDataError(f"fastText training failed at lr={lr:g}: {error}")
             log.warning("recall: fastText diverged at lr=%g; retrying with lr=%g", lr, lr / 2)
             lr /= 2
-    info = TrainInfo(
+    return TrainInfo(
         examples={k: len(v) for k, v in sorted(by_label.items())},
         lines=len(rows),
         vocabulary=vocab,
@@ -241,4 +306,3 @@ def train_recall_model(
         lr_used=lr,
         seconds=round(time.time() - started, 3),
     )
-    return RecallModel(ft, params, pretokenize, info)

@@ -295,29 +295,52 @@ def _doc_rows(shared_dir: Path) -> list[dict]:
     return [d.row() for d in docs]
 
 
-def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_local, shared_dir: Path, tmp_path: Path) -> None:
-    from corpus.context import RunContext
+def _write_parts(rows: list[dict], folder: Path, parts: int = 2) -> list[str]:
     from corpus.records import DOC_SCHEMA
+
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs = []
+    size = -(-len(rows) // parts)
+    for i in range(parts):
+        p = folder / f"part-{i:05d}.parquet"
+        pq.write_table(pa.Table.from_pylist(rows[i * size : (i + 1) * size], schema=DOC_SCHEMA), p)
+        inputs.append(str(p))
+    return inputs
+
+
+def _stage_output(out: Path) -> tuple[list[dict], list[dict]]:
+    parts = sorted(str(p) for p in (out / "recall").glob("part-*.parquet"))
+    dropped = sorted(str(p) for p in (out / "recall" / "_dropped").glob("part-*.parquet"))
+    return pq.read_table(parts).to_pylist(), (pq.read_table(dropped).to_pylist() if dropped else [])
+
+
+TIMING_KEYS = {"seconds", "score_pages_per_s"}
+
+
+def _without_timings(obj):
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
+def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_runner, shared_dir: Path, tmp_path: Path) -> None:
+    from corpus.context import RunContext
+    from corpus.runner import InProcessRunner
     from corpus.stages.recall import FastTextSection, RecallConfig, RecallStage
 
     rows = _doc_rows(shared_dir)
-    inputs = []
-    half = len(rows) // 2
-    for i, part in enumerate((rows[:half], rows[half:])):
-        p = tmp_path / "in" / f"part-{i:05d}.parquet"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(part, schema=DOC_SCHEMA), p)
-        inputs.append(str(p))
+    inputs = _write_parts(rows, tmp_path / "in")
     out = tmp_path / "out"
     cfg = RecallConfig(iterations=2, fasttext=FastTextSection(**FAST))
     stage = RecallStage(cfg)
     stage.preflight()
-    ctx = RunContext(out, seed=1234, stage_name="recall")
-    ctx.stage_dir.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(str(out), seed=1234, stage_name="recall", runner=ray_runner, stage_key="k")
     stats = stage.run(ctx, inputs)
     stats.check("recall")
     assert stats.in_records == stats.kept == len(rows) and not stats.dropped
-    got = pq.read_table(sorted(str(p) for p in (out / "recall").glob("part-*.parquet"))).to_pylist()
+    got, _ = _stage_output(out)
     assert sorted(r["id"] for r in got) == sorted(r["id"] for r in rows)
     before = {r["id"]: r for r in rows}
     for r in got:
@@ -347,21 +370,72 @@ def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_local, shared_
     assert report["seeds"]["code_text_from_input"] >= 40  # READMEs and the json module's docstrings
     assert sum(report["final_domains"].values()) == report["web_pages"]
     assert (out / "recall" / "model.bin").stat().st_size == report["model"]["bytes"]
+    for it in report["iterations"]:
+        assert set(it["train"]) == {"0", "1"} and it["score_pages_per_s"] > 0
 
-    # drop_unrecalled: the pages left as text are quarantined with their reason, nothing else moves.
+    # The same stage on the in-process runner (one worker) writes the same records and report, and
+    # with drop_unrecalled the pages left as text are quarantined with their reason, nothing else moves.
     cfg2 = cfg.model_copy(update={"drop_unrecalled": True})
     out2 = tmp_path / "out2"
-    ctx2 = RunContext(out2, seed=1234, stage_name="recall")
-    ctx2.stage_dir.mkdir(parents=True, exist_ok=True)
-    stats2 = RecallStage(cfg2).run(ctx2, inputs)
+    stats2 = RecallStage(cfg2).run(RunContext(str(out2), seed=1234, stage_name="recall", runner=InProcessRunner(), stage_key="k2"), inputs)
     stats2.check("recall")
     n_text = report["final_domains"].get("text", 0)
     assert stats2.dropped == {"not_recalled": n_text} and stats2.kept == len(rows) - n_text
-    dropped = pq.read_table(sorted(str(p) for p in (out2 / "recall" / "_dropped").glob("part-*.parquet")))
-    assert set(dropped.column("reason").to_pylist()) == ({"not_recalled"} if n_text else set())
+    kept2, dropped2 = _stage_output(out2)
+    assert set(r["reason"] for r in dropped2) == ({"not_recalled"} if n_text else set())
+    assert kept2 == [r for r in got if not (r["repo"] is None and r["domain"] == "text")]
+    report2 = json.loads((out2 / "reports" / "recall.json").read_text())
+    assert _without_timings(report2)["iterations"] == _without_timings(report)["iterations"]
 
 
-def test_recall_stage_preflight_and_passthrough_without_web(ray_local, tmp_path: Path) -> None:
+def test_recall_stage_resumes_at_the_iteration_it_was_killed_in(shared_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """A driver killed in iteration 2 resumes there (iteration 1 is not retrained) and writes the
+    same records, model and report as a run that was never interrupted."""
+    import corpus.stages.recall as recall
+    from corpus.context import RunContext
+    from corpus.runner import InProcessRunner
+
+    rows = _doc_rows(shared_dir)
+    inputs = _write_parts(rows, tmp_path / "in", parts=3)
+    cfg = recall.RecallConfig(iterations=3, fasttext=recall.FastTextSection(**FAST))
+
+    def run(out: Path) -> None:
+        ctx = RunContext(str(out), seed=7, stage_name="recall", runner=InProcessRunner(), stage_key="same-key")
+        recall.RecallStage(cfg).run(ctx, inputs).check("recall")
+
+    run(tmp_path / "whole")
+    real_expand, real_train = recall.expand_task, recall.train_task
+
+    def killed(*args):
+        if "iter-2" in args[3]:  # the decisions file of iteration 2
+            raise KeyboardInterrupt("driver killed in iteration 2")
+        return real_expand(*args)
+
+    monkeypatch.setattr(recall, "expand_task", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed")
+    assert not (tmp_path / "resumed" / "reports" / "recall.json").exists()
+    trained: list[str] = []
+
+    def counting_train(*args):
+        trained.append(args[-1])
+        return real_train(*args)
+
+    monkeypatch.setattr(recall, "expand_task", real_expand)
+    monkeypatch.setattr(recall, "train_task", counting_train)
+    run(tmp_path / "resumed")
+    # Iteration 1 came from its saved step; iteration 2 restarted (its two fold models), then 3 + final.
+    assert sorted(Path(m).name for m in trained) == ["fold-0.bin", "fold-0.bin", "fold-1.bin", "fold-1.bin", "model.bin"]
+    assert _stage_output(tmp_path / "resumed") == _stage_output(tmp_path / "whole")
+    a = json.loads((tmp_path / "whole" / "reports" / "recall.json").read_text())
+    b = json.loads((tmp_path / "resumed" / "reports" / "recall.json").read_text())
+    assert b["model"].pop("path") == str(tmp_path / "resumed" / "recall" / "model.bin")
+    a["model"].pop("path")
+    assert _without_timings(a) == _without_timings(b)
+    assert (tmp_path / "whole" / "recall" / "model.bin").read_bytes() == (tmp_path / "resumed" / "recall" / "model.bin").read_bytes()
+
+
+def test_recall_stage_preflight_and_passthrough_without_web(tmp_path: Path) -> None:
     from corpus.context import RunContext
     from corpus.errors import PreflightError
     from corpus.records import DOC_SCHEMA, Doc
@@ -379,8 +453,7 @@ def test_recall_stage_preflight_and_passthrough_without_web(ray_local, tmp_path:
     p = tmp_path / "in" / "part-00000.parquet"
     p.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=DOC_SCHEMA), p)
-    ctx = RunContext(tmp_path / "out", seed=1, stage_name="recall")
-    ctx.stage_dir.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(str(tmp_path / "out"), seed=1, stage_name="recall")
     stats = RecallStage(RecallConfig()).run(ctx, [str(p)])
     assert stats.kept == 2
     got = pq.read_table(str(tmp_path / "out" / "recall" / "part-00000.parquet")).to_pylist()

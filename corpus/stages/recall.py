@@ -1,11 +1,17 @@
 """recall: label web pages code / math / text with the iteratively retrained fastText recall of
-DeepSeekMath §2.1 and DeepSeek-Coder-V2 §2 (the loop itself is `classifiers.run_iterations`).
+DeepSeekMath §2.1 and DeepSeek-Coder-V2 §2 (the in-memory loop is `classifiers.run_iterations`; this
+stage runs the same steps over parts, `classifiers.sharded`).
 
 An annotator: every record comes out (unless `drop_unrecalled`), web pages (repo is null) get
 `domain` = code / math / text and `recall_label`, `recall_score`, `recall_via`, `recall_probs` in `meta`; files of
-repositories pass through unchanged. Ray work: one task per part to index pages and collect
-code-text seeds, one per part per iteration to score, one per part to write. Training runs in a
-fresh subprocess of the driver (single-threaded for reproducibility; its data is capped per label).
+repositories pass through unchanged (their code-related text only supplies code seeds).
+
+The driver holds per-part summaries only: every per-page fact (pretokenized line, fold, known label,
+probabilities, recalled label) lives in scratch files written by tasks. Tasks: seeds (1), index (1 per
+part: the only read of a page's text before the output), code-text seeds (1); per iteration: training
+lines (1 per part), training (1 per fold model, in parallel, one fastText thread each), score (1 per
+part, fold models cached per worker), domain rule (1), expansion (1 per part); apply (1 per part).
+Each finished iteration is a saved step: a killed driver resumes at the iteration it was in.
 
 Outputs: `OUT/recall/part-*.parquet`, `OUT/recall/model.bin` (the final model, for new data) and
 `OUT/reports/recall.json` (per-iteration report).
@@ -17,21 +23,20 @@ import ast
 import hashlib
 import json
 import logging
-import random
 import re
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from classifiers import RecallDataError, RecallParams
+from corpus import storage
 from corpus.errors import PreflightError
-from corpus.parts import write_filtered_part
-from corpus.parts import part_name
-from corpus.storage import write_json as write_json_atomic
+from corpus.parts import part_name, part_uri, write_filtered_part
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
@@ -118,7 +123,58 @@ def make_pretokenize(path: str | None):
     return BPEPretokenize(path) if path else regex_pretokenize
 
 
-# ------------------------------------------------------------------------------------- per part
+# ------------------------------------------------------------------------------------ scratch files
+# Every per-page fact lives in scratch files, one per input part, written by tasks (ctx.scratch):
+#   seeds/lines.parquet, seeds/urls.parquet   seed files, pretokenized once; seed URLs and their label
+#   pages/part-N.parquet                       the part's web pages: row, url, fold, tokens, seed label,
+#                                              and the pretokenized fastText line (text read once)
+#   code_text/part-N.parquet, code_text.parquet  code-text seed candidates (smallest hash keys)
+#   iter-K/known/part-N.parquet                known positive label per page at the start of iteration K
+#   iter-K/train/part-N.parquet                the part's training lines (expanded positives, negative
+#                                              candidates under the hash threshold)
+#   iter-K/fold-F.bin, iter-K/probs/, iter-K/recalled/, iter-K/counts/, iter-K/decisions.parquet
+# The driver only sees per-part summaries (counts), so its memory is O(parts).
+
+PAGE_SCHEMA = pa.schema([
+    ("row", pa.int32()), ("url", pa.string()), ("fold", pa.int8()), ("tokens", pa.int64()),
+    ("seed_label", pa.int8()), ("seed_url", pa.bool_()), ("line", pa.large_string()),
+])
+TRAIN_SCHEMA = pa.schema([
+    ("label", pa.string()), ("key", pa.uint64()), ("fold", pa.int8()), ("part", pa.int32()), ("row", pa.int32()),
+    ("line", pa.large_string()),
+])
+LINE_GROUP_ROWS = 256  # row groups of the page cache: training reads only the groups of its rows
+NO_KEY = np.uint64(2**64 - 1)
+# Labels stored in scratch files (seed_label, known, recalled) are indices into this fixed tuple, so
+# they mean the same whichever labels the seeds turn out to have.
+ALL_LABELS = ("code", "math", "other")
+CODE = {lab: j for j, lab in enumerate(ALL_LABELS)}
+
+
+def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_uri: str, urls_uri: str) -> dict[str, Any]:
+    """Load and pretokenize the seed files once; the seed URLs (first positive label) for the index."""
+    from classifiers import OTHER, fasttext_line, load_seeds
+
+    pretokenize = make_pretokenize(pretok_path)
+    labels, lines, report, counts = [], [], {}, {}
+    url_label: dict[str, str | None] = {}
+    for path in paths:
+        loaded = load_seeds(path, {"code", "math", "other"})
+        per: dict[str, int] = {}
+        for text, lab, url in loaded.seeds:
+            labels.append(lab)
+            lines.append(fasttext_line(pretokenize(text), max_tokens))
+            per[lab] = per.get(lab, 0) + 1
+            counts[lab] = counts.get(lab, 0) + 1
+            if url:
+                if url_label.get(url) is None and lab != OTHER:
+                    url_label[url] = lab  # the first positive seed of a URL decides its label
+                else:
+                    url_label.setdefault(url, None)
+        report[path] = {"labels": per, "skipped": loaded.skipped}
+    storage.write_table(lines_uri, pa.table({"label": labels, "line": pa.array(lines, pa.large_string())}))
+    storage.write_table(urls_uri, pa.table({"url": list(url_label), "label": list(url_label.values())}, schema=pa.schema([("url", pa.string()), ("label", pa.string())])))
+    return {"files": report, "counts": counts}
 
 
 def docstrings(source: str) -> list[str]:
@@ -136,99 +192,393 @@ def docstrings(source: str) -> list[str]:
     return out
 
 
-def index_part(path: str, languages: list[str], use_docstrings: bool, min_words: int, want_code_text: bool, recall_domains: list[str]) -> dict[str, Any]:
-    """Web rows to classify (row, url) and the code-related text of the part's repository files."""
-    t = pq.read_table(path, columns=["repo", "path", "language", "domain"])
-    repos, paths, langs, doms = (t.column(c).to_pylist() for c in ("repo", "path", "language", "domain"))
-    web = [(i, p) for i, (r, p, d) in enumerate(zip(repos, paths, doms)) if r is None and d in recall_domains]
-    texts: list[str] = []
-    if want_code_text:
-        wanted = [i for i, (r, lang) in enumerate(zip(repos, langs)) if r is not None and (lang in languages or (use_docstrings and lang == "Python"))]
-        if wanted:
-            col = pq.read_table(path, columns=["text"]).column("text")
-            for i in wanted:
-                text = col[i].as_py()
-                pieces = docstrings(text) if langs[i] == "Python" else [text]
-                texts.extend(p for p in pieces if len(WORD.findall(p)) >= min_words)
-    return {"web_rows": [w[0] for w in web], "urls": [w[1] for w in web], "code_text": texts}
+def _code_text_files(t: pa.Table, opts: dict[str, Any]) -> list[int]:
+    """Rows of a part that may give code-text seeds (repository files of the code-text languages,
+    and Python files for their docstrings)."""
+    if not opts["code_text_seeds"]:
+        return []
+    languages = set(opts["code_text_languages"])
+    repos, langs = t.column("repo").to_pylist(), t.column("language").to_pylist()
+    return [i for i, (r, lang) in enumerate(zip(repos, langs)) if r is not None and (lang in languages or (opts["docstrings"] and lang == "Python"))]
 
 
-def score_part(path: str, rows: list[int], folds: list[int], model_paths: list[str], labels: list[str], pretok_path: str | None) -> tuple[np.ndarray, np.ndarray]:
-    from classifiers import RecallModel, score_texts
-
-    pretokenize = make_pretokenize(pretok_path)
-    models = [RecallModel.load(p, pretokenize=pretokenize) for p in model_paths]
-    col = pq.read_table(path, columns=["text"]).column("text")
-    texts = [col[i].as_py() for i in rows]
-    return score_texts(models, folds, texts, labels, pretokenize)
+def count_task(in_uri: str, opts: dict[str, Any]) -> int:
+    """Code-text candidate files of a part (small columns only): sizes the hash sample below."""
+    return len(_code_text_files(storage.read_table(in_uri, columns=["repo", "language"]), opts))
 
 
-def apply_part(in_path: str, out_path: str, labels: dict[int, tuple[str, float, str | None, dict[str, float]]], drop_unrecalled: bool) -> dict:
-    """Rewrite domain and meta of the part's web rows; optionally drop the pages not recalled."""
-    table = pq.read_table(in_path)
+def _code_text(t: pa.Table, rows: list[int], texts: list[str], opts: dict[str, Any], pretokenize, code_uri: str) -> dict[str, int]:
+    """The part's smallest code-text pieces in (file key, piece) order, at most max_code_text_seeds.
+    Files are parsed in key order and only while the part still needs pieces: Python files are
+    parsed for docstrings (the costly step), so files past the sample are never parsed."""
+    from classifiers import fasttext_line
+
+    ids, langs = t.column("id").to_pylist(), t.column("language").to_pylist()
+    k = opts["max_code_text_seeds"]
+    keys = [int(opts["file_keys"][j]) for j in range(len(rows))]
+    out_keys, out_piece, lines = [], [], []
+    parsed = 0
+    for j in sorted(range(len(rows)), key=lambda j: (keys[j], ids[rows[j]])):
+        if len(lines) >= k:
+            break
+        parsed += 1
+        i = rows[j]
+        pieces = docstrings(texts[j]) if langs[i] == "Python" else [texts[j]]
+        for n, piece in enumerate(pieces):
+            if len(WORD.findall(piece)) >= opts["min_seed_words"]:
+                out_keys.append(keys[j])
+                out_piece.append(n)
+                lines.append(fasttext_line(pretokenize(piece), opts["max_tokens"]))
+    storage.write_table(code_uri, pa.table({"key": pa.array(out_keys, pa.uint64()), "piece": pa.array(out_piece, pa.int32()),
+                                            "line": pa.array(lines, pa.large_string())}))
+    return {"code_text_pieces": len(lines), "code_text_files_parsed": parsed}
+
+
+def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls_uri: str, opts: dict[str, Any], code_bound: int) -> dict[str, Any]:
+    """One pass over a part: pretokenize its web pages into the page cache (the only read of their
+    text until the output is written) and collect its code-text seed candidates among the files
+    whose hash key is under `code_bound`."""
+    from classifiers import fasttext_line
+    from classifiers.sharded import fold_of_urls, sample_keys
+
+    t = storage.read_table(in_uri, columns=["id", "repo", "path", "language", "domain"])
+    repos, paths, doms = (t.column(c).to_pylist() for c in ("repo", "path", "domain"))
+    web = [i for i, (r, d) in enumerate(zip(repos, doms)) if r is None and d in opts["recall_domains"]]
+    files = _code_text_files(t, opts)
+    file_keys = sample_keys([t.column("id")[i].as_py() for i in files], f"{opts['seed']}/code_text")
+    chosen = np.nonzero(file_keys < np.uint64(min(code_bound, 2**64 - 1)))[0] if code_bound < 2**64 - 1 else np.arange(len(files))
+    code_rows = [files[j] for j in chosen]
+    rows = web + code_rows
+    texts = storage.read_table(in_uri, columns=["text"]).column("text").take(pa.array(rows, pa.int64())).to_pylist() if rows else []
+    pretokenize = make_pretokenize(opts["tokenizer"])
+    seed_urls = _seed_urls(seed_urls_uri)
+    urls = [paths[i] for i in web]
+    tokens, lines, seed_label, seed_url = [], [], [], []
+    for url, text in zip(urls, texts[: len(web)]):
+        toks = pretokenize(text)
+        tokens.append(len(toks))
+        lines.append(fasttext_line(toks, opts["max_tokens"]))
+        lab = seed_urls.get(url, 0)
+        seed_url.append(lab != 0)
+        seed_label.append(CODE[lab] if isinstance(lab, str) else -1)
+    folds = fold_of_urls(urls, opts["folds"], opts["seed"])
+    storage.write_table(pages_uri, pa.table({
+        "row": pa.array(web, pa.int32()), "url": pa.array(urls, pa.string()), "fold": pa.array(folds, pa.int8()),
+        "tokens": pa.array(tokens, pa.int64()), "seed_label": pa.array(seed_label, pa.int8()),
+        "seed_url": pa.array(seed_url, pa.bool_()), "line": pa.array(lines, pa.large_string()),
+    }, schema=PAGE_SCHEMA), row_group_size=LINE_GROUP_ROWS)
+    code = _code_text(t, code_rows, texts[len(web):], {**opts, "file_keys": file_keys[chosen]}, pretokenize, code_uri)
+    known = np.array(seed_label, dtype=np.int8)
+    return {"pages": len(web), **code,
+            "expanded_known": {lab: int(((known == j) & ~np.array(seed_url, dtype=bool)).sum()) for j, lab in enumerate(ALL_LABELS)},
+            "pool": _pool_counts(known, folds, opts["folds"])}
+
+
+def code_text_part_task(in_uri: str, code_uri: str, opts: dict[str, Any]) -> dict[str, int]:
+    """Collect a part's code-text candidates from all its files (when the hash sample fell short)."""
+    from classifiers.sharded import sample_keys
+
+    t = storage.read_table(in_uri, columns=["id", "repo", "language"])
+    files = _code_text_files(t, opts)
+    texts = storage.read_table(in_uri, columns=["text"]).column("text").take(pa.array(files, pa.int64())).to_pylist() if files else []
+    keys = sample_keys([t.column("id")[i].as_py() for i in files], f"{opts['seed']}/code_text")
+    return _code_text(t, files, texts, {**opts, "file_keys": keys}, make_pretokenize(opts["tokenizer"]), code_uri)
+
+
+_SEED_URLS: dict[str, dict[str, Any]] = {}
+
+
+def _seed_urls(uri: str) -> dict[str, Any]:
+    """{url: label or None} of the seed files, read once per worker process."""
+    if uri not in _SEED_URLS:
+        t = storage.read_table(uri)
+        _SEED_URLS.clear()
+        _SEED_URLS[uri] = dict(zip(t.column("url").to_pylist(), t.column("label").to_pylist()))
+    return _SEED_URLS[uri]
+
+
+def _pool_counts(known: np.ndarray, folds: np.ndarray, n_folds: int) -> dict[str, int]:
+    pool = known < 0
+    out = {"all": int(pool.sum())}
+    for f in range(max(1, n_folds)):
+        out[str(f)] = int((pool & (folds != f)).sum()) if n_folds > 1 else out["all"]
+    return out
+
+
+def code_text_task(uris: list[str], k: int, out_uri: str) -> int:
+    """The k code-text candidates with the smallest keys over all parts (streamed, O(k) memory)."""
+    best = None
+    for uri in uris:
+        t = storage.read_table(uri) if best is None else pa.concat_tables([best, storage.read_table(uri)])
+        best = t.take(pa.array(np.lexsort((t.column("piece").to_numpy(), t.column("key").to_numpy()))[:k]))
+    storage.write_table(out_uri, best)
+    return best.num_rows if best is not None else 0
+
+
+def _known(known_uri: str | None, pages: pa.Table) -> np.ndarray:
+    if known_uri is None:  # iteration 1: the seed URLs
+        return pages.column("seed_label").to_numpy().astype(np.int8)
+    return storage.read_table(known_uri).column("known").to_numpy().astype(np.int8)
+
+
+def _read_lines(pages_uri: str, rows: np.ndarray) -> list[str]:
+    """The cached lines of the given page indices, reading only the row groups that hold them."""
+    if len(rows) == 0:
+        return []
+    pf = storage.parquet_file(pages_uri)
+    starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)])
+    groups = sorted(set(np.searchsorted(starts, rows, side="right") - 1))
+    col = pf.read_row_groups(groups, columns=["line"]).column("line")
+    offset = {g: int(sum(starts[h + 1] - starts[h] for h in groups if h < g)) for g in groups}
+    group_of = np.searchsorted(starts, rows, side="right") - 1
+    idx = [offset[g] + int(r - starts[g]) for g, r in zip(group_of, rows)]
+    return col.take(pa.array(idx, pa.int64())).to_pylist()
+
+
+def train_lines_task(part: int, pages_uri: str, known_uri: str | None, out_uri: str, salt: str, key_bound: int, n_folds: int) -> dict[str, int]:
+    """The part's training lines of one iteration: its expanded positives (known pages that no seed
+    URL gave) and its pool pages whose hash key is under the bound (negative candidates)."""
+    from classifiers.sharded import sample_keys
+
+    pages = storage.read_table(pages_uri, columns=["url", "fold", "seed_label", "seed_url"])
+    known = _known(known_uri, pages)
+    seed_url = pages.column("seed_url").to_numpy(zero_copy_only=False)
+    keys = sample_keys(pages.column("url").to_pylist(), salt)
+    positive = (known >= 0) & ~seed_url
+    negative = (known < 0) & (keys < np.uint64(min(key_bound, 2**64 - 1)))
+    rows = np.nonzero(positive | negative)[0]
+    lines = _read_lines(pages_uri, rows)
+    folds = pages.column("fold").to_numpy()
+    table = pa.table({
+        "label": [ALL_LABELS[known[r]] if positive[r] else "other" for r in rows],
+        "key": pa.array([NO_KEY if positive[r] else keys[r] for r in rows], pa.uint64()),
+        "fold": pa.array(folds[rows], pa.int8()), "part": pa.array(np.full(len(rows), part), pa.int32()),
+        "row": pa.array(rows, pa.int32()), "line": pa.array(lines, pa.large_string()),
+    }, schema=TRAIN_SCHEMA)
+    storage.write_table(out_uri, table)
+    out = {"all": int(negative.sum())}
+    for f in range(max(n_folds, 1)):
+        out[str(f)] = int((negative & (folds != f)).sum())
+    return out
+
+
+def train_task(name: str, seed_lines_uri: str, code_text_uri: str, train_uris: list[str], fold: int | None, n_neg: int,
+               params_json: dict[str, Any], model_uri: str) -> dict[str, Any]:
+    """Assemble one model's training data from the parts' training lines and train it (one fastText
+    thread by default: multi-threaded fastText is not reproducible). Returns its report, or an error."""
+    import tempfile
+
+    from classifiers import OTHER, RecallDataError, RecallParams
+    from classifiers.model import train_to_file
+
+    seeds = storage.read_table(seed_lines_uri)
+    by_label: dict[str, list[str]] = {}
+    other_seeds: list[str] = []
+    for lab, line in zip(seeds.column("label").to_pylist(), seeds.column("line").to_pylist()):
+        (other_seeds if lab == OTHER else by_label.setdefault(lab, [])).append(line)
+    by_label.setdefault("code", []).extend(storage.read_table(code_text_uri).column("line").to_pylist())
+    negatives = TRAIN_SCHEMA.empty_table()
+    for uri in train_uris:
+        t = storage.read_table(uri)
+        pos = t.filter(pc.not_equal(t.column("label"), OTHER))
+        for lab, line in zip(pos.column("label").to_pylist(), pos.column("line").to_pylist()):
+            by_label.setdefault(lab, []).append(line)
+        neg = t.filter(pc.equal(t.column("label"), OTHER))
+        if fold is not None:
+            neg = neg.filter(pc.not_equal(neg.column("fold"), fold))
+        if neg.num_rows:
+            negatives = pa.concat_tables([negatives, neg])
+            keys = negatives.column("key").to_numpy()
+            order = np.lexsort((negatives.column("row").to_numpy(), negatives.column("part").to_numpy(), keys))[:n_neg]
+            negatives = negatives.take(pa.array(order))
+    negatives = negatives.sort_by([("part", "ascending"), ("row", "ascending")])  # page order, as the in-memory loop
+    by_label[OTHER] = negatives.column("line").to_pylist() + other_seeds
+    by_label = {k: v for k, v in by_label.items() if v}
+    params = RecallParams(**params_json)
+    with tempfile.TemporaryDirectory(prefix="corpus-recall-") as tmp:
+        local = Path(tmp) / "model.bin"
+        try:
+            info = train_to_file(by_label, local, params)
+        except RecallDataError as exc:
+            return {"error": str(exc)}
+        digest = _sha256(local)
+        storage.upload_file(local, model_uri)
+    return {"name": name, "negatives": negatives.num_rows, "info": info.to_json(), "sha256": digest,
+            "bytes": storage.size(model_uri)}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:  # a local temporary file of this task, not an output location
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_KEPT = 4  # one iteration's fold models (and the final one)
+
+
+def _load_model(uri: str, digest: str):
+    """Each fold model is loaded once per worker process (cached by file identity: URI and sha256),
+    not once per part."""
+    from classifiers import RecallModel
+
+    model = _MODELS.get((uri, digest))
+    if model is None:
+        with storage.local_copy(uri) as path:
+            model = RecallModel.load(path)
+        while len(_MODELS) >= _MODELS_KEPT:
+            _MODELS.pop(next(iter(_MODELS)))
+        _MODELS[(uri, digest)] = model
+    return model
+
+
+def score_task(part: int, pages_uri: str, models: list[list[str]], labels: list[str], probs_uri: str, stats_args: dict[str, Any] | None) -> dict[str, Any]:
+    """Score the part's cached lines with its folds' models (native batch predict); with no token
+    budget the part's recall statistics follow in the same task."""
+    pages = storage.read_table(pages_uri, columns=["fold", "line"])
+    folds = pages.column("fold").to_numpy()
+    lines = pages.column("line").to_pylist()
+    probs = np.zeros((len(lines), len(labels)), dtype=np.float32)
+    started = time.perf_counter()
+    for f in np.unique(folds):
+        rows = np.nonzero(folds == f)[0]
+        model = _load_model(*models[int(f)])
+        probs[rows] = model.score_lines([lines[r] for r in rows], labels)
+    seconds = time.perf_counter() - started
+    storage.write_table(probs_uri, pa.table({f"p_{lab}": probs[:, j] for j, lab in enumerate(labels)}))
+    out: dict[str, Any] = {"score_seconds": seconds, "pages": len(lines)}
+    if stats_args is not None:
+        out.update(stats_task(part, pages_uri, probs_uri, labels, **stats_args))
+    return out
+
+
+def _probs(uri: str, labels: list[str]) -> np.ndarray:
+    t = storage.read_table(uri)
+    return np.stack([t.column(f"p_{lab}").to_numpy() for lab in labels], axis=1) if t.num_rows else np.zeros((0, len(labels)), np.float32)
+
+
+def cut_task(probs_uris: list[str], pages_uris: list[str], labels: list[str], threshold: float, budget: dict[str, int]) -> dict[str, Any]:
+    """Global token-budget cutoffs (one task: holds the candidates of the budgeted labels only)."""
+    from classifiers.sharded import best_labels, budget_cutoff
+
+    cand: dict[str, list[np.ndarray]] = {lab: [] for lab in budget}
+    for part, (pu, gu) in enumerate(zip(probs_uris, pages_uris)):
+        best, best_p = best_labels(_probs(pu, labels))
+        tokens = storage.read_table(gu, columns=["tokens"]).column("tokens").to_numpy()
+        for lab in budget:
+            rows = np.nonzero((best == labels.index(lab)) & (best_p >= threshold))[0]
+            cand[lab].append(np.stack([best_p[rows].astype(np.float64), np.full(len(rows), part), rows, tokens[rows]], axis=1))
+    out = {}
+    for lab, chunks in cand.items():
+        a = np.concatenate(chunks) if chunks else np.zeros((0, 4))
+        out[lab] = budget_cutoff(a[:, 0].astype(np.float32), a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64), budget[lab])
+    return out
+
+
+def stats_task(part: int, pages_uri: str, probs_uri: str, labels: list[str], *, recalled_uri: str, prev_recalled_uri: str | None,
+               counts_uri: str, threshold: float, cutoffs: dict[str, Any] | None, max_depth: int) -> dict[str, Any]:
+    """Recalled label per page (threshold, budget cutoff), the part's host/prefix counts for the
+    domain rule, and its per-label sums for the report."""
+    from classifiers import OTHER
+    from classifiers.sharded import recalled_labels, shard_counts
+
+    pages = storage.read_table(pages_uri, columns=["url", "tokens"])
+    local = recalled_labels(_probs(probs_uri, labels), labels, OTHER, threshold, part, cutoffs)
+    to_code = np.array([CODE[lab] for lab in labels], dtype=np.int8)
+    recalled = np.where(local >= 0, to_code[np.maximum(local, 0)], -1).astype(np.int8)
+    storage.write_table(recalled_uri, pa.table({"recalled": pa.array(recalled, pa.int8())}))
+    positive = [lab for lab in labels if lab != OTHER]
+    storage.write_table(counts_uri, shard_counts(pages.column("url").to_pylist(), recalled, positive, CODE, max_depth))
+    tokens = pages.column("tokens").to_numpy()
+    prev = storage.read_table(prev_recalled_uri).column("recalled").to_numpy() if prev_recalled_uri else None
+    out = {"recalled_pages": {}, "recalled_tokens": {}, "both": {}}
+    for lab in positive:
+        hit = recalled == CODE[lab]
+        out["recalled_pages"][lab] = int(hit.sum())
+        out["recalled_tokens"][lab] = int(tokens[hit].sum())
+        if prev is not None:
+            out["both"][lab] = int((hit & (prev == CODE[lab])).sum())
+    return out
+
+
+def reduce_task(counts_uris: list[str], positive: list[str], rule: dict[str, Any], decisions_uri: str) -> dict[str, Any]:
+    """Sum the parts' host/prefix counts, apply the domain rule and write the prefix decisions
+    (one task: its memory is O(hosts + prefixes), never the driver's)."""
+    from classifiers.sharded import decisions, sum_counts
+
+    totals = sum_counts([storage.read_table(u) for u in counts_uris], positive)
+    table, report = decisions(totals, positive, rule["min_share"], rule["min_domain_pages"], rule["min_prefix_share"], rule["min_prefix_pages"])
+    storage.write_table(decisions_uri, table)
+    return report
+
+
+_DECISIONS: dict[str, Any] = {}
+
+
+def expand_task(pages_uri: str, known_uri: str | None, recalled_uri: str, decisions_uri: str, next_known_uri: str,
+                labels: list[str], max_depth: int, n_folds: int) -> dict[str, Any]:
+    """URL expansion of the part's pages; writes their known labels for the next iteration."""
+    from classifiers import OTHER
+    from classifiers.sharded import decision_map, expand_shard
+
+    positive = [lab for lab in labels if lab != OTHER]
+    if decisions_uri not in _DECISIONS:
+        _DECISIONS.clear()
+        _DECISIONS[decisions_uri] = decision_map(storage.read_table(decisions_uri), positive)
+    pages = storage.read_table(pages_uri, columns=["url", "fold", "seed_label", "seed_url"])
+    known = _known(known_uri, pages)
+    recalled = storage.read_table(recalled_uri).column("recalled").to_numpy()
+    new_known, new = expand_shard(pages.column("url").to_pylist(), known, recalled, _DECISIONS[decisions_uri], positive, CODE, max_depth)
+    storage.write_table(next_known_uri, pa.table({"known": pa.array(new_known, pa.int8())}))
+    seed_url = pages.column("seed_url").to_numpy(zero_copy_only=False)
+    return {"new_positives": new, "pool": _pool_counts(new_known, pages.column("fold").to_numpy(), n_folds),
+            "expanded_known": {lab: int(((new_known == CODE[lab]) & ~seed_url).sum()) for lab in positive}}
+
+
+def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unrecalled: bool) -> dict[str, Any]:
+    """Write the part with its web pages' labels; optionally drop the pages not recalled."""
+    from classifiers import OTHER
+
+    table = storage.read_table(in_uri)
     domains = table.column("domain").to_pylist()
     metas = table.column("meta").to_pylist()
     mask = [False] * table.num_rows
-    for i, (label, score, via, probs) in labels.items():
-        domains[i] = DOMAIN_OF_LABEL[label]
-        try:
-            meta = json.loads(metas[i])
-        except (TypeError, ValueError):
-            meta = None
-        if not isinstance(meta, dict):
-            meta = {"meta_unparsed": metas[i]}
-        meta.update({"recall_label": label, "recall_score": round(float(score), 5), "recall_via": via, "recall_probs": probs})
-        metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
-        mask[i] = drop_unrecalled and label == "other"
-    table = table.set_column(table.schema.get_field_index("domain"), "domain", pa.array(domains, pa.string()))
-    table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
+    final_domains: dict[str, int] = {}
+    if final is not None:
+        labels = final["labels"]
+        pages = storage.read_table(final["pages"], columns=["row", "seed_url"])
+        probs = _probs(final["probs"], labels)
+        recalled = storage.read_table(final["recalled"]).column("recalled").to_numpy()
+        known = storage.read_table(final["known"]).column("known").to_numpy()
+        for k, (i, seed_url) in enumerate(zip(pages.column("row").to_pylist(), pages.column("seed_url").to_pylist())):
+            j = int(recalled[k])
+            if j >= 0:
+                label, via = ALL_LABELS[j], "model"
+            elif known[k] >= 0:
+                label, via = ALL_LABELS[int(known[k])], ("seed" if seed_url else "url_prefix")
+            else:
+                label, via = OTHER, None
+            j = labels.index(label)
+            domains[i] = DOMAIN_OF_LABEL[label]
+            final_domains[domains[i]] = final_domains.get(domains[i], 0) + 1
+            try:
+                meta = json.loads(metas[i])
+            except (TypeError, ValueError):
+                meta = None
+            if not isinstance(meta, dict):
+                meta = {"meta_unparsed": metas[i]}
+            meta.update({"recall_label": label, "recall_score": round(float(probs[k, j]), 5), "recall_via": via,
+                         "recall_probs": {lab: round(float(x), 5) for lab, x in zip(labels, probs[k])}})
+            metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
+            mask[i] = drop_unrecalled and label == OTHER
+        table = table.set_column(table.schema.get_field_index("domain"), "domain", pa.array(domains, pa.string()))
+        table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
     reasons = ["not_recalled" if m else None for m in mask]
-    details = [f"{table.column('path')[i].as_py()}: below the recall threshold in the last iteration" if m else "" for i, m in enumerate(mask)]
-    return write_filtered_part(table, mask, reasons, details, out_path).to_json()
-
-
-# ---------------------------------------------------------------------------------------- pages
-
-
-class PartPages:
-    """classifiers.PageSet over the web rows of Parquet parts; scoring runs as Ray tasks per part."""
-
-    def __init__(self, ctx, inputs: list[str], where: list[tuple[int, int]], urls: list[str], pretok_path: str | None) -> None:
-        self.ctx, self.inputs, self.where, self._urls, self.pretok_path = ctx, inputs, where, urls, pretok_path
-
-    def urls(self) -> list[str]:
-        return self._urls
-
-    def _by_part(self, indices: Sequence[int]) -> dict[int, list[int]]:
-        out: dict[int, list[int]] = {}
-        for k in indices:
-            out.setdefault(self.where[k][0], []).append(k)
-        return out
-
-    def score(self, model_paths: list[str], fold_of: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        groups = self._by_part(range(len(self._urls)))
-        parts = sorted(groups)
-        args = [
-            (self.inputs[p], [self.where[k][1] for k in groups[p]], [int(fold_of[k]) for k in groups[p]], model_paths, labels, self.pretok_path)
-            for p in parts
-        ]
-        probs = np.zeros((len(self._urls), len(labels)), dtype=np.float32)
-        tokens = np.zeros(len(self._urls), dtype=np.int64)
-        for p, (pr, tk) in zip(parts, self.ctx.run_tasks(score_part, args, desc=f"{self.ctx.stage_name}:score")):
-            probs[groups[p]] = pr
-            tokens[groups[p]] = tk
-        return probs, tokens
-
-    def texts(self, indices: Sequence[int]) -> list[str]:
-        out: dict[int, str] = {}
-        for p, ks in self._by_part(indices).items():
-            col = pq.read_table(self.inputs[p], columns=["text"]).column("text")
-            for k in ks:
-                out[k] = col[self.where[k][1]].as_py()
-        return [out[k] for k in indices]
-
-
-# ---------------------------------------------------------------------------------------- stage
+    paths = table.column("path").to_pylist()
+    details = [f"{paths[i]}: below the recall threshold in the last iteration" if m else "" for i, m in enumerate(mask)]
+    return {"stats": write_filtered_part(table, mask, reasons, details, out_uri).to_json(), "final_domains": final_domains}
 
 
 def _file_digest(path: str) -> str:
@@ -242,6 +592,7 @@ def _file_digest(path: str) -> str:
 
 class RecallStage(GlobalStage):
     name = "recall"
+    version = "2"  # scratch-file loop: negatives and code-text seeds chosen by URL/id hash
     config: RecallConfig
 
     def __init__(self, config: RecallConfig | None = None) -> None:
@@ -268,74 +619,196 @@ class RecallStage(GlobalStage):
                 raise PreflightError(f"stages.recall.budget_tokens: unknown label(s) {sorted(bad)}; use code, math")
 
     def run(self, ctx, inputs: list[str]) -> StageStats:
-        from classifiers import IterationConfig, RecallDataError, RecallParams, load_seeds, run_iterations
-
         started = time.time()
         cfg = self.config
+        n = len(inputs)
+        S = ctx.scratch
+        pages = [S("pages", part_name(i)) for i in range(n)]
         report: dict[str, Any] = {"config": cfg.model_dump(mode="json")}
-        idx_args = [(p, cfg.code_text_languages, cfg.docstrings, cfg.min_seed_words, cfg.code_text_seeds, cfg.recall_domains) for p in inputs]
-        indexed = ctx.run_tasks(index_part, idx_args, desc=f"{self.name}:index")
-        where = [(p, r) for p, ix in enumerate(indexed) for r in ix["web_rows"]]
-        urls = [u for ix in indexed for u in ix["urls"]]
-        seeds: list[tuple[str, str, str | None]] = []
-        seed_report: dict[str, Any] = {"files": {}}
-        for path in cfg.seeds:
-            loaded = load_seeds(path, {"code", "math", "other"})
-            seeds.extend(loaded.seeds)
-            counts: dict[str, int] = {}
-            for _, lab, _ in loaded.seeds:
-                counts[lab] = counts.get(lab, 0) + 1
-            seed_report["files"][path] = {"labels": counts, "skipped": loaded.skipped}
-        code_text = [t for ix in indexed for t in ix["code_text"]]
-        if len(code_text) > cfg.max_code_text_seeds:
-            code_text = random.Random(f"{ctx.seed}/code_text").sample(code_text, cfg.max_code_text_seeds)
-        seeds.extend((t, "code", None) for t in code_text)
-        seed_report["code_text_from_input"] = len(code_text)
-        report["seeds"] = seed_report
-        report["web_pages"] = len(urls)
-        labels: dict[int, dict[int, tuple[str, float, str | None, dict[str, float]]]] = {p: {} for p in range(len(inputs))}
-        model_path = ctx.stage_dir / "model.bin"
-        if not urls:
+
+        prep = ctx.load_step("prepare")
+        if prep is None:
+            prep = self._prepare(ctx, inputs, pages)
+            ctx.save_step("prepare", prep)
+        report["seeds"] = prep["seeds_report"]
+        report["web_pages"] = prep["web_pages"]
+        final: dict[str, Any] | None = None
+        if not prep["web_pages"]:
             report["skipped"] = "no web pages in the input"
+        elif not prep["positive_labels"]:
+            report["skipped"] = "no positive seeds: give seed texts labelled e.g. code or math"
         else:
-            ft = cfg.fasttext
-            params = RecallParams(
-                dim=ft.dim, lr=ft.lr, word_ngrams=ft.word_ngrams, min_count=ft.min_count, epoch=ft.epoch, bucket=ft.bucket,
-                thread=ft.thread, seed=ctx.seed, max_tokens=ft.max_tokens, min_count_fallback=ft.min_count_fallback,
-                max_examples_per_label=ft.max_examples_per_label, max_repeat=ft.max_repeat,
-            )
-            it_cfg = IterationConfig(
-                iterations=cfg.iterations, threshold=cfg.threshold, budget_tokens=cfg.budget_tokens,
-                negatives_per_positive=cfg.negatives_per_positive, folds=cfg.folds, min_share=cfg.min_share,
-                min_domain_pages=cfg.min_domain_pages, min_prefix_share=cfg.min_prefix_share,
-                min_prefix_pages=cfg.min_prefix_pages, max_prefix_depth=cfg.max_prefix_depth, seed=ctx.seed,
-            )
-            pages = PartPages(ctx, inputs, where, urls, cfg.tokenizer)
             try:
-                result = run_iterations(pages, seeds, params, it_cfg, ctx.tmp_dir, make_pretokenize(cfg.tokenizer))
-            except (RecallDataError, ValueError) as exc:
+                final = self._iterate(ctx, prep, pages, report)
+            except RecallDataError as exc:
                 # Unusable seeds or pages: the run goes on with the records unchanged, and says why.
                 log.warning("stage recall: skipped: %s", exc)
                 report["skipped"] = str(exc)
-            else:
-                if result.model is not None:
-                    result.model.save(model_path)
-                    report["model"] = {"path": str(model_path), "bytes": model_path.stat().st_size, "train": result.model.info.to_json()}
-                for k, (p, r) in enumerate(where):
-                    probs = {lab: round(float(x), 5) for lab, x in zip(result.label_names, result.probs[k])}
-                    labels[p][r] = (result.labels[k], float(result.scores[k]), result.via[k], probs)
-                report["iterations"] = result.iterations
-                final: dict[str, int] = {}
-                for lab in result.labels:
-                    final[DOMAIN_OF_LABEL[lab]] = final.get(DOMAIN_OF_LABEL[lab], 0) + 1
-                report["final_domains"] = dict(sorted(final.items()))
-        args = [(p, str(ctx.stage_dir / part_name(i)), labels[i], cfg.drop_unrecalled and "skipped" not in report) for i, p in enumerate(inputs)]
+        drop = cfg.drop_unrecalled and final is not None
+        args = [(inputs[i], part_uri(ctx.stage_uri, i), {**final, "pages": pages[i], "probs": final["probs"][i],
+                 "recalled": final["recalled"][i], "known": final["known"][i]} if final else None, drop) for i in range(n)]
         total = StageStats()
-        for s in ctx.run_tasks(apply_part, args, desc=f"{self.name}:apply"):
-            total.merge(StageStats.from_json(s))
+        domains: dict[str, int] = {}
+        for r in ctx.map(apply_task, args, desc=f"{self.name}:apply"):
+            total.merge(StageStats.from_json(r["stats"]))
+            for k, v in r["final_domains"].items():
+                domains[k] = domains.get(k, 0) + v
+        if final is not None:
+            report["final_domains"] = dict(sorted(domains.items()))
         report["seconds"] = round(time.time() - started, 2)
-        write_json_atomic(ctx.reports_dir / "recall.json", report)
+        storage.write_json(storage.join(ctx.reports_uri, "recall.json"), report)
         return total
+
+    def _prepare(self, ctx, inputs: list[str], pages: list[str]) -> dict[str, Any]:
+        """Seeds (one task), then one pass over every part (pages pretokenized into scratch), then the
+        code-text seeds (one task). Returns the per-part summaries the iterations need."""
+        cfg, S = self.config, ctx.scratch
+        seeds = ctx.map(seed_task, [(cfg.seeds, cfg.tokenizer, cfg.fasttext.max_tokens, S("seeds", "lines.parquet"), S("seeds", "urls.parquet"))],
+                        desc=f"{self.name}:seeds")[0]
+        opts = {"recall_domains": cfg.recall_domains, "code_text_seeds": cfg.code_text_seeds, "code_text_languages": cfg.code_text_languages,
+                "docstrings": cfg.docstrings, "min_seed_words": cfg.min_seed_words, "max_code_text_seeds": cfg.max_code_text_seeds,
+                "tokenizer": cfg.tokenizer, "max_tokens": cfg.fasttext.max_tokens, "folds": cfg.folds, "seed": ctx.seed}
+        code_parts = [S("code_text", part_name(i)) for i in range(len(inputs))]
+        # Code-text seeds: a hash sample of the candidate files big enough for max_code_text_seeds
+        # pieces (assuming one piece per file), so files beyond it are never parsed for docstrings.
+        from classifiers.sharded import key_threshold
+
+        k = cfg.max_code_text_seeds
+        n_files = sum(ctx.map(count_task, [(u, opts) for u in inputs], desc=f"{self.name}:count")) if k and cfg.code_text_seeds else 0
+        bound = key_threshold(k, n_files) if n_files else 0
+        indexed = ctx.map(index_task, [(inputs[i], i, pages[i], code_parts[i], S("seeds", "urls.parquet"), opts, bound) for i in range(len(inputs))],
+                          desc=f"{self.name}:index")
+        code = {"code_text_files": n_files, "code_text_files_parsed": sum(ix["code_text_files_parsed"] for ix in indexed)}
+        if sum(ix["code_text_pieces"] for ix in indexed) < k and 0 < bound < 2**64 - 1:
+            # Fewer pieces than files in the sample: take them from every file instead.
+            again = ctx.map(code_text_part_task, [(inputs[i], code_parts[i], opts) for i in range(len(inputs))], desc=f"{self.name}:code_text_all")
+            code["code_text_files_parsed"] += sum(r["code_text_files_parsed"] for r in again)
+        n_code = ctx.map(code_text_task, [(code_parts, k, S("code_text.parquet"))], desc=f"{self.name}:code_text")[0]
+        counts = dict(seeds["counts"])
+        counts["code"] = counts.get("code", 0) + n_code
+        return {
+            "seeds_report": {"files": seeds["files"], "code_text_from_input": n_code, **code},
+            "seed_counts": counts,
+            "positive_labels": sorted(lab for lab, c in counts.items() if lab != "other" and c > 0),
+            "web_pages": sum(ix["pages"] for ix in indexed),
+            "next": {"expanded_known": _sum_dicts(ix["expanded_known"] for ix in indexed), "pool": _sum_dicts(ix["pool"] for ix in indexed)},
+        }
+
+    def _iterate(self, ctx, prep: dict[str, Any], pages: list[str], report: dict[str, Any]) -> dict[str, Any]:
+        cfg, S, n = self.config, ctx.scratch, len(pages)
+        positive = prep["positive_labels"]
+        labels = positive + ["other"]
+        ft = cfg.fasttext
+        params = RecallParams(
+            dim=ft.dim, lr=ft.lr, word_ngrams=ft.word_ngrams, min_count=ft.min_count, epoch=ft.epoch, bucket=ft.bucket,
+            thread=ft.thread, seed=ctx.seed, max_tokens=ft.max_tokens, min_count_fallback=ft.min_count_fallback,
+            max_examples_per_label=ft.max_examples_per_label, max_repeat=ft.max_repeat,
+        ).to_json()
+        folds = max(1, cfg.folds)
+        rule = {"min_share": cfg.min_share, "min_domain_pages": cfg.min_domain_pages, "min_prefix_share": cfg.min_prefix_share,
+                "min_prefix_pages": cfg.min_prefix_pages}
+        report["iterations"] = []
+        state = prep["next"]
+        model_uri = storage.join(ctx.stage_uri, "model.bin")
+        for it in range(1, cfg.iterations + 1):
+            done = ctx.load_step(f"iter-{it}")
+            if done is None:
+                done = self._one_iteration(ctx, it, state, prep, labels, params, folds, rule, pages, model_uri)
+                ctx.save_step(f"iter-{it}", done)
+            if "error" in done:
+                raise RecallDataError(done["error"])
+            report["iterations"].append(done["entry"])
+            state = done["next"]
+            if it == cfg.iterations:
+                report["model"] = done["model"]
+            log.info("recall iteration %d: recalled %s, new positives %s", it, done["entry"]["recalled_pages"], done["entry"]["new_positives"])
+        last = cfg.iterations
+        return {"labels": labels, "probs": [S(f"iter-{last}", "probs", part_name(i)) for i in range(n)],
+                "recalled": [S(f"iter-{last}", "recalled", part_name(i)) for i in range(n)],
+                "known": [S(f"iter-{last + 1}", "known", part_name(i)) for i in range(n)]}
+
+    def _one_iteration(self, ctx, it: int, state: dict[str, Any], prep: dict[str, Any], labels: list[str], params: dict[str, Any],
+                       folds: int, rule: dict[str, Any], pages: list[str], model_uri: str) -> dict[str, Any]:
+        """Train (fold models in parallel tasks) -> score -> select -> domains -> expansion; every
+        per-page result goes to scratch, the returned record is per-iteration totals only."""
+        cfg, S, n = self.config, ctx.scratch, len(pages)
+        positive = [lab for lab in labels if lab != "other"]
+        started = time.time()
+        known = [S(f"iter-{it}", "known", part_name(i)) if it > 1 else None for i in range(n)]
+        n_pos = {lab: prep["seed_counts"].get(lab, 0) + state["expanded_known"].get(lab, 0) for lab in positive}
+        n_neg = min(params["max_examples_per_label"], int(round(cfg.negatives_per_positive * sum(n_pos.values()))))
+        last = it == cfg.iterations
+        # Negatives: the pool pages with the smallest hash keys. Parts keep the ones under a bound that
+        # holds enough of them; a bound that turns out too low is widened to everything (rare).
+        wanted = {str(f): min(n_neg, state["pool"][str(f)]) for f in range(folds)}
+        wanted["all"] = min(n_neg, state["pool"]["all"])
+        smallest_pool = min(state["pool"][str(f)] for f in range(folds))
+        train_parts = [S(f"iter-{it}", "train", part_name(i)) for i in range(n)]
+        from classifiers.sharded import key_threshold
+
+        for bound in (key_threshold(n_neg, smallest_pool), 2**64 - 1):
+            got = _sum_dicts(ctx.map(train_lines_task, [(i, pages[i], known[i], train_parts[i], f"{ctx.seed}/{it}", bound, folds) for i in range(n)],
+                                     desc=f"{self.name}:train_lines"))
+            if all(got.get(k, 0) >= v for k, v in wanted.items()):
+                break
+        jobs = [(f"fold-{f}", S("seeds", "lines.parquet"), S("code_text.parquet"), train_parts, f if folds > 1 else None, n_neg, params,
+                 S(f"iter-{it}", f"fold-{f}.bin")) for f in range(folds)]
+        if last and folds > 1:
+            # The model users keep sees negatives from every fold (it scores new data, not these pages).
+            jobs.append(("final", S("seeds", "lines.parquet"), S("code_text.parquet"), train_parts, None, n_neg, params, model_uri))
+        trained = ctx.map(train_task, jobs, num_cpus=params["thread"], desc=f"{self.name}:train")
+        for t in trained:
+            if "error" in t:
+                return {"error": t["error"]}
+        models = [[S(f"iter-{it}", f"fold-{f}.bin"), trained[f]["sha256"]] for f in range(folds)]
+        out = {}
+        if last:
+            if folds == 1:
+                with storage.local_copy(models[0][0]) as local:
+                    storage.upload_file(local, model_uri)
+                final = trained[0]
+            else:
+                final = trained[-1]
+            out["model"] = {"path": model_uri, "bytes": storage.size(model_uri), "train": final["info"]}
+        I = lambda kind, i: S(f"iter-{it}", kind, part_name(i))  # noqa: E731
+        stats_args = [{"recalled_uri": I("recalled", i), "prev_recalled_uri": S(f"iter-{it - 1}", "recalled", part_name(i)) if it > 1 else None,
+                       "counts_uri": I("counts", i), "threshold": cfg.threshold, "max_depth": cfg.max_prefix_depth, "cutoffs": None} for i in range(n)]
+        budget = cfg.budget_tokens
+        scored = ctx.map(score_task, [(i, pages[i], models, labels, I("probs", i), None if budget else stats_args[i]) for i in range(n)],
+                         desc=f"{self.name}:score")
+        if budget:
+            cutoffs = ctx.map(cut_task, [([I("probs", i) for i in range(n)], pages, labels, cfg.threshold, budget)], desc=f"{self.name}:cut")[0]
+            sums = ctx.map(_stats_call, [(i, pages[i], I("probs", i), labels, {**stats_args[i], "cutoffs": cutoffs}) for i in range(n)],
+                           desc=f"{self.name}:select")
+        else:
+            sums = scored
+        decided = ctx.map(reduce_task, [([I("counts", i) for i in range(n)], positive, rule, S(f"iter-{it}", "decisions.parquet"))],
+                          desc=f"{self.name}:domains")[0]
+        expanded = ctx.map(expand_task, [(pages[i], known[i], I("recalled", i), S(f"iter-{it}", "decisions.parquet"),
+                                          S(f"iter-{it + 1}", "known", part_name(i)), labels, cfg.max_prefix_depth, folds) for i in range(n)],
+                           desc=f"{self.name}:expand")
+        recalled_pages = _sum_dicts(s["recalled_pages"] for s in sums)
+        entry: dict[str, Any] = {
+            "iteration": it,
+            "positives": n_pos,
+            "negatives_from_pages": {t["name"].removeprefix("fold-"): t["negatives"] for t in trained if t["name"] != "final"},
+            "negatives_from_seeds": prep["seed_counts"].get("other", 0),
+            "train": {t["name"].removeprefix("fold-"): t["info"] for t in trained if t["name"] != "final"},
+            "recalled_pages": {lab: recalled_pages.get(lab, 0) for lab in positive},
+            "recalled_tokens": {lab: _sum_dicts(s["recalled_tokens"] for s in sums).get(lab, 0) for lab in positive},
+            "domains": decided["domains"],
+            "url_prefixes": decided["url_prefixes"],
+            "new_positives": {lab: _sum_dicts(e["new_positives"] for e in expanded).get(lab, 0) for lab in positive},
+            "score_pages_per_s": _rate(sum(s["pages"] for s in scored), sum(s["score_seconds"] for s in scored)),
+            "seconds": round(time.time() - started, 2),
+        }
+        if it > 1:
+            # DeepSeekMath stopped when ~98% of an iteration's pages had been collected before.
+            both = _sum_dicts(s["both"] for s in sums)
+            entry["already_recalled_share"] = {lab: round(both.get(lab, 0) / recalled_pages[lab], 4) if recalled_pages.get(lab) else 0.0 for lab in positive}
+        out.update({"entry": entry, "next": {"expanded_known": _sum_dicts(e["expanded_known"] for e in expanded),
+                                             "pool": _sum_dicts(e["pool"] for e in expanded)}})
+        return out
 
 
 def _seed_readable(path: str) -> bool:
@@ -348,3 +821,19 @@ def _seed_readable(path: str) -> bool:
         except (ModuleNotFoundError, ValueError):
             return False
     return Path(path).is_file()
+
+
+def _stats_call(part: int, pages_uri: str, probs_uri: str, labels: list[str], kwargs: dict[str, Any]) -> dict[str, Any]:
+    return stats_task(part, pages_uri, probs_uri, labels, **kwargs)
+
+
+def _sum_dicts(dicts) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def _rate(pages: int, seconds: float) -> float | None:
+    return round(pages / seconds, 1) if seconds > 0 else None
