@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import Counter
 from dataclasses import asdict
 from typing import Any, Literal
@@ -397,8 +398,10 @@ class ShardsStage(GlobalStage):
 
         tok_step = ctx.load_step("tokenizer")
         if tok_step is None:
+            started = time.time()
             tok_step = self._tokenizer_step(ctx, inputs)
             ctx.save_step("tokenizer", tok_step)
+            log.info("shards: tokenizer step %.1fs (encoder: %s)", time.time() - started, tok_step["encoder"].get("name"))
         sha, fast = tok_step["sha256"], tok_step["fast"]
 
         enc_uris = [ctx.scratch("enc", part_name(i)) for i in range(len(inputs))]
@@ -406,10 +409,12 @@ class ShardsStage(GlobalStage):
         enc_groups = [ctx.scratch("enc_groups", f"part-{i:05d}.json") for i in range(len(inputs))]
         encoded = ctx.load_step("encode")
         if encoded is None:
+            started = time.time()
             encoded = ctx.map(encode_part, [(tok_uri, sha, fast, u, e, d, g, cfg, seed)
                                             for u, e, d, g in zip(inputs, enc_uris, enc_drops, enc_groups)],
                               desc="shards:encode")
             ctx.save_step("encode", encoded)
+            log.info("shards: encode step %.1fs", time.time() - started)
         code_tokens = sum(e["train_tokens"].get("code", 0) + e["eval_tokens"].get("code", 0) for e in encoded)
         if code_tokens == 0 and not cfg.allow_empty:
             raise EmptyCorpusError(
@@ -420,6 +425,7 @@ class ShardsStage(GlobalStage):
         scatter = [ctx.scratch("scatter", part_name(i)) for i in range(len(inputs))]
         mixed = ctx.load_step("mix")
         if mixed is None:
+            started = time.time()
             plan, forced, n_ranges = self._mix_plan(encoded, enc_groups, seed)
             plan_data = asdict(plan)
             dropped = [dropped_uri(storage.join(ctx.stage_uri, part_name(i))) for i in range(len(inputs))]
@@ -427,16 +433,19 @@ class ShardsStage(GlobalStage):
                                          for e, u, d, s, o in zip(enc_uris, inputs, enc_drops, scatter, dropped)], desc="shards:mix")
             mixed = {"plan": plan_data, "forced_eval": forced, "n_ranges": n_ranges, "parts": results}
             ctx.save_step("mix", mixed)
+            log.info("shards: mix step %.1fs (ranges %s)", time.time() - started, n_ranges)
         plan, n_ranges = MixturePlan(**mixed["plan"]), mixed["n_ranges"]
 
         summaries = ctx.load_step("pack")
         if summaries is None:
+            started = time.time()
             jobs = [("train", r, r) for r in range(n_ranges["train"])] + [("eval", r, n_ranges["train"] + r) for r in range(n_ranges["eval"])]
             shared = ctx.share(scatter)
             summaries = ctx.map(pack_range, [(tok_uri, sha, fast, shared, b, split, r, ctx.stage_uri,
                                               ctx.scratch("ranges", f"{b:05d}.json"), cfg, seed) for split, r, b in jobs],
                                 desc="shards:pack")
             ctx.save_step("pack", summaries)
+            log.info("shards: pack step %.1fs", time.time() - started)
 
         tok = from_json(storage.read_text(tok_uri), path=None, sha256=sha)
         languages: Counter = Counter()
