@@ -1,8 +1,12 @@
-"""The training loop: AdamW + warmup/cosine, grad accumulation and clipping, bf16 autocast on GPU,
-eval loss on the held-out shards, metrics.jsonl, and atomic checkpoints that resume exactly.
+"""The training loop: AdamW + warmup then cosine or step decay, grad accumulation and clipping, bf16
+autocast on GPU, data parallelism under torchrun (DDP, or FSDP2 with `fsdp`), eval loss on the held-out
+shards, metrics.jsonl, and atomic checkpoints that resume exactly.
+
+Under `torchrun --nproc_per_node N` every process trains on its own rows (`TrainLoader`); rank 0
+alone logs, evaluates and writes; the checkpoint holds every rank's loader position.
 
 Outputs in `out/`: `metrics.jsonl` (one JSON object per logged step) and `checkpoint.pt` (model incl.
-router biases, optimizer, scheduler, RNG states, loader cursor, configs).
+router biases, optimizer, scheduler, RNG states, loader positions of all ranks, configs).
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from pretrain.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict
-from pretrain.data import IGNORE, Manifest, ShardError, ShardLoader, read_manifest
+from pretrain.data import IGNORE, Manifest, ShardError, ShardLoader, TrainLoader, read_manifest
 from pretrain.flops import flops_per_token, mfu, peak_flops
 from pretrain.model import Transformer
 
@@ -27,10 +33,14 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 
 
-def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """Linear warmup to the peak over `warmup` steps, then cosine decay to `min_ratio` of it at `total`."""
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float, schedule: str = "cosine") -> float:
+    """Linear warmup to the peak over `warmup` steps, then either cosine decay to `min_ratio` of it at
+    `total`, or ("step", DeepSeek-V2-Lite) x0.316 from 80% of the steps and x0.316^2 from 90% (the batch
+    is constant, so steps are proportional to tokens)."""
     if step < warmup:
         return (step + 1) / warmup
+    if schedule == "step":
+        return 1.0 if step < 0.8 * total else 0.316 if step < 0.9 * total else 0.316 ** 2
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -77,6 +87,99 @@ def evaluate(model: Transformer, manifest: Manifest, batch_size: int, seq_len: i
     return total / count if count else None
 
 
+@dataclasses.dataclass
+class Dist:
+    """Where this process sits in a torchrun job (rank 0 of 1 without torchrun)."""
+    rank: int
+    local_rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> Dist:
+    """Read torchrun's RANK / LOCAL_RANK / WORLD_SIZE; pin this process to its GPU (cuda:LOCAL_RANK) and
+    join the process group (NCCL on CUDA, Gloo on CPU) when there is more than one process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        # Without this every process of the node would sit on cuda:0.
+        dev = torch.device("cuda", local if world > 1 or dev.index is None else dev.index)
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo",
+                                device_id=dev if dev.type == "cuda" else None)
+    return Dist(rank, local, world, dev)
+
+
+def wrap_model(model: Transformer, cfg: TrainConfig, d: Dist, dispatch: str) -> torch.nn.Module:
+    """The module the training forward runs through: the model itself (one process), DDP, or FSDP2."""
+    if d.world_size == 1:
+        return model
+    if cfg.fsdp:
+        from torch.distributed.fsdp import fully_shard
+
+        # Each block is one all-gather / reduce-scatter unit; the root holds embedding, norm and head.
+        for block in model.blocks:
+            fully_shard(block)
+        return fully_shard(model)
+    # Buffers are not broadcast: the router's per-rank load counters must stay per rank (end_step sums
+    # them). The loop dispatch skips experts that got no tokens, so their weights may go unused.
+    return DistributedDataParallel(model, device_ids=[d.device.index] if d.device.type == "cuda" else None,
+                                   broadcast_buffers=False, find_unused_parameters=dispatch == "loop")
+
+
+def _gradient_sync(wrapped: torch.nn.Module, enabled: bool) -> Any:
+    """Context that skips the gradient all-reduce on all but the last micro-batch of a step."""
+    import contextlib
+
+    if isinstance(wrapped, DistributedDataParallel) and not enabled:
+        return wrapped.no_sync()
+    if hasattr(wrapped, "set_requires_gradient_sync"):  # FSDP2
+        wrapped.set_requires_gradient_sync(enabled)
+    return contextlib.nullcontext()
+
+
+def _full_states(model: Transformer, optimizer: torch.optim.Optimizer, fsdp: bool) -> tuple[dict, dict]:
+    """Model and optimizer state as plain tensors (a collective under FSDP2: every rank calls it)."""
+    if not fsdp:
+        return model.state_dict(), optimizer.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+    return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def _load_full_states(model: Transformer, optimizer: torch.optim.Optimizer, ckpt: dict, fsdp: bool) -> None:
+    if not fsdp:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+    set_state_dict(model, optimizer, model_state_dict=ckpt["model"], optim_state_dict=ckpt["optimizer"],
+                   options=StateDictOptions(full_state_dict=True))
+
+
+def _all_gather(obj: Any, d: Dist) -> list[Any]:
+    if d.world_size == 1:
+        return [obj]
+    out: list[Any] = [None] * d.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _mean_over_ranks(values: list[float], d: Dist) -> list[float]:
+    if d.world_size == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=d.device)
+    dist.all_reduce(t)
+    return (t / d.world_size).tolist()
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write atomically: a crash leaves either the old or the new checkpoint, never a torn file."""
     tmp = path.with_name(path.name + ".tmp")
@@ -118,8 +221,13 @@ def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: Trai
           stop_after: int | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train on `shards` (a directory with manifest.json) up to `cfg.steps`; returns a run summary.
 
-    `stop_after` ends this invocation after that many steps (checkpointed) without changing the
-    schedule, which is laid out over `cfg.steps`: for preemptible jobs, and the exact-resume test."""
+    Under torchrun each process calls this; `cfg.batch_size` is per process, so the global batch is
+    batch_size x grad_accum x WORLD_SIZE sequences. `stop_after` ends this invocation after that many
+    steps (checkpointed) without changing the schedule, which is laid out over `cfg.steps`: for
+    preemptible jobs, and the exact-resume tests."""
+    d = init_distributed(cfg.device)
+    if not d.main:
+        log = lambda _msg: None  # noqa: E731 - rank 0 alone speaks
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(shards)
@@ -134,67 +242,86 @@ def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: Trai
     if ckpt is not None:
         # The run's model shape is the checkpoint's; the schedule length may be extended.
         model_cfg = model_config_from_dict(ckpt["model_config"])
-        seq_len = int(ckpt["loader"]["seq_len"])
+        seq_len = int(ckpt["loaders"][0]["seq_len"])
     model_cfg = dataclasses.replace(model_cfg, vocab_size=manifest.vocab_size, max_seq_len=seq_len - 1)
 
-    device = torch.device(cfg.device)
+    device = d.device
     amp = device.type == "cuda"
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     model = Transformer(model_cfg).to(device)
     dispatch = model.set_dispatch(model_cfg.dispatch, device.type, torch.bfloat16 if amp else torch.float32)
+    fsdp = cfg.fsdp and d.world_size > 1
+    counts = model.param_counts()  # before FSDP2 turns the parameters into shards
+    wrapped = wrap_model(model, cfg, d, dispatch)  # FSDP2 shards `model` in place
     optimizer = build_optimizer(model, cfg, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio))
-    loader = ShardLoader(manifest, "train", cfg.batch_size, seq_len)
+        optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio, cfg.schedule))
+    loader = TrainLoader(manifest, cfg.batch_size, seq_len, seed=cfg.seed, rank=d.rank,
+                         world_size=d.world_size, cache_dir=out / "row_cache")
     step = 0
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        if len(ckpt["loaders"]) != d.world_size:
+            raise ShardError(f"{ckpt_path} was written by {len(ckpt['loaders'])} processes, this run has "
+                             f"{d.world_size}: resume with the same number")
+        _load_full_states(model, optimizer, ckpt, fsdp)
         scheduler.load_state_dict(ckpt["scheduler"])
-        loader.load_state_dict(ckpt["loader"])
+        loader.load_state_dict(ckpt["loaders"][d.rank])
         set_rng_state(ckpt["rng"], device)
         step = int(ckpt["step"])
-        _truncate_metrics(metrics_path, step)
+        if d.main:
+            _truncate_metrics(metrics_path, step)
         log(f"resumed from {ckpt_path} at step {step}")
-    elif metrics_path.exists():
+    elif d.main and metrics_path.exists():
         metrics_path.unlink()  # a fresh run starts a fresh metrics file
 
-    counts = model.param_counts()
     flops_token = flops_per_token(model_cfg, counts["active"], seq_len - 1)
     peak = peak_flops(device, cfg.peak_tflops)
     log(f"model: {counts['total'] / 1e6:.2f}M params, {counts['active'] / 1e6:.2f}M active; "
-        f"context {seq_len - 1}; vocab {model_cfg.vocab_size}; dispatch {dispatch}; device {device}")
-    forward = torch.compile(model) if cfg.compile else model
+        f"context {seq_len - 1}; vocab {model_cfg.vocab_size} (padded {model_cfg.padded_vocab}); "
+        f"dispatch {dispatch}; device {device}; world size {d.world_size}{' (FSDP2)' if fsdp else ''}")
+    forward = torch.compile(wrapped) if cfg.compile else wrapped
+    # Rank 0 evaluates alone on the unwrapped model; under FSDP2 the forward needs every rank's shard,
+    # so all ranks run the (identical) eval batches and rank 0 reports.
+    evaluates = d.main or fsdp
+
+    def run_eval() -> float | None:
+        if not evaluates:
+            return None
+        return evaluate(model, manifest, cfg.batch_size, seq_len, cfg.eval_batches, device, amp)
 
     initial_eval = None
     if cfg.eval_every and not manifest.split("eval"):
         log("the manifest lists no eval shards: eval loss is skipped")
     if cfg.eval_every and ckpt is None:
-        initial_eval = evaluate(model, manifest, cfg.batch_size, seq_len, cfg.eval_batches, device, amp)
+        initial_eval = run_eval()
         if initial_eval is not None:
             log(f"step 0 | eval {initial_eval:.4f} (ln vocab = {math.log(model_cfg.vocab_size):.4f})")
     model.train()
     recent: list[float] = []
-    tokens_per_step = cfg.batch_size * cfg.grad_accum * (seq_len - 1)
+    tokens_per_step = cfg.batch_size * cfg.grad_accum * (seq_len - 1) * d.world_size
     window_tokens, window_start = 0, time.perf_counter()
     first_loss = last_loss = last_eval = None
     end = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
-    with open(metrics_path, "a", encoding="utf-8") as metrics:
+    metrics = open(metrics_path, "a", encoding="utf-8") if d.main else None
+    try:
         while step < end:
             loss_sum = aux_sum = 0.0
-            for _ in range(cfg.grad_accum):
+            for micro in range(cfg.grad_accum):
                 inputs, targets = next(loader)
-                loss, aux = batch_loss(forward, inputs.to(device, non_blocking=True),
-                                       targets.to(device, non_blocking=True), amp)
-                ((loss + aux) / cfg.grad_accum).backward()
+                with _gradient_sync(wrapped, micro == cfg.grad_accum - 1):
+                    loss, aux = batch_loss(forward, inputs.to(device, non_blocking=True),
+                                           targets.to(device, non_blocking=True), amp)
+                    ((loss + aux) / cfg.grad_accum).backward()
                 loss_sum += float(loss.detach()) / cfg.grad_accum
                 aux_sum += float(aux.detach()) / cfg.grad_accum
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
             lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            imbalance = model.end_step()
+            imbalance = model.end_step()  # sums router loads over ranks
+            loss_sum, aux_sum = _mean_over_ranks([loss_sum, aux_sum], d)  # the global batch's loss
             step += 1
             window_tokens += tokens_per_step
             first_loss = loss_sum if first_loss is None else first_loss
@@ -209,26 +336,37 @@ def train(shards: str | Path, out: str | Path, model_cfg: ModelConfig, cfg: Trai
                 tps = window_tokens / elapsed if elapsed > 0 else 0.0
                 row: dict[str, Any] = {"step": step, "loss": loss_sum, "aux_loss": aux_sum, "lr": lr,
                                        "grad_norm": grad_norm, "tokens_per_s": tps,
-                                       "mfu": mfu(tps, flops_token, peak),
+                                       "mfu": mfu(tps, flops_token, peak * d.world_size if peak else None),
+                                       "world_size": d.world_size,
                                        "load_imbalance": [round(x, 4) for x in imbalance]}
+                if device.type == "cuda":
+                    row["peak_mem_gb"] = torch.cuda.max_memory_allocated(device) / 1e9
                 if do_eval:
-                    last_eval = evaluate(model, manifest, cfg.batch_size, seq_len, cfg.eval_batches, device, amp)
+                    last_eval = run_eval()
                     if last_eval is not None:
                         row["eval_loss"] = last_eval
-                metrics.write(json.dumps(row) + "\n")
-                metrics.flush()
+                if metrics is not None:
+                    metrics.write(json.dumps(row) + "\n")
+                    metrics.flush()
                 log(_format(row, cfg.steps))
                 window_tokens, window_start = 0, time.perf_counter()
 
             if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == end:
-                save_checkpoint(ckpt_path, {
-                    "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "loader": loader.state_dict(),
-                    "rng": rng_state(device), "model_config": to_dict(model_cfg), "train_config": to_dict(cfg),
-                })
+                model_state, optim_state = _full_states(model, optimizer, fsdp)
+                loaders = _all_gather(loader.state_dict(), d)
+                if d.main:
+                    save_checkpoint(ckpt_path, {
+                        "step": step, "model": model_state, "optimizer": optim_state,
+                        "scheduler": scheduler.state_dict(), "loaders": loaders, "world_size": d.world_size,
+                        "rng": rng_state(device), "model_config": to_dict(model_cfg), "train_config": to_dict(cfg),
+                        "shards": str(Path(shards).resolve()),
+                    })
+    finally:
+        if metrics is not None:
+            metrics.close()
     return {"steps": step, "first_loss": first_loss, "last_loss": last_loss,
             "recent_loss": sum(recent) / len(recent) if recent else None,
-            "initial_eval_loss": initial_eval, "eval_loss": last_eval,
+            "initial_eval_loss": initial_eval, "eval_loss": last_eval, "world_size": d.world_size,
             "params": counts, "dispatch": dispatch, "checkpoint": str(ckpt_path), "metrics": str(metrics_path)}
 
 

@@ -217,7 +217,7 @@ def test_resume_is_exact(pattern_shards: Path, tmp_path: Path) -> None:
         train(pattern_shards, split, model_cfg, cfg, resume=True, log=quiet)
         a = torch.load(straight / CHECKPOINT, weights_only=True)
         b = torch.load(split / CHECKPOINT, weights_only=True)
-        assert a["step"] == b["step"] == 12 and a["loader"] == b["loader"]
+        assert a["step"] == b["step"] == 12 and a["loaders"] == b["loaders"]
         for key, tensor in a["model"].items():
             assert torch.equal(tensor, b["model"][key]), key
         assert any(k.endswith("router.bias") and v.abs().sum() > 0 for k, v in b["model"].items())
@@ -346,7 +346,7 @@ def test_window_longer_than_rows_is_capped(tmp_path: Path) -> None:
     root = write_shards(tmp_path / "s", pattern_rows(8, 33, 64), 33, 64, rows_per_shard=4)
     lines: list[str] = []
     train(root, tmp_path / "t", preset("tiny"), tiny_train(1, seq_len=129), log=lines.append)
-    assert torch.load(tmp_path / "t" / CHECKPOINT, weights_only=True)["loader"]["seq_len"] == 33
+    assert torch.load(tmp_path / "t" / CHECKPOINT, weights_only=True)["loaders"][0]["seq_len"] == 33
     assert any("using 33" in line for line in lines)
 
 
