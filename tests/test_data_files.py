@@ -145,3 +145,19 @@ def test_real_yaml_files_are_named(tmp_path) -> None:
     reg = load_registry()
     names = {code_related(reg, str(p)) if detect(str(p), p.read_bytes()).language is None else "338" for p in files}
     assert names == {"YAML"}
+
+
+def test_old_registry_copy_still_names_data_files(tmp_path) -> None:
+    """A registry file copied before `code_related` existed (users extend copies) keeps YAML/Markdown."""
+    import yaml as _yaml
+
+    from lang_registry.registry import PACKAGED_REGISTRY
+
+    data = _yaml.safe_load(PACKAGED_REGISTRY.read_text())
+    del data["code_related"]
+    old = tmp_path / "my-langs.yaml"
+    old.write_text(_yaml.safe_dump(data))
+    stage = LangIdStage(LangIdConfig(registry=str(old)))
+    rows = stage.process(docs_to_table([Doc(source="gh", domain="code", repo="r", path="ci.yml", text=WORKFLOW),
+                                        Doc(source="gh", domain="code", repo="r", path="README.md", text="# x\n")]))
+    assert [r["language"] for r in rows.kept.to_pylist()] == ["YAML", "Markdown"]

@@ -47,14 +47,19 @@ class LangIdStage(MapStage):
     def __init__(self, config: LangIdConfig | None = None) -> None:
         super().__init__(config or LangIdConfig())
         self._registry = None
+        self._related_reg = None
 
     def content_files(self) -> list[str]:
         return [self.config.registry] if self.config.registry else []
 
     def setup(self) -> None:
         from lang_registry import load_registry
+        from lang_registry.registry import PACKAGED_REGISTRY
 
         self._registry = load_registry(self.config.registry)
+        # A registry copied before the code-related table existed (`corpus langs add` on an old copy)
+        # still gets YAML/Markdown/... names from the packaged table.
+        self._related_reg = self._registry if self._registry.related else load_registry(PACKAGED_REGISTRY)
 
     def _related(self, path: str) -> tuple[str | None, str | None]:
         from lang_registry.detect import code_related
@@ -63,10 +68,10 @@ class LangIdStage(MapStage):
         ext = "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
         name = self.config.code_related_text.get(ext)
         if name is None and self.config.code_related:
-            name = code_related(self._registry, path)
+            name = code_related(self._related_reg, path)
         if name is None:
             return None, None
-        rel = self._registry.related.get(name)
+        rel = self._related_reg.related.get(name)
         kind = "code_related_data" if rel is not None and rel.type == "data" else "code_related_text"
         return name, kind
 
