@@ -78,6 +78,12 @@ def test_partitioning_and_runner_do_not_change_a_byte(tmp_path, ray_runner) -> N
     three, _ = _run(tmp_path / "three", 3, runner=ray_runner)
     a, b = _digest(one.stage_uri), _digest(three.stage_uri)
     assert "manifest.json" in a and "tokenizer_config.json" in a
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(one.stage_uri)  # tokenizer.json + tokenizer_config.json
+    specials = _manifest(one)["special_tokens"]
+    assert (hf.bos_token_id, hf.eos_token_id, hf.pad_token_id) == (specials["bos"], specials["eos"], specials["pad"])
+    assert hf("x = 1").input_ids[0] == specials["bos"]
     m = _manifest(one)
     assert m["pack_ranges"]["train"] >= 2  # several pack tasks wrote shards
     assert len({s["path"].split("-")[1] for s in m["shards"] if s["split"] == "train"}) >= 2
