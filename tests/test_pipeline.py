@@ -216,7 +216,7 @@ def test_shards_feed_the_trainer(finished_run) -> None:
     _, out, results = finished_run
     manifest = json.loads((out / "shards" / "manifest.json").read_text())
     assert manifest["seq_len"] == 129 and manifest["totals"]["tokens"] > 0
-    assert manifest["eval"]["unit"] == "document"  # a whole document is held out, never a cut shard
+    assert manifest["eval"]["unit"].startswith("repository")  # whole repositories / web hosts held out
     dropped = pq.read_table(sorted(str(p) for p in (out / "shards" / "_dropped").glob("*.parquet"))).column("reason").to_pylist()
     assert len(dropped) == sum(results["shards"].dropped.values())
     for entry in manifest["shards"]:
