@@ -171,3 +171,46 @@ def test_ray_runner_gives_the_in_process_output(tmp_path, ray_runner, monkeypatc
     ctx = RunContext(out_uri=str(tmp_path / "ray"), stage_name=stage.name, runner=ray_runner, stage_key="k")
     stage.run(ctx, inputs)
     assert _outputs(tmp_path / "local", stage.name) == _outputs(tmp_path / "ray", stage.name)
+
+
+def test_no_inputs_and_empty_parts(tmp_path) -> None:
+    stats, _ = _run(ExactDedupStage(), [], tmp_path / "none")
+    assert stats.in_records == 0
+    empty = str(tmp_path / "empty.parquet")
+    pq.write_table(docs_to_table([]), empty)
+    inputs = [empty, *_corpus(tmp_path), empty]
+    stats, ctx = _run(ExactDedupStage(), inputs, tmp_path / "out")
+    assert stats.in_records == 38 and dict(stats.dropped) == {"exact_duplicate": 5}
+    assert sorted(p.name for p in (tmp_path / "out" / "dedup_exact").glob("part-*.parquet")) == [f"part-0000{i}.parquet" for i in range(5)]
+    assert [p.name for p in Path(ctx.scratch_uri).iterdir()] == ["ids"]  # earlier steps' files are gone
+
+
+def test_on_an_object_store_the_output_matches_a_local_run(tmp_path, s3_server, monkeypatch) -> None:
+    from corpus import storage
+
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    storage.configure(None)
+    monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 4096)
+    inputs = _corpus(tmp_path)
+    stage = NearDedupStage(NearDedupConfig(num_perm=128, bands=32))
+    _run(stage, inputs, tmp_path / "local")
+    remote = f"s3://{s3_server.bucket}/dedup-{tmp_path.name}"
+    real = dedup.ids_task
+    monkeypatch.setattr(dedup, "ids_task", lambda *a: (_ for _ in ()).throw(Killed("ids")))
+    with pytest.raises(Killed):
+        _run(stage, inputs, remote)  # type: ignore[arg-type]
+    monkeypatch.setattr(dedup, "ids_task", real)
+    _run(stage, inputs, remote)  # type: ignore[arg-type]
+    try:
+        local = _outputs(tmp_path / "local", stage.name)
+        folder = storage.join(remote, stage.name)
+        got = {}
+        for name in local:
+            rel = name.split("/", 1)[1]
+            got[name] = storage.read_table(storage.join(folder, *rel.split("/"))).to_pylist()
+        assert got == local
+        assert not storage.listdir(storage.join(remote, "_tmp", stage.name, "keys"))  # consumed steps are deleted
+    finally:
+        storage.remove(remote, recursive=True)
+        storage.configure(None)

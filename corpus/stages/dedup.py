@@ -168,8 +168,10 @@ class _DedupStage(GlobalStage):
         storage.remove(keys.folder, recursive=True)
         final = connected_components(ctx, edges, "cc")
         found = Shuffled.from_json(_step(ctx, "roots", lambda: _reduce(ctx, roots_task, final, "roots", n)))
+        storage.remove(final.folder, recursive=True)  # each step's input goes once the step is recorded
         shared_inputs = ctx.share(inputs)
         named = Shuffled.from_json(_step(ctx, "ids", lambda: _reduce(ctx, ids_task, found, "ids", shared_inputs)))
+        storage.remove(found.folder, recursive=True)
 
         def apply() -> dict:
             args = [(p, part_uri(ctx.stage_uri, i), i, named.part(i, n), self.reason) for i, p in enumerate(inputs)]
