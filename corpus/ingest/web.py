@@ -1,33 +1,63 @@
 """Common Crawl WARC (HTML responses, text extracted) and WET (already-extracted text) readers.
 
-Record framing comes from warcio; HTML-to-text is datatrove's Trafilatura extractor block.
-A malformed record ends the file (WARC has no resync marker) and is counted with its offset.
+Records are cut by corpus.ingest.warc_framing (a damaged record is one drop and reading goes on at
+the next), parsed by warcio; HTML-to-text is datatrove's Trafilatura extractor block, bounded in time.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Iterator
 
-from corpus.io import open_uri
+from corpus.ingest.warc_framing import Bad, TooLarge, split_stream
 from corpus.records import Doc, Drop
 
 MAX_HTML_BYTES = 5_000_000
 
 
+class ExtractTimeout(Exception):
+    """HTML-to-text took longer than the per-page budget."""
+
+
 class HtmlExtractor:
-    """datatrove's Trafilatura block, created lazily on the worker (it is not cheap to import)."""
+    """datatrove's Trafilatura block, created lazily on the worker (it is not cheap to import).
 
-    def __init__(self) -> None:
+    Each page gets `timeout_s` of wall time, enforced with a SIGALRM interval timer in the calling
+    thread: no helper thread or process exists to leak, and the interrupted page is a `timeout`
+    drop. Ray runs task functions in the worker's main thread, where signals are delivered; called
+    from another thread (no signals there) the page is extracted without a limit."""
+
+    def __init__(self, timeout_s: float | None = 10.0) -> None:
         self._impl = None
+        self.timeout_s = timeout_s
 
-    def __call__(self, html: str) -> str:
+    def _extractor(self):
         if self._impl is None:
             from datatrove.pipeline.extractors import Trafilatura
 
             # trafilatura's `deduplicate` keeps a per-process cache of seen text and drops repeats:
             # output would depend on which pages a reused worker saw before. Dedup is our own stage.
+            # (Its `timeout` applies only to its own run() sandbox process; extract() is unbounded,
+            # so the alarm below bounds the time instead.)
             self._impl = Trafilatura(favour_precision=True, deduplicate=False)
-        return self._impl.extract(html) or ""
+        return self._impl
+
+    def __call__(self, html: str) -> str:
+        impl = self._extractor()
+        if not self.timeout_s or threading.current_thread() is not threading.main_thread():
+            return impl.extract(html) or ""
+
+        def on_alarm(signum, frame):  # noqa: ANN001 - signal handler signature
+            raise ExtractTimeout(f"HTML extraction over {self.timeout_s:g} s")
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
+        try:
+            return impl.extract(html) or ""
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _charset(content_type: str) -> str:
@@ -38,30 +68,45 @@ def _charset(content_type: str) -> str:
     return "utf-8"
 
 
+def _open_stored(uri: str):
+    """The file's bytes as stored: gzip is undone by the framer, member by member (see warc_framing)."""
+    import smart_open
+
+    return smart_open.open(uri, "rb", compression="disable")
+
+
 def read_warc(uri: str, *, source: str, domain: str, extractor: HtmlExtractor | None = None) -> Iterator[Doc | Drop]:
+    """Every record of a WARC/WET file is a document or a drop; a damaged record is one
+    `malformed_record` drop (naming the file and the offset) and reading goes on at the next record."""
+    import io
+
     from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
 
     extractor = extractor or HtmlExtractor()
     try:
-        fh = open_uri(uri, "rb")
+        fh = _open_stored(uri)
     except OSError as exc:
         yield Drop("unreadable", uri, source, None, 0, f"{uri}: {exc}")
         return
     n = 0
     with fh:
-        iterator = ArchiveIterator(fh)
-        while True:
-            try:
-                record = next(iterator)
-            except StopIteration:
-                break
-            except Exception as exc:  # noqa: BLE001 - warcio, gzip and zlib all raise their own types
-                kind = "bad framing" if isinstance(exc, ArchiveLoadFailed) else type(exc).__name__
-                yield Drop("malformed_record", uri, source, None, 0, f"{uri}: record #{n + 1}: {kind}: {exc}")
-                break
-            n += 1
-            yield from _warc_record(record, uri, n, source, domain, extractor)
+        try:
+            for item in split_stream(fh):
+                n += 1
+                if isinstance(item, Bad):
+                    yield Drop("malformed_record", uri, source, None, 0, f"{uri}: record #{n} at offset {item.offset}: {item.why}")
+                    continue
+                if isinstance(item, TooLarge):
+                    yield Drop("too_large", uri, source, None, item.length, f"{uri}: record #{n} at offset {item.offset}: {item.length} bytes")
+                    continue
+                try:
+                    record = next(iter(ArchiveIterator(io.BytesIO(item))))
+                except Exception as exc:  # noqa: BLE001 - warcio raises its own types for bad headers
+                    yield Drop("malformed_record", uri, source, None, 0, f"{uri}: record #{n}: {type(exc).__name__}: {exc}")
+                    continue
+                yield from _warc_record(record, uri, n, source, domain, extractor)
+        except OSError as exc:  # the storage failing mid-file: what was read is kept, the rest is named
+            yield Drop("unreadable", uri, source, None, 0, f"{uri}: read failed after record #{n}: {exc}")
 
 
 def _warc_record(record, uri: str, n: int, source: str, domain: str, extractor: HtmlExtractor) -> Iterator[Doc | Drop]:
@@ -96,7 +141,11 @@ def _warc_record(record, uri: str, n: int, source: str, domain: str, extractor: 
             yield Drop("too_large", url, source, None, len(data), f"{uri}: {url}: page over {MAX_HTML_BYTES} bytes")
             return
         html = data.decode(_charset(ctype), errors="replace")
-        text = extractor(html).strip()
+        try:
+            text = extractor(html).strip()
+        except ExtractTimeout as exc:
+            yield Drop("timeout", url, source, None, len(data), f"{uri}: {url}: {exc}")
+            return
         if not text:
             yield Drop("no_text", url, source, None, len(data), f"{uri}: {url}: no main text extracted")
             return

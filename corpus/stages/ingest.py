@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import glob
+import os
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -12,8 +14,9 @@ from typing import Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.errors import EmptyOutputError, PreflightError
-from corpus.ingest.files import printable_path
-from corpus.ingest.repos import clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
+from corpus.ingest.files import path_too_long, printable_path
+from corpus.ingest.limits import Limits
+from corpus.ingest.repos import SKIP_DIRS, clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
 from corpus.ingest.stack_parquet import read_stack_parquet
 from corpus.ingest.web import HtmlExtractor, read_warc
 from corpus.io import expand_remote_glob, is_remote, uri_exists
@@ -42,6 +45,12 @@ class IngestConfig(BaseModel):
     max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are dropped as too_large without being read")
     allow_empty: bool = Field(False, description="an input that yields no document is a warning, not an error")
     units_per_part: int = Field(256, gt=0, description="at most this many repositories / files per output part")
+    max_archive_bytes: int = Field(4_000_000_000, gt=0, description="an archive expanding past this many bytes is cut there (archive_limit)")
+    max_archive_members: int = Field(500_000, gt=0, description="an archive with more members is cut there (archive_limit)")
+    max_compression_ratio: float = Field(100.0, gt=1, description="expanded/compressed bytes past 64 MB above which an archive is cut (archive_limit)")
+    max_repo_files: int = Field(500_000, gt=0, description="a repository with more files is cut there (repo_limit)")
+    max_repo_bytes: int = Field(4_000_000_000, gt=0, description="a repository with more bytes of files is cut there (repo_limit)")
+    extract_timeout_s: float = Field(10.0, gt=0, description="HTML-to-text time per page before the page is dropped as timeout")
     part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its units hold this many input bytes "
                             "(where a unit's size is known when planning: local files, installed distributions)")
 
@@ -52,6 +61,7 @@ class Unit:
     kind: str  # local_repo | git | tarball | python_dist | warc | wet | stack_parquet
     uri: str
     repo: str | None
+    reason: str | None = None  # kind "refused": an entry met while planning that is counted as a drop
 
 
 def resolve_uri(path: str) -> str:
@@ -121,21 +131,47 @@ class IngestStage(SourceStage):
             if not uri_exists(path):
                 raise PreflightError(f"input {spec.name!r}: {path} does not exist or is unreachable")
             return [self._file_unit(i, spec, path)]
+        # glob.glob lists only entries that exist (broken links included); a literal path must exist.
         matches = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
-        if not matches or not all(Path(m).exists() for m in matches):
+        if not matches or (not glob.has_magic(path) and not Path(path).exists()):
             raise PreflightError(f"input {spec.name!r}: path {path} does not exist")
         units = []
         for m in matches:
+            # The configured path itself may be a link (the user named it); whatever is discovered
+            # under it or through a glob is never followed: a link to /etc must not become a repository.
+            if m != path and os.path.islink(m):
+                units.append(_refused(i, m, "symlink"))
+                continue
             p = Path(m)
             if spec.kind == "repos" and p.is_dir():
-                subdirs = sorted(d for d in p.iterdir() if d.is_dir()) if spec.each_subdir else [p]
-                units += [Unit(i, "local_repo", str(d.resolve()), printable_path(d.resolve().name)) for d in subdirs]
+                units += _repo_folder_units(i, p) if spec.each_subdir else [Unit(i, "local_repo", str(p.resolve()), printable_path(p.resolve().name))]
             elif p.is_dir():
-                files = sorted(f for f in p.rglob("*") if f.is_file())
-                units += [self._file_unit(i, spec, str(f)) for f in files]
+                units += self._tree_units(i, spec, p)
             else:
                 units.append(self._file_unit(i, spec, str(p)))
         return units
+
+    def _tree_units(self, i: int, spec: InputSpec, root: Path) -> list[Unit]:
+        """Every entry under a folder of input files (WARC, Parquet, tarballs), links not followed."""
+        units: list[Unit] = []
+        errors: list[OSError] = []
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=errors.append):
+            for d in sorted(dirnames):
+                if os.path.islink(os.path.join(dirpath, d)):
+                    units.append(_refused(i, os.path.join(dirpath, d), "symlink"))
+            dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d)))
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                if path_too_long(full):
+                    units.append(_refused(i, full, "path_too_long"))
+                elif os.path.islink(full):
+                    units.append(_refused(i, full, "symlink"))
+                elif not os.path.isfile(full):
+                    units.append(_refused(i, full, "not_a_file"))
+                else:
+                    units.append(self._file_unit(i, spec, full))
+        units += [_refused(i, str(e.filename or root), "path_too_long" if e.errno == errno.ENAMETOOLONG else "unreadable") for e in errors]
+        return sorted(units, key=lambda u: u.uri)
 
     def _file_unit(self, i: int, spec: InputSpec, uri: str) -> Unit:
         if spec.kind == "repos":
@@ -196,20 +232,32 @@ class IngestStage(SourceStage):
                 h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
         return h.hexdigest()[:16]
 
+    def limits(self) -> Limits:
+        c = self.config
+        return Limits(
+            max_file_bytes=c.max_file_bytes, max_archive_bytes=c.max_archive_bytes, max_archive_members=c.max_archive_members,
+            max_compression_ratio=c.max_compression_ratio, max_repo_files=c.max_repo_files, max_repo_bytes=c.max_repo_bytes,
+        )
+
     def read(self, units: list[Unit]) -> Iterator[Doc | Drop]:
-        extractor = HtmlExtractor()
+        extractor = HtmlExtractor(timeout_s=self.config.extract_timeout_s)
+        limits = self.limits()
         for unit in units:
             spec = self.config.inputs[unit.input_index]
             common = {"source": spec.name, "domain": spec.domain}
             limit = self.config.max_file_bytes
-            if unit.kind == "local_repo":
-                yield from walk_local_repo(Path(unit.uri), repo=unit.repo, max_bytes=limit, **common)
+            if unit.kind == "refused":
+                shown = printable_path(unit.uri)
+                shown = shown if not path_too_long(shown) else shown[:200] + "..."
+                yield Drop(unit.reason or "unreadable", shown, spec.name, unit.repo, 0, f"{shown}: {REFUSED.get(unit.reason or '', unit.reason)}")
+            elif unit.kind == "local_repo":
+                yield from walk_local_repo(Path(unit.uri), repo=unit.repo, max_bytes=limit, limits=limits, **common)
             elif unit.kind == "git":
                 # Clones go to the worker's own disk (OUT may be an object store); removed after reading.
                 with tempfile.TemporaryDirectory(prefix="corpus-clone-") as tmp:
-                    yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=Path(tmp), **common)
+                    yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=Path(tmp), limits=limits, **common)
             elif unit.kind == "tarball":
-                yield from read_tarball(unit.uri, repo=unit.repo, max_bytes=limit, **common)
+                yield from read_tarball(unit.uri, repo=unit.repo, max_bytes=limit, limits=limits, **common)
             elif unit.kind == "python_dist":
                 yield from read_python_distribution(unit.uri, max_bytes=limit, **common)
             elif unit.kind in ("warc", "wet"):
@@ -218,6 +266,43 @@ class IngestStage(SourceStage):
                 yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
             else:  # pragma: no cover - plan() only makes the kinds above
                 raise ValueError(f"unknown unit kind {unit.kind}")
+
+
+REFUSED = {
+    "symlink": "symbolic link, not followed",
+    "unreadable": "cannot be listed or read",
+    "path_too_long": "path over 4096 bytes",
+    "not_a_repository": "neither a folder nor a tarball, in a folder of repositories",
+    "not_a_file": "not a regular file",
+}
+
+
+def _refused(i: int, uri: str, reason: str) -> Unit:
+    return Unit(i, "refused", uri, None, reason)
+
+
+def _repo_folder_units(i: int, folder: Path) -> list[Unit]:
+    """each_subdir: every entry of the folder is a repository (a sub-folder or a tarball) or a drop."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        return [_refused(i, str(folder), "path_too_long" if exc.errno == errno.ENAMETOOLONG else "unreadable")]
+    units = []
+    for e in entries:
+        if e.name in SKIP_DIRS:
+            continue
+        if path_too_long(e.path):
+            units.append(_refused(i, e.path, "path_too_long"))
+        elif e.is_symlink():
+            units.append(_refused(i, e.path, "symlink"))
+        elif e.is_dir(follow_symlinks=False):
+            units.append(Unit(i, "local_repo", str(Path(e.path).resolve()), printable_path(e.name)))
+        elif e.is_file(follow_symlinks=False) and e.name.endswith(TARBALL_SUFFIXES):
+            units.append(Unit(i, "tarball", e.path, _repo_name(e.path)))
+        else:
+            units.append(_refused(i, e.path, "not_a_repository"))
+    return units
 
 
 def _repo_name(uri: str) -> str:
