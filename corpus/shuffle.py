@@ -33,6 +33,7 @@ from corpus import storage
 ROUTE = "_route"
 META_KEY = b"corpus.shuffle"
 MIN_SLOT_BYTES = 32 * 1024  # smallest row group a map file is cut into (smaller: footer cost dominates)
+SLOT_BYTES_PER_COLUMN = 16 * 1024
 MAX_FILE_BITS = 12  # at most 4,096 row groups per map file
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
 TOP = 1 << 64
@@ -84,7 +85,9 @@ def write_map_file(table: pa.Table, uri: str) -> dict[str, int]:
     Returns {"rows", "bytes"}: what the driver sums to choose the bucket count."""
     route = table.column(ROUTE).to_numpy().astype(np.uint64) if table.num_rows else np.empty(0, np.uint64)
     nbytes = int(table.nbytes)
-    bits = 0 if nbytes < 2 * MIN_SLOT_BYTES else min(MAX_FILE_BITS, int(math.log2(nbytes / MIN_SLOT_BYTES)))
+    # Each row group costs ~100 B of footer per column, read by every reducer: wide rows get larger slots.
+    slot_bytes = max(MIN_SLOT_BYTES, SLOT_BYTES_PER_COLUMN * table.num_columns)
+    bits = 0 if nbytes < 2 * slot_bytes else min(MAX_FILE_BITS, int(math.log2(nbytes / slot_bytes)))
     slots = (route >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(len(route), np.int64)
     order = np.argsort(slots, kind="stable")  # stable: rows of a slot stay in the map's row order
     slots = slots[order]
@@ -94,7 +97,8 @@ def write_map_file(table: pa.Table, uri: str) -> dict[str, int]:
     meta = {"bits": bits, "slots": slots[starts].tolist(), "bytes": nbytes}
     schema = table.schema.with_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()})
     with storage.atomic_write(uri) as f:
-        with pq.ParquetWriter(f, schema, compression=storage.PARQUET_COMPRESSION) as w:
+        # No statistics: readers select row groups by the slot index, and text min/max would bloat the footer.
+        with pq.ParquetWriter(f, schema, compression=storage.PARQUET_COMPRESSION, write_statistics=False) as w:
             for s, e in zip(starts.tolist(), ends.tolist()):
                 w.write_table(table.slice(s, e - s).cast(schema), row_group_size=e - s)
             if not len(starts):
