@@ -35,7 +35,7 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         "dedup_near": NearDedupStage(s.dedup_near),
         # A pipeline-level allow_empty covers the benchmarks too.
         "decont": DecontStage(s.decont.model_copy(update={"allow_empty": True}) if cfg.allow_empty else s.decont),
-        "shards": ShardsStage(s.shards),
+        "shards": ShardsStage(s.shards.model_copy(update={"allow_empty": True}) if cfg.allow_empty else s.shards),
     }
     names = cfg.run or STAGE_ORDER
     unknown = [n for n in names if n not in stages]

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corpus import storage
-from corpus.errors import PreflightError
+from corpus.errors import EmptyOutputError, PreflightError
 from corpus.parts import dropped_uri, part_name
 from corpus.records import DROP_SCHEMA, Drop, drops_to_table
 from corpus.stage import GlobalStage
@@ -45,8 +45,8 @@ ENCODER_CHECK_BYTES = 5_000_000
 READ_COLUMNS = ["id", "text", "source", "domain", "language", "size", "repo", "path", "meta"]
 
 
-class EmptyCorpusError(PreflightError):
-    """The shards would hold no code token (the CLI exits non-zero, as for any PreflightError)."""
+class EmptyCorpusError(EmptyOutputError):
+    """The shards would hold no code token (`corpus run` exits 4, as for any EmptyOutputError)."""
 
 
 class ShardsConfig(BaseModel):
