@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pyarrow.parquet as pq
 
-from corpus.ingest.files import file_record, is_hostile_path
+from corpus.ingest.files import Occurrences, file_record, is_hostile_path
 from corpus.io import open_uri
 from corpus.records import Doc, Drop
 
@@ -35,6 +35,7 @@ def read_stack_parquet(uri: str, *, source: str, domain: str, max_bytes: int) ->
         return
     columns = [c for c in (content_col, path_col, repo_col) if c]
     row = 0
+    ids = Occurrences()  # a (repo, path) seen twice is two documents with two ids
     try:
         with fh:
             for batch in pf.iter_batches(batch_size=512, columns=columns):
@@ -52,6 +53,7 @@ def read_stack_parquet(uri: str, *, source: str, domain: str, max_bytes: int) ->
                     if len(raw) > max_bytes:
                         yield Drop("too_large", path, source, repo, len(raw), f"{uri}: row {row}: {len(raw)} bytes > {max_bytes}")
                         continue
-                    yield file_record(raw, source=source, domain=domain, repo=repo, path=path, meta={"parquet_file": uri, "row": row})
+                    yield file_record(raw, source=source, domain=domain, repo=repo, path=path, meta={"parquet_file": uri, "row": row},
+                                      doc_id_=ids.id_for(source, repo, path))
     except Exception as exc:  # noqa: BLE001
         yield Drop("corrupt_archive", uri, source, None, 0, f"{uri}: damaged after row {row}: {exc}")

@@ -198,6 +198,11 @@ def split_records(raw: IO[bytes], gzipped: bool) -> Iterator[bytes | Bad | TooLa
         while (end := buf.find(b"\r\n\r\n")) < 0 and len(buf) < MAX_HEADER_BYTES and not eof:
             fill(len(buf) + CHUNK)
         if end < 0 or end > MAX_HEADER_BYTES:
+            if eof:  # the file (or its last gzip member) ends inside this record: one drop for all of it
+                yield Bad(base, "truncated: the file ends inside a record header" + "".join(f"; {e}" for e in src.errors))
+                src.errors.clear()
+                consume(len(buf))
+                continue
             yield Bad(base, "record header without an end")
             consume(7)
             continue
@@ -226,5 +231,8 @@ def split_records(raw: IO[bytes], gzipped: bool) -> Iterator[bytes | Bad | TooLa
         why = "truncated: the file ends inside the record" if eof and len(buf) < total and start is None else (
             f"declared Content-Length {length} does not end at a record boundary"
         )
+        if start is None:  # nothing follows: a damaged tail is part of this one record
+            why += "".join(f"; {e}" for e in src.errors)
+            src.errors.clear()
         yield Bad(base, why)
         consume(start if start is not None else len(buf))
