@@ -13,6 +13,7 @@ from pathlib import Path
 from corpus import storage
 from corpus.engine import Executor, write_stats_report
 from corpus.errors import EmptyOutputError, PreflightError
+from corpus.lock import acquire as acquire_run_lock
 from corpus.ray_runner import start_runner
 from corpus.stats import StatsMismatch
 from pipelines.config import load_config
@@ -57,11 +58,13 @@ def _upload_log(log_path: Path, out_uri: str) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    run_lock = None
     try:
         cfg = load_config(args.config)
         storage.configure(cfg.storage_options)  # before the runner starts: workers inherit it
         out_dir = storage.normalize(args.output or cfg.output)
         _check_output(out_dir)
+        run_lock = acquire_run_lock(out_dir)  # before any write into OUT: a second run fails here, naming the holder
         stages = build_stages(cfg)
         only = set(args.stages.split(",")) if args.stages else None
         address = os.environ.get("RAY_ADDRESS") or cfg.ray.address
@@ -71,6 +74,8 @@ def run_command(args: argparse.Namespace) -> int:
         runner = start_runner(address, args.num_cpus or cfg.ray.num_cpus, in_process=args.in_process)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
+        if run_lock is not None:
+            run_lock.release()
         return 2
     executor = Executor(out_dir, seed=cfg.seed, resume=args.resume, runner=runner)
     started, cpu_started = time.time(), time.process_time()
@@ -90,6 +95,7 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         runner.shutdown()
         _upload_log(log_path, out_dir)
+        run_lock.release()
     print_summary(out_dir, results, stats_path, executor.ran)
     return 0
 
