@@ -2,9 +2,10 @@
 
 A part `OUT/<stage>/part-NNNNN.parquet` (and its quarantine `_dropped/part-NNNNN.parquet`) is trusted
 only once its commit record `_part-NNNNN.stats.json` names it: the record is written last and holds the
-part's key (what it was computed from), its accounting and the byte size of each file. Resume reuses a
-part only when the record's key matches and the files still have the recorded sizes, so a torn or
-foreign part is recomputed, never trusted.
+part's key (what it was computed from), its accounting and the byte size and row count of each file.
+Resume reuses a part only when the record's key matches, the files still have the recorded sizes and
+their Parquet footers read with the recorded row counts, so a torn or foreign part is recomputed,
+never trusted.
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ def list_parts(stage_uri: str) -> list[str]:
 def commit_part(part: str, key: str, stats: StageStats, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the part's commit record (after the part and its quarantine are complete)."""
     files = {}
+    rows = {}
     for uri in (part, dropped_uri(part)):
         if storage.exists(uri):
-            files[storage.basename(storage.parent(uri)) + "/" + storage.basename(uri) if uri != part else storage.basename(uri)] = storage.size(uri)
-    record = {"key": key, "stats": stats.to_json(), "files": files, **(extra or {})}
+            name = storage.basename(storage.parent(uri)) + "/" + storage.basename(uri) if uri != part else storage.basename(uri)
+            files[name] = storage.size(uri)
+            rows[name] = footer_rows(uri)
+    record = {"key": key, "stats": stats.to_json(), "files": files, "rows": rows, **(extra or {})}
     storage.write_json(commit_uri(part), record)
     return record
 
@@ -71,7 +75,24 @@ def committed(part: str, key: str) -> dict[str, Any] | None:
         uri = storage.join(folder, *name.split("/"))
         if not storage.exists(uri) or storage.size(uri) != expected:
             return None
+        # Sizes can match a file torn and rewritten, or a record copied beside foreign files: the
+        # Parquet footer must read and hold the row count recorded at commit.
+        rows = footer_rows(uri)
+        if rows is None or rows != record.get("rows", {}).get(name, rows):
+            return None
     return record
+
+
+def footer_rows(uri: str) -> int | None:
+    """Row count from a Parquet file's footer, or None when the footer does not read."""
+    try:
+        pf = storage.parquet_file(uri)
+    except Exception:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ... for a torn file
+        return None
+    try:
+        return pf.metadata.num_rows
+    finally:
+        pf.close()
 
 
 def write_filtered_part(table: pa.Table, mask: list[bool], reasons: list[str | None], details: list[str], out_uri: str) -> StageStats:
