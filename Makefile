@@ -29,6 +29,7 @@ train: setup
 
 bench: setup
 	$(BIN)/python -m pipelines.bench --output $(OUT)
+gpu-check: setup ; OUT=$(OUT) scripts/gpu_check.sh  # small preset on 1 GPU and on all GPUs -> $(OUT)/gpu_check.json (docs/pretrain.md)
 
 clean:
 	rm -rf $(OUT)

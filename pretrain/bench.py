@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -88,7 +91,47 @@ def bench_pretrain(threads: int = 1) -> dict[str, Any]:
         torch.set_num_threads(previous)
 
 
-if __name__ == "__main__":
-    import json
+def summarise_run(out_dir: str | Path, skip_steps: int) -> dict[str, Any]:
+    """One training run's numbers from its metrics.jsonl, for scripts/gpu_check.sh: median tokens/s and
+    MFU over the logged windows after `skip_steps` (compilation and allocator warm-up), the peak memory,
+    and the first and last losses."""
+    rows = [json.loads(line) for line in (Path(out_dir) / "metrics.jsonl").read_text().splitlines() if line]
+    if not rows:
+        raise ValueError(f"no metrics in {out_dir}")
+    steady = [r for r in rows if r["step"] > skip_steps] or rows[-1:]
+    mfus = [r["mfu"] for r in steady if r.get("mfu") is not None]
+    mems = [r["peak_mem_gb"] for r in rows if r.get("peak_mem_gb") is not None]
+    return {"world_size": rows[-1].get("world_size", 1), "steps": rows[-1]["step"],
+            "tokens_per_s": statistics.median(r["tokens_per_s"] for r in steady),
+            "tokens_per_s_per_process": statistics.median(r["tokens_per_s"] for r in steady) / rows[-1].get("world_size", 1),
+            "mfu": statistics.median(mfus) if mfus else None, "peak_mem_gb": max(mems) if mems else None,
+            "first_loss": rows[0]["loss"], "last_loss": rows[-1]["loss"], "measured_after_step": skip_steps}
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="pretrain benchmarks; `summarise` reads training runs")
+    sub = parser.add_subparsers(dest="cmd")
+    s = sub.add_parser("summarise", help="JSON summary of training runs (metrics.jsonl folders)")
+    s.add_argument("runs", nargs="+", type=Path, help="run folders (--out of corpus train)")
+    s.add_argument("--skip-steps", type=int, default=50, help="steps excluded from the throughput medians")
+    s.add_argument("--output", type=Path, default=None, help="write the JSON here as well")
+    args = parser.parse_args(argv)
+    if args.cmd == "summarise":
+        result: dict[str, Any] = {"torch": torch.__version__, "runs": {}}
+        if torch.cuda.is_available():
+            result["device"] = torch.cuda.get_device_name(0)
+            result["visible_gpus"] = torch.cuda.device_count()
+        for run in args.runs:
+            result["runs"][run.name] = summarise_run(run, args.skip_steps)
+        text = json.dumps(result, indent=2)
+        if args.output is not None:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(text + "\n", encoding="utf-8")
+        print(text)
+        return 0
     print(json.dumps(bench_pretrain(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -110,7 +111,8 @@ def run_train(args: argparse.Namespace) -> int:
     except (ShardError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(_summary_line(summary))
+    if int(os.environ.get("RANK", "0")) == 0:  # one summary per torchrun job
+        print(_summary_line(summary))
     return 0
 
 

@@ -127,10 +127,12 @@ def wrap_model(model: Transformer, cfg: TrainConfig, d: Dist, dispatch: str) -> 
         for block in model.blocks:
             fully_shard(block)
         return fully_shard(model)
-    # Buffers are not broadcast: the router's per-rank load counters must stay per rank (end_step sums
-    # them). The loop dispatch skips experts that got no tokens, so their weights may go unused.
+    # Buffers are not re-broadcast before each forward: the router's load counters must stay per rank
+    # (end_step sums them). They are equal on all ranks at start (same seed / same checkpoint), so the
+    # one sync at construction is harmless. The loop dispatch skips experts that got no tokens, so
+    # their weights may go unused in a step.
     return DistributedDataParallel(model, device_ids=[d.device.index] if d.device.type == "cuda" else None,
-                                   broadcast_buffers=False, find_unused_parameters=dispatch == "loop")
+                                   forward_sync_buffers=False, find_unused_parameters=dispatch == "loop")
 
 
 def _gradient_sync(wrapped: torch.nn.Module, enabled: bool) -> Any:

@@ -135,3 +135,14 @@ def test_fsdp2_matches_ddp(two_ranks: Path, shards: Path, tmp_path: Path) -> Non
     assert fsdp["loaders"] == ddp["loaders"]
     for k in ddp["model"]:
         torch.testing.assert_close(fsdp["model"][k], ddp["model"][k], rtol=1e-4, atol=1e-4, msg=k)
+
+
+def test_gpu_check_summary_reads_a_torchrun_run(two_ranks: Path) -> None:
+    """The JSON that scripts/gpu_check.sh writes comes from this summary of each run's metrics."""
+    from pretrain.bench import summarise_run
+
+    s = summarise_run(two_ranks, skip_steps=4)
+    assert s["world_size"] == 2 and s["steps"] == STEPS and s["measured_after_step"] == 4
+    assert s["tokens_per_s"] > 0 and s["tokens_per_s_per_process"] == pytest.approx(s["tokens_per_s"] / 2)
+    assert s["mfu"] is None and s["peak_mem_gb"] is None  # CPU: no peak table, no CUDA memory
+    assert s["last_loss"] < s["first_loss"]
