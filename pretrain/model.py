@@ -199,7 +199,9 @@ class Router(nn.Module):
             weights = weights * self.routed_scaling
         if self.training:
             with torch.no_grad():
-                self.load += torch.bincount(idx.flatten(), minlength=self.load.numel()).to(self.load.dtype)
+                # index_add_ rather than torch.bincount: a fixed output shape, so no torch.compile graph break.
+                flat = idx.flatten()
+                self.load.index_add_(0, flat, torch.ones_like(flat, dtype=self.load.dtype))
         return idx, weights, scores
 
 
@@ -263,7 +265,8 @@ def dispatch_experts(x: torch.Tensor, idx: torch.Tensor, weights: torch.Tensor, 
     flat = idx.reshape(-1)
     order = flat.argsort(stable=True)  # token copies grouped by expert
     token = order // k
-    counts = torch.bincount(flat, minlength=n_experts)
+    # A fixed-shape count (bincount's output shape depends on the data and breaks torch.compile graphs).
+    counts = torch.zeros(n_experts, dtype=torch.long, device=flat.device).index_add_(0, flat, torch.ones_like(flat))
     xs = x[token]
     if torch.is_autocast_enabled(x.device.type):
         # grouped_mm has no autocast rule: cast to the autocast dtype ourselves (bf16 on GPU).
