@@ -19,6 +19,7 @@ from typing import IO, Iterator
 
 from corpus.ingest.files import Occurrences, file_record, has_bad_encoding, is_hostile_path, path_too_long, printable_path
 from corpus.ingest.limits import CountingReader, Limits, RepoBudget
+from corpus.ingest.walk import walk
 from corpus.records import Doc, Drop
 
 SKIP_DIRS = {".git", ".hg", ".svn"}
@@ -36,7 +37,7 @@ def walk_local_repo(
     limits = _limits(max_bytes, limits)
     budget = RepoBudget(limits)
     errors: list[OSError] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=errors.append):
+    for dirpath, dirnames, filenames in walk(root, onerror=errors.append):
         yield from _walk_errors(errors, root, source, repo)
         kept_dirs = []
         for d in sorted(dirnames):

@@ -18,6 +18,7 @@ from corpus.ingest.files import path_too_long, printable_path
 from corpus.ingest.limits import Limits
 from corpus.ingest.repos import SKIP_DIRS, clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
 from corpus.ingest.stack_parquet import read_stack_parquet
+from corpus.ingest.walk import walk
 from corpus.ingest.web import HtmlExtractor, read_warc
 from corpus.io import expand_remote_glob, is_remote, uri_exists
 from corpus.records import Doc, Drop
@@ -155,7 +156,7 @@ class IngestStage(SourceStage):
         """Every entry under a folder of input files (WARC, Parquet, tarballs), links not followed."""
         units: list[Unit] = []
         errors: list[OSError] = []
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=errors.append):
+        for dirpath, dirnames, filenames in walk(root, onerror=errors.append):
             for d in sorted(dirnames):
                 if os.path.islink(os.path.join(dirpath, d)):
                     units.append(_refused(i, os.path.join(dirpath, d), "symlink"))
@@ -216,7 +217,7 @@ class IngestStage(SourceStage):
                     h.update(b"missing")
             elif u.kind == "local_repo":
                 total = 0
-                for dirpath, dirnames, filenames in os.walk(u.uri):
+                for dirpath, dirnames, filenames in walk(u.uri):  # iterative: deep trees do not recurse
                     dirnames[:] = sorted(d for d in dirnames if d != ".git")
                     for name in sorted(filenames):
                         try:
