@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpus import storage
+from corpus import fatal, storage
 from corpus.engine import Executor, write_stats_report
 from corpus.errors import EmptyOutputError, PreflightError
 from corpus.lock import acquire as acquire_run_lock
@@ -58,7 +58,7 @@ def _upload_log(log_path: Path, out_uri: str) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    run_lock = None
+    run_lock, log_path = None, None
     try:
         cfg = load_config(args.config)
         storage.configure(cfg.storage_options)  # before the runner starts: workers inherit it
@@ -77,6 +77,10 @@ def run_command(args: argparse.Namespace) -> int:
         if run_lock is not None:
             run_lock.release()
         return 2
+    except Exception as exc:  # noqa: BLE001 - an unwritable output or a dead cluster: one line, exit 5
+        if run_lock is not None:
+            run_lock.release()
+        return fatal.report(exc, log_path)
     executor = Executor(out_dir, seed=cfg.seed, resume=args.resume, runner=runner)
     started, cpu_started = time.time(), time.process_time()
     try:
@@ -92,6 +96,8 @@ def run_command(args: argparse.Namespace) -> int:
     except EmptyOutputError as exc:
         print(f"corpus run: nothing useful produced: {exc}", file=sys.stderr)
         return 4
+    except Exception as exc:  # noqa: BLE001 - see corpus.fatal: one line on stderr, traceback in run.log
+        return fatal.report(exc, log_path)
     finally:
         runner.shutdown()
         _upload_log(log_path, out_dir)
