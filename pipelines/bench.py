@@ -196,6 +196,8 @@ def bench_recall_stage(input_path: str) -> dict:
     r = bench_recall(table.column("text").to_pylist())
     out = _figures(r["pages"], _table_mb(table), r["pretokenize_seconds"] + r["predict_seconds"])
     out.update({"train_seconds": r["train_seconds"], "model_bytes": r["model_bytes"]})
+    out["reference"] = {"name": "fastText native batch predict on the same pretokenized lines (scoring path only)",
+                        "ratio": r["scoring_vs_native_predict"]["ratio"]}
     return out
 
 
@@ -235,7 +237,7 @@ def bench_repo_samples(input_path: str, out_dir: str) -> dict:
     from corpus.stages.repo_samples import build_bucket
 
     table = pq.read_table(input_path)
-    _, secs = _timed(lambda: build_bucket([input_path], str(Path(out_dir) / "repo_samples.parquet"), 1234, 1_000_000, None))
+    _, secs = _timed(lambda: build_bucket([input_path], str(Path(out_dir) / "repo_samples.parquet"), 1234, 1_000_000, None, "bench"))
     return _figures(table.num_rows, _table_mb(table), secs)
 
 

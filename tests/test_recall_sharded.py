@@ -186,3 +186,68 @@ def test_recall_stage_on_object_store_matches_local(shared_dir: Path, tmp_path: 
         storage.configure(None)
     assert remote[0] == local[0] and remote[1] == local[1] and remote[2] == local[2]
     assert any(json.loads(r["meta"]).get("recall_label") for part in local[0] for r in part if r["repo"] is None)
+
+
+def test_docstrings_equal_a_walk_over_every_node() -> None:
+    """The statement-block walk finds exactly the docstrings `ast.walk` finds, on real files."""
+    import ast
+
+    from corpus.stages.recall import docstrings
+
+    def by_walk(source: str) -> list[str]:
+        tree = ast.parse(source)
+        return [d for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                for d in [ast.get_docstring(n, clean=True)] if d]
+
+    files = sorted(Path(ast.__file__).parent.glob("*.py"))[:120] + sorted((Path(pa.__file__).parent).glob("*.py"))
+    checked = 0
+    for f in files:
+        source = f.read_text(encoding="utf-8", errors="replace")
+        try:
+            ref = by_walk(source)
+        except SyntaxError:
+            continue
+        assert sorted(docstrings(source)) == sorted(ref), f
+        checked += len(ref)
+    nested = "def f():\n    if x:\n        class C:\n            'inner class'\n    try:\n        pass\n    except E:\n        def g():\n            'in handler'\n"
+    assert sorted(docstrings(nested)) == ["in handler", "inner class"] and checked > 1000
+    assert docstrings("def (") == []
+
+
+@pytest.mark.parametrize("k", [100, 400])
+def test_code_text_hash_sample_is_exact_and_parses_each_file_once(tmp_path: Path, monkeypatch, k: int) -> None:
+    """Code-text seeds from a hash sample of files equal those from parsing every file; a sample that
+    falls short is topped up with the other files only."""
+    import corpus.stages.recall as recall
+    from corpus.context import RunContext
+    from corpus.records import DOC_SCHEMA, Doc
+
+    rows = []
+    for i in range(600):  # half the files give a piece of >= 20 words, half are too short
+        words = 25 if i % 2 else 5
+        rows.append(Doc(source="github", domain="code", repo=f"r{i % 7}", path=f"doc{i}.md", text=" ".join(f"w{i}x{j}" for j in range(words)),
+                        language="Markdown").row())
+    inputs = []
+    for p in range(3):
+        path = tmp_path / "in" / f"part-{p:05d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows[p::3], schema=DOC_SCHEMA), path)
+        inputs.append(str(path))
+
+    def run(name: str, pieces_per_file: float) -> tuple[dict, list[str]]:
+        monkeypatch.setattr(recall, "CODE_PIECES_PER_FILE", pieces_per_file)
+        ctx = RunContext(str(tmp_path / name), stage_name="recall", seed=5, stage_key=name)
+        recall.RecallStage(recall.RecallConfig(max_code_text_seeds=k)).run(ctx, inputs)
+        report = json.loads((tmp_path / name / "reports" / "recall.json").read_text())
+        return report["seeds"], pq.read_table(ctx.scratch("code_text.parquet")).column("line").to_pylist()
+
+    every, every_lines = run("every", 0.01)  # a sample bound above every key: all 600 files parsed
+    assert every["code_text_files"] == 600 and every["code_text_from_input"] == min(k, 300)
+    # A part stops parsing once it holds k pieces (its later files' pieces could never be chosen).
+    assert every["code_text_files_parsed"] == 600 if k == 400 else every["code_text_files_parsed"] < 600
+    sampled, sampled_lines = run("sampled", 8)  # ~53% of the files sampled
+    assert sampled_lines == every_lines and sampled["code_text_from_input"] == every["code_text_from_input"]
+    if k == 400:  # the sample (~160 pieces) fell short: the other files were added, none parsed twice
+        assert sampled["code_text_files_parsed"] == 600
+    else:  # enough pieces in the sample: the rest was never parsed
+        assert sampled["code_text_files_parsed"] < 400

@@ -57,7 +57,7 @@ class FastTextSection(BaseModel):
     min_count: int = Field(3, gt=0)
     epoch: int = Field(3, gt=0)
     bucket: int = Field(100_000, gt=0, description="hashed n-gram rows; model size ~ bucket x dim x 4 bytes")
-    thread: int = Field(1, gt=0, description="1 = the same model on every rerun")
+    thread: int = Field(1, gt=0, description="fastText threads per training task (its CPUs); 1 = the same model on every rerun (measured: 2 threads are not reproducible)")
     max_tokens: int = Field(4096, gt=0, description="tokens of a page given to fastText")
     min_count_fallback: bool = Field(True, description="retrain with min_count 1 when no token reaches min_count")
     max_examples_per_label: int = Field(500_000, gt=0)
@@ -143,6 +143,10 @@ TRAIN_SCHEMA = pa.schema([
     ("label", pa.string()), ("key", pa.uint64()), ("fold", pa.int8()), ("part", pa.int32()), ("row", pa.int32()),
     ("line", pa.large_string()),
 ])
+# Code-text pieces expected per candidate file when sizing the hash sample of files to parse (measured
+# on site-packages: 3.1 docstrings/README pieces of >= 20 words per candidate file); a sample that
+# falls short is topped up with the remaining files.
+CODE_PIECES_PER_FILE = 2
 LINE_GROUP_ROWS = 256  # row groups of the page cache: training reads only the groups of its rows
 NO_KEY = np.uint64(2**64 - 1)
 # Labels stored in scratch files (seed_label, known, recalled) are indices into this fixed tuple, so
@@ -177,18 +181,30 @@ def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_
     return {"files": report, "counts": counts}
 
 
+_DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
 def docstrings(source: str) -> list[str]:
-    """Module, class and function docstrings of a Python file ([] when it does not parse)."""
+    """Module, class and function docstrings of a Python file ([] when it does not parse).
+
+    Walks statement blocks only (definitions cannot sit inside expressions), breadth first: the
+    same docstrings as `ast.walk` over every node at a fraction of the walk."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     out = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+    queue = [tree]
+    for node in queue:  # grows while iterating: breadth-first
+        if isinstance(node, _DOC_OWNERS):
             doc = ast.get_docstring(node, clean=True)
             if doc:
                 out.append(doc)
+        for name in _BLOCKS:
+            block = getattr(node, name, None)
+            if block and isinstance(block, list):
+                queue.extend(block)
     return out
 
 
@@ -274,15 +290,19 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls_
             "pool": _pool_counts(known, folds, opts["folds"])}
 
 
-def code_text_part_task(in_uri: str, code_uri: str, opts: dict[str, Any]) -> dict[str, int]:
-    """Collect a part's code-text candidates from all its files (when the hash sample fell short)."""
+def code_text_part_task(in_uri: str, code_uri: str, opts: dict[str, Any], bound: int, have: int) -> dict[str, int]:
+    """A part's code-text candidates from its files whose key is at or above the first sample's bound
+    (when that sample fell short); the part already holds `have` pieces from below the bound."""
     from classifiers.sharded import sample_keys
 
     t = storage.read_table(in_uri, columns=["id", "repo", "language"])
     files = _code_text_files(t, opts)
-    texts = storage.read_table(in_uri, columns=["text"]).column("text").take(pa.array(files, pa.int64())).to_pylist() if files else []
     keys = sample_keys([t.column("id")[i].as_py() for i in files], f"{opts['seed']}/code_text")
-    return _code_text(t, files, texts, {**opts, "file_keys": keys}, make_pretokenize(opts["tokenizer"]), code_uri)
+    rest = np.nonzero(keys >= np.uint64(bound))[0]
+    rows = [files[j] for j in rest]
+    texts = storage.read_table(in_uri, columns=["text"]).column("text").take(pa.array(rows, pa.int64())).to_pylist() if rows else []
+    opts = {**opts, "file_keys": keys[rest], "max_code_text_seeds": max(0, opts["max_code_text_seeds"] - have)}
+    return _code_text(t, rows, texts, opts, make_pretokenize(opts["tokenizer"]), code_uri)
 
 
 _SEED_URLS: dict[str, dict[str, Any]] = {}
@@ -675,14 +695,17 @@ class RecallStage(GlobalStage):
 
         k = cfg.max_code_text_seeds
         n_files = sum(ctx.map(count_task, [(u, opts) for u in inputs], desc=f"{self.name}:count")) if k and cfg.code_text_seeds else 0
-        bound = key_threshold(k, n_files) if n_files else 0
+        bound = key_threshold(-(-k // CODE_PIECES_PER_FILE), n_files) if n_files else 0
         indexed = ctx.map(index_task, [(inputs[i], i, pages[i], code_parts[i], S("seeds", "urls.parquet"), opts, bound) for i in range(len(inputs))],
                           desc=f"{self.name}:index")
         code = {"code_text_files": n_files, "code_text_files_parsed": sum(ix["code_text_files_parsed"] for ix in indexed)}
         if sum(ix["code_text_pieces"] for ix in indexed) < k and 0 < bound < 2**64 - 1:
-            # Fewer pieces than files in the sample: take them from every file instead.
-            again = ctx.map(code_text_part_task, [(inputs[i], code_parts[i], opts) for i in range(len(inputs))], desc=f"{self.name}:code_text_all")
+            # The sample yielded fewer pieces than wanted: add the files above its bound (never the same file twice).
+            more = [S("code_text", "more-" + part_name(i)) for i in range(len(inputs))]
+            again = ctx.map(code_text_part_task, [(inputs[i], more[i], opts, bound, indexed[i]["code_text_pieces"]) for i in range(len(inputs))],
+                            desc=f"{self.name}:code_text_more")
             code["code_text_files_parsed"] += sum(r["code_text_files_parsed"] for r in again)
+            code_parts = code_parts + more
         n_code = ctx.map(code_text_task, [(code_parts, k, S("code_text.parquet"))], desc=f"{self.name}:code_text")[0]
         counts = dict(seeds["counts"])
         counts["code"] = counts.get("code", 0) + n_code
