@@ -52,32 +52,6 @@ class RunContext:
         """A handle to pass as a top-level task argument; the task receives obj (sent once)."""
         return self.runner.share(obj)
 
-    # ------------------------------------------------- transition helpers (local folders only)
-    # TODO(scale-out): removed once every global stage speaks storage URIs.
-    def _local_dir(self, uri: str):
-        from pathlib import Path
-
-        if storage.is_remote(uri):
-            raise NotImplementedError(f"stage {self.stage_name} still needs a local folder, not {uri}")
-        path = Path(uri)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    @property
-    def stage_dir(self):
-        return self._local_dir(self.stage_uri)
-
-    @property
-    def tmp_dir(self):
-        return self._local_dir(self.scratch_uri)
-
-    @property
-    def reports_dir(self):
-        return self._local_dir(self.reports_uri)
-
-    def run_tasks(self, fn, arg_list, num_cpus: float = 1.0, desc: str = "") -> list[Any]:
-        return self.map(fn, arg_list, num_cpus=num_cpus, desc=desc)
-
     # ---------------------------------------------------------------------------- step resume
     def _step_uri(self, name: str) -> str:
         return storage.join(self.stage_uri, STEPS_DIR, f"{name}.json")

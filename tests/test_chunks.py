@@ -86,3 +86,30 @@ def test_repo_samples_record_file_spans() -> None:
     by_path = {r["path"]: r["text"] for r in rows}
     for (s, b, e, lang), path in zip(spans, doc.meta["files"]):
         assert doc.text[s:b] == f"# path: {path}\n" and doc.text[b:e] == by_path[path] and lang == "Python"
+
+
+def test_repo_samples_resume_keeps_committed_parts(tmp_path) -> None:
+    """A killed build step reruns only the parts without a commit record, with the same bytes."""
+    import pyarrow.parquet as pq
+
+    from corpus import storage
+    from corpus.context import RunContext
+    from corpus.records import Doc, docs_to_table
+    from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage
+
+    docs = [Doc(source="gh", domain="code", repo=f"r{r}", path=f"m{i}.py", text=f"x = {r}{i}\n" * 50, language="Python")
+            for r in range(40) for i in range(3)]
+    src = tmp_path / "in.parquet"
+    pq.write_table(docs_to_table(docs), src)
+    stage = RepoSamplesStage(RepoSamplesConfig(bucket_bytes=2000))
+    ctx = RunContext(str(tmp_path / "out"), stage_name="repo_samples", stage_key="k1")
+    first = stage.run(ctx, [str(src)])
+    parts = sorted(n for n in storage.listdir(ctx.stage_uri) if n.startswith("part-"))
+    assert len(parts) > 2 and first.out_records == 40
+    before = {n: storage.read_bytes(storage.join(ctx.stage_uri, n)) for n in parts}
+    storage.remove(storage.join(ctx.stage_uri, parts[1]))
+    mtime0 = (tmp_path / "out" / "repo_samples" / parts[0]).stat().st_mtime_ns
+    again = stage.run(ctx, [str(src)])
+    assert again.to_json() == first.to_json()
+    assert {n: storage.read_bytes(storage.join(ctx.stage_uri, n)) for n in parts} == before
+    assert (tmp_path / "out" / "repo_samples" / parts[0]).stat().st_mtime_ns == mtime0  # reused, not rewritten

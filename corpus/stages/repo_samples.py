@@ -14,14 +14,12 @@ import random
 from collections import Counter
 
 import pyarrow as pa
-import pyarrow.parquet as pq
-import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.parts import part_name
-from corpus.storage import PartWriter
+from corpus.parts import commit_part, committed, part_uri
 from corpus.records import DOC_SCHEMA, Doc, docs_to_table, table_bytes
-from corpus.shuffle import ROUTE, bucket_files, read_bucket, shuffle, string_route
+from corpus.shuffle import ROUTE, Bucket, Shuffled, bucket_files, read_bucket, shuffle, string_route
+from corpus.storage import PartWriter
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
@@ -32,6 +30,7 @@ class RepoSamplesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_chars: int = Field(1_000_000, gt=0, description="upper bound of one repo sample (files are never split)")
+    bucket_bytes: int = Field(32 << 20, gt=0, description="input bytes per output part (repositories are never split)")
     registry: str | None = None  # language registry for the path-comment syntax
 
 
@@ -84,7 +83,7 @@ def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment) -> 
     return docs
 
 
-def build_bucket(files: list[str], out_path: str, seed: int, max_chars: int, registry_path: str | None) -> dict:
+def build_bucket(files: Bucket, out_path: str, seed: int, max_chars: int, registry_path: str | None, part_key: str) -> dict:
     from lang_registry import load_registry
 
     registry = load_registry(registry_path)
@@ -110,6 +109,7 @@ def build_bucket(files: list[str], out_path: str, seed: int, max_chars: int, reg
             web_table = pa.Table.from_pylist(sorted(web, key=lambda r: r["id"]), schema=DOC_SCHEMA)
             w.write(web_table)
             stats.add_kept(web_table.num_rows, table_bytes(web_table))
+    commit_part(out_path, part_key, stats)
     return stats.to_json()
 
 
@@ -124,13 +124,26 @@ class RepoSamplesStage(GlobalStage):
         return [self.config.registry] if self.config.registry else []
 
     def run(self, ctx, inputs: list[str]) -> StageStats:
-        from functools import partial
-
-        # Output parts = buckets of ~32 MB of files (from the data size, not the input part count).
-        shuffled = shuffle(ctx, inputs, _route_by_repo, None, "by_repo", target_bytes=32 << 20)
-        args = [(bucket_files(shuffled, b), str(ctx.stage_dir / part_name(b)), ctx.seed, self.config.max_chars, self.config.registry) for b in range(shuffled.n_buckets)]
+        """Two steps, each resumable: route files by repository (shuffle), then build one output part
+        per bucket (a part committed by a killed run is kept)."""
+        saved = ctx.load_step("by_repo")
+        if saved is None:
+            # Output parts = buckets of ~bucket_bytes of files (from the data size, not the input part count).
+            shuffled = shuffle(ctx, inputs, _route_by_repo, None, "by_repo", target_bytes=self.config.bucket_bytes)
+            ctx.save_step("by_repo", shuffled.to_json())
+        else:
+            shuffled = Shuffled.from_json(saved)
         total = StageStats()
-        for s in ctx.run_tasks(build_bucket, args, desc=f"{self.name}:build"):
+        args = []
+        for b in range(shuffled.n_buckets):
+            out = part_uri(ctx.stage_uri, b)
+            key = f"{ctx.stage_key}:{b}"
+            record = committed(out, key)
+            if record is not None:
+                total.merge(StageStats.from_json(record["stats"]))
+            else:
+                args.append((bucket_files(shuffled, b), out, ctx.seed, self.config.max_chars, self.config.registry, key))
+        for s in ctx.map(build_bucket, args, desc=f"{self.name}:build"):
             total.merge(StageStats.from_json(s))
         return total
 
