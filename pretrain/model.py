@@ -232,13 +232,35 @@ def resolve_dispatch(requested: str, device_type: str, dtype: torch.dtype) -> st
     return "grouped_mm" if ok else "loop"
 
 
+def _aligned(t: torch.Tensor) -> torch.Tensor:
+    # The CUDA kernel needs 16-byte aligned data pointers; FSDP2's unsharded parameters are views into
+    # one all-gather buffer, which need not be.
+    return t if t.data_ptr() % 16 == 0 else t.clone()
+
+
 def experts_grouped(xs: torch.Tensor, counts: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor,
-                    w_down: torch.Tensor) -> torch.Tensor:
-    """SwiGLU of every expert on its contiguous run of rows, as three grouped matmuls."""
+                    w_down: torch.Tensor, align: int | None = None) -> torch.Tensor:
+    """SwiGLU of every expert on its contiguous run of rows, as three grouped matmuls.
+
+    grouped_mm needs the row strides (d_model, expert width) to be multiples of 16 bytes (8 bf16 or 4
+    fp32 values; "strides should be multiple of 16 bytes" on CPU too): other widths are zero-padded up
+    to `align` values, which is exact (padded gate/up rows give silu(0) * 0 = 0, padded input columns
+    meet zero weights). `align` defaults to 16 bytes' worth of the dtype."""
+    if align is None:
+        align = 16 // xs.element_size()
+    d, f = xs.shape[1], w_gate.shape[1]
+    pd, pf = -d % align, -f % align
+    if pd or pf:
+        xs = F.pad(xs, (0, pd))
+        w_gate, w_up = F.pad(w_gate, (0, pd, 0, pf)), F.pad(w_up, (0, pd, 0, pf))
+        w_down = F.pad(w_down, (0, pf, 0, pd))
+    if xs.is_cuda:
+        xs, w_gate, w_up, w_down = (_aligned(t) for t in (xs, w_gate, w_up, w_down))
     offs = counts.cumsum(0).to(torch.int32)
     gate = _GROUPED_MM(xs, w_gate.transpose(-2, -1), offs=offs)
     up = _GROUPED_MM(xs, w_up.transpose(-2, -1), offs=offs)
-    return _GROUPED_MM(F.silu(gate) * up, w_down.transpose(-2, -1), offs=offs)
+    out = _GROUPED_MM(F.silu(gate) * up, w_down.transpose(-2, -1), offs=offs)
+    return out[:, :d] if pd else out
 
 
 # torch.compile's shape rule for grouped_mm accepts only bf16 (the CUDA kernel's dtype); fp32 calls
