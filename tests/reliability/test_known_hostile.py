@@ -32,10 +32,14 @@ def test_deep_nesting_is_walked_without_recursion(tmp_path: Path, run_ingest) ->
     repo.mkdir(parents=True)
     _deep(repo, 1500)
     spec = {"name": "gh", "kind": "repos", "paths": [str(tmp_path / "repos")], "each_subdir": True}
-    stage = IngestStage(IngestConfig(inputs=[InputSpec(**spec)]))
-    stage.input_fingerprint(stage.plan())  # the driver walks the tree too
-    r = run_ingest([spec])
-    assert r.docs.column("path").to_pylist() == ["a/" * 1500 + "bottom.py"]
+    try:
+        stage = IngestStage(IngestConfig(inputs=[InputSpec(**spec)]))
+        stage.input_fingerprint(stage.plan())  # the driver walks the tree too
+        r = run_ingest([spec])
+        assert r.docs.column("path").to_pylist() == ["a/" * 1500 + "bottom.py"]
+    finally:
+        # shutil.rmtree (pytest's tmp_path cleanup) recurses per level too and would fail on it.
+        subprocess.run(["rm", "-rf", str(repo)], check=True)
 
 
 def test_devices_fifos_binaries_encodings_huge_lines(tmp_path: Path, run_ingest) -> None:
