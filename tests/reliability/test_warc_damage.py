@@ -132,3 +132,16 @@ def test_html_extraction_is_bounded_in_time_without_leaks(tmp_path: Path) -> Non
     assert _threads() == threads and _children() == children
     # the alarm is disarmed after each page: nothing fires later
     time.sleep(1.2)
+
+
+def test_record_over_the_memory_cap_is_skipped_not_buffered(tmp_path: Path) -> None:
+    from corpus.ingest.warc_framing import MAX_RECORD_BYTES
+
+    huge = "<html><body>" + "x" * (MAX_RECORD_BYTES + 1000) + "</body></html>"
+    recs = records(3, gz=False, html_of=lambda i: huge if i == 1 else (
+        f"<html><body><article><p>{f'Page {i} of the test crawl has plenty of words in its paragraph. ' * 20}</p></article></body></html>"))
+    path = tmp_path / "huge.warc"
+    path.write_bytes(b"".join(recs))
+    docs, drops = read(path)
+    assert [d.path for d in docs] == ["http://example.com/0", "http://example.com/2"]
+    assert [d.reason for d in drops] == ["too_large"] and str(path) in drops[0].detail
