@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from pretrain.config import ModelConfig, model_config_from_dict
 from pretrain.model import MoE, Transformer
@@ -154,6 +153,10 @@ def export(checkpoint: str | Path, out: str | Path, shards: str | Path | None = 
            dtype: str = "float32") -> list[str]:
     """Write `out/` (config.json, generation_config.json, model.safetensors, tokenizer files) from a
     training checkpoint; `shards` defaults to the shard folder the run trained on. Returns file names."""
+    try:  # imported here: safetensors is not among the runtime dependencies of the package yet
+        from safetensors.torch import save_file
+    except ImportError as exc:
+        raise ValueError("the export needs the safetensors package (pip install safetensors)") from exc
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg = model_config_from_dict(ckpt["model_config"])
     check_exportable(cfg)
