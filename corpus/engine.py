@@ -133,6 +133,7 @@ class Executor:
             stage_uri = storage.join(self.out_uri, stage.name)
             success = storage.join(stage_uri, SUCCESS)
             if isinstance(stage, SourceStage):
+                stage.bind_output(self.out_uri, self.resume)
                 units = stage.plan()
                 input_fp = stage.input_fingerprint(units)
             else:

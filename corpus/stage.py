@@ -91,6 +91,10 @@ class MapStage(Stage):
 
 
 class SourceStage(Stage):
+    def bind_output(self, out_uri: str, resume: bool) -> None:
+        """Called by the executor before plan(): where the run writes and whether it resumes (a source
+        that keeps planning state in OUT, such as a GitHub crawl's repository table, needs both)."""
+
     @abstractmethod
     def plan(self) -> list[Any]:
         """Work units (repos, archives, files) in a stable order; runs on the driver."""

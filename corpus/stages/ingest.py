@@ -9,12 +9,15 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, Literal
+from datetime import date
+from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus import storage
 from corpus.errors import EmptyOutputError, PreflightError
 from corpus.ingest.files import path_too_long, printable_path
+from corpus.ingest import github as gh
 from corpus.ingest.limits import Limits
 from corpus.ingest.repos import SKIP_DIRS, clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
 from corpus.ingest.stack_parquet import read_stack_parquet
@@ -32,11 +35,21 @@ class InputSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="source name recorded on every document (e.g. github, web)")
-    kind: Literal["repos", "python_dists", "warc", "wet", "stack_parquet"]
+    kind: Literal["repos", "python_dists", "warc", "wet", "stack_parquet", "github"]
     domain: Literal["code", "text", "math"] = "code"
     paths: list[str] = Field(default_factory=list, description="local paths, globs, git URLs, tarballs or s3:// gs:// https:// URIs")
     distributions: list[str] = Field(default_factory=list, description="kind=python_dists: installed distribution names")
     each_subdir: bool = Field(False, description="kind=repos: every sub-folder of a path is its own repository")
+    # kind=github (docs/github.md): discovery through the search API, download of each repository's tarball.
+    api_url: str = Field("https://api.github.com", description="kind=github: REST API root (Enterprise: https://HOST/api/v3)")
+    token_env: str = Field("GITHUB_TOKEN", description="kind=github: environment variable holding the token (never written anywhere)")
+    query: str = Field("", description="kind=github: search qualifiers, as on github.com (e.g. 'stars:>=10')")
+    created_after: date = Field(date(2008, 1, 1), description="kind=github: first creation day listed")
+    created_before: date = Field(date(2023, 11, 1), description="kind=github: repositories created before this day (the recipe's cutoff)")
+    include_forks: bool = Field(False, description="kind=github: list forks too")
+    max_repos: int | None = Field(None, gt=0, description="kind=github: stop after this many repositories (in creation order)")
+    repos_per_part: int = Field(32, gt=0, description="kind=github: repositories downloaded per ingest part (one task)")
+    resolve_sha: bool = Field(True, description="kind=github: pin each default branch's head commit at discovery (GraphQL)")
 
 
 class IngestConfig(BaseModel):
@@ -81,8 +94,30 @@ class IngestStage(SourceStage):
     name = "ingest"
     config: IngestConfig
 
+    # Test hook: keyword arguments for the GitHub client (a fake sleep/clock); not config, not hashed.
+    github_client_kwargs: dict[str, Any] = {}
+    _out_uri: str | None = None
+    _resume: bool = False
+
+    def bind_output(self, out_uri: str, resume: bool) -> None:
+        """kind=github: discovery writes OUT/<input name>/repos.parquet and reuses it on --resume."""
+        self._out_uri, self._resume = out_uri, resume
+
     def units_per_part(self) -> int:
         return self.config.units_per_part
+
+    def part_groups(self, units: list[Unit]) -> list[list[Unit]]:
+        """A github unit is one row group of repos.parquet (repos_per_part repositories): a part of its own."""
+        groups: list[list[Unit]] = []
+        run: list[Unit] = []
+        for unit in units:
+            if unit.kind == "github":
+                groups += super().part_groups(run) if run else []
+                groups.append([unit])
+                run = []
+            else:
+                run.append(unit)
+        return groups + (super().part_groups(run) if run else [])
 
     def part_bytes(self) -> int | None:
         return self.config.part_bytes
@@ -107,8 +142,14 @@ class IngestStage(SourceStage):
         return None
 
     def plan(self) -> list[Unit]:
+        return self._plan(discover=True)
+
+    def _plan(self, discover: bool) -> list[Unit]:
         units: list[Unit] = []
         for i, spec in enumerate(self.config.inputs):
+            if spec.kind == "github":
+                units += self._github_units(i, spec, discover)
+                continue
             if spec.kind == "python_dists":
                 units += [Unit(i, "python_dist", d, f"pypi/{d}") for d in spec.distributions]
                 continue
@@ -117,6 +158,21 @@ class IngestStage(SourceStage):
         if not units:
             raise PreflightError("ingest: the configured inputs name no repositories or files")
         return units
+
+    def _github_units(self, i: int, spec: InputSpec, discover: bool) -> list[Unit]:
+        """Discovery on the driver (O(repositories) of small rows, streamed to a table); the units are
+        row groups of that table, so the driver holds O(parts). Preflight only checks the token."""
+        client = gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs)
+        if not discover:
+            return [Unit(i, "github", spec.api_url, None)]
+        if self._out_uri is None:
+            raise PreflightError(f"input {spec.name!r}: kind github needs the run's output location (Executor binds it)")
+        query = gh.GitHubQuery(spec.api_url, spec.query, spec.created_after, spec.created_before, spec.include_forks, spec.resolve_sha)
+        found = gh.discover(client, query, storage.join(self._out_uri, spec.name), resume=self._resume, max_repos=spec.max_repos,
+                            repos_per_part=spec.repos_per_part)
+        self.discovery = getattr(self, "discovery", {}) | {spec.name: found}
+        # The digest of the listing is in the unit: another listing gives other part keys.
+        return [Unit(i, "github", f"{found.repos_uri}#{g}", f"digest={found.digest}") for g in range(found.row_groups)]
 
     def _expand(self, i: int, spec: InputSpec, path: str) -> list[Unit]:
         if spec.kind == "repos" and _is_git_url(path):
@@ -182,7 +238,7 @@ class IngestStage(SourceStage):
         return Unit(i, spec.kind, uri, None)
 
     def preflight(self) -> None:
-        self.plan()  # missing inputs fail here, before Ray starts
+        self._plan(discover=False)  # missing inputs fail here, before Ray starts (github: the token only)
 
     def check_yield(self, docs_by_source: dict[str, int], stats) -> None:
         """Every configured input must give documents: git URLs that all fail to clone, a WARC of
@@ -265,6 +321,11 @@ class IngestStage(SourceStage):
                 yield from read_warc(unit.uri, extractor=extractor, **common)
             elif unit.kind == "stack_parquet":
                 yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
+            elif unit.kind == "github":
+                # The token is read from the worker's environment, never shipped in task arguments.
+                client = gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs)
+                repos_uri, _, group = unit.uri.rpartition("#")
+                yield from gh.read_repos(client, repos_uri, int(group), max_bytes=limit, limits=limits, **common)
             else:  # pragma: no cover - plan() only makes the kinds above
                 raise ValueError(f"unknown unit kind {unit.kind}")
 

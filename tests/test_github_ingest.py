@@ -1,0 +1,119 @@
+"""kind: github through the engine: discovery in planning, tarball download in tasks, metadata in meta,
+per-part resume, and the token kept out of every output. Against tests/github_server.py only."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime, timezone
+
+import pytest
+
+from corpus import storage
+from corpus.engine import Executor
+from corpus.parts import commit_uri, part_uri
+from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+from tests.github_server import FakeGitHub, FakeRepo
+
+TOKEN = "ghp_secret-test-token-0123456789"
+T0 = int(datetime(2021, 3, 1, tzinfo=timezone.utc).timestamp())
+FILES = {"README.md": "# lib\n\nA library.\n", "src/lib.py": "def f(x):\n    return x + 1\n", "src/data.bin": "a\0b"}
+
+
+def _repos() -> list[FakeRepo]:
+    return [
+        FakeRepo(1, "alice/lib", T0, stars=120, forks=30, files=FILES, license="Apache-2.0"),
+        FakeRepo(2, "bob/lib", T0 + 3600, stars=2, forks=0, fork=True, files=FILES),
+        FakeRepo(3, "carol/tool", T0 + 7200, stars=9, forks=1, files={"main.go": "package main\n\nfunc main() {}\n"}, language="Go"),
+        FakeRepo(4, "dave/empty", T0 + 9000, stars=0, files={}),
+        FakeRepo(5, "erin/web", T0 + 10000, stars=50, forks=4, files={"index.js": "console.log(1)\n"}, license=None, language="JavaScript"),
+    ]
+
+
+def _stage(server: FakeGitHub, **kw) -> IngestStage:
+    spec = InputSpec(name="github", kind="github", domain="code", api_url=server.api_url, token_env="CORPUS_GH_TEST_TOKEN",
+                     query="", created_after=date(2021, 1, 1), created_before=date(2021, 6, 1), include_forks=True,
+                     repos_per_part=2, **kw)
+    stage = IngestStage(IngestConfig(inputs=[spec], allow_empty=True))
+    stage.github_client_kwargs = {"backoff_s": 0.01}
+    return stage
+
+
+def _docs(out: str) -> list[dict]:
+    done = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
+    return [r for p in done["parts"] for r in storage.read_table(storage.join(out, "ingest", p)).to_pylist()]
+
+
+def _drops(out: str) -> list[dict]:
+    done = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
+    return [r for p in done["parts"] for r in storage.read_table(storage.join(out, "ingest", "_dropped", p)).to_pylist()]
+
+
+@pytest.fixture
+def token(monkeypatch):
+    monkeypatch.setenv("CORPUS_GH_TEST_TOKEN", TOKEN)
+
+
+def test_github_input_discovers_downloads_and_carries_metadata(tmp_path, token):
+    out = str(tmp_path / "out")
+    with FakeGitHub(_repos(), token=TOKEN) as server:
+        results = Executor(out, seed=1).run([_stage(server)])
+        assert server.archives == 4 and server.archive_auth == 0  # the archive host never saw the token
+    docs = _docs(out)
+    by_key = {(d["repo"], d["path"]): d for d in docs}
+    # Top-level folder owner-repo-sha7/ stripped; binaries dropped as everywhere else.
+    assert set(by_key) == {("alice/lib", "README.md"), ("alice/lib", "src/lib.py"), ("bob/lib", "README.md"), ("bob/lib", "src/lib.py"),
+                           ("carol/tool", "main.go"), ("erin/web", "index.js")}
+    meta = json.loads(by_key[("alice/lib", "src/lib.py")]["meta"])["github"]
+    alice = _repos()[0]
+    assert meta == {"full_name": "alice/lib", "id": 1, "html_url": "https://github.com/alice/lib", "fork": False, "stars": 120, "forks": 30,
+                    "license": "Apache-2.0", "language": "Python", "created_at": "2021-03-01T00:00:00Z", "pushed_at": "2021-03-01T00:00:00Z",
+                    "default_branch": "main", "commit_sha": alice.sha}
+    assert json.loads(by_key[("erin/web", "index.js")]["meta"])["github"]["license"] is None
+    reasons = sorted((d["repo"], d["reason"]) for d in _drops(out))
+    assert reasons == [("alice/lib", "binary"), ("bob/lib", "binary"), ("dave/empty", "empty_repository")]
+    assert results["ingest"].kept == 6
+    # Three parts of two repositories each (one row group of repos.parquet per part).
+    assert len(storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))["parts"]) == 3
+    # The token is in no file of the output.
+    for root, _dirs, files in os.walk(out):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                assert TOKEN.encode() not in f.read(), name
+
+
+def test_resume_reuses_the_listing_and_committed_parts(tmp_path, token):
+    out = str(tmp_path / "out")
+    with FakeGitHub(_repos(), token=TOKEN) as server:
+        Executor(out, seed=1).run([_stage(server)])
+        first = _docs(out)
+        server.api_requests = server.archives = server.search_requests = 0
+        # A part lost (its commit record gone) is the only one downloaded again; the listing is reused.
+        storage.remove(commit_uri(part_uri(storage.join(out, "ingest"), 1)))
+        storage.remove(storage.join(out, "ingest", "_SUCCESS.json"))
+        Executor(out, seed=1, resume=True).run([_stage(server)])
+        assert server.archives == 1  # part 1 = carol/tool + dave/empty (empty: no archive request)
+        assert server.search_requests == 0
+        assert _docs(out) == first
+
+
+def test_a_repository_gone_since_discovery_is_a_drop(tmp_path, token):
+    out = str(tmp_path / "out")
+    with FakeGitHub(_repos(), token=TOKEN) as server:
+        stage = _stage(server)
+        stage.bind_output(out, False)
+        stage.plan()  # discovery
+        del server.repos["carol/tool"]
+        Executor(out, seed=1, resume=True).run([stage])
+    drops = [d for d in _drops(out) if d["reason"] == "download_failed"]
+    assert [d["repo"] for d in drops] == ["carol/tool"] and "404" in drops[0]["detail"]
+
+
+def test_missing_token_fails_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.delenv("CORPUS_GH_TEST_TOKEN", raising=False)
+    from corpus.errors import PreflightError
+
+    with FakeGitHub(_repos(), token=TOKEN) as server:
+        with pytest.raises(PreflightError, match="CORPUS_GH_TEST_TOKEN"):
+            _stage(server).preflight()
+        assert server.api_requests == 0
