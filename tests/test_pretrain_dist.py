@@ -4,7 +4,7 @@ One module-scoped 2-process run of 16 steps is the reference for: both ranks ste
 writing, the loss of a single process with the same global batch, and a kill + resume. Tolerances:
 2 ranks average two half-batch gradients where one process takes the mean of the whole batch, so the
 float summation order differs; losses agree to 1e-4 relative and weights to 1e-4 after 16 steps
-(measured differences are ~1e-6, see docs/pretrain.md).
+(measured: 1.6e-7 relative on the losses, 1.6e-6 absolute on the weights, DDP and FSDP2 alike).
 """
 
 from __future__ import annotations
