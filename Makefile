@@ -6,7 +6,7 @@ OUT ?= out
 CONFIG ?=
 STEPS ?= 300
 
-.PHONY: setup corpus test train bench clean
+.PHONY: setup corpus test train bench gpu-check clean
 
 setup: $(VENV)/.installed
 
