@@ -5,7 +5,16 @@
 2. edges:   per key bucket, documents sharing a key become edges (first ref -> each other ref).
 3. cc-NNN:  connected components by large-star / small-star rounds (corpus.components); each
             duplicate ends linked to its component's smallest ref = first in (part, row) order.
-4. roots:   (duplicate ref, kept ref) shuffled by the kept document's part.
+4. roots:   (duplicate ref, component root) shuffled by the root's part.
+   With the keep policy `stars` (the default), three more steps choose each component's survivor:
+   4a. members: every member of a component (duplicates and root) shuffled by its own part;
+   4b. ranks:   per part, each member's rank read from that part's `meta["github"]` (stars, forks,
+                created_at), shuffled by the component root;
+   4c. choose:  per component, the survivor is the member with the most stars, then the most forks,
+                then the earliest creation, then the smallest (part, row) ref; documents without
+                metadata rank after every document with it. (member, survivor) pairs shuffled by the
+                survivor's part, the same rows the roots step gives under the policy `first`.
+   Only duplicates travel through these steps, never the whole corpus.
 5. ids:     per range of parts, the kept refs become ids (read from those parts' `id` column), shuffled
             by the duplicate's part.
 6. apply:   every part drops its duplicate rows, each naming the document it duplicates.
@@ -15,9 +24,11 @@ step it was killed in. The kept document is the same whatever the number of work
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timezone
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -27,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from corpus import storage
 from corpus.components import both_directions, connected_components, roots
 from corpus.parts import part_uri, write_filtered_part
-from corpus.shuffle import ROUTE, Bucket, Shuffled, collect, map_file, part_route, read_bucket, shuffle, write_map_file
+from corpus.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_file, part_route, read_bucket, shuffle, write_map_file
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
@@ -109,6 +120,83 @@ def roots_task(bucket: Bucket, out_uri: str, n_parts: int) -> dict[str, int]:
     return write_map_file(pa.table({"ref": ref, "root": root, ROUTE: part_route(root, n_parts)}), out_uri)
 
 
+# ------------------------------------------------------------------------------ keep policy
+
+# A document without repository metadata: after every document with it (then by ref).
+NO_RANK = (1, 0, 0, 0)
+
+
+def _epoch(created: Any) -> int:
+    if not created:
+        return 2**62
+    try:
+        return int(datetime.strptime(str(created), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
+    except ValueError:
+        try:
+            return int(datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            return 2**62
+
+
+def rank_of(meta: str | None) -> tuple[int, int, int, int]:
+    """Sort key of a document under the policy (smaller = kept first): (no metadata, -stars, -forks,
+    created epoch seconds). Reads meta["github"] as ingest writes it (docs/github.md)."""
+    try:
+        repo = json.loads(meta or "{}").get("github")
+    except (ValueError, AttributeError):
+        repo = None
+    if not isinstance(repo, dict):
+        return NO_RANK
+    return (0, -int(repo.get("stars") or 0), -int(repo.get("forks") or 0), _epoch(repo.get("created_at")))
+
+
+def members_task(bucket: Bucket, out_uri: str, n_parts: int) -> dict[str, int]:
+    """(duplicate, root) rows -> every member of each component, root included, routed by its own part."""
+    t = read_bucket(bucket, ["ref", "root"])
+    ref = t.column("ref").to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
+    root = t.column("root").to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
+    roots_ = np.unique(root)
+    member, comp = np.concatenate([ref, roots_]), np.concatenate([root, roots_])
+    return write_map_file(pa.table({"ref": member, "root": comp, ROUTE: part_route(member, n_parts)}), out_uri)
+
+
+def ranks_task(part_bucket: Bucket, in_uri: str, out_uri: str) -> dict[str, int]:
+    """The rank of every member living in one part (its meta column read once), routed by component."""
+    t = read_bucket(part_bucket, ["ref", "root"])
+    ref = t.column("ref").to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
+    root = t.column("root").to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
+    ranks = np.empty((len(ref), 4), dtype=np.int64)
+    if len(ref):
+        meta = storage.read_table(in_uri, columns=["meta"]).column("meta")
+        for i, m in enumerate(meta.take(pa.array(ref & 0xFFFFFFFF)).to_pylist()):
+            ranks[i] = rank_of(m)
+    table = pa.table({"ref": ref, "root": root, "r_missing": ranks[:, 0], "r_stars": ranks[:, 1], "r_forks": ranks[:, 2],
+                      "r_created": ranks[:, 3], ROUTE: hash_route(root)})
+    return write_map_file(table, out_uri)
+
+
+def choose_survivors(ref: np.ndarray, root: np.ndarray, ranks: np.ndarray, n_parts: int) -> pa.Table:
+    """Per component (rows sharing a root): the best (rank, ref) member survives; every other member
+    becomes a (ref, survivor) row routed by the survivor's part."""
+    if not len(ref):
+        return pa.table({"ref": ref, "root": root, ROUTE: part_route(root, n_parts)})
+    # lexsort: last key is primary -> by component, then rank columns in order, then ref.
+    order = np.lexsort((ref, ranks[:, 3], ranks[:, 2], ranks[:, 1], ranks[:, 0], root))
+    ref, root = ref[order], root[order]
+    starts = np.r_[True, root[1:] != root[:-1]]
+    best = ref[np.maximum.accumulate(np.where(starts, np.arange(len(ref)), 0))]
+    dup = ref != best
+    return pa.table({"ref": ref[dup], "root": best[dup], ROUTE: part_route(best[dup], n_parts)})
+
+
+def choose_task(bucket: Bucket, out_uri: str, n_parts: int) -> dict[str, int]:
+    t = read_bucket(bucket, ["ref", "root", "r_missing", "r_stars", "r_forks", "r_created"])
+    cols = [t.column(c).to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
+            for c in ("ref", "root", "r_missing", "r_stars", "r_forks", "r_created")]
+    ranks = np.stack(cols[2:], axis=1) if t.num_rows else np.empty((0, 4), np.int64)
+    return write_map_file(choose_survivors(cols[0], cols[1], ranks, n_parts), out_uri)
+
+
 def ids_task(bucket: Bucket, out_uri: str, inputs: list[str]) -> dict[str, int]:
     """Name each kept document by its id (read from its own part: a bucket covers a range of parts),
     routed to the duplicate's part."""
@@ -169,6 +257,8 @@ class _DedupStage(GlobalStage):
         final = connected_components(ctx, edges, "cc")
         found = Shuffled.from_json(_step(ctx, "roots", lambda: _reduce(ctx, roots_task, final, "roots", n)))
         storage.remove(final.folder, recursive=True)  # each step's input goes once the step is recorded
+        if self.config.keep == "stars":
+            found = self._choose(ctx, inputs, found)
         shared_inputs = ctx.share(inputs)
         named = Shuffled.from_json(_step(ctx, "ids", lambda: _reduce(ctx, ids_task, found, "ids", shared_inputs)))
         storage.remove(found.folder, recursive=True)
@@ -182,8 +272,31 @@ class _DedupStage(GlobalStage):
 
         return StageStats.from_json(_step(ctx, "apply", apply))
 
+    def _choose(self, ctx: Any, inputs: list[str], found: Shuffled) -> Shuffled:
+        """Steps 4a-4c of the module docstring: the survivor of each component by the keep policy."""
+        n = len(inputs)
+        members = Shuffled.from_json(_step(ctx, "members", lambda: _reduce(ctx, members_task, found, "members", n)))
+        storage.remove(found.folder, recursive=True)
+
+        def ranks() -> dict:
+            folder = ctx.scratch("ranks")
+            args = [(members.part(i, n), p, map_file(folder, i)) for i, p in enumerate(inputs)]
+            return collect(folder, ctx.map(ranks_task, args, desc=f"{self.name}:ranks")).to_json()
+
+        ranked = Shuffled.from_json(_step(ctx, "ranks", ranks))
+        storage.remove(members.folder, recursive=True)
+        chosen = Shuffled.from_json(_step(ctx, "choose", lambda: _reduce(ctx, choose_task, ranked, "choose", n)))
+        storage.remove(ranked.folder, recursive=True)
+        return chosen
+
+KEEP_DESCRIPTION = ("which copy of a duplicate cluster survives: stars = most stars, then most forks, then earliest "
+                    "creation (repository metadata in meta.github), then (part, row) order; first = (part, row) order only")
+
+
 class ExactDedupConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    keep: Literal["stars", "first"] = Field("stars", description=KEEP_DESCRIPTION)
 
 
 class ExactDedupStage(_DedupStage):
@@ -202,6 +315,7 @@ class ExactDedupStage(_DedupStage):
 class NearDedupConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    keep: Literal["stars", "first"] = Field("stars", description=KEEP_DESCRIPTION)
     num_perm: int = Field(256, gt=0, description="MinHash permutations")
     bands: int = Field(32, gt=0, description="LSH bands; rows per band = num_perm / bands")
     ngram: int = Field(5, gt=0, description="shingle size in word tokens (\\w+, lower-cased)")

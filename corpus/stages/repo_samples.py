@@ -10,6 +10,7 @@ file's own comment syntax. Large repositories are cut at file boundaries into sa
 from __future__ import annotations
 
 
+import json
 import random
 from collections import Counter
 
@@ -77,7 +78,9 @@ def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment) -> 
                 language=language,
                 lang_method="repo_majority",
                 meta={"files": [f["path"] for f in files], "file_ids": [f["id"] for f in files], "language_bytes": dict(lang_bytes),
-                      "spans": spans, "languages": [f["language"] or "" for f in files]},
+                      "spans": spans, "languages": [f["language"] or "" for f in files],
+                      # The repository's GitHub metadata (stars, forks, created_at...) for near dedup's keep policy.
+                      **({"github": g} if (g := json.loads(files[0].get("meta") or "{}").get("github")) else {})},
             )
         )
     return docs
