@@ -407,7 +407,7 @@ def test_recall_stage_resumes_at_the_iteration_it_was_killed_in(shared_dir: Path
     real_expand, real_train = recall.expand_task, recall.train_task
 
     def killed(*args):
-        if "iter-2" in args[3]:  # the decisions file of iteration 2
+        if "iter-2" in args[3][0]:  # the decisions file of iteration 2
             raise KeyboardInterrupt("driver killed in iteration 2")
         return real_expand(*args)
 

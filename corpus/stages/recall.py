@@ -177,8 +177,9 @@ def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_
                     url_label.setdefault(url, None)
         report[path] = {"labels": per, "skipped": loaded.skipped}
     storage.write_table(lines_uri, pa.table({"label": labels, "line": pa.array(lines, pa.large_string())}))
-    storage.write_table(urls_uri, pa.table({"url": list(url_label), "label": list(url_label.values())}, schema=pa.schema([("url", pa.string()), ("label", pa.string())])))
-    return {"files": report, "counts": counts}
+    urls = pa.table({"url": list(url_label), "label": list(url_label.values())}, schema=pa.schema([("url", pa.string()), ("label", pa.string())]))
+    storage.write_table(urls_uri, urls)
+    return {"files": report, "counts": counts, "urls": [urls_uri, _table_digest(urls)]}
 
 
 _DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -250,7 +251,7 @@ def _code_text(t: pa.Table, rows: list[int], texts: list[str], opts: dict[str, A
     return {"code_text_pieces": len(lines), "code_text_files_parsed": parsed}
 
 
-def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls_uri: str, opts: dict[str, Any], code_bound: int) -> dict[str, Any]:
+def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls: list[str], opts: dict[str, Any], code_bound: int) -> dict[str, Any]:
     """One pass over a part: pretokenize its web pages into the page cache (the only read of their
     text until the output is written) and collect its code-text seed candidates among the files
     whose hash key is under `code_bound`."""
@@ -267,7 +268,7 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls_
     rows = web + code_rows
     texts = storage.read_table(in_uri, columns=["text"]).column("text").take(pa.array(rows, pa.int64())).to_pylist() if rows else []
     pretokenize = make_pretokenize(opts["tokenizer"])
-    seed_urls = _seed_urls(seed_urls_uri)
+    seed_urls = _seed_urls(seed_urls)
     urls = [paths[i] for i in web]
     tokens, lines, seed_label, seed_url = [], [], [], []
     for url, text in zip(urls, texts[: len(web)]):
@@ -305,16 +306,25 @@ def code_text_part_task(in_uri: str, code_uri: str, opts: dict[str, Any], bound:
     return _code_text(t, rows, texts, opts, make_pretokenize(opts["tokenizer"]), code_uri)
 
 
-_SEED_URLS: dict[str, dict[str, Any]] = {}
+def _table_digest(table: pa.Table) -> str:
+    """Content digest of a small table, so per-process caches are keyed by content, not by name."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
 
 
-def _seed_urls(uri: str) -> dict[str, Any]:
-    """{url: label or None} of the seed files, read once per worker process."""
-    if uri not in _SEED_URLS:
-        t = storage.read_table(uri)
+_SEED_URLS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _seed_urls(ref: list[str]) -> dict[str, Any]:
+    """{url: label or None} of the seed files, read once per worker process ([uri, content digest])."""
+    key = (ref[0], ref[1])
+    if key not in _SEED_URLS:
+        t = storage.read_table(ref[0])
         _SEED_URLS.clear()
-        _SEED_URLS[uri] = dict(zip(t.column("url").to_pylist(), t.column("label").to_pylist()))
-    return _SEED_URLS[uri]
+        _SEED_URLS[key] = dict(zip(t.column("url").to_pylist(), t.column("label").to_pylist()))
+    return _SEED_URLS[key]
 
 
 def _pool_counts(known: np.ndarray, folds: np.ndarray, n_folds: int) -> dict[str, int]:
@@ -378,7 +388,7 @@ def train_lines_task(part: int, pages_uri: str, known_uri: str | None, out_uri: 
     storage.write_table(out_uri, table)
     out = {"all": int(negative.sum())}
     for f in range(max(n_folds, 1)):
-        out[str(f)] = int((negative & (folds != f)).sum())
+        out[str(f)] = int((negative & (folds != f)).sum()) if n_folds > 1 else out["all"]
     return out
 
 
@@ -531,26 +541,27 @@ def reduce_task(counts_uris: list[str], positive: list[str], rule: dict[str, Any
     totals = sum_counts([storage.read_table(u) for u in counts_uris], positive)
     table, report = decisions(totals, positive, rule["min_share"], rule["min_domain_pages"], rule["min_prefix_share"], rule["min_prefix_pages"])
     storage.write_table(decisions_uri, table)
-    return report
+    return {**report, "decisions": [decisions_uri, _table_digest(table)]}
 
 
 _DECISIONS: dict[str, Any] = {}
 
 
-def expand_task(pages_uri: str, known_uri: str | None, recalled_uri: str, decisions_uri: str, next_known_uri: str,
+def expand_task(pages_uri: str, known_uri: str | None, recalled_uri: str, decisions: list[str], next_known_uri: str,
                 labels: list[str], max_depth: int, n_folds: int) -> dict[str, Any]:
     """URL expansion of the part's pages; writes their known labels for the next iteration."""
     from classifiers import OTHER
     from classifiers.sharded import decision_map, expand_shard
 
     positive = [lab for lab in labels if lab != OTHER]
-    if decisions_uri not in _DECISIONS:
+    key = (decisions[0], decisions[1])  # [uri, content digest]: one read per worker process
+    if key not in _DECISIONS:
         _DECISIONS.clear()
-        _DECISIONS[decisions_uri] = decision_map(storage.read_table(decisions_uri), positive)
+        _DECISIONS[key] = decision_map(storage.read_table(decisions[0]), positive)
     pages = storage.read_table(pages_uri, columns=["url", "fold", "seed_label", "seed_url"])
     known = _known(known_uri, pages)
     recalled = storage.read_table(recalled_uri).column("recalled").to_numpy()
-    new_known, new = expand_shard(pages.column("url").to_pylist(), known, recalled, _DECISIONS[decisions_uri], positive, CODE, max_depth)
+    new_known, new = expand_shard(pages.column("url").to_pylist(), known, recalled, _DECISIONS[key], positive, CODE, max_depth)
     storage.write_table(next_known_uri, pa.table({"known": pa.array(new_known, pa.int8())}))
     seed_url = pages.column("seed_url").to_numpy(zero_copy_only=False)
     return {"new_positives": new, "pool": _pool_counts(new_known, pages.column("fold").to_numpy(), n_folds),
@@ -696,7 +707,7 @@ class RecallStage(GlobalStage):
         k = cfg.max_code_text_seeds
         n_files = sum(ctx.map(count_task, [(u, opts) for u in inputs], desc=f"{self.name}:count")) if k and cfg.code_text_seeds else 0
         bound = key_threshold(-(-k // CODE_PIECES_PER_FILE), n_files) if n_files else 0
-        indexed = ctx.map(index_task, [(inputs[i], i, pages[i], code_parts[i], S("seeds", "urls.parquet"), opts, bound) for i in range(len(inputs))],
+        indexed = ctx.map(index_task, [(inputs[i], i, pages[i], code_parts[i], seeds["urls"], opts, bound) for i in range(len(inputs))],
                           desc=f"{self.name}:index")
         code = {"code_text_files": n_files, "code_text_files_parsed": sum(ix["code_text_files_parsed"] for ix in indexed)}
         if sum(ix["code_text_pieces"] for ix in indexed) < k and 0 < bound < 2**64 - 1:
@@ -807,7 +818,7 @@ class RecallStage(GlobalStage):
             sums = scored
         decided = ctx.map(reduce_task, [([I("counts", i) for i in range(n)], positive, rule, S(f"iter-{it}", "decisions.parquet"))],
                           desc=f"{self.name}:domains")[0]
-        expanded = ctx.map(expand_task, [(pages[i], known[i], I("recalled", i), S(f"iter-{it}", "decisions.parquet"),
+        expanded = ctx.map(expand_task, [(pages[i], known[i], I("recalled", i), decided["decisions"],
                                           S(f"iter-{it + 1}", "known", part_name(i)), labels, cfg.max_prefix_depth, folds) for i in range(n)],
                            desc=f"{self.name}:expand")
         recalled_pages = _sum_dicts(s["recalled_pages"] for s in sums)
