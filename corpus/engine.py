@@ -139,7 +139,8 @@ class Executor:
             stage_uri = storage.join(self.out_uri, stage.name)
             success = storage.join(stage_uri, SUCCESS)
             if isinstance(stage, SourceStage):
-                stage.bind_output(self.out_uri, self.resume)
+                # A source not selected by --stages must reuse what it planned before, not redo it.
+                stage.bind_output(self.out_uri, self.resume or bool(only and stage.name not in only))
                 units = stage.plan()
                 input_fp = stage.input_fingerprint(units)
             else:

@@ -20,7 +20,8 @@ DAY0 = int(datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp())
 
 def _repos(n: int, start_id: int = 1, span_s: int = 4 * 86400, forks_every: int = 0, base: int = DAY0) -> list[FakeRepo]:
     return [FakeRepo(id=start_id + i, full_name=f"o{(start_id + i) % 7}/r{start_id + i}", created=base + (i * 7919) % span_s,
-                     stars=(i * 31) % 500, forks=i % 13, fork=bool(forks_every and i % forks_every == 0)) for i in range(n)]
+                     stars=(i * 31) % 500, forks=i % 13, fork=bool(forks_every and i % forks_every == 0),
+                     files={"a.py": "x = 1\n"}) for i in range(n)]
 
 
 def _query(api_url: str, include_forks: bool = False, query: str = "") -> gh.GitHubQuery:

@@ -117,3 +117,49 @@ def test_missing_token_fails_before_any_work(tmp_path, monkeypatch):
         with pytest.raises(PreflightError, match="CORPUS_GH_TEST_TOKEN"):
             _stage(server).preflight()
         assert server.api_requests == 0
+
+
+def test_license_allow_list_and_archive_host(tmp_path, token):
+    out = str(tmp_path / "out")
+    with FakeGitHub(_repos(), token=TOKEN) as server:
+        archive = f"http://localhost:{server.port}/archive/{{full_name}}/{{sha}}.tar.gz"
+        stage = _stage(server, licenses=["MIT", "Apache-2.0"], archive_url=archive)
+        server.api_requests = 0
+        Executor(out, seed=1).run([stage])
+        # Discovery only: no API request per repository, and the archive host never saw the token.
+        assert server.api_requests == 2 and server.archives == 3 and server.archive_auth == 0
+    assert {d["repo"] for d in _docs(out)} == {"alice/lib", "bob/lib", "carol/tool"}
+    refused = [(d["repo"], d["reason"]) for d in _drops(out) if d["reason"] == "license_not_allowed"]
+    assert refused == [("erin/web", "license_not_allowed")]
+
+
+def test_corpus_run_with_a_github_input_keeps_the_most_starred_copy(tmp_path, token, capfd):
+    """The YAML config end to end (ingest -> langid -> dedup_exact): a re-upload created earlier sorts
+    first in (part, row) order, the original with more stars survives."""
+    from corpus.cli import main
+
+    lib = {"lib.py": "def add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n    return a + b\n" * 5}
+    repos = [FakeRepo(1, "zed/lib-copy", T0, stars=3, forks=0, files=lib), FakeRepo(2, "alice/lib", T0 + 86400, stars=900, forks=40, files=lib)]
+    with FakeGitHub(repos, token=TOKEN) as server:
+        cfg = tmp_path / "gh.yaml"
+        cfg.write_text(f"""
+seed: 1
+run: [ingest, langid, dedup_exact]
+inputs:
+  - name: github
+    kind: github
+    api_url: {server.api_url}
+    token_env: CORPUS_GH_TEST_TOKEN
+    query: "stars:>=1"
+    created_after: 2021-01-01
+    created_before: 2023-11-01
+    repos_per_part: 1
+""")
+        out = tmp_path / "out"
+        assert main(["run", str(cfg), "--output", str(out), "--in-process"]) == 0
+    kept = [r for p in sorted((out / "dedup_exact").glob("part-*.parquet")) for r in storage.read_table(str(p)).to_pylist()]
+    dropped = [r for p in sorted((out / "dedup_exact" / "_dropped").glob("*.parquet")) for r in storage.read_table(str(p)).to_pylist()]
+    assert [r["repo"] for r in kept] == ["alice/lib"]
+    assert [(r["repo"], r["reason"]) for r in dropped] == [("zed/lib-copy", "exact_duplicate")]
+    captured = capfd.readouterr()
+    assert TOKEN not in captured.out + captured.err

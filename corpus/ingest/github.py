@@ -320,7 +320,7 @@ def repo_meta(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_repos(client: GitHubClient, repos_uri: str, row_group: int, *, source: str, domain: str, max_bytes: int,
-               limits: Limits) -> Iterator[Doc | Drop]:
+               limits: Limits, licenses: list[str] | None = None, archive_url: str | None = None) -> Iterator[Doc | Drop]:
     """The files of every repository in one row group of repos.parquet."""
     pf = storage.parquet_file(repos_uri)
     try:
@@ -328,21 +328,31 @@ def read_repos(client: GitHubClient, repos_uri: str, row_group: int, *, source: 
     finally:
         pf.close()
     for row in rows:
-        yield from read_repo(client, row, source=source, domain=domain, max_bytes=max_bytes, limits=limits)
+        yield from read_repo(client, row, source=source, domain=domain, max_bytes=max_bytes, limits=limits, licenses=licenses,
+                             archive_url=archive_url)
 
 
-def read_repo(client: GitHubClient, row: dict[str, Any], *, source: str, domain: str, max_bytes: int, limits: Limits) -> Iterator[Doc | Drop]:
+def read_repo(client: GitHubClient, row: dict[str, Any], *, source: str, domain: str, max_bytes: int, limits: Limits,
+              licenses: list[str] | None = None, archive_url: str | None = None) -> Iterator[Doc | Drop]:
     full = row["full_name"]
     ref = row.get("commit_sha") or row.get("default_branch")
     label = f"github:{full}@{ref}"
+    if licenses is not None and row.get("license") not in licenses:
+        # Decided from the listing: the archive is never downloaded.
+        yield Drop("license_not_allowed", full, source, full, 0, f"{label}: license {row.get('license')} is not in the allow-list")
+        return
     if not ref:
         yield Drop("empty_repository", full, source, full, 0, f"{label}: no default branch commit (empty repository)")
         return
+    # The API's tarball endpoint costs one core-API request per repository (5,000 an hour per token); an
+    # archive host URL (codeload) costs none, and the token never goes there (the client sends it to the API host only).
+    path = archive_url.format(full_name=full, sha=ref, owner=full.split("/")[0], repo=full.split("/")[-1]) if archive_url \
+        else f"repos/{full}/tarball/{ref}"
     meta = {"github": repo_meta(row)}
     ids = Occurrences()
     with tempfile.NamedTemporaryFile(prefix="corpus-gh-", suffix=".tar.gz") as tmp:
         try:
-            client.download(f"repos/{full}/tarball/{ref}", tmp, max_bytes=limits.max_archive_bytes)
+            client.download(path, tmp, max_bytes=limits.max_archive_bytes)
             tmp.flush()
         except GitHubError as exc:
             if type(exc).__name__ == "GitHubAuthError":

@@ -50,6 +50,10 @@ class InputSpec(BaseModel):
     max_repos: int | None = Field(None, gt=0, description="kind=github: stop after this many repositories (in creation order)")
     repos_per_part: int = Field(32, gt=0, description="kind=github: repositories downloaded per ingest part (one task)")
     resolve_sha: bool = Field(True, description="kind=github: pin each default branch's head commit at discovery (GraphQL)")
+    licenses: list[str] | None = Field(None, description="kind=github: SPDX ids allowed (e.g. [MIT, Apache-2.0]); other "
+                                       "repositories are one `license_not_allowed` drop each, not downloaded. None: all")
+    archive_url: str | None = Field(None, description="kind=github: archive URL template instead of the API's tarball endpoint, "
+                                    "e.g. https://codeload.github.com/{full_name}/tar.gz/{sha} (no API request per repository; no token sent)")
 
 
 class IngestConfig(BaseModel):
@@ -325,7 +329,8 @@ class IngestStage(SourceStage):
                 # The token is read from the worker's environment, never shipped in task arguments.
                 client = gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs)
                 repos_uri, _, group = unit.uri.rpartition("#")
-                yield from gh.read_repos(client, repos_uri, int(group), max_bytes=limit, limits=limits, **common)
+                yield from gh.read_repos(client, repos_uri, int(group), max_bytes=limit, limits=limits, licenses=spec.licenses,
+                                         archive_url=spec.archive_url, **common)
             else:  # pragma: no cover - plan() only makes the kinds above
                 raise ValueError(f"unknown unit kind {unit.kind}")
 
