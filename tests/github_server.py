@@ -8,7 +8,8 @@
   127.0.0.1), which serves a tar.gz built from the repository's files under `owner-repo-sha7/`.
 - Primary rate limit: `limit` requests per window, then `X-RateLimit-Remaining: 0` and a reset
   `reset_s` ahead; a request before the reset gets 403 (counted in `hammered`).
-- Scripted faults: `faults[n] = (status, headers)` answers the n-th API request with that status.
+- Scripted faults: `faults[n] = (status, headers)` answers the n-th API request with that status;
+  `timeouts` holds search request numbers answered one item short with `incomplete_results: true`.
 - 401 without `Authorization: Bearer <token>`; the archive host must never receive the token.
 """
 
@@ -72,6 +73,7 @@ class FakeGitHub:
         self.token = token
         self.limit, self.reset_s = limit, reset_s
         self.faults: dict[int, tuple[int, dict[str, str]]] = {}
+        self.timeouts: set[int] = set()  # search requests (by number) that time out: a page short, incomplete_results
         self.api_requests = 0
         self.search_requests = 0
         self.hammered = 0  # requests sent while the primary limit was exhausted
@@ -190,6 +192,7 @@ class FakeGitHub:
                 if url.path == "/search/repositories":
                     with gh.lock:
                         gh.search_requests += 1
+                        timed_out = gh.search_requests in gh.timeouts
                     params = dict(urllib.parse.parse_qsl(url.query))
                     per_page, page = int(params.get("per_page", 30)), int(params.get("page", 1))
                     found = gh.search(params["q"])
@@ -205,7 +208,8 @@ class FakeGitHub:
                         links.append(f'<{base}{urllib.parse.urlencode({**params, "page": page + 1})}>; rel="next"')
                         links.append(f'<{base}{urllib.parse.urlencode({**params, "page": last})}>; rel="last"')
                     headers = {**rate, **({"Link": ", ".join(links)} if links else {})}
-                    self._json(200, {"total_count": len(found), "incomplete_results": False, "items": [r.item(gh.api_url) for r in items]}, headers)
+                    items = items[:-1] if timed_out else items
+                    self._json(200, {"total_count": len(found), "incomplete_results": timed_out, "items": [r.item(gh.api_url) for r in items]}, headers)
                     return
                 m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/tarball/([^/]+)", url.path)
                 if m:

@@ -153,3 +153,12 @@ def test_interrupted_crawl_resumes_where_it_stopped(tmp_path):
         other = gh.discover(_fast_client(server), _query(server.api_url, query="stars:>=250"), folder, resume=True, max_repos=None,
                             repos_per_part=64)
         assert other.repos == sum(1 for r in repos if r.stars >= 250)
+
+
+def test_a_timed_out_search_page_is_listed_again(tmp_path):
+    repos = _repos(250, span_s=86400)
+    with FakeGitHub(repos) as server:
+        server.timeouts = {2}  # the second page comes back one short, flagged incomplete_results
+        found = gh.discover(_fast_client(server), _query(server.api_url), str(tmp_path / "g"), resume=False, max_repos=None, repos_per_part=100)
+        assert server.search_requests == 6  # 3 pages, then the window again
+    assert sorted(storage.read_table(found.repos_uri).column("id").to_pylist()) == sorted(r.id for r in repos)

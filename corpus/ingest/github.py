@@ -234,7 +234,7 @@ def _list_window(client: GitHubClient, query: GitHubQuery, lo: int, hi: int, ret
     """Distinct repositories of one window, its total_count, and whether the listing came up short
     (results moved between pages: a re-sort while paging can skip a repository)."""
     for attempt in range(retries + 1):
-        total, items = _search(client, query, lo, hi)
+        total, items, timed_out = _search(client, query, lo, hi)
         if total > SEARCH_CAP and hi > lo:
             return [], total, False
         by_id: dict[int, dict[str, Any]] = {}
@@ -242,26 +242,32 @@ def _list_window(client: GitHubClient, query: GitHubQuery, lo: int, hi: int, ret
             if query.include_forks or not item.get("fork"):
                 by_id.setdefault(int(item["id"]), repo_row(item))
         listed = len({int(i["id"]) for i in items})
-        if listed >= min(total, SEARCH_CAP):
+        if listed >= min(total, SEARCH_CAP) and not timed_out:
             return sorted(by_id.values(), key=lambda r: (r["created_at"] or "", r["id"])), total, False
         log.info("github: window %s..%s listed %d of %d (attempt %d)", _iso(lo), _iso(hi), listed, total, attempt + 1)
     return sorted(by_id.values(), key=lambda r: (r["created_at"] or "", r["id"])), total, True
 
 
-def _search(client: GitHubClient, query: GitHubQuery, lo: int, hi: int) -> tuple[int, list[dict[str, Any]]]:
+def _search(client: GitHubClient, query: GitHubQuery, lo: int, hi: int) -> tuple[int, list[dict[str, Any]], bool]:
+    """(total_count, items, timed_out) of one window, following the Link header."""
     params = {"q": query.q(lo, hi), "sort": "stars", "order": "desc", "per_page": PER_PAGE, "page": 1}
     resp = client.get("search/repositories", params)
     first = resp.json()
     total = int(first.get("total_count", 0))
     items = list(first.get("items", []))
+    # GitHub sets incomplete_results when the search timed out: the page may lack matches.
+    timed_out = bool(first.get("incomplete_results"))
     if total > SEARCH_CAP and hi > lo:
-        return total, items  # the caller splits: paging through results listed again later is waste
-    url = resp.next_url()
-    while url is not None:
+        return total, items, timed_out  # the caller splits: paging through results listed again later is waste
+    url, pages = resp.next_url(), 1
+    # Never past the cap's last page (GitHub answers 422 there), whatever a Link header says.
+    while url is not None and pages < SEARCH_CAP // PER_PAGE:
         resp = client.get(url)
-        items += resp.json().get("items", [])
-        url = resp.next_url()
-    return total, items
+        body = resp.json()
+        items += body.get("items", [])
+        timed_out = timed_out or bool(body.get("incomplete_results"))
+        url, pages = resp.next_url(), pages + 1
+    return total, items, timed_out
 
 
 def _rows(uri: str) -> int:

@@ -175,6 +175,9 @@ class IngestStage(SourceStage):
         found = gh.discover(client, query, storage.join(self._out_uri, spec.name), resume=self._resume, max_repos=spec.max_repos,
                             repos_per_part=spec.repos_per_part)
         self.discovery = getattr(self, "discovery", {}) | {spec.name: found}
+        if not found.repos and not self.config.allow_empty:
+            raise PreflightError(f"input {spec.name!r}: the search {spec.query!r} found no repositories created in "
+                                 f"[{spec.created_after}, {spec.created_before})")
         # The digest of the listing is in the unit: another listing gives other part keys.
         return [Unit(i, "github", f"{found.repos_uri}#{g}", f"digest={found.digest}") for g in range(found.row_groups)]
 
@@ -326,8 +329,10 @@ class IngestStage(SourceStage):
             elif unit.kind == "stack_parquet":
                 yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
             elif unit.kind == "github":
-                # The token is read from the worker's environment, never shipped in task arguments.
-                client = gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs)
+                # The token is read from the worker's environment, never shipped in task arguments. Archives
+                # from an archive host (archive_url) need none: workers without the variable still download.
+                client = (gh.GitHubClient(spec.api_url, os.environ.get(spec.token_env), **self.github_client_kwargs) if spec.archive_url
+                          else gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs))
                 repos_uri, _, group = unit.uri.rpartition("#")
                 yield from gh.read_repos(client, repos_uri, int(group), max_bytes=limit, limits=limits, licenses=spec.licenses,
                                          archive_url=spec.archive_url, **common)
