@@ -73,6 +73,7 @@ class FakeGitHub:
         self.token = token
         self.limit, self.reset_s = limit, reset_s
         self.faults: dict[int, tuple[int, dict[str, str]]] = {}
+        self.cut: set[str] = set()  # repositories whose next archive response stops half way
         self.timeouts: set[int] = set()  # search requests (by number) that time out: a page short, incomplete_results
         self.api_requests = 0
         self.search_requests = 0
@@ -184,7 +185,17 @@ class FakeGitHub:
                     if repo is None or repo.sha != sha:
                         self._send(404)
                         return
-                    self._send(200, gh.tarball(repo), {"Content-Type": "application/x-gzip"})
+                    body = gh.tarball(repo)
+                    if repo.full_name in gh.cut:
+                        gh.cut.discard(repo.full_name)
+                        # Announce the whole body, send half of it, close: the client sees IncompleteRead.
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body[: len(body) // 2])
+                        self.close_connection = True
+                        return
+                    self._send(200, body, {"Content-Type": "application/x-gzip"})
                     return
                 rate = self._gate()
                 if rate is None:

@@ -97,6 +97,16 @@ def test_resume_reuses_the_listing_and_committed_parts(tmp_path, token):
         assert _docs(out) == first
 
 
+def test_an_archive_cut_short_is_downloaded_again(tmp_path, token):
+    out = str(tmp_path / "out")
+    with FakeGitHub(_repos(), token=TOKEN) as server:
+        server.cut = {"alice/lib"}
+        Executor(out, seed=1).run([_stage(server)])
+        assert server.archives == 5  # alice's twice
+    assert {d["path"] for d in _docs(out) if d["repo"] == "alice/lib"} == {"README.md", "src/lib.py"}
+    assert not [d for d in _drops(out) if d["reason"] in ("corrupt_archive", "download_failed")]
+
+
 def test_a_repository_gone_since_discovery_is_a_drop(tmp_path, token):
     out = str(tmp_path / "out")
     with FakeGitHub(_repos(), token=TOKEN) as server:

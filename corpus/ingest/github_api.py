@@ -14,6 +14,7 @@ Rate limits as GitHub documents them:
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -158,9 +159,20 @@ class GitHubClient:
                 if 200 <= status < 300:
                     self._note_limits(headers)
                     with resp:
-                        if stream and dest is not None:
-                            return _copy(resp, dest, max_bytes, url)
-                        return status, headers, resp.read()
+                        if not (stream and dest is not None):
+                            return status, headers, resp.read()
+                        try:
+                            return _copy(resp, dest, max_bytes, url, headers.get("content-length", ""))
+                        except (OSError, http.client.HTTPException) as exc:
+                            # The connection dropped mid-archive: start the file again (bounded retries).
+                            dest.seek(0)
+                            dest.truncate()
+                            attempt += 1
+                            if attempt > self.max_retries:
+                                raise GitHubError(f"{method} {_shown(url)}: {type(exc).__name__} while reading the body") from None
+                            self._wait(backoff, f"body cut short ({type(exc).__name__})")
+                            backoff = min(backoff * 2, self.max_backoff_s)
+                            continue
                 body = resp.read()
                 resp.close()
             self._note_limits(headers)
@@ -193,13 +205,16 @@ class GitHubClient:
             raise GitHubError(f"{method} {_shown(url)}: HTTP {status}: {_message(body)}")
 
 
-def _copy(resp: Any, dest: IO[bytes], max_bytes: int, url: str) -> int:
+def _copy(resp: Any, dest: IO[bytes], max_bytes: int, url: str, content_length: str) -> int:
     total = 0
     while chunk := resp.read(1 << 20):
         total += len(chunk)
         if max_bytes and total > max_bytes:
             raise GitHubError(f"GET {_shown(url)}: archive larger than {max_bytes} bytes")
         dest.write(chunk)
+    # http.client's read(n) returns b"" on a connection closed early instead of raising: check the length.
+    if content_length.isdigit() and total != int(content_length):
+        raise http.client.IncompleteRead(b"", int(content_length) - total)
     return total
 
 
