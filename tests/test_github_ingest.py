@@ -73,6 +73,8 @@ def test_github_input_discovers_downloads_and_carries_metadata(tmp_path, token):
     reasons = sorted((d["repo"], d["reason"]) for d in _drops(out))
     assert reasons == [("alice/lib", "binary"), ("bob/lib", "binary"), ("dave/empty", "empty_repository")]
     assert results["ingest"].kept == 6
+    listing = storage.read_table(storage.join(out, "github", "repos.parquet"))
+    assert listing.column("full_name").to_pylist() == ["alice/lib", "bob/lib", "carol/tool", "dave/empty", "erin/web"]
     # Three parts of two repositories each (one row group of repos.parquet per part).
     assert len(storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))["parts"]) == 3
     # The token is in no file of the output.

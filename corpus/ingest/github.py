@@ -6,7 +6,7 @@ windows of creation time. The search API returns at most 1,000 results per query
 until every window returns all of its results; windows do not overlap (`created:A..B` is inclusive on
 both ends and the next window starts at B+1s), and a window is accepted only when the distinct ids it
 listed equal its `total_count`, so no repository is missed or listed twice. Each finished window is
-written as its own small Parquet file (`OUT/<name>/_windows/`) and each split as a marker: an
+written as its own small Parquet file (`OUT/github/_windows/`) and each split as a marker: an
 interrupted crawl resumes at the first unfinished window without repeating a request. The commit sha
 of each repository's default branch is pinned at discovery (GraphQL `nodes`, 100 repositories per
 request), so a retried download task reads the same bytes. `repos.parquet` is then streamed from the

@@ -104,7 +104,7 @@ class IngestStage(SourceStage):
     _resume: bool = False
 
     def bind_output(self, out_uri: str, resume: bool) -> None:
-        """kind=github: discovery writes OUT/<input name>/repos.parquet and reuses it on --resume."""
+        """kind=github: discovery writes OUT/github/repos.parquet and reuses it on --resume."""
         self._out_uri, self._resume = out_uri, resume
 
     def units_per_part(self) -> int:
@@ -172,7 +172,9 @@ class IngestStage(SourceStage):
         if self._out_uri is None:
             raise PreflightError(f"input {spec.name!r}: kind github needs the run's output location (Executor binds it)")
         query = gh.GitHubQuery(spec.api_url, spec.query, spec.created_after, spec.created_before, spec.include_forks, spec.resolve_sha)
-        found = gh.discover(client, query, storage.join(self._out_uri, spec.name), resume=self._resume, max_repos=spec.max_repos,
+        # OUT/github for the usual name, OUT/github-<name> otherwise: never a stage's folder, which discovery would empty.
+        folder = storage.join(self._out_uri, "github" if spec.name == "github" else f"github-{spec.name}")
+        found = gh.discover(client, query, folder, resume=self._resume, max_repos=spec.max_repos,
                             repos_per_part=spec.repos_per_part)
         self.discovery = getattr(self, "discovery", {}) | {spec.name: found}
         if not found.repos and not self.config.allow_empty:
