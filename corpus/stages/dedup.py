@@ -25,7 +25,6 @@ step it was killed in. The kept document is the same whatever the number of work
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Callable, Literal
@@ -42,7 +41,6 @@ from corpus.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_fil
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
-TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 def _doc_ref(part: int, rows: np.ndarray) -> np.ndarray:
@@ -63,28 +61,18 @@ def exact_keys(table: pa.Table, part: int) -> pa.Table:
     return _keyed(keys, _doc_ref(part, np.arange(table.num_rows)))
 
 
-def shingles(text: str, ngram: int) -> set[bytes]:
-    tokens = TOKEN.findall(text.lower())
-    if len(tokens) < ngram:
-        return {" ".join(tokens).encode()} if tokens else {b""}
-    return {" ".join(tokens[i : i + ngram]).encode() for i in range(len(tokens) - ngram + 1)}
-
-
 def minhash_band_keys(table: pa.Table, part: int, num_perm: int, bands: int, ngram: int, seed: int) -> pa.Table:
-    from datasketch import MinHash
+    """One 64-bit key per (document, LSH band): the xxh3 of the band's rows of the MinHash signature."""
+    from corpus.minhash import MinHasher, batch_token_hashes, shingles_of
 
     rows = num_perm // bands
-    texts = table.column("text").to_pylist()
-    sets = [shingles(t, ngram) for t in texts]
-    hashes = MinHash.bulk(sets, num_perm=num_perm, seed=seed, hashfunc=lambda b: xxhash.xxh32_intdigest(b))
-    key_list, ref_list = [], []
-    for i, mh in enumerate(hashes):
-        hv = mh.hashvalues.astype(np.uint64)
-        for b in range(bands):
-            band = hv[b * rows : (b + 1) * rows]
-            key_list.append(xxhash.xxh3_64_intdigest(band.tobytes(), seed=b))
-            ref_list.append((part << 32) | i)
-    return _keyed(np.array(key_list, dtype=np.uint64), np.array(ref_list, dtype=np.int64))
+    hasher = MinHasher(num_perm, seed)
+    key_list = []
+    for th in batch_token_hashes(table.column("text")):
+        sig = hasher.signature(shingles_of(th, ngram)).reshape(bands, rows)
+        key_list.extend(xxhash.xxh3_64_intdigest(sig[b].tobytes(), seed=b) for b in range(bands))
+    refs = np.repeat(_doc_ref(part, np.arange(table.num_rows)), bands)
+    return _keyed(np.array(key_list, dtype=np.uint64), refs)
 
 
 # ------------------------------------------------------------------------------------- collide
