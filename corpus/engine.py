@@ -72,7 +72,7 @@ def run_source_part(stage: SourceStage, units: list[Any], out_uri: str, part_key
     docs_by_source: dict[str, int] = {}
     docs: list[Doc] = []
     drops: list[Drop] = []
-    held = 0  # bytes of text in `docs`
+    held = 0  # characters of text in `docs` (about its bytes for code)
     with storage.PartWriter(out_uri, DOC_SCHEMA) as kept_w, storage.PartWriter(dropped_uri(out_uri), DROP_SCHEMA) as drop_w:
 
         def flush() -> None:
@@ -93,7 +93,7 @@ def run_source_part(stage: SourceStage, units: list[Any], out_uri: str, part_key
             (docs if isinstance(item, Doc) else drops).append(item)
             if isinstance(item, Doc):
                 docs_by_source[item.source] = docs_by_source.get(item.source, 0) + 1
-                held += item.size
+                held += len(item.text)
             if len(docs) + len(drops) >= WRITE_BATCH_ROWS or held >= WRITE_BATCH_BYTES:
                 flush()
                 held = 0
