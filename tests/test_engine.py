@@ -59,3 +59,14 @@ def test_parts_follow_bytes_not_repository_counts(tmp_path) -> None:
     sizes = [sum(stage.unit_bytes(u) for u in g) for g in groups]
     assert len(groups) > 1 and all(s >= 3000 for s in sizes[:-1])
     assert [u for g in groups for u in g] == units  # order kept: (part, row) order is the input order
+
+
+def test_source_tasks_write_by_held_bytes_with_the_same_rows(tmp_path, monkeypatch) -> None:
+    import corpus.engine as engine
+
+    inputs = _repos(tmp_path)
+    Executor(str(tmp_path / "a"), seed=1).run(_stages(inputs, units_per_part=100))
+    monkeypatch.setattr(engine, "WRITE_BATCH_BYTES", 500)  # flush after every file or two
+    Executor(str(tmp_path / "b"), seed=1).run(_stages(inputs, units_per_part=100))
+    rows = [storage.read_table(storage.join(str(tmp_path / o), "ingest", "part-00000.parquet")).to_pylist() for o in ("a", "b")]
+    assert rows[0] == rows[1] and len(rows[0]) == 12
