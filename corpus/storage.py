@@ -130,6 +130,25 @@ def list_sizes(folder: str) -> dict[str, int]:
     return {posixpath.basename(e["name"].rstrip("/")): int(e.get("size") or 0) for e in entries if e.get("type") == "file"}
 
 
+def find(folder: str) -> list[str]:
+    """Every file under a folder, recursively, as sorted paths relative to it (empty if none). Object
+    stores may keep an empty "folder" after its objects are deleted; only files count here."""
+    if not is_remote(folder):
+        root = _local(folder)
+        out = []
+        for dirpath, _dirs, files in os.walk(root):
+            out += [os.path.relpath(os.path.join(dirpath, f), root) for f in files]
+        return sorted(out)
+    fs, path = filesystem(folder)
+    fs.invalidate_cache()
+    try:
+        found = fs.find(path)
+    except FileNotFoundError:
+        return []
+    prefix = path.rstrip("/") + "/"
+    return sorted(f[len(prefix):] for f in found if f.startswith(prefix))
+
+
 def listdir(folder: str) -> list[str]:
     """Sorted names of the files directly inside a folder."""
     return sorted(list_sizes(folder))

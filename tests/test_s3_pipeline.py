@@ -42,5 +42,5 @@ def test_default_pipeline_on_s3_matches_local(s3_server, tmp_path, monkeypatch) 
     # Every stage committed on the object store, and its scratch is gone.
     for stage in ("ingest", "dedup_near", "shards"):
         assert storage.exists(storage.join(remote, stage, "_SUCCESS.json")), stage
-    assert storage.listdir(storage.join(remote, "_tmp")) == []
+    assert storage.find(storage.join(remote, "_tmp")) == []
     storage.configure(None)

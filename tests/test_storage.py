@@ -33,8 +33,10 @@ def test_write_read_list_remove(root: str) -> None:
     sizes = storage.list_sizes(storage.join(root, "a"))
     assert sorted(sizes) == ["t.parquet", "x.json"] and all(v > 0 for v in sizes.values())
     assert storage.list_sizes(storage.join(root, "missing")) == {}
+    assert storage.find(root) == ["a/t.parquet", "a/x.json"]
     storage.remove(storage.join(root, "a"), recursive=True)
     assert not storage.exists(storage.join(root, "a", "x.json"))
+    assert storage.find(root) == []
 
 
 def test_failed_writer_leaves_nothing(root: str) -> None:
@@ -91,4 +93,5 @@ def test_engine_on_object_store_matches_local(root: str, tmp_path) -> None:
     again = Executor(root, seed=cfg.seed, resume=True)
     again.run(build_stages(cfg))
     assert again.ran == []  # every stage finished earlier with the same key
-    assert not storage.exists(storage.join(root, "_tmp", "dedup_exact"))  # scratch gone once committed
+    assert storage.find(storage.join(root, "_tmp")) == []  # scratch gone once committed
+    assert "dedup_exact/_SUCCESS.json" in storage.find(root)
