@@ -21,7 +21,7 @@ from .bpe import (
 from .encode import EncodeConfig, EncodedDoc, encode_documents, split_of
 from .fim import FimConfig, FimResult, apply_fim, undo_fim, undo_fim_ids
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture
-from .packing import ENCODED_SCHEMA, SORT_COLUMNS, Packer, encoded_to_table, order_key, pack_rows, sort_docs, table_to_encoded
+from .packing import Packer, order_key, pack_rows
 from .chunks import CHUNK_SCHEMA, Chunk, DocFormat, chunk_budget, chunk_document, eval_group, materialize, token_byte_lengths
 from .mixture import share_warnings
 from .shards import (SHARD_SCHEMA, ShardConfig, assemble_manifest, build_shards, encode_chunks, expand_copies,
@@ -32,7 +32,7 @@ __all__ = [
     "TokenizerError", "load_tokenizer", "save_tokenizer", "train_bpe", "wrap_tokenizer", "EncodeConfig",
     "EncodedDoc", "encode_documents", "split_of", "FimConfig", "FimResult", "apply_fim", "undo_fim",
     "undo_fim_ids", "DEEPSEEK_CODER_V2_MIXTURE", "MixturePlan", "plan_mixture", "order_key", "pack_rows",
-    "sort_docs", "ENCODED_SCHEMA", "SORT_COLUMNS", "Packer", "encoded_to_table", "table_to_encoded", "SHARD_SCHEMA", "ShardConfig", "build_shards", "tokens_by_domain",
+    "Packer", "SHARD_SCHEMA", "ShardConfig", "build_shards", "tokens_by_domain",
     "CHUNK_SCHEMA", "Chunk", "DocFormat", "chunk_budget", "chunk_document", "eval_group", "materialize",
     "token_byte_lengths", "share_warnings", "assemble_manifest", "encode_chunks", "expand_copies", "n_ranges_for",
     "pack_bucket",

@@ -8,11 +8,10 @@ padded.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
 from .encode import EncodedDoc
 
@@ -31,10 +30,6 @@ def order_key(seed: int, doc_id: str, rep: int) -> tuple[int, str, int]:
     """Seeded shuffle key of one document copy; sorting by it gives a partition-independent order."""
     digest = hashlib.blake2b(f"{seed}\0order\0{doc_id}\0{rep}".encode(), digest_size=8).digest()
     return (int.from_bytes(digest, "big"), doc_id, rep)
-
-
-def sort_docs(docs: Iterable[EncodedDoc], seed: int) -> list[EncodedDoc]:
-    return sorted(docs, key=lambda d: order_key(seed, d.doc_id, d.rep))
 
 
 class Packer:
@@ -141,62 +136,3 @@ def pack_rows(docs: Iterable[EncodedDoc], seq_len: int, pad_id: int) -> Iterator
     for doc in docs:
         yield from packer.add(doc)
     yield from packer.finish_rows()
-
-
-# Arrow form of encoded documents, for a parallel stage (e.g. Ray Data) that encodes partitions, sorts by
-# (order_key, doc_id, rep) with its own sort, and streams the result into write_shards.
-ENCODED_SCHEMA = pa.schema(
-    [
-        pa.field("order_key", pa.uint64()),
-        pa.field("doc_id", pa.string()),
-        pa.field("rep", pa.int32()),
-        pa.field("source", pa.string()),
-        pa.field("domain", pa.string()),
-        pa.field("language", pa.string()),
-        pa.field("split", pa.string()),
-        pa.field("fim", pa.string()),
-        pa.field("ids", pa.list_(pa.int32())),
-    ]
-)
-SORT_COLUMNS = [("order_key", "ascending"), ("doc_id", "ascending"), ("rep", "ascending")]
-
-
-def encoded_to_table(docs: Sequence[EncodedDoc], seed: int) -> pa.Table:
-    lengths = np.fromiter((d.n_tokens for d in docs), dtype=np.int64, count=len(docs))
-    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    values = np.concatenate([d.ids for d in docs]) if docs else np.empty(0, dtype=np.int32)
-    ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int32())).cast(
-        pa.list_(pa.int32())
-    )
-    return pa.Table.from_arrays(
-        [
-            pa.array([order_key(seed, d.doc_id, d.rep)[0] for d in docs], type=pa.uint64()),
-            pa.array([d.doc_id for d in docs], type=pa.string()),
-            pa.array([d.rep for d in docs], type=pa.int32()),
-            pa.array([d.source for d in docs], type=pa.string()),
-            pa.array([d.domain for d in docs], type=pa.string()),
-            pa.array([d.language for d in docs], type=pa.string()),
-            pa.array([d.split for d in docs], type=pa.string()),
-            pa.array([d.fim for d in docs], type=pa.string()),
-            ids,
-        ],
-        schema=ENCODED_SCHEMA,
-    )
-
-
-def table_to_encoded(table: pa.Table) -> Iterator[EncodedDoc]:
-    """EncodedDocs back from ENCODED_SCHEMA batches, in table order."""
-    for batch in table.to_batches():
-        if not batch.num_rows:
-            continue
-        cols = batch.drop_columns(["ids"]).to_pydict()
-        ids_col = batch.column("ids")
-        offsets = ids_col.offsets.to_numpy()
-        values = ids_col.values.to_numpy(zero_copy_only=False)
-        for i in range(batch.num_rows):
-            yield EncodedDoc(
-                doc_id=cols["doc_id"][i], rep=cols["rep"][i], source=cols["source"][i],
-                domain=cols["domain"][i], language=cols["language"][i], split=cols["split"][i],
-                fim=cols["fim"][i], ids=values[offsets[i] : offsets[i + 1]].astype(np.int32, copy=False),
-            )
