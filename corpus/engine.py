@@ -180,6 +180,7 @@ class Executor:
             else:
                 raise TypeError(f"unknown stage shape {type(stage).__name__}")
             stats.check(stage.name)
+            _remove_temporaries(stage_uri)
             previous = results.get(names[names.index(stage.name) - 1]) if names.index(stage.name) else None
             if previous is not None and stats.in_records != previous.out_records:
                 raise StatsMismatch(
@@ -278,6 +279,17 @@ def _remove_stale(stage_uri: str, n_parts: int) -> None:
             stale_part = ("part-" in name) and index.isdigit() and int(index) >= n_parts
             if stale_tmp or stale_part:
                 storage.remove(storage.join(folder, name))
+
+
+def _remove_temporaries(stage_uri: str) -> None:
+    """Temporary files a killed local writer left anywhere in a finished stage folder (object-store
+    writers spool outside OUT, so there is nothing to look for there)."""
+    if storage.is_remote(stage_uri):
+        return
+    for rel in storage.find(stage_uri):
+        name = rel.rsplit("/", 1)[-1]
+        if name.startswith(".") and ".tmp-" in name:
+            storage.remove(storage.join(stage_uri, rel))
 
 
 def write_stats_report(out_dir: str, results: dict[str, StageStats]) -> str:

@@ -70,3 +70,28 @@ def test_source_tasks_write_by_held_bytes_with_the_same_rows(tmp_path, monkeypat
     Executor(str(tmp_path / "b"), seed=1).run(_stages(inputs, units_per_part=100))
     rows = [storage.read_table(storage.join(str(tmp_path / o), "ingest", "part-00000.parquet")).to_pylist() for o in ("a", "b")]
     assert rows[0] == rows[1] and len(rows[0]) == 12
+
+
+def test_a_finished_global_stage_folder_holds_no_temporaries(tmp_path) -> None:
+    from corpus.stage import GlobalStage
+    from corpus.stats import StageStats
+
+    class CopyWithDebris(GlobalStage):
+        """Copies its input; one of its writers is 'killed' and leaves a temporary in _dropped/."""
+
+        name = "copy"
+
+        def run(self, ctx, inputs):
+            stats = StageStats()
+            for i, uri in enumerate(inputs):
+                table = storage.read_table(uri)
+                storage.write_table(storage.join(ctx.stage_uri, f"part-{i:05d}.parquet"), table)
+                stats.add_in(table.num_rows, 0)
+                stats.add_kept(table.num_rows, 0)
+            storage.write_bytes(storage.join(ctx.stage_uri, "_dropped", ".part-00000.parquet.tmp-0badc0de"), b"x")
+            return stats
+
+    out = str(tmp_path / "out")
+    Executor(out, seed=1).run(_stages(_repos(tmp_path)) + [CopyWithDebris()])
+    assert not [f for f in storage.find(out) if ".tmp-" in f]
+    assert storage.read_json(storage.join(out, "copy", "_SUCCESS.json"))["parts"]
