@@ -58,6 +58,9 @@ class RecallParams:
     # Labels are balanced (see _balanced): a small label is repeated at most this many times and
     # bigger labels are sampled down to match, so no label wins by its softmax prior alone.
     max_repeat: int = 10
+    # Share of each label's lines (labels with >= 20 lines, at most 1,000) kept out of training to
+    # measure held-out accuracy: a model at chance there is reported as degenerate (classifiers.quality).
+    holdout: float = 0.1
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +74,7 @@ class TrainInfo:
     min_count_used: int = 0
     lr_used: float = 0.0
     seconds: float = 0.0
+    heldout: dict[str, Any] = field(default_factory=dict)  # classifiers.quality.heldout_report
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -269,6 +273,9 @@ def train_to_file(by_label: dict[str, list[str]], model_path: str | os.PathLike,
         raise RecallDataError("no negative ('other') examples with text")
     if len(by_label) < 2:
         raise RecallDataError("no positive examples with text (need at least one label besides 'other')")
+    from classifiers.quality import split_holdout
+
+    by_label, held = split_holdout(by_label, params.holdout, params.seed)
     rng = random.Random(params.seed)
     rows = _balanced({k: by_label[k] for k in sorted(by_label)}, params, rng)
     min_count = params.min_count
@@ -299,10 +306,26 @@ def train_to_file(by_label: dict[str, list[str]], model_path: str | os.PathLike,
             log.warning("recall: fastText diverged at lr=%g; retrying with lr=%g", lr, lr / 2)
             lr /= 2
     return TrainInfo(
-        examples={k: len(v) for k, v in sorted(by_label.items())},
+        examples={k: len(v) + len(held.get(k, ())) for k, v in sorted(by_label.items())},
         lines=len(rows),
         vocabulary=vocab,
         min_count_used=min_count,
         lr_used=lr,
         seconds=round(time.time() - started, 3),
+        heldout=_evaluate(model_path, held, sorted(by_label)),
     )
+
+
+def _evaluate(model_path: str | os.PathLike, held: dict[str, list[str]], labels: list[str]) -> dict[str, Any]:
+    """The model's held-out report (prediction in this process is safe: only training was hit by the
+    trafilatura NaN trap)."""
+    from classifiers.quality import heldout_report
+
+    if not held:
+        return {"examples": 0}
+    import fasttext
+
+    model = RecallModel(fasttext.load_model(str(model_path)), RecallParams())
+    lines = [ln for lab in labels for ln in held.get(lab, ())]
+    truth = [j for j, lab in enumerate(labels) for _ in held.get(lab, ())]
+    return heldout_report(model.score_lines(lines, labels), truth, labels)

@@ -485,3 +485,68 @@ def test_bpe_pretokenizer_from_tokenizer_json(tmp_path: Path) -> None:
     model = train_recall_model([(t, lab) for t, lab, _ in seeds], RecallParams(**FAST), tmp_path, pre)
     math_p, garden_p = model.predict_proba(["Solve the equation $x^2 - 5x + 6 = 0$: the roots are $x = 2$ and $x = 3$.", "We planted roses along the fence and watered the garden."])
     assert math_p["math"] > 0.5 > garden_p["math"], (math_p, garden_p)
+
+
+# ------------------------------------------------------------------------ degenerate classifiers
+
+
+def test_degenerate_checks_on_held_out_reports() -> None:
+    from classifiers.quality import degenerate_reasons, heldout_report, split_holdout
+
+    labels = ["code", "other"]
+    flat = np.full((40, 2), 0.5, dtype=np.float32)
+    truth = [0] * 20 + [1] * 20
+    rep = heldout_report(flat, truth, labels)
+    assert rep["balanced_accuracy"] == 0.5 == rep["chance"] and rep["spread"] == 0.0
+    assert len(degenerate_reasons(rep, 0.0, 40)) == 2
+    good = np.array([[0.9, 0.1]] * 20 + [[0.2, 0.8]] * 20, dtype=np.float32)
+    assert degenerate_reasons(heldout_report(good, truth, labels), 0.7, 40) == []
+    train, held = split_holdout({"code": [f"line {i}" for i in range(100)], "other": ["a", "b"]}, 0.1, seed=3)
+    assert len(held["code"]) == 10 and len(train["code"]) == 90 and "other" not in held and train["other"] == ["a", "b"]
+    assert not set(held["code"]) & set(train["code"])
+
+
+def test_recall_stage_says_when_the_classifier_is_degenerate(shared_dir: Path, tmp_path: Path, caplog) -> None:
+    """DeepSeekMath's lr 0.1 / epoch 3 on a few hundred seeds scores every page alike: the report and
+    stderr say so, with the likely cause, instead of silently recalling nothing."""
+    import logging
+
+    from corpus.context import RunContext
+    from corpus.runner import InProcessRunner
+    from corpus.stages.recall import FastTextSection, RecallConfig, RecallStage
+
+    rows = _doc_rows(shared_dir)
+    inputs = _write_parts(rows, tmp_path / "in")
+    for name, ft, degenerate in (("paper", PAPER, True), ("fast", FAST, False)):
+        out = tmp_path / name
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="corpus"):
+            RecallStage(RecallConfig(iterations=1, fasttext=FastTextSection(**ft))).run(
+                RunContext(str(out), seed=1234, stage_name="recall", runner=InProcessRunner(), stage_key=name), inputs).check("recall")
+        report = json.loads((out / "reports" / "recall.json").read_text())
+        it = report["iterations"][0]
+        assert it["train"]["0"]["heldout"]["examples"] > 0 and it["scored"] == report["web_pages"]
+        warned = [r for r in caplog.records if "degenerate" in r.getMessage()]
+        if degenerate:
+            assert report["warnings"] and "too few seeds" in report["warnings"][0]["likely_cause"], report.get("warnings")
+            assert it["degenerate"]["reasons"] and warned and "too few seeds" in warned[0].getMessage()
+        else:
+            assert "warnings" not in report and "degenerate" not in it and not warned, it
+            assert it["train"]["0"]["heldout"]["balanced_accuracy"] > 0.6
+
+
+def test_paper_settings_are_the_defaults_and_the_default_run_keeps_its_demo_override() -> None:
+    """DeepSeekMath / Coder-V2 settings (dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3; BPE input
+    when a tokenizer is given) are the code defaults; pipelines/default.yaml overrides only lr and
+    epoch for its tiny demo, and leaves GitHub recall off."""
+    from corpus.stages.recall import BPEPretokenize, FastTextSection, RecallConfig, make_pretokenize
+    from pipelines.config import load_config
+
+    ft = FastTextSection()
+    assert (ft.dim, ft.lr, ft.word_ngrams, ft.min_count, ft.epoch) == (256, 0.1, 3, 3, 3)
+    p = RecallParams()
+    assert (p.dim, p.lr, p.word_ngrams, p.min_count, p.epoch) == (256, 0.1, 3, 3, 3)
+    assert isinstance(make_pretokenize("tok.json"), BPEPretokenize) and make_pretokenize(None) is regex_pretokenize
+    recall = load_config(None).stages.recall
+    assert (recall.fasttext.lr, recall.fasttext.epoch, recall.fasttext.dim, recall.fasttext.word_ngrams) == (0.5, 10, 256, 3)
+    assert recall.github.enabled is False and recall.github.iterations == 2 and RecallConfig().github.enabled is False

@@ -54,12 +54,14 @@ class FilterStage(MapStage):
             return "vendored"
         if row["generated"] and cfg.drop_generated:
             return "generated"
-        return check_code(row["text"], row["language"], self._rules)
+        why = check_code(row["text"], row["language"], self._rules)
+        # GitHub recall (stage recall, docs/recall.md) may vouch for a file a code rule would drop.
+        return None if why and _recalled(row.get("meta")) else why
 
     def process(self, table: pa.Table) -> MapResult:
         if self._rules is None:
             self.setup()
-        rows = table.select(["repo", "path", "domain", "text", "language", "vendored", "generated"]).to_pylist()
+        rows = table.select(["repo", "path", "domain", "text", "language", "vendored", "generated", "meta"]).to_pylist()
         reasons = [self.reason(r) for r in rows]
         mask = [r is not None for r in reasons]
         kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
@@ -69,3 +71,13 @@ class FilterStage(MapStage):
 
 def _where(row: dict) -> str:
     return f"{row['repo']}/{row['path']}" if row["repo"] else row["path"]
+
+
+def _recalled(meta: str | None) -> bool:
+    import json
+
+    try:
+        rec = json.loads(meta).get("recall") if meta else None
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return isinstance(rec, dict) and rec.get("kind") == "github_code"

@@ -38,6 +38,7 @@ from corpus import storage
 from corpus.errors import PreflightError
 from corpus.parts import part_name, part_uri, write_filtered_part
 from corpus.stage import GlobalStage
+from corpus.stages.recall_github import GitHubRecallConfig
 from corpus.stats import StageStats
 
 log = logging.getLogger("corpus")
@@ -62,6 +63,7 @@ class FastTextSection(BaseModel):
     min_count_fallback: bool = Field(True, description="retrain with min_count 1 when no token reaches min_count")
     max_examples_per_label: int = Field(500_000, gt=0)
     max_repeat: int = Field(10, ge=1, description="max copies of a minority label's examples when balancing")
+    holdout: float = Field(0.1, ge=0, lt=1, description="share of each label's examples (labels with >= 20) kept out of training to check held-out accuracy")
 
 
 class RecallConfig(BaseModel):
@@ -93,6 +95,7 @@ class RecallConfig(BaseModel):
         description="only web pages whose input domain is one of these are classified (an input declared math stays math)",
     )
     fasttext: FastTextSection = FastTextSection()
+    github: GitHubRecallConfig = Field(GitHubRecallConfig(), description="GitHub recall of repository files the code rules would drop (off by default)")
 
 
 # ------------------------------------------------------------------------------------ pretokenize
@@ -478,7 +481,8 @@ def score_task(part: int, pages_uri: str, models: list[list[str]], labels: list[
         probs[rows] = model.score_lines([lines[r] for r in rows], labels)
     seconds = time.perf_counter() - started
     storage.write_table(probs_uri, pa.table({f"p_{lab}": probs[:, j] for j, lab in enumerate(labels)}))
-    out: dict[str, Any] = {"score_seconds": seconds, "pages": len(lines)}
+    out: dict[str, Any] = {"score_seconds": seconds, "pages": len(lines),
+                           "p_min": probs.min(axis=0).tolist() if len(lines) else None, "p_max": probs.max(axis=0).tolist() if len(lines) else None}
     if stats_args is not None:
         out.update(stats_task(part, pages_uri, probs_uri, labels, **stats_args))
     return out
@@ -568,13 +572,20 @@ def expand_task(pages_uri: str, known_uri: str | None, recalled_uri: str, decisi
             "expanded_known": {lab: int(((new_known == CODE[lab]) & ~seed_url).sum()) for lab in positive}}
 
 
-def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unrecalled: bool) -> dict[str, Any]:
-    """Write the part with its web pages' labels; optionally drop the pages not recalled."""
+def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unrecalled: bool,
+               github: tuple[str, float] | None = None) -> dict[str, Any]:
+    """Write the part with its web pages' labels (optionally dropping the pages not recalled) and
+    `meta.recall` on the repository files GitHub recall collected."""
     from classifiers import OTHER
 
     table = storage.read_table(in_uri)
     domains = table.column("domain").to_pylist()
     metas = table.column("meta").to_pylist()
+    if github is not None:
+        from corpus.stages.recall_github import mark
+
+        metas = mark(metas, *github)
+        table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
     mask = [False] * table.num_rows
     final_domains: dict[str, int] = {}
     if final is not None:
@@ -623,7 +634,7 @@ def _file_digest(path: str) -> str:
 
 class RecallStage(GlobalStage):
     name = "recall"
-    version = "2"  # scratch-file loop: negatives and code-text seeds chosen by URL/id hash
+    version = "3"  # held-out check of each model; GitHub recall (github section)
     config: RecallConfig
 
     def __init__(self, config: RecallConfig | None = None) -> None:
@@ -633,15 +644,23 @@ class RecallStage(GlobalStage):
         # Seed files are inputs: a changed seed file must make --resume recompute the stage.
         data = super().config_json()
         data["seed_digests"] = {p: _file_digest(p) for p in self.config.seeds if _seed_readable(p)}
+        if self.config.github.enabled:
+            data["github_seed_digests"] = {p: _file_digest(p) for p in self.config.github.seeds if _seed_readable(p)}
         return data
 
     def content_files(self) -> list[str]:
-        return [self.config.tokenizer] if self.config.tokenizer else []
+        files = [self.config.tokenizer] if self.config.tokenizer else []
+        if self.config.github.enabled and self.config.github.code_rules:
+            files.append(self.config.github.code_rules)
+        return files
 
     def preflight(self) -> None:
         for p in self.config.seeds:
             if not _seed_readable(p):
                 raise PreflightError(f"stages.recall.seeds: cannot read seed file {p!r}")
+        for p in self.config.github.seeds if self.config.github.enabled else []:
+            if not _seed_readable(p):
+                raise PreflightError(f"stages.recall.github.seeds: cannot read seed file {p!r}")
         if self.config.tokenizer and not Path(self.config.tokenizer).is_file():
             raise PreflightError(f"stages.recall.tokenizer: no tokenizer file at {self.config.tokenizer!r}")
         if self.config.budget_tokens:
@@ -675,9 +694,15 @@ class RecallStage(GlobalStage):
                 # Unusable seeds or pages: the run goes on with the records unchanged, and says why.
                 log.warning("stage recall: skipped: %s", exc)
                 report["skipped"] = str(exc)
+        gh = None
+        if cfg.github.enabled:
+            from corpus.stages.recall_github import run_github
+
+            gh = run_github(self, ctx, inputs, report, self._params(ctx))
         drop = cfg.drop_unrecalled and final is not None
         args = [(inputs[i], part_uri(ctx.stage_uri, i), {**final, "pages": pages[i], "probs": final["probs"][i],
-                 "recalled": final["recalled"][i], "known": final["known"][i]} if final else None, drop) for i in range(n)]
+                 "recalled": final["recalled"][i], "known": final["known"][i]} if final else None, drop,
+                 (gh[i], cfg.github.threshold) if gh else None) for i in range(n)]
         total = StageStats()
         domains: dict[str, int] = {}
         for r in ctx.map(apply_task, args, desc=f"{self.name}:apply"):
@@ -728,16 +753,19 @@ class RecallStage(GlobalStage):
             "next": {"expanded_known": _sum_dicts(ix["expanded_known"] for ix in indexed), "pool": _sum_dicts(ix["pool"] for ix in indexed)},
         }
 
+    def _params(self, ctx) -> dict[str, Any]:
+        ft = self.config.fasttext
+        return RecallParams(
+            dim=ft.dim, lr=ft.lr, word_ngrams=ft.word_ngrams, min_count=ft.min_count, epoch=ft.epoch, bucket=ft.bucket,
+            thread=ft.thread, seed=ctx.seed, max_tokens=ft.max_tokens, min_count_fallback=ft.min_count_fallback,
+            max_examples_per_label=ft.max_examples_per_label, max_repeat=ft.max_repeat, holdout=ft.holdout,
+        ).to_json()
+
     def _iterate(self, ctx, prep: dict[str, Any], pages: list[str], report: dict[str, Any]) -> dict[str, Any]:
         cfg, S, n = self.config, ctx.scratch, len(pages)
         positive = prep["positive_labels"]
         labels = positive + ["other"]
-        ft = cfg.fasttext
-        params = RecallParams(
-            dim=ft.dim, lr=ft.lr, word_ngrams=ft.word_ngrams, min_count=ft.min_count, epoch=ft.epoch, bucket=ft.bucket,
-            thread=ft.thread, seed=ctx.seed, max_tokens=ft.max_tokens, min_count_fallback=ft.min_count_fallback,
-            max_examples_per_label=ft.max_examples_per_label, max_repeat=ft.max_repeat,
-        ).to_json()
+        params = self._params(ctx)
         folds = max(1, cfg.folds)
         rule = {"min_share": cfg.min_share, "min_domain_pages": cfg.min_domain_pages, "min_prefix_share": cfg.min_prefix_share,
                 "min_prefix_pages": cfg.min_prefix_pages}
@@ -752,6 +780,7 @@ class RecallStage(GlobalStage):
             if "error" in done:
                 raise RecallDataError(done["error"])
             report["iterations"].append(done["entry"])
+            _warn_degenerate(report, done["entry"])
             state = done["next"]
             if it == cfg.iterations:
                 report["model"] = done["model"]
@@ -833,9 +862,12 @@ class RecallStage(GlobalStage):
             "domains": decided["domains"],
             "url_prefixes": decided["url_prefixes"],
             "new_positives": {lab: _sum_dicts(e["new_positives"] for e in expanded).get(lab, 0) for lab in positive},
+            "scored": sum(s["pages"] for s in scored),
             "score_pages_per_s": _rate(sum(s["pages"] for s in scored), sum(s["score_seconds"] for s in scored)),
             "seconds": round(time.time() - started, 2),
         }
+        entry["score_spread"] = _spread(scored)
+        _check_degenerate(entry, trained, "web recall")
         if it > 1:
             # DeepSeekMath stopped when ~98% of an iteration's pages had been collected before.
             both = _sum_dicts(s["both"] for s in sums)
@@ -859,6 +891,38 @@ def _seed_readable(path: str) -> bool:
 
 def _stats_call(part: int, pages_uri: str, probs_uri: str, labels: list[str], kwargs: dict[str, Any]) -> dict[str, Any]:
     return stats_task(part, pages_uri, probs_uri, labels, **kwargs)
+
+
+def _spread(scored: list[dict[str, Any]]) -> float | None:
+    """Largest (max - min) of any label's probability over every scored document (per-part extremes)."""
+    mins = [s["p_min"] for s in scored if s.get("p_min") is not None]
+    if not mins:
+        return None
+    maxs = [s["p_max"] for s in scored if s.get("p_max") is not None]
+    return round(float((np.max(maxs, axis=0) - np.min(mins, axis=0)).max()), 5)
+
+
+def _check_degenerate(entry: dict[str, Any], trained: list[dict[str, Any]], what: str, seeds_key: str = "stages.recall.seeds") -> None:
+    """Mark an iteration whose classifier is degenerate (report + a warning on stderr), so a run that
+    recalls nothing says why instead of doing so silently."""
+    from classifiers.quality import LIKELY_CAUSE, degenerate_reasons
+
+    scored = sum(entry.get("scored", {}).values()) if isinstance(entry.get("scored"), dict) else entry.get("scored", 0)
+    reasons = []
+    for t in trained:
+        for r in degenerate_reasons(t["info"].get("heldout"), None, 0):
+            reasons.append(f"model {t['name']}: {r}")
+    reasons += degenerate_reasons(None, entry.get("score_spread"), scored)
+    if reasons:
+        entry["degenerate"] = {"model": what, "reasons": reasons, "likely_cause": LIKELY_CAUSE.format(seeds=seeds_key)}
+
+
+def _warn_degenerate(report: dict[str, Any], entry: dict[str, Any]) -> None:
+    """On stderr (logger corpus) and in the report's `warnings`; also when the iteration was resumed."""
+    d = entry.get("degenerate")
+    if d:
+        report.setdefault("warnings", []).append({"iteration": entry["iteration"], **d})
+        log.warning("%s iteration %d: the classifier is degenerate (%s); likely cause: %s", d["model"], entry["iteration"], "; ".join(d["reasons"]), d["likely_cause"])
 
 
 def _sum_dicts(dicts) -> dict[str, int]:
