@@ -136,7 +136,7 @@ def _check_output(out_uri: str) -> None:
 def print_summary(out_dir: str, results: dict, stats_path: str, ran: list[str]) -> None:
     first = next(iter(results.values()))
     print(f"\ncorpus run finished: {out_dir}")
-    print(f"  input: {first.in_records} records, {first.in_bytes / 1e6:.1f} MB")
+    print(f"  input: {first.in_records} records ({first.in_bytes / 1e6:.1f} MB met, {first.kept_bytes / 1e6:.1f} MB of text ingested)")
     for name, s in results.items():
         top = ", ".join(f"{r}={n}" for r, n in s.dropped.most_common(4))
         mark = "" if name in ran else " (finished earlier)"
