@@ -185,9 +185,9 @@ def load_benchmarks(specs: Iterable[BenchmarkSpec]) -> tuple[list[Benchmark], li
 
 
 def _open_binary(source: str) -> io.BufferedIOBase:
-    import smart_open
+    from corpus.io import open_uri
 
-    return smart_open.open(source, "rb")
+    return open_uri(source, "rb")
 
 
 def _iter_json_records(source: str, skipped: list[str]) -> Iterator[dict[str, Any]]:

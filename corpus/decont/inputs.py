@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from corpus.records import doc_id  # the CLI's records carry the pipeline's ids
 
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -186,11 +187,11 @@ def _read_parquet(chunk: Chunk, text_field: str) -> Iterator[dict[str, Any]]:
 
 
 def _read_jsonl(chunk: Chunk, text_field: str) -> Iterator[dict[str, Any]]:
-    import smart_open
+    from corpus.io import open_uri
 
     base = os.path.basename(chunk.path)
     try:
-        fh = smart_open.open(chunk.path, "rt", encoding="utf-8", errors="replace")
+        fh = io.TextIOWrapper(open_uri(chunk.path, "rb"), encoding="utf-8", errors="replace")
     except Exception as exc:
         yield {"text": None, "path": chunk.path, "skip_reason": f"unreadable JSONL ({type(exc).__name__})"}
         return

@@ -109,9 +109,9 @@ def read_local_file(full: Path, rel: str, *, source: str, domain: str, repo: str
 
 def _open_raw(uri: str) -> CountingReader:
     """The archive's bytes as stored (no decompression by extension), counted for the ratio limit."""
-    import smart_open
+    from corpus.io import open_raw
 
-    return CountingReader(smart_open.open(uri, "rb", compression="disable"))
+    return CountingReader(open_raw(uri))
 
 
 def _decompressor(uri: str, raw: CountingReader) -> IO[bytes]:

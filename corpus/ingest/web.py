@@ -70,9 +70,9 @@ def _charset(content_type: str) -> str:
 
 def _open_stored(uri: str):
     """The file's bytes as stored: gzip is undone by the framer, member by member (see warc_framing)."""
-    import smart_open
+    from corpus.io import open_raw
 
-    return smart_open.open(uri, "rb", compression="disable")
+    return open_raw(uri)
 
 
 def read_warc(uri: str, *, source: str, domain: str, extractor: HtmlExtractor | None = None) -> Iterator[Doc | Drop]:
