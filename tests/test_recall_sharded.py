@@ -251,3 +251,35 @@ def test_code_text_hash_sample_is_exact_and_parses_each_file_once(tmp_path: Path
         assert sampled["code_text_files_parsed"] == 600
     else:  # enough pieces in the sample: the rest was never parsed
         assert sampled["code_text_files_parsed"] < 400
+
+
+def test_useful_code_seeds_never_changes_the_balanced_size() -> None:
+    """Capping code-text seeds at useful_code_seeds leaves every label's balanced training size as it
+    would be with all of them (the cap only skips lines balancing would sample away)."""
+    import random
+
+    from corpus.stages.recall import useful_code_seeds
+
+    def train_sizes(counts: dict[str, int], holdout: float) -> dict[str, int]:
+        # split_holdout: labels with >= 20 lines give min(1000, int(n * holdout)) lines to the held-out set
+        return {lab: n - (min(1000, int(n * holdout)) if n >= 20 else 0) for lab, n in counts.items()}
+
+    def balanced(sizes: dict[str, int], max_repeat: int) -> int:
+        return min(max(sizes.values()), max_repeat * min(sizes.values()))
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        seeds = {"math": rng.choice([0, rng.randint(1, 500)]), "other": rng.randint(0, 300)}
+        web, max_repeat, holdout = rng.randint(0, 2000), rng.randint(1, 12), rng.choice([0.0, 0.1, 0.3])
+        cap = useful_code_seeds(seeds, web, max_repeat, holdout)
+        code = rng.randint(cap, cap * 50)  # more code-text seeds than the cap
+        # What training sees: other = its seeds + up to one line per web page; math likewise.
+        other = seeds["other"] + rng.randint(0, web)
+        labels = {"other": other, "code": code}
+        if seeds["math"]:
+            labels["math"] = seeds["math"] + rng.randint(0, web)
+        if other == 0:
+            continue
+        full = balanced(train_sizes(labels, holdout), max_repeat)
+        capped = balanced(train_sizes({**labels, "code": cap}, holdout), max_repeat)
+        assert capped == full, (seeds, web, max_repeat, holdout, cap, labels)

@@ -222,9 +222,41 @@ def _code_text_files(t: pa.Table, opts: dict[str, Any]) -> list[int]:
     return [i for i, (r, lang) in enumerate(zip(repos, langs)) if r is not None and (lang in languages or (opts["docstrings"] and lang == "Python"))]
 
 
-def count_task(in_uri: str, opts: dict[str, Any]) -> int:
-    """Code-text candidate files of a part (small columns only): sizes the hash sample below."""
-    return len(_code_text_files(storage.read_table(in_uri, columns=["repo", "language"]), opts))
+def count_task(in_uri: str, opts: dict[str, Any]) -> dict[str, int]:
+    """Code-text candidate files and web pages of a part (small columns only): they size the hash
+    sample of files parsed for code-text seeds."""
+    t = storage.read_table(in_uri, columns=["repo", "language", "domain"])
+    web = pc.sum(pc.and_(pc.is_null(t.column("repo")), pc.is_in(t.column("domain"), pa.array(opts["recall_domains"], pa.string())))).as_py()
+    return {"files": len(_code_text_files(t, opts)), "web": int(web or 0)}
+
+
+def useful_code_seeds(seed_counts: dict[str, int], web_pages: int, max_repeat: int, holdout: float) -> int:
+    """An upper bound on the code-text seeds a training can use. Training balances labels to
+    min(largest, max_repeat x smallest) lines each (classifiers.model._balanced): every other label has
+    at most its seed lines plus one line per web page (an expanded positive or a negative), so code
+    lines past max_repeat x that bound (plus the held-out share) are sampled away unseen."""
+    others = [n for lab, n in seed_counts.items() if lab not in ("code", "other") and n > 0]
+    bounds = [seed_counts.get("other", 0) + web_pages] + [n + web_pages for n in others]
+    smallest = min(bounds)
+    return int(-(-max(1, max_repeat) * smallest // (1 - holdout))) + 1
+
+
+def read_rows(uri: str, rows: list[int], column: str) -> list[Any]:
+    """One column's values at the given rows of a part, reading only the row groups that hold them."""
+    if not rows:
+        return []
+    pf = storage.parquet_file(uri)
+    sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+    starts = np.cumsum([0] + sizes)
+    group_of = np.searchsorted(starts, np.asarray(rows), side="right") - 1
+    groups = sorted(set(group_of.tolist()))
+    col = pf.read_row_groups(groups, columns=[column]).column(column)
+    offset, seen = {}, 0
+    for g in groups:
+        offset[g] = seen
+        seen += sizes[g]
+    idx = [offset[int(g)] + int(r - starts[g]) for g, r in zip(group_of, rows)]
+    return col.take(pa.array(idx, pa.int64())).to_pylist()
 
 
 def _code_text(t: pa.Table, rows: list[int], texts: list[str], opts: dict[str, Any], pretokenize, code_uri: str) -> dict[str, int]:
@@ -269,7 +301,7 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls:
     chosen = np.nonzero(file_keys < np.uint64(min(code_bound, 2**64 - 1)))[0] if code_bound < 2**64 - 1 else np.arange(len(files))
     code_rows = [files[j] for j in chosen]
     rows = web + code_rows
-    texts = storage.read_table(in_uri, columns=["text"]).column("text").take(pa.array(rows, pa.int64())).to_pylist() if rows else []
+    texts = read_rows(in_uri, rows, "text")
     pretokenize = make_pretokenize(opts["tokenizer"])
     seed_urls = _seed_urls(seed_urls)
     urls = [paths[i] for i in web]
@@ -304,7 +336,7 @@ def code_text_part_task(in_uri: str, code_uri: str, opts: dict[str, Any], bound:
     keys = sample_keys([t.column("id")[i].as_py() for i in files], f"{opts['seed']}/code_text")
     rest = np.nonzero(keys >= np.uint64(bound))[0]
     rows = [files[j] for j in rest]
-    texts = storage.read_table(in_uri, columns=["text"]).column("text").take(pa.array(rows, pa.int64())).to_pylist() if rows else []
+    texts = read_rows(in_uri, rows, "text")
     opts = {**opts, "file_keys": keys[rest], "max_code_text_seeds": max(0, opts["max_code_text_seeds"] - have)}
     return _code_text(t, rows, texts, opts, make_pretokenize(opts["tokenizer"]), code_uri)
 
@@ -354,20 +386,6 @@ def _known(known_uri: str | None, pages: pa.Table) -> np.ndarray:
     return storage.read_table(known_uri).column("known").to_numpy().astype(np.int8)
 
 
-def _read_lines(pages_uri: str, rows: np.ndarray) -> list[str]:
-    """The cached lines of the given page indices, reading only the row groups that hold them."""
-    if len(rows) == 0:
-        return []
-    pf = storage.parquet_file(pages_uri)
-    starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)])
-    groups = sorted(set(np.searchsorted(starts, rows, side="right") - 1))
-    col = pf.read_row_groups(groups, columns=["line"]).column("line")
-    offset = {g: int(sum(starts[h + 1] - starts[h] for h in groups if h < g)) for g in groups}
-    group_of = np.searchsorted(starts, rows, side="right") - 1
-    idx = [offset[g] + int(r - starts[g]) for g, r in zip(group_of, rows)]
-    return col.take(pa.array(idx, pa.int64())).to_pylist()
-
-
 def train_lines_task(part: int, pages_uri: str, known_uri: str | None, out_uri: str, salt: str, key_bound: int, n_folds: int) -> dict[str, int]:
     """The part's training lines of one iteration: its expanded positives (known pages that no seed
     URL gave) and its pool pages whose hash key is under the bound (negative candidates)."""
@@ -380,7 +398,7 @@ def train_lines_task(part: int, pages_uri: str, known_uri: str | None, out_uri: 
     positive = (known >= 0) & ~seed_url
     negative = (known < 0) & (keys < np.uint64(min(key_bound, 2**64 - 1)))
     rows = np.nonzero(positive | negative)[0]
-    lines = _read_lines(pages_uri, rows)
+    lines = read_rows(pages_uri, rows.tolist(), "line")
     folds = pages.column("fold").to_numpy()
     table = pa.table({
         "label": [ALL_LABELS[known[r]] if positive[r] else "other" for r in rows],
@@ -634,7 +652,7 @@ def _file_digest(path: str) -> str:
 
 class RecallStage(GlobalStage):
     name = "recall"
-    version = "3"  # held-out check of each model; GitHub recall (github section)
+    version = "4"  # code-text seeds capped at what balancing can use
     config: RecallConfig
 
     def __init__(self, config: RecallConfig | None = None) -> None:
@@ -729,12 +747,18 @@ class RecallStage(GlobalStage):
         # pieces (assuming one piece per file), so files beyond it are never parsed for docstrings.
         from classifiers.sharded import key_threshold
 
-        k = cfg.max_code_text_seeds
-        n_files = sum(ctx.map(count_task, [(u, opts) for u in inputs], desc=f"{self.name}:count")) if k and cfg.code_text_seeds else 0
+        counted = ctx.map(count_task, [(u, opts) for u in inputs], desc=f"{self.name}:count")
+        n_files, n_web = sum(c["files"] for c in counted), sum(c["web"] for c in counted)
+        # Seeds past what balancing can use are never parsed (see useful_code_seeds).
+        useful = useful_code_seeds(seeds["counts"], n_web, cfg.fasttext.max_repeat, cfg.fasttext.holdout)
+        k = min(cfg.max_code_text_seeds, useful)
+        opts["max_code_text_seeds"] = k
+        if not (k and cfg.code_text_seeds):
+            n_files = 0
         bound = key_threshold(-(-k // CODE_PIECES_PER_FILE), n_files) if n_files else 0
         indexed = ctx.map(index_task, [(inputs[i], i, pages[i], code_parts[i], seeds["urls"], opts, bound) for i in range(len(inputs))],
                           desc=f"{self.name}:index")
-        code = {"code_text_files": n_files, "code_text_files_parsed": sum(ix["code_text_files_parsed"] for ix in indexed)}
+        code = {"code_text_wanted": k, "code_text_useful_bound": useful, "code_text_files": n_files, "code_text_files_parsed": sum(ix["code_text_files_parsed"] for ix in indexed)}
         if sum(ix["code_text_pieces"] for ix in indexed) < k and 0 < bound < 2**64 - 1:
             # The sample yielded fewer pieces than wanted: add the files above its bound (never the same file twice).
             more = [S("code_text", "more-" + part_name(i)) for i in range(len(inputs))]
