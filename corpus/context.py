@@ -7,10 +7,10 @@ inside the run's output, so the same stage runs on a local folder and on `s3://`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from corpus import storage
-from corpus.runner import InProcessRunner, Runner, Shared
+from corpus.runner import InProcessRunner, Runner, Shared, largest_first
 
 STEPS_DIR = "_steps"
 
@@ -44,9 +44,22 @@ class RunContext:
 
     # ------------------------------------------------------------------------------- running
     def map(self, fn: Callable[..., Any], arg_list: Iterable[tuple], *, num_cpus: float = 1.0,
-            memory_mb: int | None = None, desc: str = "") -> list[Any]:
-        """fn(*args) for every args as retry-safe tasks; results in input order."""
-        return self.runner.map(fn, arg_list, num_cpus=num_cpus, memory_mb=memory_mb, desc=desc or self.stage_name)
+            memory_mb: int | None = None, desc: str = "", costs: Sequence[float] | None = None) -> list[Any]:
+        """fn(*args) for every args as retry-safe tasks; results in input order. With `costs` (one per
+        task, e.g. its input bytes: `part_sizes`) the costliest tasks start first."""
+        order = largest_first(costs) if costs is not None else None
+        return self.runner.map(fn, arg_list, num_cpus=num_cpus, memory_mb=memory_mb, desc=desc or self.stage_name, order=order)
+
+    def part_sizes(self, uris: Sequence[str]) -> list[int]:
+        """Bytes of each file (one listing per folder, not a request per file; -1 when missing)."""
+        listed: dict[str, dict[str, int]] = {}
+        out = []
+        for uri in uris:
+            folder = storage.parent(uri)
+            if folder not in listed:
+                listed[folder] = storage.list_sizes(folder)
+            out.append(listed[folder].get(storage.basename(uri), -1))
+        return out
 
     def share(self, obj: Any) -> Shared:
         """A handle to pass as a top-level task argument; the task receives obj (sent once)."""

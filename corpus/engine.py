@@ -20,7 +20,7 @@ from corpus.context import STEPS_DIR, RunContext
 from corpus.errors import PreflightError
 from corpus.parts import commit_part, committed, dropped_uri, list_parts, part_name
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
-from corpus.runner import InProcessRunner, Runner
+from corpus.runner import InProcessRunner, Runner, largest_first
 from corpus.stage import GlobalStage, MapStage, SourceStage, Stage
 from corpus.stats import StageStats, StatsMismatch
 
@@ -243,15 +243,16 @@ class Executor:
             return sizes[folder].get(storage.basename(uri), -1)
 
         jobs = [(p, _hash(key, storage.basename(p), str(size_of(p)))) for p in inputs]
-        return self._run_parts(stage, run_map_part, jobs, stage_uri)
+        return self._run_parts(stage, run_map_part, jobs, stage_uri, costs=[size_of(p) for p in inputs])
 
-    def _run_parts(self, stage: Stage, task_fn: Callable[..., dict], jobs: list[tuple[Any, str]], stage_uri: str) -> tuple[StageStats, list[str], list[dict]]:
+    def _run_parts(self, stage: Stage, task_fn: Callable[..., dict], jobs: list[tuple[Any, str]], stage_uri: str,
+                   costs: list[int] | None = None) -> tuple[StageStats, list[str], list[dict]]:
         """One task per (input, part key); part i of the output comes from job i. With --resume a part
         committed earlier under the same key, with its files intact, is reused, not recomputed.
         Returns the stage's accounting, its parts and their commit records."""
         shared = self.runner.share(stage)  # shipped once, not once per task
         records: list[dict] = []
-        args = []
+        args, arg_costs = [], []
         for i, (job_input, part_key) in enumerate(jobs):
             out_uri = storage.join(stage_uri, part_name(i))
             record = committed(out_uri, part_key) if self.resume else None
@@ -259,10 +260,13 @@ class Executor:
                 records.append(record)
             else:
                 args.append((shared, job_input, out_uri, part_key))
+                arg_costs.append(costs[i] if costs else 0)
         if records:
             log.info("stage %s: %d of %d parts reused from an earlier run", stage.name, len(records), len(jobs))
         res = stage.resources
-        records += self.runner.map(task_fn, args, num_cpus=res.num_cpus, memory_mb=res.memory_mb, desc=stage.name)
+        # The biggest inputs start first: on few CPUs a big part started last leaves the others idle.
+        order = largest_first(arg_costs) if costs else None
+        records += self.runner.map(task_fn, args, num_cpus=res.num_cpus, memory_mb=res.memory_mb, desc=stage.name, order=order)
         total = StageStats()
         for record in records:
             total.merge(StageStats.from_json(record["stats"]))

@@ -14,7 +14,7 @@ import socket
 from typing import Any, Callable, Iterable
 
 from corpus.errors import PreflightError
-from corpus.runner import Runner, Shared
+from corpus.runner import Runner, Shared, submission_order
 
 # Environment passed on to workers of a remote cluster (a local instance inherits the driver's).
 FORWARDED_ENV = ("CORPUS_STORAGE_OPTIONS", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
@@ -85,11 +85,12 @@ class RayRunner(Runner):
             self._remotes[key] = ray.remote(**options)(fn)
         return self._remotes[key]
 
-    def map(self, fn, arg_list: Iterable[tuple], *, num_cpus=1.0, memory_mb=None, desc=""):
+    def map(self, fn, arg_list: Iterable[tuple], *, num_cpus=1.0, memory_mb=None, desc="", order=None):
         from tqdm import tqdm
 
         remote = self._remote(fn, num_cpus, memory_mb)
         arg_list = list(arg_list)
+        sequence = submission_order(len(arg_list), order)
         results: list[Any] = [None] * len(arg_list)
         done: queue.SimpleQueue = queue.SimpleQueue()
         futures: dict[int, Any] = {}
@@ -103,7 +104,7 @@ class RayRunner(Runner):
 
         with tqdm(total=len(arg_list), desc=desc, unit="task", leave=False, disable=None) as bar:
             while next_i < len(arg_list) and len(futures) < self.max_in_flight:
-                submit(next_i)
+                submit(sequence[next_i])
                 next_i += 1
             remaining = len(arg_list)
             while remaining:
@@ -117,7 +118,7 @@ class RayRunner(Runner):
                 remaining -= 1
                 bar.update(1)
                 if next_i < len(arg_list):
-                    submit(next_i)
+                    submit(sequence[next_i])
                     next_i += 1
         return results
 

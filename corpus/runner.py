@@ -11,7 +11,7 @@ their RunContext, which forwards here. Two runners implement it:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 
 class Shared:
@@ -32,9 +32,11 @@ class Runner(ABC):
         num_cpus: float = 1.0,
         memory_mb: int | None = None,
         desc: str = "",
+        order: Sequence[int] | None = None,
     ) -> list[Any]:
         """fn(*args) for every args, as retry-safe tasks; results in input order. A task that still
-        fails after the runner's retries raises here."""
+        fails after the runner's retries raises here. `order` is the submission order (indices into
+        arg_list, e.g. `largest_first(sizes)`); it changes when tasks start, never the results."""
 
     @abstractmethod
     def share(self, obj: Any) -> Shared:
@@ -49,10 +51,26 @@ class Runner(ABC):
         """Release what the runner started."""
 
 
+def largest_first(costs: Sequence[float]) -> list[int]:
+    """Submission order for tasks of unequal cost: the costliest first (LPT scheduling), so a big
+    part does not start last and leave the other CPUs idle while it runs. Ties keep input order."""
+    return sorted(range(len(costs)), key=lambda i: (-costs[i], i))
+
+
+def submission_order(n: int, order: Sequence[int] | None) -> list[int]:
+    """`order` checked to be a permutation of range(n) (None: input order)."""
+    if order is None:
+        return list(range(n))
+    order = list(order)
+    if sorted(order) != list(range(n)):
+        raise ValueError(f"order must be a permutation of range({n})")
+    return order
+
+
 class InProcessRunner(Runner):
     """Tasks run here, in order. Shared objects are passed as they are."""
 
-    def map(self, fn, arg_list, *, num_cpus=1.0, memory_mb=None, desc=""):  # noqa: D401 - see Runner
+    def map(self, fn, arg_list, *, num_cpus=1.0, memory_mb=None, desc="", order=None):  # noqa: D401 - see Runner
         return [fn(*[a.handle if isinstance(a, Shared) else a for a in args]) for args in arg_list]
 
     def share(self, obj: Any) -> Shared:

@@ -192,7 +192,7 @@ def shuffle(ctx: Any, inputs: list[str], map_fn: Callable[[pa.Table, int], pa.Ta
     write one map file per part under ctx.scratch(name). Rows with equal routes meet in one bucket."""
     folder = ctx.scratch(name)
     args = [(map_fn, p, i, columns, map_file(folder, i)) for i, p in enumerate(inputs)]
-    return collect(folder, ctx.map(_scatter, args, desc=f"{ctx.stage_name}:{name}"), target_bytes)
+    return collect(folder, ctx.map(_scatter, args, desc=f"{ctx.stage_name}:{name}", costs=ctx.part_sizes(inputs)), target_bytes)
 
 
 def bucket_files(shuffled: Shuffled, bucket: int) -> Bucket:

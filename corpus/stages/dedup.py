@@ -254,7 +254,7 @@ class _DedupStage(GlobalStage):
         def apply() -> dict:
             args = [(p, part_uri(ctx.stage_uri, i), i, named.part(i, n), self.reason) for i, p in enumerate(inputs)]
             total = StageStats()
-            for s in ctx.map(apply_task, args, desc=f"{self.name}:apply"):
+            for s in ctx.map(apply_task, args, desc=f"{self.name}:apply", costs=ctx.part_sizes(inputs)):
                 total.merge(StageStats.from_json(s))
             return total.to_json()
 

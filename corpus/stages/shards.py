@@ -339,7 +339,7 @@ class ShardsStage(GlobalStage):
         sizes = ctx.map(part_text_bytes, [(u,) for u in inputs], desc="shards:sizes")
         keep = min(1.0, want / max(1, sum(sizes)))
         sample_uris = [ctx.scratch("bpe_sample", part_name(i)) for i in range(len(inputs))]
-        ctx.map(sample_part, [(u, s, keep, ctx.seed) for u, s in zip(inputs, sample_uris)], desc="shards:sample")
+        ctx.map(sample_part, [(u, s, keep, ctx.seed) for u, s in zip(inputs, sample_uris)], desc="shards:sample", costs=ctx.part_sizes(inputs))
         return ctx.map(train_tokenizer, [(sample_uris, ctx.stage_uri, cfg)], desc="shards:tokenizer")[0]
 
     def _mix_plan(self, encoded: list[dict], groups_uris: list[str], seed: int) -> tuple[Any, str | None, dict[str, int]]:
@@ -412,7 +412,7 @@ class ShardsStage(GlobalStage):
             started = time.time()
             encoded = ctx.map(encode_part, [(tok_uri, sha, fast, u, e, d, g, cfg, seed)
                                             for u, e, d, g in zip(inputs, enc_uris, enc_drops, enc_groups)],
-                              desc="shards:encode")
+                              desc="shards:encode", costs=ctx.part_sizes(inputs))
             ctx.save_step("encode", encoded)
             log.info("shards: encode step %.1fs", time.time() - started)
         code_tokens = sum(e["train_tokens"].get("code", 0) + e["eval_tokens"].get("code", 0) for e in encoded)
@@ -430,7 +430,8 @@ class ShardsStage(GlobalStage):
             plan_data = asdict(plan)
             dropped = [dropped_uri(storage.join(ctx.stage_uri, part_name(i))) for i in range(len(inputs))]
             results = ctx.map(mix_part, [(e, u, d, s, o, plan_data, seed, n_ranges, forced)
-                                         for e, u, d, s, o in zip(enc_uris, inputs, enc_drops, scatter, dropped)], desc="shards:mix")
+                                         for e, u, d, s, o in zip(enc_uris, inputs, enc_drops, scatter, dropped)], desc="shards:mix",
+                              costs=ctx.part_sizes(enc_uris))
             mixed = {"plan": plan_data, "forced_eval": forced, "n_ranges": n_ranges, "parts": results}
             ctx.save_step("mix", mixed)
             log.info("shards: mix step %.1fs (ranges %s)", time.time() - started, n_ranges)
