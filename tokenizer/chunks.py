@@ -25,6 +25,7 @@ import pyarrow as pa
 from .bpe import CorpusTokenizer
 from .encode import EncodedDoc
 from .fim import FimConfig, apply_fim, doc_rng, fim_ids
+from .splice import PieceEncoder
 
 FIM_OVERHEAD = 3  # fim_begin, fim_hole, fim_end
 # Re-encoding prefix/middle/suffix apart can cost a few tokens more than the slice they came from (a cut
@@ -295,24 +296,35 @@ class DocFormat:
 
 def materialize(rows: Sequence[Mapping[str, Any]], ids: Sequence[np.ndarray], tok: CorpusTokenizer, fmt: DocFormat,
                 seed: int, encode: Callable[[list[str]], list[list[int]]],
-                decode: Callable[[np.ndarray], str]) -> tuple[list[EncodedDoc], int]:
+                decode: Callable[[np.ndarray], str], pieces: PieceEncoder | None = None) -> tuple[list[EncodedDoc], int]:
     """Final ids of chunk copies (rows: chunk_id, rep, source, domain, language, split): the FIM coin
     flip per copy, BOS/EOS. Returns the documents and how many FIM draws fell back to plain because
-    the FIM form would not fit seq_len (counted, never silently split)."""
+    the FIM form would not fit seq_len (counted, never silently split). With `pieces` (only for the
+    tokenizers `splice_applies` accepts) the FIM pieces reuse the chunk's ids away from the cuts; the
+    ids are the same as encoding each piece in full."""
     sp = tok.specials
     bos = [sp.bos] if fmt.add_bos else []
     plans = []
     texts: list[str] = []
+    items: list[tuple[str, np.ndarray, list[tuple[int, int]]]] = []
     for row, piece in zip(rows, ids):
         fim = None
         if row["domain"] in fmt.fim.domains and fmt.fim.rate > 0 and piece.shape[0]:
             rng = doc_rng(seed, row["chunk_id"], int(row["rep"]))
             if rng.random() < fmt.fim.rate:
                 # The coin is drawn; apply_fim with rate 1 draws the two cut points.
-                fim = apply_fim(decode(piece), rng, 1.0, fmt.fim.mode, fmt.fim.spm_rate)
-                texts.extend([fim.prefix, fim.middle, fim.suffix])
+                text = decode(piece)
+                fim = apply_fim(text, rng, 1.0, fmt.fim.mode, fmt.fim.spm_rate)
+                if pieces is None:
+                    texts.extend([fim.prefix, fim.middle, fim.suffix])
+                else:
+                    a, b = len(fim.prefix), len(fim.prefix) + len(fim.middle)
+                    items.append((text, piece, [(0, a), (a, b), (b, len(text))]))
         plans.append(fim)
-    encoded = encode(texts) if texts else []
+    if pieces is None:
+        encoded = encode(texts) if texts else []
+    else:
+        encoded = [p for triple in pieces(items) for p in triple] if items else []
     out: list[EncodedDoc] = []
     overflow, pos = 0, 0
     for row, piece, fim in zip(rows, ids, plans):

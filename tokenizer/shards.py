@@ -31,6 +31,7 @@ from .chunks import (CHUNK_SCHEMA, FALLBACK_GROUPS, Chunk, DocFormat, fallback_e
 from .encode import EncodeConfig, EncodedDoc, _encode_safely
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture, share_warnings
 from .packing import Packer, Row
+from .splice import PieceEncoder, splice_applies
 
 log = logging.getLogger(__name__)
 
@@ -236,10 +237,13 @@ def n_ranges_for(tokens: int, range_tokens: int) -> int:
 
 
 def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokenizer, fmt: DocFormat, seed: int,
-                config: ShardConfig, write: Any, encoder: Any = None) -> dict[str, Any]:
+                config: ShardConfig, write: Any, encoder: Any = None, lens: np.ndarray | None = None) -> dict[str, Any]:
     """Pack the chunk copies of one range, in the global order, into `{split}-RRRRR-NNNNN.parquet`
-    files handed to `write(name, data)`. Returns the range's summary (shard entries, counts)."""
+    files handed to `write(name, data)`. Returns the range's summary (shard entries, counts).
+    With `lens` (token byte lengths) FIM pieces re-encode only the text near their cuts when the
+    tokenizer allows it (tokenizer/splice.py); the ids are the same either way."""
     encode = encoder or tok.encode_plain
+    pieces = PieceEncoder(encode, lens) if lens is not None and splice_applies(tok) else None
     if encoder is not None and hasattr(encoder, "encoding"):
         decode = lambda ids: encoder.encoding.decode_bytes(ids.tolist()).decode("utf-8")  # noqa: E731
     else:
@@ -265,8 +269,8 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
         meta = batch.select(["chunk_id", "rep", "source", "domain", "language", "split"]).to_pylist()
         col = batch.column("ids")
         offsets, values = col.offsets.to_numpy(), col.values.to_numpy(zero_copy_only=False)
-        pieces = [values[offsets[i] : offsets[i + 1]] for i in range(batch.num_rows)]
-        docs, overflow = materialize(meta, pieces, tok, fmt, seed, encode, decode)
+        chunk_ids = [values[offsets[i] : offsets[i + 1]] for i in range(batch.num_rows)]
+        docs, overflow = materialize(meta, chunk_ids, tok, fmt, seed, encode, decode, pieces)
         counts["fim_fallback_too_long"] += overflow
         for d in docs:
             counts["documents"] += 1

@@ -301,13 +301,13 @@ def pack_range(tok_uri: str, sha: str, fast: bool, scatter_uris: list[str], buck
     from tokenizer.chunks import CHUNK_SCHEMA, DocFormat
     from tokenizer.shards import pack_bucket
 
-    tok, _, encoder = _load(tok_uri, sha, fast)
+    tok, lens, encoder = _load(tok_uri, sha, fast)
     parts = [t for u in scatter_uris if (t := _bucket_rows(u, bucket)) is not None]
     table = pa.concat_tables(parts) if parts else CHUNK_SCHEMA.empty_table()
     ecfg = _encode_config(cfg)
     fmt = DocFormat(cfg.seq_len, ecfg.fim, ecfg.add_bos)
     summary = pack_bucket(table, split, r, tok, fmt, seed, _shard_config(cfg),
-                          lambda name, data: storage.write_bytes(storage.join(stage_uri, name), data), encoder=encoder)
+                          lambda name, data: storage.write_bytes(storage.join(stage_uri, name), data), encoder=encoder, lens=lens)
     storage.write_json(summary_uri, summary)
     return summary
 
