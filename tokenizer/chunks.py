@@ -220,13 +220,12 @@ def chunk_document(record: Mapping[str, Any], ids: Sequence[int], lens: np.ndarr
             meta = {}
     spans = file_spans(text, meta)
     spans_b = _to_bytes(text, spans) if spans else []
-    headers: dict[int, np.ndarray] = {}
+    # Every file's path-comment line in one batched encode call (per-file calls cost more than the
+    # encoding itself on repositories of thousands of files).
+    header_list = [np.asarray(x, dtype=np.int32) for x in encode([data[start:body].decode("utf-8") for start, body, _, _ in spans_b])] if spans_b else []
 
     def header_ids(f: int) -> np.ndarray:
-        if f not in headers:
-            start, body, _, _ = spans_b[f]
-            headers[f] = np.asarray(encode([data[start:body].decode("utf-8")])[0], dtype=np.int32)
-        return headers[f]
+        return header_list[f]
 
     cuts = plan_cuts(arr, lens, data, spans_b, budget, lambda f: int(header_ids(f).shape[0]))
     bounds = np.zeros(arr.shape[0] + 1, dtype=np.int64)
@@ -241,13 +240,18 @@ def chunk_document(record: Mapping[str, Any], ids: Sequence[int], lens: np.ndarr
         else:
             language_tokens[doc_lang] += int(arr.shape[0])
     out = []
+    span_starts = np.array([sp[0] for sp in spans_b], dtype=np.int64)
+    span_ends = np.array([sp[2] for sp in spans_b], dtype=np.int64)
     for k, (s, e, header) in enumerate(cuts):
         piece = arr[s:e] if header < 0 else np.concatenate([header_ids(header), arr[s:e]])
         language = doc_lang
         if spans_b:
             lo, hi = bounds[s], bounds[e]
             by_lang: Counter = Counter()
-            for start, _, end, lang in spans_b:
+            # Only the files that can overlap [lo, hi) (spans are sorted and disjoint).
+            first = int(np.searchsorted(span_ends, lo, side="right"))
+            last = int(np.searchsorted(span_starts, hi, side="left"))
+            for start, _, end, lang in spans_b[first:last]:
                 overlap = min(end, hi) - max(start, lo)
                 if overlap > 0:
                     by_lang[lang or doc_lang] += overlap
