@@ -95,9 +95,26 @@ def footer_rows(uri: str) -> int | None:
         pf.close()
 
 
-def write_filtered_part(table: pa.Table, mask: list[bool], reasons: list[str | None], details: list[str], out_uri: str) -> StageStats:
+def pass_through_part(in_uri: str, out_uri: str) -> StageStats:
+    """A part that keeps every row as it is: the input file copied whole (no Parquet decode and
+    re-encode of its text; a server-side copy on object stores) and an empty quarantine beside it."""
+    sizes = storage.read_table(in_uri, columns=["size"])
+    stats = StageStats()
+    stats.add_in(sizes.num_rows, table_bytes(sizes))
+    stats.add_kept(sizes.num_rows, table_bytes(sizes))
+    storage.copy(in_uri, out_uri)
+    with storage.PartWriter(dropped_uri(out_uri), DROP_SCHEMA) as w:
+        w.write(DROP_SCHEMA.empty_table())
+    return stats
+
+
+def write_filtered_part(table: pa.Table, mask: list[bool], reasons: list[str | None], details: list[str], out_uri: str,
+                        source_uri: str | None = None) -> StageStats:
     """Write the rows of a DOC_SCHEMA table whose mask is false as a part, quarantine the others
-    (with their reason) beside it, and return the part's accounting."""
+    (with their reason) beside it, and return the part's accounting. `source_uri`: the part file the
+    table was read from unchanged; when nothing is dropped it is copied instead of re-encoded."""
+    if source_uri is not None and not any(mask):
+        return pass_through_part(source_uri, out_uri)
     kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
     dropped = drop_rows(table, mask, reasons, details)
     stats = StageStats()

@@ -225,6 +225,24 @@ def upload_file(local_path: str | Path, uri: str) -> None:
     fs.invalidate_cache(posixpath.dirname(path))
 
 
+def copy(src: str, dst: str) -> None:
+    """Copy a file whole: atomic rename locally, one server-side copy within an object store (no
+    bytes through this process), else streamed through an atomic write."""
+    if not is_remote(src) and not is_remote(dst):
+        with atomic_write(dst) as out, open(_local(src), "rb") as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+        return
+    if is_remote(src) and is_remote(dst):
+        sfs, spath = filesystem(src)
+        dfs, dpath = filesystem(dst)
+        if type(sfs) is type(dfs) and src.split("://", 1)[0] == dst.split("://", 1)[0]:
+            sfs.copy(spath, dpath)
+            sfs.invalidate_cache(posixpath.dirname(dpath))
+            return
+    with atomic_write(dst) as out, open_read(src) as f:
+        shutil.copyfileobj(f, out, 1 << 20)
+
+
 @contextmanager
 def local_copy(uri: str) -> Iterator[str]:
     """A local path holding the file's bytes (for libraries that only open paths, e.g. fastText)."""

@@ -137,3 +137,15 @@ def test_object_store_inputs_read_like_local_ones(s3_server, tmp_path, monkeypat
     from_s3, from_disk = docs(remote, str(tmp_path / "a")), docs(str(local), str(tmp_path / "b"))
     assert from_s3 == from_disk and len(from_s3) > 3
     storage.configure(None)
+
+
+def test_copy_is_whole_across_local_and_object_stores(root: str, tmp_path) -> None:
+    """storage.copy: local -> root, within root (server-side on S3), root -> local."""
+    data = bytes(range(256)) * 12_000
+    src = str(tmp_path / "a.bin")
+    storage.write_bytes(src, data)
+    storage.copy(src, storage.join(root, "c", "a.bin"))
+    storage.copy(storage.join(root, "c", "a.bin"), storage.join(root, "c", "b.bin"))
+    storage.copy(storage.join(root, "c", "b.bin"), str(tmp_path / "back.bin"))
+    assert storage.read_bytes(str(tmp_path / "back.bin")) == data
+    assert storage.list_sizes(storage.join(root, "c")) == {"a.bin": len(data), "b.bin": len(data)}

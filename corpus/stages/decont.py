@@ -87,9 +87,11 @@ def decont_part(index: Any, in_uri: str, out_uri: str, hits_out: str, mode: str,
     drop = mode == "remove"
     mask = [bool(h) and drop for h in hits_per_row]
     details = [_detail(h) if m else "" for h, m in zip(hits_per_row, mask)]
+    unchanged = mode != "flag" or not any(hits_per_row)
     if mode == "flag":
         table = _flag(table, hits_per_row)
-    stats = write_filtered_part(table, mask, ["contaminated" if m else None for m in mask], details, out_uri)
+    stats = write_filtered_part(table, mask, ["contaminated" if m else None for m in mask], details, out_uri,
+                                source_uri=in_uri if unchanged else None)
     hits = [h for hs in hits_per_row for h in hs]
     storage.write_text(hits_out, "".join(json.dumps(h, ensure_ascii=False, sort_keys=True) + "\n" for h in hits))
     counts = compact(counts)

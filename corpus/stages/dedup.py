@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
 from corpus.components import both_directions, connected_components, roots
-from corpus.parts import part_uri, write_filtered_part
+from corpus.parts import pass_through_part, part_uri, write_filtered_part
 from corpus.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_file, part_route, read_bucket, shuffle, write_map_file
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
@@ -203,9 +203,11 @@ def ids_task(bucket: Bucket, out_uri: str, inputs: list[str]) -> dict[str, int]:
 
 def apply_task(in_uri: str, out_uri: str, part: int, dups: Bucket, reason: str) -> dict:
     """Write the part without its duplicate rows; the dropped rows name the document they duplicate."""
-    table = storage.read_table(in_uri)
     found = read_bucket(dups, ["ref", "dup_of"])
-    rows = (found.column("ref").to_numpy().astype(np.int64) & 0xFFFFFFFF).tolist() if found.num_rows else []
+    if not found.num_rows:  # nothing to drop here: the part is copied, not decoded and re-encoded
+        return pass_through_part(in_uri, out_uri).to_json()
+    table = storage.read_table(in_uri)
+    rows = (found.column("ref").to_numpy().astype(np.int64) & 0xFFFFFFFF).tolist()
     dup_rows = dict(zip(rows, found.column("dup_of").to_pylist() if found.num_rows else []))
     mask = [i in dup_rows for i in range(table.num_rows)]
     details = [f"duplicate of {dup_rows[i]}" if m else "" for i, m in enumerate(mask)]

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from classifiers import RecallDataError, RecallParams
 from corpus import storage
 from corpus.errors import PreflightError
-from corpus.parts import part_name, part_uri, write_filtered_part
+from corpus.parts import part_name, part_uri, pass_through_part, write_filtered_part
 from corpus.stage import GlobalStage
 from corpus.stages.recall_github import GitHubRecallConfig
 from corpus.stats import StageStats
@@ -596,6 +596,9 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
     `meta.recall` on the repository files GitHub recall collected."""
     from classifiers import OTHER
 
+    if github is None and (final is None or storage.parquet_file(final["pages"]).metadata.num_rows == 0):
+        # No web page and nothing GitHub recall marked: every row is unchanged, the file is copied.
+        return {"stats": pass_through_part(in_uri, out_uri).to_json(), "final_domains": {}}
     table = storage.read_table(in_uri)
     domains = table.column("domain").to_pylist()
     metas = table.column("meta").to_pylist()
