@@ -9,6 +9,14 @@ from every map file, only the row groups whose slots meet its range (one footer 
 filters rows only where a slot is wider than its range. Files: one per map task (O(parts + buckets)
 over map and reduce), never parts x buckets.
 
+At scale every reduce task still reads a row group from every map file: maps x buckets requests (940,000
+parts x 256 buckets = 2.4e8 for a file-level key shuffle of 1B files). So when there are more than
+COMBINE_MIN_MAPS map files, a combine step concatenates consecutive map files into `comb-GGGGG.parquet`
+files of up to COMBINE_BYTES / COMBINE_MAX_MAPS maps (each row keeps its original position in `_order`),
+and reducers read those: (maps / group) x buckets requests plus one read per map file. A reducer sorts
+what it read by `_order`, so it sees exactly the rows, in exactly the order, it would have read from the
+map files themselves.
+
 The bucket count is chosen after the map phase from the bytes the maps wrote (a power of two, about
 `target_bytes` of rows per bucket, >= 1), never from the number of parts; since buckets are unions of
 route ranges, any bucket count gives the same groups. Map files have deterministic names
@@ -36,6 +44,10 @@ MIN_SLOT_BYTES = 32 * 1024  # smallest row group a map file is cut into (smaller
 SLOT_BYTES_PER_COLUMN = 16 * 1024
 MAX_FILE_BITS = 12  # at most 4,096 row groups per map file
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
+ORDER = "_order"  # (map index << 32 | row in map file) of a row in a combined file
+COMBINE_MIN_MAPS = 256  # fewer map files than this: reducers read them directly
+COMBINE_MAX_MAPS = 512  # map files per combined file (its task reads them one after the other)
+COMBINE_BYTES = 256 * 1024 * 1024  # rows per combined file
 TOP = 1 << 64
 
 
@@ -76,8 +88,8 @@ def part_range(part: int, n_parts: int) -> tuple[int, int]:
 # -------------------------------------------------------------------------------------- map side
 
 
-def map_file(folder: str, index: int) -> str:
-    return storage.join(folder, f"map-{index:05d}.parquet")
+def map_file(folder: str, index: int, kind: str = "map") -> str:
+    return storage.join(folder, f"{kind}-{index:05d}.parquet")
 
 
 def write_map_file(table: pa.Table, uri: str) -> dict[str, int]:
@@ -137,6 +149,7 @@ class Bucket:
     n_maps: int
     lo: int
     hi: int
+    kind: str = "map"  # "comb": the files are combined map files (rows carry `_order`)
 
 
 @dataclass(frozen=True)
@@ -144,10 +157,11 @@ class Shuffled:
     """Where a shuffle's map files are and how they are bucketed; JSON for step records (O(1))."""
 
     folder: str
-    n_maps: int
+    n_maps: int  # files of `kind` the reducers read
     rows: int
     bytes: int
     bits: int
+    kind: str = "map"
 
     @property
     def n_buckets(self) -> int:
@@ -155,12 +169,12 @@ class Shuffled:
 
     def bucket(self, b: int) -> Bucket:
         width = TOP >> self.bits
-        return Bucket(self.folder, self.n_maps, b * width, (b + 1) * width)
+        return Bucket(self.folder, self.n_maps, b * width, (b + 1) * width, self.kind)
 
     def part(self, part: int, n_parts: int) -> Bucket:
         """The rows routed by `part_route` to one part."""
         lo, hi = part_range(part, n_parts)
-        return Bucket(self.folder, self.n_maps, lo, hi)
+        return Bucket(self.folder, self.n_maps, lo, hi, self.kind)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -192,7 +206,47 @@ def shuffle(ctx: Any, inputs: list[str], map_fn: Callable[[pa.Table, int], pa.Ta
     write one map file per part under ctx.scratch(name). Rows with equal routes meet in one bucket."""
     folder = ctx.scratch(name)
     args = [(map_fn, p, i, columns, map_file(folder, i)) for i, p in enumerate(inputs)]
-    return collect(folder, ctx.map(_scatter, args, desc=f"{ctx.stage_name}:{name}", costs=ctx.part_sizes(inputs)), target_bytes)
+    stats = ctx.map(_scatter, args, desc=f"{ctx.stage_name}:{name}", costs=ctx.part_sizes(inputs))
+    shuffled = collect(folder, stats, target_bytes)
+    return combine(ctx, shuffled, stats, name) if len(stats) > COMBINE_MIN_MAPS else shuffled
+
+
+def combine_groups(map_bytes: list[int], max_bytes: int | None = None, max_maps: int | None = None) -> list[tuple[int, int]]:
+    """Consecutive [first, end) ranges of map files, each up to max_bytes of rows and max_maps files
+    (default COMBINE_BYTES and COMBINE_MAX_MAPS)."""
+    max_bytes = COMBINE_BYTES if max_bytes is None else max_bytes
+    max_maps = COMBINE_MAX_MAPS if max_maps is None else max_maps
+    groups: list[tuple[int, int]] = []
+    first, size = 0, 0
+    for i, b in enumerate(map_bytes):
+        if i > first and (size + b > max_bytes or i - first >= max_maps):
+            groups.append((first, i))
+            first, size = i, 0
+        size += b
+    if first < len(map_bytes):
+        groups.append((first, len(map_bytes)))
+    return groups
+
+
+def _combine(folder: str, first: int, end: int, out_uri: str) -> dict[str, int]:
+    """One combined file from map files [first, end): their rows with `_order`, sorted by slot."""
+    done = map_file_stats(out_uri)
+    if done is not None:
+        return done
+    tables = []
+    for i in range(first, end):
+        t = storage.read_table(map_file(folder, i)).replace_schema_metadata(None)
+        order = (np.uint64(i) << np.uint64(32)) | np.arange(t.num_rows, dtype=np.uint64)
+        tables.append(t.append_column(ORDER, pa.array(order, pa.uint64())))
+    return write_map_file(pa.concat_tables(tables, promote_options="default"), out_uri)
+
+
+def combine(ctx: Any, shuffled: Shuffled, stats: list[dict[str, int]], name: str) -> Shuffled:
+    """The same shuffle read through combined files (see the module docstring); same bucket count."""
+    groups = combine_groups([s["bytes"] for s in stats])
+    args = [(shuffled.folder, a, b, map_file(shuffled.folder, g, "comb")) for g, (a, b) in enumerate(groups)]
+    ctx.map(_combine, args, desc=f"{ctx.stage_name}:{name}:combine")
+    return Shuffled(shuffled.folder, len(groups), shuffled.rows, shuffled.bytes, shuffled.bits, "comb")
 
 
 def bucket_files(shuffled: Shuffled, bucket: int) -> Bucket:
@@ -213,7 +267,7 @@ def _read_range(uri: str, lo: int, hi: int, columns: list[str] | None) -> pa.Tab
         exact = lo == slot_lo << shift and hi == (slot_hi + 1) << shift if meta["bits"] else (lo == 0 and hi == TOP)
         if not groups:
             return None
-        want = None if columns is None else list(dict.fromkeys([*columns, ROUTE]))
+        want = None if columns is None else list(dict.fromkeys([*columns, ROUTE, *([ORDER] if ORDER in pf.schema_arrow.names else [])]))
         table = pf.read_row_groups(groups, columns=want)
     finally:
         pf.close()
@@ -233,18 +287,20 @@ def read_bucket(source: Bucket | list[str], columns: list[str] | None = None) ->
         return storage.read_tables(list(source), columns=columns)
     tables = []
     for i in range(source.n_maps):
-        t = _read_range(map_file(source.folder, i), source.lo, source.hi, columns)
+        t = _read_range(map_file(source.folder, i, source.kind), source.lo, source.hi, columns)
         if t is not None and t.num_rows:
             tables.append(t.replace_schema_metadata(None))
     if not tables:
         if not source.n_maps:
             return pa.table({})
-        pf = storage.parquet_file(map_file(source.folder, 0))
+        pf = storage.parquet_file(map_file(source.folder, 0, source.kind))
         try:
             schema = pf.schema_arrow
         finally:
             pf.close()
         tables = [schema.empty_table().replace_schema_metadata(None)]
     table = pa.concat_tables(tables)
-    table = table.drop_columns([ROUTE]) if ROUTE in table.column_names else table
+    if ORDER in table.column_names:  # combined files: back to map order, as if read from the map files
+        table = table.take(pc.sort_indices(table.column(ORDER)))
+    table = table.drop_columns([c for c in (ROUTE, ORDER) if c in table.column_names])
     return table.select(columns) if columns is not None else table

@@ -105,6 +105,20 @@ def test_output_does_not_depend_on_the_bucket_count(tmp_path, monkeypatch) -> No
     assert _outputs(tmp_path / "one", stage.name) == _outputs(tmp_path / "many", stage.name)
 
 
+def test_combined_key_files_give_the_same_output(tmp_path, monkeypatch) -> None:
+    """Reducers reading combined map files (the many-parts path) drop the same documents, naming the same
+    originals, as reducers reading every map file."""
+    inputs = _corpus(tmp_path)
+    stage = NearDedupStage(NearDedupConfig(num_perm=128, bands=32))
+    _run(stage, inputs, tmp_path / "plain")
+    monkeypatch.setattr(shuffle, "COMBINE_MIN_MAPS", 1)
+    monkeypatch.setattr(shuffle, "COMBINE_MAX_MAPS", 2)
+    monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 4096)
+    _, ctx = _run(stage, inputs, tmp_path / "combined")
+    assert shuffle.Shuffled.from_json(ctx.load_step("keys")).kind == "comb"
+    assert _outputs(tmp_path / "plain", stage.name) == _outputs(tmp_path / "combined", stage.name)
+
+
 class Killed(RuntimeError):
     pass
 

@@ -115,3 +115,30 @@ def test_empty_maps_and_plain_file_lists(tmp_path) -> None:
     shuffled = sh.shuffle(ctx, [uri], _route_by_key, None, "s")
     assert shuffled.n_buckets == 1 and sh.read_bucket(shuffled.bucket(0)).column_names == ["key"]
     assert sh.read_bucket([uri, uri]).num_rows == 0
+
+
+@pytest.mark.parametrize("target", [1 << 40, 20_000])
+def test_combined_map_files_give_the_same_buckets_in_the_same_order(tmp_path, monkeypatch, target) -> None:
+    """Past COMBINE_MIN_MAPS map files, reducers read combined files: every bucket and every part range
+    holds exactly the rows, in exactly the order, the map files themselves give."""
+    monkeypatch.setattr(sh, "COMBINE_MIN_MAPS", 4)
+    monkeypatch.setattr(sh, "COMBINE_MAX_MAPS", 3)
+    inputs = _inputs(tmp_path, 11, 700, seed=3)
+    ctx = RunContext(out_uri=str(tmp_path / "out"), stage_name="t", runner=InProcessRunner())
+    combined = sh.shuffle(ctx, inputs, _route_by_key, None, "s", target_bytes=target)
+    assert combined.kind == "comb" and combined.n_maps == 4  # 11 maps in groups of <= 3
+    assert sorted(f for f in os.listdir(ctx.scratch("s")) if f.startswith("comb-")) == [f"comb-{i:05d}.parquet" for i in range(4)]
+    plain = sh.Shuffled(combined.folder, 11, combined.rows, combined.bytes, combined.bits)  # the map files themselves
+    for b in range(combined.n_buckets):
+        assert sh.read_bucket(combined.bucket(b)).equals(sh.read_bucket(plain.bucket(b)))
+        assert sh.read_bucket(combined.bucket(b), ["row", "key"]).equals(sh.read_bucket(plain.bucket(b), ["row", "key"]))
+    for part in range(3):
+        assert sh.read_bucket(combined.part(part, 3)).equals(sh.read_bucket(plain.part(part, 3)))
+    assert sh.Shuffled.from_json(combined.to_json()) == combined
+
+
+def test_combine_groups_respect_bytes_and_counts() -> None:
+    assert sh.combine_groups([5, 5, 5, 5, 5], max_bytes=10, max_maps=10) == [(0, 2), (2, 4), (4, 5)]
+    assert sh.combine_groups([1] * 7, max_bytes=100, max_maps=3) == [(0, 3), (3, 6), (6, 7)]
+    assert sh.combine_groups([50, 1], max_bytes=10, max_maps=10) == [(0, 1), (1, 2)]  # one big map alone
+    assert sh.combine_groups([]) == []
