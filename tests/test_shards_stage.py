@@ -221,3 +221,15 @@ def test_object_store_output_matches_local(tmp_path, s3_server, monkeypatch) -> 
         assert _digest(ctx.stage_uri) == _digest(local.stage_uri)
     finally:
         storage.configure(None)
+
+
+def test_tokenizer_sample_pieces_cover_the_text_and_end_at_lines() -> None:
+    from corpus.stages.shards import text_pieces
+
+    text = "".join(f"line {i} " + "x" * (i % 97) + "\n" for i in range(3000))
+    pieces = text_pieces(text, 1000)
+    assert "".join(pieces) == text and len(pieces) > 50
+    assert all(p.endswith("\n") for p in pieces) and all(len(p) <= 1250 for p in pieces)
+    one_line = "y" * 5000  # no line end near the cut: cut at the size
+    assert [len(p) for p in text_pieces(one_line, 1000)] == [1000] * 5
+    assert text_pieces("", 10) == []

