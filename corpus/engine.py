@@ -108,6 +108,13 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
+def _task_cpu(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """The CPU seconds the stage's tasks used (wherever they ran), in all and per step (the `desc` of
+    each map: `stage` or `stage:step`): the per-stage CPU profile of a run."""
+    steps = {k: round(v - before.get(k, 0.0), 2) for k, v in after.items() if v - before.get(k, 0.0) > 0}
+    return {"task_cpu_seconds": round(sum(steps.values()), 2), "task_cpu_by_step": dict(sorted(steps.items()))}
+
+
 class Executor:
     """Runs stages in order through a runner. The first stage must be a SourceStage."""
 
@@ -164,6 +171,7 @@ class Executor:
                 continue
             self._prepare(stage, ctx, key)
             started, cpu_started = time.time(), time.process_time()
+            tasks_cpu_before = dict(getattr(self.runner, "cpu_seconds", {}))
             log.info("stage %s: starting", stage.name)
             if isinstance(stage, SourceStage):
                 stats, parts, records = self._run_source(stage, units, stage_uri, key)
@@ -199,6 +207,7 @@ class Executor:
                     "seconds": round(time.time() - started, 2),
                     # The driver's own CPU time for the stage: must stay small and O(parts).
                     "driver_cpu_seconds": round(time.process_time() - cpu_started, 2),
+                    **_task_cpu(tasks_cpu_before, getattr(self.runner, "cpu_seconds", {})),
                 },
             )
             # The stage is committed: its scratch is no longer needed by anyone.

@@ -14,7 +14,7 @@ import socket
 from typing import Any, Callable, Iterable
 
 from corpus.errors import PreflightError
-from corpus.runner import Runner, Shared, submission_order
+from corpus.runner import Runner, Shared, submission_order, timed_call
 
 # Environment passed on to workers of a remote cluster (a local instance inherits the driver's).
 FORWARDED_ENV = ("CORPUS_STORAGE_OPTIONS", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
@@ -75,14 +75,17 @@ class RayRunner(Runner):
         return Shared(ray.put(obj))
 
     def _remote(self, fn: Callable, num_cpus: float, memory_mb: int | None) -> Any:
+        """A remote that runs fn through timed_call (its CPU time comes back with its result), named
+        after fn in Ray's dashboard."""
         import ray
 
         key = (fn, num_cpus, memory_mb)
         if key not in self._remotes:
-            options: dict[str, Any] = {"num_cpus": num_cpus, "max_retries": self.max_retries}
+            options: dict[str, Any] = {"num_cpus": num_cpus, "max_retries": self.max_retries,
+                                       "name": getattr(fn, "__name__", "task")}
             if memory_mb:
                 options["memory"] = memory_mb * 1024 * 1024
-            self._remotes[key] = ray.remote(**options)(fn)
+            self._remotes[key] = ray.remote(timed_call).options(**options)
         return self._remotes[key]
 
     def map(self, fn, arg_list: Iterable[tuple], *, num_cpus=1.0, memory_mb=None, desc="", order=None):
@@ -98,7 +101,7 @@ class RayRunner(Runner):
 
         def submit(i: int) -> None:
             args = [a.handle if isinstance(a, Shared) else a for a in arg_list[i]]
-            fut = remote.remote(*args).future()
+            fut = remote.remote(fn, *args).future()
             futures[i] = fut
             fut.add_done_callback(lambda _f, i=i: done.put(i))
 
@@ -110,7 +113,8 @@ class RayRunner(Runner):
             while remaining:
                 i = done.get()
                 try:
-                    results[i] = futures.pop(i).result()
+                    results[i], cpu = futures.pop(i).result()
+                    self.add_cpu(desc, cpu)
                 except BaseException:
                     for f in futures.values():
                         f.cancel()

@@ -65,7 +65,9 @@ def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any
     stages = {}
     for success in sorted(out.glob("*/_SUCCESS.json")):
         done = storage.read_json(str(success))
-        stages[done["stage"]] = {"seconds": done["seconds"], "driver_cpu_seconds": done.get("driver_cpu_seconds")}
+        stages[done["stage"]] = {"seconds": done["seconds"], "driver_cpu_seconds": done.get("driver_cpu_seconds"),
+                                 # the per-stage CPU profile: CPU seconds of the stage's tasks, by step
+                                 "task_cpu_seconds": done.get("task_cpu_seconds"), "task_cpu_by_step": done.get("task_cpu_by_step")}
     files = sum(1 for _ in out.rglob("*") if _.is_file())
     return {**run, "process_seconds": round(wall, 2), "stages": stages, "output_files": files}
 
@@ -84,6 +86,12 @@ def bench_scale(work: Path, num_cpus: int = 2) -> dict[str, Any]:
         "wall": round(big["wall_seconds"] / small["wall_seconds"], 2),
         "stages": {s: round(big["stages"][s]["seconds"] / max(small["stages"][s]["seconds"], 1e-3), 2) for s in small["stages"] if s in big["stages"]},
     }
+    # Marginal task CPU per MB of text between the sizes: what each stage costs per extra MB (fixed
+    # costs such as Ray start, tokenizer training and recall's trainings cancel out).
+    extra_mb = big["text_mb"] - small["text_mb"]
+    ratios["marginal_task_cpu_s_per_mb"] = {
+        s: round(((big["stages"][s].get("task_cpu_seconds") or 0) - (small["stages"][s].get("task_cpu_seconds") or 0)) / extra_mb, 4)
+        for s in small["stages"] if s in big["stages"]} if extra_mb > 0 else {}
     return {"runs": runs, "ratios": ratios, "cpus": num_cpus}
 
 

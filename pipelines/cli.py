@@ -86,7 +86,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         results = executor.run(stages, only)
         stats_path = write_stats_report(out_dir, results)
-        _write_run_report(out_dir, results, time.time() - started, time.process_time() - cpu_started, runner.parallelism)
+        _write_run_report(out_dir, results, time.time() - started, time.process_time() - cpu_started, runner.parallelism,
+                          sum(getattr(runner, "cpu_seconds", {}).values()))
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
         return 2
@@ -106,9 +107,10 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: float, cpus: int) -> None:
-    """OUT/reports/run.json: wall time, the driver's own peak memory and CPU, and end-to-end MB/s per
-    core of the text ingested (what `make bench` compares across input sizes)."""
+def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: float, cpus: int, task_cpu_s: float = 0.0) -> None:
+    """OUT/reports/run.json: wall time, the driver's own peak memory and CPU, the tasks' CPU, and
+    end-to-end MB/s per core of the text ingested (what `make bench` compares across input sizes);
+    `cpu_utilisation` = task CPU / (wall x cores) says how much of the cores the run kept busy."""
     import resource
 
     ingest = results.get("ingest")
@@ -120,6 +122,9 @@ def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: 
         "cpus": cpus,
         "text_mb": round(text_mb, 2),
         "mb_per_s_per_core": round(text_mb / wall_s / cpus, 4) if wall_s and cpus else None,
+        "task_cpu_seconds": round(task_cpu_s, 2),
+        "task_cpu_seconds_per_mb": round(task_cpu_s / text_mb, 4) if text_mb else None,
+        "cpu_utilisation": round(task_cpu_s / wall_s / cpus, 3) if wall_s and cpus else None,
     })
 
 

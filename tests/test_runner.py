@@ -48,3 +48,32 @@ def test_context_map_turns_costs_into_a_largest_first_order(tmp_path) -> None:
     assert ctx.part_sizes(uris) == [5, 50, 20, -1]
     assert ctx.map(_square, [(1,), (2,), (3,), (4,)], costs=ctx.part_sizes(uris)) == [1, 4, 9, 16]
     assert runner.orders == [[1, 2, 0, 3]]
+
+
+def test_runners_add_up_the_cpu_time_of_tasks_by_desc(ray_runner) -> None:
+    """Each task's own CPU time comes back with its result: a per-step CPU profile, also on a cluster."""
+    import hashlib
+
+    args = [("sha256", b"pw", bytes([i]), 300_000) for i in range(4)]
+    for runner in (ray_runner, InProcessRunner()):
+        before = dict(getattr(runner, "cpu_seconds", {}))
+        out = runner.map(hashlib.pbkdf2_hmac, args, desc="cpu-test")
+        assert out == [hashlib.pbkdf2_hmac(*a) for a in args]
+        spent = runner.cpu_seconds["cpu-test"] - before.get("cpu-test", 0.0)
+        assert 0.05 < spent < 60, spent
+
+
+def test_stage_commit_records_its_tasks_cpu(tmp_path) -> None:
+    import json
+
+    from corpus.engine import Executor
+    from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+
+    src = tmp_path / "repo"
+    src.mkdir()
+    for i in range(20):
+        (src / f"m{i}.py").write_text(f"def f{i}(x):\n    return x * {i}\n" * 50)
+    stage = IngestStage(IngestConfig(inputs=[InputSpec(name="r", kind="repos", domain="code", paths=[str(src)])]))
+    Executor(str(tmp_path / "out"), seed=1, resume=False, runner=InProcessRunner()).run([stage])
+    done = json.loads((tmp_path / "out" / "ingest" / "_SUCCESS.json").read_text())
+    assert done["task_cpu_seconds"] > 0 and set(done["task_cpu_by_step"]) == {"ingest"}
