@@ -97,19 +97,22 @@ def test_repo_samples_resume_keeps_committed_parts(tmp_path) -> None:
     from corpus.records import Doc, docs_to_table
     from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage
 
-    docs = [Doc(source="gh", domain="code", repo=f"r{r}", path=f"m{i}.py", text=f"x = {r}{i}\n" * 50, language="Python")
-            for r in range(40) for i in range(3)]
-    src = tmp_path / "in.parquet"
-    pq.write_table(docs_to_table(docs), src)
+    # File i of every repository in input part i: every repository spans parts, so its samples are
+    # built in buckets of bucket_bytes after the (here empty) local parts.
+    srcs = []
+    for i in range(3):
+        docs = [Doc(source="gh", domain="code", repo=f"r{r}", path=f"m{i}.py", text=f"x = {r}{i}\n" * 50, language="Python") for r in range(40)]
+        srcs.append(str(tmp_path / f"in-{i}.parquet"))
+        pq.write_table(docs_to_table(docs), srcs[-1])
     stage = RepoSamplesStage(RepoSamplesConfig(bucket_bytes=2000))
     ctx = RunContext(str(tmp_path / "out"), stage_name="repo_samples", stage_key="k1")
-    first = stage.run(ctx, [str(src)])
+    first = stage.run(ctx, srcs)
     parts = sorted(n for n in storage.listdir(ctx.stage_uri) if n.startswith("part-"))
-    assert len(parts) > 2 and first.out_records == 40
+    assert len(parts) > 4 and first.out_records == 40
     before = {n: storage.read_bytes(storage.join(ctx.stage_uri, n)) for n in parts}
-    storage.remove(storage.join(ctx.stage_uri, parts[1]))
-    mtime0 = (tmp_path / "out" / "repo_samples" / parts[0]).stat().st_mtime_ns
-    again = stage.run(ctx, [str(src)])
+    storage.remove(storage.join(ctx.stage_uri, parts[4]))
+    mtime0 = (tmp_path / "out" / "repo_samples" / parts[3]).stat().st_mtime_ns
+    again = stage.run(ctx, srcs)
     assert again.to_json() == first.to_json()
     assert {n: storage.read_bytes(storage.join(ctx.stage_uri, n)) for n in parts} == before
-    assert (tmp_path / "out" / "repo_samples" / parts[0]).stat().st_mtime_ns == mtime0  # reused, not rewritten
+    assert (tmp_path / "out" / "repo_samples" / parts[3]).stat().st_mtime_ns == mtime0  # reused, not rewritten
