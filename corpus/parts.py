@@ -42,7 +42,13 @@ def commit_uri(part: str) -> str:
 def list_parts(stage_uri: str) -> list[str]:
     """The part files of a stage folder, in part order (one listing)."""
     names = [n for n in storage.listdir(stage_uri) if n.startswith(PART_PREFIX) and n.endswith(".parquet")]
-    return [storage.join(stage_uri, n) for n in sorted(names)]
+    return [storage.join(stage_uri, n) for n in sorted(names, key=_part_order)]
+
+
+def _part_order(name: str) -> tuple[int, str]:
+    """Numeric part order: past 99,999 parts the names grow a digit and no longer sort as text."""
+    digits = name[len(PART_PREFIX):-len(".parquet")]
+    return (int(digits), name) if digits.isdigit() else (-1, name)
 
 
 def commit_part(part: str, key: str, stats: StageStats, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -95,3 +95,11 @@ def test_a_finished_global_stage_folder_holds_no_temporaries(tmp_path) -> None:
     Executor(out, seed=1).run(_stages(_repos(tmp_path)) + [CopyWithDebris()])
     assert not [f for f in storage.find(out) if ".tmp-" in f]
     assert storage.read_json(storage.join(out, "copy", "_SUCCESS.json"))["parts"]
+
+
+def test_parts_list_in_numeric_order_past_five_digits(tmp_path) -> None:
+    from corpus.parts import list_parts, part_name
+
+    for i in (99_999, 100_000, 7, 100_001):
+        (tmp_path / part_name(i)).write_bytes(b"")
+    assert [p.rsplit("/", 1)[-1] for p in list_parts(str(tmp_path))] == [part_name(i) for i in (7, 99_999, 100_000, 100_001)]
