@@ -167,8 +167,10 @@ def shingle_hashes(text: str, ngram: int) -> np.ndarray:
     return shingles_of(token_hashes(text), ngram)
 
 
-def shingles_of(th: np.ndarray, ngram: int) -> np.ndarray:
-    """The distinct n-gram hashes of a sequence of token hashes."""
+def shingles_of(th: np.ndarray, ngram: int, distinct: bool = True) -> np.ndarray:
+    """The n-gram hashes of a sequence of token hashes: distinct (sorted), or with repeats in text
+    order when `distinct` is False (enough for a MinHash signature: the minimum over a multiset is the
+    minimum over its set, and skipping the sort is cheaper than hashing the repeats)."""
     if len(th) == 0:
         return np.zeros(1, dtype=np.uint32)
     width = min(ngram, len(th))
@@ -178,7 +180,7 @@ def shingles_of(th: np.ndarray, ngram: int) -> np.ndarray:
         for k in range(1, width):
             h = h * _POLY + th[k : k + n]  # wraps mod 2^64 by design
     folded = (h ^ (h >> np.uint64(32))).astype(np.uint32)
-    return np.unique(folded)
+    return np.unique(folded) if distinct else folded
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:

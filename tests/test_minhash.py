@@ -199,3 +199,11 @@ def test_numpy_tokens_equal_re2_hypothesis() -> None:
         _assert_same(pa.array(texts, type=pa.large_string() if large else pa.string()))
 
     check()
+
+
+def test_signature_of_shingles_with_repeats_equals_that_of_the_distinct_ones() -> None:
+    hasher = MinHasher(64, 3)
+    text = "alpha beta gamma delta " * 40 + "epsilon zeta eta theta iota kappa " * 7
+    th = token_hashes(text)
+    assert len(shingles_of(th, 5, distinct=False)) > len(shingles_of(th, 5))
+    assert np.array_equal(hasher.signature(shingles_of(th, 5, distinct=False)), hasher.signature(shingles_of(th, 5)))

@@ -69,7 +69,7 @@ def minhash_band_keys(table: pa.Table, part: int, num_perm: int, bands: int, ngr
     hasher = MinHasher(num_perm, seed)
     key_list = []
     for th in batch_token_hashes(table.column("text")):
-        sig = hasher.signature(shingles_of(th, ngram)).reshape(bands, rows)
+        sig = hasher.signature(shingles_of(th, ngram, distinct=False)).reshape(bands, rows)
         key_list.extend(xxhash.xxh3_64_intdigest(sig[b].tobytes(), seed=b) for b in range(bands))
     refs = np.repeat(_doc_ref(part, np.arange(table.num_rows)), bands)
     return _keyed(np.array(key_list, dtype=np.uint64), refs)
