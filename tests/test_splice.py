@@ -51,11 +51,12 @@ def test_spliced_pieces_equal_full_encoding(tok, fast: bool) -> None:
             ranges = [(0, a), (a, b), (b, len(text))]
             items.append((text, ids, ranges))
             expected.append([list(x) for x in encode([text[s:e] for s, e in ranges])])
-    assert pieces(items) == expected
+    assert [[p.tolist() for p in triple] for triple in pieces(items)] == expected
     assert pieces.reused_tokens > 10 * pieces.windows_bytes / 4  # most ids were reused, not re-encoded
 
 
-def test_chunks_with_headers_give_the_same_fim_ids(tok) -> None:
+@pytest.mark.parametrize("mode", ["psm", "spm"])
+def test_chunks_with_headers_give_the_same_fim_ids(tok, mode: str) -> None:
     """Through the real path: documents cut into chunks (with path-comment headers), FIM drawn per
     chunk copy, pieces spliced or encoded in full: identical final ids."""
     encode = FastEncoder(build_fast_encoder(tok))
@@ -71,7 +72,7 @@ def test_chunks_with_headers_give_the_same_fim_ids(tok) -> None:
     records = [{"id": f"d{i}", "text": t, "domain": "code", "source": "s", "repo": "r", "path": f"p{i}.py", "language": "Python"}
                for i, t in enumerate(texts)] + [{"id": "big", "text": body, "domain": "code", "source": "s", "repo": "r", "path": "all.py",
                                                   "language": "Python"}]
-    fim = FimConfig(rate=1.0)
+    fim = FimConfig(rate=1.0, mode=mode)
     chunks, _ = encode_chunks(tok, records, seed=3, encode_config=EncodeConfig(fim=fim), seq_len=300, encoder=encode, lens=lens)
     assert len(chunks) > 50
     rows = [{"chunk_id": c.chunk_id, "rep": r, "source": c.source, "domain": c.domain, "language": c.language, "split": c.split}

@@ -298,6 +298,17 @@ class DocFormat:
     add_bos: bool = True
 
 
+def _fim_array(fim: Any, parts: Sequence[np.ndarray], sp: Any, bos: list[int]) -> np.ndarray:
+    """fim_ids with BOS for int32 arrays (no Python lists of every token)."""
+    pre, mid, suf = parts
+    tok = lambda *ids: np.asarray(ids, dtype=np.int32)  # noqa: E731
+    if fim.mode == "psm":
+        seq = [tok(*bos, sp.fim_begin), pre, tok(sp.fim_hole), suf, tok(sp.fim_end), mid, tok(sp.eos)]
+    else:
+        seq = [tok(*bos, sp.fim_begin, sp.fim_hole), suf, tok(sp.fim_end), pre, mid, tok(sp.eos)]
+    return np.concatenate(seq)
+
+
 def materialize(rows: Sequence[Mapping[str, Any]], ids: Sequence[np.ndarray], tok: CorpusTokenizer, fmt: DocFormat,
                 seed: int, encode: Callable[[list[str]], list[list[int]]],
                 decode: Callable[[np.ndarray], str], pieces: PieceEncoder | None = None) -> tuple[list[EncodedDoc], int]:
@@ -337,9 +348,9 @@ def materialize(rows: Sequence[Mapping[str, Any]], ids: Sequence[np.ndarray], to
         if fim is not None:
             parts = encoded[pos : pos + 3]
             pos += 3
-            cand = bos + fim_ids(fim, parts, sp)
-            if len(cand) <= fmt.seq_len:
-                final, mode = np.asarray(cand, dtype=np.int32), fim.mode or "none"
+            cand = _fim_array(fim, parts, sp, bos) if pieces is not None else np.asarray(bos + fim_ids(fim, parts, sp), dtype=np.int32)
+            if cand.shape[0] <= fmt.seq_len:
+                final, mode = cand, fim.mode or "none"
             else:
                 overflow += 1
         if final is None:

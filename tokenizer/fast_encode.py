@@ -99,6 +99,8 @@ class FastEncoder:
         self.num_threads = num_threads
 
     def __call__(self, texts: list[str]) -> list[list[int]]:
+        if self.num_threads == 1:  # tiktoken's batch call goes through a thread pool even for one thread
+            return [self.encoding.encode_ordinary(t) for t in texts]
         return self.encoding.encode_ordinary_batch(texts, num_threads=self.num_threads)
 
 

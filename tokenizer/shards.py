@@ -248,7 +248,13 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
         decode = lambda ids: encoder.encoding.decode_bytes(ids.tolist()).decode("utf-8")  # noqa: E731
     else:
         decode = lambda ids: tok.plain.decode(ids.tolist(), skip_special_tokens=False)  # noqa: E731
-    table = table.sort_by([("order_key", "ascending"), ("chunk_id", "ascending"), ("rep", "ascending")])
+    # The global order, without reordering the ids column (a take of a list column copies every token:
+    # ~1 s per 38M tokens); chunks are read through its offsets in that order instead.
+    order = pc.sort_indices(table, sort_keys=[("order_key", "ascending"), ("chunk_id", "ascending"), ("rep", "ascending")]).to_numpy()
+    meta_cols = table.select(["chunk_id", "rep", "source", "domain", "language", "split"]).take(pa.array(order))
+    ids_col = table.column("ids").combine_chunks() if table.num_rows else None
+    offsets = ids_col.offsets.to_numpy() if ids_col is not None else None
+    values = ids_col.values.to_numpy(zero_copy_only=False) if ids_col is not None else None
     packer = Packer(config.seq_len, tok.specials.pad)
     pending: list[Row] = []
     entries: list[dict[str, Any]] = []
@@ -263,13 +269,9 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
             write(name, data)
             entries.append(_shard_entry(name, split, rows, config.seq_len, _sha256(data)))
 
-    for batch in table.to_batches(max_chunksize=config.batch_size):
-        if not batch.num_rows:
-            continue
-        meta = batch.select(["chunk_id", "rep", "source", "domain", "language", "split"]).to_pylist()
-        col = batch.column("ids")
-        offsets, values = col.offsets.to_numpy(), col.values.to_numpy(zero_copy_only=False)
-        chunk_ids = [values[offsets[i] : offsets[i + 1]] for i in range(batch.num_rows)]
+    for start in range(0, table.num_rows, config.batch_size):
+        meta = meta_cols.slice(start, config.batch_size).to_pylist()
+        chunk_ids = [values[offsets[i] : offsets[i + 1]] for i in order[start : start + config.batch_size]]
         docs, overflow = materialize(meta, chunk_ids, tok, fmt, seed, encode, decode, pieces)
         counts["fim_fallback_too_long"] += overflow
         for d in docs:

@@ -67,15 +67,15 @@ class PieceEncoder:
         self.windows_bytes = 0  # text re-encoded (for the bench)
         self.reused_tokens = 0
 
-    def __call__(self, items: Sequence[tuple[str, np.ndarray, Sequence[tuple[int, int]]]]) -> list[list[list[int]]]:
-        """items: (chunk text, chunk ids, [(start, end) character ranges]) -> ids of every range."""
+    def __call__(self, items: Sequence[tuple[str, np.ndarray, Sequence[tuple[int, int]]]]) -> list[list[np.ndarray]]:
+        """items: (chunk text, chunk ids, [(start, end) character ranges]) -> int32 ids of every range."""
         texts: list[str] = []
         plans: list[list[tuple[int, np.ndarray | None, int]]] = []
         for text, ids, ranges in items:
             plan = []
-            cuts = self._cuts(text, ids)
+            chunk = _Chunk(text, ids, self.lens)
             for s, e in ranges:
-                inner = self._inner(cuts, s, e)
+                inner = chunk.inner(s, e)
                 if inner is None:
                     texts.append(text[s:e])
                     plan.append((len(texts) - 1, None, -1))
@@ -89,47 +89,63 @@ class PieceEncoder:
             plans.append(plan)
         self.windows_bytes += sum(len(t) for t in texts)
         encoded = self.encode(texts) if texts else []
-        out: list[list[list[int]]] = []
+        arrays = [np.asarray(e, dtype=np.int32) for e in encoded]
+        out: list[list[np.ndarray]] = []
         for plan in plans:
             pieces = []
             for first, middle, last in plan:
                 if middle is None:
-                    pieces.append(list(encoded[first]))
+                    pieces.append(arrays[first])
                 else:
-                    pieces.append([*encoded[first], *middle.tolist(), *encoded[last]])
+                    pieces.append(np.concatenate([arrays[first], middle.astype(np.int32, copy=False), arrays[last]]))
             out.append(pieces)
         return out
 
-    def _cuts(self, text: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Hard boundaries of the text that are token boundaries of ids: (h, q, token index at h)."""
-        empty = np.zeros(0, np.int64)
-        if not text:
-            return empty, empty, empty
-        found = [m.span(1) for m in HARD_BOUNDARY.finditer(text)]
-        if not found:
-            return empty, empty, empty
-        hq = np.asarray(found, dtype=np.int64)
-        hard, q = hq[:, 0], hq[:, 1]
-        data = text.encode("utf-8")
-        ends = np.cumsum(self.lens[ids.astype(np.int64, copy=False)]) if ids.shape[0] else empty
-        if ends.shape[0] == 0 or int(ends[-1]) != len(data):
-            return empty, empty, empty  # ids do not spell this text: no reuse
-        if len(data) == len(text):
-            byte_pos = hard
-        else:  # character -> byte offsets (UTF-8 lead bytes are the character starts)
-            starts = np.flatnonzero((np.frombuffer(data, np.uint8) & 0xC0) != 0x80)
-            byte_pos = starts[hard]
-        k = np.searchsorted(ends, byte_pos, side="left")
-        on_boundary = (k < ends.shape[0]) & (ends[np.minimum(k, ends.shape[0] - 1)] == byte_pos)
-        return hard[on_boundary], q[on_boundary], k[on_boundary] + 1  # ids[:k+1] end exactly at h
 
-    @staticmethod
-    def _inner(cuts: tuple[np.ndarray, np.ndarray, np.ndarray], s: int, e: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
-        """The first and last usable hard boundaries of the piece [s, e) (h > s and q < e), with their
-        token indices."""
-        hard, q, tok = cuts
-        lo = int(np.searchsorted(hard, s + 1, side="left"))
-        hi = int(np.searchsorted(q, e - 1, side="right")) - 1
-        if lo >= hard.shape[0] or hi < lo:
+class _Chunk:
+    """One chunk's text and ids, searched for hard boundaries near the cuts only (a chunk has thousands
+    of lines and three pieces: finding every boundary cost more than the encoding it saved)."""
+
+    def __init__(self, text: str, ids: np.ndarray, lens: np.ndarray) -> None:
+        self.text = text
+        data = text.encode("utf-8")
+        self.ascii = len(data) == len(text)
+        self.data = data
+        self._starts: np.ndarray | None = None
+        ends = np.cumsum(lens[ids.astype(np.int64, copy=False)]) if ids.shape[0] else np.zeros(0, np.int64)
+        # ids that do not spell this text (not a byte-level slice): no reuse at all
+        self.ends = ends if ends.shape[0] and int(ends[-1]) == len(data) else None
+
+    def _token_at(self, h: int) -> int | None:
+        """Number of ids that end exactly at character h, or None when h is inside a token."""
+        if self.ascii:
+            b = h
+        else:
+            if self._starts is None:  # UTF-8 lead bytes are the character starts
+                self._starts = np.flatnonzero((np.frombuffer(self.data, np.uint8) & 0xC0) != 0x80)
+            b = int(self._starts[h])
+        k = int(np.searchsorted(self.ends, b, side="left"))
+        return k + 1 if k < self.ends.shape[0] and int(self.ends[k]) == b else None
+
+    def inner(self, s: int, e: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """The first and last hard boundaries h of the piece [s, e) with h > s and q < e that are token
+        boundaries, with their token indices; None when there is no such pair."""
+        if self.ends is None or e - s < 2:
             return None
-        return (int(hard[lo]), int(tok[lo])), (int(hard[hi]), int(tok[hi]))
+        text, first = self.text, None
+        pos = s
+        while first is None:
+            m = HARD_BOUNDARY.search(text, pos, e)  # the newline at >= s, its printable char before e
+            if m is None:
+                return None
+            k = self._token_at(m.start(1))
+            first = (m.start(1), k) if k is not None else None
+            pos = m.start() + 1
+        nl = e
+        while True:
+            nl = text.rfind("\n", s, nl)
+            if nl < first[0] - 1:
+                return None
+            m = HARD_BOUNDARY.match(text, nl, e)
+            if m is not None and (k := self._token_at(m.start(1))) is not None:
+                return first, (m.start(1), k)
