@@ -240,7 +240,8 @@ class Executor:
     def _run_source(self, stage: SourceStage, units: list[Any], stage_uri: str, key: str) -> tuple[StageStats, list[str], list[dict]]:
         groups = stage.part_groups(units)
         jobs = [(group, _hash(key, *(repr(u) for u in group))) for group in groups]
-        return self._run_parts(stage, run_source_part, jobs, stage_uri)
+        costs = [sum(stage.unit_bytes(u) or 0 for u in group) for group in groups]  # known sizes: biggest first
+        return self._run_parts(stage, run_source_part, jobs, stage_uri, costs=costs if any(costs) else None)
 
     def _run_map(self, stage: MapStage, inputs: list[str], stage_uri: str, key: str) -> tuple[StageStats, list[str], list[dict]]:
         sizes: dict[str, dict[str, int]] = {}

@@ -214,9 +214,20 @@ def atomic_write(uri: str, mode: str = "wb") -> Iterator[IO]:
         os.unlink(tmp)
 
 
-def upload_file(local_path: str | Path, uri: str) -> None:
-    """Copy a finished local file to `uri` (one PUT on object stores; atomic rename locally)."""
+def upload_file(local_path: str | Path, uri: str, move: bool = False) -> None:
+    """Copy a finished local file to `uri` (one PUT on object stores; atomic rename locally). With
+    move=True the local file is the caller's to give away: on the same disk it is renamed, not copied."""
     if not is_remote(uri):
+        if move:
+            dest = Path(_local(uri))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}")
+            try:
+                shutil.move(str(local_path), tmp)  # a rename on one filesystem, a copy across
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return
         with atomic_write(uri) as dst, open(local_path, "rb") as src:
             shutil.copyfileobj(src, dst, 1 << 20)
         return

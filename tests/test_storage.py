@@ -149,3 +149,11 @@ def test_copy_is_whole_across_local_and_object_stores(root: str, tmp_path) -> No
     storage.copy(storage.join(root, "c", "b.bin"), str(tmp_path / "back.bin"))
     assert storage.read_bytes(str(tmp_path / "back.bin")) == data
     assert storage.list_sizes(storage.join(root, "c")) == {"a.bin": len(data), "b.bin": len(data)}
+
+
+def test_upload_file_with_move_gives_the_file_away(root: str, tmp_path) -> None:
+    local = tmp_path / "model.bin"
+    local.write_bytes(b"m" * 100_000)
+    storage.upload_file(local, storage.join(root, "m", "model.bin"), move=True)
+    assert storage.read_bytes(storage.join(root, "m", "model.bin")) == b"m" * 100_000
+    assert storage.list_sizes(storage.join(root, "m")) == {"model.bin": 100_000}

@@ -453,7 +453,7 @@ def train_task(name: str, seed_lines_uri: str, code_text_uri: str, train_uris: l
         except RecallDataError as exc:
             return {"error": str(exc)}
         digest = _sha256(local)
-        storage.upload_file(local, model_uri)
+        storage.upload_file(local, model_uri, move=True)
     return {"name": name, "negatives": negatives.num_rows, "info": info.to_json(), "sha256": digest,
             "bytes": storage.size(model_uri)}
 
@@ -758,7 +758,9 @@ class RecallStage(GlobalStage):
         opts["max_code_text_seeds"] = k
         if not (k and cfg.code_text_seeds):
             n_files = 0
-        bound = key_threshold(-(-k // CODE_PIECES_PER_FILE), n_files) if n_files else 0
+        # A small slack: every file under the bound is parsed (the costly part), and a short sample is
+        # topped up anyway.
+        bound = key_threshold(-(-k // CODE_PIECES_PER_FILE), n_files, slack=32) if n_files else 0
         indexed = ctx.map(index_task, [(inputs[i], i, pages[i], code_parts[i], seeds["urls"], opts, bound) for i in range(len(inputs))],
                           desc=f"{self.name}:index")
         code = {"code_text_wanted": k, "code_text_useful_bound": useful, "code_text_files": n_files, "code_text_files_parsed": sum(ix["code_text_files_parsed"] for ix in indexed)}
