@@ -132,17 +132,22 @@ def part_text_bytes(in_uri: str) -> int:
     return int(pc.sum(storage.read_table(in_uri, columns=["size"]).column("size")).as_py() or 0)
 
 
-def text_pieces(text: str, size: int = SAMPLE_PIECE_CHARS) -> list[str]:
-    """A document cut into pieces of about `size` characters, each ending at a line end when one is near."""
-    out, start = [], 0
-    while start < len(text):
-        end = min(len(text), start + size)
-        if end < len(text):
-            nl = text.find("\n", end)
-            end = nl + 1 if 0 <= nl < end + size // 4 else end
-        out.append(text[start:end])
+def piece_bounds(text: str, size: int = SAMPLE_PIECE_CHARS) -> list[tuple[int, int]]:
+    """[start, end) of a document's pieces of about `size` characters, each ending at a line end when
+    one is near."""
+    out, start, n = [], 0, len(text)
+    while start < n:
+        end = min(n, start + size)
+        if end < n:
+            nl = text.find("\n", end, end + size // 4)
+            end = nl + 1 if nl >= 0 else end
+        out.append((start, end))
         start = end
     return out
+
+
+def text_pieces(text: str, size: int = SAMPLE_PIECE_CHARS) -> list[str]:
+    return [text[s:e] for s, e in piece_bounds(text, size)]
 
 
 def sample_part(in_uri: str, out_uri: str, keep: float, seed: int) -> int:
@@ -155,9 +160,9 @@ def sample_part(in_uri: str, out_uri: str, keep: float, seed: int) -> int:
     for i, x in zip(t.column("id").to_pylist(), t.column("text").to_pylist()):
         if not isinstance(x, str) or not x:
             continue
-        for k, piece in enumerate(text_pieces(x)):
+        for k, (s, e) in enumerate(piece_bounds(x)):  # only the kept pieces are sliced out
             if (u := _unit(seed, f"{i}/{k}")) < keep:
-                rows.append((u, f"{i}/{k}", piece))
+                rows.append((u, f"{i}/{k}", x[s:e]))
     storage.write_table(out_uri, pa.table({"u": [r[0] for r in rows], "id": [r[1] for r in rows], "text": [r[2] for r in rows]},
                                           schema=pa.schema([("u", pa.float64()), ("id", pa.string()), ("text", pa.large_string())])))
     return len(rows)
