@@ -14,6 +14,7 @@ _COMMENT_STR_RE = re.compile(
     r"^[ \t]*#[ \t]*(?:include|import)[^\n]*|/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'",
     re.DOTALL | re.MULTILINE)
 _IF_RE = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$")
+_INCLUDE_RE = re.compile(r"#\s*(include|import)\b")
 
 
 def _replace(m: re.Match[str]) -> str:
@@ -30,11 +31,13 @@ def _cplusplus_only(kind: str, cond: str) -> bool:
     return not negated
 
 
-def strip_c_noise(text: str) -> str:
+def strip_c_noise(text: str, limit: int | None = None) -> str:
     """Remove comments, string literals, C++-only conditional blocks and preprocessor lines
-    other than #include / #import."""
+    other than #include / #import. With `limit`, stop once the result holds `limit` characters (the
+    result's first `limit` characters are the same; callers that read no further save the rest)."""
     text = _COMMENT_STR_RE.sub(_replace, text)
     out: list[str] = []
+    size = 0
     stack: list[bool] = []  # per open #if: is this branch skipped?
     skipping = 0
     for line in text.split("\n"):
@@ -55,7 +58,10 @@ def strip_c_noise(text: str) -> str:
         if skipping:
             continue
         stripped = line.strip()
-        if not stripped or (stripped.startswith("#") and not re.match(r"#\s*(include|import)\b", stripped)):
+        if not stripped or (stripped.startswith("#") and not _INCLUDE_RE.match(stripped)):
             continue  # blank lines and macros say nothing about the dialect
         out.append(line)
+        size += len(line) + 1
+        if limit is not None and size > limit:
+            break
     return "\n".join(out)

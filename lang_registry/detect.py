@@ -128,7 +128,7 @@ def modeline_language(reg: Registry, text: str) -> str | None:
 def disambiguate(reg: Registry, amb: Ambiguity, text: str, raw: bytes) -> tuple[str | None, str | None]:
     head = text[:HEURISTIC_CHARS]
     if amb.preprocess == "c":
-        head = cfamily.strip_c_noise(head)[:RULE_CHARS_AFTER_STRIP]
+        head = cfamily.strip_c_noise(head, RULE_CHARS_AFTER_STRIP)[:RULE_CHARS_AFTER_STRIP]
     for language, pattern in amb.rules:
         if pattern.search(head):
             # A rule naming a language outside the 338 means: not one of ours.

@@ -153,3 +153,13 @@ def test_registry_carries_linguists_rules_for_the_weak_spots(shared_dir: Path) -
         idx = [ours.index(r) for r in lr.rules]
         assert idx == sorted(idx), ext
         assert reg.ambiguous[ext].default is None  # nothing recognised -> null
+
+
+def test_strip_c_noise_with_a_limit_keeps_the_same_prefix() -> None:
+    from lang_registry.cfamily import strip_c_noise
+
+    text = "".join(f"/* c {i} */\n#ifdef __cplusplus\nclass A{i} {{}};\n#endif\nint f{i}(void);\n#include <x{i}.h>\n\n" for i in range(400))
+    full = strip_c_noise(text)
+    for limit in (1, 50, 999, 5000, len(full) + 10):
+        assert strip_c_noise(text, limit)[:limit] == full[:limit]
+    assert len(strip_c_noise(text, 999)) < len(full)
