@@ -111,8 +111,8 @@ def _hash(*parts: str) -> str:
 def _task_cpu(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
     """The CPU seconds the stage's tasks used (wherever they ran), in all and per step (the `desc` of
     each map: `stage` or `stage:step`): the per-stage CPU profile of a run."""
-    steps = {k: round(v - before.get(k, 0.0), 2) for k, v in after.items() if v - before.get(k, 0.0) > 0}
-    return {"task_cpu_seconds": round(sum(steps.values()), 2), "task_cpu_by_step": dict(sorted(steps.items()))}
+    steps = {k: round(v - before.get(k, 0.0), 3) for k, v in after.items() if v - before.get(k, 0.0) > 0}
+    return {"task_cpu_seconds": round(sum(steps.values()), 3), "task_cpu_by_step": dict(sorted(steps.items()))}
 
 
 class Executor:
