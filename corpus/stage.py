@@ -115,16 +115,25 @@ class SourceStage(Stage):
         """Input bytes of a unit if cheaply known at planning time (a file size from a listing)."""
         return None
 
+    def min_parts(self) -> int:
+        """Parts wanted at least when unit sizes are known: a small input is cut finer than part_bytes()
+        so the CPUs share it (a config value, not the cluster size: the same parts on any cluster)."""
+        return 1
+
     def part_groups(self, units: list[Any]) -> list[list[Any]]:
         """Units grouped into parts, in order: a part closes at units_per_part() units or once its
-        units hold part_bytes() bytes, so part sizes follow the data, not the repository count."""
+        units hold part_bytes() bytes (at most total / min_parts()), so part sizes follow the data, not
+        the repository count. Groups are consecutive runs of units: (part, row) order is input order."""
         cap, target = max(1, self.units_per_part()), self.part_bytes()
+        sizes = [(self.unit_bytes(u) or 0) for u in units] if target else [0] * len(units)
+        if target and self.min_parts() > 1 and sum(sizes):
+            target = max(1, min(target, sum(sizes) // self.min_parts()))
         groups: list[list[Any]] = []
         current: list[Any] = []
         current_bytes = 0
-        for unit in units:
+        for unit, size in zip(units, sizes):
             current.append(unit)
-            current_bytes += (self.unit_bytes(unit) or 0) if target else 0
+            current_bytes += size
             if len(current) >= cap or (target and current_bytes >= target):
                 groups.append(current)
                 current, current_bytes = [], 0

@@ -26,6 +26,8 @@ class IngestSection(BaseModel):
     max_file_bytes: int = Field(1_000_000, gt=0)
     units_per_part: int = Field(256, gt=0, description="at most this many repositories / files per part")
     part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its inputs hold this many bytes")
+    min_parts: int = Field(8, gt=0, description="with input sizes known, parts close at min(part_bytes, total / min_parts): "
+                           "a small input still gives the CPUs several parts (the same parts on any cluster)")
 
 
 class StagesSection(BaseModel):

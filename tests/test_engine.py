@@ -19,6 +19,7 @@ def _repos(tmp_path, n: int = 4):
 
 
 def _stages(inputs, **ingest):
+    ingest.setdefault("min_parts", 1)  # these tests group by units_per_part / part_bytes alone
     return [IngestStage(IngestConfig(inputs=inputs, **ingest)), LangIdStage()]
 
 
@@ -52,7 +53,7 @@ def test_stale_temporaries_and_extra_parts_are_removed(tmp_path) -> None:
 
 def test_parts_follow_bytes_not_repository_counts(tmp_path) -> None:
     inputs = _repos(tmp_path, n=6)
-    stage = IngestStage(IngestConfig(inputs=inputs, units_per_part=100, part_bytes=3000))
+    stage = IngestStage(IngestConfig(inputs=inputs, units_per_part=100, part_bytes=3000, min_parts=1))
     units = stage.plan()
     stage.input_fingerprint(units)  # the planning walk that also learns each repository's size
     groups = stage.part_groups(units)
@@ -103,3 +104,17 @@ def test_parts_list_in_numeric_order_past_five_digits(tmp_path) -> None:
     for i in (99_999, 100_000, 7, 100_001):
         (tmp_path / part_name(i)).write_bytes(b"")
     assert [p.rsplit("/", 1)[-1] for p in list_parts(str(tmp_path))] == [part_name(i) for i in (7, 99_999, 100_000, 100_001)]
+
+
+def test_small_inputs_are_cut_into_min_parts(tmp_path) -> None:
+    """With sizes known, parts close at min(part_bytes, total / min_parts): several parts for a small
+    input, in input order, whatever the cluster."""
+    inputs = _repos(tmp_path, n=12)
+    stage = IngestStage(IngestConfig(inputs=inputs, min_parts=4))
+    units = stage.plan()
+    stage.input_fingerprint(units)
+    groups = stage.part_groups(units)
+    total = sum(stage.unit_bytes(u) for u in units)
+    assert 4 <= len(groups) <= 5 and [u for g in groups for u in g] == units
+    assert all(sum(stage.unit_bytes(u) for u in g) >= total // 4 for g in groups[:-1])
+    assert len(IngestStage(IngestConfig(inputs=inputs, min_parts=1)).part_groups(units)) == 1  # 64 MB parts

@@ -237,6 +237,7 @@ def test_resume_with_fewer_parts_leaves_no_stale_parts(tmp_path, ray_local) -> N
     before = len(list((out / "ingest").glob("part-*.parquet")))
     regrouped = cfg.model_copy(deep=True)
     regrouped.stages.ingest.units_per_part = 10
+    regrouped.stages.ingest.min_parts = 1
     results = _run(regrouped, out, resume=True)  # the engine's continuity check would fail on stale parts
     after = sorted(p.name for p in (out / "ingest").glob("part-*.parquet"))
     assert before > 1 and after == ["part-00000.parquet"]

@@ -71,6 +71,8 @@ class IngestConfig(BaseModel):
     extract_timeout_s: float = Field(10.0, gt=0, description="HTML-to-text time per page before the page is dropped as timeout")
     part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its units hold this many input bytes "
                             "(where a unit's size is known when planning: local files, installed distributions)")
+    min_parts: int = Field(8, gt=0, description="when unit sizes are known, parts close at min(part_bytes, total / min_parts) "
+                           "so a small input still gives the CPUs several parts (the same parts on any cluster)")
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ class IngestStage(SourceStage):
 
     def part_bytes(self) -> int | None:
         return self.config.part_bytes
+
+    def min_parts(self) -> int:
+        return self.config.min_parts
 
     def unit_bytes(self, unit: Unit) -> int | None:
         """Sizes known without reading: a local file's size, a distribution's RECORD sizes."""
