@@ -59,11 +59,12 @@ def bench_tokenize(
 
     def pipeline() -> int:
         """What the shards stage does per document: encode once, cut into chunks, order, FIM per chunk
-        (prefix/middle/suffix re-encoded), pack, write zstd Parquet (to memory)."""
+        (prefix/middle/suffix encoded next to the cuts only, tokenizer/splice.py), pack, write zstd Parquet
+        (to memory)."""
         chunks, _ = encode_chunks(tok, docs, seed=seed, encode_config=config, seq_len=seq_len, encoder=encoder, lens=lens)
         copies, _ = expand_copies(chunks_to_table(chunks), plan_mixture({"code": 1}, {"code": 1.0}), seed, {"train": 1})
         summary = pack_bucket(copies, "train", 0, tok, DocFormat(seq_len, config.fim, config.add_bos), seed,
-                              ShardConfig(seq_len=seq_len), lambda name, data: None, encoder=encoder)
+                              ShardConfig(seq_len=seq_len), lambda name, data: None, encoder=encoder, lens=lens)
         return sum(s["tokens"] for s in summary["shards"])
 
     raw_s, raw_tokens = _best(raw, repeats)
