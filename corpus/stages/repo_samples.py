@@ -45,7 +45,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from corpus import storage
 from corpus.parts import commit_part, committed, part_uri
 from corpus.records import DOC_SCHEMA, Doc, docs_to_table
-from corpus.shuffle import ROUTE, Bucket, Shuffled, bucket_files, part_route, read_bucket, shuffle, string_route
+from corpus.shuffle import (ROUTE, Bucket, Shuffled, bucket_files, collect, map_file, part_route, read_bucket, shuffle,
+                            string_route, write_map_file)
 from corpus.storage import PartWriter
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
@@ -93,23 +94,18 @@ def _span_rows(table: pa.Table, part: int) -> pa.Table:
     return pa.table({"key": pa.array(keys, pa.uint64()), "part": pa.array(np.full(len(keys), part, np.int64)), ROUTE: pa.array(keys)})
 
 
-def spanning_task(bucket: Bucket, out_uri: str, n_parts: int) -> int:
+def spanning_task(bucket: Bucket, out_uri: str, n_parts: int) -> dict[str, int]:
     """Keep the (key, part) rows of the repositories seen in 2+ parts, routed to their part (each part
-    emitted a key once, so a key's row count is its part count). Returns the rows written."""
+    emitted a key once, so a key's row count is its part count), as one map file of the next shuffle:
+    part i then reads only its own rows. Returns the map file's {"rows", "bytes"}."""
     t = read_bucket(bucket, ["key", "part"])
     keys = t.column("key").to_numpy() if t.num_rows else np.empty(0, np.uint64)
     parts = t.column("part").to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
     uniq, counts = np.unique(keys, return_counts=True)
     split = np.isin(keys, uniq[counts > 1])
     keys, parts = keys[split], parts[split]
-    storage.write_table(out_uri, pa.table({"key": pa.array(keys, pa.uint64()), "part": pa.array(parts),
-                                           ROUTE: pa.array(part_route(parts << 32, n_parts))}))
-    return int(split.sum())
-
-
-def _routed(table: pa.Table, part: int) -> pa.Table:
-    """Shuffle map of rows that carry their route already."""
-    return table
+    return write_map_file(pa.table({"key": pa.array(keys, pa.uint64()), "part": pa.array(parts),
+                                    ROUTE: pa.array(part_route(parts << 32, n_parts))}), out_uri)
 
 
 # ---------------------------------------------------------------------------------------- build
@@ -278,7 +274,7 @@ def bucket_part(files: Bucket, out_path: str, seed: int, max_chars: int, registr
 
 class RepoSamplesStage(GlobalStage):
     name = "repo_samples"
-    version = "2"  # local first: output parts follow the input parts, then buckets of split repositories
+    version = "3"  # local first: output parts follow the input parts, then buckets of split repositories
     config: RepoSamplesConfig
 
     def __init__(self, config: RepoSamplesConfig | None = None) -> None:
@@ -328,16 +324,14 @@ class RepoSamplesStage(GlobalStage):
 
         def compute() -> dict:
             keys = shuffle(ctx, inputs, _span_rows, ["source", "repo"], "span_keys")
-            folder = ctx.scratch("span_lists")
-            uris = [storage.join(folder, f"bucket-{b:05d}.parquet") for b in range(keys.n_buckets)]
-            rows = ctx.map(spanning_task, [(keys.bucket(b), uris[b], n) for b in range(keys.n_buckets)], desc=f"{self.name}:spans")
-            # The reducers' rows carry part routes: one more (small) shuffle makes them readable per part.
-            return {"spans": shuffle(ctx, uris, _routed, None, "spans").to_json() if sum(rows) else None, "rows": sum(rows)}
+            folder = ctx.scratch("spans")
+            stats = ctx.map(spanning_task, [(keys.bucket(b), map_file(folder, b), n) for b in range(keys.n_buckets)], desc=f"{self.name}:spans")
+            spans = collect(folder, stats)  # the reducers' files are the map files of a part-routed shuffle
+            return {"spans": spans.to_json() if spans.rows else None, "rows": spans.rows}
 
         data = ctx.load_step("spans")
         if data is None:
             data = compute()
             ctx.save_step("spans", data)
         storage.remove(ctx.scratch("span_keys"), recursive=True)
-        storage.remove(ctx.scratch("span_lists"), recursive=True)
         return Shuffled.from_json(data["spans"]) if data["spans"] else None
