@@ -52,14 +52,7 @@ class RunContext:
 
     def part_sizes(self, uris: Sequence[str]) -> list[int]:
         """Bytes of each file (one listing per folder, not a request per file; -1 when missing)."""
-        listed: dict[str, dict[str, int]] = {}
-        out = []
-        for uri in uris:
-            folder = storage.parent(uri)
-            if folder not in listed:
-                listed[folder] = storage.list_sizes(folder)
-            out.append(listed[folder].get(storage.basename(uri), -1))
-        return out
+        return storage.sizes_of(list(uris))
 
     def share(self, obj: Any) -> Shared:
         """A handle to pass as a top-level task argument; the task receives obj (sent once)."""

@@ -244,16 +244,9 @@ class Executor:
         return self._run_parts(stage, run_source_part, jobs, stage_uri, costs=costs if any(costs) else None)
 
     def _run_map(self, stage: MapStage, inputs: list[str], stage_uri: str, key: str) -> tuple[StageStats, list[str], list[dict]]:
-        sizes: dict[str, dict[str, int]] = {}
-
-        def size_of(uri: str) -> int:
-            folder = storage.parent(uri)
-            if folder not in sizes:
-                sizes[folder] = storage.list_sizes(folder)  # one listing per folder, not a request per part
-            return sizes[folder].get(storage.basename(uri), -1)
-
-        jobs = [(p, _hash(key, storage.basename(p), str(size_of(p)))) for p in inputs]
-        return self._run_parts(stage, run_map_part, jobs, stage_uri, costs=[size_of(p) for p in inputs])
+        sizes = storage.sizes_of(inputs)  # one listing per folder, not a request per part
+        jobs = [(p, _hash(key, storage.basename(p), str(size))) for p, size in zip(inputs, sizes)]
+        return self._run_parts(stage, run_map_part, jobs, stage_uri, costs=sizes)
 
     def _run_parts(self, stage: Stage, task_fn: Callable[..., dict], jobs: list[tuple[Any, str]], stage_uri: str,
                    costs: list[int] | None = None) -> tuple[StageStats, list[str], list[dict]]:

@@ -75,8 +75,8 @@ class RayRunner(Runner):
         return Shared(ray.put(obj))
 
     def _remote(self, fn: Callable, num_cpus: float, memory_mb: int | None) -> Any:
-        """A remote that runs fn through timed_call (its CPU time comes back with its result), named
-        after fn in Ray's dashboard."""
+        """A remote that runs fn through timed_call (its CPU time comes back with its result), with
+        fn's name as the Ray task name (the state API; Ray's own retry log names timed_call)."""
         import ray
 
         key = (fn, num_cpus, memory_mb)

@@ -130,6 +130,18 @@ def list_sizes(folder: str) -> dict[str, int]:
     return {posixpath.basename(e["name"].rstrip("/")): int(e.get("size") or 0) for e in entries if e.get("type") == "file"}
 
 
+
+def sizes_of(uris: list[str]) -> list[int]:
+    """Bytes of each file, -1 when missing: one listing per folder, not a request per file."""
+    listed: dict[str, dict[str, int]] = {}
+    out = []
+    for uri in uris:
+        folder = parent(uri)
+        if folder not in listed:
+            listed[folder] = list_sizes(folder)
+        out.append(listed[folder].get(basename(uri), -1))
+    return out
+
 def find(folder: str) -> list[str]:
     """Every file under a folder, recursively, as sorted paths relative to it (empty if none). Object
     stores may keep an empty "folder" after its objects are deleted; only files count here."""
