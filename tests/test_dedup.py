@@ -228,3 +228,16 @@ def test_on_an_object_store_the_output_matches_a_local_run(tmp_path, s3_server, 
     finally:
         storage.remove(remote, recursive=True)
         storage.configure(None)
+
+
+def test_a_part_without_duplicates_is_copied_byte_for_byte(tmp_path) -> None:
+    """apply copies a part it keeps whole (no decode/re-encode) and quarantines nothing beside it."""
+    inputs = _corpus(tmp_path)
+    extra = str(tmp_path / "in-3.parquet")  # documents found nowhere else
+    pq.write_table(docs_to_table([Doc(source="s", domain="code", repo="r3", path=f"3/{i}", text=f"unique {i} " * 50) for i in range(5)]), extra)
+    stats, ctx = _run(dedup.ExactDedupStage(dedup.ExactDedupConfig()), inputs + [extra], tmp_path / "out")
+    out = tmp_path / "out" / "dedup_exact"
+    assert (out / "part-00003.parquet").read_bytes() == Path(extra).read_bytes()
+    assert pq.read_table(out / "_dropped" / "part-00003.parquet").num_rows == 0
+    assert (out / "part-00002.parquet").read_bytes() != Path(inputs[2]).read_bytes()  # it lost its copies
+    assert stats.in_records == sum(pq.read_metadata(u).num_rows for u in inputs + [extra])
