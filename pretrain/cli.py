@@ -82,7 +82,7 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from pretrain.data import ShardError
-    from pretrain.train import train
+    from pretrain.train import shutdown_distributed, train
 
     if args.preset == "v2-lite":
         print("error: the v2-lite preset (15.7B parameters) is for shape and parameter-count checks only",
@@ -107,7 +107,12 @@ def run_train(args: argparse.Namespace) -> int:
         model_cfg = preset(args.preset, **overrides)
         cfg = train_preset(args.preset, device=args.device, compile=args.compile, fsdp=args.fsdp, **train_overrides)
         out = args.out if args.out is not None else args.shards.parent / "train"
-        summary = train(args.shards, out, model_cfg, cfg, resume=args.resume, stop_after=args.stop_after)
+        try:
+            summary = train(args.shards, out, model_cfg, cfg, resume=args.resume, stop_after=args.stop_after)
+        except BaseException:
+            shutdown_distributed(finished=False)
+            raise
+        shutdown_distributed()
     except (ShardError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -116,6 +116,17 @@ def init_distributed(device: str) -> Dist:
     return Dist(rank, local, world, dev)
 
 
+def shutdown_distributed(finished: bool = True) -> None:
+    """Leave the process group cleanly: after a finished run all ranks meet, then the group is
+    destroyed (a failed rank destroys it without waiting for the others). Left to interpreter exit,
+    Gloo's threads were torn down under a live group and a rank aborted ("terminate called without an
+    active exception", exit -6) after a finished run, measured in CI."""
+    if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def wrap_model(model: Transformer, cfg: TrainConfig, d: Dist, dispatch: str) -> torch.nn.Module:
     """The module the training forward runs through: the model itself (one process), DDP, or FSDP2."""
     if d.world_size == 1:
