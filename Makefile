@@ -6,9 +6,19 @@ OUT ?= out
 CONFIG ?=
 STEPS ?= 300
 
-.PHONY: setup corpus test train bench gpu-check clean
+.PHONY: setup system-deps corpus test train bench gpu-check clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed system-deps
+
+# Debian's Chromium + ChromeDriver for the run report's browser test (tests/test_report_browser.py).
+# Installed when apt-get can (root, Debian); otherwise the test skips and says why.
+system-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium + chromium-driver (apt-get)"; \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) >/dev/null \
+		|| echo "WARNING: chromium could not be installed; the browser test will skip"; \
+	else echo "NOTE: no chromium and no root apt-get: the report's browser test will skip"; fi
 
 # torch is installed first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml

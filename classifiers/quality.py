@@ -49,7 +49,11 @@ def heldout_report(probs: np.ndarray, truth: Sequence[int], labels: Sequence[str
         return {"examples": 0}
     pred = probs.argmax(axis=1)
     per = {labels[j]: round(float((pred[truth == j] == j).mean()), 4) for j in sorted(set(truth.tolist()))}
-    return {"examples": int(len(truth)), "per_label_accuracy": per, "balanced_accuracy": round(float(np.mean(list(per.values()))), 4),
+    # Precision: of the held-out lines given label j, the share that are j (what recall's kept pages
+    # are judged by); labels the model never predicted have none.
+    precision = {labels[j]: round(float((truth[pred == j] == j).mean()), 4) for j in sorted(set(pred.tolist()))}
+    return {"examples": int(len(truth)), "per_label_accuracy": per, "per_label_precision": precision,
+            "balanced_accuracy": round(float(np.mean(list(per.values()))), 4),
             "chance": round(1.0 / len(labels), 4), "spread": round(float((probs.max(axis=0) - probs.min(axis=0)).max()), 5)}
 
 

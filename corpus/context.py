@@ -44,11 +44,15 @@ class RunContext:
 
     # ------------------------------------------------------------------------------- running
     def map(self, fn: Callable[..., Any], arg_list: Iterable[tuple], *, num_cpus: float = 1.0,
-            memory_mb: int | None = None, desc: str = "", costs: Sequence[float] | None = None) -> list[Any]:
+            memory_mb: int | None = None, desc: str = "", costs: Sequence[float] | None = None,
+            count: Callable[[Any], int] | None = None) -> list[Any]:
         """fn(*args) for every args as retry-safe tasks; results in input order. With `costs` (one per
-        task, e.g. its input bytes: `part_sizes`) the costliest tasks start first."""
+        task, e.g. its input bytes: `part_sizes`) the costliest tasks start first. `desc` names the
+        step (`stage:step`) in progress and the CPU profile; `count(result)`, the records a task
+        stood for, adds records/s to the progress."""
         order = largest_first(costs) if costs is not None else None
-        return self.runner.map(fn, arg_list, num_cpus=num_cpus, memory_mb=memory_mb, desc=desc or self.stage_name, order=order)
+        return self.runner.map(fn, arg_list, num_cpus=num_cpus, memory_mb=memory_mb, desc=desc or self.stage_name,
+                               order=order, count=count)
 
     def part_sizes(self, uris: Sequence[str]) -> list[int]:
         """Bytes of each file (one listing per folder, not a request per file; -1 when missing)."""

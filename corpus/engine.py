@@ -18,6 +18,7 @@ from typing import Any, Callable
 from corpus import storage
 from corpus.context import STEPS_DIR, RunContext
 from corpus.errors import PreflightError
+from corpus.hfcard import write_dataset_card
 from corpus.parts import commit_part, committed, dropped_uri, list_parts, part_name
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
 from corpus.runner import InProcessRunner, Runner, largest_first
@@ -212,6 +213,8 @@ class Executor:
             )
             # The stage is committed: its scratch is no longer needed by anyone.
             storage.remove(ctx.scratch_uri, recursive=True)
+            # OUT/README.md names every committed stage's files for `datasets.load_dataset(OUT, stage)`.
+            write_dataset_card(self.out_uri, names)
             log.info("stage %s: in=%d kept=%d dropped=%s (%.1fs)", stage.name, stats.in_records, stats.kept, dict(stats.dropped), time.time() - started)
             results[stage.name] = stats
             self.ran.append(stage.name)
@@ -269,12 +272,18 @@ class Executor:
         res = stage.resources
         # The biggest inputs start first: on few CPUs a big part started last leaves the others idle.
         order = largest_first(arg_costs) if costs else None
-        records += self.runner.map(task_fn, args, num_cpus=res.num_cpus, memory_mb=res.memory_mb, desc=stage.name, order=order)
+        records += self.runner.map(task_fn, args, num_cpus=res.num_cpus, memory_mb=res.memory_mb, desc=stage.name, order=order,
+                                   count=records_in)
         total = StageStats()
         for record in records:
             total.merge(StageStats.from_json(record["stats"]))
         _remove_stale(stage_uri, len(jobs))
         return total, [storage.join(stage_uri, part_name(i)) for i in range(len(jobs))], records
+
+
+def records_in(record: dict[str, Any]) -> int:
+    """The records a part task read, from its commit record (what progress counts per task)."""
+    return int(record["stats"]["in"])
 
 
 def _remove_stale(stage_uri: str, n_parts: int) -> None:
@@ -304,5 +313,6 @@ def write_stats_report(out_dir: str, results: dict[str, StageStats]) -> str:
     for name, stats in results.items():
         stats.check(name)
     uri = storage.join(storage.normalize(out_dir), "reports", "stats.json")
-    storage.write_json(uri, {"stages": {name: s.to_json() for name, s in results.items()}})
+    # `order`: the run order (the JSON keys are sorted), what the run report lays its funnel out by.
+    storage.write_json(uri, {"stages": {name: s.to_json() for name, s in results.items()}, "order": list(results)})
     return uri

@@ -8,13 +8,16 @@ this replaced) is O(pending) per call, O(tasks²) for a map.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import socket
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from corpus.errors import PreflightError
-from corpus.runner import Runner, Shared, submission_order, timed_call
+from corpus.runner import Runner, Shared, timed_call
+
+log = logging.getLogger("corpus")
 
 # Environment passed on to workers of a remote cluster (a local instance inherits the driver's).
 FORWARDED_ENV = ("CORPUS_STORAGE_OPTIONS", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
@@ -36,11 +39,15 @@ def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
 
 
 class RayRunner(Runner):
+    """Tasks on Ray: the instance this process already joined, the cluster at `address`, or a local
+    instance started here (with the Ray dashboard when `dashboard` is true)."""
+
     def __init__(self, address: str | None = None, num_cpus: int | None = None, max_in_flight: int | None = None,
-                 max_retries: int = 2) -> None:
+                 max_retries: int = 2, dashboard: bool = False) -> None:
         import ray
 
         self.started = False
+        self.dashboard_url: str | None = None
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if address:
@@ -52,14 +59,29 @@ class RayRunner(Runner):
                 import tokenizer
 
                 env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
-                runtime_env = {"py_modules": [corpus, lang_registry, tokenizer, classifiers], "env_vars": env}
+                # Package folders, not module objects: a ray:// client deep-copies the runtime env and
+                # a module cannot be copied ("cannot pickle 'module' object").
+                packages = [os.path.dirname(m.__file__) for m in (corpus, lang_registry, tokenizer, classifiers)]
+                runtime_env = {"py_modules": packages, "env_vars": env}
                 try:
-                    ray.init(address=address, runtime_env=runtime_env, **kwargs)
+                    context = ray.init(address=address, runtime_env=runtime_env, **kwargs)
                 except Exception as exc:  # noqa: BLE001
-                    raise PreflightError(f"could not connect to Ray at {address!r}: {exc}") from exc
+                    # Ray never turns token auth on by itself for an explicit address: a token cluster
+                    # then just times out ("ray client connection timeout").
+                    hint = ("; a cluster with token authentication needs RAY_AUTH_MODE=token here (and its token in "
+                            "RAY_AUTH_TOKEN or ~/.ray/auth_token)") if "RAY_AUTH_MODE" not in os.environ else ""
+                    raise PreflightError(f"could not connect to Ray at {address!r}: {exc}{hint}") from exc
             else:
-                ray.init(num_cpus=num_cpus, **kwargs)
+                # None, not True: Ray then starts the dashboard but does not fail the whole start when
+                # the dashboard cannot come up (True raises, after a minute of port retries).
+                kwargs["include_dashboard"] = None if dashboard else False
+                context = ray.init(num_cpus=num_cpus, **kwargs)
+                if dashboard and not context.dashboard_url:
+                    log.warning("the Ray dashboard did not start (see Ray's dashboard.log); the run goes on without it")
             self.started = True
+            self.dashboard_url = _http_url(getattr(context, "dashboard_url", None))
+            if self.dashboard_url:
+                log.info("Ray dashboard: %s (if it asks for a token: `ray get-auth-token`)", self.dashboard_url)
         self._cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.max_in_flight = max_in_flight or max(8, 4 * self._cpus)
         self.max_retries = max_retries
@@ -88,13 +110,8 @@ class RayRunner(Runner):
             self._remotes[key] = ray.remote(timed_call).options(**options)
         return self._remotes[key]
 
-    def map(self, fn, arg_list: Iterable[tuple], *, num_cpus=1.0, memory_mb=None, desc="", order=None):
-        from tqdm import tqdm
-
+    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb):  # noqa: D401 - see Runner
         remote = self._remote(fn, num_cpus, memory_mb)
-        arg_list = list(arg_list)
-        sequence = submission_order(len(arg_list), order)
-        results: list[Any] = [None] * len(arg_list)
         done: queue.SimpleQueue = queue.SimpleQueue()
         futures: dict[int, Any] = {}
         next_i = 0
@@ -105,26 +122,22 @@ class RayRunner(Runner):
             futures[i] = fut
             fut.add_done_callback(lambda _f, i=i: done.put(i))
 
-        with tqdm(total=len(arg_list), desc=desc, unit="task", leave=False, disable=None) as bar:
+        try:
             while next_i < len(arg_list) and len(futures) < self.max_in_flight:
                 submit(sequence[next_i])
                 next_i += 1
-            remaining = len(arg_list)
-            while remaining:
+            for _ in range(len(arg_list)):
                 i = done.get()
-                try:
-                    results[i], cpu = futures.pop(i).result()
-                    self.add_cpu(desc, cpu)
-                except BaseException:
-                    for f in futures.values():
-                        f.cancel()
-                    raise
-                remaining -= 1
-                bar.update(1)
+                result, cpu = futures.pop(i).result()
+                # The next task goes out before the caller sees this one: the CPUs stay busy.
                 if next_i < len(arg_list):
                     submit(sequence[next_i])
                     next_i += 1
-        return results
+                yield i, result, cpu
+        finally:
+            # A failed task, or a caller that stopped early: nothing more of this map is wanted.
+            for f in futures.values():
+                f.cancel()
 
     def shutdown(self) -> None:
         if self.started:
@@ -134,10 +147,19 @@ class RayRunner(Runner):
             self.started = False
 
 
-def start_runner(address: str | None = None, num_cpus: int | None = None, in_process: bool = False) -> Runner:
-    """The runner of every command: in-process, or Ray at `address` (RAY_ADDRESS) or a local instance."""
+def _http_url(address: str | None) -> str | None:
+    """Ray reports the dashboard as host:port; a URL is what a terminal makes clickable."""
+    if not address:
+        return None
+    return address if "://" in address else f"http://{address}"
+
+
+def start_runner(address: str | None = None, num_cpus: int | None = None, in_process: bool = False,
+                 dashboard: bool = False) -> Runner:
+    """The runner of every command: in-process, or Ray at `address` (RAY_ADDRESS) or a local instance
+    (with the Ray dashboard when `dashboard` is true)."""
     if in_process:
         from corpus.runner import InProcessRunner
 
         return InProcessRunner()
-    return RayRunner(address or os.environ.get("RAY_ADDRESS") or None, num_cpus)
+    return RayRunner(address or os.environ.get("RAY_ADDRESS") or None, num_cpus, dashboard=dashboard)

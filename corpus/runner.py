@@ -6,6 +6,10 @@ their RunContext, which forwards here. Two runners implement it:
 
 - InProcessRunner: runs every task in this process, one after the other (unit tests, debugging, pdb);
 - RayRunner (corpus.ray_runner): Ray tasks with a bounded number in flight.
+
+`Runner.map` itself is shared: a runner only says how to run tasks and yields them as they finish
+(`_run_tasks`); collecting results in input order, the CPU profile and progress (corpus.progress) are
+the same for every runner. LazyRunner starts the runner it wraps on first use.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import resource
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from corpus.progress import Progress
 
 
 class Shared:
@@ -48,7 +54,6 @@ class Runner(ABC):
             self.cpu_seconds = {}
         self.cpu_seconds[desc] = self.cpu_seconds.get(desc, 0.0) + seconds
 
-    @abstractmethod
     def map(
         self,
         fn: Callable[..., Any],
@@ -58,10 +63,29 @@ class Runner(ABC):
         memory_mb: int | None = None,
         desc: str = "",
         order: Sequence[int] | None = None,
+        count: Callable[[Any], int] | None = None,
     ) -> list[Any]:
         """fn(*args) for every args, as retry-safe tasks; results in input order. A task that still
         fails after the runner's retries raises here. `order` is the submission order (indices into
-        arg_list, e.g. `largest_first(sizes)`); it changes when tasks start, never the results."""
+        arg_list, e.g. `largest_first(sizes)`); it changes when tasks start, never the results.
+        `count(result)` says how many records a task stood for: progress shows records/s with it."""
+        args = list(arg_list)
+        sequence = submission_order(len(args), order)
+        if not args:  # nothing to run: a LazyRunner must not start for it
+            return []
+        results: list[Any] = [None] * len(args)
+        with Progress(len(args), desc) as progress:
+            for i, result, cpu in self._run_tasks(fn, args, sequence, num_cpus=num_cpus, memory_mb=memory_mb):
+                results[i] = result
+                self.add_cpu(desc, cpu)
+                progress.update(1, count(result) if count is not None else 0)
+        return results
+
+    @abstractmethod
+    def _run_tasks(self, fn: Callable[..., Any], arg_list: list[tuple], sequence: list[int], *, num_cpus: float,
+                   memory_mb: int | None) -> Iterator[tuple[int, Any, float]]:
+        """Run fn(*arg_list[i]) for every i (Shared arguments replaced by their object), submitted in
+        `sequence` order; yield (i, result, the task's CPU seconds) as each one finishes."""
 
     @abstractmethod
     def share(self, obj: Any) -> Shared:
@@ -93,15 +117,49 @@ def submission_order(n: int, order: Sequence[int] | None) -> list[int]:
 
 
 class InProcessRunner(Runner):
-    """Tasks run here, in order. Shared objects are passed as they are."""
+    """Tasks run here, one after another in input order (what a debugger expects to step through;
+    the order only ever changes when tasks start). Shared objects are passed as they are."""
 
-    def map(self, fn, arg_list, *, num_cpus=1.0, memory_mb=None, desc="", order=None):  # noqa: D401 - see Runner
-        results = []
-        for args in arg_list:
+    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb):  # noqa: D401 - see Runner
+        for i, args in enumerate(arg_list):
             result, cpu = timed_call(fn, *[a.handle if isinstance(a, Shared) else a for a in args])
-            self.add_cpu(desc, cpu)
-            results.append(result)
-        return results
+            yield i, result, cpu
 
     def share(self, obj: Any) -> Shared:
         return Shared(obj)
+
+
+class LazyRunner(Runner):
+    """The runner `factory` makes, made on first use (a map, a share, its parallelism).
+
+    A command builds it before knowing whether any stage will run: `corpus run --resume` on a finished
+    run then never starts Ray (seconds, or a cluster connection) just to skip every stage. Tasks run on
+    the wrapped runner; the map itself (results, CPU profile, progress) is this one's."""
+
+    def __init__(self, factory: Callable[[], Runner]) -> None:
+        self._factory = factory
+        self._runner: Runner | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._runner is not None
+
+    def runner(self) -> Runner:
+        """The wrapped runner, started now if it was not yet."""
+        if self._runner is None:
+            self._runner = self._factory()
+        return self._runner
+
+    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb):  # noqa: D401 - see Runner
+        return self.runner()._run_tasks(fn, arg_list, sequence, num_cpus=num_cpus, memory_mb=memory_mb)
+
+    def share(self, obj: Any) -> Shared:
+        return self.runner().share(obj)
+
+    @property
+    def parallelism(self) -> int:
+        return self.runner().parallelism
+
+    def shutdown(self) -> None:
+        if self._runner is not None:
+            self._runner.shutdown()

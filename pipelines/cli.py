@@ -14,9 +14,11 @@ from corpus import fatal, storage
 from corpus.engine import Executor, write_stats_report
 from corpus.errors import EmptyOutputError, PreflightError
 from corpus.lock import acquire as acquire_run_lock
-from corpus.ray_runner import start_runner
+from corpus.ray_runner import check_ray_address, start_runner
+from corpus.runner import LazyRunner, Runner
+from corpus.runreport import write_run_report
 from corpus.stats import StatsMismatch
-from pipelines.config import load_config
+from pipelines.config import PipelineConfig, load_config
 from pipelines.graph import build_stages
 
 log = logging.getLogger("corpus")
@@ -34,6 +36,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="skip finished stages and finished parts")
     p.add_argument("--num-cpus", type=int, help="CPUs for the local Ray instance")
     p.add_argument("--in-process", action="store_true", help="run every task in this process, without Ray (debugging)")
+    p.add_argument("--no-dashboard", action="store_true",
+                   help="do not start the Ray dashboard with a local Ray instance (config: ray.dashboard)")
     p.set_defaults(func=run_command)
 
 
@@ -71,7 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
         log_path = _setup_file_logging(out_dir)
         for stage in stages:
             stage.preflight()  # before Ray starts: a bad input must not cost a cluster connection
-        runner = start_runner(address, args.num_cpus or cfg.ray.num_cpus, in_process=args.in_process)
+        runner = _lazy_runner(args, cfg, address)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
         if run_lock is not None:
@@ -86,8 +90,10 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         results = executor.run(stages, only)
         stats_path = write_stats_report(out_dir, results)
-        _write_run_report(out_dir, results, time.time() - started, time.process_time() - cpu_started, runner.parallelism,
-                          sum(getattr(runner, "cpu_seconds", {}).values()))
+        if executor.ran:  # a resume that found every stage finished keeps the measured run.json
+            _write_run_report(out_dir, results, time.time() - started, time.process_time() - cpu_started, _cpus(runner),
+                              sum(getattr(runner, "cpu_seconds", {}).values()))
+        report = _write_html_report(out_dir)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
         return 2
@@ -104,7 +110,36 @@ def run_command(args: argparse.Namespace) -> int:
         _upload_log(log_path, out_dir)
         run_lock.release()
     print_summary(out_dir, results, stats_path, executor.ran)
+    if report:
+        print(f"  run report: {report['html']} (built in {report['seconds']} s)")
     return 0
+
+
+def _write_html_report(out_dir: str) -> dict | None:
+    """reports/index.html + summary.json (reads no text column). The data is committed by now: a report
+    that fails is said loudly (stderr, run.log, `corpus report OUT` to retry) but does not fail the run."""
+    try:
+        return write_run_report(out_dir)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("the run report could not be written")
+        print(f"corpus run: WARNING the run report failed ({type(exc).__name__}: {exc}); "
+              f"the output is complete; retry with `corpus report {out_dir}`", file=sys.stderr)
+        return None
+
+
+def _lazy_runner(args: argparse.Namespace, cfg: PipelineConfig, address: str | None) -> Runner:
+    """The run's runner, started only when a stage has work for it: `--resume` on a finished run never
+    starts Ray. A cluster address is still checked now, so a dead cluster fails before any stage."""
+    if address and not args.in_process:
+        check_ray_address(address)
+    dashboard = cfg.ray.dashboard and not args.no_dashboard
+    num_cpus = args.num_cpus or cfg.ray.num_cpus
+    return LazyRunner(lambda: start_runner(address, num_cpus, in_process=args.in_process, dashboard=dashboard))
+
+
+def _cpus(runner: Runner) -> int:
+    """The runner's CPUs for run.json; 0 when no stage needed it (asking would start Ray for nothing)."""
+    return runner.parallelism if not isinstance(runner, LazyRunner) or runner.started else 0
 
 
 def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: float, cpus: int, task_cpu_s: float = 0.0) -> None:

@@ -49,6 +49,8 @@ class RayConfig(BaseModel):
 
     address: str | None = Field(None, description="Ray cluster address; RAY_ADDRESS overrides; none = local instance")
     num_cpus: int | None = Field(None, gt=0, description="CPUs of the local instance (default: all)")
+    dashboard: bool = Field(True, description="start the Ray dashboard with a local instance (its URL is logged); "
+                            "`corpus run --no-dashboard` turns it off")
 
 
 class PipelineConfig(BaseModel):

@@ -23,7 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
-FORMAT = "coder-corpus-shards/1"
+FORMAT = "coder-corpus-shards/2"
+# /1 differs only in the eval files' names (eval-* instead of validation-*); shards are found through
+# manifest paths, never by name, so older folders still train.
+READABLE_FORMATS = (FORMAT, "coder-corpus-shards/1")
 IGNORE = -100  # target id excluded from the loss (torch cross_entropy's default ignore_index)
 
 log = logging.getLogger(__name__)
@@ -63,8 +66,8 @@ def read_manifest(shards_dir: str | Path) -> Manifest:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ShardError(f"cannot read {path}: {exc}") from exc
-    if raw.get("format") != FORMAT:
-        raise ShardError(f"{path}: format {raw.get('format')!r}, expected {FORMAT!r}")
+    if raw.get("format") not in READABLE_FORMATS:
+        raise ShardError(f"{path}: format {raw.get('format')!r}, expected one of {READABLE_FORMATS!r}")
     try:
         seq_len, vocab = int(raw["seq_len"]), int(raw["vocab_size"])
         shards = [ShardInfo(root / s["path"], str(s.get("split", "train")), int(s.get("rows", 0)))

@@ -339,8 +339,50 @@ def test_report_shape_and_merge(index, bench_dir: Path, tmp_path: Path) -> None:
     md = Path(paths["md"]).read_text()
     assert "| gsm8k | 1319 |" in md and "mbpp" in md.split("## Missing")[1]
     page = Path(paths["html"]).read_text()
-    assert page.count("<svg") == 3 and "<mark>" in page
-    assert not re.search(r"(src|href)=['\"]?https?:", page)  # self-contained
+    assert page.count("plotly.js v") == 1  # the bundle embedded once, however many charts
+    charts = re.findall(r'<div id="chart-(decont-[a-z-]+)" class="chart plotly-graph-div"', page)
+    assert charts == ["decont-benchmarks", "decont-by-source", "decont-by-language"]
+    assert all(page.count(f'"chart-{c}"') >= 2 for c in charts)  # each div has the script that draws it
+    assert "<mark>" in page and "Not checked: mbpp" in page
+    from corpus.runreport.page import plotly_js
+
+    ours = page.replace(plotly_js(), "")  # the bundle itself names URLs (map tiles, logo link) it never loads here
+    assert len(ours) < len(page) and not re.search(r"(src|href)=['\"]?https?:", ours)  # self-contained
+
+
+def _hand_report(hits: list[dict], by_language: dict) -> dict:
+    """A report dict as build_report makes it, without an index: render_html only reads the dict."""
+    return {
+        "rule": {"n": 10, "min_short": 5, "unit": "token", "rule": "guarded"},
+        "index": {"keys": 12, "memory_bytes": 4096, "build_seconds": 0.1},
+        "benchmarks": {"<b>bench</b>": {"items": 3, "items_indexed": 3, "items_matched": 1, "documents": 1, "hits": len(hits),
+                                         "keys": 12, "short_strings": 0, "source": "<i>src</i>"}},
+        "missing": [{"name": "mbpp", "source": "", "reason": "<script>alert('missing')</script>"}],
+        "documents": {"scanned": 2, "contaminated": 1, "bytes": 100, "skipped": 0},
+        "skipped": {},
+        "by_source": {"<u>gh</u>": {"scanned": 2, "contaminated": 1, "bytes": 100}},
+        "by_language": by_language,
+        "hits": hits,
+    }
+
+
+def test_html_escapes_hostile_text_and_marks_the_ngram() -> None:
+    from corpus.decont.report import render_html
+
+    hit = {"doc": "<img src=x onerror=alert(1)>", "benchmark": "<b>bench</b>", "item": "</td><script>alert(2)</script>",
+           "field": "prompt", "ngram": "</pre><script>alert(3)</script>",
+           "context": "before <!-- </pre><script>alert(3)</script> after & more"}
+    page = render_html(_hand_report([hit], {}))
+    assert "<script>alert" not in page and "<img" not in page and "<b>bench" not in page and "<u>gh" not in page
+    assert "<mark>&lt;/pre&gt;&lt;script&gt;alert(3)&lt;/script&gt;</mark>" in page
+    assert "before &lt;!-- " in page and " after &amp; more" in page
+    # No contaminated language: no empty chart, a sentence instead; the other two charts are drawn.
+    assert re.findall(r'<div id="chart-(decont-[a-z-]+)" class="chart plotly-graph-div"', page) == ["decont-benchmarks", "decont-by-source"]
+    assert "No contaminated documents." in page
+    # An n-gram the context does not contain (cut at the window): the context alone, escaped, nothing marked.
+    page = render_html(_hand_report([{**hit, "ngram": "absent"}], {"Python": {"scanned": 2, "contaminated": 1, "bytes": 100}}))
+    assert "<mark>" not in page and "&lt;/pre&gt;&lt;script&gt;alert(3)" in page
+    assert 'id="chart-decont-by-language" class="chart plotly-graph-div"' in page
 
 
 def test_filter_table_removes_or_flags(index, bench_dir: Path) -> None:

@@ -82,3 +82,32 @@ def test_alpha_count_equals_isalpha_on_any_text() -> None:
     for _ in range(500):
         text = "".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 60)))
         assert alpha_count(text) == sum(c.isalpha() for c in text), repr(text)
+
+
+@pytest.mark.parametrize("text,language", [
+    (("x" * 100 + "\n") * 3, "Python"), (("x" * 101 + "\n") * 3, "Python"), ("x" * 1001 + "\n" + "y\n" * 20, "Python"),
+    ("1234567890 = 0\n" * 10, "Python"), ('<?xml version="1.0"?>\n<root>text here</root>\n', "XML"),
+    ('<?xml version="1.0"?>\n<root>text here</root>\n', "XSLT"), ("key: value\n", "YAML"), (GOOD, None),
+    ("<html><script>" + "var a = 1;\n" * 200 + "</script><p>short visible text</p></html>", "HTML"),
+])
+def test_evaluate_code_measures_every_rule_and_its_first_failure_is_check_code(text: str, language: str | None) -> None:
+    from corpus.filters.code_rules import evaluate_code, rules_for
+
+    results = evaluate_code(text, language, RULES)
+    failed = [r.name for r in results if not r.passed]
+    assert (failed[0] if failed else None) == check_code(text, language, RULES)
+    table = rules_for(language, RULES)
+    by_signal = {r.signal: r for r in results}
+    assert by_signal["max_line_length"].threshold == table["max_line_length"]
+    assert by_signal["max_line_length"].value == code_signals(text).max_line_length
+    assert ("xml_header" in by_signal) == bool(table["reject_xml_header"])
+
+
+def test_web_drop_detail_names_the_gopher_threshold() -> None:
+    doc = Doc(source="web", domain="text", path="https://x/y", text="Too short.")
+    [row] = FilterStage().process(_table([doc])).dropped.to_pylist()
+    assert row["reason"] == "gopher_short_doc"
+    assert row["detail"] == "https://x/y: gopher_short_doc (threshold min_doc_words 50)"
+    spam = Doc(source="web", domain="code", path="https://x/z", text="the same line here\n" * 50)
+    [row] = FilterStage().process(_table([spam])).dropped.to_pylist()
+    assert (row["reason"], row["detail"]) == ("dup_line_frac", "https://x/z: dup_line_frac (threshold dup_line_frac 0.3)")

@@ -17,6 +17,8 @@ RULES = {
     "corpus.stages": ["ray", "corpus.engine", "corpus.ray_runner", "pipelines"],
     "corpus.shuffle": ["ray", "corpus.engine", "corpus.ray_runner", "pipelines"],
     "corpus.storage": ["ray", "corpus.engine", "pipelines"],
+    # The run report reads a finished output folder: no Ray, no executor, no stage code.
+    "corpus.runreport": ["ray", "corpus.engine", "corpus.ray_runner", "corpus.stages", "pipelines"],
 }
 
 

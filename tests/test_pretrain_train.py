@@ -29,8 +29,9 @@ SHARD_SCHEMA = pa.schema([
 
 
 def write_shards(root: Path, rows: list[np.ndarray], seq_len: int, vocab: int, rows_per_shard: int,
-                 eval_shards: int = 1, n_pad_last: int = 0) -> Path:
-    """Write `rows` as contract shards + manifest.json; the last `eval_shards` shards are split "eval"."""
+                 eval_shards: int = 1, n_pad_last: int = 0, fmt: str = "coder-corpus-shards/2") -> Path:
+    """Write `rows` as contract shards + manifest.json; the last `eval_shards` shards are split "eval",
+    in files named as `fmt` names them (/2: validation-*, /1: eval-*)."""
     root.mkdir(parents=True, exist_ok=True)
     chunks = [rows[i:i + rows_per_shard] for i in range(0, len(rows), rows_per_shard)]
     entries = []
@@ -45,16 +46,18 @@ def write_shards(root: Path, rows: list[np.ndarray], seq_len: int, vocab: int, r
             "doc_offsets": [[0] for _ in chunk], "doc_sources": [["github"] for _ in chunk],
             "doc_languages": [["Python"] for _ in chunk], "n_pad": n_pad,
         }, schema=SHARD_SCHEMA)
-        name = f"shard-{n:05d}.parquet"
+        split = "eval" if n >= len(chunks) - eval_shards else "train"
+        prefix = "train" if split == "train" else ("eval" if fmt.endswith("/1") else "validation")
+        name = f"{prefix}-00000-{n:05d}.parquet"
         pq.write_table(table, root / name, compression="zstd")
         tokens = len(chunk) * seq_len
-        entries.append({"path": name, "split": "eval" if n >= len(chunks) - eval_shards else "train",
+        entries.append({"path": name, "split": split,
                         "rows": len(chunk), "tokens": tokens, "tokens_by_source": {"github": tokens},
                         "tokens_by_language": {"Python": tokens},
                         "sha256": hashlib.sha256((root / name).read_bytes()).hexdigest()})
     train_tokens = sum(e["tokens"] for e in entries if e["split"] == "train")
     manifest = {
-        "format": "coder-corpus-shards/1", "seq_len": seq_len, "dtype": "int32", "vocab_size": vocab,
+        "format": fmt, "seq_len": seq_len, "dtype": "int32", "vocab_size": vocab,
         "tokenizer": {"path": "tokenizer.json", "sha256": ""}, "special_tokens": SPECIALS,
         "fim": {"rate": 0.5, "mode": "psm", "spm_rate": 0.0, "domains": ["code"], "split": "character"},
         "seed": 1234, "mixture": {"target": {"code": 1.0}, "achieved": {"code": 1.0}}, "shards": entries,
@@ -105,6 +108,20 @@ def test_manifest_and_splits(pattern_shards: Path) -> None:
     assert [s.split for s in m.shards] == ["train", "train", "eval"]
 
 
+def test_older_eval_file_names_still_read_and_unknown_formats_refused(tmp_path: Path) -> None:
+    rows = pattern_rows(12, 33, 64)
+    old = write_shards(tmp_path / "v1", rows, 33, 64, rows_per_shard=4, fmt="coder-corpus-shards/1")
+    new = write_shards(tmp_path / "v2", rows, 33, 64, rows_per_shard=4)
+    assert [e["path"] for e in json.loads((old / "manifest.json").read_text())["shards"]][-1] == "eval-00000-00002.parquet"
+    assert [e["path"] for e in json.loads((new / "manifest.json").read_text())["shards"]][-1] == "validation-00000-00002.parquet"
+    got = [[x for x, _ in ShardLoader(read_manifest(r), "eval", batch_size=4, loop=False)] for r in (old, new)]
+    assert len(got[0]) == len(got[1]) == 1 and torch.equal(got[0][0], got[1][0])
+    manifest = json.loads((new / "manifest.json").read_text())
+    (new / "manifest.json").write_text(json.dumps({**manifest, "format": "coder-corpus-shards/9"}))
+    with pytest.raises(ShardError, match="shards/9"):
+        read_manifest(new)
+
+
 def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ShardError, match="no manifest"):
         read_manifest(tmp_path)
@@ -114,7 +131,7 @@ def test_loader_shifts_targets_and_keeps_fim_tokens(pattern_shards: Path) -> Non
     m = read_manifest(pattern_shards)
     loader = ShardLoader(m, "train", batch_size=2)  # full rows
     inputs, targets = next(loader)
-    row0 = pq.read_table(pattern_shards / "shard-00000.parquet").column("input_ids")[0].as_py()
+    row0 = pq.read_table(pattern_shards / "train-00000-00000.parquet").column("input_ids")[0].as_py()
     assert inputs.shape == targets.shape == (2, 256)
     assert inputs[0].tolist() == row0[:-1] and targets[0].tolist() == row0[1:]
     assert {2, 3, 4} <= set(targets[0].tolist())  # FIM sentinels are ordinary targets
@@ -124,7 +141,7 @@ def test_loader_windows_cover_every_target_once(pattern_shards: Path) -> None:
     m = read_manifest(pattern_shards)
     loader = ShardLoader(m, "train", batch_size=4, seq_len=65)  # (257-1)/(65-1) = 4 windows per row
     inputs, targets = next(loader)
-    row0 = pq.read_table(pattern_shards / "shard-00000.parquet").column("input_ids")[0].as_py()
+    row0 = pq.read_table(pattern_shards / "train-00000-00000.parquet").column("input_ids")[0].as_py()
     assert torch.cat(list(targets)).tolist() == row0[1:]
     assert inputs[1, 0].item() == row0[64]  # windows overlap by one id
 
@@ -155,11 +172,11 @@ def test_loader_cursor_resumes_exactly(pattern_shards: Path) -> None:
 
 def test_bad_rows_and_missing_shards_are_skipped(tmp_path: Path) -> None:
     root = write_shards(tmp_path / "s", pattern_rows(8, 33, 64), 33, 64, rows_per_shard=4, eval_shards=0)
-    good = pq.read_table(root / "shard-00000.parquet")
+    good = pq.read_table(root / "train-00000-00000.parquet")
     ids = good.column("input_ids").to_pylist()
     ids[1] = ids[1][:10]  # wrong length
     ids[2][5] = 10_000  # outside the vocabulary
-    pq.write_table(good.set_column(0, "input_ids", pa.array(ids, pa.list_(pa.int32()))), root / "shard-00000.parquet")
+    pq.write_table(good.set_column(0, "input_ids", pa.array(ids, pa.list_(pa.int32()))), root / "train-00000-00000.parquet")
     manifest = json.loads((root / "manifest.json").read_text())
     manifest["shards"].insert(1, {"path": "gone.parquet", "split": "train", "rows": 4})
     (root / "manifest.json").write_text(json.dumps(manifest))

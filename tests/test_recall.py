@@ -501,6 +501,12 @@ def test_degenerate_checks_on_held_out_reports() -> None:
     assert len(degenerate_reasons(rep, 0.0, 40)) == 2
     good = np.array([[0.9, 0.1]] * 20 + [[0.2, 0.8]] * 20, dtype=np.float32)
     assert degenerate_reasons(heldout_report(good, truth, labels), 0.7, 40) == []
+    # 15 of 20 "code" lines called code, plus 5 "other" lines called code: precision 15/20, recall 15/20.
+    mixed = np.array([[0.9, 0.1]] * 15 + [[0.1, 0.9]] * 5 + [[0.8, 0.2]] * 5 + [[0.3, 0.7]] * 15, dtype=np.float32)
+    rep = heldout_report(mixed, truth, labels)
+    assert rep["per_label_precision"] == {"code": 0.75, "other": 0.75} and rep["per_label_accuracy"]["code"] == 0.75
+    only_code = heldout_report(np.array([[0.9, 0.1]] * 40, dtype=np.float32), truth, labels)
+    assert only_code["per_label_precision"] == {"code": 0.5}  # "other" was never predicted
     train, held = split_holdout({"code": [f"line {i}" for i in range(100)], "other": ["a", "b"]}, 0.1, seed=3)
     assert len(held["code"]) == 10 and len(train["code"]) == 90 and "other" not in held and train["other"] == ["a", "b"]
     assert not set(held["code"]) & set(train["code"])

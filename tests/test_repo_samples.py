@@ -234,6 +234,7 @@ class _KilledAfter(InProcessRunner):
         self.budget = budget
 
     def map(self, fn, arg_list, **kwargs):
+        kwargs.pop("order", None)  # one task at a time: the submission order is this loop's
         out = []
         for args in arg_list:
             if self.budget <= 0:

@@ -65,7 +65,7 @@ def test_contract_schema_and_manifest(built, tok) -> None:
     assert CONTRACT_KEYS <= set(manifest)
     on_disk = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk == manifest
-    assert manifest["format"] == "coder-corpus-shards/1" and manifest["dtype"] == "int32"
+    assert manifest["format"] == "coder-corpus-shards/2" and manifest["dtype"] == "int32"
     assert manifest["seq_len"] == SEQ and manifest["seed"] == SEED
     assert manifest["fim"] == {"rate": 0.5, "mode": "psm", "spm_rate": 0.0, "domains": ["code"], "split": "character"}
     assert manifest["special_tokens"] == tok.specials.as_dict()
@@ -87,7 +87,7 @@ def test_contract_schema_and_manifest(built, tok) -> None:
         assert pf.metadata.num_row_groups == math.ceil(s["rows"] / CONFIG.row_group_rows)
         assert pf.metadata.row_group(0).column(0).compression == "ZSTD"
         assert hashlib.sha256((out / s["path"]).read_bytes()).hexdigest() == s["sha256"]
-        assert s["path"].startswith(s["split"] + "-")
+        assert s["path"].startswith({"train": "train-", "eval": "validation-"}[s["split"]])
     assert not list(out.glob(".*tmp"))
 
 
@@ -180,6 +180,10 @@ def test_standard_readers(built) -> None:
                                cache_dir=str(out.parent / "hf-cache"))
     assert ds.num_rows == n_rows and ds[0]["input_ids"] == first
     assert ds.features["input_ids"].feature.dtype == "int32"
+    # The folder as is: datasets names the splits from the file names (an eval- prefix would be "test").
+    both = datasets.load_dataset("parquet", data_dir=str(out), cache_dir=str(out.parent / "hf-cache"))
+    assert set(both) == {"train", "validation"}
+    assert both["validation"].num_rows == sum(s["rows"] for s in manifest["shards"] if s["split"] == "eval")
 
 
 def _files(out: Path) -> dict[str, str]:

@@ -3,9 +3,9 @@
 Documents are cut into chunks that fit a row (chunks.py), mixed (mixture.py), put in a seeded global
 order and packed. The order is cut into ranges of the 64-bit order key (their number follows from the
 token count, never from the partitioning), and each range is packed on its own into
-`{split}-RRRRR-NNNNN.parquet`: the same bytes whether one process packs every range (build_shards) or
-many tasks do (the corpus stage). Train and eval are separate streams; the eval split holds out whole
-repositories and whole web hosts (by seeded hash), never repeated by the mixture.
+`train-RRRRR-NNNNN.parquet` / `validation-RRRRR-NNNNN.parquet`: the same bytes whether one process packs
+every range (build_shards) or many tasks do (the corpus stage). Train and eval are separate streams; the
+eval split holds out whole repositories and whole web hosts (by seeded hash), never repeated by the mixture.
 """
 
 from __future__ import annotations
@@ -35,7 +35,11 @@ from .splice import PieceEncoder, splice_applies
 
 log = logging.getLogger(__name__)
 
-FORMAT = "coder-corpus-shards/1"
+FORMAT = "coder-corpus-shards/2"  # /2: the eval split's files are validation-*.parquet (were eval-*)
+
+# File name prefix of each split. The manifest keeps the split name "eval"; the files say "validation",
+# the word Hugging Face `datasets` maps to its validation split (an "eval-" prefix would make it "test").
+FILE_PREFIX = {"train": "train", "eval": "validation"}
 
 SHARD_SCHEMA = pa.schema(
     [
@@ -238,7 +242,7 @@ def n_ranges_for(tokens: int, range_tokens: int) -> int:
 
 def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokenizer, fmt: DocFormat, seed: int,
                 config: ShardConfig, write: Any, encoder: Any = None, lens: np.ndarray | None = None) -> dict[str, Any]:
-    """Pack the chunk copies of one range, in the global order, into `{split}-RRRRR-NNNNN.parquet`
+    """Pack the chunk copies of one range, in the global order, into `{FILE_PREFIX[split]}-RRRRR-NNNNN.parquet`
     files handed to `write(name, data)`. Returns the range's summary (shard entries, counts).
     With `lens` (token byte lengths) FIM pieces re-encode only the text near their cuts when the
     tokenizer allows it (tokenizer/splice.py); the ids are the same either way."""
@@ -264,7 +268,7 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
         while len(pending) >= config.rows_per_shard or (final and pending):
             rows = pending[: config.rows_per_shard]
             del pending[: config.rows_per_shard]
-            name = f"{split}-{range_index:05d}-{len(entries):05d}.parquet"
+            name = f"{FILE_PREFIX[split]}-{range_index:05d}-{len(entries):05d}.parquet"
             data = shard_bytes(rows, config)
             write(name, data)
             entries.append(_shard_entry(name, split, rows, config.seq_len, _sha256(data)))
@@ -390,7 +394,7 @@ def build_shards(
     same bytes."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for pattern in ("train-*.parquet", "eval-*.parquet", ".*.tmp", "manifest.json"):
+    for pattern in ("train-*.parquet", "validation-*.parquet", "eval-*.parquet", ".*.tmp", "manifest.json"):
         for p in out.glob(pattern):
             p.unlink()
     skipped: Counter = Counter()

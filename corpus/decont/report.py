@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from corpus.decont.index import DecontIndex
+from corpus.runreport import page
 
 FORMAT = "coder-corpus-decont/1"
 MAX_LISTED_HITS = 2000  # the Markdown / HTML pages list at most this many hits; the JSON has all
@@ -154,46 +155,18 @@ def render_markdown(r: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- HTML
+# Built with the shared page builder (corpus/runreport/page.py): Plotly charts that size themselves to
+# the window, plotly.js embedded once, the same look as the run report that links here.
 
-
-def _bars(title: str, rows: list[tuple[str, float, float]], legend: tuple[str, str]) -> str:
-    """Inline SVG: for each row a grey bar (total) and a red bar (part), both scaled to the largest total."""
-    if not rows:
-        return ""
-    width, label_w, bar_h, gap = 760, 200, 12, 8
-    top = 28
-    height = top + len(rows) * (2 * bar_h + gap) + 10
-    peak = max(max(a, b) for _, a, b in rows) or 1
-    plot_w = width - label_w - 120
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">',
-        f'<text x="0" y="14" font-size="14" font-weight="bold">{html.escape(title)}</text>',
-        f'<rect x="{label_w}" y="4" width="10" height="10" fill="#9aa5b1"/><text x="{label_w + 14}" y="13" font-size="11">{html.escape(legend[0])}</text>',
-        f'<rect x="{label_w + 130}" y="4" width="10" height="10" fill="#d64545"/><text x="{label_w + 144}" y="13" font-size="11">{html.escape(legend[1])}</text>',
-    ]
-    y = top
-    for label, total, part in rows:
-        w1 = plot_w * total / peak
-        w2 = plot_w * part / peak
-        if part:
-            w2 = max(w2, 1.5)  # a nonzero count stays visible next to a much larger total
-        parts.append(f'<text x="{label_w - 6}" y="{y + bar_h + 4}" font-size="11" text-anchor="end">{html.escape(label[:32])}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{w1:.1f}" height="{bar_h}" fill="#9aa5b1"/>')
-        parts.append(f'<text x="{label_w + w1 + 4:.1f}" y="{y + bar_h - 2}" font-size="10">{total:g}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + bar_h}" width="{w2:.1f}" height="{bar_h}" fill="#d64545"/>')
-        parts.append(f'<text x="{label_w + w2 + 4:.1f}" y="{y + 2 * bar_h - 2}" font-size="10">{part:g}</text>')
-        y += 2 * bar_h + gap
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def _table(head: list[str], rows: list[list[Any]]) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+MAX_CHART_ROWS = 30  # sources / languages per chart: more bars would be unreadable
+_HITS_CSS = (
+    "<style>table.hits td{text-align:left;white-space:normal;vertical-align:top}"
+    "table.hits pre{white-space:pre-wrap;margin:0;max-width:560px}mark{background:#ffd54f}</style>"
+)
 
 
 def _context_html(h: dict[str, Any]) -> str:
+    """The hit's context, escaped, with the matched n-gram marked (the only markup that is ours)."""
     ctx, ng = h.get("context") or "", h.get("ngram") or ""
     i = ctx.find(ng) if ng else -1
     if i < 0:
@@ -201,47 +174,97 @@ def _context_html(h: dict[str, Any]) -> str:
     return html.escape(ctx[:i]) + "<mark>" + html.escape(ng) + "</mark>" + html.escape(ctx[i + len(ng) :])
 
 
-def render_html(r: dict[str, Any]) -> str:
+def _benchmark_chart(r: dict[str, Any]) -> str:
+    import plotly.graph_objects as go
+
+    names = list(r["benchmarks"])
+    fig = go.Figure()
+    for label, key, color in (("items", "items", "#9aa5b1"), ("items matched", "items_matched", "#d64545")):
+        values = [r["benchmarks"][n][key] for n in names]
+        # Labels on the bars: a handful of matched items next to thousands would otherwise be invisible.
+        fig.add_bar(name=label, y=names, x=values, orientation="h", marker_color=color, text=values, textposition="outside")
+    fig.update_layout(title="Benchmark items: total vs matched", barmode="group", yaxis={"autorange": "reversed"},
+                      xaxis={"title": "items"})
+    return page.chart(fig, "decont-benchmarks")
+
+
+def _group_chart(r: dict[str, Any], key: str, what: str) -> str:
+    """Contaminated documents per source or language (the largest MAX_CHART_ROWS), rate in the hover."""
+    import plotly.graph_objects as go
+
+    rows = sorted(((n, v) for n, v in r[key].items() if v["contaminated"]), key=lambda kv: (-kv[1]["contaminated"], kv[0]))
+    if not rows:
+        return ""
+    rows = rows[:MAX_CHART_ROWS]
+    fig = go.Figure(go.Bar(
+        y=[str(n) for n, _ in rows], x=[v["contaminated"] for _, v in rows], orientation="h", marker_color="#d64545",
+        text=[v["contaminated"] for _, v in rows], textposition="outside",
+        customdata=[[v["scanned"], _pct(v["contaminated"], v["scanned"])] for _, v in rows],
+        hovertemplate="%{y}: %{x} of %{customdata[0]} documents (%{customdata[1]})<extra></extra>",
+        name="contaminated"))
+    fig.update_layout(title=f"Contaminated documents by {what}", yaxis={"autorange": "reversed"}, xaxis={"title": "documents"})
+    return page.chart(fig, f"decont-by-{what}")
+
+
+def _group_section(r: dict[str, Any], key: str, title: str, what: str) -> page.Section:
+    rows = sorted(r[key].items(), key=lambda kv: (-kv[1]["contaminated"], -kv[1]["scanned"], str(kv[0])))
+    chart = _group_chart(r, key, what)
+    text = "" if chart else "<p>No contaminated documents.</p>"
+    text += page.table([what, "scanned", "contaminated", "rate", "MB"],
+                       [[str(n), v["scanned"], v["contaminated"], _pct(v["contaminated"], v["scanned"]), round(v["bytes"] / 1e6, 2)]
+                        for n, v in rows])
+    return page.Section(title, f"by-{what}", text, [chart] if chart else [])
+
+
+def _hits_section(r: dict[str, Any]) -> page.Section:
     e = html.escape
-    d = r["documents"]
-    bench_rows = [(n, b["items"], b["items_matched"]) for n, b in r["benchmarks"].items()]
-    src_rows = [(n, v["scanned"], v["contaminated"]) for n, v in sorted(r["by_source"].items(), key=lambda kv: -kv[1]["scanned"])][:30]
-    lang_rows = [(n, v["scanned"], v["contaminated"]) for n, v in sorted(r["by_language"].items(), key=lambda kv: -kv[1]["scanned"])][:30]
-    hits = r["hits"][:MAX_LISTED_HITS]
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Decontamination report</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px;vertical-align:top}"
-        "td pre{white-space:pre-wrap;margin:0;max-width:520px}mark{background:#ffd54f}.warn{color:#b00}</style></head><body>",
-        "<h1>Decontamination report</h1>",
-        f"<p>Rule: contaminated if a document contains any {r['rule']['n']}-gram of a benchmark text; benchmark strings of "
-        f"{r['rule']['min_short']}..{r['rule']['n'] - 1} grams matched whole; gram unit <code>{e(r['rule']['unit'])}</code>; "
-        f"rule variant <code>{e(str(r['rule'].get('rule', 'guarded')))}</code>; each document is one {e(_unit(r))}.</p>",
-        f"<p>Documents scanned <b>{d.get('scanned', 0)}</b> ({d.get('bytes', 0) / 1e6:.1f} MB), contaminated <b>{d.get('contaminated', 0)}</b> "
-        f"({_pct(d.get('contaminated', 0), d.get('scanned', 0))}), skipped {d.get('skipped', 0)}. "
-        f"Index: {r['index']['keys']} keys, {r['index']['memory_bytes'] / 1e6:.1f} MB, built in {r['index']['build_seconds']:.2f} s.</p>",
-    ]
-    if r["missing"]:
-        parts.append("<p class='warn'><b>Not checked:</b> " + "; ".join(f"{e(m['name'])} ({e(m['reason'])})" for m in r["missing"]) + "</p>")
-    parts.append(_bars("Benchmark items: indexed vs matched", bench_rows, ("items", "items matched")))
-    parts.append(
-        _table(
-            ["benchmark", "items", "indexed", "matched", "documents", "hits", "keys", "source"],
-            [[e(n), b["items"], b["items_indexed"], b["items_matched"], b["documents"], b["hits"], b["keys"], e(str(b["source"]))] for n, b in r["benchmarks"].items()],
-        )
+    hits = r["hits"]
+    total = r.get("hits_total", len(hits))
+    notes = ""
+    if total > len(hits):
+        notes += f"<p>decontamination.json lists {len(hits):,}; all are in {e(str(r.get('hits_dataset', 'the hits dataset')))}.</p>"
+    if len(hits) > MAX_LISTED_HITS:
+        notes += f"<p>First {MAX_LISTED_HITS:,} listed; all are in decontamination.json.</p>"
+    head = "".join(f"<th>{h}</th>" for h in ("document", "benchmark", "item", "field", "context (n-gram marked)"))
+    body = "".join(
+        f"<tr><td>{e(str(h['doc']))}</td><td>{e(str(h['benchmark']))}</td><td>{e(str(h['item']))}</td>"
+        f"<td>{e(str(h['field']))}</td><td><pre>{_context_html(h)}</pre></td></tr>"
+        for h in hits[:MAX_LISTED_HITS]
     )
-    parts.append(_bars("Documents by source: scanned vs contaminated", src_rows, ("scanned", "contaminated")))
-    parts.append(_bars("Documents by language: scanned vs contaminated", lang_rows, ("scanned", "contaminated")))
+    table_html = f'<table class="hits"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>' if hits else "<p>No hits.</p>"
+    return page.Section(f"Hits ({total:,})", "hits", _HITS_CSS + notes + table_html)
+
+
+def render_html(r: dict[str, Any]) -> str:
+    """The report as one self-contained page (Plotly charts, tables, every hit with its marked context)."""
+    e = html.escape
+    d, rule, index = r["documents"], r["rule"], r["index"]
+    lead = e(
+        f"Rule: a document is contaminated if it contains any {rule['n']}-gram of a benchmark text; benchmark strings of "
+        f"{rule['min_short']}..{rule['n'] - 1} grams are matched whole. Gram unit: {rule['unit']}. "
+        f"Rule variant: {rule.get('rule', 'guarded')}. Each document is one {_unit(r)}."
+    )
+    summary = page.cards([
+        ("documents scanned", d.get("scanned", 0)),
+        ("contaminated", d.get("contaminated", 0)),
+        ("contaminated share", _pct(d.get("contaminated", 0), d.get("scanned", 0))),
+        ("skipped", d.get("skipped", 0)),
+        ("MB scanned", f"{d.get('bytes', 0) / 1e6:,.1f}"),
+    ]) + (
+        f"<p>Index: {index['keys']:,} keys, {index['memory_bytes'] / 1e6:.1f} MB, built in {index['build_seconds']:.2f} s; "
+        "hits are verified gram by gram (false-positive rate of the index: 0).</p>"
+    ) + page.warnings(f"Not checked: {m['name']} ({m['reason']})" for m in r["missing"])
+    sections = [page.Section("Summary", "summary", summary)]
+    bench_table = page.table(
+        ["benchmark", "items", "indexed", "matched", "documents", "hits", "keys", "source"],
+        [[n, b["items"], b["items_indexed"], b["items_matched"], b["documents"], b["hits"], b["keys"], str(b["source"])]
+         for n, b in r["benchmarks"].items()],
+    )
+    sections.append(page.Section("Benchmarks", "benchmarks", bench_table, [_benchmark_chart(r)] if r["benchmarks"] else []))
+    sections.append(_group_section(r, "by_source", "By source", "source"))
+    sections.append(_group_section(r, "by_language", "By language", "language"))
     if r["skipped"]:
-        parts.append("<h2>Skipped records</h2>" + _table(["reason", "count"], [[e(k), v] for k, v in r["skipped"].items()]))
-    parts.append(f"<h2>Hits ({len(r['hits'])})</h2>")
-    if len(r["hits"]) > MAX_LISTED_HITS:
-        parts.append(f"<p>First {MAX_LISTED_HITS} listed; all are in decontamination.json.</p>")
-    parts.append(
-        _table(
-            ["document", "benchmark", "item", "field", "context (n-gram marked)"],
-            [[e(str(h["doc"])), e(h["benchmark"]), e(str(h["item"])), e(h["field"]), f"<pre>{_context_html(h)}</pre>"] for h in hits],
-        )
-    )
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        sections.append(page.Section("Skipped records", "skipped", page.table(
+            ["reason", "count"], sorted(r["skipped"].items(), key=lambda kv: -kv[1]))))
+    sections.append(_hits_section(r))
+    return page.page("Decontamination report", lead, sections)

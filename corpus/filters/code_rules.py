@@ -1,14 +1,53 @@
-"""Apply the per-language threshold table to a code file; return the first failing rule or None."""
+"""Apply the per-language threshold table to a code file: every rule as a measured value against its
+threshold (`evaluate_code`), and the first failing rule as the drop reason (`check_code`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
 from corpus.filters.signals import code_signals, html_visible_text
+
+# How a value must compare to its threshold to pass, and the words a failure is written with.
+_FAILS_AS = {"<=": ">", ">=": "<"}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule applied to one document. `name` is the drop reason the stats count; `signal` is the
+    measured quantity (the same as `name` except where one rule reads two signals, e.g. HTML)."""
+
+    name: str
+    signal: str
+    value: Any
+    op: str  # the comparison that passes: value <op> threshold
+    threshold: Any
+    passed: bool
+
+    def describe(self) -> str:
+        """`max_line_length 1234 > 1000`: what was measured against what, as a failure reads."""
+        what = self.name if self.signal == self.name else f"{self.name}: {self.signal}"
+        if self.op in ("==", "!="):  # a flag, not a measure: say what it must be
+            must = "must be" if self.op == "==" else "must not be"
+            return f"{what} {_fmt(self.value)} ({must} {_fmt(self.threshold)})"
+        op = self.op if self.passed else _FAILS_AS[self.op]
+        return f"{what} {_fmt(self.value)} {op} {_fmt(self.threshold)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "signal": self.signal, "value": self.value, "op": self.op,
+                "threshold": self.threshold, "passed": self.passed}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return {True: "true", False: "false", None: "none"}[v]
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
 
 
 @lru_cache(maxsize=4)
@@ -26,24 +65,44 @@ def rules_for(language: str | None, rules: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def check_code(text: str, language: str | None, rules: dict[str, Any]) -> str | None:
-    """Name of the rule the file fails (the drop reason), or None if it passes."""
+def iter_code_rules(text: str, language: str | None, rules: dict[str, Any]) -> Iterator[RuleResult]:
+    """The language's rules in the order the filter applies them, lazily: a caller that stops at the
+    first failure never parses HTML for a file an earlier rule already dropped. Each `passed` is the
+    exact comparison the filter has always made, so decisions at the boundaries do not move."""
     r = rules_for(language, rules)
     s = code_signals(text)
-    if "min_chars" in r and s.chars < r["min_chars"]:
-        return "too_short_for_data_file"
-    if "max_chars" in r and s.chars > r["max_chars"]:
-        return "too_long_for_data_file"
-    if s.avg_line_length > r["max_avg_line_length"]:
-        return "avg_line_length"
-    if s.max_line_length > r["max_line_length"]:
-        return "max_line_length"
-    if s.alpha_fraction < r["min_alpha_fraction"]:
-        return "alpha_fraction"
-    if r.get("reject_xml_header") and s.xml_header:
-        return "xml_header"
+    if "min_chars" in r:
+        yield RuleResult("too_short_for_data_file", "chars", s.chars, ">=", r["min_chars"], not s.chars < r["min_chars"])
+    if "max_chars" in r:
+        yield RuleResult("too_long_for_data_file", "chars", s.chars, "<=", r["max_chars"], not s.chars > r["max_chars"])
+    yield RuleResult("avg_line_length", "avg_line_length", s.avg_line_length, "<=", r["max_avg_line_length"],
+                     not s.avg_line_length > r["max_avg_line_length"])
+    yield RuleResult("max_line_length", "max_line_length", s.max_line_length, "<=", r["max_line_length"],
+                     not s.max_line_length > r["max_line_length"])
+    yield RuleResult("alpha_fraction", "alpha_fraction", s.alpha_fraction, ">=", r["min_alpha_fraction"],
+                     not s.alpha_fraction < r["min_alpha_fraction"])
+    if r.get("reject_xml_header"):
+        yield RuleResult("xml_header", "xml_header", s.xml_header, "==", False, not s.xml_header)
     if "min_visible_text_fraction" in r:
-        visible = html_visible_text(text)
-        if len(visible) < r.get("min_visible_text_chars", 0) or len(visible) < r["min_visible_text_fraction"] * len(text):
-            return "html_visible_text"
-    return None
+        visible = len(html_visible_text(text))
+        if "min_visible_text_chars" in r:
+            need = r["min_visible_text_chars"]
+            yield RuleResult("html_visible_text", "visible_text_chars", visible, ">=", need, not visible < need)
+        frac = r["min_visible_text_fraction"]
+        yield RuleResult("html_visible_text", "visible_text_fraction", visible / len(text) if text else 0.0, ">=", frac,
+                         not visible < frac * len(text))
+
+
+def evaluate_code(text: str, language: str | None, rules: dict[str, Any]) -> list[RuleResult]:
+    """Every rule of the language, passed or not (`corpus explain`)."""
+    return list(iter_code_rules(text, language, rules))
+
+
+def first_failure(text: str, language: str | None, rules: dict[str, Any]) -> RuleResult | None:
+    return next((res for res in iter_code_rules(text, language, rules) if not res.passed), None)
+
+
+def check_code(text: str, language: str | None, rules: dict[str, Any]) -> str | None:
+    """Name of the rule the file fails (the drop reason), or None if it passes."""
+    failed = first_failure(text, language, rules)
+    return failed.name if failed else None

@@ -1,10 +1,14 @@
-"""filter: DeepSeek-Coder's file rules for code, Gopher rules for web text. Drops carry the rule's name."""
+"""filter: DeepSeek-Coder's file rules for code, Gopher rules for web text. Drops carry the rule's name
+(the reason the stats count) and, in `detail`, the measured value against the threshold."""
 
 from __future__ import annotations
+
+from typing import Iterator
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.filters.code_rules import RuleResult
 from corpus.records import drop_rows
 from corpus.stage import MapResult, MapStage
 
@@ -42,30 +46,56 @@ class FilterStage(MapStage):
         self._rules = load_rules(self.config.code_rules)
         self._web = WebQuality(self.config.web_min_words, tuple(self.config.web_prose_domains))
 
-    def reason(self, row: dict) -> str | None:
-        from corpus.filters.code_rules import check_code
-
+    def gates(self, row: dict) -> Iterator[RuleResult]:
+        """The configured checks of a code file that come before the code rules, in that order."""
         cfg = self.config
+        if cfg.drop_unknown_language:
+            yield RuleResult("unknown_language", "language", row["language"], "!=", None, row["language"] is not None)
+        if cfg.drop_vendored:
+            yield RuleResult("vendored", "vendored", row["vendored"], "==", False, not row["vendored"])
+        if cfg.drop_generated:
+            yield RuleResult("generated", "generated", row["generated"], "==", False, not row["generated"])
+
+    def rule_results(self, row: dict) -> list[RuleResult]:
+        """Every check of a code file, passed or not, in the order `judge` applies them (`corpus explain`)."""
+        from corpus.filters.code_rules import evaluate_code
+
+        if self._rules is None:
+            self.setup()
+        return list(self.gates(row)) + evaluate_code(row["text"], row["language"], self._rules)
+
+    def judge(self, row: dict) -> tuple[str, str] | None:
+        """(reason, what was measured against what) of the check that drops the row; None keeps it."""
+        from corpus.filters.code_rules import first_failure
+
         if row["repo"] is None:  # a web page
-            return self._web.check(row["text"], row["path"], row["domain"])
-        if row["language"] is None and cfg.drop_unknown_language:
-            return "unknown_language"
-        if row["vendored"] and cfg.drop_vendored:
-            return "vendored"
-        if row["generated"] and cfg.drop_generated:
-            return "generated"
-        why = check_code(row["text"], row["language"], self._rules)
+            why = self._web.check(row["text"], row["path"], row["domain"])
+            if why is None:
+                return None
+            limit = self._web.threshold(why)
+            return why, f"{why} (threshold {limit})" if limit else why
+        for gate in self.gates(row):
+            if not gate.passed:
+                return gate.name, gate.describe()
+        failed = first_failure(row["text"], row["language"], self._rules)
         # GitHub recall (stage recall, docs/recall.md) may vouch for a file a code rule would drop.
-        return None if why and _recalled(row.get("meta")) else why
+        if failed is None or _recalled(row.get("meta")):
+            return None
+        return failed.name, f"{failed.describe()} ({row['language'] or 'default rules'})"
+
+    def reason(self, row: dict) -> str | None:
+        verdict = self.judge(row)
+        return verdict[0] if verdict else None
 
     def process(self, table: pa.Table) -> MapResult:
         if self._rules is None:
             self.setup()
         rows = table.select(["repo", "path", "domain", "text", "language", "vendored", "generated", "meta"]).to_pylist()
-        reasons = [self.reason(r) for r in rows]
-        mask = [r is not None for r in reasons]
+        verdicts = [self.judge(r) for r in rows]
+        mask = [v is not None for v in verdicts]
         kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
-        details = [f"{_where(r)}: {why}" if why else "" for r, why in zip(rows, reasons)]
+        reasons = [v[0] if v else None for v in verdicts]
+        details = [f"{_where(r)}: {v[1]}" if v else "" for r, v in zip(rows, verdicts)]
         return MapResult(kept=kept, dropped=drop_rows(table, mask, reasons, details))
 
 

@@ -345,7 +345,7 @@ def pack_range(tok_uri: str, sha: str, fast: bool, scatter_uris: list[str], buck
 
 class ShardsStage(GlobalStage):
     name = "shards"
-    version = "3"  # tokenizer sample of 16 KB pieces
+    version = "4"  # 4: eval files named validation-*.parquet (3: tokenizer sample of 16 KB pieces)
     config: ShardsConfig
 
     def __init__(self, config: ShardsConfig | None = None) -> None:

@@ -1,0 +1,181 @@
+"""`corpus explain PATH...`: why the pipeline would keep or drop each local file, as one JSON line.
+
+Nothing here decides anything: a file is read by ingest's reader (same decoding, binary and size
+refusals), pushed as a one-row table through `LangIdStage.process` and `FilterStage.process`, and the
+decision is what those stages return. The filter's `rule_results` only adds every rule's measured
+value and threshold, passed or not, next to that decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from corpus.records import Doc, Drop
+    from corpus.stages.filter import FilterConfig
+    from corpus.stages.langid import LangIdConfig
+
+SOURCE = "explain"
+
+
+@dataclasses.dataclass(frozen=True)
+class StageConfigs:
+    langid: LangIdConfig
+    filter: FilterConfig
+    max_file_bytes: int
+
+
+def default_config_path() -> Path:
+    """The packaged pipelines/default.yaml, found without importing `pipelines` (corpus must not)."""
+    spec = find_spec("pipelines")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the pipelines package (and its default.yaml) is not installed; pass --config")
+    return Path(list(spec.submodule_search_locations)[0]) / "default.yaml"
+
+
+def load_stage_configs(path: str | os.PathLike | None = None) -> StageConfigs:
+    """The langid and filter sections and the ingest file-size cap of a pipeline config. The
+    sections are validated by the stages' own pydantic models, as `corpus run` validates them."""
+    import yaml
+
+    from corpus.ingest.limits import Limits
+    from corpus.stages.filter import FilterConfig
+    from corpus.stages.langid import LangIdConfig
+
+    source = Path(path) if path is not None else default_config_path()
+    data = yaml.safe_load(source.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"config {source}: the top level must be a mapping")
+    stages = data.get("stages") or {}
+    max_bytes = (stages.get("ingest") or {}).get("max_file_bytes", Limits().max_file_bytes)
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0:
+        raise ValueError(f"config {source}: stages.ingest.max_file_bytes must be a positive integer, not {max_bytes!r}")
+    return StageConfigs(
+        langid=LangIdConfig.model_validate(stages.get("langid") or {}),
+        filter=FilterConfig.model_validate(stages.get("filter") or {}),
+        max_file_bytes=max_bytes,
+    )
+
+
+def read_paths(paths: list[str], max_file_bytes: int, repo: str | None = None) -> Iterator[Doc | Drop]:
+    """Ingest's view of local paths. A folder is one repository (its name, paths relative to it),
+    read by ingest's own walker; a file sits in the working folder when it is inside it (so `vendor/`
+    and the like still count), else in its parent folder."""
+    from corpus.ingest.files import has_bad_encoding, printable_path
+    from corpus.ingest.repos import read_local_file, walk_local_repo
+    from corpus.records import Drop
+
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            root = path.resolve()
+            name = repo or printable_path(root.name)
+            yield from walk_local_repo(root, source=SOURCE, domain="code", repo=name, max_bytes=max_file_bytes)
+            continue
+        full = Path(os.path.abspath(path))
+        base = Path.cwd() if full.is_relative_to(Path.cwd()) else full.parent
+        rel = full.relative_to(base).as_posix()
+        name = repo or printable_path(base.name) or "local"
+        if has_bad_encoding(rel):
+            shown = printable_path(rel)
+            yield Drop("bad_path_encoding", shown, SOURCE, name, 0, f"{name}/{shown}: file name is not valid UTF-8")
+            continue
+        yield read_local_file(path, rel, source=SOURCE, domain="code", repo=name, max_bytes=max_file_bytes)
+
+
+class Explainer:
+    """The langid and filter stages of one pipeline config, set up once for many files."""
+
+    def __init__(self, configs: StageConfigs) -> None:
+        from corpus.stages.filter import FilterStage
+        from corpus.stages.langid import LangIdStage
+
+        self.configs = configs
+        self.langid = LangIdStage(configs.langid)
+        self.filter = FilterStage(configs.filter)
+        self.langid.setup()
+        self.filter.setup()
+
+    def explain_paths(self, paths: list[str], repo: str | None = None) -> Iterator[dict[str, Any]]:
+        from corpus.records import Drop
+
+        for item in read_paths(paths, self.configs.max_file_bytes, repo):
+            yield _refused(item, "ingest") if isinstance(item, Drop) else self.explain_doc(item)
+
+    def explain_doc(self, doc: Doc) -> dict[str, Any]:
+        from corpus.filters.signals import code_signals
+        from corpus.records import docs_to_table
+        from corpus.stages.langid import NOTEBOOK, NOTEBOOK_UNPARSABLE
+
+        ided = self.langid.process(docs_to_table([doc]))
+        if ided.dropped.num_rows:
+            drop = ided.dropped.to_pylist()[0]
+            out = _refused(drop, "langid")
+            if drop["reason"] == NOTEBOOK_UNPARSABLE:  # the one langid drop, and only notebooks get it
+                out["language"] = NOTEBOOK
+            return out
+        row = ided.kept.to_pylist()[0]
+        filtered = self.filter.process(ided.kept)
+        rules = self.filter.rule_results(row)
+        signals = dataclasses.asdict(code_signals(row["text"]))
+        signals.update(size=row["size"], vendored=row["vendored"], generated=row["generated"])
+        out = _line(row["repo"], row["path"], row["language"], row["lang_method"], signals)
+        out["rules"] = [r.as_dict() for r in rules]
+        if filtered.kept.num_rows:
+            return out
+        drop = filtered.dropped.to_pylist()[0]
+        # The stage records the first failing check; any later ones are listed after it.
+        others = [r.name for r in rules if not r.passed and r.name != drop["reason"]]
+        out.update(decision="dropped", stage="filter", reasons=[drop["reason"], *dict.fromkeys(others)],
+                   detail=drop["detail"])
+        return out
+
+
+def _line(repo: str | None, path: str, language: str | None, method: str | None, signals: dict) -> dict[str, Any]:
+    return {"path": path, "repo": repo, "language": language, "method": method, "signals": signals,
+            "rules": [], "decision": "kept", "stage": None, "reasons": [], "detail": ""}
+
+
+def _refused(drop: Drop | dict, stage: str) -> dict[str, Any]:
+    """A file a stage before the filter refused (ingest: binary, undecodable, too large, ...)."""
+    d = drop.row() if not isinstance(drop, dict) else drop
+    out = _line(d["repo"], d["path"], None, None, {"size": d["size"]})
+    out.update(decision="dropped", stage=stage, reasons=[d["reason"]], detail=d["detail"])
+    return out
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "explain", help="why local files would be kept or dropped (langid + filter)",
+        description="For each file (every file under a folder), one JSON line: the language and how it was "
+                    "found, the quality signals, every rule with its measured value and threshold, and the "
+                    "decision with its reasons, computed by the pipeline's own ingest reader, langid and filter "
+                    "stages (see docs/explain.md).")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (a folder is one repository)")
+    p.add_argument("--config", default=None,
+                   help="pipeline config whose stages.langid, stages.filter and stages.ingest.max_file_bytes apply "
+                        "(default: the packaged pipelines/default.yaml)")
+    p.add_argument("--repo", default=None,
+                   help="repository name in the output (default: the folder's name, or for a file the "
+                        "working folder's name)")
+    p.set_defaults(func=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    import yaml
+
+    try:
+        explainer = Explainer(load_stage_configs(args.config))
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # pydantic's ValidationError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in explainer.explain_paths(args.paths, args.repo):
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+    return 0

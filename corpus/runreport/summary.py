@@ -1,0 +1,294 @@
+"""Every figure of the run report, gathered from a finished output folder into one dict (summary.json).
+
+It reads what the run already wrote: reports/*.json, each stage's `_SUCCESS.json`, the shard manifest,
+and a few small columns of the parts (language, size, repo, source, path, id; the quarantine's
+`detail`). It never reads a `text` column or opens a shard, so it costs a small fraction of the run:
+`make bench` measures it on the ~1x and ~4x runs. The driver holds O(languages + sources + parts)
+state, except for the dedup cluster table, which holds one key per kept document that had duplicates
+(in Arrow, ~50 bytes each).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpus import storage
+from corpus.parts import DROPPED_DIR, list_parts
+
+FORMAT = "coder-corpus-report/1"
+SUCCESS = "_SUCCESS.json"  # written by corpus.engine; named here so the report needs no engine import
+# Run order of the default graph: used only for an output whose stats.json predates its `order` key.
+KNOWN_ORDER = ("ingest", "langid", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards")
+# From this stage on, a row is a repository sample (its files concatenated), not a file.
+REPO_SAMPLES = "repo_samples"
+DUPLICATE_PREFIX = "duplicate of "  # dedup's drop detail: "duplicate of <id of the copy kept>"
+EXAMPLE_CLUSTERS = 3
+EXAMPLE_MEMBERS = 5
+NO_LANGUAGE = "(none)"
+TOP_ITEMS = 50  # benchmark items listed with their hits (all are in decontamination.json)
+
+
+def build_summary(out_uri: str) -> dict[str, Any]:
+    """The report's figures for the run in `out_uri` (local folder or object-store URI)."""
+    started = time.perf_counter()
+    out_uri = storage.normalize(out_uri)
+    reports = storage.join(out_uri, "reports")
+    stats = _read_json(storage.join(reports, "stats.json")) or {"stages": {}}
+    order = stats.get("order") or [n for n in KNOWN_ORDER if n in stats["stages"]] + sorted(
+        set(stats["stages"]) - set(KNOWN_ORDER))
+    stages = [_stage_row(out_uri, name, stats["stages"][name]) for name in order if name in stats["stages"]]
+    doc_stages = [s["name"] for s in stages if s["parts"] and _has_columns(out_uri, s["name"], ("language", "size"))]
+    manifest = _read_json(storage.join(out_uri, "shards", "manifest.json"))
+    summary: dict[str, Any] = {
+        "format": FORMAT,
+        "output": out_uri,
+        "run": _read_json(storage.join(reports, "run.json")) or {},
+        "stages": stages,
+        "languages": _languages(out_uri, doc_stages, manifest),
+        "inputs": _inputs(out_uri, doc_stages),
+        "dedup": {s["name"]: _dedup(out_uri, s) for s in stages if s["name"].startswith("dedup")},
+        "decont": _decont(reports),
+        "recall": _recall(reports),
+        "mixture": (manifest or {}).get("mixture", {}),
+        "shards": _shards(out_uri, manifest) if manifest else {},
+        "warnings": list((manifest or {}).get("warnings", [])),
+    }
+    summary["build_seconds"] = round(time.perf_counter() - started, 3)
+    return summary
+
+
+# ----------------------------------------------------------------------------------------- stages
+
+
+def _read_json(uri: str) -> Any:
+    return storage.read_json(uri) if storage.exists(uri) else None
+
+
+def _stage_row(out_uri: str, name: str, st: dict[str, Any]) -> dict[str, Any]:
+    """One row of the funnel: records and bytes in / kept / dropped by reason, time and CPU."""
+    done = _read_json(storage.join(out_uri, name, SUCCESS)) or {}
+    b = st.get("bytes", {})
+    return {
+        "name": name,
+        "in": st["in"], "kept": st["kept"], "out": st.get("out", st["kept"]),
+        "dropped": dict(st.get("dropped", {})),
+        "bytes_in": b.get("in", 0), "bytes_kept": b.get("kept", 0), "bytes_dropped": dict(b.get("dropped", {})),
+        "seconds": done.get("seconds"), "task_cpu_seconds": done.get("task_cpu_seconds"),
+        "parts": [storage.join(out_uri, name, p) for p in done.get("parts", []) if p.endswith(".parquet")],
+    }
+
+
+def _has_columns(out_uri: str, stage: str, columns: Iterable[str]) -> bool:
+    parts = list_parts(storage.join(out_uri, stage))
+    if not parts:
+        return False
+    names = set(storage.parquet_file(parts[0]).schema_arrow.names)
+    return all(c in names for c in columns)
+
+
+def _columns(parts: list[str], columns: list[str]) -> Iterable[pa.Table]:
+    """The named columns of each part, one part at a time (never the text)."""
+    for uri in parts:
+        yield storage.parquet_file(uri).read(columns=columns)
+
+
+def _language_counts(parts: list[str]) -> dict[str, dict[str, int]]:
+    """{language: {"files", "bytes"}} over the parts, aggregated in Arrow one part at a time."""
+    out: dict[str, dict[str, int]] = {}
+    for t in _columns(parts, ["language", "size"]):
+        lang = pc.fill_null(t["language"], NO_LANGUAGE)
+        agg = pa.table({"language": lang, "size": t["size"]}).group_by("language").aggregate([("size", "sum"), ("size", "count")])
+        for row in agg.to_pylist():
+            slot = out.setdefault(row["language"], {"files": 0, "bytes": 0})
+            slot["files"] += row["size_count"]
+            slot["bytes"] += row["size_sum"] or 0
+    return out
+
+
+def _languages(out_uri: str, doc_stages: list[str], manifest: dict | None) -> dict[str, Any]:
+    """Files and bytes per language after language detection and at the last stage whose rows are
+    files (before repo_samples), the difference as dropped, and shard tokens per language (the
+    manifest counts each file once, also inside repository samples)."""
+    if not doc_stages:
+        return {}
+    first = "langid" if "langid" in doc_stages else doc_stages[0]
+    # The last stage whose rows are still files: after repo_samples a row is a whole repository.
+    file_stages = doc_stages[: doc_stages.index(REPO_SAMPLES)] if REPO_SAMPLES in doc_stages else doc_stages
+    last = file_stages[-1] if file_stages else doc_stages[-1]
+    detected = _language_counts(_stage_parts(out_uri, first))
+    kept = _language_counts(_stage_parts(out_uri, last))
+    tokens = (manifest or {}).get("file_language_tokens", {})
+    rows = {}
+    for lang in sorted(set(detected) | set(kept), key=lambda x: -detected.get(x, kept.get(x, {})).get("bytes", 0)):
+        d, k = detected.get(lang, {"files": 0, "bytes": 0}), kept.get(lang, {"files": 0, "bytes": 0})
+        rows[lang] = {"files_detected": d["files"], "bytes_detected": d["bytes"], "files_kept": k["files"],
+                      "bytes_kept": k["bytes"], "files_dropped": max(0, d["files"] - k["files"]),
+                      "bytes_dropped": max(0, d["bytes"] - k["bytes"]),
+                      "tokens": tokens.get(lang if lang != NO_LANGUAGE else "", 0)}
+    return {"detected_at": first, "kept_at": last, "by_language": rows,
+            "kept_languages": sum(1 for lang, r in rows.items() if r["files_kept"] and lang != NO_LANGUAGE),
+            "in_shards": sum(1 for lang, r in rows.items() if r["tokens"] and lang != NO_LANGUAGE)}
+
+
+def _stage_parts(out_uri: str, stage: str) -> list[str]:
+    return list_parts(storage.join(out_uri, stage))
+
+
+def _inputs(out_uri: str, doc_stages: list[str]) -> dict[str, Any]:
+    """Repositories, web pages and web hosts met at ingest and kept at the last document stage.
+    A repository's files sit in one part after repo_samples, so per-part distinct counts add up there;
+    at ingest a repository split over parts counts once per part (said by `repositories_exact`)."""
+    out: dict[str, Any] = {}
+    for label, stage in (("ingested", doc_stages[0] if doc_stages else None), ("kept", doc_stages[-1] if doc_stages else None)):
+        if stage is None:
+            continue
+        repos = web = 0
+        hosts: set[str] = set()
+        by_source: Counter = Counter()
+        for t in _columns(_stage_parts(out_uri, stage), ["repo", "source", "path"]):
+            repos += pc.count_distinct(t["repo"], mode="only_valid").as_py()
+            pages = t.filter(pc.is_null(t["repo"]))
+            web += pages.num_rows
+            found = pc.extract_regex(pages["path"].combine_chunks(), r"^[a-zA-Z]+://(?P<host>[^/:?#]+)")
+            hosts.update(h for h in pc.unique(found.field("host")).to_pylist() if h)
+            for row in t.group_by("source").aggregate([("source", "count")]).to_pylist():
+                by_source[row["source"]] += row["source_count"]
+        out[label] = {"stage": stage, "repositories": repos, "web_pages": web, "web_hosts": len(hosts),
+                      "documents_by_source": dict(by_source)}
+    if "kept" in out:
+        out["kept"]["repositories_exact"] = REPO_SAMPLES in doc_stages[: doc_stages.index(out["kept"]["stage"]) + 1]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ dedup
+
+
+def _dedup(out_uri: str, stage: dict[str, Any]) -> dict[str, Any]:
+    """Duplicate rate, cluster-size histogram and the biggest clusters, from the quarantine's
+    "duplicate of <id>" details (one row per dropped copy; the kept copy is the cluster's id)."""
+    dropped = sum(stage["dropped"].values())
+    result: dict[str, Any] = {"in": stage["in"], "dropped": dropped, "duplicate_rate": round(dropped / stage["in"], 6) if stage["in"] else 0.0,
+                              "dropped_by_reason": stage["dropped"], "bytes_dropped": sum(stage["bytes_dropped"].values())}
+    drop_parts = [p for p in storage.find(storage.join(out_uri, stage["name"], DROPPED_DIR)) if p.endswith(".parquet")]
+    drop_uris = [storage.join(out_uri, stage["name"], DROPPED_DIR, p) for p in drop_parts]
+    tables = []
+    for t in _columns(drop_uris, ["detail", "repo", "path"]):
+        is_dup = pc.starts_with(pc.fill_null(t["detail"], ""), DUPLICATE_PREFIX)
+        t = t.filter(is_dup)
+        keeper = pc.utf8_slice_codeunits(t["detail"], len(DUPLICATE_PREFIX))
+        tables.append(pa.table({"keeper": keeper, "repo": t["repo"], "path": t["path"]}))
+    if not tables:
+        return {**result, "clusters": 0, "cluster_sizes": {}, "examples": []}
+    dups = pa.concat_tables(tables)
+    per_keeper = dups.group_by("keeper").aggregate([("keeper", "count")])
+    sizes = Counter((n + 1 for n in per_keeper["keeper_count"].to_pylist()))  # + the kept copy
+    top = per_keeper.sort_by([("keeper_count", "descending"), ("keeper", "ascending")]).slice(0, EXAMPLE_CLUSTERS).to_pylist()
+    where = _find_docs(stage["parts"], [r["keeper"] for r in top])
+    examples = []
+    for r in top:
+        members = dups.filter(pc.equal(dups["keeper"], r["keeper"])).slice(0, EXAMPLE_MEMBERS).to_pylist()
+        examples.append({"size": r["keeper_count"] + 1, "kept": where.get(r["keeper"], {"id": r["keeper"]}),
+                         "dropped": [{"repo": m["repo"], "path": m["path"]} for m in members]})
+    return {**result, "clusters": per_keeper.num_rows,
+            "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())}, "examples": examples}
+
+
+def _find_docs(parts: list[str], ids: list[str]) -> dict[str, dict[str, Any]]:
+    """repo/path of a few documents by id, reading only the id/repo/path columns."""
+    found: dict[str, dict[str, Any]] = {}
+    if not ids:
+        return found
+    wanted = pa.array(ids, type=pa.string())
+    for t in _columns(parts, ["id", "repo", "path"]):
+        for row in t.filter(pc.is_in(t["id"], value_set=wanted)).to_pylist():
+            found[row["id"]] = row
+        if len(found) == len(ids):
+            break
+    return found
+
+
+# --------------------------------------------------------------------------- decont, recall, shards
+
+
+def _decont(reports: str) -> dict[str, Any]:
+    r = _read_json(storage.join(reports, "decontamination.json"))
+    if not r:
+        return {}
+    benchmarks = {name: {k: b.get(k, 0) for k in ("items", "items_indexed", "items_matched", "documents", "hits")}
+                  | {"matched_items": list(b.get("matched_items", []))[:50]} for name, b in r.get("benchmarks", {}).items()}
+    # Hits per benchmark item (the most hit first): which problems leaked, and how widely.
+    per_item: dict[tuple[str, str], dict[str, Any]] = {}
+    for h in r.get("hits", []):
+        slot = per_item.setdefault((h["benchmark"], str(h["item"])), {"hits": 0, "documents": set()})
+        slot["hits"] += 1
+        slot["documents"].add(h.get("doc"))
+    items = sorted(({"benchmark": b, "item": i, "hits": v["hits"], "documents": len(v["documents"])}
+                    for (b, i), v in per_item.items()), key=lambda x: (-x["hits"], x["benchmark"], x["item"]))
+    return {"benchmarks": benchmarks, "items": items[:TOP_ITEMS], "items_total": len(items), "missing": r.get("missing", []),
+            "documents": r.get("documents", {}), "report": "decontamination.html", "markdown": "decontamination.md"}
+
+
+def _recall(reports: str) -> dict[str, Any]:
+    """Per iteration: pages recalled and their domains (hosts) new to that iteration, and the folds'
+    held-out precision and balanced accuracy (mean over folds)."""
+    r = _read_json(storage.join(reports, "recall.json"))
+    if not r:
+        return {}
+    seen: dict[str, set] = {}
+    rows = []
+    for it in r.get("iterations", []):
+        new_domains = {}
+        for label, domains in it.get("domains", {}).items():
+            before = seen.setdefault(label, set())
+            new_domains[label] = len(set(domains) - before)
+            before.update(domains)
+        folds = [f.get("heldout", {}) for f in it.get("train", {}).values()]
+        folds = [f for f in folds if f.get("examples")]
+        precision: dict[str, float] = {}
+        for label in sorted({k for f in folds for k in f.get("per_label_precision", {})}):
+            vals = [f["per_label_precision"][label] for f in folds if label in f.get("per_label_precision", {})]
+            precision[label] = round(sum(vals) / len(vals), 4)
+        rows.append({"iteration": it.get("iteration"), "recalled_pages": it.get("recalled_pages", {}),
+                     "recalled_tokens": it.get("recalled_tokens", {}), "new_domains": new_domains,
+                     "domains": {k: len(v) for k, v in it.get("domains", {}).items()},
+                     "heldout_precision": precision,
+                     "heldout_balanced_accuracy": round(sum(f["balanced_accuracy"] for f in folds) / len(folds), 4) if folds else None,
+                     "heldout_examples": sum(f["examples"] for f in folds)})
+    return {"iterations": rows, "final_domains": r.get("final_domains", {}), "web_pages": r.get("web_pages")}
+
+
+def _shards(out_uri: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Tokens by domain, file language and source, and the FIM share: all from the manifest (each
+    shard's entry counts its own tokens by source), so no shard is opened."""
+    totals = manifest.get("totals", {})
+    by_source: Counter = Counter()
+    for shard in manifest.get("shards", []):
+        by_source.update(shard.get("tokens_by_source", {}))
+    fim = manifest.get("fim_examples", {})
+    return {
+        "tokens": totals.get("tokens", 0), "train_tokens": totals.get("train_tokens", 0),
+        "eval_tokens": totals.get("eval_tokens", 0), "rows": totals.get("rows", 0), "shards": len(manifest.get("shards", [])),
+        "seq_len": manifest.get("seq_len"), "padded_tokens": totals.get("padded_tokens", 0),
+        "tokens_by_domain": manifest.get("mixture", {}).get("achieved_tokens", {}),
+        "tokens_by_language": manifest.get("file_language_tokens", {}),
+        "tokens_by_source": dict(by_source),
+        "fim": {"rate": manifest.get("fim", {}).get("rate"), "mode": manifest.get("fim", {}).get("mode"),
+                "examples": fim.get("made", 0), "share_of_code_chunks": fim.get("share_of_fim_domain_chunks", 0.0),
+                "whole_in_a_row": fim.get("complete_share", 0.0)},
+    }
+
+
+def write_summary(out_uri: str, summary: dict[str, Any]) -> str:
+    uri = storage.join(storage.normalize(out_uri), "reports", "summary.json")
+    storage.write_json(uri, summary)
+    return uri
+
+
+def dumps(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, sort_keys=True)

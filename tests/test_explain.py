@@ -1,0 +1,188 @@
+"""`corpus explain`: the pipeline's own reader, langid and filter stages, with every rule's value and
+threshold; the decision must be the one FilterStage.process makes on the same row."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus.explain import Explainer, StageConfigs, load_stage_configs, read_paths
+from corpus.filters.signals import code_signals
+from corpus.ingest.repos import walk_local_repo
+from corpus.records import Doc, docs_to_table
+from corpus.stages.filter import FilterConfig, FilterStage
+from corpus.stages.langid import LangIdConfig, LangIdStage
+
+SAMPLES = Path(__file__).parent / "data" / "langs" / "samples"
+
+
+@pytest.fixture(scope="module")
+def explainer() -> Explainer:
+    return Explainer(load_stage_configs())
+
+
+def _rule(line: dict, name: str, signal: str | None = None) -> dict:
+    [rule] = [r for r in line["rules"] if r["name"] == name and (signal is None or r["signal"] == signal)]
+    return rule
+
+
+def _write(root: Path, rel: str, data: str | bytes) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def test_a_real_source_file_is_kept_with_every_rule_measured(explainer: Explainer) -> None:
+    [line] = explainer.explain_paths([str(SAMPLES / "lib.rs")])
+    text = (SAMPLES / "lib.rs").read_text()
+    assert line["path"].endswith("samples/lib.rs")  # relative to the working folder
+    assert (line["language"], line["decision"], line["reasons"]) == ("Rust", "kept", [])
+    assert line["method"]
+    assert all(r["passed"] for r in line["rules"])
+    assert line["signals"]["max_line_length"] == code_signals(text).max_line_length
+    assert line["signals"]["vendored"] is False and line["signals"]["generated"] is False
+    longest = _rule(line, "max_line_length")
+    assert (longest["value"], longest["threshold"]) == (code_signals(text).max_line_length, 1000)
+    assert _rule(line, "alpha_fraction")["threshold"] == 0.25
+
+
+def test_a_long_line_is_dropped_with_the_value_and_threshold(tmp_path: Path, explainer: Explainer) -> None:
+    _write(tmp_path / "repo", "src/gen.py", "x = 1\n" + "y" * 1234 + "\n" + "z = 2\n" * 40)
+    [line] = explainer.explain_paths([str(tmp_path / "repo")])
+    assert (line["path"], line["language"], line["decision"]) == ("src/gen.py", "Python", "dropped")
+    assert line["reasons"] == ["max_line_length"] and line["stage"] == "filter"
+    rule = _rule(line, "max_line_length")
+    assert (rule["value"], rule["threshold"], rule["passed"]) == (1234, 1000, False)
+    assert _rule(line, "avg_line_length")["passed"] is True
+    assert "1234 > 1000" in line["detail"]
+
+
+def test_data_file_size_rule_and_every_failed_rule_listed(tmp_path: Path, explainer: Explainer) -> None:
+    _write(tmp_path / "repo", "conf.yaml", "key: value\n")
+    _write(tmp_path / "repo", "vendor/lib/jquery.js", "1,2,3\n" * 50)
+    lines = {d["path"]: d for d in explainer.explain_paths([str(tmp_path / "repo")])}
+    yaml_line = lines["conf.yaml"]
+    assert (yaml_line["language"], yaml_line["reasons"]) == ("YAML", ["too_short_for_data_file"])
+    rule = _rule(yaml_line, "too_short_for_data_file")
+    assert (rule["value"], rule["op"], rule["threshold"], rule["passed"]) == (11, ">=", 50, False)
+    # Vendored is what the stage records; the failed alpha rule is listed after it.
+    js = lines["vendor/lib/jquery.js"]
+    assert js["signals"]["vendored"] is True
+    assert js["reasons"] == ["vendored", "alpha_fraction"]
+    assert _rule(js, "alpha_fraction")["value"] == 0.0
+
+
+def test_html_rule_shows_both_visible_text_measures(explainer: Explainer) -> None:
+    [line] = explainer.explain_paths([str(SAMPLES / "index.html")])
+    assert line["reasons"] == ["html_visible_text"]
+    chars = _rule(line, "html_visible_text", "visible_text_chars")
+    frac = _rule(line, "html_visible_text", "visible_text_fraction")
+    assert chars["threshold"] == 100 and frac["threshold"] == 0.2
+    assert not (chars["passed"] and frac["passed"])
+
+
+def test_decisions_equal_the_stages_on_the_same_rows(tmp_path: Path, explainer: Explainer) -> None:
+    """The rows ingest reads from real files, through LangIdStage and FilterStage as one table, and
+    `explain` file by file: the same kept set, the same reasons, the same details."""
+    repo = tmp_path / "mixed"
+    for f in sorted(SAMPLES.iterdir()):
+        _write(repo, f.name, f.read_bytes())
+    _write(repo, "wide.c", "int x;\n" + "/*" + "a" * 2000 + "*/\n")
+    _write(repo, "vendor/dep.py", "import os\nprint(os.sep)\n")
+    _write(repo, "digits.py", "1234567890 = 0\n" * 10)
+    docs = [d for d in walk_local_repo(repo, source="explain", domain="code", repo="mixed", max_bytes=1_000_000)
+            if isinstance(d, Doc)]
+    ided = LangIdStage().process(docs_to_table(docs))
+    result = FilterStage().process(ided.kept)
+    expected = {r["path"]: (r["reason"], r["detail"]) for r in result.dropped.to_pylist()}
+    expected.update({p: None for p in result.kept.column("path").to_pylist()})
+    got = {d["path"]: (d["reasons"][0], d["detail"]) if d["decision"] == "dropped" else None
+           for d in explainer.explain_paths([str(repo)])}
+    assert got == expected
+    assert {"kept", "dropped"} == {"kept" if v is None else "dropped" for v in got.values()}
+
+
+def test_binary_undecodable_too_large_and_missing_files_are_lines_not_crashes(tmp_path: Path) -> None:
+    small = Explainer(StageConfigs(LangIdConfig(), FilterConfig(), max_file_bytes=100))
+    _write(tmp_path / "r", "logo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    _write(tmp_path / "r", "latin1.c", "/* caf\xe9 */\n".encode("latin-1"))
+    _write(tmp_path / "r", "big.py", "x = 1\n" * 50)
+    lines = {d["path"]: d for d in small.explain_paths([str(tmp_path / "r"), str(tmp_path / "missing.py")])}
+    assert lines["logo.png"]["reasons"] == ["binary"] and "NUL byte at offset 8" in lines["logo.png"]["detail"]
+    assert lines["latin1.c"]["reasons"] == ["bad_encoding"]
+    assert lines["big.py"]["reasons"] == ["too_large"] and "300 bytes > max_file_bytes 100" in lines["big.py"]["detail"]
+    assert lines["missing.py"]["reasons"] == ["unreadable"]
+    assert all(d["decision"] == "dropped" and d["stage"] == "ingest" and d["rules"] == [] for d in lines.values())
+
+
+def test_an_unparsable_notebook_is_a_langid_drop(tmp_path: Path, explainer: Explainer) -> None:
+    _write(tmp_path / "nb", "broken.ipynb", '{"cells": [ not json')
+    [line] = explainer.explain_paths([str(tmp_path / "nb")])
+    assert (line["decision"], line["stage"], line["reasons"]) == ("dropped", "langid", ["notebook_unparsable"])
+    assert line["language"] == "Jupyter Notebook"
+
+
+def test_a_file_keeps_its_path_under_the_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(tmp_path, "third_party/vendor/x.js", "var a = 1;\n")
+    monkeypatch.chdir(tmp_path)
+    [item] = read_paths(["third_party/vendor/x.js"], 1000)
+    assert (item.repo, item.path) == (tmp_path.name, "third_party/vendor/x.js")
+    [item] = read_paths([str(tmp_path / "third_party/vendor/x.js")], 1000, repo="mine")
+    assert (item.repo, item.path) == ("mine", "third_party/vendor/x.js")
+
+
+def test_filter_drop_details_carry_value_and_threshold() -> None:
+    docs = [
+        Doc(source="gh", domain="code", repo="r", path="wide.py", text="x = 1\n" + "y" * 1234 + "\n" + "z = 2\n" * 40,
+            language="Python"),
+        Doc(source="gh", domain="code", repo="r", path="avg.py", text=("x" * 101 + "\n") * 3, language="Python"),
+        Doc(source="gh", domain="code", repo="r", path="d.json", text="{" + '"k": 1,\n' * 700 + "}", language="JSON"),
+        Doc(source="gh", domain="code", repo="r", path="n.py", text="1234567890 = 0\n" * 10, language="Python"),
+    ]
+    dropped = {r["path"]: r for r in FilterStage().process(docs_to_table(docs)).dropped.to_pylist()}
+    assert dropped["wide.py"]["reason"] == "max_line_length"
+    assert dropped["wide.py"]["detail"] == "r/wide.py: max_line_length 1234 > 1000 (Python)"
+    assert dropped["avg.py"]["detail"] == "r/avg.py: avg_line_length 101 > 100 (Python)"
+    assert dropped["d.json"]["reason"] == "too_long_for_data_file"
+    assert "chars 5602 > 5000" in dropped["d.json"]["detail"]
+    assert dropped["n.py"]["reason"] == "alpha_fraction" and "0 < 0.25" in dropped["n.py"]["detail"]
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpus.cli", "explain", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_cli_reads_the_stage_sections_of_a_pipeline_config(tmp_path: Path) -> None:
+    _write(tmp_path / "proj", "vendor/dep.py", "import os\nprint(os.sep)\n")
+    _write(tmp_path / "proj", "main.py", "def main():\n    return 0\n")
+    _write(tmp_path / "proj", "huge.py", "x = 1\n" * 100)
+    config = tmp_path / "run.yaml"
+    config.write_text("inputs: [{name: g, kind: repos, domain: code, paths: [proj]}]\n"
+                      "stages:\n  ingest: {max_file_bytes: 500}\n  filter: {drop_vendored: false}\n")
+    out = _cli("proj", "--config", str(config), "--repo", "demo", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = {d["path"]: d for d in map(json.loads, out.stdout.splitlines())}
+    assert set(lines) == {"vendor/dep.py", "main.py", "huge.py"}
+    assert lines["vendor/dep.py"]["decision"] == "kept"  # drop_vendored: false applies
+    assert not any(r["name"] == "vendored" for r in lines["vendor/dep.py"]["rules"])
+    assert lines["huge.py"]["reasons"] == ["too_large"]
+    assert lines["main.py"]["detail"] == "" and lines["main.py"]["language"] == "Python"
+    assert all(d["repo"] == "demo" for d in lines.values())
+    # The default config drops the vendored file.
+    default = _cli("proj/vendor/dep.py", cwd=tmp_path)
+    assert default.returncode == 0, default.stderr
+    assert json.loads(default.stdout)["reasons"] == ["vendored"]
+
+
+def test_cli_rejects_an_invalid_config_by_name(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("stages:\n  filter: {drop_everything: true}\n")
+    out = _cli(str(tmp_path), "--config", str(config), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "drop_everything" in out.stderr and out.stdout == ""

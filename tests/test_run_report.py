@@ -1,0 +1,215 @@
+"""The run report (reports/index.html + summary.json): its figures equal what the run wrote, it reads no
+text column, it is self-contained, and every chart draws in a real browser at two window widths."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from corpus import storage
+from corpus.runreport import write_run_report
+from corpus.runreport.summary import build_summary
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+WIDTHS = (1400, 480)
+
+
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory):
+    """A finished run of the end-to-end fixture (tests/test_pipeline.py's input), in process."""
+    from test_pipeline import _config
+
+    from corpus.engine import Executor, write_stats_report
+    from corpus.runner import InProcessRunner
+    from pipelines.graph import build_stages
+
+    root = tmp_path_factory.mktemp("report")
+    cfg = _config(root, None)
+    out = root / "out"
+    results = Executor(str(out), seed=cfg.seed, runner=InProcessRunner()).run(build_stages(cfg))
+    write_stats_report(out, results)
+    written = write_run_report(str(out))
+    return out, written
+
+
+def _rows(folder: Path) -> int:
+    return sum(pq.read_metadata(p).num_rows for p in folder.glob("part-*.parquet"))
+
+
+def test_summary_figures_equal_what_the_run_wrote(report_run) -> None:
+    out, written = report_run
+    s = json.loads(Path(written["summary"]).read_text())
+    stats = json.loads((out / "reports" / "stats.json").read_text())
+    assert [st["name"] for st in s["stages"]] == stats["order"]
+    for st in s["stages"]:
+        assert st["in"] == stats["stages"][st["name"]]["in"] and st["dropped"] == stats["stages"][st["name"]]["dropped"]
+        assert st["in"] == st["kept"] + sum(st["dropped"].values())
+    langs = s["languages"]
+    assert langs["kept_at"] == "decont"  # the last stage before repo_samples in the default order
+    assert sum(v["files_kept"] for v in langs["by_language"].values()) == _rows(out / "decont")
+    assert sum(v["files_detected"] for v in langs["by_language"].values()) == _rows(out / "langid")
+    assert langs["by_language"]["Python"]["files_kept"] > 0 and langs["by_language"]["Python"]["tokens"] > 0
+    # The fixture's pkg/copy.py is an exact copy of pkg/mod0.py: one cluster of two, both named.
+    exact = s["dedup"]["dedup_exact"]
+    assert exact["cluster_sizes"].get("2", 0) >= 1 and exact["clusters"] == sum(exact["cluster_sizes"].values())
+    names = {e["kept"]["path"] for e in exact["examples"]} | {m["path"] for e in exact["examples"] for m in e["dropped"]}
+    assert {"pkg/copy.py", "pkg/mod0.py"} <= names
+    he = s["decont"]["benchmarks"]["humaneval"]
+    decont = json.loads((out / "reports" / "decontamination.json").read_text())["benchmarks"]["humaneval"]
+    assert he["documents"] == 1 and he["items_matched"] == decont["items_matched"] >= 1  # the planted solution
+    items = s["decont"]["items"]
+    assert {x["item"] for x in items} == {str(i) for i in decont["matched_items"]} and all(x["documents"] == 1 for x in items)
+    assert sum(x["hits"] for x in items) == decont["hits"] == he["hits"]
+    manifest = json.loads((out / "shards" / "manifest.json").read_text())
+    assert sum(s["shards"]["tokens_by_source"].values()) == sum(sh["tokens"] for sh in manifest["shards"])
+    assert s["shards"]["tokens"] == manifest["totals"]["tokens"] and s["mixture"] == manifest["mixture"]
+    kept = s["inputs"]["kept"]
+    assert kept["stage"] == "dedup_near" and kept["repositories_exact"]
+    assert kept["repositories"] == len({r for r in pq.read_table(out / "dedup_near", columns=["repo"])["repo"].to_pylist() if r}) == 3
+    assert [it["iteration"] for it in s["recall"]["iterations"]] == [1, 2, 3]
+    assert all(it["heldout_balanced_accuracy"] is not None for it in s["recall"]["iterations"])
+
+
+def test_the_report_reads_no_text_column(report_run, monkeypatch) -> None:
+    out, _ = report_run
+    read: list[tuple[str, tuple]] = []
+    real = storage.parquet_file
+
+    class Spy:
+        def __init__(self, uri):
+            self.uri, self.f = uri, real(uri)
+            self.schema_arrow = self.f.schema_arrow
+
+        def read(self, columns=None, **kw):
+            read.append((self.uri, tuple(columns) if columns is not None else None))
+            return self.f.read(columns=columns, **kw)
+
+    monkeypatch.setattr(storage, "parquet_file", Spy)
+    build_summary(str(out))
+    assert read, "the summary reads part columns"
+    assert all(cols is not None and "text" not in cols and "input_ids" not in cols for _, cols in read), read
+
+
+def test_page_is_self_contained(report_run) -> None:
+    _, written = report_run
+    page = Path(written["html"]).read_text()
+    # Nothing fetched from elsewhere (plotly.js itself mentions CDNs in strings it never loads here).
+    assert not re.search(r'<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["\']?(https?:)?//', page, re.I)
+    assert page.count('class="chart plotly-graph-div"') >= 8
+    summary = json.loads(Path(written["summary"]).read_text())
+    assert f"{summary['shards']['tokens']:,}" in page  # a headline figure of summary.json is on the page
+    assert "Hits per benchmark item" in page and "pkg/copy.py" in page  # the leaked item, a dedup cluster
+
+
+def test_corpus_report_command_rewrites_an_existing_output(report_run, tmp_path) -> None:
+    from corpus.cli import main
+
+    out, written = report_run
+    Path(written["html"]).unlink()
+    assert main(["report", str(out)]) == 0
+    assert Path(written["html"]).exists()
+    assert main(["report", str(tmp_path)]) == 2  # not a run: says so, writes nothing
+    assert not (tmp_path / "reports").exists()
+
+
+# ----------------------------------------------------------------------------------- in a browser
+
+
+def _browser(tmp_path: Path):
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (`make system-deps` installs them as root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    # Root needs --no-sandbox; the network flags keep Chromium from calling out of a closed network.
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    # Script errors, including ones the console log would not keep, land in window.__errors.
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "window.__errors = []; addEventListener('error', e => window.__errors.push(String(e.message)));"
+        "addEventListener('unhandledrejection', e => window.__errors.push(String(e.reason)));")})
+    return driver
+
+
+_CHART_STATE = """
+return Array.from(document.querySelectorAll('.chart')).map(c => {
+  const r = c.getBoundingClientRect();
+  const svg = c.querySelector('svg.main-svg');
+  return {id: c.id, drawn: !!svg && svg.getBoundingClientRect().width > 0,
+          traces: c.querySelectorAll('g.trace, g.slice').length,
+          right: r.right, width: r.width, svg_width: svg ? svg.getBoundingClientRect().width : 0};
+});
+"""
+
+
+def page_problems(driver, url: str, width: int) -> list[str]:
+    """What is wrong with a page of charts at a window width: script errors (console or window),
+    charts that drew nothing, charts wider than the window. [] when every chart drew."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.set_window_size(width, 1000)
+    driver.get(url)
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    try:  # plotly draws asynchronously: wait until every chart has its svg, or time out and report it
+        WebDriverWait(driver, 20).until(lambda d: all(c["drawn"] and c["svg_width"] <= c["width"] + 1 for c in d.execute_script(_CHART_STATE)))
+    except Exception:  # noqa: BLE001 - a timeout is reported below as the undrawn charts
+        pass
+    problems = [f"console: {e['message']}" for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    problems += [f"script error: {e}" for e in driver.execute_script("return window.__errors || []")]
+    client = driver.execute_script("return document.documentElement.clientWidth")
+    charts = driver.execute_script(_CHART_STATE)
+    if not charts:
+        problems.append("no charts on the page")
+    for c in charts:
+        if not c["drawn"] or c["traces"] == 0:
+            problems.append(f"chart {c['id']} drew nothing")
+        if c["right"] > client + 1:
+            problems.append(f"chart {c['id']} overflows the {client}px window (right edge {c['right']:.0f})")
+        if c["svg_width"] > c["width"] + 1:  # drawn wider than its box: the right part is cut off
+            problems.append(f"chart {c['id']} is clipped: drawn {c['svg_width']:.0f}px wide in a {c['width']:.0f}px box")
+    return problems
+
+
+@pytest.mark.parametrize("page", ["index.html", "decontamination.html"])
+def test_every_chart_draws_in_chromium(report_run, tmp_path, page) -> None:
+    out, _ = report_run
+    driver = _browser(tmp_path)
+    try:
+        for width in WIDTHS:
+            problems = page_problems(driver, (out / "reports" / page).as_uri(), width)
+            assert problems == [], f"{page} at {width}px: {problems}"
+    finally:
+        driver.quit()
+
+
+def test_the_browser_check_catches_a_broken_page(tmp_path) -> None:
+    """The check above must be able to fail: a chart whose script throws, and an empty chart."""
+    from corpus.runreport.page import plotly_js
+
+    bad = tmp_path / "bad.html"
+    bad.write_text(f"<html><head><script>{plotly_js()}</script></head><body>"
+                   '<div id="a" class="chart"></div><script>Plotly.newPlot("a", [{type: "bar", y: [1]}]); undefinedFunction();</script>'
+                   '<div id="b" class="chart" style="width: 3000px"></div>'
+                   '<div id="c" class="chart" style="width: 300px; overflow: hidden"></div>'
+                   '<script>Plotly.newPlot("c", [{type: "bar", y: [1, 2]}], {width: 700});</script></body></html>')
+    driver = _browser(tmp_path)
+    try:
+        problems = page_problems(driver, bad.as_uri(), 800)
+    finally:
+        driver.quit()
+    assert any("undefinedFunction" in p for p in problems), problems
+    assert any("chart b drew nothing" in p for p in problems), problems
+    assert any("chart b overflows" in p for p in problems), problems
+    assert any("chart chart-c is clipped" in p or "chart c is clipped" in p for p in problems), problems
