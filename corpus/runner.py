@@ -139,6 +139,7 @@ class LazyRunner(Runner):
     def __init__(self, factory: Callable[[], Runner]) -> None:
         self._factory = factory
         self._runner: Runner | None = None
+        self.start_seconds = 0.0  # wall time the factory took (Ray's start): run.json keeps it apart
 
     @property
     def started(self) -> bool:
@@ -147,7 +148,9 @@ class LazyRunner(Runner):
     def runner(self) -> Runner:
         """The wrapped runner, started now if it was not yet."""
         if self._runner is None:
+            started = time.perf_counter()
             self._runner = self._factory()
+            self.start_seconds = time.perf_counter() - started
         return self._runner
 
     def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb):  # noqa: D401 - see Runner

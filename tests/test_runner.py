@@ -115,6 +115,18 @@ def test_lazy_runner_starts_its_runner_on_first_use_only() -> None:
     assert lazy.cpu_seconds["d"] >= 0  # the map (and its CPU profile) is the lazy runner's own
 
 
+def test_lazy_runner_measures_its_start_apart() -> None:
+    """run.json leaves the runner's start (Ray's) out of the run's wall time: it must know it."""
+    def slow_factory() -> InProcessRunner:
+        time.sleep(0.05)
+        return InProcessRunner()
+
+    lazy = LazyRunner(slow_factory)
+    assert lazy.start_seconds == 0.0
+    lazy.map(abs, [(-1,)])
+    assert lazy.start_seconds >= 0.05
+
+
 @pytest.mark.parametrize("use", ["share", "parallelism"])
 def test_share_and_parallelism_start_a_lazy_runner(use: str) -> None:
     lazy = LazyRunner(InProcessRunner)
