@@ -173,6 +173,9 @@ class Executor:
             self._prepare(stage, ctx, key)
             started, cpu_started = time.time(), time.process_time()
             tasks_cpu_before = dict(getattr(self.runner, "cpu_seconds", {}))
+            # A lazily started runner (Ray) starts inside the first stage that has work: keep that
+            # start out of the stage's seconds, as it was before the start became lazy.
+            runner_start_before = getattr(self.runner, "start_seconds", 0.0)
             log.info("stage %s: starting", stage.name)
             if isinstance(stage, SourceStage):
                 stats, parts, records = self._run_source(stage, units, stage_uri, key)
@@ -205,7 +208,8 @@ class Executor:
                     "seed": self.seed,
                     "parts": [storage.basename(p) for p in parts],
                     "stats": stats.to_json(),
-                    "seconds": round(time.time() - started, 2),
+                    "seconds": round(time.time() - started - (getattr(self.runner, "start_seconds", 0.0) - runner_start_before), 2),
+                    "runner_start_seconds": round(getattr(self.runner, "start_seconds", 0.0) - runner_start_before, 2),
                     # The driver's own CPU time for the stage: must stay small and O(parts).
                     "driver_cpu_seconds": round(time.process_time() - cpu_started, 2),
                     **_task_cpu(tasks_cpu_before, getattr(self.runner, "cpu_seconds", {})),
