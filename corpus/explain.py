@@ -49,7 +49,15 @@ def load_stage_configs(path: str | os.PathLike | None = None) -> StageConfigs:
     from corpus.stages.filter import FilterConfig
     from corpus.stages.langid import LangIdConfig
 
-    source = Path(path) if path is not None else default_config_path()
+    from corpus.stages.ingest import resolve_uri
+
+    if path is None:
+        source = default_config_path()
+    else:
+        try:  # `pkg:pipelines/default.yaml`, as `corpus run --config` and ingest's paths accept
+            source = Path(resolve_uri(os.fspath(path)))
+        except (ImportError, ValueError) as exc:
+            raise FileNotFoundError(f"config {path}: no such package resource ({exc})") from None
     data = yaml.safe_load(source.read_text())
     if not isinstance(data, dict):
         raise ValueError(f"config {source}: the top level must be a mapping")
@@ -64,30 +72,97 @@ def load_stage_configs(path: str | os.PathLike | None = None) -> StageConfigs:
     )
 
 
-def read_paths(paths: list[str], max_file_bytes: int, repo: str | None = None) -> Iterator[Doc | Drop]:
-    """Ingest's view of local paths. A folder is one repository (its name, paths relative to it),
-    read by ingest's own walker; a file sits in the working folder when it is inside it (so `vendor/`
-    and the like still count), else in its parent folder."""
+class PathError(ValueError):
+    """A path argument that cannot be explained at all: it does not exist, or is outside `--root`."""
+
+
+def git_work_tree(path: Path) -> Path | None:
+    """The nearest folder at or above `path` holding a `.git` (a folder, or the file of a worktree or
+    submodule): the repository root ingest would read the file from."""
+    for folder in [path, *path.parents]:
+        if os.path.lexists(folder / ".git"):
+            return folder
+    return None
+
+
+def _located(given: str | os.PathLike) -> tuple[Path, bool]:
+    """The absolute path of an argument and whether it is a folder. A folder (or a link to one) is
+    resolved, as ingest reads a `kind: repos` folder; a file keeps its own name (a link is refused
+    as ingest refuses it, not followed)."""
+    if not os.path.lexists(given):
+        raise PathError(f"{given}: no such file or directory")
+    if os.path.isdir(given):
+        return Path(given).resolve(), True
+    return Path(os.path.abspath(given)), False
+
+
+def _resolved(full: Path, is_dir: bool) -> Path:
+    """Links resolved, but a file's own name kept: a linked file stays a link that ingest refuses."""
+    return full.resolve() if is_dir else full.parent.resolve() / full.name
+
+
+def repository_root(given: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
+    """The folder a path argument's repository paths are relative to: `root` when given (the path must
+    be inside it), else the enclosing git work tree, else the folder itself for a folder, and for a
+    file the working folder when it is inside it, else the file's parent."""
+    full, is_dir = _located(given)
+    if root is not None:
+        base = Path(os.path.abspath(root))
+        if not base.is_dir():
+            raise PathError(f"--root {root}: not a folder")
+        if not full.is_relative_to(base):  # the same folders, reached through links
+            full, base = _resolved(full, is_dir), base.resolve()
+        if not full.is_relative_to(base):
+            raise PathError(f"{given}: not inside --root {root}")
+        return base
+    found = git_work_tree(full if is_dir else full.parent)
+    if found is not None:
+        return found
+    if is_dir:
+        return full
+    return Path.cwd() if full.is_relative_to(Path.cwd()) else full.parent
+
+
+def read_paths(paths: list[str], max_file_bytes: int, repo: str | None = None,
+               root: str | os.PathLike | None = None) -> Iterator[Doc | Drop]:
+    """Ingest's view of local paths, each relative to its repository root (`repository_root`), so
+    `vendor/` and the like count as they would in the repository. A folder is read by ingest's own
+    walker. A path that does not exist (or lies outside `root`) raises PathError before anything of
+    it is yielded."""
     from corpus.ingest.files import has_bad_encoding, printable_path
     from corpus.ingest.repos import read_local_file, walk_local_repo
     from corpus.records import Drop
 
     for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            root = path.resolve()
-            name = repo or printable_path(root.name)
-            yield from walk_local_repo(root, source=SOURCE, domain="code", repo=name, max_bytes=max_file_bytes)
-            continue
-        full = Path(os.path.abspath(path))
-        base = Path.cwd() if full.is_relative_to(Path.cwd()) else full.parent
-        rel = full.relative_to(base).as_posix()
+        base = repository_root(given, root)
+        full, is_dir = _located(given)
+        if not full.is_relative_to(base):  # `root` was only reached through links
+            full = _resolved(full, is_dir)
         name = repo or printable_path(base.name) or "local"
+        rel = full.relative_to(base).as_posix()
+        if is_dir:
+            items = walk_local_repo(full, source=SOURCE, domain="code", repo=name, max_bytes=max_file_bytes)
+            yield from items if rel == "." else (_under(item, rel, name) for item in items)
+            continue
         if has_bad_encoding(rel):
             shown = printable_path(rel)
             yield Drop("bad_path_encoding", shown, SOURCE, name, 0, f"{name}/{shown}: file name is not valid UTF-8")
             continue
-        yield read_local_file(path, rel, source=SOURCE, domain="code", repo=name, max_bytes=max_file_bytes)
+        yield read_local_file(full, rel, source=SOURCE, domain="code", repo=name, max_bytes=max_file_bytes)
+
+
+def _under(item: Doc | Drop, prefix: str, repo: str) -> Doc | Drop:
+    """An item of a walk of the repository's subfolder `prefix`, with its path from the repository root."""
+    from corpus.records import Doc
+
+    if isinstance(item, Doc):
+        return dataclasses.replace(item, path=f"{prefix}/{item.path}", id="")  # id follows the path
+    if item.path.startswith("/"):  # a drop of the whole walk, named by its absolute folder
+        return item
+    detail = item.detail
+    if detail.startswith(f"{repo}/{item.path}"):
+        detail = f"{repo}/{prefix}/{detail[len(repo) + 1:]}"
+    return dataclasses.replace(item, path=f"{prefix}/{item.path}", detail=detail)
 
 
 class Explainer:
@@ -103,10 +178,11 @@ class Explainer:
         self.langid.setup()
         self.filter.setup()
 
-    def explain_paths(self, paths: list[str], repo: str | None = None) -> Iterator[dict[str, Any]]:
+    def explain_paths(self, paths: list[str], repo: str | None = None,
+                      root: str | os.PathLike | None = None) -> Iterator[dict[str, Any]]:
         from corpus.records import Drop
 
-        for item in read_paths(paths, self.configs.max_file_bytes, repo):
+        for item in read_paths(paths, self.configs.max_file_bytes, repo, root):
             yield _refused(item, "ingest") if isinstance(item, Drop) else self.explain_doc(item)
 
     def explain_doc(self, doc: Doc) -> dict[str, Any]:
@@ -160,11 +236,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "stages (see docs/explain.md).")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (a folder is one repository)")
     p.add_argument("--config", default=None,
-                   help="pipeline config whose stages.langid, stages.filter and stages.ingest.max_file_bytes apply "
+                   help="pipeline config (a path or pkg:PACKAGE/FILE) whose stages.langid, stages.filter and stages.ingest.max_file_bytes apply "
                         "(default: the packaged pipelines/default.yaml)")
+    p.add_argument("--root", default=None, metavar="DIR",
+                   help="the repository root: paths are made relative to it, as ingest sees a repository "
+                        "(default: each path's enclosing git work tree, else a folder argument itself, else "
+                        "the working folder)")
     p.add_argument("--repo", default=None,
-                   help="repository name in the output (default: the folder's name, or for a file the "
-                        "working folder's name)")
+                   help="repository name in the output (default: the name of the repository root's folder)")
     p.set_defaults(func=run_explain)
 
 
@@ -176,6 +255,12 @@ def run_explain(args: argparse.Namespace) -> int:
     except (OSError, ValueError, yaml.YAMLError) as exc:  # pydantic's ValidationError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for line in explainer.explain_paths(args.paths, args.repo):
-        print(json.dumps(line, ensure_ascii=False), flush=True)
-    return 0
+    status = 0
+    for path in args.paths:  # one at a time: a missing path is reported and the others still explained
+        try:
+            for line in explainer.explain_paths([path], args.repo, args.root):
+                print(json.dumps(line, ensure_ascii=False), flush=True)
+        except PathError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            status = 2
+    return status

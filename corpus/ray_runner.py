@@ -12,6 +12,7 @@ import logging
 import os
 import queue
 import socket
+import time
 from typing import Any, Callable
 
 from corpus.errors import PreflightError
@@ -110,8 +111,12 @@ class RayRunner(Runner):
             self._remotes[key] = ray.remote(timed_call).options(**options)
         return self._remotes[key]
 
-    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb):  # noqa: D401 - see Runner
+    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb, heartbeat=None):  # noqa: D401 - see Runner
         remote = self._remote(fn, num_cpus, memory_mb)
+        # The wait for a completion is bounded by the next heartbeat: at most one None per `heartbeat`
+        # seconds while tasks run (never a busy loop: at least 1 s), none at all without `heartbeat`.
+        beat = max(1.0, heartbeat) if heartbeat is not None else None
+        next_beat = time.monotonic() + beat if beat is not None else 0.0
         done: queue.SimpleQueue = queue.SimpleQueue()
         futures: dict[int, Any] = {}
         next_i = 0
@@ -127,7 +132,15 @@ class RayRunner(Runner):
                 submit(sequence[next_i])
                 next_i += 1
             for _ in range(len(arg_list)):
-                i = done.get()
+                while True:
+                    try:
+                        i = done.get(timeout=max(0.0, next_beat - time.monotonic()) if beat is not None else None)
+                        break
+                    except queue.Empty:  # `beat` seconds since the last heartbeat: say the map is alive
+                        yield None
+                        # Counted from when the caller is done with it (it may just have logged and
+                        # set its next line `beat` from now): the next beat then never comes early.
+                        next_beat = time.monotonic() + beat
                 result, cpu = futures.pop(i).result()
                 # The next task goes out before the caller sees this one: the CPUs stay busy.
                 if next_i < len(arg_list):

@@ -8,8 +8,9 @@ their RunContext, which forwards here. Two runners implement it:
 - RayRunner (corpus.ray_runner): Ray tasks with a bounded number in flight.
 
 `Runner.map` itself is shared: a runner only says how to run tasks and yields them as they finish
-(`_run_tasks`); collecting results in input order, the CPU profile and progress (corpus.progress) are
-the same for every runner. LazyRunner starts the runner it wraps on first use.
+(`_run_tasks`), with a heartbeat (None) whenever `heartbeat` seconds pass without one finishing;
+collecting results in input order, the CPU profile and progress (corpus.progress) are the same for
+every runner. LazyRunner starts the runner it wraps on first use.
 """
 
 from __future__ import annotations
@@ -75,7 +76,12 @@ class Runner(ABC):
             return []
         results: list[Any] = [None] * len(args)
         with Progress(len(args), desc) as progress:
-            for i, result, cpu in self._run_tasks(fn, args, sequence, num_cpus=num_cpus, memory_mb=memory_mb):
+            for done in self._run_tasks(fn, args, sequence, num_cpus=num_cpus, memory_mb=memory_mb,
+                                        heartbeat=progress.heartbeat_seconds):
+                if done is None:  # a heartbeat: no task finished, but a progress line may be due
+                    progress.update(0, 0)
+                    continue
+                i, result, cpu = done
                 results[i] = result
                 self.add_cpu(desc, cpu)
                 progress.update(1, count(result) if count is not None else 0)
@@ -83,9 +89,12 @@ class Runner(ABC):
 
     @abstractmethod
     def _run_tasks(self, fn: Callable[..., Any], arg_list: list[tuple], sequence: list[int], *, num_cpus: float,
-                   memory_mb: int | None) -> Iterator[tuple[int, Any, float]]:
+                   memory_mb: int | None, heartbeat: float | None = None) -> Iterator[tuple[int, Any, float] | None]:
         """Run fn(*arg_list[i]) for every i (Shared arguments replaced by their object), submitted in
-        `sequence` order; yield (i, result, the task's CPU seconds) as each one finishes."""
+        `sequence` order; yield (i, result, the task's CPU seconds) as each one finishes. With
+        `heartbeat` (seconds), a runner that waits for tasks also yields None about that often while
+        none finishes, so progress keeps logging while a long task runs (one that runs tasks in the
+        calling thread cannot, and never yields None)."""
 
     @abstractmethod
     def share(self, obj: Any) -> Shared:
@@ -120,7 +129,9 @@ class InProcessRunner(Runner):
     """Tasks run here, one after another in input order (what a debugger expects to step through;
     the order only ever changes when tasks start). Shared objects are passed as they are."""
 
-    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb):  # noqa: D401 - see Runner
+    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb, heartbeat=None):  # noqa: D401 - see Runner
+        # No heartbeat here: a task runs in this very thread, so nothing can report while it runs (a
+        # long task logs no progress until it returns). A line is still written, when due, after each.
         for i, args in enumerate(arg_list):
             result, cpu = timed_call(fn, *[a.handle if isinstance(a, Shared) else a for a in args])
             yield i, result, cpu
@@ -153,8 +164,9 @@ class LazyRunner(Runner):
             self.start_seconds = time.perf_counter() - started
         return self._runner
 
-    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb):  # noqa: D401 - see Runner
-        return self.runner()._run_tasks(fn, arg_list, sequence, num_cpus=num_cpus, memory_mb=memory_mb)
+    def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb, heartbeat=None):  # noqa: D401 - see Runner
+        return self.runner()._run_tasks(fn, arg_list, sequence, num_cpus=num_cpus, memory_mb=memory_mb,
+                                        heartbeat=heartbeat)
 
     def share(self, obj: Any) -> Shared:
         return self.runner().share(obj)

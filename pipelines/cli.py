@@ -91,7 +91,7 @@ def run_command(args: argparse.Namespace) -> int:
         stats_path = write_stats_report(out_dir, results)
         if executor.ran:  # a resume that found every stage finished keeps the measured run.json
             _write_run_report(out_dir, results, time.time() - started, time.process_time() - cpu_started, _cpus(runner),
-                              sum(getattr(runner, "cpu_seconds", {}).values()), getattr(runner, "start_seconds", 0.0))
+                              sum(getattr(runner, "cpu_seconds", {}).values()), getattr(runner, "start_seconds", 0.0), executor.ran)
         report = _write_html_report(out_dir)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
@@ -142,7 +142,7 @@ def _cpus(runner: Runner) -> int:
 
 
 def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: float, cpus: int, task_cpu_s: float = 0.0,
-                      runner_start_s: float = 0.0) -> None:
+                      runner_start_s: float = 0.0, ran: list[str] | None = None) -> None:
     """OUT/reports/run.json: wall time, the driver's own peak memory and CPU, the tasks' CPU, and
     end-to-end MB/s per core of the text ingested (what `make bench` compares across input sizes);
     `cpu_utilisation` = task CPU / (wall x cores) says how much of the cores the run kept busy.
@@ -157,6 +157,9 @@ def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: 
     storage.write_json(storage.join(out_uri, "reports", "run.json"), {
         "wall_seconds": round(wall_s, 2),
         "runner_start_seconds": round(runner_start_s, 2),
+        # The stages this run computed: the rates below are end to end only when that is all of them.
+        "stages_ran": list(ran if ran is not None else results),
+        "complete": ran is None or list(ran) == list(results),
         "driver_cpu_seconds": round(driver_cpu_s, 2),
         "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cpus": cpus,

@@ -4,13 +4,14 @@ threshold; the decision must be the one FilterStage.process makes on the same ro
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from corpus.explain import Explainer, StageConfigs, load_stage_configs, read_paths
+from corpus.explain import Explainer, PathError, StageConfigs, load_stage_configs, read_paths
 from corpus.filters.signals import code_signals
 from corpus.ingest.repos import walk_local_repo
 from corpus.records import Doc, docs_to_table
@@ -107,17 +108,21 @@ def test_decisions_equal_the_stages_on_the_same_rows(tmp_path: Path, explainer: 
     assert {"kept", "dropped"} == {"kept" if v is None else "dropped" for v in got.values()}
 
 
-def test_binary_undecodable_too_large_and_missing_files_are_lines_not_crashes(tmp_path: Path) -> None:
+def test_binary_undecodable_and_too_large_files_are_lines_not_crashes(tmp_path: Path) -> None:
     small = Explainer(StageConfigs(LangIdConfig(), FilterConfig(), max_file_bytes=100))
     _write(tmp_path / "r", "logo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     _write(tmp_path / "r", "latin1.c", "/* caf\xe9 */\n".encode("latin-1"))
     _write(tmp_path / "r", "big.py", "x = 1\n" * 50)
-    lines = {d["path"]: d for d in small.explain_paths([str(tmp_path / "r"), str(tmp_path / "missing.py")])}
+    lines = {d["path"]: d for d in small.explain_paths([str(tmp_path / "r")])}
     assert lines["logo.png"]["reasons"] == ["binary"] and "NUL byte at offset 8" in lines["logo.png"]["detail"]
     assert lines["latin1.c"]["reasons"] == ["bad_encoding"]
     assert lines["big.py"]["reasons"] == ["too_large"] and "300 bytes > max_file_bytes 100" in lines["big.py"]["detail"]
-    assert lines["missing.py"]["reasons"] == ["unreadable"]
     assert all(d["decision"] == "dropped" and d["stage"] == "ingest" and d["rules"] == [] for d in lines.values())
+
+
+def test_a_missing_path_is_an_error_not_a_dropped_line(tmp_path: Path) -> None:
+    with pytest.raises(PathError, match="missing.py: no such file"):
+        list(read_paths([str(tmp_path / "missing.py")], 1000))
 
 
 def test_an_unparsable_notebook_is_a_langid_drop(tmp_path: Path, explainer: Explainer) -> None:
@@ -125,6 +130,37 @@ def test_an_unparsable_notebook_is_a_langid_drop(tmp_path: Path, explainer: Expl
     [line] = explainer.explain_paths([str(tmp_path / "nb")])
     assert (line["decision"], line["stage"], line["reasons"]) == ("dropped", "langid", ["notebook_unparsable"])
     assert line["language"] == "Jupyter Notebook"
+
+
+def test_the_repository_root_is_the_git_work_tree_whatever_the_working_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explainer: Explainer) -> None:
+    repo = tmp_path / "X"
+    (repo / ".git").mkdir(parents=True)
+    _write(repo, "vendor/a.py", "import os\nprint(os.sep)\n")
+    (tmp_path / "elsewhere").mkdir()
+    seen = []
+    for cwd in (tmp_path / "elsewhere", tmp_path, repo, repo / "vendor"):
+        monkeypatch.chdir(cwd)
+        [line] = explainer.explain_paths([os.path.relpath(repo / "vendor/a.py")])
+        seen.append((line["repo"], line["path"], line["signals"]["vendored"], line["reasons"]))
+    assert seen == [("X", "vendor/a.py", True, ["vendored"])] * 4
+    # A subfolder of the work tree is walked with its paths from the root too.
+    [line] = explainer.explain_paths([str(repo / "vendor")])
+    assert (line["path"], line["signals"]["vendored"]) == ("vendor/a.py", True)
+
+
+def test_root_option_sets_the_repository_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(tmp_path / "Y", "vendor/a.py", "x = 1\n")  # no .git: the working folder decides by default
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    [item] = read_paths([str(tmp_path / "Y/vendor/a.py")], 1000)
+    assert (item.repo, item.path) == ("vendor", "a.py")
+    [item] = read_paths([str(tmp_path / "Y/vendor/a.py")], 1000, root=tmp_path / "Y")
+    assert (item.repo, item.path) == ("Y", "vendor/a.py")
+    [item] = read_paths([str(tmp_path / "Y/vendor")], 1000, root=str(tmp_path / "Y"))
+    assert (item.repo, item.path) == ("Y", "vendor/a.py")
+    with pytest.raises(PathError, match="not inside --root"):
+        list(read_paths([str(tmp_path / "Y/vendor/a.py")], 1000, root=tmp_path / "other"))
 
 
 def test_a_file_keeps_its_path_under_the_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,3 +222,21 @@ def test_cli_rejects_an_invalid_config_by_name(tmp_path: Path) -> None:
     out = _cli(str(tmp_path), "--config", str(config), cwd=tmp_path)
     assert out.returncode == 2
     assert "drop_everything" in out.stderr and out.stdout == ""
+
+
+def test_a_pkg_config_loads_like_the_packaged_default() -> None:
+    assert load_stage_configs("pkg:pipelines/default.yaml") == load_stage_configs()
+    with pytest.raises(FileNotFoundError):
+        load_stage_configs("pkg:no_such_package_here/default.yaml")
+
+
+def test_cli_takes_pkg_configs_and_reports_missing_paths_with_status_2(tmp_path: Path) -> None:
+    _write(tmp_path / "proj", "main.py", "def main():\n    return 0\n")
+    _write(tmp_path / "proj", "vendor/dep.py", "import os\nprint(os.sep)\n")
+    out = _cli("--config", "pkg:pipelines/default.yaml", "--root", "proj", "nope.py", "proj/main.py",
+               "proj/vendor/dep.py", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "nope.py: no such file or directory" in out.stderr
+    lines = [json.loads(s) for s in out.stdout.splitlines()]
+    assert [(d["repo"], d["path"], d["decision"]) for d in lines] == [
+        ("proj", "main.py", "kept"), ("proj", "vendor/dep.py", "dropped")]

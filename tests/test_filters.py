@@ -84,20 +84,91 @@ def test_alpha_count_equals_isalpha_on_any_text() -> None:
         assert alpha_count(text) == sum(c.isalpha() for c in text), repr(text)
 
 
+def _lines(*lengths: int) -> str:
+    return "".join("x" * n + "\n" for n in lengths)
+
+
+def _alpha(letters: int, digits: int) -> str:
+    return "a" * letters + "1" * digits  # one line: alpha_fraction = letters / (letters + digits)
+
+
+def _chars(n: int) -> str:
+    """n characters of letters in lines of at most 100 (99 letters and the line break)."""
+    text = ("a" * 99 + "\n") * (n // 100) + "a" * (n % 100)
+    assert len(text) == n
+    return text
+
+
+def _html(visible: int, length: int) -> str:
+    """`visible` characters of visible text in a file of `length` characters (the rest a script)."""
+    head, tail = "<p>" + "a" * visible + "</p><script>", "</script>"
+    fill = length - len(head) - len(tail)
+    text = head + ("b" * 49 + "\n") * (fill // 50) + "b" * (fill % 50) + tail
+    assert len(text) == length
+    return text
+
+
+# Every numeric threshold of code_rules.yaml, at the threshold and just past it, with the reason written
+# out (not recomputed): default max_avg_line_length 100, max_line_length 1000, min_alpha_fraction 0.25;
+# JSON/YAML min_chars 50 and max_chars 5000; HTML min_visible_text_chars 100 and
+# min_visible_text_fraction 0.20. The same texts under a language without the rule (Python) pass.
+BOUNDARIES = [
+    ("Python", _lines(100, 100, 100), None),  # mean exactly 100
+    ("Python", _lines(100, 100, 101), "avg_line_length"),  # mean 100.33
+    ("JSON", _lines(100, 100, 101), "avg_line_length"),
+    ("Python", _lines(1000, *[1] * 20), None),
+    ("Python", _lines(1001, *[1] * 20), "max_line_length"),
+    ("YAML", _lines(1001, *[1] * 20), "max_line_length"),
+    ("Python", _alpha(25, 75), None),  # exactly 0.25
+    ("Python", _alpha(24, 76), "alpha_fraction"),
+    ("HTML", _alpha(24, 76), "alpha_fraction"),
+    ("JSON", _chars(50), None),
+    ("JSON", _chars(49), "too_short_for_data_file"),
+    ("YAML", _chars(49), "too_short_for_data_file"),
+    ("Python", _chars(49), None),
+    ("JSON", _chars(5000), None),
+    ("JSON", _chars(5001), "too_long_for_data_file"),
+    ("YAML", _chars(5001), "too_long_for_data_file"),
+    ("Python", _chars(5001), None),
+    ("HTML", _html(100, 500), None),  # 100 visible characters, exactly 20% of the file
+    ("HTML", _html(99, 495), "html_visible_text"),  # exactly 20%, one character short of 100
+    ("HTML", _html(100, 501), "html_visible_text"),  # 100 characters, under 20%
+    ("Python", _html(99, 495), None),
+    ("Python", _html(100, 501), None),
+]
+
+
+@pytest.mark.parametrize("language,text,reason", BOUNDARIES)
+def test_every_numeric_threshold_at_and_just_past_its_boundary(language: str, text: str, reason: str | None) -> None:
+    from corpus.filters.code_rules import evaluate_code
+
+    assert check_code(text, language, RULES) == reason
+    failed = [r.name for r in evaluate_code(text, language, RULES) if not r.passed]
+    assert failed[:1] == ([reason] if reason else [])
+    doc = Doc(source="gh", domain="code", repo="r", path="f", text=text, language=language)
+    dropped = FilterStage().process(_table([doc])).dropped.column("reason").to_pylist()
+    assert dropped == ([reason] if reason else [])
+
+
+def test_the_boundary_table_covers_every_numeric_threshold() -> None:
+    numeric = {k for table in [RULES["default"], *RULES["languages"].values()] for k, v in table.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    assert numeric == {"max_avg_line_length", "max_line_length", "min_alpha_fraction", "min_chars", "max_chars",
+                       "min_visible_text_chars", "min_visible_text_fraction"}
+    assert {reason for _, _, reason in BOUNDARIES} == {None, "avg_line_length", "max_line_length", "alpha_fraction",
+                                                      "too_short_for_data_file", "too_long_for_data_file",
+                                                      "html_visible_text"}
+
+
 @pytest.mark.parametrize("text,language", [
-    (("x" * 100 + "\n") * 3, "Python"), (("x" * 101 + "\n") * 3, "Python"), ("x" * 1001 + "\n" + "y\n" * 20, "Python"),
-    ("1234567890 = 0\n" * 10, "Python"), ('<?xml version="1.0"?>\n<root>text here</root>\n', "XML"),
+    (("x" * 101 + "\n") * 3, "Python"), ('<?xml version="1.0"?>\n<root>text here</root>\n', "XML"),
     ('<?xml version="1.0"?>\n<root>text here</root>\n', "XSLT"), ("key: value\n", "YAML"), (GOOD, None),
-    ("<html><script>" + "var a = 1;\n" * 200 + "</script><p>short visible text</p></html>", "HTML"),
 ])
-def test_evaluate_code_measures_every_rule_and_its_first_failure_is_check_code(text: str, language: str | None) -> None:
+def test_evaluate_code_reports_the_language_thresholds_and_measured_values(text: str, language: str | None) -> None:
     from corpus.filters.code_rules import evaluate_code, rules_for
 
-    results = evaluate_code(text, language, RULES)
-    failed = [r.name for r in results if not r.passed]
-    assert (failed[0] if failed else None) == check_code(text, language, RULES)
+    by_signal = {r.signal: r for r in evaluate_code(text, language, RULES)}
     table = rules_for(language, RULES)
-    by_signal = {r.signal: r for r in results}
     assert by_signal["max_line_length"].threshold == table["max_line_length"]
     assert by_signal["max_line_length"].value == code_signals(text).max_line_length
     assert ("xml_header" in by_signal) == bool(table["reject_xml_header"])

@@ -213,3 +213,69 @@ def test_the_browser_check_catches_a_broken_page(tmp_path) -> None:
     assert any("chart b drew nothing" in p for p in problems), problems
     assert any("chart b overflows" in p for p in problems), problems
     assert any("chart chart-c is clipped" in p or "chart c is clipped" in p for p in problems), problems
+
+
+# ------------------------------------------------------------------ other run shapes, hostile names
+
+
+@pytest.fixture(scope="module")
+def subset_run(tmp_path_factory):
+    """A run of three stages with nothing dropped: no dedup, decont, recall or shards to report."""
+    from corpus.engine import Executor, write_stats_report
+    from corpus.runner import InProcessRunner
+    from pipelines.config import PipelineConfig
+    from pipelines.graph import build_stages
+
+    root = tmp_path_factory.mktemp("subset")
+    repo = root / "repos" / "tidy"
+    repo.mkdir(parents=True)
+    for i in range(4):
+        (repo / f"mod{i}.py").write_text("\n".join(f"def f{i}_{j}(x):\n    return x + {j}\n" for j in range(8)))
+    cfg = PipelineConfig.model_validate({"inputs": [{"name": "github", "kind": "repos", "paths": [str(root / "repos")], "each_subdir": True}],
+                                         "run": ["ingest", "langid", "filter"]})
+    out = root / "out"
+    results = Executor(str(out), seed=cfg.seed, runner=InProcessRunner()).run(build_stages(cfg))
+    write_stats_report(out, results)
+    return out, write_run_report(str(out))
+
+
+def test_a_stage_subset_run_gets_a_report_without_empty_charts(subset_run, tmp_path) -> None:
+    out, written = subset_run
+    s = json.loads(Path(written["summary"]).read_text())
+    assert [st["name"] for st in s["stages"]] == ["ingest", "langid", "filter"]
+    assert s["dedup"] == {} and s["decont"] == {} and s["shards"] == {} and s["recall"] == {}
+    assert s["languages"]["by_language"]["Python"]["files_kept"] == 4
+    page = Path(written["html"]).read_text()
+    assert 'id="chart-funnel-reasons"' not in page  # nothing dropped: no empty reasons chart
+    driver = _browser(tmp_path)
+    try:
+        for width in WIDTHS:
+            assert page_problems(driver, Path(written["html"]).as_uri(), width) == []
+    finally:
+        driver.quit()
+
+
+def test_hostile_names_are_escaped_on_the_page() -> None:
+    from corpus.runreport.render import render_report
+
+    evil = '<img src=x onerror="alert(1)"></script><script>alert(2)</script>'
+    summary = {
+        "output": evil, "run": {}, "warnings": [evil],
+        "stages": [{"name": "ingest", "in": 1, "kept": 1, "out": 1, "dropped": {evil: 0}, "bytes_in": 1, "bytes_kept": 1,
+                    "bytes_dropped": {}, "seconds": 1, "task_cpu_seconds": 1, "parts": []}],
+        "languages": {"detected_at": "langid", "kept_at": "filter", "kept_languages": 1, "in_shards": 0,
+                      "by_language": {evil: {"files_detected": 1, "bytes_detected": 1, "files_kept": 1, "bytes_kept": 1,
+                                             "files_dropped": 0, "bytes_dropped": 0, "tokens": 0}}},
+        "inputs": {"kept": {"stage": "filter", "repositories": 1, "web_pages": 0, "web_hosts": 0, "documents_by_source": {evil: 1}}},
+        "dedup": {"dedup_exact": {"in": 2, "dropped": 1, "duplicate_rate": 0.5, "bytes_dropped": 1, "clusters": 1,
+                                  "cluster_sizes": {"2": 1}, "examples": [{"size": 2, "kept": {"repo": evil, "path": evil},
+                                                                             "dropped": [{"repo": evil, "path": evil}]}]}},
+        "decont": {"benchmarks": {evil: {"items": 1, "items_matched": 1, "hits": 1, "documents": 1, "matched_items": [evil]}},
+                   "items": [{"benchmark": evil, "item": evil, "hits": 1, "documents": 1}], "items_total": 1,
+                   "missing": [{"name": evil, "reason": evil}], "report": "decontamination.html", "markdown": "decontamination.md"},
+        "recall": {}, "mixture": {}, "shards": {},
+    }
+    page = render_report(summary)
+    body = page.split("</head>", 1)[1]  # plotly.js itself is in the head
+    assert "<img src=x" not in body and "<script>alert(2)" not in body and "alert(1)\"></script>" not in body
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body

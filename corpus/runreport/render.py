@@ -36,7 +36,7 @@ def _overview(s: dict[str, Any]) -> Section:
     items = [("documents ingested", first.get("kept", 0)), ("MB of text ingested", _mb(first.get("bytes_kept", 0))),
              ("languages kept", langs.get("kept_languages", 0)), ("languages in the shards", langs.get("in_shards", 0)),
              ("tokens written", sh.get("tokens", 0)), ("FIM examples whole in a row", f"{sh.get('fim', {}).get('whole_in_a_row', 0):.1%}")]
-    if run.get("mb_per_s_per_core"):
+    if run.get("mb_per_s_per_core") and run.get("complete", True):  # a partial run's rate is not end to end
         items.append(("MB/s per core", run["mb_per_s_per_core"]))
     return Section("Overview", "overview", cards(items) + warnings(s.get("warnings", [])))
 
@@ -59,7 +59,8 @@ def _funnel(s: dict[str, Any]) -> Section:
     why = go.Figure(go.Bar(x=[n for _, n in reasons], y=[r for r, _ in reasons], orientation="h"))
     why.update_layout(title="Dropped records by stage and reason", xaxis_title="records", xaxis_type="log" if reasons else None,
                       height=max(320, 24 * len(reasons) + 120))
-    sec.charts = [chart(rec, "funnel-records"), chart(byt, "funnel-bytes"), chart(why, "funnel-reasons")]
+    # A chart with nothing to draw is left out (a run without drops has no reasons chart).
+    sec.charts = [chart(rec, "funnel-records"), chart(byt, "funnel-bytes")] + ([chart(why, "funnel-reasons")] if reasons else [])
     rows = [[st["name"], st["in"], st["kept"], sum(st["dropped"].values()),
              ", ".join(f"{r} {n:,}" for r, n in sorted(st["dropped"].items(), key=lambda x: -x[1])) or "",
              _mb(st["bytes_in"]), _mb(st["bytes_kept"]), st.get("seconds"), st.get("task_cpu_seconds")] for st in stages]
@@ -87,7 +88,7 @@ def _languages(s: dict[str, Any]) -> Section | None:
                   "(the last stage whose rows are files; later stages work on repository samples): "
                   f"{langs['kept_languages']} languages kept, {langs['in_shards']} of them in the shards. "
                   "<code>(none)</code>: web pages and files no language claims.</p>")
-    sec.charts = [chart(fig, "languages-bytes"), chart(tfig, "languages-tokens")]
+    sec.charts = [chart(fig, "languages-bytes")] + ([chart(tfig, "languages-tokens")] if tok else [])
     sec.html += table(["language", "files detected", "files kept", "files dropped", "MB kept", "MB dropped", "tokens"],
                       [[k, v["files_detected"], v["files_kept"], v["files_dropped"], _mb(v["bytes_kept"]), _mb(v["bytes_dropped"]), v["tokens"]]
                        for k, v in rows.items()])
@@ -117,6 +118,9 @@ def _dedup(s: dict[str, Any]) -> Section | None:
             ("records in", d["in"]), ("duplicates dropped", d["dropped"]), ("duplicate rate", f"{d['duplicate_rate']:.2%}"),
             ("clusters", d.get("clusters", 0)), ("MB dropped", _mb(d["bytes_dropped"]))])
         sizes = d.get("cluster_sizes", {})
+        if not sizes:
+            sec.html += "<p>No duplicates.</p>"
+            continue
         fig = go.Figure(go.Bar(x=[str(k) for k in sizes], y=list(sizes.values())))
         fig.update_layout(title=f"{name}: cluster sizes", xaxis_title="copies in the cluster (kept + dropped)",
                           yaxis_title="clusters", xaxis_type="category")
@@ -143,20 +147,21 @@ def _decont(s: dict[str, Any]) -> Section | None:
     b = d["benchmarks"]
     fig = go.Figure([go.Bar(name="items", x=names, y=[b[n]["items"] for n in names]),
                      go.Bar(name="items matched", x=names, y=[b[n]["items_matched"] for n in names]),
-                     go.Bar(name="documents dropped", x=names, y=[b[n]["documents"] for n in names])])
+                     go.Bar(name="contaminated documents", x=names, y=[b[n]["documents"] for n in names])])
     fig.update_layout(barmode="group", title="Benchmarks: items and matches", yaxis_title="count")
     link = f'<p>Every hit with its context: <a href="{d["report"]}">{d["report"]}</a> (also <a href="{d["markdown"]}">Markdown</a>).</p>'
     missing = "".join(f"<li><code>{html.escape(m['name'])}</code>: {html.escape(m.get('reason', ''))}</li>" for m in d.get("missing", []))
-    body = link + table(["benchmark", "items", "items matched", "hits", "documents dropped", "matched items (first 50)"],
+    body = link + table(["benchmark", "items", "items matched", "hits", "contaminated documents", "matched items (first 50)"],
                         [[n, b[n]["items"], b[n]["items_matched"], b[n]["hits"], b[n]["documents"], ", ".join(map(str, b[n]["matched_items"]))]
                          for n in names])
     if d.get("items"):
-        body += (f"<p>Hits per benchmark item (the {len(d['items'])} most hit of {d['items_total']}):</p>"
+        partial = "" if d.get("items_complete", True) else " (from the hits listed in decontamination.json only: the run's hit files are gone)"
+        body += (f"<p>Hits per benchmark item (the {len(d['items'])} most hit of {d['items_total']}){partial}:</p>"
                  + table(["benchmark", "item", "hits", "documents"], [[x["benchmark"], x["item"], x["hits"], x["documents"]] for x in d["items"]]))
     if missing:
         body += f"<p>Benchmarks not checked:</p><ul>{missing}</ul>"
     sec = Section("Decontamination", "decont", body)
-    sec.charts = [chart(fig, "decont-benchmarks")]
+    sec.charts = [chart(fig, "decont-benchmarks")] if names else []
     return sec
 
 
@@ -183,7 +188,8 @@ def _recall(s: dict[str, Any]) -> Section | None:
         ["iteration", "pages recalled", "tokens recalled", "new domains", "held-out precision", "balanced accuracy", "held-out examples"],
         [[it["iteration"], _kv(it["recalled_pages"]), _kv(it["recalled_tokens"]), _kv(it["new_domains"]), _kv(it["heldout_precision"]),
           it["heldout_balanced_accuracy"], it["heldout_examples"]] for it in its]))
-    sec.charts = [chart(pages, "recall-pages"), chart(prec, "recall-precision")]
+    measured = any(it["heldout_balanced_accuracy"] is not None or it["heldout_precision"] for it in its)
+    sec.charts = [chart(pages, "recall-pages")] + ([chart(prec, "recall-precision")] if measured else [])
     return sec
 
 
@@ -225,9 +231,10 @@ def _shards(s: dict[str, Any]) -> Section | None:
             fig = go.Figure(go.Pie(labels=list(d), values=list(d.values()), hole=0.45, sort=True))
             fig.update_layout(title=title)
             charts.append(chart(fig, chart_id))
-    fig = go.Figure(go.Bar(x=["FIM (PSM) examples", "code chunks without FIM"],
-                           y=[fim["examples"], max(0, round(fim["examples"] / fim["share_of_code_chunks"]) - fim["examples"]) if fim["share_of_code_chunks"] else 0]))
-    fig.update_layout(title=f"FIM at rate {fim.get('rate')} ({fim.get('mode')})", yaxis_title="code chunks")
-    charts.append(chart(fig, "shards-fim"))
+    if fim.get("code_chunks"):
+        fig = go.Figure(go.Bar(x=["chunks made FIM examples", "chunks left as they are"],
+                               y=[fim["examples"], max(0, fim["code_chunks"] - fim["examples"])]))
+        fig.update_layout(title=f"FIM at rate {fim.get('rate')} ({fim.get('mode')}) over the FIM-domain chunks", yaxis_title="chunks")
+        charts.append(chart(fig, "shards-fim"))
     sec.charts = charts
     return sec

@@ -2,10 +2,10 @@
 
 It reads what the run already wrote: reports/*.json, each stage's `_SUCCESS.json`, the shard manifest,
 and a few small columns of the parts (language, size, repo, source, path, id; the quarantine's
-`detail`). It never reads a `text` column or opens a shard, so it costs a small fraction of the run:
-`make bench` measures it on the ~1x and ~4x runs. The driver holds O(languages + sources + parts)
-state, except for the dedup cluster table, which holds one key per kept document that had duplicates
-(in Arrow, ~50 bytes each).
+`detail`) and the decont stage's hit files. It never reads a `text` column or opens a shard, so it
+costs a small fraction of the run (`make bench`, section `report`). It holds O(languages + sources +
+parts) state, plus one Arrow row per dedup cluster (~50 bytes), 8 bytes per distinct web host and one
+counter per contaminated benchmark item.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import time
 from collections import Counter
 from typing import Any, Iterable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from corpus import storage
 from corpus.parts import DROPPED_DIR, list_parts
@@ -149,17 +151,19 @@ def _inputs(out_uri: str, doc_stages: list[str]) -> dict[str, Any]:
         if stage is None:
             continue
         repos = web = 0
-        hosts: set[str] = set()
+        host_keys: list[np.ndarray] = []  # 64-bit hashes of each part's distinct hosts: 8 bytes a host
         by_source: Counter = Counter()
         for t in _columns(_stage_parts(out_uri, stage), ["repo", "source", "path"]):
             repos += pc.count_distinct(t["repo"], mode="only_valid").as_py()
             pages = t.filter(pc.is_null(t["repo"]))
             web += pages.num_rows
             found = pc.extract_regex(pages["path"].combine_chunks(), r"^[a-zA-Z]+://(?P<host>[^/:?#]+)")
-            hosts.update(h for h in pc.unique(found.field("host")).to_pylist() if h)
+            hosts = [h for h in pc.unique(found.field("host")).to_pylist() if h]
+            host_keys.append(np.fromiter((xxhash.xxh64_intdigest(h) for h in hosts), dtype=np.uint64, count=len(hosts)))
             for row in t.group_by("source").aggregate([("source", "count")]).to_pylist():
                 by_source[row["source"]] += row["source_count"]
-        out[label] = {"stage": stage, "repositories": repos, "web_pages": web, "web_hosts": len(hosts),
+        n_hosts = len(np.unique(np.concatenate(host_keys))) if host_keys else 0
+        out[label] = {"stage": stage, "repositories": repos, "web_pages": web, "web_hosts": n_hosts,
                       "documents_by_source": dict(by_source)}
     if "kept" in out:
         out["kept"]["repositories_exact"] = REPO_SAMPLES in doc_stages[: doc_stages.index(out["kept"]["stage"]) + 1]
@@ -171,32 +175,45 @@ def _inputs(out_uri: str, doc_stages: list[str]) -> dict[str, Any]:
 
 def _dedup(out_uri: str, stage: dict[str, Any]) -> dict[str, Any]:
     """Duplicate rate, cluster-size histogram and the biggest clusters, from the quarantine's
-    "duplicate of <id>" details (one row per dropped copy; the kept copy is the cluster's id)."""
+    "duplicate of <id>" details (one row per dropped copy; the kept copy is the cluster's id).
+    Each part is reduced to (keeper, count) before anything is combined, so what stays in memory is
+    one row per cluster, never one per dropped copy; the example members are a second, filtered pass."""
     dropped = sum(stage["dropped"].values())
     result: dict[str, Any] = {"in": stage["in"], "dropped": dropped, "duplicate_rate": round(dropped / stage["in"], 6) if stage["in"] else 0.0,
                               "dropped_by_reason": stage["dropped"], "bytes_dropped": sum(stage["bytes_dropped"].values())}
-    drop_parts = [p for p in storage.find(storage.join(out_uri, stage["name"], DROPPED_DIR)) if p.endswith(".parquet")]
-    drop_uris = [storage.join(out_uri, stage["name"], DROPPED_DIR, p) for p in drop_parts]
-    tables = []
-    for t in _columns(drop_uris, ["detail", "repo", "path"]):
-        is_dup = pc.starts_with(pc.fill_null(t["detail"], ""), DUPLICATE_PREFIX)
-        t = t.filter(is_dup)
-        keeper = pc.utf8_slice_codeunits(t["detail"], len(DUPLICATE_PREFIX))
-        tables.append(pa.table({"keeper": keeper, "repo": t["repo"], "path": t["path"]}))
-    if not tables:
+    drop_uris = [storage.join(out_uri, stage["name"], DROPPED_DIR, p)
+                 for p in storage.find(storage.join(out_uri, stage["name"], DROPPED_DIR)) if p.endswith(".parquet")]
+    counts = []
+    for t in _columns(drop_uris, ["detail"]):
+        keeper = _keepers(t)
+        if len(keeper):
+            counts.append(pa.table({"keeper": keeper}).group_by("keeper").aggregate([("keeper", "count")]))
+    if not counts:
         return {**result, "clusters": 0, "cluster_sizes": {}, "examples": []}
-    dups = pa.concat_tables(tables)
-    per_keeper = dups.group_by("keeper").aggregate([("keeper", "count")])
-    sizes = Counter((n + 1 for n in per_keeper["keeper_count"].to_pylist()))  # + the kept copy
-    top = per_keeper.sort_by([("keeper_count", "descending"), ("keeper", "ascending")]).slice(0, EXAMPLE_CLUSTERS).to_pylist()
-    where = _find_docs(stage["parts"], [r["keeper"] for r in top])
-    examples = []
-    for r in top:
-        members = dups.filter(pc.equal(dups["keeper"], r["keeper"])).slice(0, EXAMPLE_MEMBERS).to_pylist()
-        examples.append({"size": r["keeper_count"] + 1, "kept": where.get(r["keeper"], {"id": r["keeper"]}),
-                         "dropped": [{"repo": m["repo"], "path": m["path"]} for m in members]})
+    per_keeper = pa.concat_tables(counts).group_by("keeper").aggregate([("keeper_count", "sum")])
+    sizes = Counter(n + 1 for n in per_keeper["keeper_count_sum"].to_pylist())  # + the kept copy
+    top = per_keeper.sort_by([("keeper_count_sum", "descending"), ("keeper", "ascending")]).slice(0, EXAMPLE_CLUSTERS).to_pylist()
+    top_ids = [r["keeper"] for r in top]
+    members: dict[str, list[dict[str, Any]]] = {k: [] for k in top_ids}
+    wanted = pa.array(top_ids, type=pa.string())
+    for t in _columns(drop_uris, ["detail", "repo", "path"]):
+        t = t.append_column("keeper", _keepers(t, keep_all=True))
+        for row in t.filter(pc.is_in(t["keeper"], value_set=wanted)).to_pylist():
+            if len(members[row["keeper"]]) < EXAMPLE_MEMBERS:
+                members[row["keeper"]].append({"repo": row["repo"], "path": row["path"]})
+    where = _find_docs(stage["parts"], top_ids)
+    examples = [{"size": r["keeper_count_sum"] + 1, "kept": where.get(r["keeper"], {"id": r["keeper"]}), "dropped": members[r["keeper"]]}
+                for r in top]
     return {**result, "clusters": per_keeper.num_rows,
             "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())}, "examples": examples}
+
+
+def _keepers(t: pa.Table, keep_all: bool = False) -> pa.Array:
+    """The kept copy's id of each "duplicate of <id>" detail; other rows are left out (keep_all: null)."""
+    detail = pc.fill_null(t["detail"].combine_chunks(), "")
+    is_dup = pc.starts_with(detail, DUPLICATE_PREFIX)
+    ids = pc.utf8_slice_codeunits(detail, len(DUPLICATE_PREFIX))
+    return pc.if_else(is_dup, ids, pa.scalar(None, pa.string())) if keep_all else ids.filter(is_dup)
 
 
 def _find_docs(parts: list[str], ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -222,16 +239,35 @@ def _decont(reports: str) -> dict[str, Any]:
         return {}
     benchmarks = {name: {k: b.get(k, 0) for k in ("items", "items_indexed", "items_matched", "documents", "hits")}
                   | {"matched_items": list(b.get("matched_items", []))[:50]} for name, b in r.get("benchmarks", {}).items()}
-    # Hits per benchmark item (the most hit first): which problems leaked, and how widely.
-    per_item: dict[tuple[str, str], dict[str, Any]] = {}
-    for h in r.get("hits", []):
-        slot = per_item.setdefault((h["benchmark"], str(h["item"])), {"hits": 0, "documents": set()})
-        slot["hits"] += 1
-        slot["documents"].add(h.get("doc"))
-    items = sorted(({"benchmark": b, "item": i, "hits": v["hits"], "documents": len(v["documents"])}
-                    for (b, i), v in per_item.items()), key=lambda x: (-x["hits"], x["benchmark"], x["item"]))
-    return {"benchmarks": benchmarks, "items": items[:TOP_ITEMS], "items_total": len(items), "missing": r.get("missing", []),
-            "documents": r.get("documents", {}), "report": "decontamination.html", "markdown": "decontamination.md"}
+    items, complete = _hits_per_item(reports, r)
+    return {"benchmarks": benchmarks, "items": items[:TOP_ITEMS], "items_total": len(items), "items_complete": complete,
+            "missing": r.get("missing", []), "documents": r.get("documents", {}),
+            "report": "decontamination.html", "markdown": "decontamination.md"}
+
+
+def _hits_per_item(reports: str, r: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """Hits and contaminated documents per benchmark item, the most hit first, and whether they are
+    complete. decontamination.json lists at most 20,000 hits; the decont stage keeps all of them in
+    OUT/decont/_hits/*.jsonl, read here line by line (state: one counter per item and its documents,
+    which are few: a contaminated document is dropped)."""
+    hits_dir = storage.join(storage.parent(reports), "decont", "_hits")
+    files = sorted(p for p in storage.find(hits_dir) if p.endswith(".jsonl")) if storage.exists(hits_dir) else []
+    lines: Iterable[dict[str, Any]]
+    if files:
+        lines = (json.loads(line) for p in files for line in storage.read_text(storage.join(hits_dir, p)).splitlines() if line)
+    else:
+        lines = r.get("hits", [])
+    per_item: dict[tuple[str, str], list[Any]] = {}
+    seen = 0
+    for h in lines:
+        slot = per_item.setdefault((h["benchmark"], str(h["item"])), [0, set()])
+        slot[0] += 1
+        slot[1].add(h.get("doc"))
+        seen += 1
+    total = sum(b.get("hits", 0) for b in r.get("benchmarks", {}).values())
+    items = sorted(({"benchmark": b, "item": i, "hits": n, "documents": len(docs)} for (b, i), (n, docs) in per_item.items()),
+                   key=lambda x: (-x["hits"], x["benchmark"], x["item"]))
+    return items, seen >= total
 
 
 def _recall(reports: str) -> dict[str, Any]:
@@ -279,7 +315,8 @@ def _shards(out_uri: str, manifest: dict[str, Any]) -> dict[str, Any]:
         "tokens_by_language": manifest.get("file_language_tokens", {}),
         "tokens_by_source": dict(by_source),
         "fim": {"rate": manifest.get("fim", {}).get("rate"), "mode": manifest.get("fim", {}).get("mode"),
-                "examples": fim.get("made", 0), "share_of_code_chunks": fim.get("share_of_fim_domain_chunks", 0.0),
+                "examples": fim.get("made", 0), "code_chunks": fim.get("fim_domain_chunks", 0),
+                "share_of_code_chunks": fim.get("share_of_fim_domain_chunks", 0.0),
                 "whole_in_a_row": fim.get("complete_share", 0.0)},
     }
 

@@ -29,6 +29,10 @@ class FilterConfig(BaseModel):
 
 class FilterStage(MapStage):
     name = "filter"
+    # 2: `_dropped/` details carry the measured value against the threshold (`repo/path: max_line_length
+    # 1234 > 1000 (Python)`; web pages the Gopher threshold) where 1 wrote `repo/path: reason`. The
+    # version is in the fingerprint, so --resume recomputes the stage rather than mix the two formats.
+    version = "2"
     config: FilterConfig
 
     def __init__(self, config: FilterConfig | None = None) -> None:
