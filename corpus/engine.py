@@ -198,6 +198,8 @@ class Executor:
                 raise StatsMismatch(
                     f"stage {stage.name!r} read {stats.in_records} records but the stage before it wrote {previous.out_records}"
                 )
+            runner_start = getattr(self.runner, "start_seconds", 0.0) - runner_start_before
+            seconds = time.time() - started - runner_start
             storage.write_json(
                 success,
                 {
@@ -208,8 +210,8 @@ class Executor:
                     "seed": self.seed,
                     "parts": [storage.basename(p) for p in parts],
                     "stats": stats.to_json(),
-                    "seconds": round(time.time() - started - (getattr(self.runner, "start_seconds", 0.0) - runner_start_before), 2),
-                    "runner_start_seconds": round(getattr(self.runner, "start_seconds", 0.0) - runner_start_before, 2),
+                    "seconds": round(seconds, 2),
+                    "runner_start_seconds": round(runner_start, 2),
                     # The driver's own CPU time for the stage: must stay small and O(parts).
                     "driver_cpu_seconds": round(time.process_time() - cpu_started, 2),
                     **_task_cpu(tasks_cpu_before, getattr(self.runner, "cpu_seconds", {})),
@@ -223,7 +225,7 @@ class Executor:
                 write_dataset_card(self.out_uri, names)
             except Exception as exc:  # noqa: BLE001
                 log.warning("dataset card %s/README.md not written: %s: %s", self.out_uri, type(exc).__name__, exc)
-            log.info("stage %s: in=%d kept=%d dropped=%s (%.1fs)", stage.name, stats.in_records, stats.kept, dict(stats.dropped), time.time() - started)
+            log.info("stage %s: in=%d kept=%d dropped=%s (%.1fs)", stage.name, stats.in_records, stats.kept, dict(stats.dropped), seconds)
             results[stage.name] = stats
             self.ran.append(stage.name)
             upstream_fp, inputs = key, parts

@@ -181,7 +181,8 @@ class DecontStage(GlobalStage):
                 shared = ctx.share(index)  # once for the whole stage, not per task
             todo.append((i, (shared, in_uri, out_uri, hits_uri(ctx.stage_uri, i), self.config.mode, key)))
         sizes = ctx.part_sizes(inputs)
-        done = ctx.map(decont_part, [args for _, args in todo], num_cpus=self.resources.num_cpus, desc="decont", costs=[sizes[i] for i, _ in todo])
+        done = ctx.map(decont_part, [args for _, args in todo], num_cpus=self.resources.num_cpus, desc="decont",
+                       costs=[sizes[i] for i, _ in todo], count=lambda r: r["stats"]["in"])
         results.update({i: r for (i, _), r in zip(todo, done)})
         total, counts = StageStats(), new_counts()
         for i in range(len(inputs)):

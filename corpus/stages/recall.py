@@ -726,7 +726,7 @@ class RecallStage(GlobalStage):
                  (gh[i], cfg.github.threshold) if gh else None) for i in range(n)]
         total = StageStats()
         domains: dict[str, int] = {}
-        for r in ctx.map(apply_task, args, desc=f"{self.name}:apply", costs=ctx.part_sizes(inputs)):
+        for r in ctx.map(apply_task, args, desc=f"{self.name}:apply", costs=ctx.part_sizes(inputs), count=lambda r: r["stats"]["in"]):
             total.merge(StageStats.from_json(r["stats"]))
             for k, v in r["final_domains"].items():
                 domains[k] = domains.get(k, 0) + v
