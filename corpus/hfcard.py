@@ -14,10 +14,13 @@ from typing import Any, Iterable
 import yaml
 
 from corpus import storage
+from corpus.parts import DROPPED_DIR, part_name
 
 CARD = "README.md"
 SUCCESS = "_SUCCESS.json"  # the engine's commit marker: only committed stages are listed
-DROPPED = "_dropped"
+DROPPED = DROPPED_DIR
+FIRST_PART = part_name(0)  # a stage with any part has this one
+MANIFEST = "manifest.json"  # the shards stage's; its totals say whether a validation split exists
 
 _BODY = """
 # coder-corpus run output
@@ -36,27 +39,26 @@ in the coder-corpus repository for globs that work without this card (object sto
 """
 
 
-def _parquet(names: Iterable[str], prefix: str) -> bool:
-    return any(n.startswith(prefix) and n.endswith(".parquet") for n in names)
-
-
 def stage_configs(out_uri: str, stages: Iterable[str]) -> list[dict[str, Any]]:
-    """The card's configs for the committed stages among `stages`, in that order."""
+    """The card's configs for the committed stages among `stages`, in that order. A few existence
+    checks per stage, never a listing: the card is rewritten at every stage commit, and listing folders
+    of a million parts each time would cost more than the stages' own bookkeeping."""
     configs: list[dict[str, Any]] = []
     for name in stages:
         stage_uri = storage.join(out_uri, name)
-        files = storage.listdir(stage_uri)
-        if SUCCESS not in files:
+        if not storage.exists(storage.join(stage_uri, SUCCESS)):
             continue
-        if _parquet(files, "train-"):  # the token shards: split by file name, as datasets would
+        manifest = storage.join(stage_uri, MANIFEST)
+        if storage.exists(manifest):  # the token shards: split by file name, as datasets would
             data = [{"split": "train", "path": f"{name}/train-*.parquet"}]
-            if _parquet(files, "validation-"):
+            if storage.read_json(manifest).get("totals", {}).get("eval_tokens"):
                 data.append({"split": "validation", "path": f"{name}/validation-*.parquet"})
             configs.append({"config_name": name, "data_files": data})
-        elif _parquet(files, "part-"):
+        elif storage.exists(storage.join(stage_uri, FIRST_PART)):
             configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{name}/part-*.parquet"}]})
-        # Only a quarantine that holds parts: datasets resolves every config's glob, and an empty one fails.
-        if _parquet(storage.listdir(storage.join(stage_uri, DROPPED)), "part-"):
+        # Only a quarantine that holds parts (every part of a map stage has one, empty or not):
+        # datasets resolves every config's glob, and one that matches nothing fails.
+        if storage.exists(storage.join(stage_uri, DROPPED, FIRST_PART)):
             configs.append({"config_name": f"{name}_{DROPPED.lstrip('_')}",
                             "data_files": [{"split": "train", "path": f"{name}/{DROPPED}/part-*.parquet"}]})
     return configs

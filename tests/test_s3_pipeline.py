@@ -43,4 +43,13 @@ def test_default_pipeline_on_s3_matches_local(s3_server, tmp_path, monkeypatch) 
     for stage in ("ingest", "dedup_near", "shards"):
         assert storage.exists(storage.join(remote, stage, "_SUCCESS.json")), stage
     assert storage.find(storage.join(remote, "_tmp")) == []
+    # The run report and the dataset card were written on the object store too, with the same figures.
+    assert "WARNING the run report failed" not in done_remote.stderr
+    figures = [storage.read_json(storage.join(out, "reports", "summary.json")) for out in (remote, local)]
+    for f in figures:
+        f.pop("output"), f.pop("run"), f.pop("build_seconds")
+        for st in f["stages"]:
+            st.pop("seconds"), st.pop("task_cpu_seconds")
+    assert figures[0] == figures[1]
+    assert storage.exists(storage.join(remote, "reports", "index.html")) and storage.exists(storage.join(remote, "README.md"))
     storage.configure(None)

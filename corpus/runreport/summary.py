@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from corpus import storage
-from corpus.parts import DROPPED_DIR, list_parts
+from corpus.parts import DROPPED_DIR
 
 FORMAT = "coder-corpus-report/1"
 SUCCESS = "_SUCCESS.json"  # written by corpus.engine; named here so the report needs no engine import
@@ -44,17 +44,22 @@ def build_summary(out_uri: str) -> dict[str, Any]:
     stats = _read_json(storage.join(reports, "stats.json")) or {"stages": {}}
     order = stats.get("order") or [n for n in KNOWN_ORDER if n in stats["stages"]] + sorted(
         set(stats["stages"]) - set(KNOWN_ORDER))
-    stages = [_stage_row(out_uri, name, stats["stages"][name]) for name in order if name in stats["stages"]]
-    doc_stages = [s["name"] for s in stages if s["parts"] and _has_columns(out_uri, s["name"], ("language", "size"))]
+    names = [name for name in order if name in stats["stages"]]
+    # Each stage's parts as its _SUCCESS.json names them: no folder listing (a million parts is a
+    # thousand LIST requests on an object store), and kept out of summary.json (O(parts)).
+    done = {name: _read_json(storage.join(out_uri, name, SUCCESS)) or {} for name in names}
+    parts = {name: [storage.join(out_uri, name, p) for p in done[name].get("parts", []) if p.endswith(".parquet")] for name in names}
+    stages = [_stage_row(name, stats["stages"][name], done[name]) for name in names]
+    doc_stages = [name for name in names if parts[name] and _has_columns(parts[name][0], ("language", "size"))]
     manifest = _read_json(storage.join(out_uri, "shards", "manifest.json"))
     summary: dict[str, Any] = {
         "format": FORMAT,
         "output": out_uri,
         "run": _read_json(storage.join(reports, "run.json")) or {},
         "stages": stages,
-        "languages": _languages(out_uri, doc_stages, manifest),
-        "inputs": _inputs(out_uri, doc_stages),
-        "dedup": {s["name"]: _dedup(out_uri, s) for s in stages if s["name"].startswith("dedup")},
+        "languages": _languages(parts, doc_stages, manifest),
+        "inputs": _inputs(parts, doc_stages),
+        "dedup": {s["name"]: _dedup(out_uri, s, parts[s["name"]]) for s in stages if s["name"].startswith("dedup")},
         "decont": _decont(reports),
         "recall": _recall(reports),
         "mixture": (manifest or {}).get("mixture", {}),
@@ -72,9 +77,8 @@ def _read_json(uri: str) -> Any:
     return storage.read_json(uri) if storage.exists(uri) else None
 
 
-def _stage_row(out_uri: str, name: str, st: dict[str, Any]) -> dict[str, Any]:
+def _stage_row(name: str, st: dict[str, Any], done: dict[str, Any]) -> dict[str, Any]:
     """One row of the funnel: records and bytes in / kept / dropped by reason, time and CPU."""
-    done = _read_json(storage.join(out_uri, name, SUCCESS)) or {}
     b = st.get("bytes", {})
     return {
         "name": name,
@@ -82,15 +86,11 @@ def _stage_row(out_uri: str, name: str, st: dict[str, Any]) -> dict[str, Any]:
         "dropped": dict(st.get("dropped", {})),
         "bytes_in": b.get("in", 0), "bytes_kept": b.get("kept", 0), "bytes_dropped": dict(b.get("dropped", {})),
         "seconds": done.get("seconds"), "task_cpu_seconds": done.get("task_cpu_seconds"),
-        "parts": [storage.join(out_uri, name, p) for p in done.get("parts", []) if p.endswith(".parquet")],
     }
 
 
-def _has_columns(out_uri: str, stage: str, columns: Iterable[str]) -> bool:
-    parts = list_parts(storage.join(out_uri, stage))
-    if not parts:
-        return False
-    names = set(storage.parquet_file(parts[0]).schema_arrow.names)
+def _has_columns(part: str, columns: Iterable[str]) -> bool:
+    names = set(storage.parquet_file(part).schema_arrow.names)
     return all(c in names for c in columns)
 
 
@@ -113,7 +113,7 @@ def _language_counts(parts: list[str]) -> dict[str, dict[str, int]]:
     return out
 
 
-def _languages(out_uri: str, doc_stages: list[str], manifest: dict | None) -> dict[str, Any]:
+def _languages(parts: dict[str, list[str]], doc_stages: list[str], manifest: dict | None) -> dict[str, Any]:
     """Files and bytes per language after language detection and at the last stage whose rows are
     files (before repo_samples), the difference as dropped, and shard tokens per language (the
     manifest counts each file once, also inside repository samples)."""
@@ -123,8 +123,8 @@ def _languages(out_uri: str, doc_stages: list[str], manifest: dict | None) -> di
     # The last stage whose rows are still files: after repo_samples a row is a whole repository.
     file_stages = doc_stages[: doc_stages.index(REPO_SAMPLES)] if REPO_SAMPLES in doc_stages else doc_stages
     last = file_stages[-1] if file_stages else doc_stages[-1]
-    detected = _language_counts(_stage_parts(out_uri, first))
-    kept = _language_counts(_stage_parts(out_uri, last))
+    detected = _language_counts(parts[first])
+    kept = _language_counts(parts[last])
     tokens = (manifest or {}).get("file_language_tokens", {})
     rows = {}
     for lang in sorted(set(detected) | set(kept), key=lambda x: -detected.get(x, kept.get(x, {})).get("bytes", 0)):
@@ -138,11 +138,7 @@ def _languages(out_uri: str, doc_stages: list[str], manifest: dict | None) -> di
             "in_shards": sum(1 for lang, r in rows.items() if r["tokens"] and lang != NO_LANGUAGE)}
 
 
-def _stage_parts(out_uri: str, stage: str) -> list[str]:
-    return list_parts(storage.join(out_uri, stage))
-
-
-def _inputs(out_uri: str, doc_stages: list[str]) -> dict[str, Any]:
+def _inputs(parts: dict[str, list[str]], doc_stages: list[str]) -> dict[str, Any]:
     """Repositories, web pages and web hosts met at ingest and kept at the last document stage.
     A repository's files sit in one part after repo_samples, so per-part distinct counts add up there;
     at ingest a repository split over parts counts once per part (said by `repositories_exact`)."""
@@ -153,7 +149,7 @@ def _inputs(out_uri: str, doc_stages: list[str]) -> dict[str, Any]:
         repos = web = 0
         host_keys: list[np.ndarray] = []  # 64-bit hashes of each part's distinct hosts: 8 bytes a host
         by_source: Counter = Counter()
-        for t in _columns(_stage_parts(out_uri, stage), ["repo", "source", "path"]):
+        for t in _columns(parts[stage], ["repo", "source", "path"]):
             repos += pc.count_distinct(t["repo"], mode="only_valid").as_py()
             pages = t.filter(pc.is_null(t["repo"]))
             web += pages.num_rows
@@ -173,7 +169,7 @@ def _inputs(out_uri: str, doc_stages: list[str]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ dedup
 
 
-def _dedup(out_uri: str, stage: dict[str, Any]) -> dict[str, Any]:
+def _dedup(out_uri: str, stage: dict[str, Any], parts: list[str]) -> dict[str, Any]:
     """Duplicate rate, cluster-size histogram and the biggest clusters, from the quarantine's
     "duplicate of <id>" details (one row per dropped copy; the kept copy is the cluster's id).
     Each part is reduced to (keeper, count) before anything is combined, so what stays in memory is
@@ -201,7 +197,7 @@ def _dedup(out_uri: str, stage: dict[str, Any]) -> dict[str, Any]:
         for row in t.filter(pc.is_in(t["keeper"], value_set=wanted)).to_pylist():
             if len(members[row["keeper"]]) < EXAMPLE_MEMBERS:
                 members[row["keeper"]].append({"repo": row["repo"], "path": row["path"]})
-    where = _find_docs(stage["parts"], top_ids)
+    where = _find_docs(parts, top_ids)
     examples = [{"size": r["keeper_count_sum"] + 1, "kept": where.get(r["keeper"], {"id": r["keeper"]}), "dropped": members[r["keeper"]]}
                 for r in top]
     return {**result, "clusters": per_keeper.num_rows,
