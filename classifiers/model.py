@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from classifiers.text import Pretokenize, fasttext_line, regex_pretokenize
 
@@ -39,28 +41,41 @@ class RecallDataError(ValueError):
     """The training examples cannot make a classifier (no positives, no negatives, no vocabulary)."""
 
 
-@dataclass
+DEFAULT_SEED = 1234
+
+
+@pydantic_dataclass(config=ConfigDict(extra="forbid"))
 class RecallParams:
-    dim: int = 256
-    lr: float = 0.1
-    word_ngrams: int = 3
-    min_count: int = 3
-    epoch: int = 3
-    bucket: int = 100_000
-    thread: int = 1
-    seed: int = 1234
-    max_tokens: int = 4096  # tokens of a page fed to fastText (the head of long pages decides)
+    """fastText's hyper-parameters (DeepSeekMath's; bucket and thread are this project's, see docs/recall.md).
+    The pipeline's `stages.recall.fasttext` is this class: pydantic validates it and rejects unknown keys."""
+
+    dim: int = Field(256, gt=0)
+    lr: float = Field(0.1, gt=0)
+    word_ngrams: int = Field(3, gt=0)
+    min_count: int = Field(3, gt=0)
+    epoch: int = Field(3, gt=0)
+    bucket: int = Field(100_000, gt=0, description="hashed n-gram rows; model size ~ bucket x dim x 4 bytes")
+    thread: int = Field(1, gt=0, description="fastText threads per training task (its CPUs); 1 = the same model on "
+                        "every rerun (measured: 2 threads are not reproducible)")
+    seed: int | None = Field(None, description=f"fastText's seed and the sampling seed; None: {DEFAULT_SEED} here, "
+                             "the run's seed in the pipeline")
+    max_tokens: int = Field(4096, gt=0, description="tokens of a page given to fastText (the head of long pages decides)")
     # With too little text no token reaches min_count and fastText trains an empty-vocabulary model
     # that predicts a constant. Then retrain with min_count 1 (recorded as `min_count_used`), or
     # raise RecallDataError when this is False.
-    min_count_fallback: bool = True
-    max_examples_per_label: int = 500_000  # DeepSeekMath: 500k positives and 500k negatives
+    min_count_fallback: bool = Field(True, description="retrain with min_count 1 when no token reaches min_count")
+    max_examples_per_label: int = Field(500_000, gt=0, description="DeepSeekMath: 500k positives and 500k negatives")
     # Labels are balanced (see _balanced): a small label is repeated at most this many times and
     # bigger labels are sampled down to match, so no label wins by its softmax prior alone.
-    max_repeat: int = 10
-    # Share of each label's lines (labels with >= 20 lines, at most 1,000) kept out of training to
-    # measure held-out accuracy: a model at chance there is reported as degenerate (classifiers.quality).
-    holdout: float = 0.1
+    max_repeat: int = Field(10, ge=1, description="max copies of a minority label's examples when balancing")
+    # Labels with >= 20 lines (at most 1,000 held out): a model at chance there is reported as degenerate
+    # (classifiers.quality).
+    holdout: float = Field(0.1, ge=0, lt=1, description="share of each label's examples kept out of training to "
+                           "check held-out accuracy")
+
+    @property
+    def rng_seed(self) -> int:
+        return DEFAULT_SEED if self.seed is None else self.seed
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -275,8 +290,8 @@ def train_to_file(by_label: dict[str, list[str]], model_path: str | os.PathLike,
         raise RecallDataError("no positive examples with text (need at least one label besides 'other')")
     from classifiers.quality import split_holdout
 
-    by_label, held = split_holdout(by_label, params.holdout, params.seed)
-    rng = random.Random(params.seed)
+    by_label, held = split_holdout(by_label, params.holdout, params.rng_seed)
+    rng = random.Random(params.rng_seed)
     rows = _balanced({k: by_label[k] for k in sorted(by_label)}, params, rng)
     min_count = params.min_count
     vocab = _vocabulary((line for _, line in rows), min_count)
@@ -295,7 +310,7 @@ def train_to_file(by_label: dict[str, list[str]], model_path: str | os.PathLike,
         for attempt in range(NAN_RETRIES + 1):
             kwargs = dict(
                 dim=params.dim, lr=lr, wordNgrams=params.word_ngrams, minCount=min_count, epoch=params.epoch,
-                bucket=params.bucket, thread=params.thread, seed=params.seed, verbose=0,
+                bucket=params.bucket, thread=params.thread, seed=params.rng_seed, verbose=0,
             )
             error = _fit(str(train_path), kwargs, str(model_path))
             if error is None:

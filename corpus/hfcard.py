@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import yaml
 
 from corpus import storage
-from corpus.parts import DROPPED_DIR, part_name
+from corpus.engine.parts import DROPPED_DIR, part_name
 
 CARD = "README.md"
 SUCCESS = "_SUCCESS.json"  # the engine's commit marker: only committed stages are listed

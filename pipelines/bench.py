@@ -128,8 +128,8 @@ def bench_langid(input_path: str) -> dict:
 def bench_decont_stage(input_path: str) -> dict:
     """Index build for all four benchmarks (from CORPUS_SHARED_DIR; HumanEval alone without it) and
     scan throughput on the fixed input, against datatrove's NGramsDecontFilter on the same texts."""
-    from corpus.decont.bench import _shared_benchmarks, bench_decont
-    from corpus.decont.benchmarks import default_benchmarks
+    from decont.bench import _shared_benchmarks, bench_decont
+    from decont.benchmarks import default_benchmarks
 
     table = pq.read_table(input_path, columns=["text", "size"])
     texts = table.column("text").to_pylist()
@@ -155,8 +155,8 @@ def bench_decont_rules(limit_mb: float = 0.0, examples: int = 20) -> dict:
     flagged file is listed with the matched n-gram, to be checked by hand). `limit_mb` 0 = all files."""
     import sysconfig
 
-    from corpus.decont.bench import _shared_benchmarks, compare_rules, read_sample
-    from corpus.decont.benchmarks import default_benchmarks
+    from decont.bench import _shared_benchmarks, compare_rules, read_sample
+    from decont.benchmarks import default_benchmarks
 
     benches = _shared_benchmarks(str(SHARED))[0] if (SHARED / "benchmarks").is_dir() else default_benchmarks()
     root = sysconfig.get_paths()["purelib"]

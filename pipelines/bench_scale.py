@@ -139,7 +139,7 @@ def _tiny(i: int) -> int:
 
 def bench_scheduler(counts: tuple[int, ...] = (10_000, 100_000), num_cpus: int = 2) -> dict[str, Any]:
     """Driver CPU time per task of a map of tiny tasks through the Ray runner; must not grow with the count."""
-    from corpus.ray_runner import RayRunner
+    from corpus.engine.ray_runner import RayRunner
 
     runner = RayRunner(num_cpus=num_cpus)
     out: dict[str, Any] = {"max_in_flight": runner.max_in_flight}

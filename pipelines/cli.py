@@ -9,12 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from corpus import fatal, storage
-from corpus.engine import Executor, write_stats_report
+from corpus import storage
+from corpus.engine import fatal
+from corpus.engine.executor import Executor, write_stats_report
 from corpus.errors import EmptyOutputError, PreflightError
-from corpus.lock import acquire as acquire_run_lock
-from corpus.ray_runner import check_ray_address, start_runner
-from corpus.runner import LazyRunner, Runner
+from corpus.engine.lock import acquire as acquire_run_lock
+from corpus.engine.ray_runner import check_ray_address, start_runner
+from corpus.engine.runner import LazyRunner, Runner
 from corpus.runreport import write_run_report
 from corpus.stats import StatsMismatch
 from pipelines.config import PipelineConfig, load_config
@@ -31,7 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", nargs="?", default=None, help="pipeline YAML (default: pipelines/default.yaml)")
     p.add_argument("--output", "-o", help="output folder or object-store URI, e.g. s3://bucket/run (default: the config's `output`)")
-    p.add_argument("--stages", help="comma-separated stage names to run; the others must have finished output")
+    p.add_argument("--stages", help="comma-separated stage names to run; earlier stages must have finished output, later ones do not run")
     p.add_argument("--resume", action="store_true", help="skip finished stages and finished parts")
     p.add_argument("--num-cpus", type=int, help="CPUs for the local Ray instance")
     p.add_argument("--in-process", action="store_true", help="run every task in this process, without Ray (debugging)")
@@ -72,8 +73,8 @@ def run_command(args: argparse.Namespace) -> int:
         only = set(args.stages.split(",")) if args.stages else None
         address = os.environ.get("RAY_ADDRESS") or cfg.ray.address
         log_path = _setup_file_logging(out_dir)
-        for stage in stages:
-            stage.preflight()  # before Ray starts: a bad input must not cost a cluster connection
+        # Stages are pre-flighted once, by Executor.run, before any work: the runner (Ray) starts lazily,
+        # so a bad input still costs no cluster connection.
         runner = _lazy_runner(args, cfg, address)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
@@ -102,7 +103,7 @@ def run_command(args: argparse.Namespace) -> int:
     except EmptyOutputError as exc:
         print(f"corpus run: nothing useful produced: {exc}", file=sys.stderr)
         return 4
-    except Exception as exc:  # noqa: BLE001 - see corpus.fatal: one line on stderr, traceback in run.log
+    except Exception as exc:  # noqa: BLE001 - see corpus.engine.fatal: one line on stderr, traceback in run.log
         return fatal.report(exc, log_path)
     finally:
         runner.shutdown()

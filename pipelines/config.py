@@ -13,27 +13,17 @@ from corpus.errors import PreflightError
 from corpus.stages.decont import DecontStageConfig
 from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
-from corpus.stages.ingest import InputSpec
+from corpus.stages.ingest import IngestSettings, InputSpec
 from corpus.stages.langid import LangIdConfig
 from corpus.stages.recall import RecallConfig
 from corpus.stages.repo_samples import RepoSamplesConfig
 from corpus.stages.shards import ShardsConfig
 
 
-class IngestSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_file_bytes: int = Field(1_000_000, gt=0)
-    units_per_part: int = Field(256, gt=0, description="at most this many repositories / files per part")
-    part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its inputs hold this many bytes")
-    min_parts: int = Field(8, gt=0, description="with input sizes known, parts close at min(part_bytes, total / min_parts): "
-                           "a small input still gives the CPUs several parts (the same parts on any cluster)")
-
-
 class StagesSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ingest: IngestSection = IngestSection()
+    ingest: IngestSettings = IngestSettings()
     langid: LangIdConfig = LangIdConfig()
     filter: FilterConfig = FilterConfig()
     dedup_exact: ExactDedupConfig = ExactDedupConfig()

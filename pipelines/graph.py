@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from corpus.errors import PreflightError
-from corpus.stage import Stage
+from corpus.engine.stage import Stage
 from corpus.stages.decont import DecontStage
 from corpus.stages.dedup import ExactDedupStage, NearDedupStage
 from corpus.stages.filter import FilterStage
@@ -24,8 +24,7 @@ STAGE_ORDER = ["ingest", "langid", "dedup_exact", "recall", "filter", "decont", 
 def build_stages(cfg: PipelineConfig) -> list[Stage]:
     s = cfg.stages
     stages: dict[str, Stage] = {
-        "ingest": IngestStage(IngestConfig(inputs=cfg.inputs, max_file_bytes=s.ingest.max_file_bytes, units_per_part=s.ingest.units_per_part,
-                                           part_bytes=s.ingest.part_bytes, min_parts=s.ingest.min_parts, allow_empty=cfg.allow_empty)),
+        "ingest": IngestStage(IngestConfig(inputs=cfg.inputs, allow_empty=cfg.allow_empty, **s.ingest.model_dump())),
         "langid": LangIdStage(s.langid),
         "filter": FilterStage(s.filter),
         "dedup_exact": ExactDedupStage(s.dedup_exact),

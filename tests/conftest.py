@@ -54,7 +54,7 @@ def ray_local():
 @pytest.fixture(scope="session")
 def ray_runner(ray_local):
     """The Ray runner on the session's local instance."""
-    from corpus.ray_runner import RayRunner
+    from corpus.engine.ray_runner import RayRunner
 
     return RayRunner()
 

@@ -93,7 +93,7 @@ def test_repo_samples_resume_keeps_committed_parts(tmp_path) -> None:
     import pyarrow.parquet as pq
 
     from corpus import storage
-    from corpus.context import RunContext
+    from corpus.engine.context import RunContext
     from corpus.records import Doc, docs_to_table
     from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from corpus.cli import main
-from corpus.runner import InProcessRunner
+from corpus.engine.runner import InProcessRunner
 from pipelines import cli
 from pipelines.config import PipelineConfig
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.decont.benchmarks import (
+from decont.benchmarks import (
     BenchmarkError,
     BenchmarkSpec,
     default_benchmarks,
@@ -28,12 +28,13 @@ from corpus.decont.benchmarks import (
     load_benchmarks,
     parse_benchmark_specs,
 )
-from corpus.decont.cli import main as cli_main
-from corpus.decont.fetch import fetch_benchmarks
-from corpus.decont.index import DecontConfig, build_index
-from corpus.decont.report import build_report, write_reports
-from corpus.decont.scan import filter_table, merge_counts, scan_records
-from corpus.decont.text import tokenize
+from corpus.commands.decont.cli import main as cli_main
+from decont.fetch import fetch_benchmarks
+from decont.index import DecontConfig, build_index
+from corpus.runreport.decontamination import write_reports
+from decont.report import build_report
+from decont.scan import filter_table, merge_counts, scan_records
+from decont.text import tokenize
 
 FILES = {
     "humaneval": "HumanEval.jsonl.gz",
@@ -367,7 +368,7 @@ def _hand_report(hits: list[dict], by_language: dict) -> dict:
 
 
 def test_html_escapes_hostile_text_and_marks_the_ngram() -> None:
-    from corpus.decont.report import render_html
+    from corpus.runreport.decontamination import render_html
 
     hit = {"doc": "<img src=x onerror=alert(1)>", "benchmark": "<b>bench</b>", "item": "</td><script>alert(2)</script>",
            "field": "prompt", "ngram": "</pre><script>alert(3)</script>",
@@ -430,7 +431,7 @@ def _write_inputs(root: Path, bench_dir: Path) -> None:
 
 
 def test_cli_end_to_end_with_ray(bench_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_local) -> None:
-    # `corpus decont` goes through the one Ray bootstrap (corpus.ray_runner.start_runner): it joins the
+    # `corpus decont` goes through the one Ray bootstrap (corpus.engine.ray_runner.start_runner): it joins the
     # session's Ray instance here instead of starting its own.
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     _write_inputs(tmp_path / "in", bench_dir)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus.decont.bench import bench_decont, false_positives, planted_recall
-from corpus.decont.benchmarks import load_benchmark
-from corpus.decont.index import build_index
+from decont.bench import bench_decont, false_positives, planted_recall
+from decont.benchmarks import load_benchmark
+from decont.index import build_index
 
 
 def test_bench_decont_with_datatrove(shared_dir: Path) -> None:
@@ -40,7 +40,7 @@ def test_false_positive_and_recall_helpers(shared_dir: Path) -> None:
 
 
 def test_compare_rules_measures_keys_recall_and_false_positives(shared_dir: Path) -> None:
-    from corpus.decont.bench import compare_rules
+    from decont.bench import compare_rules
 
     he = load_benchmark("humaneval", str(shared_dir / "benchmarks" / "HumanEval.jsonl.gz"))
     clean = [("width.py", "def width(string):\n    return len(string)\n"), ("add.py", "def add_numbers(a, b):\n    return a + b\n")]

@@ -11,12 +11,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from corpus.context import RunContext
-from corpus.decont.benchmarks import load_benchmark
-from corpus.decont.index import DecontConfig, build_index
+from corpus.engine.context import RunContext
+from decont.benchmarks import load_benchmark
+from decont.index import DecontConfig, build_index
 from corpus.errors import PreflightError
 from corpus.records import Doc, docs_to_table
-from corpus.runner import InProcessRunner
+from corpus.engine.runner import InProcessRunner
 from corpus.stages.decont import DecontStage, DecontStageConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,7 +223,7 @@ def test_stage_and_cli_have_no_ray_of_their_own() -> None:
             imported |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
-    assert not any(m.split(".")[0] == "ray" or m.startswith("corpus.engine") for m in imported), imported
+    assert not any(m.split(".")[0] == "ray" or m.startswith("corpus.engine.executor") for m in imported), imported
     for attr in ("stage_dir", "tmp_dir", "reports_dir", "run_tasks"):
         assert f"ctx.{attr}" not in stage_src
     for path in (ROOT / "corpus" / "decont").glob("*.py"):
@@ -232,7 +232,7 @@ def test_stage_and_cli_have_no_ray_of_their_own() -> None:
 
 def test_stage_writes_parts_hits_and_reports_on_s3(tmp_path: Path, s3_server, monkeypatch, humaneval: list[dict], he_path: str) -> None:
     from corpus import storage
-    from corpus.parts import list_parts
+    from corpus.engine.parts import list_parts
 
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.decont.text import grams, is_content, normalize, pattern, token_spans, tokenize
+from decont.text import grams, is_content, normalize, pattern, token_spans, tokenize
 
 SAMPLES = [
     "def has_close_elements(numbers: List[float], threshold: float) -> bool:\r\n\treturn x==y",

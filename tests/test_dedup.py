@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from corpus import components, shuffle
-from corpus.context import RunContext
+from corpus.ops import components, shuffle
+from corpus.engine.context import RunContext
 from corpus.records import Doc, docs_to_table
-from corpus.runner import InProcessRunner
+from corpus.engine.runner import InProcessRunner
 from corpus.stages import dedup
 from corpus.stages.dedup import ExactDedupStage, NearDedupConfig, NearDedupStage, collide_bucket, exact_keys, minhash_band_keys
 

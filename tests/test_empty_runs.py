@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.engine import Executor
+from corpus.engine.executor import Executor
 from corpus.errors import EmptyOutputError
 from pipelines.config import PipelineConfig
 from pipelines.graph import build_stages

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from corpus import storage
-from corpus.engine import Executor
-from corpus.parts import commit_uri
+from corpus.engine.executor import Executor
+from corpus.engine.parts import commit_uri
 from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
 from corpus.stages.langid import LangIdStage
 
@@ -63,7 +63,7 @@ def test_parts_follow_bytes_not_repository_counts(tmp_path) -> None:
 
 
 def test_source_tasks_write_by_held_bytes_with_the_same_rows(tmp_path, monkeypatch) -> None:
-    import corpus.engine as engine
+    import corpus.engine.executor as engine
 
     inputs = _repos(tmp_path)
     Executor(str(tmp_path / "a"), seed=1).run(_stages(inputs, units_per_part=100))
@@ -74,7 +74,7 @@ def test_source_tasks_write_by_held_bytes_with_the_same_rows(tmp_path, monkeypat
 
 
 def test_a_finished_global_stage_folder_holds_no_temporaries(tmp_path) -> None:
-    from corpus.stage import GlobalStage
+    from corpus.engine.stage import GlobalStage
     from corpus.stats import StageStats
 
     class CopyWithDebris(GlobalStage):
@@ -99,7 +99,7 @@ def test_a_finished_global_stage_folder_holds_no_temporaries(tmp_path) -> None:
 
 
 def test_parts_list_in_numeric_order_past_five_digits(tmp_path) -> None:
-    from corpus.parts import list_parts, part_name
+    from corpus.engine.parts import list_parts, part_name
 
     for i in (99_999, 100_000, 7, 100_001):
         (tmp_path / part_name(i)).write_bytes(b"")
@@ -118,3 +118,63 @@ def test_small_inputs_are_cut_into_min_parts(tmp_path) -> None:
     assert 4 <= len(groups) <= 5 and [u for g in groups for u in g] == units
     assert all(sum(stage.unit_bytes(u) for u in g) >= total // 4 for g in groups[:-1])
     assert len(IngestStage(IngestConfig(inputs=inputs, min_parts=1)).part_groups(units)) == 1  # 64 MB parts
+
+
+def test_stages_runs_a_prefix_on_a_fresh_output(tmp_path) -> None:
+    """`--stages ingest` on a fresh OUT runs ingest only; the stages after it simply do not run."""
+    out = str(tmp_path / "out")
+    ex = Executor(out, seed=1)
+    results = ex.run(_stages(_repos(tmp_path)), only={"ingest"})
+    assert ex.ran == ["ingest"] and list(results) == ["ingest"]
+    assert storage.exists(storage.join(out, "ingest", "_SUCCESS.json"))
+    assert not storage.exists(storage.join(out, "langid"))
+
+
+def test_packaged_tables_and_code_are_in_the_stage_keys() -> None:
+    """A stage's key covers the tables it ships with, not only the ones a config names."""
+    from corpus.stages.decont import DecontStage, DecontStageConfig
+    from corpus.stages.filter import FilterStage, FilterConfig
+    from corpus.stages.recall import RecallConfig, RecallStage
+    from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage
+
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+
+    def names(stage) -> set[str]:
+        return {Path(p).resolve().relative_to(root).as_posix() for p in stage.key_files() if Path(p).resolve().is_relative_to(root)}
+
+    assert "corpus/filters/code_rules.yaml" in names(FilterStage(FilterConfig()))
+    assert "lang_registry/data/languages.yaml" in names(LangIdStage())
+    assert "lang_registry/data/languages.yaml" in names(RepoSamplesStage(RepoSamplesConfig()))
+    assert "classifiers/seed_data/math.jsonl" in names(RecallStage(RecallConfig()))
+    assert {"decont/index.py", "corpus/stages/decont.py"} <= names(DecontStage(DecontStageConfig()))
+
+
+def test_editing_a_packaged_table_reruns_its_stage_on_resume(tmp_path, monkeypatch) -> None:
+    from corpus.engine import stage as stage_mod
+
+    pkg = tmp_path / "site" / "corpus_test_rules"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "rules.yaml").write_text("max_line_length: 1000\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+
+    class RuledLangId(LangIdStage):
+        code_modules = ("lang_registry", "corpus_test_rules")
+
+    def stages():
+        return [IngestStage(IngestConfig(inputs=inputs, min_parts=1)), RuledLangId()]
+
+    inputs = _repos(tmp_path)
+    out = str(tmp_path / "out")
+    Executor(out, seed=1).run(stages())
+    again = Executor(out, seed=1, resume=True)
+    again.run(stages())
+    assert again.ran == []  # nothing changed: everything reused
+
+    (pkg / "rules.yaml").write_text("max_line_length: 100\n")
+    stage_mod.code_digest.cache_clear()  # a new run is a new process; this test stays in one
+    edited = Executor(out, seed=1, resume=True)
+    edited.run(stages())
+    assert edited.ran == ["langid"]

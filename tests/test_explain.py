@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.explain import Explainer, PathError, StageConfigs, load_stage_configs, read_paths
+from corpus.commands.explain import Explainer, PathError, StageConfigs, load_stage_configs, read_paths
 from corpus.filters.signals import code_signals
 from corpus.ingest.repos import walk_local_repo
 from corpus.records import Doc, docs_to_table

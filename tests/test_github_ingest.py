@@ -10,8 +10,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from corpus import storage
-from corpus.engine import Executor
-from corpus.parts import commit_uri, part_uri
+from corpus.engine.executor import Executor
+from corpus.engine.parts import commit_uri, part_uri
 from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
 from tests.github_server import FakeGitHub, FakeRepo
 

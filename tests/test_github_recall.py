@@ -59,16 +59,17 @@ def test_code_prose_counts_descriptions_not_code_or_licences() -> None:
 
 
 def test_github_recall_two_iterations_and_the_filter_keeps_recalled_files(tmp_path: Path) -> None:
-    from corpus.context import RunContext
+    from corpus.engine.context import RunContext
     from corpus.filters.code_rules import check_code, load_rules
-    from corpus.runner import InProcessRunner
+    from corpus.engine.runner import InProcessRunner
     from corpus.stages.filter import FilterStage
-    from corpus.stages.recall import FastTextSection, RecallConfig, RecallStage
-    from corpus.stages.recall_github import GitHubRecallConfig, SeedRule
+    from classifiers import RecallParams
+    from corpus.stages.recall import RecallConfig, RecallStage
+    from corpus.stages.recall.config import GitHubRecallConfig, SeedRule
 
     rows = _rows()
     inputs = _write_parts(rows, tmp_path / "in")
-    cfg = RecallConfig(fasttext=FastTextSection(**FAST), github=GitHubRecallConfig(enabled=True, seed_rule=SeedRule(min_stars=1000)))
+    cfg = RecallConfig(fasttext=RecallParams(**FAST), github=GitHubRecallConfig(enabled=True, seed_rule=SeedRule(min_stars=1000)))
     assert RecallConfig().github.enabled is False and cfg.github.iterations == 2
     out = tmp_path / "out"
     stats = RecallStage(cfg).run(RunContext(str(out), seed=1234, stage_name="recall", runner=InProcessRunner(), stage_key="gh"), inputs)
@@ -123,16 +124,17 @@ def test_github_recall_resumes_at_its_iteration_and_reports_a_degenerate_model(t
     and report; DeepSeekMath's lr 0.1 / epoch 3 on ~250 seeds is degenerate: said, and nothing recalled."""
     import logging
 
-    import corpus.stages.recall_github as gh
-    from corpus.context import RunContext
+    import corpus.stages.recall.github as gh
+    from corpus.engine.context import RunContext
     from corpus.errors import PreflightError
-    from corpus.runner import InProcessRunner
-    from corpus.stages.recall import FastTextSection, RecallConfig, RecallStage
-    from corpus.stages.recall_github import GitHubRecallConfig
+    from corpus.engine.runner import InProcessRunner
+    from classifiers import RecallParams
+    from corpus.stages.recall import RecallConfig, RecallStage
+    from corpus.stages.recall.config import GitHubRecallConfig
 
     rows = _rows()[::2]
     inputs = _write_parts(rows, tmp_path / "in", parts=2)
-    cfg = RecallConfig(fasttext=FastTextSection(**FAST), github=GitHubRecallConfig(enabled=True))
+    cfg = RecallConfig(fasttext=RecallParams(**FAST), github=GitHubRecallConfig(enabled=True))
 
     def run(out: Path, c: RecallConfig = cfg) -> dict:
         RecallStage(c).run(RunContext(str(out), seed=5, stage_name="recall", runner=InProcessRunner(), stage_key="same"), inputs).check("recall")
@@ -166,7 +168,7 @@ def test_github_recall_resumes_at_its_iteration_and_reports_a_degenerate_model(t
 
     assert records(tmp_path / "resumed") == records(tmp_path / "whole")
 
-    paper = cfg.model_copy(update={"fasttext": FastTextSection(bucket=20_000)})
+    paper = cfg.model_copy(update={"fasttext": RecallParams(bucket=20_000)})
     with caplog.at_level(logging.WARNING, logger="corpus"):
         report = run(tmp_path / "paper", paper)
     assert report["warnings"] and "github.seeds" in report["warnings"][0]["likely_cause"]

@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from corpus import shuffle
-from corpus.context import RunContext
+from corpus.ops import shuffle
+from corpus.engine.context import RunContext
 from corpus.records import Doc, docs_to_table
-from corpus.runner import InProcessRunner
+from corpus.engine.runner import InProcessRunner
 from corpus.stages import dedup
 from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage, NearDedupConfig, NearDedupStage, choose_survivors, rank_of
 

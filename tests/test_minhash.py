@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pyarrow as pa
 
-from corpus.minhash import TOKEN, MinHasher, batch_token_hashes, shingle_hashes, shingles_of, token_hashes
+from corpus.ops.minhash import TOKEN, MinHasher, batch_token_hashes, shingle_hashes, shingles_of, token_hashes
 
 
 def test_arrow_tokens_equal_python_regex_tokens() -> None:
@@ -138,9 +138,9 @@ def test_numpy_tokens_equal_re2_on_interleaved_batches() -> None:
 
 
 def test_numpy_tokens_equal_re2_across_groups(monkeypatch) -> None:
-    import corpus.minhash
+    import corpus.ops.minhash
 
-    monkeypatch.setattr(corpus.minhash, "_GROUP_BYTES", 3000)  # groups of a few texts, some of one big text
+    monkeypatch.setattr(corpus.ops.minhash, "_GROUP_BYTES", 3000)  # groups of a few texts, some of one big text
     texts = _stdlib_sources(120) + EDGE_TEXTS + [None, "", "é"] * 5
     random.Random(2).shuffle(texts)
     _assert_same(pa.array(texts))

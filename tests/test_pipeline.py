@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from corpus.engine import PreflightError, write_stats_report
-from corpus.ray_runner import check_ray_address
+from corpus.engine.executor import PreflightError, write_stats_report
+from corpus.engine.ray_runner import check_ray_address
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA
 from pipelines.config import PipelineConfig, load_config
 from pipelines.graph import STAGE_ORDER, build_stages
@@ -64,8 +64,8 @@ def _config(root: Path, shared: Path | None) -> PipelineConfig:
 
 
 def _run(cfg: PipelineConfig, out: Path, resume: bool = False):
-    from corpus.engine import Executor
-    from corpus.ray_runner import RayRunner
+    from corpus.engine.executor import Executor
+    from corpus.engine.ray_runner import RayRunner
 
     results = Executor(str(out), seed=cfg.seed, resume=resume, runner=RayRunner()).run(build_stages(cfg))
     write_stats_report(out, results)
@@ -245,7 +245,7 @@ def test_resume_with_fewer_parts_leaves_no_stale_parts(tmp_path, ray_local) -> N
 
 
 def test_decont_flag_mode_keeps_and_marks(tmp_path, ray_local) -> None:
-    from corpus.context import RunContext
+    from corpus.engine.context import RunContext
     from corpus.records import Doc, docs_to_table
     from corpus.stages.decont import DecontStage, DecontStageConfig
 

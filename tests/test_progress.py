@@ -10,8 +10,8 @@ import logging
 
 import pytest
 
-from corpus.progress import INTERVAL_ENV, MODE_ENV, Progress, format_duration, log_interval
-from corpus.runner import InProcessRunner
+from corpus.engine.progress import INTERVAL_ENV, MODE_ENV, Progress, format_duration, log_interval
+from corpus.engine.runner import InProcessRunner
 
 
 class _Clock:
@@ -208,7 +208,7 @@ def test_format_duration(seconds: float, text: str) -> None:
 
 def test_engine_counts_the_records_each_part_read(tmp_path, monkeypatch, caplog) -> None:
     """The engine's `count` reads each part's commit record: the map's records equal the stage's `in`."""
-    from corpus.engine import Executor
+    from corpus.engine.executor import Executor
     from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
 
     repos = []

@@ -326,14 +326,15 @@ def _without_timings(obj):
 
 
 def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_runner, shared_dir: Path, tmp_path: Path) -> None:
-    from corpus.context import RunContext
-    from corpus.runner import InProcessRunner
-    from corpus.stages.recall import FastTextSection, RecallConfig, RecallStage
+    from corpus.engine.context import RunContext
+    from corpus.engine.runner import InProcessRunner
+    from classifiers import RecallParams
+    from corpus.stages.recall import RecallConfig, RecallStage
 
     rows = _doc_rows(shared_dir)
     inputs = _write_parts(rows, tmp_path / "in")
     out = tmp_path / "out"
-    cfg = RecallConfig(iterations=2, fasttext=FastTextSection(**FAST))
+    cfg = RecallConfig(iterations=2, fasttext=RecallParams(**FAST))
     stage = RecallStage(cfg)
     stage.preflight()
     ctx = RunContext(str(out), seed=1234, stage_name="recall", runner=ray_runner, stage_key="k")
@@ -391,13 +392,15 @@ def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_runner, shared
 def test_recall_stage_resumes_at_the_iteration_it_was_killed_in(shared_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """A driver killed in iteration 2 resumes there (iteration 1 is not retrained) and writes the
     same records, model and report as a run that was never interrupted."""
-    import corpus.stages.recall as recall
-    from corpus.context import RunContext
-    from corpus.runner import InProcessRunner
+    import corpus.stages.recall.stage as recall
+    from corpus.engine.context import RunContext
+    from corpus.engine.runner import InProcessRunner
 
     rows = _doc_rows(shared_dir)
     inputs = _write_parts(rows, tmp_path / "in", parts=3)
-    cfg = recall.RecallConfig(iterations=3, fasttext=recall.FastTextSection(**FAST))
+    from classifiers import RecallParams
+
+    cfg = recall.RecallConfig(iterations=3, fasttext=RecallParams(**FAST))
 
     def run(out: Path) -> None:
         ctx = RunContext(str(out), seed=7, stage_name="recall", runner=InProcessRunner(), stage_key="same-key")
@@ -436,7 +439,7 @@ def test_recall_stage_resumes_at_the_iteration_it_was_killed_in(shared_dir: Path
 
 
 def test_recall_stage_preflight_and_passthrough_without_web(tmp_path: Path) -> None:
-    from corpus.context import RunContext
+    from corpus.engine.context import RunContext
     from corpus.errors import PreflightError
     from corpus.records import DOC_SCHEMA, Doc
     from corpus.stages.recall import RecallConfig, RecallStage
@@ -469,7 +472,7 @@ def test_bpe_pretokenizer_from_tokenizer_json(tmp_path: Path) -> None:
 
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    from corpus.stages.recall import BPEPretokenize, make_pretokenize
+    from corpus.stages.recall.common import BPEPretokenize, make_pretokenize
 
     seeds = load_seeds("pkg:classifiers/seed_data/math.jsonl").seeds + load_seeds("pkg:classifiers/seed_data/other.jsonl").seeds
     tok = Tokenizer(models.BPE())
@@ -517,9 +520,10 @@ def test_recall_stage_says_when_the_classifier_is_degenerate(shared_dir: Path, t
     stderr say so, with the likely cause, instead of silently recalling nothing."""
     import logging
 
-    from corpus.context import RunContext
-    from corpus.runner import InProcessRunner
-    from corpus.stages.recall import FastTextSection, RecallConfig, RecallStage
+    from corpus.engine.context import RunContext
+    from corpus.engine.runner import InProcessRunner
+    from classifiers import RecallParams
+    from corpus.stages.recall import RecallConfig, RecallStage
 
     rows = _doc_rows(shared_dir)
     inputs = _write_parts(rows, tmp_path / "in")
@@ -527,7 +531,7 @@ def test_recall_stage_says_when_the_classifier_is_degenerate(shared_dir: Path, t
         out = tmp_path / name
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="corpus"):
-            RecallStage(RecallConfig(iterations=1, fasttext=FastTextSection(**ft))).run(
+            RecallStage(RecallConfig(iterations=1, fasttext=RecallParams(**ft))).run(
                 RunContext(str(out), seed=1234, stage_name="recall", runner=InProcessRunner(), stage_key=name), inputs).check("recall")
         report = json.loads((out / "reports" / "recall.json").read_text())
         it = report["iterations"][0]
@@ -545,10 +549,12 @@ def test_paper_settings_are_the_defaults_and_the_default_run_keeps_its_demo_over
     """DeepSeekMath / Coder-V2 settings (dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3; BPE input
     when a tokenizer is given) are the code defaults; pipelines/default.yaml overrides only lr and
     epoch for its tiny demo, and leaves GitHub recall off."""
-    from corpus.stages.recall import BPEPretokenize, FastTextSection, RecallConfig, make_pretokenize
+    from classifiers import RecallParams
+    from corpus.stages.recall import RecallConfig
+    from corpus.stages.recall.common import BPEPretokenize, make_pretokenize
     from pipelines.config import load_config
 
-    ft = FastTextSection()
+    ft = RecallParams()
     assert (ft.dim, ft.lr, ft.word_ngrams, ft.min_count, ft.epoch) == (256, 0.1, 3, 3, 3)
     p = RecallParams()
     assert (p.dim, p.lr, p.word_ngrams, p.min_count, p.epoch) == (256, 0.1, 3, 3, 3)

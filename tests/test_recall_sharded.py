@@ -142,10 +142,11 @@ def test_recall_stage_on_object_store_matches_local(shared_dir: Path, tmp_path: 
     """OUT on a real S3 server: the models go through local copies, every file through corpus.storage;
     records, report and final model equal a local run's."""
     from corpus import storage
-    from corpus.context import RunContext
+    from corpus.engine.context import RunContext
     from corpus.records import DOC_SCHEMA, Doc
     from corpus.ingest.web import read_warc
-    from corpus.stages.recall import FastTextSection, RecallConfig, RecallStage
+    from classifiers import RecallParams
+    from corpus.stages.recall import RecallConfig, RecallStage
 
     docs = [d for d in read_warc("corpus/samples/web_sample.warc.gz", source="web", domain="text") if isinstance(d, Doc)]
     docs += [d for d in read_warc(str(shared_dir / "web" / "pywb_iana.warc.gz"), source="web", domain="text") if isinstance(d, Doc)]
@@ -160,7 +161,7 @@ def test_recall_stage_on_object_store_matches_local(shared_dir: Path, tmp_path: 
         p.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(part, schema=DOC_SCHEMA), p)
         inputs.append(str(p))
-    cfg = RecallConfig(iterations=2, fasttext=FastTextSection(bucket=20_000, lr=0.5, epoch=10))
+    cfg = RecallConfig(iterations=2, fasttext=RecallParams(bucket=20_000, lr=0.5, epoch=10))
 
     def run(out: str) -> tuple[list[dict], dict, bytes]:
         ctx = RunContext(out, stage_name="recall", seed=3, stage_key="k")
@@ -192,7 +193,7 @@ def test_docstrings_equal_a_walk_over_every_node() -> None:
     """The statement-block walk finds exactly the docstrings `ast.walk` finds, on real files."""
     import ast
 
-    from corpus.stages.recall import docstrings
+    from corpus.stages.recall.stage import docstrings
 
     def by_walk(source: str) -> list[str]:
         tree = ast.parse(source)
@@ -218,8 +219,8 @@ def test_docstrings_equal_a_walk_over_every_node() -> None:
 def test_code_text_hash_sample_is_exact_and_parses_each_file_once(tmp_path: Path, monkeypatch, k: int) -> None:
     """Code-text seeds from a hash sample of files equal those from parsing every file; a sample that
     falls short is topped up with the other files only."""
-    import corpus.stages.recall as recall
-    from corpus.context import RunContext
+    import corpus.stages.recall.stage as recall
+    from corpus.engine.context import RunContext
     from corpus.records import DOC_SCHEMA, Doc
 
     rows = []
@@ -260,7 +261,7 @@ def test_useful_code_seeds_never_changes_the_balanced_size() -> None:
     would be with all of them (the cap only skips lines balancing would sample away)."""
     import random
 
-    from corpus.stages.recall import useful_code_seeds
+    from corpus.stages.recall.stage import useful_code_seeds
 
     def train_sizes(counts: dict[str, int], holdout: float) -> dict[str, int]:
         # split_holdout: labels with >= 20 lines give min(1000, int(n * holdout)) lines to the held-out set

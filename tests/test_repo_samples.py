@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus import storage
-from corpus.context import RunContext
-from corpus.parts import commit_part, commit_uri, list_parts, part_uri
+from corpus.engine.context import RunContext
+from corpus.engine.parts import commit_part, commit_uri, list_parts, part_uri
 from corpus.records import DOC_SCHEMA, Doc, docs_to_table
-from corpus.runner import InProcessRunner
-from corpus.shuffle import ROUTE, Bucket, Shuffled, bucket_files, read_bucket, shuffle, string_route
+from corpus.engine.runner import InProcessRunner
+from corpus.ops.shuffle import ROUTE, Bucket, Shuffled, bucket_files, read_bucket, shuffle, string_route
 from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage, build_samples
 from corpus.stats import StageStats
 from corpus.storage import PartWriter

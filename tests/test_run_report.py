@@ -25,8 +25,8 @@ def report_run(tmp_path_factory):
     """A finished run of the end-to-end fixture (tests/test_pipeline.py's input), in process."""
     from test_pipeline import _config
 
-    from corpus.engine import Executor, write_stats_report
-    from corpus.runner import InProcessRunner
+    from corpus.engine.executor import Executor, write_stats_report
+    from corpus.engine.runner import InProcessRunner
     from pipelines.graph import build_stages
 
     root = tmp_path_factory.mktemp("report")
@@ -221,8 +221,8 @@ def test_the_browser_check_catches_a_broken_page(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def subset_run(tmp_path_factory):
     """A run of three stages with nothing dropped: no dedup, decont, recall or shards to report."""
-    from corpus.engine import Executor, write_stats_report
-    from corpus.runner import InProcessRunner
+    from corpus.engine.executor import Executor, write_stats_report
+    from corpus.engine.runner import InProcessRunner
     from pipelines.config import PipelineConfig
     from pipelines.graph import build_stages
 

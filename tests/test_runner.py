@@ -16,10 +16,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from corpus.context import RunContext
-from corpus.progress import INTERVAL_ENV, MODE_ENV
-from corpus.ray_runner import check_ray_address
-from corpus.runner import InProcessRunner, LazyRunner, largest_first, submission_order
+from corpus.engine.context import RunContext
+from corpus.engine.progress import INTERVAL_ENV, MODE_ENV
+from corpus.engine.ray_runner import check_ray_address
+from corpus.engine.runner import InProcessRunner, LazyRunner, largest_first, submission_order
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +82,7 @@ def test_runners_add_up_the_cpu_time_of_tasks_by_desc(ray_runner) -> None:
 def test_stage_commit_records_its_tasks_cpu(tmp_path) -> None:
     import json
 
-    from corpus.engine import Executor
+    from corpus.engine.executor import Executor
     from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
 
     src = tmp_path / "repo"
@@ -180,7 +180,7 @@ def test_local_ray_asks_for_the_dashboard_without_failing_on_it(monkeypatch, cap
     does not fail ray.init (True does, after a minute of port retries, measured); the run warns."""
     import ray
 
-    from corpus.ray_runner import RayRunner
+    from corpus.engine.ray_runner import RayRunner
 
     seen: dict = {}
 
@@ -212,7 +212,7 @@ def test_a_local_ray_instance_serves_the_dashboard_it_logs() -> None:
     code = (
         "import logging, urllib.error, urllib.request\n"
         "logging.basicConfig(level=logging.INFO)\n"
-        "from corpus.ray_runner import RayRunner\n"
+        "from corpus.engine.ray_runner import RayRunner\n"
         "r = RayRunner(num_cpus=1, dashboard=True)\n"
         "try:\n"
         "    status = urllib.request.urlopen(r.dashboard_url, timeout=20).status\n"
@@ -242,7 +242,7 @@ def test_ray_client_is_installed() -> None:
 
 def test_an_unreachable_ray_client_address_is_a_preflight_error() -> None:
     from corpus.errors import PreflightError
-    from corpus.ray_runner import check_ray_address
+    from corpus.engine.ray_runner import check_ray_address
 
     with pytest.raises(PreflightError, match="unreachable"):
         check_ray_address("ray://127.0.0.1:1", timeout_s=2)
@@ -295,7 +295,7 @@ def test_a_real_ray_client_server_runs_a_map(tmp_path) -> None:
                 time.sleep(0.1)
         code = (
             "import json\n"
-            "from corpus.ray_runner import RayRunner\n"
+            "from corpus.engine.ray_runner import RayRunner\n"
             "from corpus.storage import join\n"
             f"r = RayRunner({address!r})\n"
             "print(json.dumps({'cpus': r.parallelism, 'out': r.map(join, [('d', str(i)) for i in range(5)], count=len)}))\n"

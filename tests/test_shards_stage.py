@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus import storage
-from corpus.context import RunContext
+from corpus.engine.context import RunContext
 from corpus.records import Doc, docs_to_table
 from corpus.stages import shards as shards_mod
 from corpus.stages.shards import EmptyCorpusError, ShardsConfig, ShardsStage

@@ -80,7 +80,7 @@ def _rows(root: str, stage: str) -> list[dict]:
 def test_engine_on_object_store_matches_local(root: str, tmp_path) -> None:
     """The same stages into a local folder and into `root` (local or s3://) give the same rows, and a
     rerun with --resume reuses every committed part."""
-    from corpus.engine import Executor
+    from corpus.engine.executor import Executor
     from pipelines.graph import build_stages
 
     cfg = _small_config(tmp_path)
@@ -104,7 +104,7 @@ def test_object_store_inputs_read_like_local_ones(s3_server, tmp_path, monkeypat
     import tarfile
     from importlib import resources
 
-    from corpus.engine import Executor
+    from corpus.engine.executor import Executor
     from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
 
     for key, value in s3_server.env().items():

@@ -6,19 +6,25 @@ archive or repository is one drop (`archive_limit` / `repo_limit`) whose detail 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import IO
 
+from pydantic import BaseModel, ConfigDict, Field
 
-@dataclass(frozen=True)
-class Limits:
-    max_file_bytes: int = 1_000_000
-    max_archive_bytes: int = 4_000_000_000  # expanded bytes of one archive (tar headers + data)
-    max_archive_members: int = 500_000
-    max_compression_ratio: float = 100.0  # expanded / compressed; source code compresses 3-15x
-    ratio_min_bytes: int = 64_000_000  # the ratio is judged only past this many expanded bytes
-    max_repo_files: int = 500_000
-    max_repo_bytes: int = 4_000_000_000  # bytes of the files read from one repository
+
+class Limits(BaseModel):
+    """What one file, archive or repository may cost a worker; settable as `stages.ingest.<name>`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are dropped as too_large without being read")
+    max_archive_bytes: int = Field(4_000_000_000, gt=0, description="an archive expanding past this many bytes "
+                                   "(tar headers + data) is cut there (archive_limit)")
+    max_archive_members: int = Field(500_000, gt=0, description="an archive with more members is cut there (archive_limit)")
+    max_compression_ratio: float = Field(100.0, gt=1, description="expanded / compressed bytes above which an archive "
+                                         "is cut (archive_limit); source code compresses 3-15x")
+    ratio_min_bytes: int = Field(64_000_000, gt=0, description="the compression ratio is judged only past this many expanded bytes")
+    max_repo_files: int = Field(500_000, gt=0, description="a repository with more files is cut there (repo_limit)")
+    max_repo_bytes: int = Field(4_000_000_000, gt=0, description="a repository with more bytes of files is cut there (repo_limit)")
 
 
 class CountingReader:

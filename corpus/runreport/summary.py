@@ -21,10 +21,10 @@ import pyarrow.compute as pc
 import xxhash
 
 from corpus import storage
-from corpus.parts import DROPPED_DIR
+from corpus.engine.parts import DROPPED_DIR
 
 FORMAT = "coder-corpus-report/1"
-SUCCESS = "_SUCCESS.json"  # written by corpus.engine; named here so the report needs no engine import
+SUCCESS = "_SUCCESS.json"  # written by corpus.engine.executor; named here so the report needs no engine import
 # Run order of the default graph: used only for an output whose stats.json predates its `order` key.
 KNOWN_ORDER = ("ingest", "langid", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards")
 # From this stage on, a row is a repository sample (its files concatenated), not a file.

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
 from corpus.errors import PreflightError
-from corpus.parts import commit_part, committed, part_name, part_uri, write_filtered_part
-from corpus.stage import GlobalStage, Resources
+from corpus.engine.parts import commit_part, committed, part_name, part_uri, write_filtered_part
+from corpus.engine.stage import GlobalStage, Resources
 from corpus.stats import StageStats
 
 HITS_DIR = "_hits"
@@ -77,7 +77,7 @@ def _detail(hits: list[dict[str, Any]]) -> str:
 
 def decont_part(index: Any, in_uri: str, out_uri: str, hits_out: str, mode: str, key: str) -> dict[str, Any]:
     """One task: scan one input part, write kept/dropped rows, its hits and its commit record."""
-    from corpus.decont.scan import compact, new_counts, scan_record
+    from decont.scan import compact, new_counts, scan_record
 
     table = storage.read_table(in_uri)
     counts = new_counts()
@@ -101,6 +101,7 @@ def decont_part(index: Any, in_uri: str, out_uri: str, hits_out: str, mode: str,
 
 class DecontStage(GlobalStage):
     name = "decont"
+    code_modules = ("decont",)
     version = "2"  # file level, before repository grouping; per-part hits and commit records
     resources = Resources(num_cpus=1)
     config: DecontStageConfig
@@ -109,7 +110,7 @@ class DecontStage(GlobalStage):
         super().__init__(config or DecontStageConfig())
 
     def _specs(self):
-        from corpus.decont.benchmarks import resolve_specs
+        from decont.benchmarks import resolve_specs
 
         # Known benchmarks the config does not mention stay in the list so the report names them missing.
         return resolve_specs(self.config.benchmarks)
@@ -120,7 +121,7 @@ class DecontStage(GlobalStage):
         return [s.source for s in self._specs() if s.source and "://" not in s.source and Path(s.source).is_file()]
 
     def preflight(self) -> None:
-        from corpus.decont.benchmarks import DISABLED, humaneval_package_path
+        from decont.benchmarks import DISABLED, humaneval_package_path
 
         try:
             specs = self._specs()
@@ -148,7 +149,7 @@ class DecontStage(GlobalStage):
             )
 
     def _load(self):
-        from corpus.decont.benchmarks import DISABLED, load_benchmarks
+        from decont.benchmarks import DISABLED, load_benchmarks
 
         specs = self._specs()
         benchmarks, missing = load_benchmarks(specs)
@@ -160,9 +161,10 @@ class DecontStage(GlobalStage):
         return benchmarks, missing
 
     def run(self, ctx, inputs: list[str]) -> StageStats:
-        from corpus.decont.index import DecontConfig, build_index
-        from corpus.decont.report import build_report, write_reports
-        from corpus.decont.scan import merge_counts, new_counts
+        from decont.index import DecontConfig, build_index
+        from corpus.runreport.decontamination import write_reports
+        from decont.report import build_report
+        from decont.scan import merge_counts, new_counts
 
         benchmarks, missing = self._load()
         index = build_index(benchmarks, DecontConfig(rule=self.config.rule))

@@ -1,9 +1,9 @@
 """Exact and MinHash near deduplication as distributed steps; the driver holds O(parts + rounds).
 
 1. keys:    every document emits 64-bit keys (exact: its content hash; near: one per LSH band), shuffled
-            by key (corpus.shuffle: one file per part, buckets from the key bytes).
+            by key (corpus.ops.shuffle: one file per part, buckets from the key bytes).
 2. edges:   per key bucket, documents sharing a key become edges (first ref -> each other ref).
-3. cc-NNN:  connected components by large-star / small-star rounds (corpus.components); each
+3. cc-NNN:  connected components by large-star / small-star rounds (corpus.ops.components); each
             duplicate ends linked to its component's smallest ref = first in (part, row) order.
 4. roots:   (duplicate ref, component root) shuffled by the root's part.
    With the keep policy `stars` (the default), three more steps choose each component's survivor:
@@ -35,10 +35,10 @@ import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
-from corpus.components import both_directions, connected_components, roots
-from corpus.parts import pass_through_part, part_uri, write_filtered_part
-from corpus.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_file, part_route, read_bucket, shuffle, write_map_file
-from corpus.stage import GlobalStage
+from corpus.ops.components import both_directions, connected_components, roots
+from corpus.engine.parts import pass_through_part, part_uri, write_filtered_part
+from corpus.ops.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_file, part_route, read_bucket, shuffle, write_map_file
+from corpus.engine.stage import GlobalStage
 from corpus.stats import StageStats
 
 
@@ -63,7 +63,7 @@ def exact_keys(table: pa.Table, part: int) -> pa.Table:
 
 def minhash_band_keys(table: pa.Table, part: int, num_perm: int, bands: int, ngram: int, seed: int) -> pa.Table:
     """One 64-bit key per (document, LSH band): the xxh3 of the band's rows of the MinHash signature."""
-    from corpus.minhash import MinHasher, batch_token_hashes, shingles_of
+    from corpus.ops.minhash import MinHasher, batch_token_hashes, shingles_of
 
     rows = num_perm // bands
     hasher = MinHasher(num_perm, seed)
@@ -235,6 +235,7 @@ def _reduce(ctx: Any, fn: Callable[..., dict], source: Shuffled, name: str, *ext
 
 class _DedupStage(GlobalStage):
     reason = "duplicate"
+    code_modules = ("corpus.ops",)
 
     def key_fn(self) -> Callable[[pa.Table, int], pa.Table]:
         raise NotImplementedError

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.filters.code_rules import RuleResult
 from corpus.records import drop_rows
-from corpus.stage import MapResult, MapStage
+from corpus.engine.stage import MapResult, MapStage
 
 
 class FilterConfig(BaseModel):
@@ -29,6 +29,7 @@ class FilterConfig(BaseModel):
 
 class FilterStage(MapStage):
     name = "filter"
+    code_modules = ("corpus.filters",)  # the packaged rule table (code_rules.yaml) is part of the key
     # 2: `_dropped/` details carry the measured value against the threshold (`repo/path: max_line_length
     # 1234 > 1000 (Python)`; web pages the Gopher threshold) where 1 wrote `repo/path: reason`. The
     # version is in the fingerprint, so --resume recomputes the stage rather than mix the two formats.

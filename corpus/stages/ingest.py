@@ -25,7 +25,7 @@ from corpus.ingest.walk import walk
 from corpus.ingest.web import HtmlExtractor, read_warc
 from corpus.io import expand_remote_glob, is_remote, uri_exists
 from corpus.records import Doc, Drop
-from corpus.stage import SourceStage
+from corpus.engine.stage import SourceStage
 
 LISTABLE_SCHEMES = {"s3", "gs", "gcs", "az", "abfs", "file", "memory", "hdfs"}
 TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst")
@@ -56,23 +56,22 @@ class InputSpec(BaseModel):
                                     "e.g. https://codeload.github.com/{full_name}/tar.gz/{sha} (no API request per repository; no token sent)")
 
 
-class IngestConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IngestSettings(Limits):
+    """`stages.ingest` of the pipeline config: the limits of every input (Limits) and how parts are cut."""
 
-    inputs: list[InputSpec] = Field(min_length=1)
-    max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are dropped as too_large without being read")
-    allow_empty: bool = Field(False, description="an input that yields no document is a warning, not an error")
     units_per_part: int = Field(256, gt=0, description="at most this many repositories / files per output part")
-    max_archive_bytes: int = Field(4_000_000_000, gt=0, description="an archive expanding past this many bytes is cut there (archive_limit)")
-    max_archive_members: int = Field(500_000, gt=0, description="an archive with more members is cut there (archive_limit)")
-    max_compression_ratio: float = Field(100.0, gt=1, description="expanded/compressed bytes past 64 MB above which an archive is cut (archive_limit)")
-    max_repo_files: int = Field(500_000, gt=0, description="a repository with more files is cut there (repo_limit)")
-    max_repo_bytes: int = Field(4_000_000_000, gt=0, description="a repository with more bytes of files is cut there (repo_limit)")
     extract_timeout_s: float = Field(10.0, gt=0, description="HTML-to-text time per page before the page is dropped as timeout")
     part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its units hold this many input bytes "
                             "(where a unit's size is known when planning: local files, installed distributions)")
     min_parts: int = Field(8, gt=0, description="when unit sizes are known, parts close at min(part_bytes, total / min_parts) "
                            "so a small input still gives the CPUs several parts (the same parts on any cluster)")
+
+
+class IngestConfig(IngestSettings):
+    """The ingest stage's whole config: the settings plus the inputs (the pipeline's top-level `inputs`)."""
+
+    inputs: list[InputSpec] = Field(min_length=1)
+    allow_empty: bool = Field(False, description="an input that yields no document is a warning, not an error")
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,7 @@ def _is_git_url(path: str) -> bool:
 
 class IngestStage(SourceStage):
     name = "ingest"
+    code_modules = ("corpus.ingest", "corpus.records")
     config: IngestConfig
 
     # Test hook: keyword arguments for the GitHub client (a fake sleep/clock); not config, not hashed.
@@ -303,16 +303,9 @@ class IngestStage(SourceStage):
                 h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
         return h.hexdigest()[:16]
 
-    def limits(self) -> Limits:
-        c = self.config
-        return Limits(
-            max_file_bytes=c.max_file_bytes, max_archive_bytes=c.max_archive_bytes, max_archive_members=c.max_archive_members,
-            max_compression_ratio=c.max_compression_ratio, max_repo_files=c.max_repo_files, max_repo_bytes=c.max_repo_bytes,
-        )
-
     def read(self, units: list[Unit]) -> Iterator[Doc | Drop]:
         extractor = HtmlExtractor(timeout_s=self.config.extract_timeout_s)
-        limits = self.limits()
+        limits = self.config  # the config is-a Limits
         for unit in units:
             spec = self.config.inputs[unit.input_index]
             common = {"source": spec.name, "domain": spec.domain}

@@ -20,7 +20,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.records import drop_rows
-from corpus.stage import MapResult, MapStage
+from corpus.engine.stage import MapResult, MapStage
 
 NOTEBOOK = "Jupyter Notebook"
 NOTEBOOK_UNPARSABLE = "notebook_unparsable"
@@ -42,6 +42,7 @@ class LangIdConfig(BaseModel):
 
 class LangIdStage(MapStage):
     name = "langid"
+    code_modules = ("lang_registry",)  # the packaged registry is part of the key
     config: LangIdConfig
 
     def __init__(self, config: LangIdConfig | None = None) -> None:

@@ -43,12 +43,12 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
-from corpus.parts import commit_part, committed, part_uri
+from corpus.engine.parts import commit_part, committed, part_uri
 from corpus.records import DOC_SCHEMA, Doc, docs_to_table
-from corpus.shuffle import (ROUTE, Bucket, Shuffled, bucket_files, collect, map_file, part_route, read_bucket, shuffle,
+from corpus.ops.shuffle import (ROUTE, Bucket, Shuffled, bucket_files, collect, map_file, part_route, read_bucket, shuffle,
                             string_route, write_map_file)
 from corpus.storage import PartWriter
-from corpus.stage import GlobalStage
+from corpus.engine.stage import GlobalStage
 from corpus.stats import StageStats
 
 SEPARATOR = "\n"
@@ -274,6 +274,7 @@ def bucket_part(files: Bucket, out_path: str, seed: int, max_chars: int, registr
 
 class RepoSamplesStage(GlobalStage):
     name = "repo_samples"
+    code_modules = ("lang_registry",)  # path comments follow the registry's comment syntax
     version = "3"  # local first: output parts follow the input parts, then buckets of split repositories
     config: RepoSamplesConfig
 

@@ -33,9 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corpus import storage
 from corpus.errors import EmptyOutputError, PreflightError
-from corpus.parts import dropped_uri, part_name
+from corpus.engine.parts import dropped_uri, part_name
 from corpus.records import DROP_SCHEMA, Drop, drops_to_table
-from corpus.stage import GlobalStage
+from corpus.engine.stage import GlobalStage
 from corpus.stats import StageStats
 
 log = logging.getLogger("corpus")
@@ -345,6 +345,7 @@ def pack_range(tok_uri: str, sha: str, fast: bool, scatter_uris: list[str], buck
 
 class ShardsStage(GlobalStage):
     name = "shards"
+    code_modules = ("tokenizer",)
     version = "4"  # 4: eval files named validation-*.parquet (3: tokenizer sample of 16 KB pieces)
     config: ShardsConfig
 

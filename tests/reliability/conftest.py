@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from corpus import storage
-from corpus.engine import run_source_part
-from corpus.parts import dropped_uri
+from corpus.engine.executor import run_source_part
+from corpus.engine.parts import dropped_uri
 from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
 from corpus.stats import StageStats
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.fatal import EXIT_FATAL, one_line
+from corpus.engine.fatal import EXIT_FATAL, one_line
 
 ROOT = Path(__file__).resolve().parents[2]
 

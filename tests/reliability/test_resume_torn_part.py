@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from corpus import storage
-from corpus.parts import commit_part, commit_uri, committed, dropped_uri
+from corpus.engine.parts import commit_part, commit_uri, committed, dropped_uri
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, docs_to_table
 from corpus.stats import StageStats
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from corpus import storage
-from corpus.lock import LOCK_NAME, LockHeld, acquire
+from corpus.engine.lock import LOCK_NAME, LockHeld, acquire
 
 
 def _dead_pid() -> int:

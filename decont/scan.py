@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from corpus.decont.index import DecontIndex
+from decont.index import DecontIndex
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -6,13 +6,15 @@
                through the RunContext (ctx.map / ctx.share) and saves finished steps (ctx.save_step)
                so a killed run resumes at the step it was in.
 
-Stages know nothing about executors or Ray: the engine (corpus.engine) and a runner (corpus.runner)
+Stages know nothing about executors or Ray: the engine (corpus.engine.executor) and a runner (corpus.engine.runner)
 decide where and when they run. Every byte they read or write goes through corpus.storage.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ import pyarrow as pa
 from corpus.records import DOC_SCHEMA, Doc, Drop
 
 if TYPE_CHECKING:
-    from corpus.context import RunContext
+    from corpus.engine.context import RunContext
     from corpus.stats import StageStats
 
 
@@ -33,6 +35,32 @@ def _file_sha(path: str) -> str:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
         return "missing"
+
+
+# What a stage's code is made of: its modules' source and the data files packaged beside them (rule
+# tables, registries, seed files). Any edit changes the stage key, so --resume never reuses stale output.
+CODE_SUFFIXES = (".py", ".yaml", ".yml", ".json", ".jsonl", ".txt")
+
+
+@functools.lru_cache(maxsize=None)
+def module_files(module: str) -> tuple[str, ...]:
+    """The files of a module, or of a package and everything under it, that make up its code."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"no module {module!r}")
+    origin = Path(spec.origin)
+    if origin.name != "__init__.py":
+        return (str(origin),)
+    return tuple(sorted(str(f) for f in origin.parent.rglob("*") if f.suffix in CODE_SUFFIXES and "__pycache__" not in f.parts))
+
+
+@functools.lru_cache(maxsize=None)
+def code_digest(modules: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    for module in modules:
+        for path in module_files(module):
+            h.update(Path(path).name.encode() + b"\0" + _file_sha(path).encode())
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -52,6 +80,8 @@ class MapResult:
 class Stage(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the logic changes output, so --resume recomputes
+    # Modules or packages besides the stage's own module whose code or packaged tables shape its output.
+    code_modules: ClassVar[tuple[str, ...]] = ()
     resources: ClassVar[Resources] = Resources()
     output_schema: ClassVar[pa.Schema] = DOC_SCHEMA
 
@@ -70,9 +100,18 @@ class Stage(ABC):
         """Files whose contents (not just names) change the stage's output, e.g. a rule table."""
         return []
 
+    def code(self) -> tuple[str, ...]:
+        """The modules whose source (and packaged data files) is part of the stage key."""
+        return (type(self).__module__, *self.code_modules)
+
+    def key_files(self) -> list[str]:
+        """Every file whose contents are in the stage key: configured files and the stage's code."""
+        return sorted({*self.content_files(), *(f for m in self.code() for f in module_files(m))})
+
     def fingerprint(self) -> str:
         contents = {p: _file_sha(p) for p in self.content_files()}
-        blob = json.dumps({"stage": self.name, "version": self.version, "config": self.config_json(), "files": contents}, sort_keys=True)
+        blob = json.dumps({"stage": self.name, "version": self.version, "config": self.config_json(), "files": contents,
+                           "code": code_digest(self.code())}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def preflight(self) -> None:

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from corpus.decont.benchmarks import BenchmarkError, load_benchmark
+from decont.benchmarks import BenchmarkError, load_benchmark
 
 CANONICAL_URLS: dict[str, str] = {
     "humaneval": "https://github.com/openai/human-eval/raw/master/data/HumanEval.jsonl.gz",

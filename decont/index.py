@@ -36,8 +36,8 @@ from typing import Iterable
 
 import numpy as np
 
-from corpus.decont.benchmarks import Benchmark
-from corpus.decont.text import grams, is_content, pattern, token_spans
+from decont.benchmarks import Benchmark
+from decont.text import grams, is_content, pattern, token_spans
 
 _SEED = 0x5EED_DEC0
 

@@ -5,11 +5,11 @@ objects with every task. Stages never import Ray or the engine: they call `ctx.m
 their RunContext, which forwards here. Two runners implement it:
 
 - InProcessRunner: runs every task in this process, one after the other (unit tests, debugging, pdb);
-- RayRunner (corpus.ray_runner): Ray tasks with a bounded number in flight.
+- RayRunner (corpus.engine.ray_runner): Ray tasks with a bounded number in flight.
 
 `Runner.map` itself is shared: a runner only says how to run tasks and yields them as they finish
 (`_run_tasks`), with a heartbeat (None) whenever `heartbeat` seconds pass without one finishing;
-collecting results in input order, the CPU profile and progress (corpus.progress) are the same for
+collecting results in input order, the CPU profile and progress (corpus.engine.progress) are the same for
 every runner. LazyRunner starts the runner it wraps on first use.
 """
 
@@ -20,7 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from corpus.progress import Progress
+from corpus.engine.progress import Progress
 
 
 class Shared:

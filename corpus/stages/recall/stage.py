@@ -20,6 +20,7 @@ Outputs: `OUT/recall/part-*.parquet`, `OUT/recall/model.bin` (the final model, f
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import logging
@@ -31,99 +32,23 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field
 
 from classifiers import RecallDataError, RecallParams
 from corpus import storage
 from corpus.errors import PreflightError
-from corpus.parts import part_name, part_uri, pass_through_part, write_filtered_part
-from corpus.stage import GlobalStage
-from corpus.stages.recall_github import GitHubRecallConfig
+from corpus.engine.parts import part_name, part_uri, pass_through_part, write_filtered_part
+from corpus.engine.stage import GlobalStage
+from corpus.stages.recall.common import (
+    check_degenerate, load_model, make_pretokenize, score_spread, seed_task, sha256_file, table_digest, warn_degenerate,
+)
+from corpus.stages.recall.config import RecallConfig
+from corpus.stages.recall.github import mark, run_github
 from corpus.stats import StageStats
 
 log = logging.getLogger("corpus")
 
 DOMAIN_OF_LABEL = {"code": "code", "math": "math", "other": "text"}
 WORD = re.compile(r"\w+")
-
-
-class FastTextSection(BaseModel):
-    """DeepSeekMath's hyper-parameters; bucket and thread are this project's (see docs/recall.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dim: int = Field(256, gt=0)
-    lr: float = Field(0.1, gt=0)
-    word_ngrams: int = Field(3, gt=0)
-    min_count: int = Field(3, gt=0)
-    epoch: int = Field(3, gt=0)
-    bucket: int = Field(100_000, gt=0, description="hashed n-gram rows; model size ~ bucket x dim x 4 bytes")
-    thread: int = Field(1, gt=0, description="fastText threads per training task (its CPUs); 1 = the same model on every rerun (measured: 2 threads are not reproducible)")
-    max_tokens: int = Field(4096, gt=0, description="tokens of a page given to fastText")
-    min_count_fallback: bool = Field(True, description="retrain with min_count 1 when no token reaches min_count")
-    max_examples_per_label: int = Field(500_000, gt=0)
-    max_repeat: int = Field(10, ge=1, description="max copies of a minority label's examples when balancing")
-    holdout: float = Field(0.1, ge=0, lt=1, description="share of each label's examples (labels with >= 20) kept out of training to check held-out accuracy")
-
-
-class RecallConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    seeds: list[str] = Field(
-        default_factory=lambda: ["pkg:classifiers/seed_data/math.jsonl", "pkg:classifiers/seed_data/other.jsonl"],
-        description="JSONL seed files {text, label: code|math|other, url?}; pkg: = shipped with the project",
-    )
-    code_text_seeds: bool = Field(True, description="code-related text of the repositories in the input as code positives")
-    code_text_languages: list[str] = Field(default_factory=lambda: ["Markdown", "reStructuredText", "AsciiDoc", "RDoc", "Org", "Text"])
-    docstrings: bool = Field(True, description="also Python docstrings of the repositories' files as code positives")
-    min_seed_words: int = Field(20, ge=1, description="shorter code-text seeds are ignored")
-    max_code_text_seeds: int = Field(20_000, ge=0)
-    tokenizer: str | None = Field(None, description="tokenizer.json (BPE) to pretokenize for fastText; none = regex splitter")
-    iterations: int = Field(3, ge=1, description="DeepSeek-Coder-V2: 3 for web pages")
-    threshold: float = Field(0.5, ge=0, le=1, description="min probability of a page's best label")
-    budget_tokens: dict[str, int] | None = Field(None, description="per label, keep the top-scored pages up to this many tokens")
-    negatives_per_positive: float = Field(1.0, gt=0)
-    folds: int = Field(2, ge=1, description="cross-fitting: a page is never scored by a model that used it as a negative")
-    min_share: float = Field(0.10, ge=0, le=1, description="domain rule: over this share of a domain's pages recalled")
-    min_domain_pages: int = Field(5, ge=1)
-    min_prefix_share: float = Field(0.5, ge=0, le=1)
-    min_prefix_pages: int = Field(3, ge=1)
-    max_prefix_depth: int = Field(2, ge=1)
-    drop_unrecalled: bool = Field(False, description="drop web pages not recalled (reason not_recalled)")
-    recall_domains: list[str] = Field(
-        default_factory=lambda: ["text"],
-        description="only web pages whose input domain is one of these are classified (an input declared math stays math)",
-    )
-    fasttext: FastTextSection = FastTextSection()
-    github: GitHubRecallConfig = Field(GitHubRecallConfig(), description="GitHub recall of repository files the code rules would drop (off by default)")
-
-
-# ------------------------------------------------------------------------------------ pretokenize
-
-
-class BPEPretokenize:
-    """Token strings of a `tokenizers` tokenizer.json (DeepSeek used its DeepSeek-V2 BPE). Picklable:
-    the tokenizer is loaded lazily in each worker."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._tok = None
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "_tok": None}
-
-    def __call__(self, text: str) -> list[str]:
-        if self._tok is None:
-            from tokenizers import Tokenizer
-
-            self._tok = Tokenizer.from_file(self.path)
-        return self._tok.encode(text, add_special_tokens=False).tokens
-
-
-def make_pretokenize(path: str | None):
-    from classifiers import regex_pretokenize
-
-    return BPEPretokenize(path) if path else regex_pretokenize
 
 
 # ------------------------------------------------------------------------------------ scratch files
@@ -156,33 +81,6 @@ NO_KEY = np.uint64(2**64 - 1)
 # they mean the same whichever labels the seeds turn out to have.
 ALL_LABELS = ("code", "math", "other")
 CODE = {lab: j for j, lab in enumerate(ALL_LABELS)}
-
-
-def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_uri: str, urls_uri: str) -> dict[str, Any]:
-    """Load and pretokenize the seed files once; the seed URLs (first positive label) for the index."""
-    from classifiers import OTHER, fasttext_line, load_seeds
-
-    pretokenize = make_pretokenize(pretok_path)
-    labels, lines, report, counts = [], [], {}, {}
-    url_label: dict[str, str | None] = {}
-    for path in paths:
-        loaded = load_seeds(path, {"code", "math", "other"})
-        per: dict[str, int] = {}
-        for text, lab, url in loaded.seeds:
-            labels.append(lab)
-            lines.append(fasttext_line(pretokenize(text), max_tokens))
-            per[lab] = per.get(lab, 0) + 1
-            counts[lab] = counts.get(lab, 0) + 1
-            if url:
-                if url_label.get(url) is None and lab != OTHER:
-                    url_label[url] = lab  # the first positive seed of a URL decides its label
-                else:
-                    url_label.setdefault(url, None)
-        report[path] = {"labels": per, "skipped": loaded.skipped}
-    storage.write_table(lines_uri, pa.table({"label": labels, "line": pa.array(lines, pa.large_string())}))
-    urls = pa.table({"url": list(url_label), "label": list(url_label.values())}, schema=pa.schema([("url", pa.string()), ("label", pa.string())]))
-    storage.write_table(urls_uri, urls)
-    return {"files": report, "counts": counts, "urls": [urls_uri, _table_digest(urls)]}
 
 
 _DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -341,14 +239,6 @@ def code_text_part_task(in_uri: str, code_uri: str, opts: dict[str, Any], bound:
     return _code_text(t, rows, texts, opts, make_pretokenize(opts["tokenizer"]), code_uri)
 
 
-def _table_digest(table: pa.Table) -> str:
-    """Content digest of a small table, so per-process caches are keyed by content, not by name."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as w:
-        w.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
-
-
 _SEED_URLS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
@@ -452,37 +342,10 @@ def train_task(name: str, seed_lines_uri: str, code_text_uri: str, train_uris: l
             info = train_to_file(by_label, local, params)
         except RecallDataError as exc:
             return {"error": str(exc)}
-        digest = _sha256(local)
+        digest = sha256_file(local)
         storage.upload_file(local, model_uri, move=True)
     return {"name": name, "negatives": negatives.num_rows, "info": info.to_json(), "sha256": digest,
             "bytes": storage.size(model_uri)}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:  # a local temporary file of this task, not an output location
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-_MODELS: dict[tuple[str, str], Any] = {}
-_MODELS_KEPT = 4  # one iteration's fold models (and the final one)
-
-
-def _load_model(uri: str, digest: str):
-    """Each fold model is loaded once per worker process (cached by file identity: URI and sha256),
-    not once per part."""
-    from classifiers import RecallModel
-
-    model = _MODELS.get((uri, digest))
-    if model is None:
-        with storage.local_copy(uri) as path:
-            model = RecallModel.load(path)
-        while len(_MODELS) >= _MODELS_KEPT:
-            _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[(uri, digest)] = model
-    return model
 
 
 def score_task(part: int, pages_uri: str, models: list[list[str]], labels: list[str], probs_uri: str, stats_args: dict[str, Any] | None) -> dict[str, Any]:
@@ -495,7 +358,7 @@ def score_task(part: int, pages_uri: str, models: list[list[str]], labels: list[
     started = time.perf_counter()
     for f in np.unique(folds):
         rows = np.nonzero(folds == f)[0]
-        model = _load_model(*models[int(f)])
+        model = load_model(*models[int(f)])
         probs[rows] = model.score_lines([lines[r] for r in rows], labels)
     seconds = time.perf_counter() - started
     storage.write_table(probs_uri, pa.table({f"p_{lab}": probs[:, j] for j, lab in enumerate(labels)}))
@@ -563,7 +426,7 @@ def reduce_task(counts_uris: list[str], positive: list[str], rule: dict[str, Any
     totals = sum_counts([storage.read_table(u) for u in counts_uris], positive)
     table, report = decisions(totals, positive, rule["min_share"], rule["min_domain_pages"], rule["min_prefix_share"], rule["min_prefix_pages"])
     storage.write_table(decisions_uri, table)
-    return {**report, "decisions": [decisions_uri, _table_digest(table)]}
+    return {**report, "decisions": [decisions_uri, table_digest(table)]}
 
 
 _DECISIONS: dict[str, Any] = {}
@@ -603,7 +466,6 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
     domains = table.column("domain").to_pylist()
     metas = table.column("meta").to_pylist()
     if github is not None:
-        from corpus.stages.recall_github import mark
 
         metas = mark(metas, *github)
         table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
@@ -655,6 +517,7 @@ def _file_digest(path: str) -> str:
 
 class RecallStage(GlobalStage):
     name = "recall"
+    code_modules = ("corpus.stages.recall", "classifiers")  # the packaged seed files are part of the key
     version = "4"  # code-text seeds capped at what balancing can use
     config: RecallConfig
 
@@ -717,7 +580,6 @@ class RecallStage(GlobalStage):
                 report["skipped"] = str(exc)
         gh = None
         if cfg.github.enabled:
-            from corpus.stages.recall_github import run_github
 
             gh = run_github(self, ctx, inputs, report, self._params(ctx))
         drop = cfg.drop_unrecalled and final is not None
@@ -784,11 +646,7 @@ class RecallStage(GlobalStage):
 
     def _params(self, ctx) -> dict[str, Any]:
         ft = self.config.fasttext
-        return RecallParams(
-            dim=ft.dim, lr=ft.lr, word_ngrams=ft.word_ngrams, min_count=ft.min_count, epoch=ft.epoch, bucket=ft.bucket,
-            thread=ft.thread, seed=ctx.seed, max_tokens=ft.max_tokens, min_count_fallback=ft.min_count_fallback,
-            max_examples_per_label=ft.max_examples_per_label, max_repeat=ft.max_repeat, holdout=ft.holdout,
-        ).to_json()
+        return dataclasses.replace(ft, seed=ctx.seed if ft.seed is None else ft.seed).to_json()
 
     def _iterate(self, ctx, prep: dict[str, Any], pages: list[str], report: dict[str, Any]) -> dict[str, Any]:
         cfg, S, n = self.config, ctx.scratch, len(pages)
@@ -809,7 +667,7 @@ class RecallStage(GlobalStage):
             if "error" in done:
                 raise RecallDataError(done["error"])
             report["iterations"].append(done["entry"])
-            _warn_degenerate(report, done["entry"])
+            warn_degenerate(report, done["entry"])
             state = done["next"]
             if it == cfg.iterations:
                 report["model"] = done["model"]
@@ -895,8 +753,8 @@ class RecallStage(GlobalStage):
             "score_pages_per_s": _rate(sum(s["pages"] for s in scored), sum(s["score_seconds"] for s in scored)),
             "seconds": round(time.time() - started, 2),
         }
-        entry["score_spread"] = _spread(scored)
-        _check_degenerate(entry, trained, "web recall")
+        entry["score_spread"] = score_spread(scored)
+        check_degenerate(entry, trained, "web recall")
         if it > 1:
             # DeepSeekMath stopped when ~98% of an iteration's pages had been collected before.
             both = _sum_dicts(s["both"] for s in sums)
@@ -920,38 +778,6 @@ def _seed_readable(path: str) -> bool:
 
 def _stats_call(part: int, pages_uri: str, probs_uri: str, labels: list[str], kwargs: dict[str, Any]) -> dict[str, Any]:
     return stats_task(part, pages_uri, probs_uri, labels, **kwargs)
-
-
-def _spread(scored: list[dict[str, Any]]) -> float | None:
-    """Largest (max - min) of any label's probability over every scored document (per-part extremes)."""
-    mins = [s["p_min"] for s in scored if s.get("p_min") is not None]
-    if not mins:
-        return None
-    maxs = [s["p_max"] for s in scored if s.get("p_max") is not None]
-    return round(float((np.max(maxs, axis=0) - np.min(mins, axis=0)).max()), 5)
-
-
-def _check_degenerate(entry: dict[str, Any], trained: list[dict[str, Any]], what: str, seeds_key: str = "stages.recall.seeds") -> None:
-    """Mark an iteration whose classifier is degenerate (report + a warning on stderr), so a run that
-    recalls nothing says why instead of doing so silently."""
-    from classifiers.quality import LIKELY_CAUSE, degenerate_reasons
-
-    scored = sum(entry.get("scored", {}).values()) if isinstance(entry.get("scored"), dict) else entry.get("scored", 0)
-    reasons = []
-    for t in trained:
-        for r in degenerate_reasons(t["info"].get("heldout"), None, 0):
-            reasons.append(f"model {t['name']}: {r}")
-    reasons += degenerate_reasons(None, entry.get("score_spread"), scored)
-    if reasons:
-        entry["degenerate"] = {"model": what, "reasons": reasons, "likely_cause": LIKELY_CAUSE.format(seeds=seeds_key)}
-
-
-def _warn_degenerate(report: dict[str, Any], entry: dict[str, Any]) -> None:
-    """On stderr (logger corpus) and in the report's `warnings`; also when the iteration was resumed."""
-    d = entry.get("degenerate")
-    if d:
-        report.setdefault("warnings", []).append({"iteration": entry["iteration"], **d})
-        log.warning("%s iteration %d: the classifier is degenerate (%s); likely cause: %s", d["model"], entry["iteration"], "; ".join(d["reasons"]), d["likely_cause"])
 
 
 def _sum_dicts(dicts) -> dict[str, int]:

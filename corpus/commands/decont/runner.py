@@ -1,7 +1,7 @@
 """Distributing a `corpus decont` scan through the runner protocol: the index is shared once, one task
 per input chunk.
 
-The runner comes from the one bootstrap every command uses (`corpus.ray_runner.start_runner`): Ray at
+The runner comes from the one bootstrap every command uses (`corpus.engine.ray_runner.start_runner`): Ray at
 RAY_ADDRESS or a local instance, or in-process (`--no-ray`). Either way each task runs
 `scan.scan_records` on `inputs.read_chunk`, so both compute exactly the same thing.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.decont.index import DecontIndex
-from corpus.decont.inputs import Chunk, read_chunk
-from corpus.decont.scan import merge_counts, new_counts, scan_records
-from corpus.runner import Runner
+from decont.index import DecontIndex
+from corpus.commands.decont.inputs import Chunk, read_chunk
+from decont.scan import merge_counts, new_counts, scan_records
+from corpus.engine.runner import Runner
 
 
 def scan_chunk(index: DecontIndex, chunk: Chunk, max_file_bytes: int, text_field: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:

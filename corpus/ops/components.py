@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from corpus import storage
-from corpus.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_file, read_bucket, write_map_file
+from corpus.ops.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_file, read_bucket, write_map_file
 
 LARGE, SMALL = "large", "small"
 

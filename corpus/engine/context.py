@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from corpus import storage
-from corpus.runner import InProcessRunner, Runner, Shared, largest_first
+from corpus.engine.runner import InProcessRunner, Runner, Shared, largest_first
 
 STEPS_DIR = "_steps"
 

@@ -39,7 +39,7 @@ import xxhash
 from corpus import storage
 
 ROUTE = "_route"
-META_KEY = b"corpus.shuffle"
+META_KEY = b"corpus.ops.shuffle"
 MIN_SLOT_BYTES = 32 * 1024  # smallest row group a map file is cut into (smaller: footer cost dominates)
 SLOT_BYTES_PER_COLUMN = 16 * 1024
 MAX_FILE_BITS = 12  # at most 4,096 row groups per map file

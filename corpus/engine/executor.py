@@ -1,7 +1,7 @@
 """The executor: runs a list of stages in order, one folder per stage, resumable and accounted.
 
-It knows nothing about what a stage does, only its shape (corpus.stage), and nothing about Ray: work
-goes through a Runner (corpus.runner). Per stage it writes `OUT/<stage>/part-*.parquet`, quarantined
+It knows nothing about what a stage does, only its shape (corpus.engine.stage), and nothing about Ray: work
+goes through a Runner (corpus.engine.runner). Per stage it writes `OUT/<stage>/part-*.parquet`, quarantined
 rows under `OUT/<stage>/_dropped/`, a commit record per part, and `_SUCCESS.json` last (stage key, input
 fingerprint, the part names the next stage reads, counts). Every byte goes through corpus.storage, so OUT
 may be a local folder or an object-store URI. The driver holds O(parts) state: part names, keys and
@@ -16,13 +16,13 @@ import time
 from typing import Any, Callable
 
 from corpus import storage
-from corpus.context import STEPS_DIR, RunContext
+from corpus.engine.context import STEPS_DIR, RunContext
 from corpus.errors import PreflightError
 from corpus.hfcard import write_dataset_card
-from corpus.parts import commit_part, committed, dropped_uri, list_parts, part_name
+from corpus.engine.parts import commit_part, committed, dropped_uri, list_parts, part_name
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
-from corpus.runner import InProcessRunner, Runner, largest_first
-from corpus.stage import GlobalStage, MapStage, SourceStage, Stage
+from corpus.engine.runner import InProcessRunner, Runner, largest_first
+from corpus.engine.stage import GlobalStage, MapStage, SourceStage, Stage
 from corpus.stats import StageStats, StatsMismatch
 
 __all__ = ["Executor", "PreflightError", "write_stats_report"]
@@ -137,7 +137,10 @@ class Executor:
             unknown = only - set(names)
             if unknown:
                 raise PreflightError(f"--stages names unknown stage(s) {sorted(unknown)}; known: {names}")
-        for stage in stages:
+            # Stages after the last selected one do not run: `--stages ingest` on a fresh OUT runs a prefix.
+            last = max(names.index(n) for n in only)
+            stages, names = stages[: last + 1], names[: last + 1]
+        for stage in stages:  # the one pre-flight of the run: before any stage starts (and before Ray does)
             stage.preflight()
         self.ran = []
         results: dict[str, StageStats] = {}

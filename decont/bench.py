@@ -1,7 +1,7 @@
 """Measurements: index build time, scan throughput (MB/s on one core), false positives on clean code,
 recall of planted copies, and datatrove's n-gram decontamination on the same input.
 
-    python -m corpus.decont.bench [--benchmarks SPEC | --shared DIR] [--sample DIR] [--limit-mb 40] [--json OUT]
+    python -m decont.bench [--benchmarks SPEC | --shared DIR] [--sample DIR] [--limit-mb 40] [--json OUT]
 
 datatrove's `NGramsDecontIndexer` needs lighteval and downloads tasks from the Hub, so it cannot run
 offline; its `NGramsDecontFilter` only reads `<task>.index.hashes` files of uint64 xxhash64 values of
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from corpus.decont.benchmarks import Benchmark, BenchmarkSpec, load_benchmarks, parse_benchmark_specs
-from corpus.decont.index import DecontConfig, DecontIndex, build_index
+from decont.benchmarks import Benchmark, BenchmarkSpec, load_benchmarks, parse_benchmark_specs
+from decont.index import DecontConfig, DecontIndex, build_index
 
 FILES = {"humaneval": "HumanEval.jsonl.gz", "mbpp": "mbpp.jsonl", "gsm8k": "gsm8k_test.jsonl", "math": "math_test.jsonl"}
 
@@ -254,7 +254,7 @@ def _shared_benchmarks(shared: str | None = None) -> tuple[list[Benchmark], list
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m corpus.decont.bench", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m decont.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--benchmarks", default=None, help="NAME=SOURCE,... (default: the four files in --shared)")
     ap.add_argument("--shared", default=None, help="shared folder with benchmarks/ (default $CORPUS_SHARED_DIR or ../shared)")
     ap.add_argument("--sample", default=sysconfig.get_paths()["purelib"], help="clean code folder (default: site-packages)")

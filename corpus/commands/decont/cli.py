@@ -7,13 +7,14 @@ import json
 import sys
 import time
 
-from corpus.decont.benchmarks import DISABLED, KNOWN, load_benchmarks, resolve_specs
-from corpus.decont.fetch import CANONICAL_URLS, fetch_benchmarks
-from corpus.decont.index import RULES, DecontConfig, build_index
-from corpus.decont.inputs import plan_inputs
-from corpus.decont.report import build_report, write_reports
-from corpus.decont.runner import scan_chunks
-from corpus.decont.text import UNITS
+from decont.benchmarks import DISABLED, KNOWN, load_benchmarks, resolve_specs
+from decont.fetch import CANONICAL_URLS, fetch_benchmarks
+from decont.index import RULES, DecontConfig, build_index
+from corpus.commands.decont.inputs import plan_inputs
+from corpus.runreport.decontamination import write_reports
+from decont.report import build_report
+from corpus.commands.decont.runner import scan_chunks
+from decont.text import UNITS
 
 BENCH_HELP = (
     "comma-separated NAME=SOURCE[:FIELD+FIELD]; known names " + ", ".join(KNOWN) + "; any other name is a custom "
@@ -49,7 +50,7 @@ def cmd_decont(args: argparse.Namespace) -> int:
     total_bytes = sum(c.bytes for c in chunks)
     in_process = args.no_ray or bool(args.local_below_mb and total_bytes < args.local_below_mb << 20)
     from corpus.errors import PreflightError
-    from corpus.ray_runner import start_runner  # the one Ray bootstrap of every command
+    from corpus.engine.ray_runner import start_runner  # the one Ray bootstrap of every command
 
     try:
         runner = start_runner(num_cpus=args.num_cpus, in_process=in_process)
@@ -146,7 +147,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m corpus.decont.cli decont ...` = `corpus decont ...`."""
+    """`python -m corpus.commands.decont.cli decont ...` = `corpus decont ...`."""
     from corpus.cli import main as corpus_main
 
     return corpus_main(argv)

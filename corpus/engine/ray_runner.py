@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable
 
 from corpus.errors import PreflightError
-from corpus.runner import Runner, Shared, timed_call
+from corpus.engine.runner import Runner, Shared, timed_call
 
 log = logging.getLogger("corpus")
 
@@ -172,7 +172,7 @@ def start_runner(address: str | None = None, num_cpus: int | None = None, in_pro
     """The runner of every command: in-process, or Ray at `address` (RAY_ADDRESS) or a local instance
     (with the Ray dashboard when `dashboard` is true)."""
     if in_process:
-        from corpus.runner import InProcessRunner
+        from corpus.engine.runner import InProcessRunner
 
         return InProcessRunner()
     return RayRunner(address or os.environ.get("RAY_ADDRESS") or None, num_cpus, dashboard=dashboard)

@@ -1,7 +1,7 @@
 """GitHub recall (DeepSeek-Coder-V2 §2: "the same pipeline on GitHub with two iterations"): a fastText
 classifier of high-quality source code, trained on seed files against random repository files, scores
 the repository files the filter's code rules would drop; the files it recalls carry `meta.recall` and
-the filter keeps them. Part of the recall stage (`corpus/stages/recall.py`), off by default.
+the filter keeps them. Part of the recall stage (`corpus/stages/recall/stage.py`), off by default.
 
 Per part, one index task reads the repository files once and writes a scratch table of the rows the
 loop needs, pretokenized: seeds, pool files and negative candidates (kind 0 / 1 / 2). Per iteration
@@ -18,35 +18,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
-
 from corpus import storage
+from corpus.stages.recall.common import check_degenerate, load_model, make_pretokenize, score_spread, seed_task, sha256_file, warn_degenerate
 
 SEED, POOL, NEGATIVE = 0, 1, 2
 LINES_SCHEMA = pa.schema([("row", pa.int32()), ("kind", pa.int8()), ("key", pa.uint64()), ("tokens", pa.int64()),
                           ("why", pa.string()), ("line", pa.large_string())])
 RECALL_KIND = "github_code"  # meta.recall.kind of a recalled repository file (the filter keeps it)
-
-
-class SeedRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    min_prose_words: int = Field(40, ge=1, description="prose words in comments and docstrings (classifiers.code_prose)")
-    min_prose_share: float = Field(0.2, ge=0, le=1, description="their share of the file's words")
-    min_stars: int | None = Field(None, ge=0, description="files of repositories with at least this many stars (meta.github.stars) are seeds too")
-
-
-class GitHubRecallConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = Field(False, description="recall repository files the code rules would drop (recipe §1.4)")
-    iterations: int = Field(2, ge=1, description="DeepSeek-Coder-V2: 2 for GitHub")
-    seeds: list[str] = Field(default_factory=list, description="JSONL {text, label: code|other} files added to the rule's seeds")
-    seed_rule: SeedRule = SeedRule()
-    threshold: float = Field(0.5, ge=0, le=1, description="min P(code) of a recalled file")
-    negatives_per_positive: float = Field(1.0, gt=0)
-    max_negatives: int = Field(100_000, ge=1, description="random repository files kept as negative candidates")
-    code_rules: str | None = Field(None, description="the filter's threshold table, when it is not corpus/filters/code_rules.yaml (keep equal to stages.filter.code_rules)")
 
 
 def _stars(meta: str | None) -> int | None:
@@ -66,7 +44,6 @@ def index_task(in_uri: str, part: int, out_uri: str, opts: dict[str, Any], key_b
     from classifiers.code_prose import is_seed
     from classifiers.sharded import sample_keys
     from corpus.filters.code_rules import check_code, load_rules
-    from corpus.stages.recall import make_pretokenize
 
     rules = load_rules(opts["code_rules"])
     rule = opts["seed_rule"]
@@ -113,7 +90,6 @@ def train_task(lines_uris: list[str], known_uris: list[str | None], user_seeds_u
     `other` seeds."""
     from classifiers import OTHER, RecallDataError, RecallParams
     from classifiers.model import train_to_file
-    from corpus.stages.recall import _sha256
 
     pos: list[str] = []
     neg = []  # (key, part, row, line)
@@ -140,7 +116,7 @@ def train_task(lines_uris: list[str], known_uris: list[str | None], user_seeds_u
             info = train_to_file({"code": pos, OTHER: negatives}, local, RecallParams(**params_json))
         except RecallDataError as exc:
             return {"error": str(exc), "positives": len(pos), "negatives": len(negatives)}
-        digest = _sha256(local)
+        digest = sha256_file(local)
         storage.upload_file(local, model_uri)
     return {"name": "github", "positives": len(pos), "negatives": len(negatives), "info": info.to_json(), "sha256": digest}
 
@@ -148,13 +124,12 @@ def train_task(lines_uris: list[str], known_uris: list[str | None], user_seeds_u
 def score_task(lines_uri: str, model: list[str], prev_uri: str | None, it: int, threshold: float, out_uri: str) -> dict[str, Any]:
     """Score the part's pool files; `first` = the first iteration that recalled a file (0 = never),
     carried over from the previous iteration (a file once recalled stays a positive)."""
-    from corpus.stages.recall import _load_model
 
     t = storage.read_table(lines_uri, columns=["row", "kind", "tokens", "line"])
     pool = np.nonzero(t.column("kind").to_numpy() == POOL)[0]
     lines = t.column("line").take(pa.array(pool, pa.int64())).to_pylist()
     started = time.perf_counter()
-    p = _load_model(*model).score_lines(lines, ["code"])[:, 0] if lines else np.zeros(0, np.float32)
+    p = load_model(*model).score_lines(lines, ["code"])[:, 0] if lines else np.zeros(0, np.float32)
     seconds = time.perf_counter() - started
     prev = storage.read_table(prev_uri).column("first").to_numpy() if prev_uri else np.zeros(len(pool), np.int8)
     hit = p >= threshold
@@ -189,8 +164,7 @@ def run_github(stage, ctx, inputs: list[str], report: dict[str, Any], params: di
     """The GitHub loop over the parts; returns the per-part scratch files of the final recall (None
     when nothing was trained). Steps `github-prepare` and `github-iter-K` resume like the web loop."""
     from classifiers.sharded import key_threshold
-    from corpus.parts import part_name
-    from corpus.stages.recall import _check_degenerate, _spread, _warn_degenerate, seed_task
+    from corpus.engine.parts import part_name
 
     cfg = stage.config.github
     S, n = ctx.scratch, len(inputs)
@@ -236,17 +210,17 @@ def run_github(stage, ctx, inputs: list[str], report: dict[str, Any], params: di
                                                S("github", f"iter-{it}", part_name(i))) for i in range(n)], desc="recall:github_score")
                 tot = {k: sum(s[k] for s in scored) for k in ("scored", "recalled_files", "recalled_tokens", "new_files", "both", "collected", "collected_tokens")}
                 entry = {"iteration": it, "positives": trained["positives"], "negatives": trained["negatives"], "train": {"github": trained["info"]},
-                         **tot, "score_spread": _spread(scored), "seconds": round(time.time() - started, 2)}
+                         **tot, "score_spread": score_spread(scored), "seconds": round(time.time() - started, 2)}
                 if it > 1:
                     entry["already_recalled_share"] = round(tot["both"] / tot["recalled_files"], 4) if tot["recalled_files"] else 0.0
-                _check_degenerate(entry, [trained], "github recall", "stages.recall.github.seeds, or a looser seed_rule")
+                check_degenerate(entry, [trained], "github recall", "stages.recall.github.seeds, or a looser seed_rule")
                 done = {"entry": entry}
             ctx.save_step(f"github-iter-{it}", done)
         if "error" in done:
             rep["skipped"] = done["error"]
             return None
         rep["iterations"].append(done["entry"])
-        _warn_degenerate(report, done["entry"])
+        warn_degenerate(report, done["entry"])
         if "degenerate" in done["entry"]:
             # Its probabilities are noise around the prior: adding files on them would be a coin flip.
             rep["skipped"] = f"iteration {it}: the classifier is degenerate; no file is recalled"

@@ -1,0 +1,1 @@
+"""Sub-commands that use the pipeline's pieces directly: explain, decont."""

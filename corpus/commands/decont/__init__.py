@@ -1,0 +1,1 @@
+"""`corpus decont` / `corpus benchmarks`: the decontamination library (top-level `decont`) run over inputs."""

@@ -1,0 +1,1 @@
+"""Distributed algorithms over runner tasks and files: the shuffle, connected components, MinHash."""

@@ -1,0 +1,60 @@
+"""The recall stage's config: web recall (DeepSeekMath's loop) and GitHub recall."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from classifiers import RecallParams
+
+
+class SeedRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_prose_words: int = Field(40, ge=1, description="prose words in comments and docstrings (classifiers.code_prose)")
+    min_prose_share: float = Field(0.2, ge=0, le=1, description="their share of the file's words")
+    min_stars: int | None = Field(None, ge=0, description="files of repositories with at least this many stars (meta.github.stars) are seeds too")
+
+
+class GitHubRecallConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="recall repository files the code rules would drop (recipe §1.4)")
+    iterations: int = Field(2, ge=1, description="DeepSeek-Coder-V2: 2 for GitHub")
+    seeds: list[str] = Field(default_factory=list, description="JSONL {text, label: code|other} files added to the rule's seeds")
+    seed_rule: SeedRule = SeedRule()
+    threshold: float = Field(0.5, ge=0, le=1, description="min P(code) of a recalled file")
+    negatives_per_positive: float = Field(1.0, gt=0)
+    max_negatives: int = Field(100_000, ge=1, description="random repository files kept as negative candidates")
+    code_rules: str | None = Field(None, description="the filter's threshold table, when it is not corpus/filters/code_rules.yaml (keep equal to stages.filter.code_rules)")
+
+
+class RecallConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: list[str] = Field(
+        default_factory=lambda: ["pkg:classifiers/seed_data/math.jsonl", "pkg:classifiers/seed_data/other.jsonl"],
+        description="JSONL seed files {text, label: code|math|other, url?}; pkg: = shipped with the project",
+    )
+    code_text_seeds: bool = Field(True, description="code-related text of the repositories in the input as code positives")
+    code_text_languages: list[str] = Field(default_factory=lambda: ["Markdown", "reStructuredText", "AsciiDoc", "RDoc", "Org", "Text"])
+    docstrings: bool = Field(True, description="also Python docstrings of the repositories' files as code positives")
+    min_seed_words: int = Field(20, ge=1, description="shorter code-text seeds are ignored")
+    max_code_text_seeds: int = Field(20_000, ge=0)
+    tokenizer: str | None = Field(None, description="tokenizer.json (BPE) to pretokenize for fastText; none = regex splitter")
+    iterations: int = Field(3, ge=1, description="DeepSeek-Coder-V2: 3 for web pages")
+    threshold: float = Field(0.5, ge=0, le=1, description="min probability of a page's best label")
+    budget_tokens: dict[str, int] | None = Field(None, description="per label, keep the top-scored pages up to this many tokens")
+    negatives_per_positive: float = Field(1.0, gt=0)
+    folds: int = Field(2, ge=1, description="cross-fitting: a page is never scored by a model that used it as a negative")
+    min_share: float = Field(0.10, ge=0, le=1, description="domain rule: over this share of a domain's pages recalled")
+    min_domain_pages: int = Field(5, ge=1)
+    min_prefix_share: float = Field(0.5, ge=0, le=1)
+    min_prefix_pages: int = Field(3, ge=1)
+    max_prefix_depth: int = Field(2, ge=1)
+    drop_unrecalled: bool = Field(False, description="drop web pages not recalled (reason not_recalled)")
+    recall_domains: list[str] = Field(
+        default_factory=lambda: ["text"],
+        description="only web pages whose input domain is one of these are classified (an input declared math stays math)",
+    )
+    fasttext: RecallParams = Field(default_factory=RecallParams, description="fastText hyper-parameters (classifiers.RecallParams)")
+    github: GitHubRecallConfig = Field(GitHubRecallConfig(), description="GitHub recall of repository files the code rules would drop (off by default)")
