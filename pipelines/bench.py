@@ -54,7 +54,8 @@ def _table_mb(table: pa.Table) -> int:
 
 def bench_ingest(input_path: str, warcs: list[str]) -> dict:
     from corpus.records import Doc
-    from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+    from corpus.stages.ingest import IngestConfig, IngestStage
+    from corpus.ingest.kinds import make_input
     from pipelines.config import load_config
 
     cfg = load_config(None)
@@ -64,7 +65,7 @@ def bench_ingest(input_path: str, warcs: list[str]) -> dict:
     (docs, secs) = _timed(lambda: [d for d in stage.read(units) if isinstance(d, Doc)])
     out = _figures(len(docs), sum(len(d.text.encode()) for d in docs), secs)
     if warcs:
-        web = IngestStage(IngestConfig(inputs=[InputSpec(name="web", kind="warc", domain="text", paths=warcs)]))
+        web = IngestStage(IngestConfig(inputs=[make_input(name="web", kind="warc", domain="text", paths=warcs)]))
         wunits = web.plan()
         (items, wsecs) = _timed(lambda: list(web.read(wunits)))
         n_pages = sum(isinstance(i, Doc) for i in items)

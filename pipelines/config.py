@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from corpus.errors import PreflightError
 from corpus.stages.decont import DecontStageConfig
 from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
+from corpus.ingest.kinds.base import resolve_uri
 from corpus.stages.ingest import IngestSettings, InputSpec
 from corpus.stages.langid import LangIdConfig
 from corpus.stages.recall import RecallConfig
@@ -75,12 +75,8 @@ def _format_error(source: str, exc: ValidationError) -> str:
 def load_config(path: str | None = None) -> PipelineConfig:
     source = path or DEFAULT_CONFIG
     try:
-        if source.startswith("pkg:"):
-            package, _, rel = source[4:].partition("/")
-            text = resources.files(package).joinpath(rel).read_text()
-        else:
-            text = Path(source).read_text()
-    except OSError as exc:
+        text = Path(resolve_uri(source)).read_text()
+    except (OSError, ImportError, ValueError) as exc:
         raise PreflightError(f"cannot read config {source}: {exc}") from exc
     try:
         data = yaml.safe_load(text)

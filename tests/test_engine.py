@@ -5,7 +5,8 @@ from __future__ import annotations
 from corpus import storage
 from corpus.engine.executor import Executor
 from corpus.engine.parts import commit_uri
-from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+from corpus.stages.ingest import IngestConfig, IngestStage
+from corpus.ingest.kinds import make_input
 from corpus.stages.langid import LangIdStage
 
 
@@ -15,7 +16,7 @@ def _repos(tmp_path, n: int = 4):
         repo.mkdir(parents=True)
         for i in range(3):
             (repo / f"m{i}.py").write_text(f"def f{r}_{i}(x):\n    return x + {i}\n" * (20 + r))
-    return [InputSpec(name="github", kind="repos", paths=[str(tmp_path / "repos")], each_subdir=True)]
+    return [make_input(name="github", kind="repos", paths=[str(tmp_path / "repos")], each_subdir=True)]
 
 
 def _stages(inputs, **ingest):

@@ -12,7 +12,8 @@ import pytest
 from corpus import storage
 from corpus.engine.executor import Executor
 from corpus.engine.parts import commit_uri, part_uri
-from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+from corpus.stages.ingest import IngestConfig, IngestStage
+from corpus.ingest.kinds import make_input
 from tests.github_server import FakeGitHub, FakeRepo
 
 TOKEN = "ghp_secret-test-token-0123456789"
@@ -31,7 +32,7 @@ def _repos() -> list[FakeRepo]:
 
 
 def _stage(server: FakeGitHub, **kw) -> IngestStage:
-    spec = InputSpec(name="github", kind="github", domain="code", api_url=server.api_url, token_env="CORPUS_GH_TEST_TOKEN",
+    spec = make_input(name="github", kind="github", domain="code", api_url=server.api_url, token_env="CORPUS_GH_TEST_TOKEN",
                      query="", created_after=date(2021, 1, 1), created_before=date(2021, 6, 1), include_forks=True,
                      repos_per_part=2, **kw)
     stage = IngestStage(IngestConfig(inputs=[spec], allow_empty=True))

@@ -182,11 +182,12 @@ def test_stack_parquet_without_repo_column_is_not_a_web_page(tmp_path: Path) -> 
 def test_remote_globs_expand_to_one_unit_per_object() -> None:
     import fsspec
 
-    from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+    from corpus.stages.ingest import IngestConfig, IngestStage
+    from corpus.ingest.kinds import make_input
 
     fs = fsspec.filesystem("memory")
     fs.pipe("/bucket/tars/a.tar.gz", b"x")
     fs.pipe("/bucket/tars/b.tar.gz", b"y")
-    stage = IngestStage(IngestConfig(inputs=[InputSpec(name="gh", kind="repos", paths=["memory://bucket/tars/*.tar.gz"])]))
+    stage = IngestStage(IngestConfig(inputs=[make_input(name="gh", kind="repos", paths=["memory://bucket/tars/*.tar.gz"])]))
     units = stage.plan()
     assert [u.repo for u in units] == ["a", "b"] and all(u.kind == "tarball" for u in units)

@@ -209,7 +209,8 @@ def test_format_duration(seconds: float, text: str) -> None:
 def test_engine_counts_the_records_each_part_read(tmp_path, monkeypatch, caplog) -> None:
     """The engine's `count` reads each part's commit record: the map's records equal the stage's `in`."""
     from corpus.engine.executor import Executor
-    from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+    from corpus.stages.ingest import IngestConfig, IngestStage
+    from corpus.ingest.kinds import make_input
 
     repos = []
     for r in range(4):  # one part per repository
@@ -217,7 +218,7 @@ def test_engine_counts_the_records_each_part_read(tmp_path, monkeypatch, caplog)
         repos[-1].mkdir()
         for i in range(10):
             (repos[-1] / f"m{i}.py").write_text(f"def f{i}(x):\n    return x * {i + r}\n")
-    spec = InputSpec(name="r", kind="repos", domain="code", paths=[str(p) for p in repos])
+    spec = make_input(name="r", kind="repos", domain="code", paths=[str(p) for p in repos])
     stage = IngestStage(IngestConfig(inputs=[spec], units_per_part=1))
     monkeypatch.setenv(INTERVAL_ENV, "0")
     monkeypatch.setenv(MODE_ENV, "log")

@@ -83,13 +83,14 @@ def test_stage_commit_records_its_tasks_cpu(tmp_path) -> None:
     import json
 
     from corpus.engine.executor import Executor
-    from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+    from corpus.stages.ingest import IngestConfig, IngestStage
+    from corpus.ingest.kinds import make_input
 
     src = tmp_path / "repo"
     src.mkdir()
     for i in range(300):
         (src / f"m{i}.py").write_text(f"def f{i}(x):\n    return x * {i}\n" * 800)
-    stage = IngestStage(IngestConfig(inputs=[InputSpec(name="r", kind="repos", domain="code", paths=[str(src)])]))
+    stage = IngestStage(IngestConfig(inputs=[make_input(name="r", kind="repos", domain="code", paths=[str(src)])]))
     Executor(str(tmp_path / "out"), seed=1, resume=False, runner=InProcessRunner()).run([stage])
     done = json.loads((tmp_path / "out" / "ingest" / "_SUCCESS.json").read_text())
     assert set(done["task_cpu_by_step"]) == {"ingest"} and done["task_cpu_seconds"] == done["task_cpu_by_step"]["ingest"] > 0

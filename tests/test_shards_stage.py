@@ -4,7 +4,6 @@ whole repositories held out, a mixture that keeps every domain, and an error whe
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sysconfig
 from pathlib import Path

@@ -105,7 +105,8 @@ def test_object_store_inputs_read_like_local_ones(s3_server, tmp_path, monkeypat
     from importlib import resources
 
     from corpus.engine.executor import Executor
-    from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+    from corpus.stages.ingest import IngestConfig, IngestStage
+    from corpus.ingest.kinds import make_input
 
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
@@ -127,8 +128,8 @@ def test_object_store_inputs_read_like_local_ones(s3_server, tmp_path, monkeypat
         storage.upload_file(local / name, f"{remote}/{name}")
 
     def docs(root: str, out: str) -> list[tuple]:
-        inputs = [InputSpec(name="gh", kind="repos", paths=[f"{root}/*.tar.gz"]),
-                  InputSpec(name="web", kind="warc", domain="text", paths=[f"{root}/*.warc.gz"])]
+        inputs = [make_input(name="gh", kind="repos", paths=[f"{root}/*.tar.gz"]),
+                  make_input(name="web", kind="warc", domain="text", paths=[f"{root}/*.warc.gz"])]
         Executor(out, seed=1).run([IngestStage(IngestConfig(inputs=inputs))])
         done = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
         table = storage.read_tables([storage.join(out, "ingest", p) for p in done["parts"]])

@@ -49,7 +49,7 @@ def load_stage_configs(path: str | os.PathLike | None = None) -> StageConfigs:
     from corpus.stages.filter import FilterConfig
     from corpus.stages.langid import LangIdConfig
 
-    from corpus.stages.ingest import resolve_uri
+    from corpus.ingest.kinds.base import resolve_uri
 
     if path is None:
         source = default_config_path()

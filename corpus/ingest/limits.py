@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class Limits(BaseModel):
     """What one file, archive or repository may cost a worker; settable as `stages.ingest.<name>`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid")
 
     max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are dropped as too_large without being read")
     max_archive_bytes: int = Field(4_000_000_000, gt=0, description="an archive expanding past this many bytes "

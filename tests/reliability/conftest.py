@@ -13,7 +13,8 @@ import pytest
 from corpus import storage
 from corpus.engine.executor import run_source_part
 from corpus.engine.parts import dropped_uri
-from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+from corpus.stages.ingest import IngestConfig, IngestStage
+from corpus.ingest.kinds import make_input
 from corpus.stats import StageStats
 
 
@@ -41,7 +42,7 @@ class IngestResult:
 @pytest.fixture
 def run_ingest(tmp_path: Path) -> Callable[..., IngestResult]:
     def run(inputs: list[dict[str, Any]], **config: Any) -> IngestResult:
-        stage = IngestStage(IngestConfig(inputs=[InputSpec(**i) for i in inputs], **config))
+        stage = IngestStage(IngestConfig(inputs=[make_input(**i) for i in inputs], **config))
         units = stage.plan()
         out = str(tmp_path / "out" / "ingest" / "part-00000.parquet")
         record = run_source_part(stage, units, out, "k")

@@ -102,8 +102,9 @@ def hwm():
     line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
     return int(line.split()[1]) / 1024
 from corpus.engine.executor import run_source_part
-from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
-stage = IngestStage(IngestConfig(inputs=[InputSpec(name="gh", kind="repos", paths=[sys.argv[1]])], max_file_bytes=2_000_000))
+from corpus.stages.ingest import IngestConfig, IngestStage
+from corpus.ingest.kinds import make_input
+stage = IngestStage(IngestConfig(inputs=[make_input(name="gh", kind="repos", paths=[sys.argv[1]])], max_file_bytes=2_000_000))
 record = run_source_part(stage, stage.plan(), sys.argv[2], "k")
 print(json.dumps({"peak_mb": hwm(), "stats": record["stats"]}))
 """

@@ -10,7 +10,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+from corpus.stages.ingest import IngestConfig, IngestStage
+from corpus.ingest.kinds import make_input
 
 
 def _deep(root: Path, levels: int) -> None:
@@ -33,7 +34,7 @@ def test_deep_nesting_is_walked_without_recursion(tmp_path: Path, run_ingest) ->
     _deep(repo, 1500)
     spec = {"name": "gh", "kind": "repos", "paths": [str(tmp_path / "repos")], "each_subdir": True}
     try:
-        stage = IngestStage(IngestConfig(inputs=[InputSpec(**spec)]))
+        stage = IngestStage(IngestConfig(inputs=[make_input(**spec)]))
         stage.input_fingerprint(stage.plan())  # the driver walks the tree too
         r = run_ingest([spec])
         assert r.docs.column("path").to_pylist() == ["a/" * 1500 + "bottom.py"]

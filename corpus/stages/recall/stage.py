@@ -38,6 +38,7 @@ from corpus import storage
 from corpus.errors import PreflightError
 from corpus.engine.parts import part_name, part_uri, pass_through_part, write_filtered_part
 from corpus.engine.stage import GlobalStage
+from corpus.ingest.kinds.base import resolve_uri
 from corpus.stages.recall.common import (
     check_degenerate, load_model, make_pretokenize, score_spread, seed_task, sha256_file, table_digest, warn_degenerate,
 )
@@ -309,7 +310,7 @@ def train_task(name: str, seed_lines_uri: str, code_text_uri: str, train_uris: l
     thread by default: multi-threaded fastText is not reproducible). Returns its report, or an error."""
     import tempfile
 
-    from classifiers import OTHER, RecallDataError, RecallParams
+    from classifiers import OTHER, RecallDataError
     from classifiers.model import train_to_file
 
     seeds = storage.read_table(seed_lines_uri)
@@ -765,15 +766,10 @@ class RecallStage(GlobalStage):
 
 
 def _seed_readable(path: str) -> bool:
-    if path.startswith("pkg:"):
-        from importlib import resources
-
-        package, _, rel = path[4:].partition("/")
-        try:
-            return resources.files(package).joinpath(rel).is_file()
-        except (ModuleNotFoundError, ValueError):
-            return False
-    return Path(path).is_file()
+    try:
+        return Path(resolve_uri(path)).is_file()
+    except (ModuleNotFoundError, ValueError):
+        return False
 
 
 def _stats_call(part: int, pages_uri: str, probs_uri: str, labels: list[str], kwargs: dict[str, Any]) -> dict[str, Any]:

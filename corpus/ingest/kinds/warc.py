@@ -1,0 +1,20 @@
+"""kind: warc and kind: wet — Common Crawl files (one reader: WET is a WARC of conversion records)."""
+
+from __future__ import annotations
+
+from typing import Iterator, Literal
+
+from corpus.ingest.kinds.base import FileInput, ReadContext, Unit
+from corpus.ingest.web import read_warc
+from corpus.records import Doc, Drop
+
+
+class WarcInput(FileInput):
+    kind: Literal["warc"]
+
+    def read(self, unit: Unit, ctx: ReadContext) -> Iterator[Doc | Drop]:
+        yield from read_warc(unit.uri, extractor=ctx.extractor, **self.common())
+
+
+class WetInput(WarcInput):
+    kind: Literal["wet"]  # type: ignore[assignment]
