@@ -12,6 +12,7 @@ from corpus.errors import PreflightError
 from corpus.stages.decont import DecontStageConfig
 from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
+from corpus.ingest.kinds import KINDS
 from corpus.ingest.kinds.base import resolve_uri
 from corpus.stages.ingest import IngestSettings, InputSpec
 from corpus.stages.langid import LangIdConfig
@@ -62,12 +63,18 @@ class PipelineConfig(BaseModel):
 
 
 DEFAULT_CONFIG = "pkg:pipelines/default.yaml"
+KIND_NAMES = {k.model_fields["kind"].annotation.__args__[0] for k in KINDS}
 
 
 def _format_error(source: str, exc: ValidationError) -> str:
     lines = [f"invalid config {source}:"]
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts = [str(p) for p in err["loc"]]
+        # Inside `inputs`, pydantic names the kind it tried (inputs.0.warc.paths): show the config's path.
+        parts = [p for i, p in enumerate(parts) if not (i >= 2 and parts[0] == "inputs" and i == 2 and p in KIND_NAMES)]
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            parts.append("kind")
+        loc = ".".join(parts) or "(top level)"
         lines.append(f"  {loc}: {err['msg']}")
     return "\n".join(lines)
 
