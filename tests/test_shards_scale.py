@@ -22,7 +22,7 @@ from corpus.stages import shards as shards_mod
 from corpus.stages.shards import ShardsConfig, ShardsStage, slice_rows
 from corpus.stages.shards_gather import RangeGather
 
-CFG = dict(vocab_size=600, seq_len=257, rows_per_shard=16, range_tokens=12_000, eval_fraction=0.05)
+CFG = {"vocab_size": 600, "seq_len": 257, "rows_per_shard": 16, "range_tokens": 12_000, "eval_fraction": 0.05}
 REQUESTS = ("parquet_file", "read_table", "open_read", "exists", "list_sizes", "atomic_write")
 
 
@@ -179,3 +179,15 @@ def test_slices_partition_the_rows_in_order(sizes, n) -> None:
     bounds = [slice_rows(pa.array(sizes, pa.int64()), k, n) for k in range(n)]
     rows = [i for a, b in bounds for i in range(a, b)]
     assert rows == list(range(len(sizes)))
+
+
+def test_small_runs_get_several_pack_ranges_from_the_tokens_alone() -> None:
+    """min_ranges cuts a small split into several ranges of >= min_range_tokens (parallel pack tasks), from
+    the token count and the config only; large splits keep range_tokens per range."""
+    from tokenizer.shards import n_ranges_for
+
+    assert n_ranges_for(10_600_000, 50_000_000, 16, 2_000_000) == 5  # the default run: 5 train pack tasks, not 1
+    assert n_ranges_for(1_000_000, 50_000_000, 16, 2_000_000) == 1  # too small to cut
+    assert n_ranges_for(10**9, 50_000_000, 16, 2_000_000) == 20  # range_tokens rules
+    assert n_ranges_for(10**8, 50_000_000, 16, 2_000_000) == 16
+    assert n_ranges_for(10_600_000, 50_000_000) == 1  # min_ranges 1: the rule before

@@ -71,6 +71,9 @@ class ShardsConfig(BaseModel):
     chunk_tokens: int | None = Field(None, gt=16, description="longest training document in tokens (default seq_len)")
     rows_per_shard: int = Field(1024, gt=0)
     range_tokens: int = Field(50_000_000, gt=0, description="tokens per pack task (its memory is ~4 B per token)")
+    min_ranges: int = Field(16, ge=1, description="pack ranges (parallel pack tasks) wanted when the data allows, "
+                            "each of >= min_range_tokens; never from the worker count, so output stays deterministic")
+    min_range_tokens: int = Field(2_000_000, gt=0, description="smallest range min_ranges may cut (its last row is padded)")
     fim_rate: float = Field(0.5, ge=0, le=1)
     fim_mode: str = Field("psm", pattern="^(psm|spm)$")
     fim_spm_rate: float = Field(0.0, ge=0, le=1)
@@ -110,7 +113,8 @@ def _shard_config(cfg: ShardsConfig):
 
     return ShardConfig(seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture,
                        mixture_total_tokens=cfg.total_tokens, max_repeat=cfg.max_repeat,
-                       keep_shares=cfg.keep_shares, range_tokens=cfg.range_tokens)
+                       keep_shares=cfg.keep_shares, range_tokens=cfg.range_tokens, min_ranges=cfg.min_ranges,
+                       min_range_tokens=cfg.min_range_tokens)
 
 
 def _load(tok_uri: str, sha: str, fast: bool):
@@ -540,8 +544,9 @@ class ShardsStage(GlobalStage):
                 available = Counter({d: n for d, n in available.items() if n > 0})
         plan = plan_mixture(dict(sorted(available.items())), cfg.mixture, total_tokens=cfg.total_tokens,
                             max_repeat=cfg.max_repeat, keep_shares=cfg.keep_shares)
-        n_ranges = {"train": n_ranges_for(plan_tokens(plan, available), cfg.range_tokens),
-                    "eval": n_ranges_for(eval_tokens, cfg.range_tokens)}
+        spread = (cfg.min_ranges, cfg.min_range_tokens)
+        n_ranges = {"train": n_ranges_for(plan_tokens(plan, available), cfg.range_tokens, *spread),
+                    "eval": n_ranges_for(eval_tokens, cfg.range_tokens, *spread)}
         return plan, forced, n_ranges
 
     def _slices(self, ctx, inputs: list[str]) -> list[tuple[int, int, int]]:
