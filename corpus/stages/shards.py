@@ -1,21 +1,24 @@
 """shards: tokenizer (trained or given) -> chunks that fit the context -> mixture -> packed Parquet shards.
 
-The driver holds O(parts + ranges) state; every document is touched only inside tasks. Four steps, each
-saved with ctx.save_step so a killed driver resumes at the step it was in, with identical output:
+The driver holds merged counts and file names; every document is touched only inside tasks, and no task
+reads more than ~`fan_in` files whatever the part count. Four steps, each saved with ctx.save_step so a
+killed driver resumes at the step it was in, with identical output:
 
 1. tokenizer: tasks draw a document-hash sample of each part (the same sample whatever the partitioning)
-   into scratch; one task trains the BPE on it (HF tokenizers' trainer is a single-process library call),
-   checks the tiktoken fast encoder on the first 5 MB of the sample, and writes tokenizer.json and
-   tokenizer_config.json to OUT/shards/.
-2. encode:    one task per part encodes each document once and cuts it into chunks of at most
-              `chunk_tokens` tokens (file boundaries, else line boundaries; tokenizer/chunks.py) -> scratch.
-3. mix:       the driver plans the mixture from per-part token counts; one task per part expands each
-              document into its copies, gives every copy an order key hash(seed, chunk, copy) and scatters
-              them to one scratch file per part, one row group per pack range (a fixed slice of the key
-              space, so ranges never depend on the partitioning).
-4. pack:      one task per range reads its row groups from every scatter file, sorts them, draws FIM per
-              copy, packs (a FIM example is never cut across rows) and writes its own shard files.
-The driver then merges the per-range summaries into manifest.json and OUT/reports/shards.json.
+   into scratch; a fan-in tree of merge tasks brings it to <= fan_in files; one task trains the BPE on
+   it (HF tokenizers' trainer is a single-process library call), checks the tiktoken fast encoder on the
+   first 5 MB of the sample, and writes tokenizer.json and tokenizer_config.json to OUT/shards/.
+2. encode:    one task per slice of a part by bytes (a part k times the mean is k tasks) encodes each
+              document once and cuts it into chunks of at most `chunk_tokens` tokens (file boundaries,
+              else line boundaries; tokenizer/chunks.py) -> scratch; summaries merged by a fan-in tree.
+3. mix:       the driver plans the mixture from the merged token counts; one task per part expands each
+              document into its copies, gives every copy an order key hash(seed, chunk, copy) and writes
+              one map file routed by pack bucket (a fixed slice of the key space, so ranges never depend
+              on the partitioning).
+4. pack:      gather levels (shards_gather.RangeGather) while more than fan_in map files; one task per
+              range reads its bucket from <= fan_in files, sorts, draws FIM per copy, packs (a FIM example
+              is never cut across rows) and writes its own shard files.
+A task then merges the per-range summaries (a fan-in tree) into manifest.json and OUT/reports/shards.json.
 """
 
 from __future__ import annotations
