@@ -146,8 +146,10 @@ def _unit(seed: int, doc_id: str) -> float:
 # --------------------------------------------------------------------------------- step 1 tasks
 
 
-def part_text_bytes(in_uri: str) -> int:
-    return int(pc.sum(storage.read_table(in_uri, columns=["size"]).column("size")).as_py() or 0)
+def part_text_bytes(in_uri: str) -> tuple[int, int]:
+    """(text bytes, rows) of a part: the sample's rate and the encode slices follow from them."""
+    sizes = storage.read_table(in_uri, columns=["size"]).column("size")
+    return int(pc.sum(sizes).as_py() or 0), len(sizes)
 
 
 def piece_bounds(text: str, size: int = SAMPLE_PIECE_CHARS) -> list[tuple[int, int]]:
@@ -506,8 +508,7 @@ class ShardsStage(GlobalStage):
     def _tokenizer_step(self, ctx, inputs: list[str]) -> dict:
         cfg = self.config
         want = ENCODER_CHECK_BYTES if cfg.tokenizer else max(cfg.train_bytes, ENCODER_CHECK_BYTES)
-        sizes = ctx.map(part_text_bytes, [(u,) for u in inputs], desc="shards:sizes")
-        keep = min(1.0, want / max(1, sum(sizes)))
+        keep = min(1.0, want / max(1, sum(b for b, _ in self._part_stats(ctx, inputs))))
         sample_uris = [ctx.scratch("bpe_sample", part_name(i)) for i in range(len(inputs))]
         ctx.map(sample_part, [(u, s, keep, ctx.seed) for u, s in zip(inputs, sample_uris)], desc="shards:sample", costs=ctx.part_sizes(inputs))
         # The training task reads at most fan_in files: a tree of merge tasks in between (the sample is
@@ -552,14 +553,24 @@ class ShardsStage(GlobalStage):
                     "eval": n_ranges_for(eval_tokens, cfg.range_tokens, *spread)}
         return plan, forced, n_ranges
 
+    def _part_stats(self, ctx, inputs: list[str]) -> list[tuple[int, int]]:
+        """(text bytes, rows) per part, one small task each; kept for this run (a resumed run past the
+        tokenizer step asks again)."""
+        key = (ctx.stage_uri, tuple(inputs))
+        if getattr(self, "_stats_key", None) != key:
+            self._part_stats_cache = [tuple(x) for x in ctx.map(part_text_bytes, [(u,) for u in inputs], desc="shards:sizes")]
+            self._stats_key = key
+        return self._part_stats_cache
+
     def _slices(self, ctx, inputs: list[str]) -> list[tuple[int, int, int]]:
-        """(part, slice, slices of that part) for the encode tasks: a part over the mean size is encoded
-        by ceil(size / mean) tasks, so no task holds more than the mean (<= 2x the mean task)."""
-        sizes = [max(0, s) for s in ctx.part_sizes(inputs)]
-        mean = max(1, sum(sizes) // max(1, len(sizes)))
+        """(part, slice, slices of that part) for the encode tasks: a part over the mean text bytes is
+        encoded by ceil(bytes / mean) tasks (at most one per row), so no task holds more than about the
+        mean (<= 2x the mean task, except a single document larger than that)."""
+        stats = self._part_stats(ctx, inputs)
+        mean = max(1, sum(b for b, _ in stats) // max(1, len(stats)))
         out = []
-        for p, b in enumerate(sizes):
-            n = max(1, -(-b // mean))
+        for p, (b, rows) in enumerate(stats):
+            n = max(1, min(rows, -(-b // mean)))
             out += [(p, k, n) for k in range(n)]
         return out
 
