@@ -272,7 +272,7 @@ def _read_slice(in_uri: str, index: int, n_slices: int) -> pa.Table:
 def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, index: int, n_slices: int, enc_uri: str, drops_uri: str,
                 summary_uri: str, cfg: ShardsConfig, seed: int) -> int:
     """Encode and chunk one slice of a part (by bytes: see `slice_rows`); quarantine rows for what cannot
-    be encoded. Writes its O(1) counts to summary_uri (merged in tasks, see `merge_encode_summaries`)
+    be encoded. Writes its O(1) counts to summary_uri (merged in tasks: `merge_summaries`)
     and returns its rows."""
     from tokenizer.chunks import FALLBACK_GROUPS, chunks_to_table, group_rank
     from tokenizer.shards import chunk_tokens, encode_chunks

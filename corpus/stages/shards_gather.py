@@ -131,11 +131,6 @@ def gather_task(source: Bucket, out_uri: str, n_buckets: int) -> int:
     return write_map_file(with_routes(table, n_buckets), out_uri)["rows"]
 
 
-def run_gather(ctx: Any, gather: RangeGather, desc: str) -> None:
-    for level in range(1, gather.levels + 1):
-        ctx.map(gather_task, gather.gather_args(level), desc=desc)
-
-
 def fan_in_tree(ctx: Any, uris: list[str], merge: Callable[[list[str], str], Any], folder: str, fan_in: int,
                 limit: int = 1, desc: str = "") -> list[str]:
     """Merge files `fan_in` at a time (merge(inputs, output) in a task), level after level, until at most
