@@ -417,7 +417,7 @@ def mix_part(enc_uris: list[str], in_uri: str, drops_uris: list[str], map_uri: s
         left = [Drop("mixture_downsampled", r["path"], r["source"], r["repo"], r["size"],
                      "left out by the mixture plan (keep_shares: strict)", id=r["id"]) for r in meta if r["id"] in dropped]
     with storage.PartWriter(dropped_out, DROP_SCHEMA) as w:
-        w.write(pa.concat_tables([storage.read_table(u) for u in drops_uris]))
+        w.write(pa.concat_tables([storage.read_table(u) for u in drops_uris]).combine_chunks())
         w.write(drops_to_table(left))
     storage.write_json(summary_uri, {"downsampled": len(left), "downsampled_bytes": sum(d.size or 0 for d in left),
                                      "copies": rows.num_rows})
