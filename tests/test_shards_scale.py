@@ -20,7 +20,7 @@ from corpus.context import RunContext
 from corpus.records import Doc, docs_to_table
 from corpus.stages import shards as shards_mod
 from corpus.stages.shards import ShardsConfig, ShardsStage, slice_rows
-from corpus.stages.shards_gather import RangeGather
+from corpus.stages.shards_gather import RangeGather, range_gather
 
 CFG = {"vocab_size": 600, "seq_len": 257, "rows_per_shard": 16, "range_tokens": 12_000, "eval_fraction": 0.05}
 REQUESTS = ("parquet_file", "read_table", "open_read", "exists", "list_sizes", "atomic_write")
@@ -191,3 +191,13 @@ def test_small_runs_get_several_pack_ranges_from_the_tokens_alone() -> None:
     assert n_ranges_for(10**9, 50_000_000, 16, 2_000_000) == 20  # range_tokens rules
     assert n_ranges_for(10**8, 50_000_000, 16, 2_000_000) == 16
     assert n_ranges_for(10_600_000, 50_000_000) == 1  # min_ranges 1: the rule before
+
+
+def test_gather_only_when_files_or_pairs_are_many() -> None:
+    """Few files and few ranges: pack reads the map files (the default run); many (file, range) pairs:
+    one level of fan-in ~sqrt(files); more files than fan_in: always (the per-task bound)."""
+    assert range_gather("r", 4, 6, 256).levels == 0
+    g = range_gather("r", 52, 108, 256)
+    assert (g.fan_in, g.levels, g.groups(1)) == (8, 1, 7)
+    assert range_gather("r", 300, 2, 256).levels == 1
+    assert range_gather("r", 940_000, 120_000, 256).levels == 2 and range_gather("r", 940_000, 120_000, 256).groups(2) == 15

@@ -43,9 +43,9 @@ from corpus.records import DROP_SCHEMA, Drop, drops_to_table
 from corpus.shuffle import Bucket, read_bucket, write_map_file
 from corpus.stage import GlobalStage
 from corpus.stages.shards_gather import (
-    RangeGather,
     fan_in_tree,
     gather_task,
+    range_gather,
     with_routes,
 )
 from corpus.stats import StageStats
@@ -613,7 +613,7 @@ class ShardsStage(GlobalStage):
             started = time.time()
             plan, forced, n_ranges = self._mix_plan(encoded, seed)
             plan_data = asdict(plan)
-            gather = RangeGather(ctx.scratch("scatter"), len(inputs), n_ranges["train"] + n_ranges["eval"], cfg.fan_in)
+            gather = range_gather(ctx.scratch("scatter"), len(inputs), n_ranges["train"] + n_ranges["eval"], cfg.fan_in)
             by_part: dict[int, list[int]] = {}
             for i, (p, _, _) in enumerate(slices):
                 by_part.setdefault(p, []).append(i)
@@ -627,7 +627,7 @@ class ShardsStage(GlobalStage):
             ctx.save_step("mix", mixed)
             log.info("shards: mix step %.1fs (ranges %s)", time.time() - started, n_ranges)
         n_ranges = mixed["n_ranges"]
-        gather = RangeGather(ctx.scratch("scatter"), len(inputs), n_ranges["train"] + n_ranges["eval"], cfg.fan_in)
+        gather = range_gather(ctx.scratch("scatter"), len(inputs), n_ranges["train"] + n_ranges["eval"], cfg.fan_in)
 
         packed = ctx.load_step("pack")
         if packed is None:

@@ -4,8 +4,8 @@ Two shapes:
 
 - `RangeGather`: the mix tasks write one map file per part (corpus.shuffle's format, routed by pack
   bucket), so a pack task reading its bucket straight from every map file would make parts x buckets
-  reads. Instead, while there are more than `fan_in` files, a level of gather tasks merges `fan_in`
-  files at a time, each task keeping only an interval of the buckets (intervals split `fan_in` ways per
+  reads. Instead (`range_gather`: when there are more than `fan_in` files, or maps x buckets is large),
+  a level of gather tasks merges `fan_in` files at a time, each task keeping only an interval of the buckets (intervals split `fan_in` ways per
   level), so a gathered file stays about a map file's size and each level moves the data once. A pack
   task then reads its bucket from at most `fan_in` files of the last level. Levels: ceil(log_fanin(parts))
   - 1; tasks per level: <= parts; requests per task: <= fan_in reads + 1 write.
@@ -18,6 +18,7 @@ the same order as if it had read every part's file itself.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,9 @@ from corpus.shuffle import (
 )
 
 BUCKET = "bucket"
+# Below this many (map file, bucket) pairs pack tasks read the map files directly: one footer and one
+# ranged read a pair (~1-2 ms measured) costs less than rewriting the data once more.
+GATHER_MIN_PAIRS = 2048
 
 
 def bucket_routes(buckets: np.ndarray, n_buckets: int) -> np.ndarray:
@@ -120,6 +124,15 @@ class RangeGather:
         level = self.levels
         j = self.interval_of(level, bucket)
         return self._source(level, j, 0, bucket, bucket + 1)
+
+
+def range_gather(root: str, n_maps: int, n_buckets: int, fan_in: int) -> RangeGather:
+    """The gather tree of a run: none while maps <= fan_in and maps x buckets is small; else the fan-in
+    min(fan_in, ceil(sqrt(maps))), so one level usually suffices and gather and pack tasks read about
+    as many files each (maps x sqrt(maps) + buckets x sqrt(maps) pairs instead of maps x buckets)."""
+    if n_maps > fan_in or n_maps * n_buckets > GATHER_MIN_PAIRS:
+        fan_in = min(fan_in, max(2, math.isqrt(max(0, n_maps - 1)) + 1))
+    return RangeGather(root, n_maps, n_buckets, fan_in)
 
 
 def gather_task(source: Bucket, out_uri: str, n_buckets: int) -> int:
