@@ -26,9 +26,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .bpe import CorpusTokenizer
-from .chunks import (CHUNK_SCHEMA, FALLBACK_GROUPS, Chunk, DocFormat, fallback_eval_group, chunk_budget, chunk_document, chunks_to_table, eval_group,
+from .chunks import (FALLBACK_GROUPS, Chunk, DocFormat, fallback_eval_group, chunk_budget, chunk_document, chunks_to_table, eval_group,
                      group_rank, materialize, order_key, range_of, split_of_group, token_byte_lengths)
-from .encode import EncodeConfig, EncodedDoc, _encode_safely
+from .encode import EncodeConfig, _encode_safely
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture, share_warnings
 from .packing import Packer, Row
 from .splice import PieceEncoder, splice_applies
@@ -64,6 +64,8 @@ class ShardConfig:
     keep_shares: bool | str = False  # False: keep everything once, up-sample; "strict": hold shares
     batch_size: int = 256  # documents per encode batch in build_shards
     range_tokens: int = 50_000_000  # tokens per pack range (one task's memory: ~4 B per token)
+    min_ranges: int = 16  # pack ranges wanted when the data allows (small runs: parallel pack tasks) ...
+    min_range_tokens: int = 2_000_000  # ... each of at least this many tokens (its last row is padded)
 
     def __post_init__(self) -> None:
         if self.rows_per_shard * self.seq_len >= 2**31:
@@ -232,9 +234,13 @@ def expand_copies(table: pa.Table, plan: MixturePlan, seed: int, n_ranges: Mappi
     return out.sort_by(order), dropped
 
 
-def n_ranges_for(tokens: int, range_tokens: int) -> int:
-    """Pack ranges for a split: from its token count only (so never from the partitioning)."""
-    return max(1, -(-int(tokens) // max(1, range_tokens)))
+def n_ranges_for(tokens: int, range_tokens: int, min_ranges: int = 1, min_range_tokens: int = 1) -> int:
+    """Pack ranges for a split: from its token count and the config only (so never from the partitioning
+    or the worker count). At least `min_ranges` while each keeps >= min_range_tokens, so a small run
+    still spreads packing over several tasks; at most range_tokens per range."""
+    by_size = max(1, -(-int(tokens) // max(1, range_tokens)))
+    spread = min(max(1, min_ranges), max(1, int(tokens) // max(1, min_range_tokens)))
+    return max(by_size, spread)
 
 
 # ------------------------------------------------------------------------------------- packing
@@ -417,7 +423,7 @@ def build_shards(
     table = chunks_to_table(chunks)
     # Range counts from the planned token totals: what the tasks of the stage know before packing.
     expected = {"train": plan_tokens(plan, available), "eval": sum(chunk_tokens(int(c.ids.shape[0]), encode_config.add_bos) for c in chunks if c.split == "eval" or c.group == forced)}
-    n_ranges = {s: n_ranges_for(t, config.range_tokens) for s, t in expected.items()}
+    n_ranges = {s: n_ranges_for(t, config.range_tokens, config.min_ranges, config.min_range_tokens) for s, t in expected.items()}
     copies, _ = expand_copies(table, plan, seed, n_ranges, forced)
     fmt = DocFormat(config.seq_len, encode_config.fim, encode_config.add_bos)
     summaries = []

@@ -1,25 +1,29 @@
 """shards: tokenizer (trained or given) -> chunks that fit the context -> mixture -> packed Parquet shards.
 
-The driver holds O(parts + ranges) state; every document is touched only inside tasks. Four steps, each
-saved with ctx.save_step so a killed driver resumes at the step it was in, with identical output:
+The driver holds merged counts and file names; every document is touched only inside tasks, and no task
+reads more than ~`fan_in` files whatever the part count. Four steps, each saved with ctx.save_step so a
+killed driver resumes at the step it was in, with identical output:
 
 1. tokenizer: tasks draw a document-hash sample of each part (the same sample whatever the partitioning)
-   into scratch; one task trains the BPE on it (HF tokenizers' trainer is a single-process library call),
-   checks the tiktoken fast encoder on the first 5 MB of the sample, and writes tokenizer.json and
-   tokenizer_config.json to OUT/shards/.
-2. encode:    one task per part encodes each document once and cuts it into chunks of at most
-              `chunk_tokens` tokens (file boundaries, else line boundaries; tokenizer/chunks.py) -> scratch.
-3. mix:       the driver plans the mixture from per-part token counts; one task per part expands each
-              document into its copies, gives every copy an order key hash(seed, chunk, copy) and scatters
-              them to one scratch file per part, one row group per pack range (a fixed slice of the key
-              space, so ranges never depend on the partitioning).
-4. pack:      one task per range reads its row groups from every scatter file, sorts them, draws FIM per
-              copy, packs (a FIM example is never cut across rows) and writes its own shard files.
-The driver then merges the per-range summaries into manifest.json and OUT/reports/shards.json.
+   into scratch; a fan-in tree of merge tasks brings it to <= fan_in files; one task trains the BPE on
+   it (HF tokenizers' trainer is a single-process library call), checks the tiktoken fast encoder on the
+   first 5 MB of the sample, and writes tokenizer.json and tokenizer_config.json to OUT/shards/.
+2. encode:    one task per slice of a part by bytes (a part k times the mean is k tasks) encodes each
+              document once and cuts it into chunks of at most `chunk_tokens` tokens (file boundaries,
+              else line boundaries; tokenizer/chunks.py) -> scratch; summaries merged by a fan-in tree.
+3. mix:       the driver plans the mixture from the merged token counts; one task per part expands each
+              document into its copies, gives every copy an order key hash(seed, chunk, copy) and writes
+              one map file routed by pack bucket (a fixed slice of the key space, so ranges never depend
+              on the partitioning).
+4. pack:      gather levels (shards_gather.RangeGather) while more than fan_in map files; one task per
+              range reads its bucket from <= fan_in files, sorts, draws FIM per copy, packs (a FIM example
+              is never cut across rows) and writes its own shard files.
+A task then merges the per-range summaries (a fan-in tree) into manifest.json and OUT/reports/shards.json.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -27,6 +31,7 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -35,7 +40,14 @@ from corpus import storage
 from corpus.errors import EmptyOutputError, PreflightError
 from corpus.engine.parts import dropped_uri, part_name
 from corpus.records import DROP_SCHEMA, Drop, drops_to_table
+from corpus.ops.shuffle import Bucket, read_bucket, write_map_file
 from corpus.engine.stage import GlobalStage
+from corpus.stages.shards_gather import (
+    fan_in_tree,
+    gather_task,
+    range_gather,
+    with_routes,
+)
 from corpus.stats import StageStats
 
 log = logging.getLogger("corpus")
@@ -62,6 +74,9 @@ class ShardsConfig(BaseModel):
     chunk_tokens: int | None = Field(None, gt=16, description="longest training document in tokens (default seq_len)")
     rows_per_shard: int = Field(1024, gt=0)
     range_tokens: int = Field(50_000_000, gt=0, description="tokens per pack task (its memory is ~4 B per token)")
+    min_ranges: int = Field(16, ge=1, description="pack ranges (parallel pack tasks) wanted when the data allows, "
+                            "each of >= min_range_tokens; never from the worker count, so output stays deterministic")
+    min_range_tokens: int = Field(2_000_000, gt=0, description="smallest range min_ranges may cut (its last row is padded)")
     fim_rate: float = Field(0.5, ge=0, le=1)
     fim_mode: str = Field("psm", pattern="^(psm|spm)$")
     fim_spm_rate: float = Field(0.0, ge=0, le=1)
@@ -75,9 +90,11 @@ class ShardsConfig(BaseModel):
     total_tokens: int | None = Field(None, gt=0, description="strict mode: train tokens wanted")
     allow_empty: bool = Field(False, description="accept shards without a single code token")
     fast_encoder: bool = Field(True, description="use the tiktoken encoder of the same BPE when its ids match")
+    fan_in: int = Field(256, ge=2, le=4096, description="files one task reads at most: the tokenizer sample, the "
+                        "summaries and each pack range are merged through trees of this fan-in (output unchanged)")
 
     @model_validator(mode="after")
-    def _chunk_fits(self) -> "ShardsConfig":
+    def _chunk_fits(self) -> ShardsConfig:
         if self.chunk_tokens is not None and self.chunk_tokens > self.seq_len:
             raise ValueError(f"chunk_tokens {self.chunk_tokens} exceeds seq_len {self.seq_len}")
         return self
@@ -99,7 +116,8 @@ def _shard_config(cfg: ShardsConfig):
 
     return ShardConfig(seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture,
                        mixture_total_tokens=cfg.total_tokens, max_repeat=cfg.max_repeat,
-                       keep_shares=cfg.keep_shares, range_tokens=cfg.range_tokens)
+                       keep_shares=cfg.keep_shares, range_tokens=cfg.range_tokens, min_ranges=cfg.min_ranges,
+                       min_range_tokens=cfg.min_range_tokens)
 
 
 def _load(tok_uri: str, sha: str, fast: bool):
@@ -128,8 +146,10 @@ def _unit(seed: int, doc_id: str) -> float:
 # --------------------------------------------------------------------------------- step 1 tasks
 
 
-def part_text_bytes(in_uri: str) -> int:
-    return int(pc.sum(storage.read_table(in_uri, columns=["size"]).column("size")).as_py() or 0)
+def part_text_bytes(in_uri: str) -> tuple[int, int]:
+    """(text bytes, rows) of a part: the sample's rate and the encode slices follow from them."""
+    sizes = storage.read_table(in_uri, columns=["size"]).column("size")
+    return int(pc.sum(sizes).as_py() or 0), len(sizes)
 
 
 def piece_bounds(text: str, size: int = SAMPLE_PIECE_CHARS) -> list[tuple[int, int]]:
@@ -168,6 +188,21 @@ def sample_part(in_uri: str, out_uri: str, keep: float, seed: int) -> int:
     return len(rows)
 
 
+def merge_samples(sample_uris: list[str], out_uri: str) -> int:
+    """One node of the sample's fan-in tree: <= fan_in sample files as one, in (hash, id) order."""
+    if storage.exists(out_uri):
+        return 0
+    table = _sample_table(sample_uris)
+    storage.write_table(out_uri, table)
+    return table.num_rows
+
+
+def _sample_table(sample_uris: list[str]) -> pa.Table:
+    tables = [storage.read_table(u) for u in sample_uris]
+    table = pa.concat_tables(tables) if tables else pa.table({"u": [], "id": [], "text": []})
+    return table.sort_by([("u", "ascending"), ("id", "ascending")]) if table.num_rows else table
+
+
 def train_tokenizer(sample_uris: list[str], stage_uri: str, cfg: ShardsConfig) -> dict:
     """Train (or load the given) tokenizer on the sample, check the fast encoder on the sample's first
     5 MB, write tokenizer.json + tokenizer_config.json. The sample is taken in hash order, so the
@@ -175,9 +210,7 @@ def train_tokenizer(sample_uris: list[str], stage_uri: str, cfg: ShardsConfig) -
     from tokenizer.bpe import BOS, EOS, from_json, train_bpe
     from tokenizer.fast_encode import choose_encoder
 
-    tables = [storage.read_table(u) for u in sample_uris]
-    table = pa.concat_tables(tables) if tables else pa.table({"u": [], "id": [], "text": []})
-    table = table.sort_by([("u", "ascending"), ("id", "ascending")]) if table.num_rows else table
+    table = _sample_table(sample_uris)  # <= fan_in files: the roots of the sample's fan-in tree
     texts = table.column("text").to_pylist() if table.num_rows else []
     if cfg.tokenizer:
         raw = storage.read_bytes(cfg.tokenizer)
@@ -200,15 +233,53 @@ def train_tokenizer(sample_uris: list[str], stage_uri: str, cfg: ShardsConfig) -
 # --------------------------------------------------------------------------------- step 2 task
 
 
-def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, drops_uri: str, groups_uri: str,
-                cfg: ShardsConfig, seed: int) -> dict:
-    """Encode and chunk one part; quarantine rows for what cannot be encoded. Returns O(1) counts."""
+def slice_rows(sizes: pa.ChunkedArray | pa.Array, index: int, n_slices: int) -> tuple[int, int]:
+    """[first, end) rows of slice `index` of n_slices: the rows whose start (in text bytes) falls in that
+    share of the part's bytes, so a part n_slices times the mean is encoded by n_slices tasks."""
+    if n_slices <= 1:
+        return 0, len(sizes)
+    size = pc.fill_null(sizes, 0).to_numpy().astype(np.int64)
+    total = int(size.sum())
+    if total <= 0:
+        return (0, len(size)) if index == 0 else (0, 0)
+    starts = np.cumsum(size) - size
+    which = np.minimum(n_slices - 1, starts * n_slices // total)
+    return int(np.searchsorted(which, index, "left")), int(np.searchsorted(which, index, "right"))
+
+
+def _read_slice(in_uri: str, index: int, n_slices: int) -> pa.Table:
+    """The rows of one slice of a part, reading only the row groups that hold them."""
+    if n_slices <= 1:
+        return storage.read_table(in_uri, columns=READ_COLUMNS)
+    pf = storage.parquet_file(in_uri)
+    try:
+        first, end = slice_rows(pf.read(columns=["size"]).column("size"), index, n_slices)
+        groups, offset, skip = [], 0, None
+        for g in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(g).num_rows
+            if offset < end and offset + n > first:
+                groups.append(g)
+                skip = offset if skip is None else skip
+            offset += n
+        if not groups:
+            return pf.schema_arrow.empty_table().select(READ_COLUMNS)
+        table = pf.read_row_groups(groups, columns=READ_COLUMNS)
+    finally:
+        pf.close()
+    return table.slice(first - skip, end - first)
+
+
+def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, index: int, n_slices: int, enc_uri: str, drops_uri: str,
+                summary_uri: str, cfg: ShardsConfig, seed: int) -> int:
+    """Encode and chunk one slice of a part (by bytes: see `slice_rows`); quarantine rows for what cannot
+    be encoded. Writes its O(1) counts to summary_uri (merged in tasks: `merge_summaries`)
+    and returns its rows."""
     from tokenizer.chunks import FALLBACK_GROUPS, chunks_to_table, group_rank
     from tokenizer.shards import chunk_tokens, encode_chunks
 
     tok, lens, encoder = _load(tok_uri, sha, fast)
     ecfg = _encode_config(cfg)
-    table = storage.read_table(in_uri, columns=READ_COLUMNS)
+    table = _read_slice(in_uri, index, n_slices)
     skipped: Counter = Counter()
     languages: Counter = Counter()
     chunks, done = [], set()
@@ -220,8 +291,9 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, d
         chunks.extend(got)
         done.update(ok)
     storage.write_table(enc_uri, chunks_to_table(chunks))
-    meta = table.select(["id", "source", "repo", "path", "size", "text"]).to_pylist()
-    drops = [_encode_drop(r) for r in meta if r["id"] not in done]
+    # Only the rows left out are turned into records (their text tells why): not every document's text again.
+    ids = table.column("id").to_pylist()
+    drops = [_encode_drop(table.slice(i, 1).to_pylist()[0]) for i, x in enumerate(ids) if x not in done]
     storage.write_table(drops_uri, drops_to_table(drops) if drops else DROP_SCHEMA.empty_table())
     train: Counter = Counter()
     eval_tokens: Counter = Counter()
@@ -234,25 +306,69 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, enc_uri: str, d
         else:
             eval_tokens[c.domain] += n
     # For the eval fallback (the draw held out nothing): every group's tokens while there are few, and
-    # the group of smallest hash, whose tokens are exactly the sum of the parts that report it.
+    # the group of smallest hash, whose tokens are exactly the sum of the slices that report it.
     best = min(by_group, key=lambda g: (group_rank(seed, g), g)) if by_group else None
-    if len(by_group) <= FALLBACK_GROUPS:  # read by the driver only if the eval draw holds out nothing
-        storage.write_json(groups_uri, {g: dict(c) for g, c in sorted(by_group.items())})
-    size = {r["id"]: r["size"] or 0 for r in meta}
-    return {
+    in_bytes = int(pc.sum(table.column("size")).as_py() or 0)
+    summary = {
         "n_in": table.num_rows,
-        "in_bytes": sum(size.values()),
-        "n_encoded": len(done),
-        "encoded_bytes": sum(size[i] for i in done),
+        "in_bytes": in_bytes,
+        "n_encoded": table.num_rows - len(drops),
+        "encoded_bytes": in_bytes - sum(d.size or 0 for d in drops),
         "drops": {d.reason: [n, b] for d, n, b in _count_drops(drops)},
         "train_tokens": dict(sorted(train.items())),
         "eval_tokens": dict(sorted(eval_tokens.items())),
         "eval_chunks": sum(c.split == "eval" for c in chunks),
         "chunks": len(chunks),
         "groups": len(by_group),
+        "group_tokens": {g: dict(c) for g, c in sorted(by_group.items())} if len(by_group) <= FALLBACK_GROUPS else None,
         "min_group": [str(group_rank(seed, best)), best, dict(by_group[best])] if best else None,
         "language_tokens": dict(sorted(languages.items())),
     }
+    storage.write_json(summary_uri, summary)
+    return table.num_rows
+
+
+def _add(a: dict, b: dict) -> dict:
+    return dict(sorted((Counter(a) + Counter(b)).items()))
+
+
+def merge_encode(a: dict, b: dict) -> dict:
+    """Two encode summaries as one (associative, so any tree of merges gives the same result)."""
+    from tokenizer.chunks import FALLBACK_GROUPS
+
+    drops = {r: [a["drops"].get(r, [0, 0])[0] + b["drops"].get(r, [0, 0])[0], a["drops"].get(r, [0, 0])[1] + b["drops"].get(r, [0, 0])[1]]
+             for r in sorted({*a["drops"], *b["drops"]})}
+    groups = None
+    if a["group_tokens"] is not None and b["group_tokens"] is not None:
+        merged: dict[str, Counter] = {g: Counter(t) for g, t in a["group_tokens"].items()}
+        for g, t in b["group_tokens"].items():
+            merged.setdefault(g, Counter()).update(t)
+        groups = {g: dict(sorted(c.items())) for g, c in sorted(merged.items())} if len(merged) <= FALLBACK_GROUPS else None
+    ma, mb = a["min_group"], b["min_group"]
+    if ma and mb and ma[1] == mb[1]:  # every slice holding the smallest group reports it: sum its tokens
+        best = [ma[0], ma[1], _add(ma[2], mb[2])]
+    else:
+        best = min((m for m in (ma, mb) if m), key=lambda m: (int(m[0]), m[1]), default=None)
+    out = {k: a[k] + b[k] for k in ("n_in", "in_bytes", "n_encoded", "encoded_bytes", "eval_chunks", "chunks")}
+    out.update(drops=drops, groups=max(a["groups"], b["groups"]), group_tokens=groups, min_group=best,
+               **{k: _add(a[k], b[k]) for k in ("train_tokens", "eval_tokens", "language_tokens")})
+    return out
+
+
+def merge_mix(a: dict, b: dict) -> dict:
+    return {k: a[k] + b[k] for k in ("downsampled", "downsampled_bytes", "copies")}
+
+
+def merge_summaries(kind: str, in_uris: list[str], out_uri: str) -> int:
+    """One node of a summaries' fan-in tree: <= fan_in JSON summaries (encode or mix) merged as one."""
+    if storage.exists(out_uri):
+        return 0
+    merge = {"encode": merge_encode, "mix": merge_mix}[kind]
+    acc = storage.read_json(in_uris[0])
+    for u in in_uris[1:]:
+        acc = merge(acc, storage.read_json(u))
+    storage.write_json(out_uri, acc)
+    return len(in_uris)
 
 
 def _count_drops(drops: list[Drop]) -> list[tuple[Drop, int, int]]:
@@ -283,61 +399,89 @@ def _encode_drop(record: dict) -> Drop:
 # --------------------------------------------------------------------------------- step 3 task
 
 
-def mix_part(enc_uri: str, in_uri: str, drops_uri: str, scatter_uri: str, dropped_out: str, plan_data: dict,
-             seed: int, n_ranges: dict, forced: str | None) -> dict:
-    """Copies of one part's chunks per the plan, scattered by pack range (one row group per range)."""
+def mix_part(enc_uris: list[str], in_uri: str, drops_uris: list[str], map_uri: str, dropped_out: str, summary_uri: str,
+             plan_data: dict, seed: int, n_ranges: dict, forced: str | None) -> int:
+    """Copies of one part's chunks (its encode slices, in order) per the plan, as one map file routed by
+    pack bucket (corpus.ops.shuffle's format: the gather tree and the pack tasks read a bucket's rows with
+    one ranged read). Writes its counts to summary_uri; returns the copies."""
     from tokenizer.mixture import MixturePlan
     from tokenizer.shards import expand_copies
 
     plan = MixturePlan(**plan_data)
-    rows, dropped = expand_copies(storage.read_table(enc_uri), plan, seed, n_ranges, forced)
-    buckets = rows.column("bucket").to_numpy()
-    with storage.PartWriter(scatter_uri, rows.schema, row_group_rows=1 << 30) as w:
-        start = 0
-        while start < rows.num_rows:  # rows are sorted by bucket: one row group per bucket
-            end = int(buckets.searchsorted(buckets[start], side="right"))
-            w.write(rows.slice(start, end - start))
-            start = end
-    meta = storage.read_table(in_uri, columns=["id", "source", "repo", "path", "size"]).to_pylist()
-    left = [Drop("mixture_downsampled", r["path"], r["source"], r["repo"], r["size"], "left out by the mixture plan (keep_shares: strict)", id=r["id"])
-            for r in meta if r["id"] in dropped]
+    enc = pa.concat_tables([storage.read_table(u) for u in enc_uris])
+    rows, dropped = expand_copies(enc, plan, seed, n_ranges, forced)
+    write_map_file(with_routes(rows, n_ranges["train"] + n_ranges["eval"]), map_uri)
+    left = []
+    if dropped:  # only strict mixtures leave documents out
+        meta = storage.read_table(in_uri, columns=["id", "source", "repo", "path", "size"]).to_pylist()
+        left = [Drop("mixture_downsampled", r["path"], r["source"], r["repo"], r["size"],
+                     "left out by the mixture plan (keep_shares: strict)", id=r["id"]) for r in meta if r["id"] in dropped]
     with storage.PartWriter(dropped_out, DROP_SCHEMA) as w:
-        w.write(storage.read_table(drops_uri))
+        w.write(pa.concat_tables([storage.read_table(u) for u in drops_uris]).combine_chunks())
         w.write(drops_to_table(left))
-    return {"downsampled": len(left), "downsampled_bytes": sum(d.size or 0 for d in left), "copies": rows.num_rows}
+    storage.write_json(summary_uri, {"downsampled": len(left), "downsampled_bytes": sum(d.size or 0 for d in left),
+                                     "copies": rows.num_rows})
+    return rows.num_rows
 
 
 # --------------------------------------------------------------------------------- step 4 task
 
 
-def _bucket_rows(uri: str, bucket: int) -> pa.Table | None:
-    pf = storage.parquet_file(uri)
-    col = pf.schema_arrow.get_field_index("bucket")
-    groups = []
-    for i in range(pf.metadata.num_row_groups):
-        st = pf.metadata.row_group(i).column(col).statistics
-        if st is not None and st.has_min_max and st.min == bucket == st.max:
-            groups.append(i)
-    return pf.read_row_groups(groups) if groups else None
-
-
-def pack_range(tok_uri: str, sha: str, fast: bool, scatter_uris: list[str], bucket: int, split: str, r: int,
+def pack_range(tok_uri: str, sha: str, fast: bool, source: Bucket, split: str, r: int,
                stage_uri: str, summary_uri: str, cfg: ShardsConfig, seed: int) -> dict:
-    """Pack one range into its shard files; the summary is kept in scratch so a rerun skips the range."""
+    """Pack one range into its shard files; it reads its rows from <= fan_in gathered files (`source`).
+    The summary is kept in scratch (a rerun skips the range; the manifest is assembled from them in
+    tasks); the driver gets only its counts."""
     if storage.exists(summary_uri):
-        return storage.read_json(summary_uri)
-    from tokenizer.chunks import CHUNK_SCHEMA, DocFormat
+        return _pack_counts(storage.read_json(summary_uri))
+    from tokenizer.chunks import DocFormat
     from tokenizer.shards import pack_bucket
 
     tok, lens, encoder = _load(tok_uri, sha, fast)
-    parts = [t for u in scatter_uris if (t := _bucket_rows(u, bucket)) is not None]
-    table = pa.concat_tables(parts) if parts else CHUNK_SCHEMA.empty_table()
+    table = read_bucket(source)
     ecfg = _encode_config(cfg)
     fmt = DocFormat(cfg.seq_len, ecfg.fim, ecfg.add_bos)
     summary = pack_bucket(table, split, r, tok, fmt, seed, _shard_config(cfg),
                           lambda name, data: storage.write_bytes(storage.join(stage_uri, name), data), encoder=encoder, lens=lens)
     storage.write_json(summary_uri, summary)
-    return summary
+    return _pack_counts(summary)
+
+
+def _pack_counts(summary: dict) -> dict:
+    return {"split": summary["split"], "range": summary["range"], "shards": len(summary["shards"]),
+            "rows": sum(e["rows"] for e in summary["shards"])}
+
+
+def merge_pack_summaries(in_uris: list[str], out_uri: str) -> int:
+    """One node of the pack summaries' fan-in tree: their range summaries, in range order, in one file."""
+    if storage.exists(out_uri):
+        return 0
+    storage.write_json(out_uri, {"summaries": [s for u in in_uris for s in _range_summaries(u)]})
+    return len(in_uris)
+
+
+def _range_summaries(uri: str) -> list[dict]:
+    data = storage.read_json(uri)
+    return data.get("summaries", [data])
+
+
+def write_manifest(summary_uris: list[str], tok_uri: str, sha: str, stage_uri: str, reports_uri: str, cfg: ShardsConfig,
+                   seed: int, plan_data: dict, forced: bool, extra: dict) -> dict:
+    """manifest.json and reports/shards.json from the (<= fan_in) roots of the pack summaries' tree, in a
+    task: the driver never holds the list of shards. Returns the warnings and the row total."""
+    from tokenizer.bpe import from_json
+    from tokenizer.mixture import MixturePlan
+    from tokenizer.shards import assemble_manifest
+
+    summaries = [s for u in summary_uris for s in _range_summaries(u)]
+    tok = from_json(storage.read_text(tok_uri), path=None, sha256=sha)
+    manifest = assemble_manifest(
+        summaries, tok, sha, seed=seed, encode_config=_encode_config(cfg), config=_shard_config(cfg), plan=MixturePlan(**plan_data),
+        eval_unit="repository or web host" + (" (one forced: the draw held out none)" if forced else ""), extra=extra)
+    storage.write_json(storage.join(stage_uri, "manifest.json"), manifest)
+    report = {k: manifest[k] for k in ("mixture", "fim_examples", "warnings", "totals", "pack_ranges", "encoder")}
+    storage.write_json(storage.join(reports_uri, "shards.json"), report)
+    return {"warnings": manifest["warnings"], "rows": manifest["totals"]["rows"]}
 
 
 # ------------------------------------------------------------------------------------------ stage
@@ -345,8 +489,8 @@ def pack_range(tok_uri: str, sha: str, fast: bool, scatter_uris: list[str], buck
 
 class ShardsStage(GlobalStage):
     name = "shards"
+    version = "5"  # 5: step records hold merged summaries (4: eval files named validation-*.parquet)
     code_modules = ("tokenizer",)
-    version = "4"  # 4: eval files named validation-*.parquet (3: tokenizer sample of 16 KB pieces)
     config: ShardsConfig
 
     def __init__(self, config: ShardsConfig | None = None) -> None:
@@ -365,62 +509,73 @@ class ShardsStage(GlobalStage):
     def _tokenizer_step(self, ctx, inputs: list[str]) -> dict:
         cfg = self.config
         want = ENCODER_CHECK_BYTES if cfg.tokenizer else max(cfg.train_bytes, ENCODER_CHECK_BYTES)
-        sizes = ctx.map(part_text_bytes, [(u,) for u in inputs], desc="shards:sizes")
-        keep = min(1.0, want / max(1, sum(sizes)))
+        keep = min(1.0, want / max(1, sum(b for b, _ in self._part_stats(ctx, inputs))))
         sample_uris = [ctx.scratch("bpe_sample", part_name(i)) for i in range(len(inputs))]
         ctx.map(sample_part, [(u, s, keep, ctx.seed) for u, s in zip(inputs, sample_uris)], desc="shards:sample", costs=ctx.part_sizes(inputs))
-        return ctx.map(train_tokenizer, [(sample_uris, ctx.stage_uri, cfg)], desc="shards:tokenizer")[0]
+        # The training task reads at most fan_in files: a tree of merge tasks in between (the sample is
+        # ~train_bytes whatever the part count, so each level moves only that).
+        roots = fan_in_tree(ctx, sample_uris, merge_samples, ctx.scratch("bpe_sample_tree"), cfg.fan_in, limit=cfg.fan_in,
+                            desc="shards:sample_merge")
+        return ctx.map(train_tokenizer, [(roots, ctx.stage_uri, cfg)], desc="shards:tokenizer")[0]
 
-    def _mix_plan(self, encoded: list[dict], groups_uris: list[str], seed: int) -> tuple[Any, str | None, dict[str, int]]:
-        from tokenizer.chunks import FALLBACK_GROUPS, fallback_eval_group
+    def _merged(self, ctx, kind: str, uris: list[str]) -> dict:
+        """The fan-in tree of per-task summaries; the driver reads its one root."""
+        merge = functools.partial(merge_summaries, kind)
+        root = fan_in_tree(ctx, uris, merge, ctx.scratch(f"{kind}_summary_tree"), self.config.fan_in, limit=1,
+                           desc=f"shards:{kind}_summaries")
+        return storage.read_json(root[0])
+
+    def _mix_plan(self, encoded: dict, seed: int) -> tuple[Any, str | None, dict[str, int]]:
+        from tokenizer.chunks import fallback_eval_group
         from tokenizer.mixture import plan_mixture
         from tokenizer.shards import n_ranges_for, plan_tokens
 
         cfg = self.config
-        available: Counter = Counter()
-        for e in encoded:
-            available.update(e["train_tokens"])
-        eval_tokens = sum(sum(e["eval_tokens"].values()) for e in encoded)
+        available: Counter = Counter(encoded["train_tokens"])
+        eval_tokens = sum(encoded["eval_tokens"].values())
         forced = None
-        candidates = [e["min_group"] for e in encoded if e["min_group"]]
-        if cfg.eval_fraction > 0 and not sum(e["eval_chunks"] for e in encoded) and candidates:
-            # Per-domain train tokens of every group while there are few (else None: one part alone has
-            # too many), and of the group of smallest hash (summed over the parts that report it).
-            groups: dict[str, Counter] | None = {}
-            if any(e["groups"] > FALLBACK_GROUPS for e in encoded):
-                groups = None
-            else:
-                for uri in groups_uris:
-                    for g, tokens in storage.read_json(uri).items():
-                        groups.setdefault(g, Counter()).update(tokens)
-                        if len(groups) > FALLBACK_GROUPS:
-                            break
-            if groups is not None and len(groups) > FALLBACK_GROUPS:
-                groups = None
-            rank, name, _ = min(candidates, key=lambda c: (int(c[0]), c[1]))
+        candidate = encoded["min_group"]
+        if cfg.eval_fraction > 0 and not encoded["eval_chunks"] and candidate:
+            # Per-domain train tokens of every group while there are few (else None), and of the group
+            # of smallest hash (summed over the slices that report it).
+            groups = encoded["group_tokens"]
+            rank, name, min_tokens = candidate
             sizes = {g: sum(c.values()) for g, c in groups.items()} if groups is not None else None
             forced = fallback_eval_group(seed, cfg.eval_fraction, sizes, (int(rank), name))
             if forced is not None:
-                if groups is not None:
-                    held = groups[forced]
-                else:
-                    held = Counter()
-                    for _, g, tokens in candidates:
-                        if g == forced:
-                            held.update(tokens)
+                held = Counter(groups[forced] if groups is not None else min_tokens)
                 available.subtract(held)
                 eval_tokens += sum(held.values())
                 available = Counter({d: n for d, n in available.items() if n > 0})
         plan = plan_mixture(dict(sorted(available.items())), cfg.mixture, total_tokens=cfg.total_tokens,
                             max_repeat=cfg.max_repeat, keep_shares=cfg.keep_shares)
-        n_ranges = {"train": n_ranges_for(plan_tokens(plan, available), cfg.range_tokens),
-                    "eval": n_ranges_for(eval_tokens, cfg.range_tokens)}
+        spread = (cfg.min_ranges, cfg.min_range_tokens)
+        n_ranges = {"train": n_ranges_for(plan_tokens(plan, available), cfg.range_tokens, *spread),
+                    "eval": n_ranges_for(eval_tokens, cfg.range_tokens, *spread)}
         return plan, forced, n_ranges
 
+    def _part_stats(self, ctx, inputs: list[str]) -> list[tuple[int, int]]:
+        """(text bytes, rows) per part, one small task each; kept for this run (a resumed run past the
+        tokenizer step asks again)."""
+        key = (ctx.stage_uri, tuple(inputs))
+        if getattr(self, "_stats_key", None) != key:
+            self._part_stats_cache = [tuple(x) for x in ctx.map(part_text_bytes, [(u,) for u in inputs], desc="shards:sizes")]
+            self._stats_key = key
+        return self._part_stats_cache
+
+    def _slices(self, ctx, inputs: list[str]) -> list[tuple[int, int, int]]:
+        """(part, slice, slices of that part) for the encode tasks: a part over the mean text bytes is
+        encoded by ceil(bytes / mean) tasks (at most one per row), so no task holds more than about the
+        mean (<= 2x the mean task, except a single document larger than that)."""
+        stats = self._part_stats(ctx, inputs)
+        mean = max(1, sum(b for b, _ in stats) // max(1, len(stats)))
+        out = []
+        for p, (b, rows) in enumerate(stats):
+            n = max(1, min(rows, -(-b // mean)))
+            out += [(p, k, n) for k in range(n)]
+        return out
+
     def run(self, ctx, inputs: list[str]) -> StageStats:
-        from tokenizer.bpe import from_json
-        from tokenizer.mixture import MixturePlan
-        from tokenizer.shards import assemble_manifest
 
         cfg, seed = self.config, ctx.seed
         tok_uri = storage.join(ctx.stage_uri, "tokenizer.json")
@@ -433,78 +588,80 @@ class ShardsStage(GlobalStage):
             log.info("shards: tokenizer step %.1fs (encoder: %s)", time.time() - started, tok_step["encoder"].get("name"))
         sha, fast = tok_step["sha256"], tok_step["fast"]
 
-        enc_uris = [ctx.scratch("enc", part_name(i)) for i in range(len(inputs))]
-        enc_drops = [ctx.scratch("enc_drops", part_name(i)) for i in range(len(inputs))]
-        enc_groups = [ctx.scratch("enc_groups", f"part-{i:05d}.json") for i in range(len(inputs))]
+        slices = self._slices(ctx, inputs)
+        enc_uris = [ctx.scratch("enc", f"{part_name(p)}-{k:05d}") for p, k, _ in slices]
+        enc_drops = [ctx.scratch("enc_drops", f"{part_name(p)}-{k:05d}") for p, k, _ in slices]
+        enc_sums = [ctx.scratch("enc_summary", f"{part_name(p)}-{k:05d}.json") for p, k, _ in slices]
         encoded = ctx.load_step("encode")
         if encoded is None:
             started = time.time()
-            encoded = ctx.map(encode_part, [(tok_uri, sha, fast, u, e, d, g, cfg, seed)
-                                            for u, e, d, g in zip(inputs, enc_uris, enc_drops, enc_groups)],
-                              desc="shards:encode", costs=ctx.part_sizes(inputs))
+            costs = ctx.part_sizes(inputs)
+            ctx.map(encode_part, [(tok_uri, sha, fast, inputs[p], k, n, e, d, m, cfg, seed)
+                                  for (p, k, n), e, d, m in zip(slices, enc_uris, enc_drops, enc_sums)],
+                    desc="shards:encode", costs=[costs[p] / n for p, _, n in slices], count=lambda n: n)
+            encoded = self._merged(ctx, "encode", enc_sums)
             ctx.save_step("encode", encoded)
-            log.info("shards: encode step %.1fs", time.time() - started)
-        code_tokens = sum(e["train_tokens"].get("code", 0) + e["eval_tokens"].get("code", 0) for e in encoded)
+            log.info("shards: encode step %.1fs (%d tasks for %d parts)", time.time() - started, len(slices), len(inputs))
+        code_tokens = encoded["train_tokens"].get("code", 0) + encoded["eval_tokens"].get("code", 0)
         if code_tokens == 0 and not cfg.allow_empty:
             raise EmptyCorpusError(
-                f"stage shards: the input ({sum(e['n_in'] for e in encoded)} documents) holds no encodable document of domain "
+                f"stage shards: the input ({encoded['n_in']} documents) holds no encodable document of domain "
                 "'code', so the shards would hold no code token; check the inputs and the filters "
                 "(or set stages.shards.allow_empty: true)")
 
-        scatter = [ctx.scratch("scatter", part_name(i)) for i in range(len(inputs))]
         mixed = ctx.load_step("mix")
         if mixed is None:
             started = time.time()
-            plan, forced, n_ranges = self._mix_plan(encoded, enc_groups, seed)
+            plan, forced, n_ranges = self._mix_plan(encoded, seed)
             plan_data = asdict(plan)
-            dropped = [dropped_uri(storage.join(ctx.stage_uri, part_name(i))) for i in range(len(inputs))]
-            results = ctx.map(mix_part, [(e, u, d, s, o, plan_data, seed, n_ranges, forced)
-                                         for e, u, d, s, o in zip(enc_uris, inputs, enc_drops, scatter, dropped)], desc="shards:mix",
-                              costs=ctx.part_sizes(enc_uris))
-            mixed = {"plan": plan_data, "forced_eval": forced, "n_ranges": n_ranges, "parts": results}
+            gather = range_gather(ctx.scratch("scatter"), len(inputs), n_ranges["train"] + n_ranges["eval"], cfg.fan_in)
+            by_part: dict[int, list[int]] = {}
+            for i, (p, _, _) in enumerate(slices):
+                by_part.setdefault(p, []).append(i)
+            mix_sums = [ctx.scratch("mix_summary", f"{part_name(p)}.json") for p in range(len(inputs))]
+            args = [([enc_uris[i] for i in by_part[p]], inputs[p], [enc_drops[i] for i in by_part[p]], gather.map_uri(p),
+                     dropped_uri(storage.join(ctx.stage_uri, part_name(p))), mix_sums[p], plan_data, seed, n_ranges, forced)
+                    for p in range(len(inputs))]
+            ctx.map(mix_part, args, desc="shards:mix", costs=ctx.part_sizes(inputs))
+            totals = self._merged(ctx, "mix", mix_sums)
+            mixed = {"plan": plan_data, "forced_eval": forced, "n_ranges": n_ranges, "totals": totals}
             ctx.save_step("mix", mixed)
             log.info("shards: mix step %.1fs (ranges %s)", time.time() - started, n_ranges)
-        plan, n_ranges = MixturePlan(**mixed["plan"]), mixed["n_ranges"]
+        n_ranges = mixed["n_ranges"]
+        gather = range_gather(ctx.scratch("scatter"), len(inputs), n_ranges["train"] + n_ranges["eval"], cfg.fan_in)
 
-        summaries = ctx.load_step("pack")
-        if summaries is None:
+        packed = ctx.load_step("pack")
+        if packed is None:
             started = time.time()
+            for level in range(1, gather.levels + 1):  # each gather task skips an output already written
+                ctx.map(gather_task, gather.gather_args(level), desc="shards:gather")
             jobs = [("train", r, r) for r in range(n_ranges["train"])] + [("eval", r, n_ranges["train"] + r) for r in range(n_ranges["eval"])]
-            shared = ctx.share(scatter)
-            summaries = ctx.map(pack_range, [(tok_uri, sha, fast, shared, b, split, r, ctx.stage_uri,
-                                              ctx.scratch("ranges", f"{b:05d}.json"), cfg, seed) for split, r, b in jobs],
-                                desc="shards:pack")
-            ctx.save_step("pack", summaries)
-            log.info("shards: pack step %.1fs", time.time() - started)
+            range_sums = [ctx.scratch("ranges", f"{b:05d}.json") for _, _, b in jobs]
+            ctx.map(pack_range, [(tok_uri, sha, fast, gather.bucket_source(b), split, r, ctx.stage_uri, u, cfg, seed)
+                                 for (split, r, b), u in zip(jobs, range_sums)], desc="shards:pack")
+            roots = fan_in_tree(ctx, range_sums, merge_pack_summaries, ctx.scratch("ranges_tree"), cfg.fan_in, limit=cfg.fan_in,
+                                desc="shards:pack_summaries")
+            packed = {"roots": roots}
+            ctx.save_step("pack", packed)
+            log.info("shards: pack step %.1fs (%d gather levels)", time.time() - started, gather.levels)
 
-        tok = from_json(storage.read_text(tok_uri), path=None, sha256=sha)
-        languages: Counter = Counter()
-        for e in encoded:
-            languages.update(e["language_tokens"])
-        manifest = assemble_manifest(
-            summaries, tok, sha, seed=seed, encode_config=_encode_config(cfg), config=_shard_config(cfg), plan=plan,
-            eval_unit="repository or web host" + (" (one forced: the draw held out none)" if mixed["forced_eval"] else ""),
-            extra={"encoder": tok_step["encoder"], "pack_ranges": n_ranges,
-                   "skipped_documents": dict(sorted(Counter({r: v[0] for e in encoded for r, v in e["drops"].items()}).items())),
-                   "file_language_tokens": dict(sorted(languages.items()))},
-        )
-        storage.write_json(storage.join(ctx.stage_uri, "manifest.json"), manifest)
-        for w in manifest["warnings"]:
+        extra = {"encoder": tok_step["encoder"], "pack_ranges": n_ranges,
+                 "skipped_documents": {r: v[0] for r, v in sorted(encoded["drops"].items())},
+                 "file_language_tokens": encoded["language_tokens"]}
+        written = ctx.map(write_manifest, [(packed["roots"], tok_uri, sha, ctx.stage_uri, ctx.reports_uri, cfg, seed, mixed["plan"],
+                                            bool(mixed["forced_eval"]), extra)], desc="shards:manifest")[0]
+        for w in written["warnings"]:
             log.warning("shards: %s", w)
-        report = {k: manifest[k] for k in ("mixture", "fim_examples", "warnings", "totals", "pack_ranges", "encoder")}
-        storage.write_json(storage.join(ctx.reports_uri, "shards.json"), report)
-        return self._stats(encoded, mixed["parts"], manifest)
+        return self._stats(encoded, mixed["totals"], written["rows"])
 
     @staticmethod
-    def _stats(encoded: list[dict], mixed: list[dict], manifest: dict) -> StageStats:
+    def _stats(encoded: dict, mixed: dict, rows: int) -> StageStats:
         stats = StageStats()
-        for e, m in zip(encoded, mixed):
-            stats.add_in(e["n_in"], e["in_bytes"])
-            for reason, (n, b) in e["drops"].items():
-                stats.add_dropped(reason, n, b)
-            if m["downsampled"]:
-                stats.add_dropped("mixture_downsampled", m["downsampled"], m["downsampled_bytes"])
-            stats.add_kept(e["n_encoded"] - m["downsampled"], e["encoded_bytes"] - m["downsampled_bytes"], out=0)
-        stats.out_records = manifest["totals"]["rows"]
+        stats.add_in(encoded["n_in"], encoded["in_bytes"])
+        for reason, (n, b) in sorted(encoded["drops"].items()):
+            stats.add_dropped(reason, n, b)
+        if mixed["downsampled"]:
+            stats.add_dropped("mixture_downsampled", mixed["downsampled"], mixed["downsampled_bytes"])
+        stats.add_kept(encoded["n_encoded"] - mixed["downsampled"], encoded["encoded_bytes"] - mixed["downsampled_bytes"], out=0)
+        stats.out_records = rows
         return stats
-
