@@ -275,8 +275,7 @@ def run_ablation(cfg: AblationConfig, base: PipelineConfig, root: Path, runner: 
     if not eval_docs:
         raise ValueError("the evaluation set is empty: the reference variant has no held-out file with text")
     with open(root / "eval_set.jsonl", "w", encoding="utf-8") as fh:
-        for doc in eval_docs:
-            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        fh.writelines(json.dumps(doc, ensure_ascii=False) + "\n" for doc in eval_docs)
     holdout = HoldoutStage(HoldoutConfig(groups=groups))
 
     # 2. Every variant: its stages, the holdout, the shards; then one training run per seed.

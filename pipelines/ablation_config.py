@@ -74,7 +74,7 @@ class AblationConfig(BaseModel):
     variants: dict[str, Variant] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _reference_is_complete(self) -> "AblationConfig":
+    def _reference_is_complete(self) -> AblationConfig:
         ref = self.variants.get(self.reference)
         if ref is None:
             raise ValueError(f"reference variant {self.reference!r} is not among the variants {sorted(self.variants)}")

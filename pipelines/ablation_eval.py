@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -105,7 +106,7 @@ class Scorer:
     device: torch.device
 
     @classmethod
-    def load(cls, checkpoint: Path, shards: Path, device: str = "cpu") -> "Scorer":
+    def load(cls, checkpoint: Path, shards: Path, device: str = "cpu") -> Scorer:
         from tokenizers import Tokenizer
 
         from pretrain.config import model_config_from_dict
