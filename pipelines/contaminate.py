@@ -54,7 +54,7 @@ def plant_text(benchmark: str, problem: Problem, rename: bool = False) -> str:
         body = (problem.prompt + "\n" + problem.solution).replace('"""', "'''").replace("\\", "\\\\")
         return f'_NOTES_{abs(hash_id(problem.id)) % 10**6} = """\n{body}\n"""\n'
     if rename:
-        from pipelines.paraphrase import paraphrase_python
+        from corpus.decont.paraphrase import paraphrase_python
 
         text = paraphrase_python(text)
     return text.rstrip("\n") + "\n"
