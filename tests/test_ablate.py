@@ -42,7 +42,9 @@ def _write_config(tmp_path: Path) -> Path:
         "train": {"preset": "tiny", "steps": 3, "seeds": [1, 2], "batch_size": 2, "seq_len": 33},
         "eval": {"benchmarks": "humaneval", "max_problems": 20, "fraction": 0.2, "max_docs_per_language": 3,
                  "max_doc_tokens": 128},
-        "variants": {"full": {}, "leaked": {"contaminate": plant, "skip": ["decont"]}, "leaked_decont": {"contaminate": plant}},
+        "variants": {"full": {}, "leaked": {"contaminate": plant, "skip": ["decont"]}, "leaked_decont": {"contaminate": plant},
+                     "renamed_normalized": {"contaminate": {**plant, "rename": True},
+                                            "stages": {"decont": {"normalized_code": True}}}},
     }
     (tmp_path / "ablation.yaml").write_text(yaml.safe_dump(ablation))
     return tmp_path / "ablation.yaml"
@@ -57,7 +59,7 @@ def test_ablation_of_three_variants_end_to_end(tmp_path: Path) -> None:
     root = tmp_path / "abl"
     result = run_ablation(cfg, base, root, InProcessRunner())
     on_disk = json.loads((root / "ablation.json").read_text())
-    assert set(on_disk["variants"]) == {"full", "leaked", "leaked_decont"}
+    assert set(on_disk["variants"]) == {"full", "leaked", "leaked_decont", "renamed_normalized"}
     for name, v in on_disk["variants"].items():
         assert {"mean", "std", "by_language"} <= set(v["eval_loss"]) and "Python" in v["eval_loss"]["by_language"]
         assert {"mean", "std"} <= set(v["benchmark_loss"]["humaneval"]) and v["benchmark_loss"]["humaneval"]["problems"] == 20
@@ -88,6 +90,11 @@ def test_ablation_of_three_variants_end_to_end(tmp_path: Path) -> None:
     assert sum(marker in r["text"] for r in _texts(root / "variants" / "leaked" / "holdout")) == 2  # one per copy
     assert not any(marker in r["text"] for r in _texts(root / "variants" / "leaked_decont" / "holdout"))
     assert not any(marker in r["text"] for r in _texts(root / "variants" / "full" / "holdout"))
+    # A paraphrased plant (names renamed, no comments or docstrings) is caught by the normalised-code rule:
+    # every planted file (2 copies x 2 files) is removed.
+    decont = json.loads((root / "variants" / "renamed_normalized" / "decont" / "_SUCCESS.json").read_text())
+    assert decont["stats"]["dropped"] == {"contaminated": 4}
+    assert not any("leakhost" in (r["repo"] or "") for r in _texts(root / "variants" / "renamed_normalized" / "decont"))
     # The comparisons and the page.
     cmp = on_disk["comparisons"]["leaked"]["benchmark_loss"]["humaneval"]
     assert {"delta", "seed_spread", "beyond_seed_spread"} <= set(cmp)
