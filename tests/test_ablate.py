@@ -131,3 +131,36 @@ def test_plant_sits_between_top_level_definitions() -> None:
     out = insert_between_definitions(host, text)
     assert out.index("def leaked") < out.index("@dec") and out.index("def a") < out.index("def leaked")
     assert out.replace(text, "").replace("\n", "") == host.replace("\n", "")
+
+
+def test_benchmark_pairs_are_prompt_and_reference_solution(shared_dir: Path) -> None:
+    from pipelines.ablation_eval import load_problems
+
+    b = shared_dir / "benchmarks"
+    problems = load_problems(f"humaneval,mbpp={b / 'mbpp.jsonl'},gsm8k={b / 'gsm8k_test.jsonl'},math={b / 'math_test.jsonl'}", 3)
+    assert {k: len(v) for k, v in problems.items()} == {"humaneval": 3, "mbpp": 3, "gsm8k": 3, "math": 3}
+    assert problems["humaneval"][0].prompt.startswith("from typing import List") and "return" in problems["humaneval"][0].solution
+    assert problems["mbpp"][0].prompt.startswith("Write a function") and "def " in problems["mbpp"][0].solution
+    assert "<<" not in problems["gsm8k"][0].solution and "####" in problems["gsm8k"][0].solution
+    assert problems["math"][0].solution and problems["math"][0].prompt
+
+
+def test_solution_loss_counts_only_the_tokens_after_the_prompt() -> None:
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from pipelines.ablation_eval import Scorer
+    from pretrain.config import preset
+    from pretrain.model import Transformer
+
+    words = ["<bos>", "def", "f", "(", "x", ")", ":", "return", "+", "1"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<bos>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    torch.manual_seed(0)
+    model = Transformer(preset("tiny", vocab_size=len(words), max_seq_len=4)).eval()  # windows of 4: several
+    scorer = Scorer(model, tok, 0, torch.device("cpu"))
+    prompt, solution = "def f ( x ) :", " return x + 1"
+    nats, n, nbytes = scorer.solution(prompt, solution)
+    ids = scorer._ids(prompt + solution)[0]
+    assert n == 4 and nbytes == len(solution.encode())
+    assert nats == pytest.approx(float(scorer.token_losses(ids)[-4:].sum()), rel=1e-6)
