@@ -249,6 +249,11 @@ def run_ablation(cfg: AblationConfig, base: PipelineConfig, root: Path, runner: 
     from pipelines.ablation_eval import collect_eval_docs, draw_eval_groups, load_problems
     from pipelines.contaminate import host_repo_names, write_hosts
 
+    if cfg.train.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise PreflightError(f"train.device is {cfg.train.device} but torch sees no CUDA device")
     root.mkdir(parents=True, exist_ok=True)
     names = [n for n in cfg.variants if only is None or n in only or n == cfg.reference]
     names.sort(key=lambda n: n != cfg.reference)  # the reference first: the evaluation set comes from it
