@@ -215,8 +215,12 @@ def train_and_score(cfg: AblationConfig, shards: Path, out: Path, seed: int, eva
     from pretrain.train import CHECKPOINT, train
 
     result_path = out / RESULT
+    key = _run_key(cfg, shards, seed, eval_docs, problems)
     if result_path.is_file():
-        return json.loads(result_path.read_text())
+        done = json.loads(result_path.read_text())
+        if done.get("key") == key:
+            return done
+        shutil.rmtree(out)  # trained on other shards, budget or evaluation: train again from scratch
     t = cfg.train
     model_cfg = preset(t.preset)
     train_cfg = train_preset(t.preset, steps=t.steps, seed=seed, device=t.device, compile=t.compile,
@@ -230,7 +234,7 @@ def train_and_score(cfg: AblationConfig, shards: Path, out: Path, seed: int, eva
     started = time.time()
     scorer = Scorer.load(out / CHECKPOINT, shards, t.device)
     result = {
-        "seed": seed, "steps": summary["steps"], "final_train_loss": summary["recent_loss"],
+        "key": key, "seed": seed, "steps": summary["steps"], "final_train_loss": summary["recent_loss"],
         "tokens": summary["steps"] * train_cfg.batch_size * train_cfg.grad_accum * (seq - 1),
         "train_seconds": round(train_s, 2),
         "eval": score_eval_set(scorer, eval_docs, cfg.eval.max_doc_tokens),
@@ -239,6 +243,15 @@ def train_and_score(cfg: AblationConfig, shards: Path, out: Path, seed: int, eva
     result["eval_seconds"] = round(time.time() - started, 2)
     storage.write_json(str(result_path), result)
     return result
+
+
+def _run_key(cfg: AblationConfig, shards: Path, seed: int, eval_docs: list[dict[str, Any]], problems: dict[str, Any]) -> str:
+    """What a seed's result depends on: the shards (their stage key), the training budget, the seed and
+    what it is scored on. A finished seed with another key is trained again."""
+    blob = json.dumps({"shards": _finished_key(shards), "train": cfg.train.model_dump(mode="json"), "seed": seed,
+                       "eval": cfg.eval.model_dump(mode="json"), "docs": [d["id"] for d in eval_docs],
+                       "problems": {b: [p.id for p in v] for b, v in problems.items()}}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------------------ the ablation
@@ -258,7 +271,9 @@ def run_ablation(cfg: AblationConfig, base: PipelineConfig, root: Path, runner: 
     names = [n for n in cfg.variants if only is None or n in only or n == cfg.reference]
     names.sort(key=lambda n: n != cfg.reference)  # the reference first: the evaluation set comes from it
     problems = load_problems(cfg.eval.benchmarks, cfg.eval.max_problems)
-    planted = sorted({cfg.variants[n].contaminate for n in names} - {None}, key=repr)
+    # From every variant of the file, not only the selected ones: the reference's pipeline (its host
+    # repositories) must not depend on which subset runs.
+    planted = sorted({v.contaminate for v in cfg.variants.values()} - {None}, key=repr)
     missing = [p.benchmark for p in planted if p.benchmark not in problems]
     if missing:
         raise PreflightError(f"contaminate names {missing}, which eval.benchmarks does not list: its loss would not be measured")
@@ -267,7 +282,7 @@ def run_ablation(cfg: AblationConfig, base: PipelineConfig, root: Path, runner: 
         # Every variant holds the same host repositories: clean ones in the first plant's layout.
         layout = planted[0]
         write_hosts(plant_dir(root, None), host_repo_names(layout.copies), problems[layout.benchmark], None, layout.per_file)
-        for p in planted:
+        for p in sorted({cfg.variants[n].contaminate for n in names} - {None}, key=repr):
             write_hosts(plant_dir(root, p), host_repo_names(p.copies), problems[p.benchmark], p.benchmark, p.per_file, p.rename)
     dirs = {n: root / "variants" / n for n in cfg.variants}
     siblings = list(dirs.values())

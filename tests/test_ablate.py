@@ -105,6 +105,10 @@ def test_ablation_of_three_variants_end_to_end(tmp_path: Path) -> None:
     again = run_ablation(cfg, base, root, InProcessRunner())
     assert again["variants"]["leaked"]["benchmark_loss"] == on_disk["variants"]["leaked"]["benchmark_loss"]
     assert again["variants"]["full"]["pipeline"]["stages_ran"] == []
+    # A longer budget is another run: the seeds train again (their key changed), the stages stay.
+    cfg.train.steps = 4
+    longer = run_ablation(cfg, base, root, InProcessRunner(), only={"full"})
+    assert longer["variants"]["full"]["seeds"][0]["steps"] == 4 and longer["variants"]["full"]["pipeline"]["stages_ran"] == []
 
 
 def test_cli_refuses_a_variant_that_skips_an_unknown_stage(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
