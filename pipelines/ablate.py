@@ -7,7 +7,8 @@ Layout of DIR:
   finished stage in another variant is hard-linked from there (same key: same config, code and inputs
   upstream, so the same output) and then skipped as on `--resume`, never recomputed.
 - `variants/NAME/train/seed-S/` the training run (metrics.jsonl, checkpoint.pt) and `result.json` (its
-  scores); a finished seed is not trained again, so an interrupted ablation resumes.
+  scores, keyed by the shards, budget, seed and evaluation); a finished seed with the same key is not
+  trained again, so an interrupted ablation resumes.
 - `plants/` the host repositories of contamination variants (docs/ablation.md).
 - `eval_set.jsonl` the fixed evaluation files, `ablation.json`, `ablation.html`.
 """
