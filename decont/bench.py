@@ -290,3 +290,48 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def paraphrase_recall(benches: list[Benchmark], sample: list[tuple[str, str]], n_values: Iterable[int] = (15, 20, 30),
+                      examples: int = 10) -> dict[str, Any]:
+    """The normalised-code rule (decont.normalize) against paraphrased copies: recall of each
+    code benchmark's reference code with names renamed, comments and docstrings stripped and re-indented
+    (decont.paraphrase), for the word rule and the normalised rule at each n; and the normalised
+    rule's false positives on clean real Python files (`sample`), each listed with its n-gram."""
+    from decont.normalize import CODE_FIELDS, build_normalized_index, normalize_code
+    from decont.paraphrase import paraphrase_python
+
+    code_benches = [b for b in benches if b.name in CODE_FIELDS]
+    word_index = build_index(benches)
+    copies: dict[str, list[str]] = {}
+    for b in code_benches:
+        fields = CODE_FIELDS[b.name]
+        if not all(f in b.fields for f in fields):
+            from decont.benchmarks import load_benchmark
+
+            b = load_benchmark(b.name, b.source, fields)
+        copies[b.name] = [paraphrase_python("".join(i.fields.get(f, [""])[0] for f in fields), salt=str(i.id)) for i in b.items]
+    out: dict[str, Any] = {"copies": {k: len(v) for k, v in copies.items()},
+                           "word_rule_recall": {k: _share(word_index, v) for k, v in copies.items()}, "normalized": {}}
+    t0 = time.perf_counter()
+    normalized_sample = [(p, normalize_code(t)) for p, t in sample]
+    normalize_s = time.perf_counter() - t0
+    mb = _mb(t for _, t in sample)
+    out["sample"] = {"files": len(sample), "mb": round(mb, 2), "normalize_seconds": round(normalize_s, 2),
+                     "normalize_mb_per_s": round(mb / normalize_s, 2) if normalize_s else None}
+    for n in n_values:
+        index = build_normalized_index(code_benches, n)
+        recall = {k: _share(index, [normalize_code(c) for c in v]) for k, v in copies.items()}
+        flagged = []
+        for path, text in normalized_sample:
+            hits = index.match(text)
+            if hits:
+                flagged.append({"path": path, "item": f"{hits[0].benchmark}:{hits[0].item}", "ngram": hits[0].ngram[:200]})
+        out["normalized"][str(n)] = {"recall": recall, "false_positive_files": len(flagged),
+                                     "false_positive_rate": round(len(flagged) / max(1, len(sample)), 6),
+                                     "examples": flagged[:examples]}
+    return out
+
+
+def _share(index: DecontIndex, texts: list[str]) -> float:
+    return round(sum(bool(index.match(t)) for t in texts) / max(1, len(texts)), 4)

@@ -47,13 +47,21 @@ def doc_name(record: Mapping[str, Any]) -> str:
     return str(record.get("id") or "")
 
 
-def scan_record(index: DecontIndex, record: Mapping[str, Any], counts: dict[str, Any]) -> list[dict[str, Any]]:
-    """Scan one record, update `counts` in place, return its hits (one per benchmark item matched)."""
+def scan_record(index: DecontIndex, record: Mapping[str, Any], counts: dict[str, Any],
+                normalized: DecontIndex | None = None) -> list[dict[str, Any]]:
+    """Scan one record, update `counts` in place, return its hits (one per benchmark item matched).
+    With `normalized` (decont.normalize), a file the word rule leaves clean is also tested on its
+    normalised code; such hits have field `normalized` and count in documents.normalized_only."""
     text = record.get("text")
     if not isinstance(text, str):
         skip(counts, record.get("skip_reason") or "no text")
         return []
     found = index.match(text)
+    if not found and normalized is not None:
+        from decont.normalize import normalized_hits
+
+        found = normalized_hits(normalized, record)
+        counts["documents"]["normalized_only"] = counts["documents"].get("normalized_only", 0) + int(bool(found))
     size = len(text.encode("utf-8", "surrogatepass"))
     docs = counts["documents"]
     docs["scanned"] += 1

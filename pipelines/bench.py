@@ -168,6 +168,22 @@ def bench_decont_rules(limit_mb: float = 0.0, examples: int = 20) -> dict:
     return result
 
 
+def bench_decont_paraphrase(limit_mb: float = 0.0) -> dict:
+    """The normalised-code rule (issue 21): recall of renamed / re-indented / comment-stripped copies of
+    HumanEval and MBPP code, and false positives on the installed site-packages' `.py` files (clean real
+    code), at n = 15, 20, 30 normalised grams; the word rule's recall on the same copies for comparison."""
+    import sysconfig
+
+    from decont.bench import _shared_benchmarks, paraphrase_recall, read_sample
+    from decont.benchmarks import default_benchmarks
+
+    benches = _shared_benchmarks(str(SHARED))[0] if (SHARED / "benchmarks").is_dir() else default_benchmarks()
+    root = sysconfig.get_paths()["purelib"]
+    result = paraphrase_recall(benches, read_sample(root, ".py", int(limit_mb * 1e6) or None))
+    result["sample"]["root"] = root
+    return result
+
+
 def bench_shards(input_path: str) -> dict:
     """Tokenize + FIM + pack vs raw encode_batch of the same BPE on the same text (one thread)."""
     os.environ["RAYON_NUM_THREADS"] = "1"
@@ -200,6 +216,25 @@ def bench_recall_stage(input_path: str) -> dict:
     out["reference"] = {"name": "fastText native batch predict on the same pretokenized lines (scoring path only)",
                         "ratio": r["scoring_vs_native_predict"]["ratio"]}
     return out
+
+
+def bench_ablation(work: str) -> dict:
+    """`corpus ablate pipelines/examples/ablation.yaml` (3 variants x 2 seeds, tiny preset, one thread for
+    torch): the contamination gap and the seed spread, and the wall time (docs/ablation.md)."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+    from corpus.engine.runner import InProcessRunner
+    from pipelines.ablate import run_ablation
+    from pipelines.ablation_config import load_ablation
+
+    cfg, base = load_ablation(Path(__file__).parent / "examples" / "ablation.yaml")
+    started = time.time()
+    result = run_ablation(cfg, base, Path(work) / "ablation", InProcessRunner())
+    return {"wall_seconds": round(time.time() - started, 1), "comparisons": result["comparisons"],
+            "variants": {n: {k: v[k] for k in ("eval_loss", "benchmark_loss", "tokens", "seconds")}
+                         for n, v in result["variants"].items()}}
 
 
 def bench_pretrain_cpu() -> dict:
@@ -291,8 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         ("dedup_near", "bench_dedup_near", (input_path,)),
         ("decont", "bench_decont_stage", (input_path,)),
         ("decont_rules", "bench_decont_rules", ()),
+        ("decont_paraphrase", "bench_decont_paraphrase", ()),
         ("shards", "bench_shards", (input_path,)),
         ("pretrain", "bench_pretrain_cpu", ()),
+        ("ablation", "bench_ablation", (str(work),)),
     ]
     for name, fn, fn_args in plan:
         print(f"bench: {name} ...", flush=True)

@@ -109,13 +109,18 @@ class TrainConfig:
 def _tiny() -> ModelConfig:
     # Seconds on one CPU core: used by the tests and `make train`. With 8 experts the V2-Lite alpha of
     # 0.001 let the routing collapse early on a demo run; 0.01 kept it balanced (docs/pretrain.md).
-    return ModelConfig(aux_alpha=0.01)
+    # MLA as V2-Lite (no query compression; d_c = 2 x the head, rotary = head / 2) so that every default
+    # checkpoint exports to DeepseekV2.
+    return ModelConfig(aux_alpha=0.01, attention="mla", q_lora_rank=None, kv_lora_rank=32, qk_nope_head_dim=16,
+                       qk_rope_head_dim=8, v_head_dim=16)
 
 
 def _small() -> ModelConfig:
-    # ~100M active parameters (embedding lookup excluded) with a 32k vocabulary: one-GPU scale.
+    # ~100M active parameters (embedding lookup excluded) with a 32k vocabulary: one-GPU scale. MLA in
+    # V2-Lite's proportions (no query compression, d_c = 4 x the 64-dim head, rotary 32) so it exports.
     return ModelConfig(
-        d_model=768, n_layers=12, n_heads=12, attention="mha", head_dim=64,
+        d_model=768, n_layers=12, n_heads=12, attention="mla", head_dim=64, q_lora_rank=None,
+        kv_lora_rank=256, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64,
         dense_ffn=3072, first_k_dense=1, n_shared=2, n_routed=32, moe_ffn=256, top_k=4,
         aux_alpha=0.001, init_std=0.02, max_seq_len=2048,
     )

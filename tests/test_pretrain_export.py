@@ -74,11 +74,35 @@ def test_export_round_trip_with_transformers(run: tuple[Path, Path], tmp_path: P
     assert int(sample.max()) < 300  # the padded ids are never sampled
 
 
+def test_default_preset_checkpoint_exports_and_matches_transformers(tmp_path: Path) -> None:
+    """`corpus train` with no model flags (what `make train` runs) writes a checkpoint that exports and
+    gives transformers' DeepseekV2 the same logits: the presets are MLA as V2-Lite."""
+    from corpus.cli import main
+
+    rows = [np.random.default_rng(i).integers(2, 90, 65) for i in range(16)]
+    shards = tmp_path / "shards"
+    write_shards(shards, rows, 65, 90, rows_per_shard=8)
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel({f"t{i}": i for i in range(90)}, unk_token="t2"))
+    tok.save(str(shards / "tokenizer.json"))
+    out = tmp_path / "train"
+    assert main(["train", "--shards", str(shards), "--out", str(out), "--steps", "2", "--seq-len", "65",
+                 "--batch-size", "2", "--eval-every", "0", "--log-every", "1"]) == 0
+    ckpt = torch.load(out / CHECKPOINT, weights_only=True)
+    assert ckpt["model_config"]["attention"] == "mla" and ckpt["model_config"]["q_lora_rank"] is None
+    assert main(["train", "export", str(out / CHECKPOINT), "--to", str(tmp_path / "hf")]) == 0
+    ours = Transformer(model_config_from_dict(ckpt["model_config"]))
+    ours.load_state_dict(ckpt["model"])
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf", attn_implementation="eager").eval()
+    ids = torch.tensor([rows[0][:48].tolist()])
+    with torch.no_grad():
+        torch.testing.assert_close(hf(ids).logits[..., :90], ours.eval()(ids)[0][..., :90], rtol=1e-4, atol=1e-4)
+
+
 def test_export_refuses_what_deepseek_v2_cannot_express(tmp_path: Path) -> None:
     from pretrain.export import export
 
     ckpt = tmp_path / "c.pt"
-    model = Transformer(preset("tiny", vocab_size=64))  # MHA
+    model = Transformer(preset("tiny", vocab_size=64, attention="mha"))
     torch.save({"model": model.state_dict(), "model_config": model.cfg.__dict__}, ckpt)
     with pytest.raises(ValueError, match="--attention mla"):
         export(ckpt, tmp_path / "hf")

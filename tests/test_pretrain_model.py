@@ -245,11 +245,12 @@ def test_v2_lite_shape_on_meta_device() -> None:
 def test_small_preset_is_about_100m_active() -> None:
     with torch.device("meta"):
         model = Transformer(preset("small", vocab_size=32000))
+    assert model.cfg.attention == "mla" and model.cfg.q_lora_rank is None  # exportable, as V2-Lite
     assert 80e6 < model.param_counts()["active"] < 120e6
 
 
 def test_flops_per_token_is_palm_formula_for_mha() -> None:
-    cfg = preset("tiny")
+    cfg = preset("tiny", attention="mha")
     n, ctx = 1_000_000, 128
     assert flops_per_token(cfg, n, ctx) == 6 * n + 12 * cfg.n_layers * cfg.n_heads * cfg.head_dim * ctx
 

@@ -5,7 +5,7 @@ before repository grouping: a planted solution costs its own file, never the rep
 The n-gram index is built once on the driver and shared once with every task (`ctx.share`); one task per
 input part scans, writes the kept part and its quarantine, the part's hits (`_hits/part-NNNNN.jsonl`)
 and a commit record, so a killed run resumes with the parts already done. The rule and its
-normalisation live in corpus/decont (see docs/decontamination.md).
+normalisation live in the decont library (see docs/decontamination.md).
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ class DecontStageConfig(BaseModel):
         description="literal: every benchmark 10-gram and every 3..9-gram string, no guard; guarded: the same with the "
         "content and boilerplate guards (docs/decontamination.md)",
     )
+    normalized_code: bool = Field(
+        False,
+        description="also match code benchmarks (HumanEval, MBPP) on normalised Python: identifiers as placeholders "
+        "(tree-sitter tokens), comments, docstrings and layout removed, then the same n-gram test (paraphrased copies)",
+    )
+    normalized_n: int = Field(20, ge=5, description="grams per n-gram of the normalised-code rule")
     allow_empty: bool = Field(
         False,
         description="let a configured benchmark that is missing or unreadable (or an empty benchmark list) pass "
@@ -75,14 +81,15 @@ def _detail(hits: list[dict[str, Any]]) -> str:
     return f"{items}; n-gram: {ngram}"
 
 
-def decont_part(index: Any, in_uri: str, out_uri: str, hits_out: str, mode: str, key: str) -> dict[str, Any]:
+def decont_part(index: Any, in_uri: str, out_uri: str, hits_out: str, mode: str, key: str,
+                normalized: Any = None) -> dict[str, Any]:
     """One task: scan one input part, write kept/dropped rows, its hits and its commit record."""
     from decont.scan import compact, new_counts, scan_record
 
     table = storage.read_table(in_uri)
     counts = new_counts()
     rows = table.select(SCAN_COLUMNS).to_pylist()
-    hits_per_row = [scan_record(index, r, counts) for r in rows]
+    hits_per_row = [scan_record(index, r, counts, normalized) for r in rows]
     del rows
     drop = mode == "remove"
     mask = [bool(h) and drop for h in hits_per_row]
@@ -168,6 +175,11 @@ class DecontStage(GlobalStage):
 
         benchmarks, missing = self._load()
         index = build_index(benchmarks, DecontConfig(rule=self.config.rule))
+        normalized = None
+        if self.config.normalized_code:
+            from decont.normalize import build_normalized_index
+
+            normalized = build_normalized_index(benchmarks, self.config.normalized_n)
         # Step "scan": per part. A part committed under the same key by a killed run is reused.
         results: dict[int, dict[str, Any]] = {}
         todo: list[tuple] = []
@@ -181,7 +193,8 @@ class DecontStage(GlobalStage):
                 continue
             if shared is None:
                 shared = ctx.share(index)  # once for the whole stage, not per task
-            todo.append((i, (shared, in_uri, out_uri, hits_uri(ctx.stage_uri, i), self.config.mode, key)))
+                shared_norm = ctx.share(normalized) if normalized is not None else None
+            todo.append((i, (shared, in_uri, out_uri, hits_uri(ctx.stage_uri, i), self.config.mode, key, shared_norm)))
         sizes = ctx.part_sizes(inputs)
         done = ctx.map(decont_part, [args for _, args in todo], num_cpus=self.resources.num_cpus, desc="decont",
                        costs=[sizes[i] for i, _ in todo], count=lambda r: r["stats"]["in"])
