@@ -13,10 +13,17 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from lang_registry.imports import DECLARATIONS, SUPPORTED_GRAMMARS, Import, RepoIndex, file_imports
+from lang_registry.imports import (
+    DECLARATIONS,
+    SUPPORTED_GRAMMARS,
+    Import,
+    RepoIndex,
+    file_imports,
+)
 from lang_registry.ts_parse import error_fraction, grammar_for, parse_file
 
 if TYPE_CHECKING:
@@ -120,7 +127,7 @@ class ImportCounts:
     files_parsed: Counter = field(default_factory=Counter)
     parse_failed: Counter = field(default_factory=Counter)
 
-    def merge(self, other: "ImportCounts") -> None:
+    def merge(self, other: ImportCounts) -> None:
         for name in ("statements", "resolved", "edges", "imported_first", "files_parsed", "parse_failed"):
             getattr(self, name).update(getattr(other, name))
 
@@ -142,7 +149,7 @@ class RepoOrder:
     edges: list[tuple[int, int, str]]  # (importer, imported file, importer's language), positions as given
 
 
-def order_repository(files: Sequence[tuple[str, str | None, str]], registry: "Registry") -> RepoOrder:
+def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Registry) -> RepoOrder:
     """files: (path, language, text) of one repository in the caller's (seeded random) order."""
     counts = ImportCounts()
     per_file: list[list[Import]] = []

@@ -14,8 +14,10 @@ Go, Rust. What "resolved" means per language:
 - JavaScript / TypeScript: relative specifiers of import / export-from / require / import(), with
   the usual extensions and `index.*` (a `./x.js` specifier also finds `x.ts`).
 - Go: an import path = the `.go` files of the repository folder its trailing segments name (longest).
-- Rust: `mod x;` = `x.rs` / `x/mod.rs` beside the module; `use crate::`, `self::`, `super::` paths
-  (and a first segment naming a child module) = the deepest module file of the path.
+- Rust: `use crate::`, `self::`, `super::` paths (and a first segment naming a child module) = the
+  deepest module file of the path (`a.rs` or `a/mod.rs`), else the crate root for `crate::X`. `mod x;`
+  is not an import: it declares the module tree (the parent includes the child); counted as one it
+  only adds cycles with every `use super::`/`use crate::` of the child (measured: 0.85 -> 0.91 first).
 
 Everything else (standard library, third-party packages) is an unresolved statement. A suffix that
 several files match goes to the one nearest to the importing file (longest common folder prefix).
@@ -26,8 +28,9 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 _QUERIES: dict[str, str] = {
     "python": "(import_statement) @import (import_from_statement) @from",
@@ -37,7 +40,7 @@ _QUERIES: dict[str, str] = {
     "c": "(preproc_include path: (_) @include)",
     "cpp": "(preproc_include path: (_) @include)",
     "go": "(import_spec path: (_) @import) (package_clause (package_identifier) @package)",
-    "rust": "(use_declaration argument: (_) @use) (mod_item !body name: (identifier) @mod)",
+    "rust": "(use_declaration argument: (_) @use)",
 }
 _JS_QUERY = """
 (import_statement source: (string) @module)
@@ -73,7 +76,7 @@ class Import:
     target: str
     names: tuple[str, ...] = ()
     # A soft import is needed later than load time (Python: inside a function, an `if TYPE_CHECKING:` or
-    # an `if __name__ == "__main__":` block; Rust: `mod x;`, which declares a child rather than using it): order breaks cycles there first.
+    # an `if __name__ == "__main__":` block; Rust: `pub use`, which re-exports): order breaks cycles there first.
     soft: bool = False
 
 
@@ -125,6 +128,9 @@ def _read(grammar: str, capture: str, node: Any, text: str, data: bytes) -> Impo
     imp = _read_statement(grammar, capture, node, text, data)
     if imp is not None and grammar == "python" and _nested_python(node, data):
         return Import(imp.kind, imp.target, imp.names, soft=True)
+    if imp is not None and grammar == "rust" and capture == "use" and node.parent is not None and any(
+            c.type == "visibility_modifier" for c in node.parent.children):
+        return Import(imp.kind, imp.target, imp.names, soft=True)  # `pub use`: a re-export, not a use
     return imp
 
 
@@ -143,7 +149,7 @@ def _read_statement(grammar: str, capture: str, node: Any, text: str, data: byte
                 names.append(_node_text(n, data))
         return Import("py_from", re.sub(r"\s+", "", _node_text(module, data)), tuple(names))
     if grammar == "java":
-        body = re.sub(r"\s+|//[^\n]*|/\*.*?\*/", "", text[len("import"):], flags=re.S).rstrip(";")
+        body = re.sub(r"\s+|//[^\n]*|/\*.*?\*/", "", text[len("import"):], flags=re.DOTALL).rstrip(";")
         if body.startswith("static"):
             return Import("java_static", body[len("static"):])
         return Import("java", body)
@@ -160,9 +166,7 @@ def _read_statement(grammar: str, capture: str, node: Any, text: str, data: byte
     if grammar == "go":
         return Import("go_package", text) if capture == "package" else Import("go", _unquote(text))
     if grammar == "rust":
-        if capture == "mod":
-            return Import("rust_mod", text, soft=True)
-        return Import("rust_use", re.sub(r"\s+|//[^\n]*|/\*.*?\*/", "", text, flags=re.S))
+        return Import("rust_use", re.sub(r"\s+|//[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL))
     return Import("js", _unquote(text))  # javascript, typescript, tsx
 
 
@@ -404,10 +408,6 @@ class RepoIndex:
                 break
             folder = posixpath.join(folder, seg)
         return best
-
-    def _rust_mod(self, importer: str, imp: Import) -> list[str]:
-        hit = self._rust_module_file(self._rust_mod_dir(importer), [imp.target])
-        return [hit] if hit else []
 
     def _rust_use(self, importer: str, imp: Import) -> list[str]:
         out = []

@@ -21,7 +21,7 @@ BUDGET_S_PER_MIB = 10.0  # tree-sitter parses >= 5 MB/s on one idle core; the ma
 _CHUNK = 65536
 
 
-def grammar_for(registry: "Registry", language: str | None, path: str = "") -> str | None:
+def grammar_for(registry: Registry, language: str | None, path: str = "") -> str | None:
     """The safe grammar a file of `language` is parsed with (None: no grammar, or an unsafe one).
     TypeScript's `.tsx` files take the tsx grammar (JSX inside TypeScript breaks the typescript one)."""
     entry = registry.entries.get(language) if language else None
@@ -73,7 +73,7 @@ def error_fraction(tree: Any, n_bytes: int) -> float:
     return min(1.0, bad / n_bytes)
 
 
-def syntax_error_fraction(registry: "Registry", language: str | None, data: bytes, path: str = "") -> float | None:
+def syntax_error_fraction(registry: Registry, language: str | None, data: bytes, path: str = "") -> float | None:
     """The syntax signal of a file in its detected language; None without a safe grammar or when
     the parse ran out of its deadline (nothing measured: rules then pass the file)."""
     grammar = grammar_for(registry, language, path)
