@@ -82,4 +82,8 @@ def syntax_error_fraction(registry: Registry, language: str | None, data: bytes,
     if not data:
         return 0.0
     tree = parse_file(grammar, data)
-    return None if tree is None else error_fraction(tree, len(data))
+    value = None if tree is None else error_fraction(tree, len(data))
+    if value and grammar == "typescript" and not path:  # no path to tell .tsx: the better of the two grammars
+        tsx = parse_file("tsx", data)
+        value = min(value, error_fraction(tsx, len(data))) if tsx is not None else value
+    return value

@@ -4,6 +4,7 @@ repository's files put each imported file before its importer, in nine languages
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow.parquet as pq
 
@@ -11,7 +12,12 @@ from corpus import storage
 from corpus.context import RunContext
 from corpus.parts import list_parts
 from corpus.records import Doc, docs_to_table
-from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage, build_samples, orderer_fn
+from corpus.stages.repo_samples import (
+    RepoSamplesConfig,
+    RepoSamplesStage,
+    build_samples,
+    orderer_fn,
+)
 from lang_registry import load_registry
 from lang_registry.dep_order import dependency_order, order_repository
 
@@ -126,3 +132,54 @@ def test_stage_writes_dependency_order_and_import_counts(tmp_path) -> None:
     report = json.loads(storage.read_bytes(storage.join(ctx.stage_uri, "imports.json")))
     assert report["languages"]["Python"]["resolved_share"] == 0.5
     assert all(v["imported_first_share"] == 1.0 for v in report["languages"].values() if v["edges"])
+
+
+# ------------------------------------------------------------------------------- syntax signal
+
+
+def test_syntax_error_fraction_is_zero_on_clean_code_and_positive_on_broken_code() -> None:
+    from corpus.filters.syntax import syntax_error_fraction
+
+    for path, (language, text) in REPO.items():
+        if language != "Markdown":
+            assert syntax_error_fraction(text, language) == 0.0, path
+    assert syntax_error_fraction(REPO["README.md"][1], "Markdown") is None  # no grammar in the registry
+    broken = "def f(:\n    return [1, 2\nclass\n"
+    assert 0 < syntax_error_fraction(broken, "Python") <= 1
+    assert syntax_error_fraction("int main( { return 0 }\n", "C") > 0
+    assert syntax_error_fraction("const x = <div>{a}</div>;\n", "TypeScript") == 0.0  # TSX content: tsx grammar
+
+
+def test_max_syntax_error_fraction_rule_is_off_by_default_and_drops_with_detail() -> None:
+    from corpus.filters.code_rules import evaluate_code, load_rules
+    from corpus.stages.filter import FilterStage
+
+    broken = "def f(:\n    return [1, 2\n" * 5 + "value = compute(alpha, beta)\n" * 20
+    rules = load_rules()
+    assert all(r.name != "syntax_error_fraction" for r in evaluate_code(broken, "Python", rules))
+    on = {**rules, "languages": {**rules["languages"], "Python": {"max_syntax_error_fraction": 0.01}}}
+    (rule,) = [r for r in evaluate_code(broken, "Python", on) if r.name == "syntax_error_fraction"]
+    assert not rule.passed and rule.value > 0.01
+    clean = "value = compute(alpha, beta)\n" * 20
+    assert all(r.passed for r in evaluate_code(clean, "Python", on))
+    stage = FilterStage()
+    stage.setup()
+    stage._rules = on
+    row = {"repo": "r", "path": "a.py", "domain": "code", "text": broken, "language": "Python", "vendored": False,
+           "generated": False, "meta": None}
+    reason, detail = stage.judge(row)
+    assert reason == "syntax_error_fraction" and re.fullmatch(r"syntax_error_fraction [0-9.]+ > 0\.01 \(Python\)", detail)
+
+
+def test_explain_shows_syntax_error_fraction(tmp_path) -> None:
+    from corpus.explain import Explainer, load_stage_configs
+
+    (tmp_path / "ok.py").write_text("def total(values):\n    return sum(values)\n")
+    (tmp_path / "bad.py").write_text("def total(values:\n    return sum(values\n\nprint(total([1, 2]))\n")
+    (tmp_path / "notes.txt").write_text("plain text without a grammar\n")
+    explainer = Explainer(load_stage_configs())
+    lines = {line["path"]: line for line in explainer.explain_paths([str(tmp_path)], root=str(tmp_path))}
+    assert lines["ok.py"]["signals"]["syntax_error_fraction"] == 0.0
+    assert lines["bad.py"]["signals"]["syntax_error_fraction"] > 0
+    assert lines["bad.py"]["decision"] == "kept"  # the rule is off by default
+    assert lines["notes.txt"]["signals"].get("syntax_error_fraction") is None
