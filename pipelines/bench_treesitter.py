@@ -160,8 +160,8 @@ def bench_syntax_signal(repos_dir: str = DEFAULT_REPOS, per_language: int = 200,
         for path, data in files[language]:
             grammar = grammar_for(registry, language, path)
             started = time.perf_counter()
-            tree = parse_file(grammar, data)
-            value = error_fraction(tree, len(data)) if tree is not None else None
+            tree = parse_file(grammar, data) if data else None
+            value = (error_fraction(tree, len(data)) if tree is not None else None) if data else 0.0
             seconds += time.perf_counter() - started
             n_bytes += len(data)
             if value is None:

@@ -3,7 +3,7 @@
 
 The rule is off unless the table sets it for a language (or in `default`); languages whose grammar
 reports errors in valid code (FALSE_ERROR_LANGUAGES, measured on installed real code: see
-docs/syntax_signal.md) never get it, whatever the table says, and a file with no safe grammar or
+docs/treesitter.md) never get it, whatever the table says, and a file with no safe grammar or
 whose parse ran out of time (signal None) passes.
 """
 
@@ -15,7 +15,7 @@ from corpus.filters.code_rules import RuleResult
 
 RULE = "max_syntax_error_fraction"
 SIGNAL = "syntax_error_fraction"
-# Measured (docs/syntax_signal.md): the grammar reports errors in a large share of valid installed files.
+# Measured (docs/treesitter.md): the grammar reports errors in a large share of valid installed files.
 FALSE_ERROR_LANGUAGES: frozenset[str] = frozenset()
 
 _registry: Any = None

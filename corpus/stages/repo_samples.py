@@ -72,7 +72,7 @@ class RepoSamplesConfig(BaseModel):
     registry: str | None = None  # language registry for the path-comment syntax
     order: Literal["random", "dependency"] = Field(
         "random", description="file order within a repository: random (DeepSeek-Coder-V2) or dependency "
-                              "(v1: imported files first, from tree-sitter import queries; docs/repo_order.md)")
+                              "(v1: imported files first, from tree-sitter import queries; docs/treesitter.md)")
 
 
 # ---------------------------------------------------------------------------------- routes, keys
