@@ -6,7 +6,8 @@
   in the venv, and the Go, Rust, Java, JavaScript, TypeScript, C, C++ and C# sources that
   scripts/ts_repos.sh lays out (skipped when absent);
 - syntax signal: per language with a safe grammar, the distribution of `syntax_error_fraction` over
-  installed (so valid) files and what each threshold would drop, with the worst examples.
+  installed (so valid) files and what each threshold would drop, with the worst examples; and, as
+  the broken counterpart, how often each threshold catches the same clean files cut in half.
 
     python -m pipelines.bench_treesitter [--repos /tmp/ts-repos/repos] [--out FILE]
 """
@@ -130,13 +131,13 @@ def _syntax_files(roots: list[Path], per_language: int, registry) -> dict[str, l
             try:
                 if os.path.islink(full) or os.path.getsize(full) > MAX_FILE_BYTES:
                     continue
-                data = open(full, "rb").read()
+                data = Path(full).read_bytes()
             except OSError:
                 continue
             d = detect(full, data, registry)
-            if d.language and not d.binary and not d.generated and grammar_for(registry, d.language, full):
-                if len(picked[d.language]) < per_language:
-                    picked[d.language].append((full, data))
+            ok = d.language and not d.binary and not d.generated and grammar_for(registry, d.language, full)
+            if ok and len(picked[d.language]) < per_language:
+                picked[d.language].append((full, data))
     return picked
 
 
@@ -156,6 +157,7 @@ def bench_syntax_signal(repos_dir: str = DEFAULT_REPOS, per_language: int = 200,
     n_bytes = 0
     for language in sorted(files):
         values = []
+        cut_values = []  # the same clean files cut at half their bytes: how often the signal sees a truncation
         timeouts = 0
         for path, data in files[language]:
             grammar = grammar_for(registry, language, path)
@@ -168,6 +170,11 @@ def bench_syntax_signal(repos_dir: str = DEFAULT_REPOS, per_language: int = 200,
                 timeouts += 1
             else:
                 values.append((value, path))
+            if value == 0.0 and len(data) > 1:
+                cut = data[: len(data) // 2]
+                cut_tree = parse_file(grammar, cut)
+                if cut_tree is not None:
+                    cut_values.append(error_fraction(cut_tree, len(cut)))
         if not values:
             continue
         vs = sorted(v for v, _ in values)
@@ -178,6 +185,9 @@ def bench_syntax_signal(repos_dir: str = DEFAULT_REPOS, per_language: int = 200,
             "max": round(vs[-1], 5),
             "dropped_share_above": {str(t): round(sum(v > t for v in vs) / n, 4) for t in THRESHOLDS},
             "worst": [{"path": p, "value": round(v, 4)} for v, p in sorted(values, reverse=True)[:examples] if v > 0],
+            "cut_in_half": {"files": len(cut_values),
+                            "detected_share_above": {str(t): round(sum(v > t for v in cut_values) / len(cut_values), 4)
+                                                     for t in THRESHOLDS} if cut_values else {}},
         }
     return {"languages": out, "mb": round(n_bytes / 1e6, 2), "seconds": round(seconds, 2),
             "mb_per_s": round(n_bytes / 1e6 / seconds, 2) if seconds else None}

@@ -183,3 +183,14 @@ def test_explain_shows_syntax_error_fraction(tmp_path) -> None:
     assert lines["bad.py"]["signals"]["syntax_error_fraction"] > 0
     assert lines["bad.py"]["decision"] == "kept"  # the rule is off by default
     assert lines["notes.txt"]["signals"].get("syntax_error_fraction") is None
+
+
+def test_false_error_languages_never_get_the_rule() -> None:
+    from corpus.filters.code_rules import evaluate_code, load_rules
+
+    rules = load_rules()
+    on = {**rules, "default": {**rules["default"], "max_syntax_error_fraction": 0.0}}
+    broken_c = "int main( { return 0 }\n" + "int value_of_something(void);\n" * 10
+    assert not any(r.name == "syntax_error_fraction" for r in evaluate_code(broken_c, "C", on))
+    (rule,) = [r for r in evaluate_code("def f(:\n" + "value = compute(alpha)\n" * 10, "Python", on) if r.name == "syntax_error_fraction"]
+    assert not rule.passed
