@@ -23,6 +23,8 @@ from lang_registry.imports import (
     Import,
     RepoIndex,
     file_imports,
+    import_region,
+    region_is_trusted,
 )
 from lang_registry.ts_parse import error_fraction, grammar_for, parse_file
 
@@ -149,8 +151,13 @@ class RepoOrder:
     edges: list[tuple[int, int, str]]  # (importer, imported file, importer's language), positions as given
 
 
-def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Registry) -> RepoOrder:
-    """files: (path, language, text) of one repository in the caller's (seeded random) order."""
+def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Registry, syntax: bool = False) -> RepoOrder:
+    """files: (path, language, text) of one repository in the caller's (seeded random) order.
+
+    Each file of a supported language is parsed once. By default only its import region is parsed
+    (`imports.import_region`: up to the end of its last import statement), which is all the query
+    needs; with `syntax=True` whole files are parsed and the same tree also gives each file's
+    `syntax_error_fraction` (else that is only known for files whose import region is the whole file)."""
     counts = ImportCounts()
     per_file: list[list[Import]] = []
     declared: list[tuple[str, Import]] = []
@@ -159,18 +166,24 @@ def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Reg
         grammar = grammar_for(registry, language, path)
         imports: list[Import] = []
         err = None
-        if grammar in SUPPORTED_GRAMMARS and not text:
-            err = 0.0
-        elif grammar in SUPPORTED_GRAMMARS:
-            data = text.encode("utf-8", "surrogatepass")
-            tree = parse_file(grammar, data)
+        if grammar in SUPPORTED_GRAMMARS:
             counts.files_parsed[language] += 1
-            if tree is None:
-                counts.parse_failed[language] += 1
-            else:
-                err = error_fraction(tree, len(data))
-                for imp in file_imports(grammar, tree, data):
-                    (declared.append((path, imp)) if imp.kind in DECLARATIONS else imports.append(imp))
+            data = text.encode("utf-8", "surrogatepass")
+            size = len(data) if syntax else import_region(grammar, data)
+            if not data:
+                err = 0.0
+            elif size:
+                part = data if size == len(data) else data[:size]
+                tree = parse_file(grammar, part)
+                if tree is not None and part is not data and not region_is_trusted(grammar, tree):
+                    part = data
+                    tree = parse_file(grammar, data)
+                if tree is None:
+                    counts.parse_failed[language] += 1
+                else:
+                    err = error_fraction(tree, len(data)) if size == len(data) else None
+                    for imp in file_imports(grammar, tree, part):
+                        (declared.append((path, imp)) if imp.kind in DECLARATIONS else imports.append(imp))
         per_file.append(imports)
         errors.append(err)
     index = RepoIndex((p for p, _, _ in files), declared)

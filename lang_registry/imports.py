@@ -53,6 +53,61 @@ _QUERIES.update(javascript=_JS_QUERY, typescript=_TS_QUERY, tsx=_TS_QUERY)
 SUPPORTED_GRAMMARS = frozenset(_QUERIES)
 DECLARATIONS = frozenset({"namespace", "go_package"})
 
+# The import region: statements are found by keyword, and the parse stops after the last one, so a
+# file whose imports sit in its first lines costs a parse of those lines (measured on the default run's
+# files: Python 54%, C 23%, C++ 11% of the bytes). Only where a cut cannot change what the query finds:
+# C/C++ `#include` is one line (a cut inside an `#ifdef` only leaves a MISSING `#endif`); Python's cut
+# is checked by the caller (`region_is_trusted`: a cut inside a string or bracket shows as an error, and
+# the whole file is parsed then). Measured equal to whole-file parses on the bench repositories.
+_REGION_KEYWORDS: dict[str, bytes] = {
+    "python": rb"\bimport\b",
+    "c": rb"#[ \t]*include",
+    "cpp": rb"#[ \t]*include",
+}
+_REGION_RE = {g: re.compile(rb".*(?:" + k + rb")", re.DOTALL) for g, k in _REGION_KEYWORDS.items()}
+_STATEMENT_END: dict[str, bytes] = {}
+
+
+def region_is_trusted(grammar: str, tree: Any) -> bool:
+    """Whether the import query may read a parse of the import region only (see _REGION_KEYWORDS)."""
+    return grammar in ("c", "cpp") or not tree.root_node.has_error
+
+
+def import_region(grammar: str, data: bytes) -> int:
+    """Bytes of `data` from the start that hold every import statement (0 when the language's keyword
+    does not occur); the whole length for languages parsed whole."""
+    pattern = _REGION_RE.get(grammar)
+    if pattern is None:
+        return len(data)
+    m = pattern.match(data)  # greedy: ends after the last keyword
+    if m is None:
+        return 0
+    end = m.end()
+    line_start = data.rfind(b"\n", 0, end) + 1
+    terminator = _STATEMENT_END.get(grammar)
+    if terminator is not None:
+        end = data.find(terminator, end)
+    else:
+        line_end = data.find(b"\n", end)
+        line = data[line_start: len(data) if line_end == -1 else line_end]
+        if line.count(b"(") > line.count(b")"):  # `from x import (` ... `)`, Go's `import (` block
+            end = data.find(b")", end)
+    if end == -1:
+        return len(data)
+    if grammar in ("c", "cpp") and data.count(b"/*", 0, end) > data.count(b"*/", 0, end):
+        end = data.find(b"*/", end)  # an `#include` inside a block comment: the comment ends the region
+        if end == -1:
+            return len(data)
+    while True:  # to the line end, over backslash continuations
+        nl = data.find(b"\n", end)
+        if nl == -1:
+            return len(data)
+        if data[max(0, nl - 1):nl] == b"\\" or data[max(0, nl - 2):nl] == b"\\\r":
+            end = nl + 1
+            continue
+        return nl + 1
+
+
 _compiled: dict[str, Any] = {}  # grammar -> tree_sitter.Query, compiled once per process (queries are immutable)
 
 

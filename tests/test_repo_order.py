@@ -194,3 +194,20 @@ def test_false_error_languages_never_get_the_rule() -> None:
     assert not any(r.name == "syntax_error_fraction" for r in evaluate_code(broken_c, "C", on))
     (rule,) = [r for r in evaluate_code("def f(:\n" + "value = compute(alpha)\n" * 10, "Python", on) if r.name == "syntax_error_fraction"]
     assert not rule.passed
+
+
+def test_import_region_parse_finds_the_same_imports_as_a_whole_file_parse() -> None:
+    from lang_registry.imports import import_region
+
+    text = ('"""Docs that mention\nimport nothing\n"""\nimport os\nfrom pkg import (\n    core,\n    util,\n)\n\n'
+            'def f():\n    from pkg import util\n    return """\nimport inside a string\n"""\n\nx = 1\n' * 3 + "y = 2\n" * 50)
+    files = [("pkg/a.py", "Python", text), ("pkg/core.py", "Python", "x = 1\n"), ("pkg/util.py", "Python", "y = 2\n"),
+             ("pkg/__init__.py", "Python", ""),
+             ("c/a.c", "C", '#include "b.h"\n/* #include "c.h"\n */\nint f(void) { return 0; }\n' + "int g;\n" * 50),
+             ("c/b.h", "C", "int f(void);\n"), ("c/c.h", "C", "int h;\n")]
+    assert import_region("python", text.encode()) < len(text)  # the trailing assignments are not parsed
+    whole = order_repository(files, load_registry(), syntax=True)
+    region = order_repository(files, load_registry())
+    assert region.edges == whole.edges and region.order == whole.order
+    assert region.counts.to_json() == whole.counts.to_json()
+    assert whole.syntax_error_fraction[0] == 0.0 and region.syntax_error_fraction[0] is None  # not parsed whole
