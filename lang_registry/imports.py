@@ -65,7 +65,6 @@ _REGION_KEYWORDS: dict[str, bytes] = {
     "cpp": rb"#[ \t]*include",
 }
 _REGION_RE = {g: re.compile(rb".*(?:" + k + rb")", re.DOTALL) for g, k in _REGION_KEYWORDS.items()}
-_STATEMENT_END: dict[str, bytes] = {}
 
 
 def region_is_trusted(grammar: str, tree: Any) -> bool:
@@ -84,14 +83,10 @@ def import_region(grammar: str, data: bytes) -> int:
         return 0
     end = m.end()
     line_start = data.rfind(b"\n", 0, end) + 1
-    terminator = _STATEMENT_END.get(grammar)
-    if terminator is not None:
-        end = data.find(terminator, end)
-    else:
-        line_end = data.find(b"\n", end)
-        line = data[line_start: len(data) if line_end == -1 else line_end]
-        if line.count(b"(") > line.count(b")"):  # `from x import (` ... `)`, Go's `import (` block
-            end = data.find(b")", end)
+    line_end = data.find(b"\n", end)
+    line = data[line_start: len(data) if line_end == -1 else line_end]
+    if line.count(b"(") > line.count(b")"):  # `from x import (` ... `)`
+        end = data.find(b")", end)
     if end == -1:
         return len(data)
     if grammar in ("c", "cpp") and data.count(b"/*", 0, end) > data.count(b"*/", 0, end):
