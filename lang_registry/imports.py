@@ -186,7 +186,7 @@ def _read(grammar: str, capture: str, node: Any, text: str, data: bytes) -> Impo
 
 def _read_statement(grammar: str, capture: str, node: Any, text: str, data: bytes) -> Import | None:
     if grammar == "python":
-        if capture == "import":  # import a.b, c as d: one statement per module
+        if capture == "import":  # import a.b, c as d: one statement, each module resolved
             mods = [c.child_by_field_name("name") if c.type == "aliased_import" else c for c in node.children_by_field_name("name")]
             return Import("py_import", ",".join(_node_text(m, data) for m in mods if m is not None)) if mods else None
         module = node.child_by_field_name("module_name")
