@@ -211,3 +211,13 @@ def test_import_region_parse_finds_the_same_imports_as_a_whole_file_parse() -> N
     assert region.edges == whole.edges and region.order == whole.order
     assert region.counts.to_json() == whole.counts.to_json()
     assert whole.syntax_error_fraction[0] == 0.0 and region.syntax_error_fraction[0] is None  # not parsed whole
+
+
+def test_unsafe_grammar_is_never_run_for_the_signal_or_the_order() -> None:
+    from lang_registry.ts_parse import syntax_error_fraction
+
+    registry = load_registry()
+    assert "cobol" in registry.unsafe_grammars and registry.entries["COBOL"].grammar == "cobol"
+    assert syntax_error_fraction(registry, "COBOL", b"hello") is None  # cobol loops forever on this input
+    result = order_repository([("a.cbl", "COBOL", "hello"), ("b.py", "Python", "import a\n")], registry, syntax=True)
+    assert result.syntax_error_fraction[0] is None and sorted(result.order) == [0, 1]
