@@ -221,3 +221,21 @@ def test_unsafe_grammar_is_never_run_for_the_signal_or_the_order() -> None:
     assert syntax_error_fraction(registry, "COBOL", b"hello") is None  # cobol loops forever on this input
     result = order_repository([("a.cbl", "COBOL", "hello"), ("b.py", "Python", "import a\n")], registry, syntax=True)
     assert result.syntax_error_fraction[0] is None and sorted(result.order) == [0, 1]
+
+
+def test_run_report_shows_the_dependency_order_counts(tmp_path) -> None:
+    from corpus.runreport.render import render_report
+    from corpus.runreport.summary import build_summary
+
+    out = tmp_path / "out"
+    assert "Dependency order" not in render_report(build_summary(str(out)))  # random order: no section
+    rows = _rows()
+    part = str(tmp_path / "in" / "part-00000.parquet")
+    storage.write_table(part, docs_to_table([Doc(**{k: r[k] for k in ("source", "domain", "repo", "path", "text", "language")})
+                                             for r in rows]))
+    ctx = RunContext(str(out), stage_name="repo_samples", stage_key="k")
+    RepoSamplesStage(RepoSamplesConfig(order="dependency")).run(ctx, [part])
+    summary = build_summary(str(out))
+    assert summary["dependency_order"]["Go"]["statements"] == 3 and summary["dependency_order"]["Go"]["imported_first_share"] == 1.0
+    page = render_report(summary)
+    assert "Dependency order" in page and "<td>TypeScript</td>" in page
