@@ -38,6 +38,8 @@ train: setup
 	$(BIN)/corpus train --shards $(OUT)/shards --out $(OUT)/train --preset tiny --steps $(STEPS) --device cpu
 
 bench: setup
+	@[ -d $${TS_REPOS_DIR:-/tmp/ts-repos}/repos ] || PY=$(BIN)/python bash scripts/ts_repos.sh >/dev/null \
+		|| echo "NOTE: scripts/ts_repos.sh failed: the tree-sitter bench measures the venv's Python distributions only"
 	$(BIN)/python -m pipelines.bench --output $(OUT)
 gpu-check: setup ; OUT=$(OUT) scripts/gpu_check.sh  # small preset on 1 GPU and on all GPUs -> $(OUT)/gpu_check.json (docs/pretrain.md)
 

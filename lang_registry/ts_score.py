@@ -9,7 +9,6 @@ is aborted after `budget_s` seconds (tree-sitter's progress callback only works 
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,23 +46,10 @@ def grammar_loads(grammar: str) -> bool:
 
 def error_ratio(grammar: str, data: bytes, budget_s: float = DEFAULT_BUDGET_S) -> float | None:
     """Share of bytes covered by ERROR nodes (+1 byte per MISSING node); None if no parse in budget."""
-    parser = _parser(grammar)
-    if parser is None or not data:
-        return None
+    from lang_registry.ts_parse import parse_file  # ts_parse reads the parsers of this module
+
     src = data[:SCORE_BYTES]
-    deadline = time.monotonic() + budget_s
-
-    def read(offset: int, _point: Any) -> bytes:
-        return src[offset:offset + 4096]
-
-    def progress(*_args: Any) -> bool:
-        return time.monotonic() > deadline
-
-    try:
-        tree = parser.parse(read, progress_callback=progress)
-    except ValueError:  # aborted by the deadline
-        parser.reset()
-        return None
+    tree = parse_file(grammar, src, budget_s)
     if tree is None:
         return None
     root = tree.root_node

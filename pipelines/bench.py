@@ -277,6 +277,24 @@ def bench_repo_samples(input_path: str, out_dir: str) -> dict:
     return _figures(table.num_rows, _table_mb(table), secs)
 
 
+def bench_treesitter(input_path: str, out_dir: str) -> dict:
+    """Issue 24 on real code: dependency order per language (resolved imports, imported-first edges vs
+    the random order) and the syntax signal's distribution (pipelines/bench_treesitter.py); and the
+    repo_samples build of the fixed input in both orders (the cost of `order: dependency`)."""
+    from corpus.stages.repo_samples import build_bucket
+    from pipelines.bench_treesitter import bench_treesitter as run
+
+    table = pq.read_table(input_path, columns=["size"])
+    nbytes = _table_mb(table)
+    timed = {}
+    for order in ("random", "dependency"):
+        out = str(Path(out_dir) / f"repo_samples_{order}.parquet")
+        stats, secs = _timed(lambda out=out, order=order: build_bucket([input_path], out, 1234, 1_000_000, None, f"bench-{order}", order))
+        timed[order] = {**_figures(table.num_rows, nbytes, secs), "imports": stats.get("imports", {})}
+    timed["dependency_over_random_seconds"] = round(timed["dependency"]["seconds"] / max(timed["random"]["seconds"], 1e-9), 2)
+    return {"repo_samples": timed, **run()}
+
+
 def _child(fn_name: str, *args: Any) -> dict:
     result = globals()[fn_name](*args)
     result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
@@ -328,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         ("decont_rules", "bench_decont_rules", ()),
         ("decont_paraphrase", "bench_decont_paraphrase", ()),
         ("shards", "bench_shards", (input_path,)),
+        ("treesitter", "bench_treesitter", (input_path, str(work))),
         ("pretrain", "bench_pretrain_cpu", ()),
         ("ablation", "bench_ablation", (str(work),)),
     ]

@@ -202,6 +202,9 @@ class Explainer:
         rules = self.filter.rule_results(row)
         signals = dataclasses.asdict(code_signals(row["text"]))
         signals.update(size=row["size"], vendored=row["vendored"], generated=row["generated"])
+        from corpus.filters.syntax import syntax_error_fraction
+
+        signals["syntax_error_fraction"] = syntax_error_fraction(row["text"], row["language"])
         out = _line(row["repo"], row["path"], row["language"], row["lang_method"], signals)
         out["rules"] = [r.as_dict() for r in rules]
         if filtered.kept.num_rows:

@@ -91,6 +91,12 @@ def iter_code_rules(text: str, language: str | None, rules: dict[str, Any]) -> I
         frac = r["min_visible_text_fraction"]
         yield RuleResult("html_visible_text", "visible_text_fraction", visible / len(text) if text else 0.0, ">=", frac,
                          not visible < frac * len(text))
+    if "max_syntax_error_fraction" in r:  # off unless the table sets it: a tree-sitter parse per file
+        from corpus.filters.syntax import syntax_rule
+
+        syntax = syntax_rule(text, language, r["max_syntax_error_fraction"])
+        if syntax is not None:
+            yield syntax
 
 
 def evaluate_code(text: str, language: str | None, rules: dict[str, Any]) -> list[RuleResult]:

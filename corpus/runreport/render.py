@@ -21,7 +21,8 @@ def _mb(n: float) -> float:
 
 
 def render_report(s: dict[str, Any]) -> str:
-    sections = [_overview(s), _funnel(s), _languages(s), _inputs(s), _dedup(s), _decont(s), _recall(s), _mixture(s), _shards(s)]
+    sections = [_overview(s), _funnel(s), _languages(s), _inputs(s), _dedup(s), _dependency_order(s), _decont(s), _recall(s), _mixture(s),
+                _shards(s)]
     run = s.get("run", {})
     lead = (f"Output <code>{html.escape(s.get('output', ''))}</code>"
             + (f" · {run['wall_seconds']} s wall on {run.get('cpus')} CPUs" if run.get("wall_seconds") else "")
@@ -163,6 +164,24 @@ def _decont(s: dict[str, Any]) -> Section | None:
     sec = Section("Decontamination", "decont", body)
     sec.charts = [chart(fig, "decont-benchmarks")] if names else []
     return sec
+
+
+def _dependency_order(s: dict[str, Any]) -> Section | None:
+    langs = s.get("dependency_order") or {}
+    if not langs:
+        return None
+
+    def share(v: Any) -> str:
+        return "" if v is None else f"{v:.1%}"
+
+    return Section("Dependency order", "dependency-order", (
+        "<p>Repository samples in dependency order (<code>stages.repo_samples.order: dependency</code>): "
+        "import statements read with tree-sitter, those resolved to a file of the same repository, and the "
+        "resolved edges whose imported file comes first in the sample order "
+        "(<code>OUT/repo_samples/imports.json</code>).</p>")
+        + table(["language", "files", "import statements", "resolved", "edges", "imported first"],
+                [[lang, v.get("files", 0), v.get("statements", 0), share(v.get("resolved_share")), v.get("edges", 0),
+                  share(v.get("imported_first_share"))] for lang, v in sorted(langs.items())]))
 
 
 def _recall(s: dict[str, Any]) -> Section | None:

@@ -62,6 +62,8 @@ def build_summary(out_uri: str) -> dict[str, Any]:
         "dedup": {s["name"]: _dedup(out_uri, s, parts[s["name"]]) for s in stages if s["name"].startswith("dedup")},
         "decont": _decont(reports),
         "recall": _recall(reports),
+        # repo_samples `order: dependency` (docs/treesitter.md): per language, imports resolved and in order
+        "dependency_order": (_read_json(storage.join(out_uri, "repo_samples", "imports.json")) or {}).get("languages", {}),
         "mixture": (manifest or {}).get("mixture", {}),
         "shards": _shards(out_uri, manifest) if manifest else {},
         "warnings": list((manifest or {}).get("warnings", [])),

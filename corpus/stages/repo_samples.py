@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -59,6 +59,8 @@ BATCH_DOCS = 2048
 BATCH_CHARS = 32 << 20
 
 PathComment = Callable[[str | None, str], str]
+# Reorders one repository's files (given in the seeded random order); returns them and its import counts.
+Orderer = Callable[[list[dict]], tuple[list[dict], dict]]
 
 
 class RepoSamplesConfig(BaseModel):
@@ -68,6 +70,9 @@ class RepoSamplesConfig(BaseModel):
     bucket_bytes: int = Field(32 << 20, gt=0, description="input bytes per output part built from repositories that span "
                                                          "input parts (repositories are never split)")
     registry: str | None = None  # language registry for the path-comment syntax
+    order: Literal["random", "dependency"] = Field(
+        "random", description="file order within a repository: random (DeepSeek-Coder-V2) or dependency "
+                              "(v1: imported files first, from tree-sitter import queries; docs/treesitter.md)")
 
 
 # ---------------------------------------------------------------------------------- routes, keys
@@ -111,11 +116,18 @@ def spanning_task(bucket: Bucket, out_uri: str, n_parts: int) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------- build
 
 
-def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment) -> list[Doc]:
-    """Samples of one repository (rows = its files)."""
+def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment, orderer: Orderer | None = None,
+                  counts: dict | None = None) -> list[Doc]:
+    """Samples of one repository (rows = its files). With `orderer` the seeded random order is
+    reordered (dependency order; the random order breaks its ties) and its import counts are added
+    to `counts`."""
     rows = sorted(rows, key=lambda r: r["path"])
     repo, source = rows[0]["repo"], rows[0]["source"]
     random.Random(f"{seed}\0{source}\0{repo}").shuffle(rows)
+    if orderer is not None:
+        rows, repo_counts = orderer(rows)
+        if counts is not None:
+            merge_import_counts(counts, repo_counts)
     samples: list[list[dict]] = [[]]
     size = 0
     for r in rows:
@@ -153,6 +165,43 @@ def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment) -> 
             )
         )
     return docs
+
+
+def merge_import_counts(total: dict, add: dict) -> None:
+    """Sum per-language import counts ({language: {statements, resolved, edges, imported_first, ...}})."""
+    for lang, row in add.items():
+        into = total.setdefault(lang, {})
+        for k, v in row.items():
+            if isinstance(v, int):
+                into[k] = into.get(k, 0) + v
+
+
+def import_shares(counts: dict) -> dict:
+    """The counts with resolved_share and imported_first_share per language."""
+    out = {}
+    for lang, row in sorted(counts.items()):
+        s, e = row.get("statements", 0), row.get("edges", 0)
+        out[lang] = {**row, "resolved_share": round(row.get("resolved", 0) / s, 4) if s else None,
+                     "imported_first_share": round(row.get("imported_first", 0) / e, 4) if e else None}
+    return out
+
+
+def orderer_fn(order: str, registry_path: str | None) -> Orderer | None:
+    """None for the random order; for `dependency` a function of one repository's rows (tree-sitter
+    parses, import resolution and ordering: lang_registry.dep_order; compiled queries cached per process)."""
+    if order == "random":
+        return None
+    from lang_registry import load_registry
+    from lang_registry.dep_order import order_repository
+
+    registry = load_registry(registry_path)
+
+    def reorder(rows: list[dict]) -> tuple[list[dict], dict]:
+        result = order_repository([(r["path"], r["language"], r["text"]) for r in rows], registry)
+        counts = {lang: {k: v for k, v in row.items() if isinstance(v, int)} for lang, row in result.counts.to_json().items()}
+        return [rows[k] for k in result.order], counts
+
+    return reorder
 
 
 def path_comment_fn(registry_path: str | None) -> PathComment:
@@ -196,14 +245,16 @@ def _repo_files(table: pa.Table, by_repo: dict[tuple[str, str], list[int]], keys
 
 
 def write_samples(w: PartWriter, table: pa.Table, by_repo: dict[tuple[str, str], list[int]], web: list[int], seed: int,
-                  max_chars: int, comment: PathComment) -> StageStats:
+                  max_chars: int, comment: PathComment, orderer: Orderer | None = None,
+                  counts: dict | None = None) -> StageStats:
     """Write the samples of the repositories of `by_repo` sorted by (source, repo), then the web pages
-    sorted by id; returns the accounting of those rows (files in and kept, samples out)."""
+    sorted by id; returns the accounting of those rows (files in and kept, samples out). Import counts
+    of the dependency order go to `counts`. One repository's rows are ordered at a time."""
     stats = StageStats()
     pending: list[Doc] = []
     chars = 0
     for files in _repo_files(table, by_repo, sorted(by_repo)):
-        samples = build_samples(files, seed, max_chars, comment)
+        samples = build_samples(files, seed, max_chars, comment, orderer, counts)
         nbytes = sum(f["size"] for f in files)
         stats.add_in(len(files), nbytes)
         stats.add_kept(len(files), nbytes, out=len(samples))
@@ -225,7 +276,7 @@ def write_samples(w: PartWriter, table: pa.Table, by_repo: dict[tuple[str, str],
 
 
 def local_part(in_uri: str, spans: Bucket | None, out_uri: str, split_uri: str | None, seed: int, max_chars: int,
-               registry_path: str | None, part_key: str) -> dict:
+               registry_path: str | None, part_key: str, order: str = "random") -> dict:
     """Step local for one input part: write the samples of its own repositories and its web pages as
     one output part; the rows of split repositories (listed in `spans`, this part's rows of step spans)
     go to `split_uri` (None: step by_repo is recorded already, they are not needed). Its accounting
@@ -233,7 +284,7 @@ def local_part(in_uri: str, spans: Bucket | None, out_uri: str, split_uri: str |
     Returns {"stats", "split_rows"}."""
     record = committed(out_uri, part_key)
     if record is not None and (split_uri is None or not record.get("split_rows") or storage.exists(split_uri)):
-        return {"stats": record["stats"], "split_rows": record.get("split_rows", 0)}
+        return {"stats": record["stats"], "split_rows": record.get("split_rows", 0), "imports": record.get("imports", {})}
     table = storage.read_table(in_uri, columns=DOC_SCHEMA.names)
     by_repo, web = group_rows(table)
     split_rows = 0
@@ -245,28 +296,38 @@ def local_part(in_uri: str, spans: Bucket | None, out_uri: str, split_uri: str |
         split_rows = len(rows)
         if rows and split_uri is not None:
             storage.write_table(split_uri, table.take(pa.array(rows, pa.int64())))  # before the commit record
+    counts: dict = {}
     with PartWriter(out_uri, DOC_SCHEMA) as w:
-        stats = write_samples(w, table, by_repo, web, seed, max_chars, path_comment_fn(registry_path))
-    commit_part(out_uri, part_key, stats, {"split_rows": split_rows})
-    return {"stats": stats.to_json(), "split_rows": split_rows}
+        stats = write_samples(w, table, by_repo, web, seed, max_chars, path_comment_fn(registry_path),
+                              orderer_fn(order, registry_path), counts)
+    extra = {"split_rows": split_rows, **({"imports": counts} if counts else {})}
+    commit_part(out_uri, part_key, stats, extra)
+    return {"stats": stats.to_json(), "split_rows": split_rows, "imports": counts}
 
 
-def build_bucket(files: Bucket | list[str], out_path: str, seed: int, max_chars: int, registry_path: str | None, part_key: str) -> dict:
-    """Samples of every repository in a shuffle bucket (or in plain Parquet files) as one committed part."""
+def build_bucket(files: Bucket | list[str], out_path: str, seed: int, max_chars: int, registry_path: str | None, part_key: str,
+                 order: str = "random") -> dict:
+    """Samples of every repository in a shuffle bucket (or in plain Parquet files) as one committed part;
+    returns its stats (and under "imports" the dependency order's import counts, if any)."""
     table = read_bucket(files) if files else DOC_SCHEMA.empty_table()
     if not table.num_columns:  # a shuffle of no map files
         table = DOC_SCHEMA.empty_table()
     by_repo, web = group_rows(table)
+    counts: dict = {}
     with PartWriter(out_path, DOC_SCHEMA) as w:
-        stats = write_samples(w, table, by_repo, web, seed, max_chars, path_comment_fn(registry_path))
-    commit_part(out_path, part_key, stats)
-    return stats.to_json()
+        stats = write_samples(w, table, by_repo, web, seed, max_chars, path_comment_fn(registry_path),
+                              orderer_fn(order, registry_path), counts)
+    commit_part(out_path, part_key, stats, {"imports": counts} if counts else None)
+    return {**stats.to_json(), **({"imports": counts} if counts else {})}
 
 
-def bucket_part(files: Bucket, out_path: str, seed: int, max_chars: int, registry_path: str | None, part_key: str) -> dict:
+def bucket_part(files: Bucket, out_path: str, seed: int, max_chars: int, registry_path: str | None, part_key: str,
+                order: str = "random") -> dict:
     """build_bucket, unless a killed run committed this part already."""
     record = committed(out_path, part_key)
-    return record["stats"] if record is not None else build_bucket(files, out_path, seed, max_chars, registry_path, part_key)
+    if record is not None:
+        return {**record["stats"], **({"imports": record["imports"]} if record.get("imports") else {})}
+    return build_bucket(files, out_path, seed, max_chars, registry_path, part_key, order)
 
 
 # ---------------------------------------------------------------------------------------- stage
@@ -296,14 +357,17 @@ class RepoSamplesStage(GlobalStage):
         split_uris = [storage.join(split_dir, f"split-{i:05d}.parquet") for i in range(n)]
         need_split = spans is not None and saved is None
         args = [(p, spans.part(i, n) if spans else None, part_uri(ctx.stage_uri, i), split_uris[i] if need_split else None,
-                 ctx.seed, c.max_chars, c.registry, f"{ctx.stage_key}:{i}") for i, p in enumerate(inputs)]
+                 ctx.seed, c.max_chars, c.registry, f"{ctx.stage_key}:{i}", c.order) for i, p in enumerate(inputs)]
         total = StageStats()
         split_parts = []
+        imports: dict = {}  # per language: O(languages) on the driver
         for i, r in enumerate(ctx.map(local_part, args, desc=f"{self.name}:local", costs=ctx.part_sizes(inputs))):
             total.merge(StageStats.from_json(r["stats"]))
+            merge_import_counts(imports, r.get("imports") or {})
             if r["split_rows"]:
                 split_parts.append(i)
         if not split_parts:  # every repository sits in one part: nothing to shuffle
+            self._write_imports(ctx, imports)
             return total
         if saved is None:
             # Map i = the i-th part with split rows, in part order: a repository's files meet in part, then row order.
@@ -312,11 +376,20 @@ class RepoSamplesStage(GlobalStage):
         else:
             shuffled = Shuffled.from_json(saved)
         storage.remove(split_dir, recursive=True)  # its rows are in the by_repo map files now
-        args = [(bucket_files(shuffled, b), part_uri(ctx.stage_uri, n + b), ctx.seed, c.max_chars, c.registry, f"{ctx.stage_key}:{n + b}")
-                for b in range(shuffled.n_buckets)]
+        args = [(bucket_files(shuffled, b), part_uri(ctx.stage_uri, n + b), ctx.seed, c.max_chars, c.registry, f"{ctx.stage_key}:{n + b}",
+                 c.order) for b in range(shuffled.n_buckets)]
         for s in ctx.map(bucket_part, args, desc=f"{self.name}:build"):
+            merge_import_counts(imports, s.pop("imports", None) or {})
             total.merge(StageStats.from_json(s))
+        self._write_imports(ctx, imports)
         return total
+
+    def _write_imports(self, ctx, imports: dict) -> None:
+        """OUT/repo_samples/imports.json: per language, import statements, resolved, edges and the share
+        of edges whose imported file comes first (order: dependency only)."""
+        if self.config.order == "dependency":
+            storage.write_text(storage.join(ctx.stage_uri, "imports.json"),
+                               json.dumps({"order": "dependency", "languages": import_shares(imports)}, indent=1) + "\n")
 
     def _spans(self, ctx, inputs: list[str]) -> Shuffled | None:
         """Step spans: this shuffle's part(i, n) holds the keys of the repositories of part i that also

@@ -1,0 +1,241 @@
+"""repo_samples `order: dependency`: imports read with tree-sitter queries and resolved to the
+repository's files put each imported file before its importer, in nine languages; cycles still order."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pyarrow.parquet as pq
+
+from corpus import storage
+from corpus.context import RunContext
+from corpus.parts import list_parts
+from corpus.records import Doc, docs_to_table
+from corpus.stages.repo_samples import (
+    RepoSamplesConfig,
+    RepoSamplesStage,
+    build_samples,
+    orderer_fn,
+)
+from lang_registry import load_registry
+from lang_registry.dep_order import dependency_order, order_repository
+
+# path -> (language, text): one small repository in nine languages (and a README)
+REPO = {
+    "pkg/__init__.py": ("Python", "from .core import run\n"),
+    "pkg/core.py": ("Python", "import os\nfrom pkg.util import helper\n\ndef run():\n    return helper()\n"),
+    "pkg/util.py": ("Python", "import json\n\ndef helper():\n    return json.dumps({})\n"),
+    "cmd/app/main.go": ("Go", 'package main\n\nimport (\n\t"fmt"\n\t"example.com/demo/store"\n)\n\nfunc main() { fmt.Println(store.Get()) }\n'),
+    "store/store.go": ("Go", 'package store\n\nimport "example.com/demo/model"\n\nfunc Get() model.T { return model.T{} }\n'),
+    "model/model.go": ("Go", "package model\n\ntype T struct{}\n"),
+    "src/lib.rs": ("Rust", "mod ast;\nmod parser;\n"),
+    "src/parser.rs": ("Rust", "use crate::ast::Node;\n\npub fn parse() -> Node { Node }\n"),
+    "src/ast.rs": ("Rust", "pub struct Node;\n"),
+    "c/main.c": ("C", '#include <stdio.h>\n#include "util.h"\n\nint main(void) { return f(); }\n'),
+    "c/util.h": ("C", "int f(void);\n"),
+    "c/util.c": ("C", '#include "util.h"\n\nint f(void) { return 0; }\n'),
+    "cpp/app.cpp": ("C++", '#include "geo/shape.hpp"\n\nint main() { Shape s; return 0; }\n'),
+    "cpp/geo/shape.hpp": ("C++", '#include "point.hpp"\n\nstruct Shape { P p; };\n'),
+    "cpp/geo/point.hpp": ("C++", "struct P { int x; };\n"),
+    "java/src/com/ex/App.java": ("Java", "package com.ex;\n\nimport java.util.List;\nimport com.ex.model.User;\n\nclass App { User u; }\n"),
+    "java/src/com/ex/model/User.java": ("Java", "package com.ex.model;\n\npublic class User {}\n"),
+    "cs/Program.cs": ("C#", "using System;\nusing Demo.Models;\n\nclass Program { Item i; }\n"),
+    "cs/Models/Item.cs": ("C#", "namespace Demo.Models { class Item {} }\n"),
+    "web/index.js": ("JavaScript", "import React from 'react';\nconst api = require('./lib/api');\n"),
+    "web/lib/api.js": ("JavaScript", "export function get() { return 1; }\n"),
+    "ts/main.ts": ("TypeScript", "import { a } from './a.js';\nconsole.log(a);\n"),
+    "ts/a.ts": ("TypeScript", "export const a: number = 1;\n"),
+    "README.md": ("Markdown", "# demo\n"),
+}
+# importer -> imported: every resolvable import of REPO
+EDGES = {
+    ("pkg/__init__.py", "pkg/core.py"), ("pkg/core.py", "pkg/util.py"),
+    ("cmd/app/main.go", "store/store.go"), ("store/store.go", "model/model.go"),
+    ("src/parser.rs", "src/ast.rs"),
+    ("c/main.c", "c/util.h"), ("c/util.c", "c/util.h"),
+    ("cpp/app.cpp", "cpp/geo/shape.hpp"), ("cpp/geo/shape.hpp", "cpp/geo/point.hpp"),
+    ("java/src/com/ex/App.java", "java/src/com/ex/model/User.java"),
+    ("cs/Program.cs", "cs/Models/Item.cs"),
+    ("web/index.js", "web/lib/api.js"),
+    ("ts/main.ts", "ts/a.ts"),
+}
+# language -> (import statements, resolved to a file of REPO)
+STATEMENTS = {"Python": (4, 2), "Go": (3, 2), "Rust": (1, 1), "C": (3, 2), "C++": (2, 2), "Java": (2, 1), "C#": (2, 1),
+              "JavaScript": (2, 1), "TypeScript": (1, 1)}
+
+
+def _rows(repo: str = "demo") -> list[dict]:
+    docs = [Doc(source="gh", domain="code", repo=repo, path=p, text=t, language=lang) for p, (lang, t) in REPO.items()]
+    return docs_to_table(docs).to_pylist()
+
+
+def _violations(order: list[str]) -> set[tuple[str, str]]:
+    rank = {p: k for k, p in enumerate(order)}
+    return {(a, b) for a, b in EDGES if rank[b] > rank[a]}
+
+
+def test_dependency_order_puts_every_imported_file_first_in_nine_languages() -> None:
+    orderer = orderer_fn("dependency", None)
+    random_violations = 0
+    for seed in range(8):
+        counts: dict = {}
+        (doc,) = build_samples(_rows(), seed, 10**6, lambda lang, path: f"# path: {path}", orderer, counts)
+        files = doc.meta["files"]
+        assert sorted(files) == sorted(REPO) and _violations(files) == set()
+        assert {lang: (c["statements"], c["resolved"]) for lang, c in counts.items() if c["statements"]} == STATEMENTS
+        assert sum(c["edges"] for c in counts.values()) == len(EDGES)
+        assert sum(c["imported_first"] for c in counts.values()) == len(EDGES)
+        (plain,) = build_samples(_rows(), seed, 10**6, lambda lang, path: f"# path: {path}")
+        random_violations += len(_violations(plain.meta["files"]))
+    assert random_violations > 0  # the seeded random order alone does not satisfy the edges
+
+
+def test_files_without_imports_keep_the_random_order_among_themselves() -> None:
+    orderer = orderer_fn("dependency", None)
+    (plain,) = build_samples(_rows(), 3, 10**6, lambda lang, path: "#")
+    (ordered,) = build_samples(_rows(), 3, 10**6, lambda lang, path: "#", orderer)
+    involved = {p for e in EDGES for p in e}
+    free = [p for p in plain.meta["files"] if p not in involved]
+    assert [p for p in ordered.meta["files"] if p not in involved] == free
+
+
+def test_a_cycle_still_orders_from_the_file_with_fewest_imports() -> None:
+    # 0 -> 1 -> 2 -> 0 is a cycle; 1 also imports 3; 4 imports 0 (outside the cycle)
+    order = dependency_order(5, [(0, 1), (1, 2), (2, 0), (1, 3), (4, 0)])
+    assert sorted(order) == [0, 1, 2, 3, 4]
+    assert order.index(3) < order.index(1)  # 3 imports nothing
+    assert order.index(4) == 4  # waits for its import's whole cycle
+    assert order[:2] == [3, 0]  # in the cycle, 0 and 2 wait for one file each: the position breaks the tie
+
+
+def test_soft_imports_give_way_in_a_cycle() -> None:
+    files = [
+        ("pkg/a.py", "Python", "def f():\n    from pkg import b\n    return b\n"),  # imported at call time
+        ("pkg/b.py", "Python", "from pkg import a\n"),
+        ("pkg/__init__.py", "Python", ""),
+    ]
+    result = order_repository(files, load_registry())
+    assert [files[k][0] for k in result.order].index("pkg/a.py") < [files[k][0] for k in result.order].index("pkg/b.py")
+
+
+def test_stage_writes_dependency_order_and_import_counts(tmp_path) -> None:
+    rows = _rows()
+    part = str(tmp_path / "in" / "part-00000.parquet")
+    storage.write_table(part, docs_to_table([Doc(**{k: r[k] for k in ("source", "domain", "repo", "path", "text", "language")})
+                                             for r in rows]))
+    ctx = RunContext(str(tmp_path / "out"), stage_name="repo_samples", stage_key="k")
+    stats = RepoSamplesStage(RepoSamplesConfig(order="dependency")).run(ctx, [part])
+    stats.check("repo_samples")
+    (doc,) = pq.read_table(list_parts(ctx.stage_uri)[0]).to_pylist()
+    assert _violations(json.loads(doc["meta"])["files"]) == set()
+    report = json.loads(storage.read_bytes(storage.join(ctx.stage_uri, "imports.json")))
+    assert report["languages"]["Python"]["resolved_share"] == 0.5
+    assert all(v["imported_first_share"] == 1.0 for v in report["languages"].values() if v["edges"])
+
+
+# ------------------------------------------------------------------------------- syntax signal
+
+
+def test_syntax_error_fraction_is_zero_on_clean_code_and_positive_on_broken_code() -> None:
+    from corpus.filters.syntax import syntax_error_fraction
+
+    for path, (language, text) in REPO.items():
+        if language != "Markdown":
+            assert syntax_error_fraction(text, language) == 0.0, path
+    assert syntax_error_fraction(REPO["README.md"][1], "Markdown") is None  # no grammar in the registry
+    broken = "def f(:\n    return [1, 2\nclass\n"
+    assert 0 < syntax_error_fraction(broken, "Python") <= 1
+    assert syntax_error_fraction("int main( { return 0 }\n", "C") > 0
+    assert syntax_error_fraction("const x = <div>{a}</div>;\n", "TypeScript") == 0.0  # TSX content: tsx grammar
+
+
+def test_max_syntax_error_fraction_rule_is_off_by_default_and_drops_with_detail() -> None:
+    from corpus.filters.code_rules import evaluate_code, load_rules
+    from corpus.stages.filter import FilterStage
+
+    broken = "def f(:\n    return [1, 2\n" * 5 + "value = compute(alpha, beta)\n" * 20
+    rules = load_rules()
+    assert all(r.name != "syntax_error_fraction" for r in evaluate_code(broken, "Python", rules))
+    on = {**rules, "languages": {**rules["languages"], "Python": {"max_syntax_error_fraction": 0.01}}}
+    (rule,) = [r for r in evaluate_code(broken, "Python", on) if r.name == "syntax_error_fraction"]
+    assert not rule.passed and rule.value > 0.01
+    clean = "value = compute(alpha, beta)\n" * 20
+    assert all(r.passed for r in evaluate_code(clean, "Python", on))
+    stage = FilterStage()
+    stage.setup()
+    stage._rules = on
+    row = {"repo": "r", "path": "a.py", "domain": "code", "text": broken, "language": "Python", "vendored": False,
+           "generated": False, "meta": None}
+    reason, detail = stage.judge(row)
+    assert reason == "syntax_error_fraction" and re.fullmatch(r"syntax_error_fraction [0-9.]+ > 0\.01 \(Python\)", detail)
+
+
+def test_explain_shows_syntax_error_fraction(tmp_path) -> None:
+    from corpus.explain import Explainer, load_stage_configs
+
+    (tmp_path / "ok.py").write_text("def total(values):\n    return sum(values)\n")
+    (tmp_path / "bad.py").write_text("def total(values:\n    return sum(values\n\nprint(total([1, 2]))\n")
+    (tmp_path / "notes.txt").write_text("plain text without a grammar\n")
+    explainer = Explainer(load_stage_configs())
+    lines = {line["path"]: line for line in explainer.explain_paths([str(tmp_path)], root=str(tmp_path))}
+    assert lines["ok.py"]["signals"]["syntax_error_fraction"] == 0.0
+    assert lines["bad.py"]["signals"]["syntax_error_fraction"] > 0
+    assert lines["bad.py"]["decision"] == "kept"  # the rule is off by default
+    assert lines["notes.txt"]["signals"].get("syntax_error_fraction") is None
+
+
+def test_false_error_languages_never_get_the_rule() -> None:
+    from corpus.filters.code_rules import evaluate_code, load_rules
+
+    rules = load_rules()
+    on = {**rules, "default": {**rules["default"], "max_syntax_error_fraction": 0.0}}
+    broken_c = "int main( { return 0 }\n" + "int value_of_something(void);\n" * 10
+    assert not any(r.name == "syntax_error_fraction" for r in evaluate_code(broken_c, "C", on))
+    (rule,) = [r for r in evaluate_code("def f(:\n" + "value = compute(alpha)\n" * 10, "Python", on) if r.name == "syntax_error_fraction"]
+    assert not rule.passed
+
+
+def test_import_region_parse_finds_the_same_imports_as_a_whole_file_parse() -> None:
+    from lang_registry.imports import import_region
+
+    text = ('"""Docs that mention\nimport nothing\n"""\nimport os\nfrom pkg import (\n    core,\n    util,\n)\n\n'
+            'def f():\n    from pkg import util\n    return """\nimport inside a string\n"""\n\nx = 1\n' * 3 + "y = 2\n" * 50)
+    files = [("pkg/a.py", "Python", text), ("pkg/core.py", "Python", "x = 1\n"), ("pkg/util.py", "Python", "y = 2\n"),
+             ("pkg/__init__.py", "Python", ""),
+             ("c/a.c", "C", '#include "b.h"\n/* #include "c.h"\n */\nint f(void) { return 0; }\n' + "int g;\n" * 50),
+             ("c/b.h", "C", "int f(void);\n"), ("c/c.h", "C", "int h;\n")]
+    assert import_region("python", text.encode()) < len(text)  # the trailing assignments are not parsed
+    whole = order_repository(files, load_registry(), syntax=True)
+    region = order_repository(files, load_registry())
+    assert region.edges == whole.edges and region.order == whole.order
+    assert region.counts.to_json() == whole.counts.to_json()
+    assert whole.syntax_error_fraction[0] == 0.0 and region.syntax_error_fraction[0] is None  # not parsed whole
+
+
+def test_unsafe_grammar_is_never_run_for_the_signal_or_the_order() -> None:
+    from lang_registry.ts_parse import syntax_error_fraction
+
+    registry = load_registry()
+    assert "cobol" in registry.unsafe_grammars and registry.entries["COBOL"].grammar == "cobol"
+    assert syntax_error_fraction(registry, "COBOL", b"hello") is None  # cobol loops forever on this input
+    result = order_repository([("a.cbl", "COBOL", "hello"), ("b.py", "Python", "import a\n")], registry, syntax=True)
+    assert result.syntax_error_fraction[0] is None and sorted(result.order) == [0, 1]
+
+
+def test_run_report_shows_the_dependency_order_counts(tmp_path) -> None:
+    from corpus.runreport.render import render_report
+    from corpus.runreport.summary import build_summary
+
+    out = tmp_path / "out"
+    assert "Dependency order" not in render_report(build_summary(str(out)))  # random order: no section
+    rows = _rows()
+    part = str(tmp_path / "in" / "part-00000.parquet")
+    storage.write_table(part, docs_to_table([Doc(**{k: r[k] for k in ("source", "domain", "repo", "path", "text", "language")})
+                                             for r in rows]))
+    ctx = RunContext(str(out), stage_name="repo_samples", stage_key="k")
+    RepoSamplesStage(RepoSamplesConfig(order="dependency")).run(ctx, [part])
+    summary = build_summary(str(out))
+    assert summary["dependency_order"]["Go"]["statements"] == 3 and summary["dependency_order"]["Go"]["imported_first_share"] == 1.0
+    page = render_report(summary)
+    assert "Dependency order" in page and "<td>TypeScript</td>" in page
