@@ -9,8 +9,8 @@ import re
 import pyarrow.parquet as pq
 
 from corpus import storage
-from corpus.context import RunContext
-from corpus.parts import list_parts
+from corpus.engine.context import RunContext
+from corpus.engine.parts import list_parts
 from corpus.records import Doc, docs_to_table
 from corpus.stages.repo_samples import (
     RepoSamplesConfig,
@@ -172,7 +172,7 @@ def test_max_syntax_error_fraction_rule_is_off_by_default_and_drops_with_detail(
 
 
 def test_explain_shows_syntax_error_fraction(tmp_path) -> None:
-    from corpus.explain import Explainer, load_stage_configs
+    from corpus.commands.explain import Explainer, load_stage_configs
 
     (tmp_path / "ok.py").write_text("def total(values):\n    return sum(values)\n")
     (tmp_path / "bad.py").write_text("def total(values:\n    return sum(values\n\nprint(total([1, 2]))\n")
