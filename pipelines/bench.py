@@ -215,6 +215,38 @@ def bench_dedup_exact(input_path: str) -> dict:
     return _figures(table.num_rows, _table_mb(table), secs)
 
 
+def lost_clusters(input_path: str, out_dir: str, prefer_filter_pass: bool) -> dict:
+    """Exact dedup then the filter, the pipeline's own stages in-process on one input file: clusters
+    whose surviving copy the filter drops while another copy of the cluster passes it (content lost)."""
+    from collections import defaultdict
+
+    from corpus.context import RunContext
+    from corpus.runner import InProcessRunner
+    from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage
+    from corpus.stages.filter import FilterStage
+
+    stage = ExactDedupStage(ExactDedupConfig(prefer_filter_pass=prefer_filter_pass))
+    stage.run(RunContext(out_uri=out_dir, stage_name=stage.name, runner=InProcessRunner(), stage_key="bench"), [input_path])
+    dropped = pq.read_table(Path(out_dir) / stage.name / "_dropped").select(["id", "detail"]).to_pylist()
+    members: dict[str, list[str]] = defaultdict(list)
+    for r in dropped:
+        members[r["detail"].removeprefix("duplicate of ")].append(r["id"])
+    rows = {r["id"]: r for r in pq.read_table(input_path).to_pylist()}
+    judge = FilterStage()
+    judge.setup()
+    lost = [s for s, copies in members.items()
+            if judge.judge(rows[s]) is not None and any(judge.judge(rows[c]) is None for c in copies)]
+    return {"clusters": len(members), "survivor_dropped_by_filter": sum(judge.judge(rows[s]) is not None for s in members),
+            "lost_content": len(lost), "lost_examples": sorted(f"{rows[s]['repo']}/{rows[s]['path']}" for s in lost)[:5]}
+
+
+def bench_dedup_survivors(input_path: str, out_dir: str) -> dict:
+    """Exact-dedup clusters that lose their content to a survivor the filter drops (target 0), with the
+    survivor rank that asks the filter first (the default) and without it (the rule before)."""
+    return {"prefer_filter_pass": lost_clusters(input_path, str(Path(out_dir) / "survivors-on"), True),
+            "without": lost_clusters(input_path, str(Path(out_dir) / "survivors-off"), False)}
+
+
 def bench_dedup_near(input_path: str) -> dict:
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
@@ -286,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         ("recall", "bench_recall_stage", (input_path,)),
         ("filter", "bench_map_stage", ("filter", input_path)),
         ("dedup_exact", "bench_dedup_exact", (input_path,)),
+        ("dedup_survivors", "bench_dedup_survivors", (input_path, str(work))),
         ("repo_samples", "bench_repo_samples", (input_path, str(work))),
         ("dedup_near", "bench_dedup_near", (input_path,)),
         ("decont", "bench_decont_stage", (input_path,)),

@@ -28,7 +28,8 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
                                            part_bytes=s.ingest.part_bytes, min_parts=s.ingest.min_parts, allow_empty=cfg.allow_empty)),
         "langid": LangIdStage(s.langid),
         "filter": FilterStage(s.filter),
-        "dedup_exact": ExactDedupStage(s.dedup_exact),
+        # Exact dedup runs before the filter: it keeps, per cluster, a copy the filter will keep.
+        "dedup_exact": ExactDedupStage(s.dedup_exact, s.filter),
         "recall": RecallStage(s.recall),
         # Path comments use the same language registry as detection unless told otherwise.
         "repo_samples": RepoSamplesStage(s.repo_samples if s.repo_samples.registry else s.repo_samples.model_copy(update={"registry": s.langid.registry})),
