@@ -7,11 +7,13 @@ import re
 BINARY_SNIFF = 8192
 
 # Directories and files that hold third-party code (written for this project in the spirit of
-# Linguist's vendor list; matched against the repository-relative path with '/' separators).
+# Linguist's vendor list; matched against the repository-relative path with '/' separators). A project's
+# own config folders are not vendored: `.cargo/config.toml` and `.bundle/config` are the project's
+# settings; only the package caches under them (`.cargo/registry`, `.cargo/git`, `.bundle/gems`) are.
 _VENDOR_DIRS = (
     r"node_modules|bower_components|jspm_packages|_?vendor|_?vendored|vendors|third[_-]?party|3rd[_-]?party|"
     r"external|externals|extern|deps|Godeps|Pods|Carthage|\.yarn|\.pnpm-store|site-packages|"
-    r"dist-packages|\.venv|venv|virtualenv|\.git|\.svn|\.hg|\.bundle|\.cargo|\.gradle|"
+    r"dist-packages|\.venv|venv|virtualenv|\.git|\.svn|\.hg|\.bundle/gems|\.bundle/ruby|\.cargo/registry|\.cargo/git|\.gradle|"
     r"\.m2|bazel-[\w-]+|\.tox|\.nox|\.eggs"
 )
 VENDORED_RE = re.compile(

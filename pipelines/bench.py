@@ -122,6 +122,10 @@ def bench_langid(input_path: str) -> dict:
     _, ref_secs = _timed(pygments_all)
     out["reference"] = {"name": "pygments get_lexer_for_filename (extension only) on the same files", "ratio": round(ref_secs / out["seconds"], 3)}
     out["large_tree"] = bench_detection(site.getsitepackages()[0], 20000)
+    from lang_registry.evaluate import filename_accuracy
+
+    # Lock, build and CI files and config folders, real paths labelled by hand (go.mod: Go Module, not Modula-2).
+    out["filename_level"] = filename_accuracy()
     return out
 
 

@@ -80,7 +80,7 @@ class FilterStage(MapStage):
             return why, f"{why} (threshold {limit})" if limit else why
         for gate in self.gates(row):
             if not gate.passed:
-                return gate.name, gate.describe()
+                return gate.name, gate.describe() + (_outside_note(row.get("meta")) if gate.name == "unknown_language" else "")
         failed = first_failure(row["text"], row["language"], self._rules)
         # GitHub recall (stage recall, docs/recall.md) may vouch for a file a code rule would drop.
         if failed is None or _recalled(row.get("meta")):
@@ -105,6 +105,17 @@ class FilterStage(MapStage):
 
 def _where(row: dict) -> str:
     return f"{row['repo']}/{row['path']}" if row["repo"] else row["path"]
+
+
+def _outside_note(meta: str | None) -> str:
+    """`; Linguist: Go Module (data)` for a file Linguist names outside the 338 (langid's meta), else ''."""
+    import json
+
+    try:
+        lin = json.loads(meta).get("linguist") if meta else None
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    return f"; Linguist: {lin['language']} ({lin['type']})" if isinstance(lin, dict) and "language" in lin else ""
 
 
 def _recalled(meta: str | None) -> bool:
