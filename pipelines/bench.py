@@ -251,6 +251,52 @@ def bench_dedup_survivors(input_path: str, out_dir: str) -> dict:
             "without": lost_clusters(input_path, str(Path(out_dir) / "survivors-off"), False)}
 
 
+DOC_LANGUAGES = {".md": "Markdown", ".markdown": "Markdown", ".rst": "reStructuredText", ".adoc": "AsciiDoc",
+                 ".asciidoc": "AsciiDoc", ".pod": "POD", ".tex": "TeX"}
+
+
+def bench_doc_rules(roots: list[str] | None = None, max_files: int = 20000) -> dict:
+    """Real documentation on this machine (the installed packages' .md/.rst/.tex/..., /usr/share/doc, and
+    CORPUS_DOCS_DIRS, ':'-separated) through the code rules: files and bytes kept with the text rules
+    (`measure: prose` / `tex`) against DeepSeek's line rules for the same files, per language."""
+    import sysconfig
+    from collections import Counter, defaultdict
+
+    from corpus.filters.code_rules import first_failure, load_rules
+
+    rules = load_rules()
+    line_rules = {**rules, "languages": {k: {kk: vv for kk, vv in v.items() if kk != "measure"}
+                                         for k, v in (rules.get("languages") or {}).items()}}
+    roots = roots or [sysconfig.get_paths()["purelib"], "/usr/share/doc",
+                      *filter(None, os.environ.get("CORPUS_DOCS_DIRS", "").split(":"))]
+    seen: set[int] = set()
+    by: dict[str, Counter] = defaultdict(Counter)
+    for root in roots:
+        for path in sorted(Path(root).rglob("*")) if Path(root).is_dir() else []:
+            language = DOC_LANGUAGES.get(path.suffix.lower())
+            if language is None or not path.is_file() or len(seen) >= max_files:
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            if hash(text) in seen or len(text) > 1_000_000:
+                continue
+            seen.add(hash(text))
+            size = len(text.encode("utf-8", "surrogatepass"))
+            c = by[language]
+            c["files"] += 1
+            c["bytes"] += size
+            for name, table in (("line_rules", line_rules), ("text_rules", rules)):
+                if first_failure(text, language, table) is None:
+                    c[f"{name}_kept_files"] += 1
+                    c[f"{name}_kept_bytes"] += size
+    total: Counter = Counter()
+    for c in by.values():
+        total.update(c)
+    return {"roots": roots, "by_language": {k: dict(v) for k, v in sorted(by.items())}, "total": dict(total)}
+
+
 def bench_dedup_near(input_path: str) -> dict:
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
@@ -321,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         ("langid", "bench_langid", (input_path,)),
         ("recall", "bench_recall_stage", (input_path,)),
         ("filter", "bench_map_stage", ("filter", input_path)),
+        ("doc_rules", "bench_doc_rules", ()),
         ("dedup_exact", "bench_dedup_exact", (input_path,)),
         ("dedup_survivors", "bench_dedup_survivors", (input_path, str(work))),
         ("repo_samples", "bench_repo_samples", (input_path, str(work))),

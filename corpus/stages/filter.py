@@ -32,7 +32,9 @@ class FilterStage(MapStage):
     # 2: `_dropped/` details carry the measured value against the threshold (`repo/path: max_line_length
     # 1234 > 1000 (Python)`; web pages the Gopher threshold) where 1 wrote `repo/path: reason`. The
     # version is in the fingerprint, so --resume recomputes the stage rather than mix the two formats.
-    version = "2"
+    # 3: code-related text (Markdown, reStructuredText, AsciiDoc, POD) gets prose rules, TeX line rules
+    # only on its markup lines (code_rules.yaml `measure`, `prose`).
+    version = "3"
     config: FilterConfig
 
     def __init__(self, config: FilterConfig | None = None) -> None:
