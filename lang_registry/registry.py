@@ -121,6 +121,14 @@ class Registry:
             for x in e.extensions:
                 self._rel_by_ext.setdefault(x.lower(), e.name)
         self._rel_max_dots = max((x.count(".") for x in self._rel_by_ext), default=1)
+        # File names Linguist gives to a member of a group that is one of ours (`pom.xml`: Maven POM, group
+        # XML; `.npmrc`: NPM Config, group INI) name the group.
+        for f, group in (data.get("group_filenames") or {}).items():
+            if group in self.entries:
+                self._by_filename.setdefault(f, group)
+                self._by_filename_ci.setdefault(f.lower(), group)
+            elif group in self.related:
+                self._rel_by_filename.setdefault(f, group)
         # Interpreters Linguist lists for several of the 338 (node: JavaScript and TypeScript); the
         # shebang names one owner, but for a file whose own extension is another claimant it is generic.
         self.shared_interpreters: dict[str, tuple[str, ...]] = {

@@ -59,3 +59,9 @@ def test_langid_records_linguists_name_and_the_filter_drop_names_it() -> None:
     assert json.loads(out[0]["meta"])["linguist"] == {"language": "Go Module", "type": "data"}
     verdict = FilterStage().judge(out[0])
     assert verdict is not None and verdict[0] == "unknown_language" and "Linguist: Go Module (data)" in verdict[1]
+
+
+@pytest.mark.parametrize(("path", "want"), [("pom.xml", "XML"), ("configure.ac", "M4"), ("Snakefile", "Python"),
+                                            (".npmrc", "INI"), ("ssh_config", "INI")])
+def test_a_linguist_group_member_goes_by_its_group(path: str, want: str) -> None:
+    assert reported_name(load_registry(), path, b"x\n") == want
