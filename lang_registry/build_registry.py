@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         for fld, drop in curated.DROP_FACTS.get(e["name"], {}).items():
             e[fld] = [x for x in e[fld] if x not in drop]
     check_unique_owners(entries)
-    for name, patterns in curated.NAME_PATTERNS.items():
+    for name in curated.NAME_PATTERNS:
         if name not in names:
             raise SystemExit(f"curated.NAME_PATTERNS: {name!r} is not one of the 338")
     owner = {i: e["name"] for e in entries for i in e["interpreters"]}

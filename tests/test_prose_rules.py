@@ -14,8 +14,9 @@ from corpus.records import Doc, docs_to_table
 from corpus.stages.filter import FilterStage
 
 RULES = load_rules()
-VOCAB = ("parser token node tree error position source line column buffer reader writer cache index module "
-         "function value result option default config build test release version change update schema field").split()
+VOCAB = ["parser", "token", "node", "tree", "error", "position", "source", "line", "column", "buffer", "reader",
+         "writer", "cache", "index", "module", "function", "value", "result", "option", "default", "config", "build",
+         "test", "release", "version", "change", "update", "schema", "field"]
 
 
 def _words(n: int, seed: int) -> str:

@@ -10,7 +10,12 @@ from typing import Any, Iterator
 
 import yaml
 
-from corpus.filters.signals import code_signals, html_visible_text, prose_signals, split_tex_prose
+from corpus.filters.signals import (
+    code_signals,
+    html_visible_text,
+    prose_signals,
+    split_tex_prose,
+)
 
 # How a value must compare to its threshold to pass, and the words a failure is written with.
 _FAILS_AS = {"<=": ">", ">=": "<"}
