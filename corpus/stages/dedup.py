@@ -184,12 +184,19 @@ def ranks_task(part_bucket: Bucket, in_uri: str, out_uri: str, survivor_filter: 
     return write_map_file(table, out_uri)
 
 
+_JUDGES: dict[str, Callable[[dict], Any]] = {}
+
+
 def _filter_judge(config: Any) -> Callable[[dict], Any]:
+    """The filter stage's `judge` for this config, set up once per worker process (rule tables, datatrove)."""
     from corpus.stages.filter import FilterStage
 
-    stage = FilterStage(config)
-    stage.setup()
-    return stage.judge
+    key = config.model_dump_json()
+    if key not in _JUDGES:
+        stage = FilterStage(config)
+        stage.setup()
+        _JUDGES[key] = stage.judge
+    return _JUDGES[key]
 
 
 def choose_survivors(ref: np.ndarray, root: np.ndarray, ranks: np.ndarray, n_parts: int) -> pa.Table:
