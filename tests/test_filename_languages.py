@@ -65,3 +65,19 @@ def test_langid_records_linguists_name_and_the_filter_drop_names_it() -> None:
                                             (".npmrc", "INI"), ("ssh_config", "INI")])
 def test_a_linguist_group_member_goes_by_its_group(path: str, want: str) -> None:
     assert reported_name(load_registry(), path, b"x\n") == want
+
+
+def test_explain_shows_linguists_name_and_the_prose_rules(tmp_path) -> None:
+    from corpus.explain import Explainer, load_stage_configs
+
+    (tmp_path / "go.mod").write_text("module github.com/spf13/cobra\n\ngo 1.15\n")
+    long_paragraph = " ".join(f"word{i % 97} and more" for i in range(120))  # one ~1,500-character line
+    (tmp_path / "README.md").write_text(f"# Title\n\n{long_paragraph}\n")
+    lines = {d["path"]: d for d in Explainer(load_stage_configs()).explain_paths(
+        [str(tmp_path / "go.mod"), str(tmp_path / "README.md")], root=tmp_path)}
+    mod, readme = lines["go.mod"], lines["README.md"]
+    assert (mod["language"], mod["method"], mod["decision"]) == (None, "outside-filename", "dropped")
+    assert mod["detail"].endswith("Linguist: Go Module (data)")
+    assert (readme["language"], readme["decision"]) == ("Markdown", "kept")
+    assert {"mean_paragraph_chars", "max_word_length", "prose_repetition"} <= {r["name"] for r in readme["rules"]}
+    assert "avg_line_length" not in {r["name"] for r in readme["rules"]}
