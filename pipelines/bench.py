@@ -263,6 +263,7 @@ def bench_doc_rules(roots: list[str] | None = None, max_files: int = 20000) -> d
     from collections import Counter, defaultdict
 
     from corpus.filters.code_rules import first_failure, load_rules
+    from lang_registry.flags import is_generated
 
     rules = load_rules()
     line_rules = {**rules, "languages": {k: {kk: vv for kk, vv in v.items() if kk != "measure"}
@@ -287,6 +288,8 @@ def bench_doc_rules(roots: list[str] | None = None, max_files: int = 20000) -> d
             c = by[language]
             c["files"] += 1
             c["bytes"] += size
+            # The langid flag the filter also drops on (a paragraph per line once looked minified).
+            c["flagged_generated"] += is_generated(str(path.relative_to(root)), text[:65536])
             for name, table in (("line_rules", line_rules), ("text_rules", rules)):
                 if first_failure(text, language, table) is None:
                     c[f"{name}_kept_files"] += 1
