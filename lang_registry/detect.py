@@ -24,7 +24,8 @@ RULE_CHARS_AFTER_STRIP = 8192  # C-family code left after stripping comments: 8 
 @dataclass(frozen=True)
 class Detection:
     language: str | None
-    # filename | filename-pattern | outside-filename | extension | shebang | modeline | heuristic | tree-sitter | default | None
+    # filename | outside-filename | extension | filename-pattern | shebang | modeline | heuristic | tree-sitter
+    # | default | None
     method: str | None
     vendored: bool = False
     generated: bool = False

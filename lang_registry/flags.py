@@ -13,7 +13,8 @@ BINARY_SNIFF = 8192
 _VENDOR_DIRS = (
     r"node_modules|bower_components|jspm_packages|_?vendor|_?vendored|vendors|third[_-]?party|3rd[_-]?party|"
     r"external|externals|extern|deps|Godeps|Pods|Carthage|\.yarn|\.pnpm-store|site-packages|"
-    r"dist-packages|\.venv|venv|virtualenv|\.git|\.svn|\.hg|\.bundle/gems|\.bundle/ruby|\.cargo/registry|\.cargo/git|\.gradle|"
+    r"dist-packages|\.venv|venv|virtualenv|\.git|\.svn|\.hg|\.bundle/gems|\.bundle/ruby|\.cargo/registry|\.cargo/git|"
+    r"\.gradle|"
     r"\.m2|bazel-[\w-]+|\.tox|\.nox|\.eggs"
 )
 VENDORED_RE = re.compile(
@@ -100,7 +101,8 @@ PROSE_MIN_ALPHA_FRACTION = 0.5
 
 def _reads_as_prose(line: str) -> bool:
     n = len(line)
-    return line.count(" ") >= PROSE_MIN_SPACE_FRACTION * n and sum(c.isalpha() for c in line) >= PROSE_MIN_ALPHA_FRACTION * n
+    letters = sum(c.isalpha() for c in line)
+    return line.count(" ") >= PROSE_MIN_SPACE_FRACTION * n and letters >= PROSE_MIN_ALPHA_FRACTION * n
 
 
 def is_minified(text_prefix: str) -> bool:

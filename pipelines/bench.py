@@ -230,7 +230,8 @@ def lost_clusters(input_path: str, out_dir: str, prefer_filter_pass: bool) -> di
     from corpus.stages.filter import FilterStage
 
     stage = ExactDedupStage(ExactDedupConfig(prefer_filter_pass=prefer_filter_pass))
-    stage.run(RunContext(out_uri=out_dir, stage_name=stage.name, runner=InProcessRunner(), stage_key="bench"), [input_path])
+    ctx = RunContext(out_uri=out_dir, stage_name=stage.name, runner=InProcessRunner(), stage_key="bench")
+    stage.run(ctx, [input_path])
     dropped = pq.read_table(Path(out_dir) / stage.name / "_dropped").select(["id", "detail"]).to_pylist()
     members: dict[str, list[str]] = defaultdict(list)
     for r in dropped:
@@ -240,8 +241,10 @@ def lost_clusters(input_path: str, out_dir: str, prefer_filter_pass: bool) -> di
     judge.setup()
     lost = [s for s, copies in members.items()
             if judge.judge(rows[s]) is not None and any(judge.judge(rows[c]) is None for c in copies)]
-    return {"clusters": len(members), "survivor_dropped_by_filter": sum(judge.judge(rows[s]) is not None for s in members),
-            "lost_content": len(lost), "lost_examples": sorted(f"{rows[s]['repo']}/{rows[s]['path']}" for s in lost)[:5]}
+    dropped_survivors = sum(judge.judge(rows[s]) is not None for s in members)
+    examples = sorted(f"{rows[s]['repo']}/{rows[s]['path']}" for s in lost)[:5]
+    return {"clusters": len(members), "survivor_dropped_by_filter": dropped_survivors, "lost_content": len(lost),
+            "lost_examples": examples}
 
 
 def bench_dedup_survivors(input_path: str, out_dir: str) -> dict:

@@ -52,7 +52,8 @@ def test_project_config_folders_are_not_vendored(path: str, vendored: bool) -> N
 
 def test_langid_records_linguists_name_and_the_filter_drop_names_it() -> None:
     docs = [Doc(source="github", domain="code", repo="spf13/cobra", path="go.mod", text="module x\n\ngo 1.21\n"),
-            Doc(source="github", domain="code", repo="tokio-rs/tokio", path=".cargo/config.toml", text='[build]\nrustflags = ["-C", "x"]\n')]
+            Doc(source="github", domain="code", repo="tokio-rs/tokio", path=".cargo/config.toml",
+                text='[build]\nrustflags = ["-C", "x"]\n')]
     out = LangIdStage().process(docs_to_table(docs)).kept.to_pylist()
     assert [(r["language"], r["lang_method"], r["vendored"]) for r in out] == [
         (None, "outside-filename", False), ("TOML", "code_related_data", False)]

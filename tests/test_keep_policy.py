@@ -151,7 +151,8 @@ def test_exact_dedup_keeps_a_copy_the_filter_keeps_over_a_vendored_first_copy(tm
     ids = {f"{d.repo}:{d.path}": d.id for docs in parts for d in docs}
     _run(ExactDedupStage(), inputs, tmp_path / "out")
     dropped = _dropped(tmp_path / "out", "dedup_exact")
-    assert dropped["pypa/pip:src/pip/_vendor/pygments/lexer.py"] == f"duplicate of {ids['pygments/pygments:pygments/lexer.py']}"
+    kept = ids["pygments/pygments:pygments/lexer.py"]
+    assert dropped["pypa/pip:src/pip/_vendor/pygments/lexer.py"] == f"duplicate of {kept}"
     # No copy of the second cluster passes the filter: the stars decide, as before.
     assert dropped["tiny/fork:lexer.py"] == f"duplicate of {ids['big/app:app/lexer_copy.py']}"
     assert len(dropped) == 2
@@ -177,8 +178,8 @@ def test_the_filter_settings_are_part_of_the_exact_dedup_key() -> None:
 
     base = ExactDedupStage(None, FilterConfig()).fingerprint()
     assert ExactDedupStage(None, FilterConfig(drop_vendored=False)).fingerprint() != base
-    assert ExactDedupStage(ExactDedupConfig(prefer_filter_pass=False), FilterConfig(drop_vendored=False)).fingerprint() == \
-        ExactDedupStage(ExactDedupConfig(prefer_filter_pass=False)).fingerprint()
+    off = ExactDedupConfig(prefer_filter_pass=False)
+    assert ExactDedupStage(off, FilterConfig(drop_vendored=False)).fingerprint() == ExactDedupStage(off).fingerprint()
 
 
 def test_filter_rank_orders_kept_then_flagged_then_dropped() -> None:

@@ -110,8 +110,9 @@ def _text_rules(text: str, r: dict[str, Any], prose: dict[str, Any], measure: st
     if measure == "tex":
         prose_text, markup = split_tex_prose(text)
         m = code_signals(markup)
-        yield RuleResult("avg_line_length", "markup_avg_line_length", m.avg_line_length, "<=", r["max_avg_line_length"],
-                         not m.avg_line_length > r["max_avg_line_length"])
+        limit = r["max_avg_line_length"]
+        yield RuleResult("avg_line_length", "markup_avg_line_length", m.avg_line_length, "<=", limit,
+                         not m.avg_line_length > limit)
         yield RuleResult("max_line_length", "markup_max_line_length", m.max_line_length, "<=", r["max_line_length"],
                          not m.max_line_length > r["max_line_length"])
     p = prose_signals(prose_text)
@@ -121,9 +122,11 @@ def _text_rules(text: str, r: dict[str, Any], prose: dict[str, Any], measure: st
                          not p.mean_paragraph_chars > limit)
     if "max_word_length" in prose:
         limit = prose["max_word_length"]
-        yield RuleResult("max_word_length", "max_word_length", p.max_word_length, "<=", limit, not p.max_word_length > limit)
+        yield RuleResult("max_word_length", "max_word_length", p.max_word_length, "<=", limit,
+                         not p.max_word_length > limit)
     alpha = code_signals(text).alpha_fraction  # the whole file, as DeepSeek's alphabetic rule reads it
-    yield RuleResult("alpha_fraction", "alpha_fraction", alpha, ">=", r["min_alpha_fraction"], not alpha < r["min_alpha_fraction"])
+    need = r["min_alpha_fraction"]
+    yield RuleResult("alpha_fraction", "alpha_fraction", alpha, ">=", need, not alpha < need)
     if r.get("reject_xml_header"):
         xml = "<?xml version=" in text[:100]
         yield RuleResult("xml_header", "xml_header", xml, "==", False, not xml)

@@ -92,8 +92,9 @@ def prose_signals(text: str) -> ProseSignals:
 # TeX: lines of running text versus markup. A text line sits outside verbatim, code and display-math
 # environments and still reads as words once its commands (and a comment's `%`) are removed (`\\item`,
 # `\\textbf{Note:} ...` lines of running text are text; `\\section{...}`, `\\usepackage{...}` are markup).
-_TEX_CODE_ENVS = re.compile(r"\\(begin|end)\{(verbatim|lstlisting|minted|Verbatim|comment|equation|align|gather|multline|"
-                            r"eqnarray|tabular|tabularx|longtable|array|tikzpicture|pgfpicture|displaymath|math)\*?\}")
+_TEX_CODE_ENVS = re.compile(r"\\(begin|end)\{(verbatim|lstlisting|minted|Verbatim|comment|equation|align|gather|"
+                            r"multline|eqnarray|tabular|tabularx|longtable|array|tikzpicture|pgfpicture|displaymath|"
+                            r"math)\*?\}")
 _TEX_COMMAND = re.compile(r"\\[A-Za-z@]+\*?(\[[^\]]*\])?|[{}]")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 TEX_PROSE_MIN_WORDS = 5

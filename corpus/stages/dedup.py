@@ -165,7 +165,8 @@ def filter_rank(judge: Callable[[dict], Any], row: dict) -> int:
     return FILTER_KEEPS_FLAGGED if row.get("vendored") or row.get("generated") else FILTER_KEEPS
 
 
-def ranks_task(part_bucket: Bucket, in_uri: str, out_uri: str, survivor_filter: Any = None, by_stars: bool = True) -> dict[str, int]:
+def ranks_task(part_bucket: Bucket, in_uri: str, out_uri: str, survivor_filter: Any = None,
+               by_stars: bool = True) -> dict[str, int]:
     """The rank of every member living in one part (its columns read once, only members judged), routed
     by component. `survivor_filter`: a FilterConfig whose stage ranks the copies it keeps first."""
     t = read_bucket(part_bucket, ["ref", "root"])
@@ -179,8 +180,8 @@ def ranks_task(part_bucket: Bucket, in_uri: str, out_uri: str, survivor_filter: 
         for i, row in enumerate(rows):
             ranks[i, 0] = filter_rank(judge, row) if judge is not None else 0
             ranks[i, 1:] = rank_of(row["meta"]) if by_stars else (0, 0, 0, 0)
-    table = pa.table({"ref": ref, "root": root, "r_filter": ranks[:, 0], "r_missing": ranks[:, 1], "r_stars": ranks[:, 2],
-                      "r_forks": ranks[:, 3], "r_created": ranks[:, 4], ROUTE: hash_route(root)})
+    table = pa.table({"ref": ref, "root": root, **{c: ranks[:, i] for i, c in enumerate(RANK_COLUMNS)},
+                      ROUTE: hash_route(root)})
     return write_map_file(table, out_uri)
 
 

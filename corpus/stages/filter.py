@@ -82,7 +82,8 @@ class FilterStage(MapStage):
             return why, f"{why} (threshold {limit})" if limit else why
         for gate in self.gates(row):
             if not gate.passed:
-                return gate.name, gate.describe() + (_outside_note(row.get("meta")) if gate.name == "unknown_language" else "")
+                note = _outside_note(row.get("meta")) if gate.name == "unknown_language" else ""
+                return gate.name, gate.describe() + note
         failed = first_failure(row["text"], row["language"], self._rules)
         # GitHub recall (stage recall, docs/recall.md) may vouch for a file a code rule would drop.
         if failed is None or _recalled(row.get("meta")):
