@@ -140,7 +140,8 @@ class Registry:
             k: (v[0], v[1]) for k, v in (data.get("outside_filenames") or {}).items()}
         self._outside_ci = {k.lower(): v for k, v in self.outside_filenames.items()}
         named = (data.get("name_patterns") or {}).items()
-        self.name_patterns: list[tuple[str, str]] = [(p, name) for name, pats in named if name in self.entries for p in pats]
+        self.name_patterns: list[tuple[str, str]] = [
+            (p, name) for name, pats in named if name in self.entries for p in pats]
         self.related_paths: dict[str, str] = dict(data.get("related_paths") or {})
 
     # -- lookups -------------------------------------------------------------------------------------
