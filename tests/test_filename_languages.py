@@ -82,3 +82,13 @@ def test_explain_shows_linguists_name_and_the_prose_rules(tmp_path) -> None:
     assert (readme["language"], readme["decision"]) == ("Markdown", "kept")
     assert {"mean_paragraph_chars", "max_word_length", "prose_repetition"} <= {r["name"] for r in readme["rules"]}
     assert "avg_line_length" not in {r["name"] for r in readme["rules"]}
+
+
+def test_langs_detect_names_linguists_language_for_a_file_outside_the_338(tmp_path, capsys) -> None:
+    from lang_registry.cli import main
+
+    (tmp_path / "go.mod").write_text("module x\n\ngo 1.21\n")
+    assert main(["langs", "detect", "--json", str(tmp_path / "go.mod")]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["language"], line["method"], line["linguist"]) == (None, "outside-filename",
+                                                                    {"language": "Go Module", "type": "data"})
