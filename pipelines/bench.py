@@ -229,6 +229,9 @@ def lost_clusters(input_path: str, out_dir: str, prefer_filter_pass: bool) -> di
     from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage
     from corpus.stages.filter import FilterStage
 
+    import shutil
+
+    shutil.rmtree(out_dir, ignore_errors=True)  # a previous bench's saved steps would be resumed, not recomputed
     stage = ExactDedupStage(ExactDedupConfig(prefer_filter_pass=prefer_filter_pass))
     ctx = RunContext(out_uri=out_dir, stage_name=stage.name, runner=InProcessRunner(), stage_key="bench")
     stage.run(ctx, [input_path])
