@@ -313,6 +313,41 @@ def code_related_entries(ling: dict[str, dict], entries: list[dict]) -> list[dic
     return out
 
 
+def outside_filename_table(ling: dict[str, dict], entries: list[dict], related: list[dict],
+                           sources: dict[str, list[tuple[str, str]]]) -> dict[str, list[str]]:
+    """Linguist's exact file names of languages outside the 338 and outside the code-related table:
+    `go.mod` -> [Go Module, data]. Detection stops there (Linguist's order: file name before extension),
+    so such a file is reported under Linguist's name, never guessed from its extension (`.mod`)."""
+    used = {src for srcs in sources.values() for kind, src in srcs if kind.startswith("linguist")}
+    known = {e["name"] for e in [*entries, *related]}
+    taken = {f for e in [*entries, *related] for f in e["filenames"]}
+    taken_ci = {f.lower() for f in taken}
+    out: dict[str, list[str]] = {}
+    for name, e in ling.items():
+        if name in used or name in known or e.get("group") in known:  # a group member goes by its group
+            continue
+        for f in e.get("filenames") or []:
+            if f not in taken and f.lower() not in taken_ci:
+                out.setdefault(f, [name, e.get("type") or "data"])
+    return dict(sorted(out.items()))
+
+
+def group_filename_table(ling: dict[str, dict], entries: list[dict], related: list[dict]) -> dict[str, str]:
+    """Linguist's file names of a language outside the 338 whose Linguist `group` is one of ours or a
+    code-related name: `pom.xml` (Maven POM) -> XML, `configure.ac` (M4Sugar) -> M4, `.npmrc` -> INI."""
+    known = {e["name"] for e in [*entries, *related]}
+    taken = {f for e in [*entries, *related] for f in e["filenames"]}
+    out: dict[str, str] = {}
+    for name, e in ling.items():
+        group = e.get("group")
+        if name in known or group not in known:
+            continue
+        for f in e.get("filenames") or []:
+            if f not in taken:
+                out.setdefault(f, group)
+    return dict(sorted(out.items()))
+
+
 def check_unique_owners(entries: list[dict]) -> None:
     """A file name or interpreter must name one language; shared extensions go to the ambiguity table."""
     for fld in ("filenames", "interpreters"):
@@ -357,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         for fld, drop in curated.DROP_FACTS.get(e["name"], {}).items():
             e[fld] = [x for x in e[fld] if x not in drop]
     check_unique_owners(entries)
+    for name in curated.NAME_PATTERNS:
+        if name not in names:
+            raise SystemExit(f"curated.NAME_PATTERNS: {name!r} is not one of the 338")
     owner = {i: e["name"] for e in entries for i in e["interpreters"]}
     shared_interpreters = {i: [owner[i]] + [n for n in names_ if n != owner[i]]
                            for i, names_ in sorted(claim.items()) if len(names_) > 1 and i in owner}
@@ -393,6 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         "shared_interpreters": shared_interpreters,
         "code_related": code_related_entries(ling, entries),
     }
+    data["name_patterns"] = {k: list(v) for k, v in curated.NAME_PATTERNS.items()}
+    data["related_paths"] = dict(curated.RELATED_PATHS)
+    data["group_filenames"] = group_filename_table(ling, entries, data["code_related"])
+    data["outside_filenames"] = outside_filename_table(ling, entries, data["code_related"], sources)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = (

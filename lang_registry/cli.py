@@ -65,11 +65,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
             continue
         d = detect(rel, data, reg)
         if args.json:
-            print(json.dumps({"path": shown, "language": d.language, "method": d.method,
-                              "vendored": d.vendored, "generated": d.generated, "binary": d.binary},
-                             ensure_ascii=False))
+            line = {"path": shown, "language": d.language, "method": d.method,
+                    "vendored": d.vendored, "generated": d.generated, "binary": d.binary}
+            if d.outside is not None:  # Linguist's name for a file outside the 338 (`go.mod`: Go Module)
+                line["linguist"] = {"language": d.outside[0], "type": d.outside[1]}
+            print(json.dumps(line, ensure_ascii=False))
         else:
-            print(f"{shown}\t{d.language or '-'}")
+            print(f"{shown}\t{d.language or (f'- (Linguist: {d.outside[0]})' if d.outside else '-')}")
     return rc
 
 

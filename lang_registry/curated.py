@@ -335,3 +335,15 @@ CODE_RELATED: dict[str, dict] = {
     "XML Property List": {"line_comment": None, "block_comment": ("<!--", "-->")},
     "SVG": {"line_comment": None, "block_comment": ("<!--", "-->")},
 }
+
+# Filename patterns Linguist has no table for but real repositories use (`Dockerfile.multi-arch`,
+# `Makefile.am.inc`): tried after the file's own unique extension (`Dockerfile.py` stays Python), before
+# shebangs and the content defaults of shared extensions.
+NAME_PATTERNS: dict[str, list[str]] = {
+    "Dockerfile": ["Dockerfile.*", "Containerfile.*", "dockerfile.*", "*.Dockerfile"],
+    "Makefile": ["Makefile.*", "makefile.*", "GNUmakefile.*", "BSDmakefile.*"],
+}
+
+# Code-related names that only a folder gives (a file name alone would be too general): matched against
+# the end of the repository path. Cargo reads `.cargo/config` as TOML.
+RELATED_PATHS: dict[str, str] = {".cargo/config": "TOML"}

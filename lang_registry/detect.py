@@ -1,8 +1,10 @@
 """Per-file language detection.
 
-Order: exact filename -> unique extension -> shebang / modeline -> disambiguation of a shared
-extension (content rules, then tree-sitter parse quality when the candidates have grammars, then the
-documented default). Only the bounded prefix of a file is ever inspected.
+Order: exact filename -> Linguist's file names of languages outside the 338 (`go.mod` is Go Module:
+reported as such, never guessed from `.mod`) -> unique extension -> curated file-name patterns
+(`Dockerfile.*`) -> shebang / modeline -> disambiguation of a shared extension (content rules, then
+tree-sitter parse quality when the candidates have grammars, then the documented default). Only the
+bounded prefix of a file is ever inspected.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ RULE_CHARS_AFTER_STRIP = 8192  # C-family code left after stripping comments: 8 
 @dataclass(frozen=True)
 class Detection:
     language: str | None
-    method: str | None  # filename | extension | shebang | modeline | heuristic | tree-sitter | default | None
+    # filename | outside-filename | extension | filename-pattern | shebang | modeline | heuristic | tree-sitter
+    # | default | None
+    method: str | None
     vendored: bool = False
     generated: bool = False
     binary: bool = False
+    outside: tuple[str, str] | None = None  # (Linguist name, type) when Linguist names the file outside the 338
 
 
 _SHEBANG_RE = re.compile(r"\A#!\s*(\S+)(.*)")
@@ -43,7 +48,11 @@ def detect(path: str, data: bytes, registry: Registry | None = None) -> Detectio
     text = prefix.decode("utf-8", errors="replace")
     generated = flags.is_generated(path, text)
     language, method = classify(reg, path, text, prefix)
-    return Detection(language, method, vendored, generated, False)
+    outside = reg.outside_language(posixpath.basename(path.replace("\\", "/"))) if method == OUTSIDE else None
+    return Detection(language, method, vendored, generated, False, outside)
+
+
+OUTSIDE = "outside-filename"  # the method of a file Linguist names outside the 338 (language None)
 
 
 def classify(reg: Registry, path: str, text: str, raw: bytes = b"") -> tuple[str | None, str | None]:
@@ -51,6 +60,8 @@ def classify(reg: Registry, path: str, text: str, raw: bytes = b"") -> tuple[str
     hit = reg.by_filename(base)
     if hit:
         return hit, "filename"
+    if reg.outside_language(base):  # Linguist's file names come before extensions, as in Linguist
+        return None, OUTSIDE
     hit = reg.case_sensitive_language(base)
     if hit:
         return hit, "extension"
@@ -60,6 +71,9 @@ def classify(reg: Registry, path: str, text: str, raw: bytes = b"") -> tuple[str
         cands = reg.extension_candidates(ext)
         if len(cands) == 1:
             return cands[0], "extension"
+    hit = reg.by_name_pattern(base)
+    if hit:
+        return hit, "filename-pattern"
     interp = shebang_interpreter(text)
     lang = reg.by_interpreter(interp) if interp else None
     if lang and not (amb is not None and lang not in amb.candidates
@@ -84,7 +98,8 @@ def code_related(reg: Registry, path: str) -> str | None:
 
     Only meaningful when `detect` found none of the 338: e.g. `config.yml` -> YAML, `README.md` -> Markdown.
     """
-    return reg.related_language(posixpath.basename(path.replace("\\", "/")))
+    clean = path.replace("\\", "/")
+    return reg.related_language(posixpath.basename(clean), clean)
 
 
 def shebang_interpreter(text: str) -> str | None:

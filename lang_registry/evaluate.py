@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from lang_registry.detect import PREFIX_BYTES, detect
+from lang_registry.detect import PREFIX_BYTES, code_related, detect
 from lang_registry.registry import Registry, load_registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +132,38 @@ def evaluate(items: list[Labelled], reg: Registry | None = None) -> dict:
     total = sum(v[1] for v in by_method.values())
     return {"total": total, "correct": total_ok, "by_method": dict(by_method), "by_source": dict(by_source),
             "confusion": confusion.most_common(), "generated_flag": flags, "wrong": wrong}
+
+
+FILENAME_LABELS = Path(__file__).resolve().parent / "data" / "filename_labels.tsv"
+
+
+def reported_name(reg: Registry, path: str, data: bytes = b"") -> str | None:
+    """The name a run reports for a file, as the langid stage decides it: one of the 338, else Linguist's
+    name outside the 338 (`outside:Go Module`), else a code-related name (YAML, TOML, ...), else None."""
+    d = detect(path, data, reg)
+    if d.language is not None:
+        return d.language
+    if d.outside is not None:
+        return f"outside:{d.outside[0]}"
+    return None if d.binary else code_related(reg, path)
+
+
+def filename_accuracy(reg: Registry | None = None, labels: Path = FILENAME_LABELS) -> dict:
+    """Accuracy on filename-level files (lock files, build and CI files, config folders): real repository
+    paths, each labelled with the name it should get and its vendored flag. The content is one neutral
+    line: these files are named by their path, and a default must not guess from an extension."""
+    reg = reg if reg is not None else load_registry()
+    rows = [ln.split("\t") for ln in labels.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
+    misses, flag_misses = [], []
+    for path, label, _repo, vendored in rows:
+        got = reported_name(reg, path, b"x\n")
+        if got != (None if label == "-" else label):
+            misses.append(f"{path}: {got} (want {label})")
+        if detect(path, b"x\n", reg).vendored != (vendored == "1"):
+            flag_misses.append(f"{path}: vendored {vendored != '1'}")
+    n = len(rows)
+    return {"files": n, "correct": n - len(misses), "accuracy": round((n - len(misses)) / n, 4) if n else None,
+            "vendored_flag_correct": n - len(flag_misses), "misses": misses, "vendored_misses": flag_misses}
 
 
 def tree_sitter_ablation(items: list[Labelled], reg: Registry | None = None) -> tuple[int, int, list[str]]:

@@ -121,10 +121,28 @@ class Registry:
             for x in e.extensions:
                 self._rel_by_ext.setdefault(x.lower(), e.name)
         self._rel_max_dots = max((x.count(".") for x in self._rel_by_ext), default=1)
+        # File names Linguist gives to a member of a group that is one of ours (`pom.xml`: Maven POM, group
+        # XML; `.npmrc`: NPM Config, group INI) name the group.
+        for f, group in (data.get("group_filenames") or {}).items():
+            if group in self.entries:
+                self._by_filename.setdefault(f, group)
+                self._by_filename_ci.setdefault(f.lower(), group)
+            elif group in self.related:
+                self._rel_by_filename.setdefault(f, group)
         # Interpreters Linguist lists for several of the 338 (node: JavaScript and TypeScript); the
         # shebang names one owner, but for a file whose own extension is another claimant it is generic.
         self.shared_interpreters: dict[str, tuple[str, ...]] = {
             k: tuple(v) for k, v in (data.get("shared_interpreters") or {}).items()}
+        # Linguist's file names of languages outside the 338 (`go.mod`: Go Module, data): detection stops
+        # there rather than guess from the extension. Then file-name patterns of the 338 that Linguist
+        # has no table for (`Dockerfile.*`), and code-related names a folder gives (`.cargo/config`).
+        self.outside_filenames: dict[str, tuple[str, str]] = {
+            k: (v[0], v[1]) for k, v in (data.get("outside_filenames") or {}).items()}
+        self._outside_ci = {k.lower(): v for k, v in self.outside_filenames.items()}
+        named = (data.get("name_patterns") or {}).items()
+        self.name_patterns: list[tuple[str, str]] = [
+            (p, name) for name, pats in named if name in self.entries for p in pats]
+        self.related_paths: dict[str, str] = dict(data.get("related_paths") or {})
 
     # -- lookups -------------------------------------------------------------------------------------
     def get(self, name: str) -> LanguageEntry:
@@ -148,6 +166,14 @@ class Registry:
                 return name
         return None
 
+    def outside_language(self, basename: str) -> tuple[str, str] | None:
+        """(Linguist name, Linguist type) of a file name Linguist gives to a language outside the 338."""
+        return self.outside_filenames.get(basename) or self._outside_ci.get(basename.lower())
+
+    def by_name_pattern(self, basename: str) -> str | None:
+        """One of the 338 named by a curated file-name pattern (`Dockerfile.multi-arch` -> Dockerfile)."""
+        return next((name for pat, name in self.name_patterns if fnmatchcase(basename, pat)), None)
+
     def extension_of(self, basename: str) -> str | None:
         """The longest registered suffix of `basename` ('.blade.php' before '.php'), lower-cased."""
         low = basename.lower()
@@ -165,8 +191,13 @@ class Registry:
                 return name
         return None
 
-    def related_language(self, basename: str) -> str | None:
-        """Code-related data / text name of a file none of the 338 claims (`ci.yml` -> YAML), or None."""
+    def related_language(self, basename: str, path: str | None = None) -> str | None:
+        """Code-related data / text name of a file none of the 338 claims (`ci.yml` -> YAML), or None.
+        `path` (repository-relative) lets a folder decide (`.cargo/config` -> TOML)."""
+        if path is not None:
+            for tail, name in self.related_paths.items():
+                if path == tail or path.endswith("/" + tail):
+                    return name
         hit = self._rel_by_filename.get(basename)
         if hit:
             return hit

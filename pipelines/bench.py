@@ -123,6 +123,10 @@ def bench_langid(input_path: str) -> dict:
     _, ref_secs = _timed(pygments_all)
     out["reference"] = {"name": "pygments get_lexer_for_filename (extension only) on the same files", "ratio": round(ref_secs / out["seconds"], 3)}
     out["large_tree"] = bench_detection(site.getsitepackages()[0], 20000)
+    from lang_registry.evaluate import filename_accuracy
+
+    # Lock, build and CI files and config folders, real paths labelled by hand (go.mod: Go Module, not Modula-2).
+    out["filename_level"] = filename_accuracy()
     return out
 
 
@@ -251,6 +255,93 @@ def bench_dedup_exact(input_path: str) -> dict:
     return _figures(table.num_rows, _table_mb(table), secs)
 
 
+def lost_clusters(input_path: str, out_dir: str, prefer_filter_pass: bool) -> dict:
+    """Exact dedup then the filter, the pipeline's own stages in-process on one input file: clusters
+    whose surviving copy the filter drops while another copy of the cluster passes it (content lost)."""
+    from collections import defaultdict
+
+    from corpus.engine.context import RunContext
+    from corpus.engine.runner import InProcessRunner
+    from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage
+    from corpus.stages.filter import FilterStage
+
+    import shutil
+
+    shutil.rmtree(out_dir, ignore_errors=True)  # a previous bench's saved steps would be resumed, not recomputed
+    stage = ExactDedupStage(ExactDedupConfig(prefer_filter_pass=prefer_filter_pass))
+    ctx = RunContext(out_uri=out_dir, stage_name=stage.name, runner=InProcessRunner(), stage_key="bench")
+    stage.run(ctx, [input_path])
+    dropped = pq.read_table(Path(out_dir) / stage.name / "_dropped").select(["id", "detail"]).to_pylist()
+    members: dict[str, list[str]] = defaultdict(list)
+    for r in dropped:
+        members[r["detail"].removeprefix("duplicate of ")].append(r["id"])
+    rows = {r["id"]: r for r in pq.read_table(input_path).to_pylist()}
+    judge = FilterStage()
+    judge.setup()
+    lost = [s for s, copies in members.items()
+            if judge.judge(rows[s]) is not None and any(judge.judge(rows[c]) is None for c in copies)]
+    dropped_survivors = sum(judge.judge(rows[s]) is not None for s in members)
+    examples = sorted(f"{rows[s]['repo']}/{rows[s]['path']}" for s in lost)[:5]
+    return {"clusters": len(members), "survivor_dropped_by_filter": dropped_survivors, "lost_content": len(lost),
+            "lost_examples": examples}
+
+
+def bench_dedup_survivors(input_path: str, out_dir: str) -> dict:
+    """Exact-dedup clusters that lose their content to a survivor the filter drops (target 0), with the
+    survivor rank that asks the filter first (the default) and without it (the rule before)."""
+    return {"prefer_filter_pass": lost_clusters(input_path, str(Path(out_dir) / "survivors-on"), True),
+            "without": lost_clusters(input_path, str(Path(out_dir) / "survivors-off"), False)}
+
+
+DOC_LANGUAGES = {".md": "Markdown", ".markdown": "Markdown", ".rst": "reStructuredText", ".adoc": "AsciiDoc",
+                 ".asciidoc": "AsciiDoc", ".pod": "POD", ".tex": "TeX"}
+
+
+def bench_doc_rules(roots: list[str] | None = None, max_files: int = 20000) -> dict:
+    """Real documentation on this machine (the installed packages' .md/.rst/.tex/..., /usr/share/doc, and
+    CORPUS_DOCS_DIRS, ':'-separated) through the code rules: files and bytes kept with the text rules
+    (`measure: prose` / `tex`) against DeepSeek's line rules for the same files, per language."""
+    import sysconfig
+    from collections import Counter, defaultdict
+
+    from corpus.filters.code_rules import first_failure, load_rules
+    from lang_registry.flags import is_generated
+
+    rules = load_rules()
+    line_rules = {**rules, "languages": {k: {kk: vv for kk, vv in v.items() if kk != "measure"}
+                                         for k, v in (rules.get("languages") or {}).items()}}
+    roots = roots or [sysconfig.get_paths()["purelib"], "/usr/share/doc",
+                      *filter(None, os.environ.get("CORPUS_DOCS_DIRS", "").split(":"))]
+    seen: set[int] = set()
+    by: dict[str, Counter] = defaultdict(Counter)
+    for root in roots:
+        for path in sorted(Path(root).rglob("*")) if Path(root).is_dir() else []:
+            language = DOC_LANGUAGES.get(path.suffix.lower())
+            if language is None or not path.is_file() or len(seen) >= max_files:
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            if hash(text) in seen or len(text) > 1_000_000:
+                continue
+            seen.add(hash(text))
+            size = len(text.encode("utf-8", "surrogatepass"))
+            c = by[language]
+            c["files"] += 1
+            c["bytes"] += size
+            # The langid flag the filter also drops on (a paragraph per line once looked minified).
+            c["flagged_generated"] += is_generated(str(path.relative_to(root)), text[:65536])
+            for name, table in (("line_rules", line_rules), ("text_rules", rules)):
+                if first_failure(text, language, table) is None:
+                    c[f"{name}_kept_files"] += 1
+                    c[f"{name}_kept_bytes"] += size
+    total: Counter = Counter()
+    for c in by.values():
+        total.update(c)
+    return {"roots": roots, "by_language": {k: dict(v) for k, v in sorted(by.items())}, "total": dict(total)}
+
+
 def bench_dedup_near(input_path: str) -> dict:
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
@@ -339,7 +430,9 @@ def main(argv: list[str] | None = None) -> int:
         ("langid", "bench_langid", (input_path,)),
         ("recall", "bench_recall_stage", (input_path,)),
         ("filter", "bench_map_stage", ("filter", input_path)),
+        ("doc_rules", "bench_doc_rules", ()),
         ("dedup_exact", "bench_dedup_exact", (input_path,)),
+        ("dedup_survivors", "bench_dedup_survivors", (input_path, str(work))),
         ("repo_samples", "bench_repo_samples", (input_path, str(work))),
         ("dedup_near", "bench_dedup_near", (input_path,)),
         ("decont", "bench_decont_stage", (input_path,)),

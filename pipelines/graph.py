@@ -27,7 +27,8 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         "ingest": IngestStage(IngestConfig(inputs=cfg.inputs, allow_empty=cfg.allow_empty, **s.ingest.model_dump())),
         "langid": LangIdStage(s.langid),
         "filter": FilterStage(s.filter),
-        "dedup_exact": ExactDedupStage(s.dedup_exact),
+        # Exact dedup runs before the filter: it keeps, per cluster, a copy the filter will keep.
+        "dedup_exact": ExactDedupStage(s.dedup_exact, s.filter),
         "recall": RecallStage(s.recall),
         # Path comments use the same language registry as detection unless told otherwise.
         "repo_samples": RepoSamplesStage(s.repo_samples if s.repo_samples.registry else s.repo_samples.model_copy(update={"registry": s.langid.registry})),

@@ -72,7 +72,7 @@ def _langid(docs: list[Doc]):
     ("docs/index.rst", "reStructuredText", "code_related_text"),
     ("README.md", "Markdown", "code_related_text"),
     ("package.json", "JSON", "extension"),  # JSON and XML are among the 338 already
-    ("pom.xml", "XML", "extension"),
+    ("pom.xml", "XML", "filename"),  # Linguist: Maven POM, group XML
 ])
 def test_data_and_config_files_get_their_own_names(path: str, want: str, method: str) -> None:
     text = {"tests.yml": WORKFLOW, "pyproject.toml": PYPROJECT, "setup.cfg": SETUP_CFG}.get(path.rsplit("/", 1)[-1], "a: 1\n")

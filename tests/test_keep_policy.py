@@ -129,3 +129,63 @@ def test_a_killed_policy_step_resumes_with_identical_output(tmp_path, monkeypatc
     monkeypatch.setattr(dedup, fn, real)
     _run(ExactDedupStage(), inputs, tmp_path / "resumed")
     assert _dropped(tmp_path / "clean", "dedup_exact") == _dropped(tmp_path / "resumed", "dedup_exact")
+
+
+# ------------------------------------------------------------------ survivors the filter keeps
+
+
+def _py(repo: str, path: str, text: str, meta: dict | None = None, vendored: bool = False) -> Doc:
+    doc = _doc(repo, path, text, meta)
+    doc.language, doc.lang_method, doc.vendored = "Python", "extension", vendored
+    return doc
+
+
+def test_exact_dedup_keeps_a_copy_the_filter_keeps_over_a_vendored_first_copy(tmp_path) -> None:
+    """pip vendors pygments: the vendored copy comes first and has more stars, yet the clean copy survives."""
+    long_line = "x = '" + "a" * 1200 + "'\n"
+    parts = [[_py("pypa/pip", "src/pip/_vendor/pygments/lexer.py", LIB, _gh(9000), vendored=True),
+              _py("big/app", "app/lexer_copy.py", long_line + LIB, _gh(500))],  # fails max_line_length
+             [_py("pygments/pygments", "pygments/lexer.py", LIB, _gh(100)),
+              _py("tiny/fork", "lexer.py", long_line + LIB, _gh(1))]]
+    inputs = _write_parts(tmp_path, parts)
+    ids = {f"{d.repo}:{d.path}": d.id for docs in parts for d in docs}
+    _run(ExactDedupStage(), inputs, tmp_path / "out")
+    dropped = _dropped(tmp_path / "out", "dedup_exact")
+    kept = ids["pygments/pygments:pygments/lexer.py"]
+    assert dropped["pypa/pip:src/pip/_vendor/pygments/lexer.py"] == f"duplicate of {kept}"
+    # No copy of the second cluster passes the filter: the stars decide, as before.
+    assert dropped["tiny/fork:lexer.py"] == f"duplicate of {ids['big/app:app/lexer_copy.py']}"
+    assert len(dropped) == 2
+
+
+def test_without_prefer_filter_pass_the_most_starred_copy_survives_even_if_vendored(tmp_path) -> None:
+    parts = [[_py("pypa/pip", "src/pip/_vendor/pygments/lexer.py", LIB, _gh(9000), vendored=True)],
+             [_py("pygments/pygments", "pygments/lexer.py", LIB, _gh(100))]]
+    inputs = _write_parts(tmp_path, parts)
+    _run(ExactDedupStage(ExactDedupConfig(prefer_filter_pass=False)), inputs, tmp_path / "out")
+    assert list(_dropped(tmp_path / "out", "dedup_exact")) == ["pygments/pygments:pygments/lexer.py"]
+
+
+def test_policy_first_also_prefers_the_copy_the_filter_keeps(tmp_path) -> None:
+    parts = [[_py("a/a", "vendor/lib.py", LIB, vendored=True), _py("b/b", "lib.py", LIB)]]
+    inputs = _write_parts(tmp_path, parts)
+    _run(ExactDedupStage(ExactDedupConfig(keep="first")), inputs, tmp_path / "out")
+    assert list(_dropped(tmp_path / "out", "dedup_exact")) == ["a/a:vendor/lib.py"]
+
+
+def test_the_filter_settings_are_part_of_the_exact_dedup_key() -> None:
+    from corpus.stages.filter import FilterConfig
+
+    base = ExactDedupStage(None, FilterConfig()).fingerprint()
+    assert ExactDedupStage(None, FilterConfig(drop_vendored=False)).fingerprint() != base
+    off = ExactDedupConfig(prefer_filter_pass=False)
+    assert ExactDedupStage(off, FilterConfig(drop_vendored=False)).fingerprint() == ExactDedupStage(off).fingerprint()
+
+
+def test_filter_rank_orders_kept_then_flagged_then_dropped() -> None:
+    def judge(row):
+        return ("vendored", "") if row["drop"] else None
+
+    assert dedup.filter_rank(judge, {"drop": False}) == dedup.FILTER_KEEPS
+    assert dedup.filter_rank(judge, {"drop": False, "generated": True}) == dedup.FILTER_KEEPS_FLAGGED
+    assert dedup.filter_rank(judge, {"drop": True}) == dedup.FILTER_DROPS

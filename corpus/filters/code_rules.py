@@ -10,7 +10,12 @@ from typing import Any, Iterator
 
 import yaml
 
-from corpus.filters.signals import code_signals, html_visible_text
+from corpus.filters.signals import (
+    code_signals,
+    html_visible_text,
+    prose_signals,
+    split_tex_prose,
+)
 
 # How a value must compare to its threshold to pass, and the words a failure is written with.
 _FAILS_AS = {"<=": ">", ">=": "<"}
@@ -68,8 +73,14 @@ def rules_for(language: str | None, rules: dict[str, Any]) -> dict[str, Any]:
 def iter_code_rules(text: str, language: str | None, rules: dict[str, Any]) -> Iterator[RuleResult]:
     """The language's rules in the order the filter applies them, lazily: a caller that stops at the
     first failure never parses HTML for a file an earlier rule already dropped. Each `passed` is the
-    exact comparison the filter has always made, so decisions at the boundaries do not move."""
+    exact comparison the filter has always made, so decisions at the boundaries do not move.
+    `measure: prose` languages get paragraph, word and repetition rules instead of line lengths;
+    `measure: tex` the line rules on markup lines and the prose rules on text lines."""
     r = rules_for(language, rules)
+    measure = r.get("measure", "code")
+    if measure in ("prose", "tex"):
+        yield from _text_rules(text, r, rules.get("prose") or {}, measure)
+        return
     s = code_signals(text)
     if "min_chars" in r:
         yield RuleResult("too_short_for_data_file", "chars", s.chars, ">=", r["min_chars"], not s.chars < r["min_chars"])
@@ -97,6 +108,65 @@ def iter_code_rules(text: str, language: str | None, rules: dict[str, Any]) -> I
         syntax = syntax_rule(text, language, r["max_syntax_error_fraction"])
         if syntax is not None:
             yield syntax
+
+
+def _text_rules(text: str, r: dict[str, Any], prose: dict[str, Any], measure: str) -> Iterator[RuleResult]:
+    """Code-related text: what a prose reader would object to (giant blocks, blobs, repeats), not long lines."""
+    prose_text = text
+    if measure == "tex":
+        prose_text, markup = split_tex_prose(text)
+        m = code_signals(markup)
+        limit = r["max_avg_line_length"]
+        yield RuleResult("avg_line_length", "markup_avg_line_length", m.avg_line_length, "<=", limit,
+                         not m.avg_line_length > limit)
+        yield RuleResult("max_line_length", "markup_max_line_length", m.max_line_length, "<=", r["max_line_length"],
+                         not m.max_line_length > r["max_line_length"])
+    p = prose_signals(prose_text)
+    if "max_mean_paragraph_chars" in prose and measure == "prose":
+        limit = prose["max_mean_paragraph_chars"]
+        yield RuleResult("mean_paragraph_chars", "mean_paragraph_chars", p.mean_paragraph_chars, "<=", limit,
+                         not p.mean_paragraph_chars > limit)
+    if "max_word_length" in prose:
+        limit = prose["max_word_length"]
+        yield RuleResult("max_word_length", "max_word_length", p.max_word_length, "<=", limit,
+                         not p.max_word_length > limit)
+    alpha = code_signals(text).alpha_fraction  # the whole file, as DeepSeek's alphabetic rule reads it
+    need = r["min_alpha_fraction"]
+    yield RuleResult("alpha_fraction", "alpha_fraction", alpha, ">=", need, not alpha < need)
+    if r.get("reject_xml_header"):
+        xml = "<?xml version=" in text[:100]
+        yield RuleResult("xml_header", "xml_header", xml, "==", False, not xml)
+    if prose.get("repetition") and measure == "prose":
+        why = _repetition(_freeze(prose["repetition"]), text)
+        yield RuleResult("prose_repetition", "gopher_repetition", why, "==", None, why is None)
+
+
+def _freeze(spec: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, tuple(tuple(x) for x in v) if isinstance(v, list) else v) for k, v in spec.items()))
+
+
+@lru_cache(maxsize=4)
+def _repetition_filter(spec: tuple) -> Any:
+    from datatrove.pipeline.filters import GopherRepetitionFilter
+
+    from corpus.filters.web_rules import RegexWordTokenizer
+
+    # Every Gopher check the table does not name is off: documentation repeats names and phrases by design.
+    args: dict[str, Any] = {"dup_line_frac": None, "dup_para_frac": None, "dup_line_char_frac": None,
+                            "dup_para_char_frac": None, "top_n_grams": (), "dup_n_grams": ()}
+    args.update(dict(spec))
+    return GopherRepetitionFilter(language=RegexWordTokenizer(), **args)
+
+
+def _repetition(spec: tuple, text: str) -> str | None:
+    """datatrove's reason (`dup_para_char_frac`, `duplicated_10_n_grams`, ...) or None when the text passes."""
+    from datatrove.data import Document
+
+    if not text.strip():
+        return None
+    verdict = _repetition_filter(spec).filter(Document(text=text, id=""))
+    ok, reason = (verdict, None) if isinstance(verdict, bool) else verdict
+    return None if ok else (reason or "gopher_repetition")
 
 
 def evaluate_code(text: str, language: str | None, rules: dict[str, Any]) -> list[RuleResult]:

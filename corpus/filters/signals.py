@@ -54,3 +54,72 @@ def html_visible_text(html: str) -> str:
     for tag in soup(["script", "style"]):
         tag.decompose()
     return soup.get_text()
+
+
+# ------------------------------------------------------------------------------------- prose
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_NON_SPACE_RUN = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class ProseSignals:
+    """What measures code-related text (Markdown, reStructuredText, ...): written one paragraph per line
+    it has long lines by design, so its paragraphs and words are measured instead of its lines."""
+
+    chars: int
+    paragraphs: int
+    mean_paragraph_chars: float
+    max_paragraph_chars: int
+    max_word_length: int  # longest run without whitespace: base64, minified or packed data, never prose
+    alpha_fraction: float
+
+
+def prose_signals(text: str) -> ProseSignals:
+    paras = [p for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    lengths = [len(p.strip()) for p in paras] or [0]
+    n = len(text)
+    return ProseSignals(
+        chars=n,
+        paragraphs=len(paras),
+        mean_paragraph_chars=sum(lengths) / len(lengths),
+        max_paragraph_chars=max(lengths),
+        max_word_length=max((len(w) for w in _NON_SPACE_RUN.findall(text)), default=0),
+        alpha_fraction=(alpha_count(text) / n) if n else 0.0,
+    )
+
+
+# TeX: lines of running text versus markup. A text line sits outside verbatim, code and display-math
+# environments and still reads as words once its commands (and a comment's `%`) are removed (`\\item`,
+# `\\textbf{Note:} ...` lines of running text are text; `\\section{...}`, `\\usepackage{...}` are markup).
+_TEX_CODE_ENVS = re.compile(r"\\(begin|end)\{(verbatim|lstlisting|minted|Verbatim|comment|equation|align|gather|"
+                            r"multline|eqnarray|tabular|tabularx|longtable|array|tikzpicture|pgfpicture|displaymath|"
+                            r"math)\*?\}")
+_TEX_COMMAND = re.compile(r"\\[A-Za-z@]+\*?(\[[^\]]*\])?|[{}]")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+TEX_PROSE_MIN_WORDS = 5
+
+
+def _reads_as_text(line: str) -> bool:
+    plain = _TEX_COMMAND.sub(" ", line)
+    tokens = plain.split()
+    words = sum(1 for t in tokens if _WORD.fullmatch(t.strip(".,;:!?()'\"`")))
+    return words >= TEX_PROSE_MIN_WORDS and words >= 0.5 * len(tokens)
+
+
+def split_tex_prose(text: str) -> tuple[str, str]:
+    """(text lines, markup lines) of a TeX file, blank lines left out, each joined by newlines: text lines
+    are measured as prose and markup lines by the line-length rules, so a paragraph on one line is fine."""
+    prose, markup = [], []
+    depth = 0
+    for line in text.splitlines():
+        s = line.strip()
+        if not s:
+            continue
+        envs = _TEX_CODE_ENVS.findall(s)
+        if envs or depth or not _reads_as_text(s.lstrip("% \t")):  # commented-out paragraphs are text too
+            markup.append(line)
+        else:
+            prose.append(line)
+        depth = max(0, depth + sum(1 if kind == "begin" else -1 for kind, _ in envs))
+    return "\n".join(prose), "\n".join(markup)

@@ -6,13 +6,17 @@
 3. cc-NNN:  connected components by large-star / small-star rounds (corpus.ops.components); each
             duplicate ends linked to its component's smallest ref = first in (part, row) order.
 4. roots:   (duplicate ref, component root) shuffled by the root's part.
-   With the keep policy `stars` (the default), three more steps choose each component's survivor:
+   With the keep policy `stars` (the default) or `prefer_filter_pass`, three more steps choose each
+   component's survivor:
    4a. members: every member of a component (duplicates and root) shuffled by its own part;
-   4b. ranks:   per part, each member's rank read from that part's `meta["github"]` (stars, forks,
-                created_at), shuffled by the component root;
-   4c. choose:  per component, the survivor is the member with the most stars, then the most forks,
-                then the earliest creation, then the smallest (part, row) ref; documents without
-                metadata rank after every document with it. (member, survivor) pairs shuffled by the
+   4b. ranks:   per part, each member's rank: first whether the filter stage would keep it (its own
+                `judge`, on that member's row: a copy it keeps, not vendored or generated, before a kept
+                vendored/generated copy, before a copy it drops), then from that part's `meta["github"]`
+                (stars, forks, created_at); shuffled by the component root;
+   4c. choose:  per component, the survivor is the member the filter keeps, then with the most stars,
+                then the most forks, then the earliest creation, then the smallest (part, row) ref;
+                documents without metadata rank after every document with it. (member, survivor) pairs
+                shuffled by the
                 survivor's part, the same rows the roots step gives under the policy `first`.
    Only duplicates travel through these steps, never the whole corpus.
 5. ids:     per range of parts, the kept refs become ids (read from those parts' `id` column), shuffled
@@ -148,19 +152,52 @@ def members_task(bucket: Bucket, out_uri: str, n_parts: int) -> dict[str, int]:
     return write_map_file(pa.table({"ref": member, "root": comp, ROUTE: part_route(member, n_parts)}), out_uri)
 
 
-def ranks_task(part_bucket: Bucket, in_uri: str, out_uri: str) -> dict[str, int]:
-    """The rank of every member living in one part (its meta column read once), routed by component."""
+# Columns the filter's `judge` reads: the survivor rank asks the filter stage itself, never a second filter.
+FILTER_COLUMNS = ["repo", "path", "domain", "text", "language", "vendored", "generated", "meta"]
+FILTER_KEEPS, FILTER_KEEPS_FLAGGED, FILTER_DROPS = 0, 1, 2
+
+
+def filter_rank(judge: Callable[[dict], Any], row: dict) -> int:
+    """0: the filter keeps the copy and it is neither vendored nor generated; 1: kept but flagged (a
+    filter configured to keep vendored/generated files); 2: the filter drops it."""
+    if judge(row) is not None:
+        return FILTER_DROPS
+    return FILTER_KEEPS_FLAGGED if row.get("vendored") or row.get("generated") else FILTER_KEEPS
+
+
+def ranks_task(part_bucket: Bucket, in_uri: str, out_uri: str, survivor_filter: Any = None,
+               by_stars: bool = True) -> dict[str, int]:
+    """The rank of every member living in one part (its columns read once, only members judged), routed
+    by component. `survivor_filter`: a FilterConfig whose stage ranks the copies it keeps first."""
     t = read_bucket(part_bucket, ["ref", "root"])
     ref = t.column("ref").to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
     root = t.column("root").to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
-    ranks = np.empty((len(ref), 4), dtype=np.int64)
+    ranks = np.zeros((len(ref), 5), dtype=np.int64)
     if len(ref):
-        meta = storage.read_table(in_uri, columns=["meta"]).column("meta")
-        for i, m in enumerate(meta.take(pa.array(ref & 0xFFFFFFFF)).to_pylist()):
-            ranks[i] = rank_of(m)
-    table = pa.table({"ref": ref, "root": root, "r_missing": ranks[:, 0], "r_stars": ranks[:, 1], "r_forks": ranks[:, 2],
-                      "r_created": ranks[:, 3], ROUTE: hash_route(root)})
+        columns = FILTER_COLUMNS if survivor_filter is not None else ["meta"]
+        rows = storage.read_table(in_uri, columns=columns).take(pa.array(ref & 0xFFFFFFFF)).to_pylist()
+        judge = _filter_judge(survivor_filter) if survivor_filter is not None else None
+        for i, row in enumerate(rows):
+            ranks[i, 0] = filter_rank(judge, row) if judge is not None else 0
+            ranks[i, 1:] = rank_of(row["meta"]) if by_stars else (0, 0, 0, 0)
+    table = pa.table({"ref": ref, "root": root, **{c: ranks[:, i] for i, c in enumerate(RANK_COLUMNS)},
+                      ROUTE: hash_route(root)})
     return write_map_file(table, out_uri)
+
+
+_JUDGES: dict[str, Callable[[dict], Any]] = {}
+
+
+def _filter_judge(config: Any) -> Callable[[dict], Any]:
+    """The filter stage's `judge` for this config, set up once per worker process (rule tables, datatrove)."""
+    from corpus.stages.filter import FilterStage
+
+    key = config.model_dump_json()
+    if key not in _JUDGES:
+        stage = FilterStage(config)
+        stage.setup()
+        _JUDGES[key] = stage.judge
+    return _JUDGES[key]
 
 
 def choose_survivors(ref: np.ndarray, root: np.ndarray, ranks: np.ndarray, n_parts: int) -> pa.Table:
@@ -169,7 +206,7 @@ def choose_survivors(ref: np.ndarray, root: np.ndarray, ranks: np.ndarray, n_par
     if not len(ref):
         return pa.table({"ref": ref, "root": root, ROUTE: part_route(root, n_parts)})
     # lexsort: last key is primary -> by component, then rank columns in order, then ref.
-    order = np.lexsort((ref, ranks[:, 3], ranks[:, 2], ranks[:, 1], ranks[:, 0], root))
+    order = np.lexsort((ref, *(ranks[:, c] for c in reversed(range(ranks.shape[1]))), root))
     ref, root = ref[order], root[order]
     starts = np.r_[True, root[1:] != root[:-1]]
     best = ref[np.maximum.accumulate(np.where(starts, np.arange(len(ref)), 0))]
@@ -177,11 +214,14 @@ def choose_survivors(ref: np.ndarray, root: np.ndarray, ranks: np.ndarray, n_par
     return pa.table({"ref": ref[dup], "root": best[dup], ROUTE: part_route(best[dup], n_parts)})
 
 
+RANK_COLUMNS = ("r_filter", "r_missing", "r_stars", "r_forks", "r_created")
+
+
 def choose_task(bucket: Bucket, out_uri: str, n_parts: int) -> dict[str, int]:
-    t = read_bucket(bucket, ["ref", "root", "r_missing", "r_stars", "r_forks", "r_created"])
+    t = read_bucket(bucket, ["ref", "root", *RANK_COLUMNS])
     cols = [t.column(c).to_numpy().astype(np.int64) if t.num_rows else np.empty(0, np.int64)
-            for c in ("ref", "root", "r_missing", "r_stars", "r_forks", "r_created")]
-    ranks = np.stack(cols[2:], axis=1) if t.num_rows else np.empty((0, 4), np.int64)
+            for c in ("ref", "root", *RANK_COLUMNS)]
+    ranks = np.stack(cols[2:], axis=1) if t.num_rows else np.empty((0, len(RANK_COLUMNS)), np.int64)
     return write_map_file(choose_survivors(cols[0], cols[1], ranks, n_parts), out_uri)
 
 
@@ -235,7 +275,20 @@ def _reduce(ctx: Any, fn: Callable[..., dict], source: Shuffled, name: str, *ext
 
 class _DedupStage(GlobalStage):
     reason = "duplicate"
-    code_modules = ("corpus.ops",)
+    code_modules = ("corpus.ops", "corpus.filters", "corpus.stages.filter")  # survivors ranked by the filter's own judge
+    # 2: survivors are chosen among the copies the filter stage keeps first (`prefer_filter_pass`).
+    version = "2"
+    survivor_filter: Any = None  # a FilterConfig (exact dedup, which runs before the filter), or None
+
+    def config_json(self) -> dict[str, Any]:
+        out = super().config_json()
+        if self.survivor_filter is not None:  # the filter's settings choose survivors: they are in the key
+            out["survivor_filter"] = self.survivor_filter.model_dump(mode="json")
+        return out
+
+    def content_files(self) -> list[str]:
+        rules = self.survivor_filter.code_rules if self.survivor_filter is not None else None
+        return [rules] if rules else []
 
     def key_fn(self) -> Callable[[pa.Table, int], pa.Table]:
         raise NotImplementedError
@@ -248,7 +301,7 @@ class _DedupStage(GlobalStage):
         final = connected_components(ctx, edges, "cc")
         found = Shuffled.from_json(_step(ctx, "roots", lambda: _reduce(ctx, roots_task, final, "roots", n)))
         storage.remove(final.folder, recursive=True)  # each step's input goes once the step is recorded
-        if self.config.keep == "stars":
+        if self.config.keep == "stars" or self.survivor_filter is not None:
             found = self._choose(ctx, inputs, found)
         shared_inputs = ctx.share(inputs)
         named = Shuffled.from_json(_step(ctx, "ids", lambda: _reduce(ctx, ids_task, found, "ids", shared_inputs)))
@@ -271,7 +324,8 @@ class _DedupStage(GlobalStage):
 
         def ranks() -> dict:
             folder = ctx.scratch("ranks")
-            args = [(members.part(i, n), p, map_file(folder, i)) for i, p in enumerate(inputs)]
+            policy = (self.survivor_filter, self.config.keep == "stars")
+            args = [(members.part(i, n), p, map_file(folder, i), *policy) for i, p in enumerate(inputs)]
             return collect(folder, ctx.map(ranks_task, args, desc=f"{self.name}:ranks")).to_json()
 
         ranked = Shuffled.from_json(_step(ctx, "ranks", ranks))
@@ -288,6 +342,10 @@ class ExactDedupConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     keep: Literal["stars", "first"] = Field("stars", description=KEEP_DESCRIPTION)
+    prefer_filter_pass: bool = Field(True, description=(
+        "choose each cluster's survivor among the copies the filter stage keeps (not vendored or generated) "
+        "before applying `keep`: exact dedup runs before the filter, which would otherwise drop a vendored "
+        "survivor and lose the content of the whole cluster"))
 
 
 class ExactDedupStage(_DedupStage):
@@ -295,9 +353,16 @@ class ExactDedupStage(_DedupStage):
 
     name = "dedup_exact"
     reason = "exact_duplicate"
+    config: ExactDedupConfig
 
-    def __init__(self, config: ExactDedupConfig | None = None) -> None:
+    def __init__(self, config: ExactDedupConfig | None = None, filter_config: Any = None) -> None:
+        """`filter_config`: the pipeline's FilterConfig, whose decisions rank the survivors (the
+        default FilterConfig when none is given)."""
         super().__init__(config or ExactDedupConfig())
+        if self.config.prefer_filter_pass:
+            from corpus.stages.filter import FilterConfig
+
+            self.survivor_filter = filter_config if filter_config is not None else FilterConfig()
 
     def key_fn(self) -> Callable[[pa.Table, int], pa.Table]:
         return exact_keys

@@ -33,7 +33,9 @@ class FilterStage(MapStage):
     # 2: `_dropped/` details carry the measured value against the threshold (`repo/path: max_line_length
     # 1234 > 1000 (Python)`; web pages the Gopher threshold) where 1 wrote `repo/path: reason`. The
     # version is in the fingerprint, so --resume recomputes the stage rather than mix the two formats.
-    version = "2"
+    # 3: code-related text (Markdown, reStructuredText, AsciiDoc, POD) gets prose rules, TeX line rules
+    # only on its markup lines (code_rules.yaml `measure`, `prose`).
+    version = "3"
     config: FilterConfig
 
     def __init__(self, config: FilterConfig | None = None) -> None:
@@ -81,7 +83,8 @@ class FilterStage(MapStage):
             return why, f"{why} (threshold {limit})" if limit else why
         for gate in self.gates(row):
             if not gate.passed:
-                return gate.name, gate.describe()
+                note = _outside_note(row.get("meta")) if gate.name == "unknown_language" else ""
+                return gate.name, gate.describe() + note
         failed = first_failure(row["text"], row["language"], self._rules)
         # GitHub recall (stage recall, docs/recall.md) may vouch for a file a code rule would drop.
         if failed is None or _recalled(row.get("meta")):
@@ -106,6 +109,17 @@ class FilterStage(MapStage):
 
 def _where(row: dict) -> str:
     return f"{row['repo']}/{row['path']}" if row["repo"] else row["path"]
+
+
+def _outside_note(meta: str | None) -> str:
+    """`; Linguist: Go Module (data)` for a file Linguist names outside the 338 (langid's meta), else ''."""
+    import json
+
+    try:
+        lin = json.loads(meta).get("linguist") if meta else None
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    return f"; Linguist: {lin['language']} ({lin['type']})" if isinstance(lin, dict) and "language" in lin else ""
 
 
 def _recalled(meta: str | None) -> bool:

@@ -8,6 +8,9 @@ Two things beyond the 338 names:
 - code-related data and text (YAML, TOML, INI, Markdown, reST, ...; table `code_related` of the
   registry, facts from Linguist) get their own name when none of the 338 claims the file, method
   `code_related_data` or `code_related_text`, so DeepSeek's JSON/YAML size rule can run on them;
+- a file Linguist names outside the 338 and the code-related table (`go.mod`: Go Module, `LICENSE`: Text)
+  keeps language null with method `outside-filename` and `meta["linguist"] = {"language", "type"}`: the
+  filter drops it as `unknown_language` naming Linguist's language, and nothing guesses from its extension;
 - `Jupyter Notebook` files are rewritten as scripts with jupytext (code cells as code, markdown cells as
   comments, outputs dropped), StarCoder's treatment; `text`/`size` change, `meta["notebook"]` says how.
 """
@@ -43,6 +46,9 @@ class LangIdConfig(BaseModel):
 class LangIdStage(MapStage):
     name = "langid"
     code_modules = ("lang_registry",)  # the packaged registry is part of the key
+    # 2: Linguist's file names before extensions (`go.mod` is no longer Modula-2), `Dockerfile.*`-style
+    # patterns, `.cargo/config` as TOML, `meta["linguist"]` on files named outside the 338.
+    version = "2"
     config: LangIdConfig
 
     def __init__(self, config: LangIdConfig | None = None) -> None:
@@ -98,7 +104,12 @@ class LangIdStage(MapStage):
                 continue
             d = detect(path, cols["text"][i].encode("utf-8", "surrogatepass"), self._registry)
             language, method = d.language, d.method
-            if language is None and not d.binary:
+            if d.outside is not None:
+                meta = json.loads(metas[i] or "{}")
+                meta["linguist"] = {"language": d.outside[0], "type": d.outside[1]}
+                metas[i] = json.dumps(meta, sort_keys=True)
+                rewritten = True
+            elif language is None and not d.binary:
                 language, method = self._related(path)
             if language == NOTEBOOK and self.config.notebooks_as_scripts:
                 try:
@@ -121,7 +132,7 @@ class LangIdStage(MapStage):
             generated.append(d.generated)
         out = table
         columns = [("language", langs), ("lang_method", methods), ("vendored", vendored), ("generated", generated)]
-        if rewritten:
+        if rewritten:  # notebooks (text, size, meta) or Linguist's names outside the 338 (meta)
             columns += [("text", texts), ("size", sizes), ("meta", metas)]
         for name, values in columns:
             idx = out.schema.get_field_index(name)
