@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date
 
 import pytest
 
-from corpus import storage
 from corpus.engine import Executor
 from corpus.ingest import github as gh
 from corpus.ingest.github_api import GitHubClient, GitHubError, scrub, valid_full_name

@@ -35,7 +35,13 @@ import pyarrow as pa
 
 from corpus import storage
 from corpus.ingest.files import Occurrences
-from corpus.ingest.github_api import GitHubClient, GitHubError, graphql_url_for, scrub, valid_full_name
+from corpus.ingest.github_api import (
+    GitHubClient,
+    GitHubError,
+    graphql_url_for,
+    scrub,
+    valid_full_name,
+)
 from corpus.ingest.limits import Limits
 from corpus.ingest.repos import read_tarball
 from corpus.records import Doc, Drop
