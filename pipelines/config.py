@@ -13,7 +13,7 @@ from corpus.errors import PreflightError
 from corpus.stages.decont import DecontStageConfig
 from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
-from corpus.stages.ingest import InputSpec
+from corpus.stages.ingest import InputSpec, LicensesConfig, OptOutConfig
 from corpus.stages.langid import LangIdConfig
 from corpus.stages.recall import RecallConfig
 from corpus.stages.repo_samples import RepoSamplesConfig
@@ -66,6 +66,9 @@ class PipelineConfig(BaseModel):
     )
     inputs: list[InputSpec] = Field(min_length=1)
     stages: StagesSection = StagesSection()
+    # Applied at ingest to every input kind (docs/safety.md).
+    optout: OptOutConfig | None = Field(None, description="{list: PATH_OR_URI}: repositories (owner/name, owner/*) and web hosts left out")
+    licenses: LicensesConfig = Field(default_factory=LicensesConfig, description="{detect, allow, deny}: SPDX licence detection and lists")
     run: list[str] | None = Field(None, description="stage names to include, in pipeline order (default: all)")
     allow_empty: bool = Field(False, description="accept a run that yields nothing useful (an input with no "
                               "documents, shards without code) with a warning instead of failing")

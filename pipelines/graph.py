@@ -25,7 +25,8 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
     s = cfg.stages
     stages: dict[str, Stage] = {
         "ingest": IngestStage(IngestConfig(inputs=cfg.inputs, max_file_bytes=s.ingest.max_file_bytes, units_per_part=s.ingest.units_per_part,
-                                           part_bytes=s.ingest.part_bytes, min_parts=s.ingest.min_parts, allow_empty=cfg.allow_empty)),
+                                           part_bytes=s.ingest.part_bytes, min_parts=s.ingest.min_parts, allow_empty=cfg.allow_empty,
+                                           optout=cfg.optout, licenses=cfg.licenses)),
         "langid": LangIdStage(s.langid),
         "filter": FilterStage(s.filter),
         "dedup_exact": ExactDedupStage(s.dedup_exact),

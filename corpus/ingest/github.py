@@ -335,14 +335,21 @@ def repo_meta(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_repos(client: GitHubClient, repos_uri: str, row_group: int, *, source: str, domain: str, max_bytes: int,
-               limits: Limits, licenses: list[str] | None = None, archive_url: str | None = None) -> Iterator[Doc | Drop]:
-    """The files of every repository in one row group of repos.parquet."""
+               limits: Limits, licenses: list[str] | None = None, archive_url: str | None = None,
+               optout: Any = None) -> Iterator[Doc | Drop]:
+    """The files of every repository in one row group of repos.parquet (`optout`: corpus.ingest.optout.OptOut)."""
     pf = storage.parquet_file(repos_uri)
     try:
         rows = pf.read_row_group(row_group).to_pylist()
     finally:
         pf.close()
     for row in rows:
+        entry = optout.repo_entry(row["full_name"]) if optout is not None else None
+        if entry:
+            # Decided from the listing: nothing is downloaded.
+            yield Drop("opted_out", str(row["full_name"]), source, str(row["full_name"]), 0,
+                       f"github:{row['full_name']}: opted out (list entry {entry!r})")
+            continue
         yield from read_repo(client, row, source=source, domain=domain, max_bytes=max_bytes, limits=limits, licenses=licenses,
                              archive_url=archive_url)
 

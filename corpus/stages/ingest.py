@@ -19,6 +19,7 @@ from corpus.errors import EmptyOutputError, PreflightError
 from corpus.ingest.files import path_too_long, printable_path
 from corpus.ingest import github as gh
 from corpus.ingest.limits import Limits
+from corpus.ingest.optout import OptOut
 from corpus.ingest.repos import SKIP_DIRS, clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
 from corpus.ingest.stack_parquet import read_stack_parquet
 from corpus.ingest.walk import walk
@@ -56,10 +57,29 @@ class InputSpec(BaseModel):
                                     "e.g. https://codeload.github.com/{full_name}/tar.gz/{sha} (no API request per repository; no token sent)")
 
 
+class OptOutConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    list_: str = Field(alias="list", description="path or URI of the opt-out list: repository names, owner/*, web hosts "
+                       "(corpus/ingest/optout.py)")
+
+
+class LicensesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    detect: bool = Field(True, description="detect each repository's licence (SPDX) into the `license` column")
+    allow: list[str | None] | None = Field(None, description="SPDX ids a repository's licence may name (every id of its "
+                                           "expression must be listed; null keeps repositories without one); None: all")
+    deny: list[str] = Field(default_factory=list, description="SPDX ids refused wherever they appear in an expression")
+
+
 class IngestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     inputs: list[InputSpec] = Field(min_length=1)
+    optout: OptOutConfig | None = Field(None, description="repositories and hosts left out at ingest (drop reason opted_out)")
+    licenses: LicensesConfig = Field(default_factory=LicensesConfig, description="licence detection and allow/deny lists, "
+                                     "for every input kind (web pages have no repository and no licence: never refused)")
     max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are dropped as too_large without being read")
     allow_empty: bool = Field(False, description="an input that yields no document is a warning, not an error")
     units_per_part: int = Field(256, gt=0, description="at most this many repositories / files per output part")
@@ -111,6 +131,10 @@ class IngestStage(SourceStage):
 
     def units_per_part(self) -> int:
         return self.config.units_per_part
+
+    def content_files(self) -> list[str]:
+        """The opt-out list's contents are in the stage key (a remote list: its name only)."""
+        return [self.config.optout.list_] if self.config.optout else []
 
     def part_groups(self, units: list[Unit]) -> list[list[Unit]]:
         """A github unit is one row group of repos.parquet (repos_per_part repositories): a part of its own."""
@@ -311,40 +335,110 @@ class IngestStage(SourceStage):
         )
 
     def read(self, units: list[Unit]) -> Iterator[Doc | Drop]:
+        optout = OptOut.load(resolve_uri(self.config.optout.list_)) if self.config.optout else None
+        lic = self.config.licenses
         extractor = HtmlExtractor(timeout_s=self.config.extract_timeout_s)
-        limits = self.limits()
         for unit in units:
             spec = self.config.inputs[unit.input_index]
-            common = {"source": spec.name, "domain": spec.domain}
-            limit = self.config.max_file_bytes
-            if unit.kind == "refused":
-                shown = printable_path(unit.uri)
-                shown = shown if not path_too_long(shown) else shown[:200] + "..."
-                yield Drop(unit.reason or "unreadable", shown, spec.name, unit.repo, 0, f"{shown}: {REFUSED.get(unit.reason or '', unit.reason)}")
-            elif unit.kind == "local_repo":
-                yield from walk_local_repo(Path(unit.uri), repo=unit.repo, max_bytes=limit, limits=limits, **common)
-            elif unit.kind == "git":
-                # Clones go to the worker's own disk (OUT may be an object store); removed after reading.
-                with tempfile.TemporaryDirectory(prefix="corpus-clone-") as tmp:
-                    yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=Path(tmp), limits=limits, **common)
-            elif unit.kind == "tarball":
-                yield from read_tarball(unit.uri, repo=unit.repo, max_bytes=limit, limits=limits, **common)
-            elif unit.kind == "python_dist":
-                yield from read_python_distribution(unit.uri, max_bytes=limit, **common)
-            elif unit.kind in ("warc", "wet"):
-                yield from read_warc(unit.uri, extractor=extractor, **common)
-            elif unit.kind == "stack_parquet":
-                yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
-            elif unit.kind == "github":
-                # The token is read from the worker's environment, never shipped in task arguments. Archives
-                # from an archive host (archive_url) need none: workers without the variable still download.
-                client = (gh.GitHubClient(spec.api_url, os.environ.get(spec.token_env), **self.github_client_kwargs) if spec.archive_url
-                          else gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs))
-                repos_uri, _, group = unit.uri.rpartition("#")
-                yield from gh.read_repos(client, repos_uri, int(group), max_bytes=limit, limits=limits, licenses=spec.licenses,
-                                         archive_url=spec.archive_url, **common)
-            else:  # pragma: no cover - plan() only makes the kinds above
-                raise ValueError(f"unknown unit kind {unit.kind}")
+            entry = optout.repo_entry(unit.repo) if optout and unit.kind in REPO_UNITS else None
+            if entry:
+                # Refused before anything is read, cloned or downloaded: one drop for the repository.
+                yield Drop("opted_out", unit.repo or unit.uri, spec.name, unit.repo, 0, f"{unit.repo}: opted out (list entry {entry!r})")
+                continue
+            yield from apply_policy(self._read_unit(unit, spec, optout, extractor), optout, lic.detect, lic.allow, lic.deny)
+
+    def _read_unit(self, unit: Unit, spec: InputSpec, optout: OptOut | None, extractor: HtmlExtractor) -> Iterator[Doc | Drop]:
+        limits = self.limits()
+        common = {"source": spec.name, "domain": spec.domain}
+        limit = self.config.max_file_bytes
+        if unit.kind == "refused":
+            shown = printable_path(unit.uri)
+            shown = shown if not path_too_long(shown) else shown[:200] + "..."
+            yield Drop(unit.reason or "unreadable", shown, spec.name, unit.repo, 0, f"{shown}: {REFUSED.get(unit.reason or '', unit.reason)}")
+        elif unit.kind == "local_repo":
+            yield from walk_local_repo(Path(unit.uri), repo=unit.repo, max_bytes=limit, limits=limits, **common)
+        elif unit.kind == "git":
+            # Clones go to the worker's own disk (OUT may be an object store); removed after reading.
+            with tempfile.TemporaryDirectory(prefix="corpus-clone-") as tmp:
+                yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=Path(tmp), limits=limits, **common)
+        elif unit.kind == "tarball":
+            yield from read_tarball(unit.uri, repo=unit.repo, max_bytes=limit, limits=limits, **common)
+        elif unit.kind == "python_dist":
+            yield from read_python_distribution(unit.uri, max_bytes=limit, **common)
+        elif unit.kind in ("warc", "wet"):
+            yield from read_warc(unit.uri, extractor=extractor, **common)
+        elif unit.kind == "stack_parquet":
+            yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
+        elif unit.kind == "github":
+            # The token is read from the worker's environment, never shipped in task arguments. Archives
+            # from an archive host (archive_url) need none: workers without the variable still download.
+            client = (gh.GitHubClient(spec.api_url, os.environ.get(spec.token_env), **self.github_client_kwargs) if spec.archive_url
+                      else gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs))
+            repos_uri, _, group = unit.uri.rpartition("#")
+            yield from gh.read_repos(client, repos_uri, int(group), max_bytes=limit, limits=limits, licenses=spec.licenses,
+                                     archive_url=spec.archive_url, optout=optout, **common)
+        else:  # pragma: no cover - plan() only makes the kinds above
+            raise ValueError(f"unknown unit kind {unit.kind}")
+
+
+REPO_UNITS = ("local_repo", "git", "tarball", "python_dist")
+# A repository's files are held until its licence is decided (its licence files may come last in an archive),
+# at most this many characters: past them the licence is decided on the evidence seen so far.
+LICENSE_BUFFER_CHARS = 128_000_000
+
+
+def apply_policy(items: Iterator[Doc | Drop], optout: OptOut | None, detect: bool, allow: list[str | None] | None,
+                 deny: list[str]) -> Iterator[Doc | Drop]:
+    """Per document: the opt-out list (per file: Stack-style rows, web pages by host) and, per repository (its
+    files arrive one after the other), the licence into `license` and `meta["license"]`, then allow/deny."""
+    from corpus.ingest.licenses import Evidence, allowed
+
+    held: list[Doc] = []
+    evidence = Evidence()
+    held_chars = 0
+    decided: tuple[str | None, dict] | None = None
+
+    def release() -> Iterator[Doc | Drop]:
+        nonlocal decided
+        if decided is None:
+            decided = evidence.decide() if detect else (None, {})
+        expression, record = decided
+        refused = allowed(expression, allow, deny) if (allow is not None or deny) else None
+        for doc in held:
+            if refused:
+                yield Drop(refused, doc.path, doc.source, doc.repo, len(doc.text.encode("utf-8", "surrogatepass")),
+                           f"{doc.repo}/{doc.path}: licence {expression or 'none found'} ({record.get('source') or 'no evidence'})", doc.id)
+                continue
+            doc.license = expression
+            if detect:
+                doc.meta = {**doc.meta, "license": record}
+            yield doc
+        held.clear()
+
+    current: str | None = None
+    for item in items:
+        if isinstance(item, Drop):
+            yield item
+            continue
+        entry = optout.entry(item.repo, item.path) if optout else None
+        if entry:
+            yield Drop("opted_out", item.path, item.source, item.repo, len(item.text.encode("utf-8", "surrogatepass")),
+                       f"{item.repo or item.path}: opted out (list entry {entry!r})", item.id)
+            continue
+        if item.repo is None:
+            yield item  # a web page: no repository, no licence
+            continue
+        if item.repo != current:
+            yield from release()
+            current, evidence, held_chars, decided = item.repo, Evidence(), 0, None
+        if decided is None and detect:
+            evidence.see(item.path, item.text, item.meta)
+        held.append(item)
+        held_chars += len(item.text)
+        if held_chars >= LICENSE_BUFFER_CHARS:
+            yield from release()  # decides on what was seen; the rest of the repository gets the same answer
+            held_chars = 0
+    yield from release()
 
 
 REFUSED = {

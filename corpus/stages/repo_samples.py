@@ -146,6 +146,7 @@ def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment) -> 
                 text=SEPARATOR.join(pieces),
                 language=language,
                 lang_method="repo_majority",
+                license=files[0].get("license"),
                 meta={"files": [f["path"] for f in files], "file_ids": [f["id"] for f in files], "language_bytes": dict(lang_bytes),
                       "spans": spans, "languages": [f["language"] or "" for f in files],
                       # The repository's GitHub metadata (stars, forks, created_at...) for near dedup's keep policy.

@@ -1,0 +1,230 @@
+"""A repository's licence as an SPDX expression, from the files that can hold one.
+
+Evidence, strongest first (the first that gives an expression decides; every other one is kept for the
+record, and a disagreement is written down):
+
+1. `github`: the licence GitHub's API reports (`meta["github"]["license"]`, its own detector) when it is an
+   SPDX id (not null, not `NOASSERTION`);
+2. `metadata`: what the package declares: `package.json` `license(s)`, `Cargo.toml` `package.license`,
+   `pyproject.toml` `project.license` / classifiers / `tool.poetry.license`, `setup.cfg` `metadata.license` /
+   classifiers, `PKG-INFO` / `METADATA` `License-Expression`, `License`, classifiers;
+3. `files`: ScanCode's licence detection (the detector The Stack used) on the repository's licence files
+   (`LICENSE*`, `LICENCE*`, `COPYING*`, `NOTICE*`, `UNLICENSE`, `COPYRIGHT*`, `*.license`, `LICENSES/*`) at its
+   root (or in a wheel's `.dist-info/` and `.dist-info/licenses/`): the first detection of each file (the
+   licence of the project; later ones are usually the bundled third-party texts), joined with AND;
+4. `spdx_header`: the most common `SPDX-License-Identifier:` expression in the first 4 KB of its files.
+
+Only those files are scanned (ScanCode costs ~1 ms per KB and ~1.4 GB for its index, loaded once per
+process); a licence file is read up to its first 64 KB, where the project's own licence is.
+"""
+
+from __future__ import annotations
+
+import configparser
+import functools
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from typing import Any
+
+import tomllib
+
+LICENSE_FILE = re.compile(r"(?i)^(?:un)?licen[cs]e(?:[._-].*)?$|^copying(?:[._-].*)?$|^notice(?:[._-].*)?$|^copyright(?:[._-].*)?$|.\.licen[cs]e$")
+METADATA_FILES = {"package.json", "cargo.toml", "pyproject.toml", "setup.cfg", "pkg-info", "metadata"}
+SPDX_HEADER = re.compile(r"SPDX-License-Identifier:\s*([A-Za-z0-9.+\-() ]+?)\s*(?:\*/|-->|\"|'|$)", re.MULTILINE)
+MAX_LICENSE_CHARS = 65536
+HEADER_CHARS = 4096
+NOT_A_LICENSE = {None, "", "NOASSERTION", "NONE", "OTHER", "UNKNOWN"}
+
+
+def _root_folder(folder: str) -> bool:
+    """Where a repository keeps its own licence: its root, REUSE's LICENSES/, a wheel's .dist-info(/licenses)."""
+    low = folder.lower()
+    return low in ("", "licenses") or low.endswith((".dist-info", ".dist-info/licenses", ".egg-info")) and low.count("/") <= 1
+
+
+def role(path: str) -> str | None:
+    """`license_file`, `metadata` or None for a path inside a repository."""
+    folder, _, base = path.rpartition("/")
+    if not _root_folder(folder):
+        return None
+    if base.lower() in METADATA_FILES:
+        return "metadata"
+    if LICENSE_FILE.match(base) or folder.lower() == "licenses":  # REUSE: every file in LICENSES/ is a licence text
+        return "license_file"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _spdx():
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+@functools.lru_cache(maxsize=1)
+def _index():
+    """ScanCode's licence index (loaded from its cache: ~5 s and ~1.4 GB, once per process)."""
+    from licensedcode.cache import get_index
+
+    return get_index()
+
+
+def normalize(expression: str | None) -> str | None:
+    """A valid SPDX expression in canonical form, or None."""
+    if not expression or expression.strip().upper() in NOT_A_LICENSE:
+        return None
+    try:
+        return str(_spdx().parse(expression.strip(), validate=True, strict=False).render())
+    except Exception:  # noqa: BLE001 - license_expression raises several types for one meaning: not SPDX
+        return None
+
+
+def detect_text(text: str, first_only: bool) -> str | None:
+    """ScanCode's detection on a text: the first detection (a licence file's own licence) or all joined with AND."""
+    from licensedcode.detection import detect_licenses
+
+    found = [d.license_expression_spdx for d in detect_licenses(index=_index(), query_string=text[:MAX_LICENSE_CHARS])
+             if d.license_expression_spdx]
+    if not found:
+        return None
+    return found[0] if first_only else join(found)
+
+
+def join(expressions: list[str]) -> str | None:
+    unique = list(dict.fromkeys(e for e in expressions if e))
+    if not unique:
+        return None
+    if len(unique) == 1:
+        return unique[0]
+    return " AND ".join(f"({e})" if " " in e else e for e in unique)
+
+
+def declared(value: str | None) -> str | None:
+    """A declared licence string: an SPDX expression as is, else what ScanCode reads in it ("Apache License 2.0")."""
+    if not value or not value.strip():
+        return None
+    return normalize(value) or (detect_text(value, first_only=False) if len(value) < 2000 else None)
+
+
+def _classifiers(values: list[str]) -> str | None:
+    found = [declared(c.split("::")[-1].strip()) for c in values if c.startswith("License ::") and "OSI Approved ::" in c + " ::"
+             and c.strip() != "License :: OSI Approved"]
+    return join([f for f in found if f])
+
+
+def from_metadata(path: str, text: str) -> str | None:
+    """The licence a package metadata file declares, as SPDX, or None."""
+    base = path.rsplit("/", 1)[-1].lower()
+    try:
+        if base == "package.json":
+            data = json.loads(text)
+            lic = data.get("license") if isinstance(data, dict) else None
+            if isinstance(lic, dict):
+                lic = lic.get("type")
+            if not lic and isinstance(data, dict) and isinstance(data.get("licenses"), list):
+                lic = " OR ".join(str(x.get("type")) for x in data["licenses"] if isinstance(x, dict) and x.get("type"))
+            return declared(lic) if isinstance(lic, str) else None
+        if base == "cargo.toml":
+            pkg = tomllib.loads(text).get("package") or {}
+            return declared(pkg.get("license")) if isinstance(pkg.get("license"), str) else None
+        if base == "pyproject.toml":
+            data = tomllib.loads(text)
+            project = data.get("project") or {}
+            lic = project.get("license")
+            if isinstance(lic, dict):
+                lic = lic.get("text")
+            poetry = ((data.get("tool") or {}).get("poetry") or {}).get("license")
+            return (declared(lic) if isinstance(lic, str) else None) or _classifiers(project.get("classifiers") or []) or \
+                (declared(poetry) if isinstance(poetry, str) else None)
+        if base == "setup.cfg":
+            cfg = configparser.ConfigParser(interpolation=None)
+            cfg.read_string(text)
+            if not cfg.has_section("metadata"):
+                return None
+            lic = cfg.get("metadata", "license", fallback=None)
+            return (declared(lic) if lic and not lic.startswith("file:") else None) or \
+                _classifiers(cfg.get("metadata", "classifiers", fallback="").splitlines())
+        if base in ("pkg-info", "metadata"):
+            msg = HeaderParser().parsestr(text.split("\n\n", 1)[0] + "\n")
+            if msg.get("License-Expression"):
+                return normalize(msg["License-Expression"]) or declared(msg["License-Expression"])
+            lic = msg.get("License")
+            return (declared(lic) if lic and len(lic) < 200 and lic.strip().upper() not in NOT_A_LICENSE else None) or \
+                _classifiers(msg.get_all("Classifier") or [])
+    except (ValueError, TypeError, configparser.Error, tomllib.TOMLDecodeError):
+        return None
+    return None
+
+
+def spdx_headers(text: str) -> list[str]:
+    head = text[:HEADER_CHARS]
+    if "SPDX-License-Identifier" not in head:
+        return []
+    return [e for e in (normalize(m.group(1)) for m in SPDX_HEADER.finditer(head)) if e]
+
+
+@dataclass
+class Evidence:
+    """What one repository's files said about its licence, gathered while its files stream past."""
+
+    github: str | None = None
+    metadata: list[str] = field(default_factory=list)
+    files: list[tuple[str, str]] = field(default_factory=list)  # (path, text) of licence files, cut to MAX_LICENSE_CHARS
+    headers: Counter = field(default_factory=Counter)
+
+    def see(self, path: str, text: str, meta: dict[str, Any] | None = None) -> None:
+        if meta and self.github is None and isinstance(meta.get("github"), dict):
+            self.github = meta["github"].get("license") or None
+        kind = role(path)
+        if kind == "metadata":
+            found = from_metadata(path, text)
+            if found:
+                self.metadata.append(found)
+        elif kind == "license_file":
+            self.files.append((path, text[:MAX_LICENSE_CHARS]))
+        for e in spdx_headers(text):
+            self.headers[e] += 1
+
+    def decide(self) -> tuple[str | None, dict[str, Any]]:
+        """(SPDX expression or None, the record for meta["license"]: the source that decided and, when
+        sources disagree, what each said)."""
+        said: dict[str, str | None] = {
+            "github": normalize(self.github),
+            "metadata": join(self.metadata),
+            "files": join([d for d in (detect_text(t, first_only=True) for _p, t in sorted(self.files)) if d]),
+            "spdx_header": self.headers.most_common(1)[0][0] if self.headers else None,
+        }
+        source = next((k for k, v in said.items() if v), None)
+        record: dict[str, Any] = {"source": source}
+        distinct = {symbols(v) for v in said.values() if v}
+        if len(distinct) > 1:
+            record["disagree"] = {k: v for k, v in said.items() if v}
+        return (said[source] if source else None), record
+
+
+def symbols(expression: str | None) -> frozenset[str]:
+    """The licence keys of an expression (for agreement: `MIT AND BSD-3-Clause` == `BSD-3-Clause AND MIT`)."""
+    if not expression:
+        return frozenset()
+    try:
+        return frozenset(s.key for s in _spdx().license_symbols(expression))
+    except Exception:  # noqa: BLE001
+        return frozenset({expression})
+
+
+def allowed(expression: str | None, allow: list[str] | None, deny: list[str]) -> str | None:
+    """None when the licence passes, else the drop reason. `deny` refuses an expression naming any denied
+    licence; `allow` keeps one whose every licence is allowed (`null` in allow keeps repositories without one)."""
+    keys = symbols(expression)
+    deny_keys = {d.lower() for d in deny}
+    if keys and any(k.lower() in deny_keys for k in keys):
+        return "license_denied"
+    if allow is None:
+        return None
+    if not keys:
+        return None if any(a is None or str(a).lower() in ("null", "none") for a in allow) else "license_not_allowed"
+    allow_keys = {str(a).lower() for a in allow if a is not None}
+    return None if all(k.lower() in allow_keys for k in keys) else "license_not_allowed"
