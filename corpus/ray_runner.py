@@ -57,12 +57,13 @@ class RayRunner(Runner):
                 import classifiers
                 import corpus
                 import lang_registry
+                import redact
                 import tokenizer
 
                 env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
                 # Package folders, not module objects: a ray:// client deep-copies the runtime env and
                 # a module cannot be copied ("cannot pickle 'module' object").
-                packages = [os.path.dirname(m.__file__) for m in (corpus, lang_registry, tokenizer, classifiers)]
+                packages = [os.path.dirname(m.__file__) for m in (corpus, lang_registry, tokenizer, classifiers, redact)]
                 runtime_env = {"py_modules": packages, "env_vars": env}
                 try:
                     context = ray.init(address=address, runtime_env=runtime_env, **kwargs)

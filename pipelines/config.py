@@ -16,6 +16,7 @@ from corpus.stages.filter import FilterConfig
 from corpus.stages.ingest import InputSpec, LicensesConfig, OptOutConfig
 from corpus.stages.langid import LangIdConfig
 from corpus.stages.recall import RecallConfig
+from corpus.stages.redact import RedactConfig
 from corpus.stages.repo_samples import RepoSamplesConfig
 from corpus.stages.shards import ShardsConfig
 
@@ -35,6 +36,7 @@ class StagesSection(BaseModel):
 
     ingest: IngestSection = IngestSection()
     langid: LangIdConfig = LangIdConfig()
+    redact: RedactConfig = RedactConfig()
     filter: FilterConfig = FilterConfig()
     dedup_exact: ExactDedupConfig = ExactDedupConfig()
     recall: RecallConfig = RecallConfig()

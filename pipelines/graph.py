@@ -10,6 +10,7 @@ from corpus.stages.filter import FilterStage
 from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stages.langid import LangIdStage
 from corpus.stages.recall import RecallStage
+from corpus.stages.redact import RedactStage
 from corpus.stages.repo_samples import RepoSamplesStage
 from corpus.stages.shards import ShardsStage
 from pipelines.config import PipelineConfig
@@ -18,7 +19,8 @@ from pipelines.config import PipelineConfig
 # filter drops: it is not among the 338 languages), and the web filter needs recall's domain to spare
 # code and math pages the prose-only Gopher rules. Decontamination decides per file (per web page), as
 # DeepSeek's rule does, so it runs before repository grouping: a contaminated file costs only itself.
-STAGE_ORDER = ["ingest", "langid", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards"]
+# Redaction comes before anything hashes or tokenizes text (docs/safety.md).
+STAGE_ORDER = ["ingest", "langid", "redact", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards"]
 
 
 def build_stages(cfg: PipelineConfig) -> list[Stage]:
@@ -28,6 +30,7 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
                                            part_bytes=s.ingest.part_bytes, min_parts=s.ingest.min_parts, allow_empty=cfg.allow_empty,
                                            optout=cfg.optout, licenses=cfg.licenses)),
         "langid": LangIdStage(s.langid),
+        "redact": RedactStage(s.redact),
         "filter": FilterStage(s.filter),
         "dedup_exact": ExactDedupStage(s.dedup_exact),
         "recall": RecallStage(s.recall),

@@ -11,6 +11,7 @@ RULES = {
     "lang_registry": ["ray", "corpus", "pipelines", "tokenizer", "classifiers", "pretrain"],
     "classifiers": ["ray", "corpus", "pipelines", "tokenizer", "lang_registry", "pretrain"],
     "tokenizer": ["ray", "corpus", "pipelines", "lang_registry", "classifiers", "pretrain"],
+    "redact": ["ray", "corpus", "pipelines", "tokenizer", "lang_registry", "classifiers", "pretrain"],
     "pretrain": ["ray", "corpus", "pipelines", "tokenizer", "lang_registry", "classifiers", "datatrove"],
     "corpus.engine": ["pipelines", "ray"],
     # Stages talk to the runner protocol (corpus.context / corpus.runner), never to Ray or the executor.
