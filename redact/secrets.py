@@ -125,17 +125,18 @@ class SecretScanner:
         if not cues:
             return
         starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        seen_lines: set[int] = set()
+        done = -1  # text before this offset is scanned
         for cue in cues:
-            n = bisect.bisect_right(starts, cue) - 1
-            if n in seen_lines:
+            if cue < done:
                 continue
-            seen_lines.add(n)
+            n = bisect.bisect_right(starts, cue) - 1
             lo = starts[n]
             hi = starts[n + 1] - 1 if n + 1 < len(starts) else len(text)
-            if hi - lo > MAX_LINE:  # a window around the cue: plugins' regexes on megabyte lines are slow
-                lo, hi = max(lo, cue - MAX_LINE // 2), min(hi, cue + MAX_LINE // 2)
-                seen_lines.discard(n)
+            if hi - lo > MAX_LINE:
+                # A long line (minified code, data tables) in windows that never overlap: the plugins' regexes
+                # and entropy on a megabyte line per cue would be quadratic.
+                lo, hi = max(lo, cue - 256), min(hi, max(lo, cue - 256) + MAX_LINE)
+            done = hi
             yield from self._scan_line(text, lo, hi, path)
 
     def _scan_line(self, text: str, lo: int, hi: int, path: str) -> Iterator[Finding]:

@@ -34,7 +34,7 @@ import tomllib
 LICENSE_FILE = re.compile(r"(?i)^(?:un)?licen[cs]e(?:[._-].*)?$|^copying(?:[._-].*)?$|^notice(?:[._-].*)?$|^copyright(?:[._-].*)?$|.\.licen[cs]e$")
 METADATA_FILES = {"package.json", "cargo.toml", "pyproject.toml", "setup.cfg", "pkg-info", "metadata"}
 SPDX_HEADER = re.compile(r"SPDX-License-Identifier:\s*([A-Za-z0-9.+\-() ]+?)\s*(?:\*/|-->|\"|'|$)", re.MULTILINE)
-MAX_LICENSE_CHARS = 65536
+MAX_LICENSE_CHARS = 16384  # the project's own licence opens the file (Apache-2.0 is 11 KB; a cut GPL text still matches)
 HEADER_CHARS = 4096
 NOT_A_LICENSE = {None, "", "NOASSERTION", "NONE", "OTHER", "UNKNOWN"}
 
@@ -86,8 +86,9 @@ def detect_text(text: str, first_only: bool) -> str | None:
     """ScanCode's detection on a text: the first detection (a licence file's own licence) or all joined with AND."""
     from licensedcode.detection import detect_licenses
 
+    # ScanCode's "unknown-license-reference" marks a mention of some licence, not a licence: not evidence.
     found = [d.license_expression_spdx for d in detect_licenses(index=_index(), query_string=text[:MAX_LICENSE_CHARS])
-             if d.license_expression_spdx]
+             if d.license_expression_spdx and "LicenseRef-scancode-unknown" not in d.license_expression_spdx]
     if not found:
         return None
     return found[0] if first_only else join(found)
@@ -159,6 +160,27 @@ def from_metadata(path: str, text: str) -> str | None:
     return None
 
 
+def distribution_evidence(dist_name: str) -> list[tuple[str, str]]:
+    """An installed distribution's own licence files and METADATA (ingest does not make documents of its
+    `.dist-info/` folder, but it is where a wheel keeps its licence)."""
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        dist = metadata.distribution(dist_name)
+    except metadata.PackageNotFoundError:
+        return []
+    found = []
+    for f in dist.files or []:
+        rel = str(f)
+        if ".dist-info" in rel and role(rel):
+            try:
+                found.append((rel, Path(dist.locate_file(f)).read_text(errors="replace")[:MAX_LICENSE_CHARS]))
+            except OSError:
+                continue
+    return sorted(found)
+
+
 def spdx_headers(text: str) -> list[str]:
     head = text[:HEADER_CHARS]
     if "SPDX-License-Identifier" not in head:
@@ -188,13 +210,24 @@ class Evidence:
         for e in spdx_headers(text):
             self.headers[e] += 1
 
+    def files_expression(self) -> str | None:
+        """ScanCode on the licence files: LICENSE/LICENCE/COPYING/UNLICENSE first; NOTICE and COPYRIGHT files
+        (attributions, often of bundled code) only when those say nothing."""
+        main = [t for p, t in sorted(self.files) if not re.match(r"(?i)(notice|copyright)", p.rpartition("/")[2])]
+        rest = [t for p, t in sorted(self.files) if re.match(r"(?i)(notice|copyright)", p.rpartition("/")[2])]
+        for group in (main, rest):
+            found = join([d for d in (detect_text(t, first_only=True) for t in group) if d])
+            if found:
+                return found
+        return None
+
     def decide(self) -> tuple[str | None, dict[str, Any]]:
         """(SPDX expression or None, the record for meta["license"]: the source that decided and, when
         sources disagree, what each said)."""
         said: dict[str, str | None] = {
             "github": normalize(self.github),
             "metadata": join(self.metadata),
-            "files": join([d for d in (detect_text(t, first_only=True) for _p, t in sorted(self.files)) if d]),
+            "files": self.files_expression(),
             "spdx_header": self.headers.most_common(1)[0][0] if self.headers else None,
         }
         source = next((k for k, v in said.items() if v), None)

@@ -18,6 +18,7 @@ from corpus import storage
 from corpus.errors import EmptyOutputError, PreflightError
 from corpus.ingest.files import path_too_long, printable_path
 from corpus.ingest import github as gh
+from corpus.ingest.licenses import distribution_evidence
 from corpus.ingest.limits import Limits
 from corpus.ingest.optout import OptOut
 from corpus.ingest.repos import SKIP_DIRS, clone_git_repo, read_python_distribution, read_tarball, walk_local_repo
@@ -345,7 +346,9 @@ class IngestStage(SourceStage):
                 # Refused before anything is read, cloned or downloaded: one drop for the repository.
                 yield Drop("opted_out", unit.repo or unit.uri, spec.name, unit.repo, 0, f"{unit.repo}: opted out (list entry {entry!r})")
                 continue
-            yield from apply_policy(self._read_unit(unit, spec, optout, extractor), optout, lic.detect, lic.allow, lic.deny)
+            # An installed distribution's licence is in its .dist-info folder, which is not read as documents.
+            extra = distribution_evidence(unit.uri) if unit.kind == "python_dist" and lic.detect else []
+            yield from apply_policy(self._read_unit(unit, spec, optout, extractor), optout, lic.detect, lic.allow, lic.deny, extra)
 
     def _read_unit(self, unit: Unit, spec: InputSpec, optout: OptOut | None, extractor: HtmlExtractor) -> Iterator[Doc | Drop]:
         limits = self.limits()
@@ -388,7 +391,7 @@ LICENSE_BUFFER_CHARS = 128_000_000
 
 
 def apply_policy(items: Iterator[Doc | Drop], optout: OptOut | None, detect: bool, allow: list[str | None] | None,
-                 deny: list[str]) -> Iterator[Doc | Drop]:
+                 deny: list[str], extra: list[tuple[str, str]] | None = None) -> Iterator[Doc | Drop]:
     """Per document: the opt-out list (per file: Stack-style rows, web pages by host) and, per repository (its
     files arrive one after the other), the licence into `license` and `meta["license"]`, then allow/deny."""
     from corpus.ingest.licenses import Evidence, allowed
@@ -431,6 +434,8 @@ def apply_policy(items: Iterator[Doc | Drop], optout: OptOut | None, detect: boo
         if item.repo != current:
             yield from release()
             current, evidence, held_chars, decided = item.repo, Evidence(), 0, None
+            for path, text in extra or []:
+                evidence.see(path, text)
         if decided is None and detect:
             evidence.see(item.path, item.text, item.meta)
         held.append(item)
