@@ -241,6 +241,9 @@ def bench_repo_samples(input_path: str, out_dir: str) -> dict:
     return _figures(table.num_rows, _table_mb(table), secs)
 
 
+from pipelines.bench_safety import bench_licenses, bench_redact, redact_share  # noqa: E402,F401 - run by name in a child
+
+
 def _child(fn_name: str, *args: Any) -> dict:
     result = globals()[fn_name](*args)
     result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
@@ -291,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         ("decont", "bench_decont_stage", (input_path,)),
         ("decont_rules", "bench_decont_rules", ()),
         ("shards", "bench_shards", (input_path,)),
+        ("redact", "bench_redact", (input_path,)),
+        ("licenses", "bench_licenses", ()),
         ("pretrain", "bench_pretrain_cpu", ()),
     ]
     for name, fn, fn_args in plan:
@@ -311,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         report["scheduler"] = bench_scheduler()
         print("bench: scale (the whole pipeline at ~1x and ~4x) ...", flush=True)
         report["scale"] = bench_scale(work)
+        if (work / "scale-1x" / "redact" / "_SUCCESS.json").exists():
+            stages.setdefault("redact", {})["share_of_run_1x"] = redact_share(str(work / "scale-1x"))
         from pipelines.bench_report import bench_report
 
         report["report"] = bench_report(work)  # the run report's build time at 1x and 10x

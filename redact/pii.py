@@ -49,7 +49,7 @@ def _email_matches(text: str) -> Iterator[re.Match]:
 
 def emails(text: str) -> Iterator[tuple[int, int]]:
     for m in _email_matches(text):
-        if m.start() and text[m.start() - 1] == ":" and not text[max(0, m.start() - 7) : m.start()].lower() == "mailto:":
+        if m.start() and text[m.start() - 1] == ":" and text[max(0, m.start() - 7) : m.start()].lower() != "mailto:":
             continue  # the user:password@host of a URL, not an address
         local, _, domain = m.group().partition("@")
         domain_l = domain.lower()

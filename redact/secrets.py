@@ -91,7 +91,10 @@ class SecretScanner:
         from detect_secrets.plugins.aws import AWSKeyDetector
         from detect_secrets.plugins.basic_auth import BasicAuthDetector
         from detect_secrets.plugins.github_token import GitHubTokenDetector
-        from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString, HexHighEntropyString
+        from detect_secrets.plugins.high_entropy_strings import (
+            Base64HighEntropyString,
+            HexHighEntropyString,
+        )
         from detect_secrets.plugins.jwt import JwtTokenDetector
         from detect_secrets.plugins.keyword import KeywordDetector
         from detect_secrets.plugins.private_key import PrivateKeyDetector
@@ -114,10 +117,8 @@ class SecretScanner:
                 return True
             if PLACEHOLDER.match(secret) or CONSTANT.match(secret) or len(set(secret)) <= 3 or ALPHABET.search(secret):
                 return True
-        if kind == "high_entropy_hex" or (kind == "high_entropy_base64" and re.fullmatch(r"[0-9a-fA-F]+", secret)):
-            if len(secret) in DIGEST_LENGTHS or HASH_CONTEXT.search(line):
-                return True
-        return False
+        hexadecimal = kind == "high_entropy_hex" or (kind == "high_entropy_base64" and re.fullmatch(r"[0-9a-fA-F]+", secret))
+        return bool(hexadecimal and (len(secret) in DIGEST_LENGTHS or HASH_CONTEXT.search(line)))
 
     def scan(self, text: str, path: str) -> Iterator[Finding]:
         """Findings with character offsets in `text`."""

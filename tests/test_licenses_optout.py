@@ -118,3 +118,13 @@ def test_licence_roles_and_metadata():
     assert lic.from_metadata("pyproject.toml", '[project]\nlicense = "Apache-2.0"\n') == "Apache-2.0"
     assert lic.from_metadata("setup.cfg", "[metadata]\nclassifiers =\n  License :: OSI Approved :: MIT License\n") == "MIT"
     assert lic.from_metadata("x.dist-info/METADATA", "Metadata-Version: 2.4\nLicense-Expression: BSD-3-Clause\n\nbody") == "BSD-3-Clause"
+
+
+def test_installed_distributions_get_the_licence_their_dist_info_declares(tmp_path):
+    """The default run's input kind: the .dist-info folder is not ingested as documents but is the evidence."""
+    spec = InputSpec(name="code", kind="python_dists", distributions=["rich", "jinja2"])
+    out = str(tmp_path / "out")
+    Executor(out, seed=1).run([IngestStage(IngestConfig(inputs=[spec]))])
+    done = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
+    rows = [r for p in done["parts"] for r in storage.read_table(storage.join(out, "ingest", p), columns=["repo", "license"]).to_pylist()]
+    assert {(r["repo"], r["license"]) for r in rows} == {("pypi/rich", "MIT"), ("pypi/jinja2", "BSD-3-Clause")}

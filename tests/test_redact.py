@@ -42,7 +42,7 @@ def test_each_planted_kind_is_replaced_by_its_placeholder(redactor, k):
 
 @pytest.mark.parametrize("k", range(17))
 def test_look_alikes_survive(redactor, k):
-    kind, value, line = negatives(random.Random(k))[k]
+    kind, _value, line = negatives(random.Random(k))[k]
     text = f"import os\n\n{line}\n"
     out = redactor.redact(text, "settings.py")
     assert out.text == text, (kind, out.counts)
@@ -99,7 +99,7 @@ def test_explain_reports_what_was_redacted(tmp_path):
     from corpus.explain import Explainer, load_stage_configs
 
     f = tmp_path / "conf.py"
-    kind, value, line = positives(random.Random(0))[2]
+    _kind, _value, line = positives(random.Random(0))[2]
     f.write_text(f"import os\n\n{line}\n\n\ndef main():\n    return os.getcwd()\n")
     [row] = list(Explainer(load_stage_configs()).explain_paths([str(f)], root=str(tmp_path)))
     assert row["redacted"] == {"github_token": 1}
