@@ -128,3 +128,14 @@ def test_installed_distributions_get_the_licence_their_dist_info_declares(tmp_pa
     done = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
     rows = [r for p in done["parts"] for r in storage.read_table(storage.join(out, "ingest", p), columns=["repo", "license"]).to_pylist()]
     assert {(r["repo"], r["license"]) for r in rows} == {("pypi/rich", "MIT"), ("pypi/jinja2", "BSD-3-Clause")}
+
+
+def test_scan_fallback_skips_the_detector_where_metadata_decides(tmp_path, repos, monkeypatch):
+    calls = []
+    real = lic.detect_text
+    monkeypatch.setattr(lic, "detect_text", lambda text, first_only: calls.append(first_only) or real(text, first_only))
+    _stats, docs, _ = _run(tmp_path, repos, licenses=LicensesConfig(scan="fallback"))
+    npm = json.loads(next(d["meta"] for d in docs if d["repo"] == "npm"))["license"]
+    assert npm == {"source": "metadata"}  # the MIT LICENSE file was not scanned: no disagreement recorded
+    assert {d["license"] for d in docs if d["repo"] == "mitlib"} == {"MIT"}  # no metadata: the files decide
+    assert calls.count(True) == 2  # mitlib's LICENSE and bsdlib's COPYING.txt only

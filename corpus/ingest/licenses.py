@@ -221,13 +221,15 @@ class Evidence:
                 return found
         return None
 
-    def decide(self) -> tuple[str | None, dict[str, Any]]:
+    def decide(self, scan: str = "always") -> tuple[str | None, dict[str, Any]]:
         """(SPDX expression or None, the record for meta["license"]: the source that decided and, when
-        sources disagree, what each said)."""
+        sources disagree, what each said). `scan: fallback` runs ScanCode only when neither GitHub nor the
+        package metadata named a licence (cheaper; disagreements with the files are then not recorded)."""
+        github, declared_ = normalize(self.github), join(self.metadata)
         said: dict[str, str | None] = {
-            "github": normalize(self.github),
-            "metadata": join(self.metadata),
-            "files": self.files_expression(),
+            "github": github,
+            "metadata": declared_,
+            "files": self.files_expression() if scan == "always" or not (github or declared_) else None,
             "spdx_header": self.headers.most_common(1)[0][0] if self.headers else None,
         }
         source = next((k for k, v in said.items() if v), None)

@@ -72,6 +72,9 @@ class LicensesConfig(BaseModel):
     allow: list[str | None] | None = Field(None, description="SPDX ids a repository's licence may name (every id of its "
                                            "expression must be listed; null keeps repositories without one); None: all")
     deny: list[str] = Field(default_factory=list, description="SPDX ids refused wherever they appear in an expression")
+    scan: Literal["always", "fallback"] = Field("always", description="always: ScanCode on every repository's licence files "
+                                                "(disagreements with GitHub/metadata recorded); fallback: only where "
+                                                "neither names a licence (saves ScanCode's ~1.4 GB index per worker)")
 
 
 class IngestConfig(BaseModel):
@@ -348,7 +351,8 @@ class IngestStage(SourceStage):
                 continue
             # An installed distribution's licence is in its .dist-info folder, which is not read as documents.
             extra = distribution_evidence(unit.uri) if unit.kind == "python_dist" and lic.detect else []
-            yield from apply_policy(self._read_unit(unit, spec, optout, extractor), optout, lic.detect, lic.allow, lic.deny, extra)
+            yield from apply_policy(self._read_unit(unit, spec, optout, extractor), optout, lic.detect, lic.allow, lic.deny, extra,
+                                    lic.scan)
 
     def _read_unit(self, unit: Unit, spec: InputSpec, optout: OptOut | None, extractor: HtmlExtractor) -> Iterator[Doc | Drop]:
         limits = self.limits()
@@ -391,7 +395,7 @@ LICENSE_BUFFER_CHARS = 128_000_000
 
 
 def apply_policy(items: Iterator[Doc | Drop], optout: OptOut | None, detect: bool, allow: list[str | None] | None,
-                 deny: list[str], extra: list[tuple[str, str]] | None = None) -> Iterator[Doc | Drop]:
+                 deny: list[str], extra: list[tuple[str, str]] | None = None, scan: str = "always") -> Iterator[Doc | Drop]:
     """Per document: the opt-out list (per file: Stack-style rows, web pages by host) and, per repository (its
     files arrive one after the other), the licence into `license` and `meta["license"]`, then allow/deny."""
     from corpus.ingest.licenses import Evidence, allowed
@@ -404,7 +408,7 @@ def apply_policy(items: Iterator[Doc | Drop], optout: OptOut | None, detect: boo
     def release() -> Iterator[Doc | Drop]:
         nonlocal decided
         if decided is None:
-            decided = evidence.decide() if detect else (None, {})
+            decided = evidence.decide(scan) if detect else (None, {})
         expression, record = decided
         refused = allowed(expression, allow, deny) if (allow is not None or deny) else None
         for doc in held:
