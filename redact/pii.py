@@ -23,6 +23,8 @@ EMAIL_PLACEHOLDER_LOCALS = {"user", "username", "your", "you", "name", "someone"
 IPV4 = re.compile(r"(?<![\w.])(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\w.]\d|\w)")
 HEXCOLON = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F:]")
 HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+# Section numbers (`section 4.2.3.2`, `[3.3.2.4^1]`, RFC/standard clauses) look like addresses too.
+SECTION_CONTEXT = re.compile(r"(?i)(?:section|sect?\.|§|rfc\s*\d*|chapter|clause|step|item|paragraph|\[)\s*$")
 VERSION_CONTEXT = re.compile(r"(?i)(?:(?<![a-z])(?:version|release|revision)\w*|\bver|\brev|\bv|==|>=|<=|~=|!=|@)\s*[:=]?\s*[\"']?$")
 PUBLIC_RESOLVERS = {"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112", "208.67.222.222", "208.67.220.220",
                     "2001:4860:4860::8888", "2001:4860:4860::8844", "2606:4700:4700::1111"}
@@ -76,8 +78,10 @@ def ip_addresses(text: str) -> Iterator[tuple[int, int]]:
         if not m or (fast.start() and (text[fast.start() - 1].isalnum() or text[fast.start() - 1] in "._")):
             continue
         before = text[max(0, m.start() - 24) : m.start()]
-        if VERSION_CONTEXT.search(before) or not _is_personal(m.group()):
+        if VERSION_CONTEXT.search(before) or SECTION_CONTEXT.search(before) or not _is_personal(m.group()):
             continue
+        if all(len(octet) == 1 for octet in m.group().split(".")):
+            continue  # 3.3.2.4, 1.2.3.4: section numbers and the stock example, far likelier than a host in code
         yield m.start(), m.end()
     # IPv6: candidates are runs of hex digits and colons around a `h:h` pair (cheap to find), checked whole.
     last = -1

@@ -68,7 +68,18 @@ PLACEHOLDER = re.compile(
     r"changeme|change_me|secret|password|passw0rd|pass|token|api_?key|xxx+|\*+|\.\.\.+|todo|tbd|none|null|redacted|hidden|"
     r"foo|bar|baz|abc|123|qwerty|admin|root|user|username)(?:[\s_-].*|\d*)?(?:\s*[>}\])])?$"
 )
-ALPHABET = re.compile(r"(?i)abcdefgh|ijklmnop|qrstuvwx|0123456789|fedcba98")  # charset tables, not keys
+# Charset tables and test strings (`0123456789`, `01234ABCDE6789`), not keys.
+ALPHABET = re.compile(r"(?i)abcdef|ijklmnop|qrstuvwx|01234|12345|23456|34567|45678|56789|fedcba98")
+# Base64 of a file (GIF, PNG, JPEG, XML, ZIP, PDF) embedded in code is data, not a key.
+FILE_MAGIC = ("R0lGOD", "iVBORw0KGgo", "/9j/", "PD94bWwg", "UEsDB", "JVBERi0", "AAABAA")
+CAMEL_WORDS = re.compile(r"[A-Z][a-z]{2,}")
+
+
+def _identifier(secret: str) -> bool:
+    """Mostly CamelCase words (random base64 has some, never covering most of the string)."""
+    return bool(re.fullmatch(r"[A-Za-z0-9_]+", secret)) and sum(map(len, CAMEL_WORDS.findall(secret))) >= 0.6 * len(secret)
+# Values that announce themselves as stand-ins: fakeaccountkey, your-token-here, example_secret, dummy123.
+PLACEHOLDER_PREFIX = re.compile(r"(?i)^[<{\[(]?\s*(?:your|example|sample|dummy|fake|mock|placeholder|changeme|insert|enter|replace)")
 CONSTANT = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")  # YOUR_API_KEY, SECRET_KEY_HERE
 PEM_BEGIN = re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----")
 PEM_END = re.compile(r"-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----")
@@ -112,11 +123,13 @@ class SecretScanner:
                 or h.is_templated_secret(secret) or h.is_prefixed_with_dollar_sign(secret) or h.is_lock_file(path)
                 or h.is_not_alphanumeric_string(secret) or h.is_swagger_file(path)):
             return True
-        if kind in ("keyword", "high_entropy_base64", "high_entropy_hex"):
+        if kind in ("keyword", "basic_auth", "high_entropy_base64", "high_entropy_hex"):
             if kind == "keyword" and h.is_indirect_reference(line):
                 return True
-            if PLACEHOLDER.match(secret) or CONSTANT.match(secret) or len(set(secret)) <= 3 or ALPHABET.search(secret):
+            if PLACEHOLDER.match(secret) or PLACEHOLDER_PREFIX.match(secret) or CONSTANT.match(secret) or len(set(secret)) <= 3 or ALPHABET.search(secret):
                 return True
+        if kind == "high_entropy_base64" and (secret.startswith(FILE_MAGIC) or _identifier(secret)):
+            return True  # embedded file data, or a CamelCase identifier (NFCISO15693ReadMultipleBlocksConfiguration)
         hexadecimal = kind == "high_entropy_hex" or (kind == "high_entropy_base64" and re.fullmatch(r"[0-9a-fA-F]+", secret))
         return bool(hexadecimal and (len(secret) in DIGEST_LENGTHS or HASH_CONTEXT.search(line)))
 

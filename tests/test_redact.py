@@ -103,3 +103,17 @@ def test_explain_reports_what_was_redacted(tmp_path):
     f.write_text(f"import os\n\n{line}\n\n\ndef main():\n    return os.getcwd()\n")
     [row] = list(Explainer(load_stage_configs()).explain_paths([str(f)], root=str(tmp_path)))
     assert row["redacted"] == {"github_token": 1}
+
+
+@pytest.mark.parametrize("line", [
+    "# that is not a comment line [3.3.2.4^1], see the standard",  # section numbers (numpy f2py)
+    "    # Section 4.2.3.2 of RFC 5891",
+    "connect('1.2.3.4', port=22)  # the stock example address",
+    "NFCISO15693ReadMultipleBlocksConfiguration = 'NFCISO15693ReadMultipleBlocksConfiguration'",  # pygments' cocoa table
+    "ICON = 'R0lGODlhMAAiAPcAMf/////37//35//n1v97Off///f/9/f37/fexvfOvfeE'",  # a GIF in nltk
+    "s3://user:password@host/bucket",  # the word 'password' as a password in docs
+    "fs = AzureFileSystem(account_name='fake-account', account_key='fakeaccountkey')",
+    "assert np.char.isalnum(['01234ABCDE6789'])",
+])
+def test_look_alikes_seen_in_the_default_run_survive(redactor, line):
+    assert redactor.redact(line, "x.py").text == line
