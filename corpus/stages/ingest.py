@@ -122,6 +122,7 @@ def _is_git_url(path: str) -> bool:
 
 class IngestStage(SourceStage):
     name = "ingest"
+    version = "2"  # 2: `license` column and meta["license"], licence allow/deny and opt-out for every input kind
     config: IngestConfig
 
     # Test hook: keyword arguments for the GitHub client (a fake sleep/clock); not config, not hashed.

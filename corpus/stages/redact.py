@@ -34,7 +34,7 @@ class RedactConfig(BaseModel):
 
 class RedactStage(MapStage):
     name = "redact"
-    version = "1"
+    version = "1"  # bump when a rule changes what is replaced (the redact package's code is not hashed)
     config: RedactConfig
 
     def __init__(self, config: RedactConfig | None = None) -> None:

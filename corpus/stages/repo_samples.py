@@ -275,7 +275,7 @@ def bucket_part(files: Bucket, out_path: str, seed: int, max_chars: int, registr
 
 class RepoSamplesStage(GlobalStage):
     name = "repo_samples"
-    version = "3"  # local first: output parts follow the input parts, then buckets of split repositories
+    version = "4"  # 4: samples carry their repository's `license`; 3: local first (output parts follow input parts)
     config: RepoSamplesConfig
 
     def __init__(self, config: RepoSamplesConfig | None = None) -> None:
