@@ -117,3 +117,23 @@ def test_explain_reports_what_was_redacted(tmp_path):
 ])
 def test_look_alikes_seen_in_the_default_run_survive(redactor, line):
     assert redactor.redact(line, "x.py").text == line
+
+
+def test_run_report_summary_and_page_show_redaction_and_licences(tmp_path):
+    from corpus.engine import write_stats_report
+    from corpus.runreport.render import render_report
+    from corpus.runreport.summary import build_summary
+
+    repo = tmp_path / "app"
+    for s in build(_real_files(4), seed=9, per_file=2):
+        (repo / s.path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / s.path).write_text(s.text)
+    (repo / "LICENSE").write_text(Path(metadata.distribution("rich").locate_file(
+        next(f for f in metadata.files("rich") if f.name == "LICENSE"))).read_text())
+    out, results = _pipeline(tmp_path, repo)
+    write_stats_report(Path(out), results)
+    summary = build_summary(out)
+    assert summary["redaction"] == dict(results["redact"].counts) and summary["redaction"]["files_redacted"] >= 4
+    assert summary["licenses"]["files"] == {"MIT": results["redact"].kept}
+    page = render_report(summary)
+    assert 'id="safety"' in page and "files_redacted" in page
