@@ -139,3 +139,22 @@ def test_scan_fallback_skips_the_detector_where_metadata_decides(tmp_path, repos
     assert npm == {"source": "metadata"}  # the MIT LICENSE file was not scanned: no disagreement recorded
     assert {d["license"] for d in docs if d["repo"] == "mitlib"} == {"MIT"}  # no metadata: the files decide
     assert calls.count(True) == 2  # mitlib's LICENSE and bsdlib's COPYING.txt only
+
+
+def test_a_source_tarball_licence_under_its_top_folder_is_found(tmp_path):
+    import tarfile
+
+    tree = tmp_path / "proj-1.0"
+    (tree / "src").mkdir(parents=True)
+    (tree / "LICENSE").write_text(_dist_file("rich", "LICENSE"))
+    (tree / "src" / "a.py").write_text("x = 1\n")
+    (tree / "src" / "LICENSE").write_text(_dist_file("jinja2", "LICENSE.txt"))  # vendored: not the project's
+    tar = tmp_path / "proj-1.0.tar.gz"
+    with tarfile.open(tar, "w:gz") as t:
+        t.add(tree, arcname="proj-1.0")
+    spec = InputSpec(name="code", kind="repos", paths=[str(tar)])
+    out = str(tmp_path / "out")
+    Executor(out, seed=1).run([IngestStage(IngestConfig(inputs=[spec]))])
+    done = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
+    rows = [r for p in done["parts"] for r in storage.read_table(storage.join(out, "ingest", p), columns=["path", "license"]).to_pylist()]
+    assert {r["license"] for r in rows} == {"MIT"} and len(rows) == 3

@@ -193,22 +193,42 @@ class Evidence:
     """What one repository's files said about its licence, gathered while its files stream past."""
 
     github: str | None = None
-    metadata: list[str] = field(default_factory=list)
-    files: list[tuple[str, str]] = field(default_factory=list)  # (path, text) of licence files, cut to MAX_LICENSE_CHARS
+    # Candidates by path, also those one folder down: a source tarball (`proj-1.0/LICENSE`) keeps its files
+    # under one top folder, which is the repository's root when every file is under it (known at decide()).
+    metadata_by_path: dict[str, str] = field(default_factory=dict)  # path -> declared SPDX
+    files_by_path: dict[str, str] = field(default_factory=dict)  # path -> text cut to MAX_LICENSE_CHARS
     headers: Counter = field(default_factory=Counter)
+    tops: set[str] = field(default_factory=set)  # first path components seen ("" for a file at the root)
 
     def see(self, path: str, text: str, meta: dict[str, Any] | None = None) -> None:
         if meta and self.github is None and isinstance(meta.get("github"), dict):
             self.github = meta["github"].get("license") or None
-        kind = role(path)
+        head, sep, rest = path.partition("/")
+        self.tops.add(head if sep else "")
+        kind = role(path) or (role(rest) if sep else None)
         if kind == "metadata":
             found = from_metadata(path, text)
             if found:
-                self.metadata.append(found)
+                self.metadata_by_path[path] = found
         elif kind == "license_file":
-            self.files.append((path, text[:MAX_LICENSE_CHARS]))
+            self.files_by_path[path] = text[:MAX_LICENSE_CHARS]
         for e in spdx_headers(text):
             self.headers[e] += 1
+
+    def _root(self) -> str:
+        return next(iter(self.tops)) + "/" if len(self.tops) == 1 and "" not in self.tops else ""
+
+    def _at_root(self, path: str) -> bool:
+        root = self._root()
+        return path.startswith(root) and role(path[len(root):]) is not None
+
+    @property
+    def metadata(self) -> list[str]:
+        return [v for p, v in sorted(self.metadata_by_path.items()) if self._at_root(p)]
+
+    @property
+    def files(self) -> list[tuple[str, str]]:
+        return [(p, t) for p, t in sorted(self.files_by_path.items()) if self._at_root(p)]
 
     def files_expression(self) -> str | None:
         """ScanCode on the licence files: LICENSE/LICENCE/COPYING/UNLICENSE first; NOTICE and COPYRIGHT files
