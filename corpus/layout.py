@@ -18,7 +18,7 @@ from __future__ import annotations
 
 # The stages of the default graph in pipeline order (pipelines/graph.py builds them; the run report
 # orders its rows by it without importing the pipeline).
-STAGE_ORDER = ("ingest", "langid", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards")
+STAGE_ORDER = ("ingest", "langid", "redact", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards")
 
 RUN_LOCK = "_RUN_LOCK.json"
 DATASET_CARD = "README.md"

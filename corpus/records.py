@@ -28,6 +28,8 @@ DOC_SCHEMA = pa.schema(
         pa.field("vendored", pa.bool_(), nullable=False),
         pa.field("generated", pa.bool_(), nullable=False),
         pa.field("meta", pa.string(), nullable=False),
+        # The repository's licence as an SPDX expression (corpus/ingest/licenses.py), null when none was found.
+        pa.field("license", pa.string()),
     ]
 )
 
@@ -68,6 +70,7 @@ class Doc:
     generated: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     id: str = ""
+    license: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -87,6 +90,7 @@ class Doc:
             "vendored": self.vendored,
             "generated": self.generated,
             "meta": json.dumps(self.meta, sort_keys=True, ensure_ascii=False),
+            "license": self.license,
         }
 
 

@@ -21,6 +21,8 @@ class StageStats:
     out_records: int = 0
     dropped: Counter = field(default_factory=Counter)
     dropped_bytes: Counter = field(default_factory=Counter)
+    # Named counts a stage reports beside its accounting (the redact stage: findings replaced, by kind).
+    counts: Counter = field(default_factory=Counter)
 
     def add_in(self, n: int, nbytes: int) -> None:
         self.in_records += n
@@ -50,6 +52,7 @@ class StageStats:
         self.out_records += other.out_records
         self.dropped.update(other.dropped)
         self.dropped_bytes.update(other.dropped_bytes)
+        self.counts.update(other.counts)
         return self
 
     def check(self, stage: str) -> None:
@@ -61,7 +64,7 @@ class StageStats:
             )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        return ({"counts": dict(sorted(self.counts.items()))} if self.counts else {}) | {
             "in": self.in_records,
             "kept": self.kept,
             "dropped": dict(sorted(self.dropped.items())),
@@ -84,4 +87,5 @@ class StageStats:
             out_records=data.get("out", data["kept"]),
             dropped=Counter(data.get("dropped", {})),
             dropped_bytes=Counter(b.get("dropped", {})),
+            counts=Counter(data.get("counts", {})),
         )

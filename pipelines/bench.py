@@ -384,6 +384,7 @@ def bench_treesitter(input_path: str, out_dir: str) -> dict:
         timed[order] = {**_figures(table.num_rows, nbytes, secs), "imports": stats.get("imports", {})}
     timed["dependency_over_random_seconds"] = round(timed["dependency"]["seconds"] / max(timed["random"]["seconds"], 1e-9), 2)
     return {"repo_samples": timed, **run()}
+from pipelines.bench_safety import bench_licenses, bench_redact, redact_share  # noqa: E402,F401 - run by name in a child
 
 
 def _child(fn_name: str, *args: Any) -> dict:
@@ -440,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         ("decont_paraphrase", "bench_decont_paraphrase", ()),
         ("shards", "bench_shards", (input_path,)),
         ("treesitter", "bench_treesitter", (input_path, str(work))),
+        ("redact", "bench_redact", (input_path,)),
+        ("licenses", "bench_licenses", ()),
         ("pretrain", "bench_pretrain_cpu", ()),
         ("ablation", "bench_ablation", (str(work),)),
     ]
@@ -461,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         report["scheduler"] = bench_scheduler()
         print("bench: scale (the whole pipeline at ~1x and ~4x) ...", flush=True)
         report["scale"] = bench_scale(work)
+        if (work / "scale-1x" / "redact" / "_SUCCESS.json").exists():
+            stages.setdefault("redact", {})["share_of_run_1x"] = redact_share(str(work / "scale-1x"))
         from pipelines.bench_report import bench_report
 
         report["report"] = bench_report(work)  # the run report's build time at 1x and 10x

@@ -14,9 +14,10 @@ from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
 from corpus.ingest.kinds import KINDS
 from corpus.ingest.kinds.base import resolve_uri
-from corpus.stages.ingest import IngestSettings, InputSpec
+from corpus.stages.ingest import IngestSettings, InputSpec, LicensesConfig, OptOutConfig
 from corpus.stages.langid import LangIdConfig
 from corpus.stages.recall import RecallConfig
+from corpus.stages.redact import RedactConfig
 from corpus.stages.repo_samples import RepoSamplesConfig
 from corpus.stages.shards import ShardsConfig
 
@@ -26,6 +27,7 @@ class StagesSection(BaseModel):
 
     ingest: IngestSettings = IngestSettings()
     langid: LangIdConfig = LangIdConfig()
+    redact: RedactConfig = RedactConfig()
     filter: FilterConfig = FilterConfig()
     dedup_exact: ExactDedupConfig = ExactDedupConfig()
     recall: RecallConfig = RecallConfig()
@@ -57,6 +59,9 @@ class PipelineConfig(BaseModel):
     )
     inputs: list[InputSpec] = Field(min_length=1)
     stages: StagesSection = StagesSection()
+    # Applied at ingest to every input kind (docs/safety.md).
+    optout: OptOutConfig | None = Field(None, description="{list: PATH_OR_URI}: repositories (owner/name, owner/*) and web hosts left out")
+    licenses: LicensesConfig = Field(default_factory=LicensesConfig, description="{detect, allow, deny}: SPDX licence detection and lists")
     run: list[str] | None = Field(None, description="stage names to include, in pipeline order (default: all)")
     allow_empty: bool = Field(False, description="accept a run that yields nothing useful (an input with no "
                               "documents, shards without code) with a warning instead of failing")

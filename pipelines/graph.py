@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from corpus.errors import PreflightError
+from corpus.layout import STAGE_ORDER
 from corpus.engine.stage import Stage
 from corpus.stages.decont import DecontStage
 from corpus.stages.dedup import ExactDedupStage, NearDedupStage
@@ -10,6 +11,7 @@ from corpus.stages.filter import FilterStage
 from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stages.langid import LangIdStage
 from corpus.stages.recall import RecallStage
+from corpus.stages.redact import RedactStage
 from corpus.stages.repo_samples import RepoSamplesStage
 from corpus.stages.shards import ShardsStage
 from pipelines.config import PipelineConfig
@@ -18,14 +20,16 @@ from pipelines.config import PipelineConfig
 # filter drops: it is not among the 338 languages), and the web filter needs recall's domain to spare
 # code and math pages the prose-only Gopher rules. Decontamination decides per file (per web page), as
 # DeepSeek's rule does, so it runs before repository grouping: a contaminated file costs only itself.
-STAGE_ORDER = ["ingest", "langid", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards"]
+# Redaction comes before anything hashes or tokenizes text (docs/safety.md).
 
 
 def build_stages(cfg: PipelineConfig) -> list[Stage]:
     s = cfg.stages
     stages: dict[str, Stage] = {
-        "ingest": IngestStage(IngestConfig(inputs=cfg.inputs, allow_empty=cfg.allow_empty, **s.ingest.model_dump())),
+        "ingest": IngestStage(IngestConfig(inputs=cfg.inputs, allow_empty=cfg.allow_empty, optout=cfg.optout,
+                                           licenses=cfg.licenses, **s.ingest.model_dump())),
         "langid": LangIdStage(s.langid),
+        "redact": RedactStage(s.redact),
         "filter": FilterStage(s.filter),
         # Exact dedup runs before the filter: it keeps, per cluster, a copy the filter will keep.
         "dedup_exact": ExactDedupStage(s.dedup_exact, s.filter),
@@ -37,7 +41,7 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         "decont": DecontStage(s.decont.model_copy(update={"allow_empty": True}) if cfg.allow_empty else s.decont),
         "shards": ShardsStage(s.shards.model_copy(update={"allow_empty": True}) if cfg.allow_empty else s.shards),
     }
-    names = cfg.run or STAGE_ORDER
+    names = cfg.run or list(STAGE_ORDER)
     unknown = [n for n in names if n not in stages]
     if unknown:
         raise PreflightError(f"config key 'run' names unknown stage(s) {unknown}; known: {STAGE_ORDER}")

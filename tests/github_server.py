@@ -79,6 +79,9 @@ class FakeGitHub:
         self.search_requests = 0
         self.hammered = 0  # requests sent while the primary limit was exhausted
         self.archive_auth = 0  # archive requests that carried a token (must stay 0)
+        # A careless or hostile server: every error answer echoes the request (line, headers, body) in its
+        # message, in a header and, with echo="text", as a plain-text body; GraphQL errors echo it too.
+        self.echo: str | None = None  # None | "json" | "text"
         self.archives = 0
         self._window_used = 0
         self._reset_at = 0.0
@@ -140,6 +143,14 @@ class FakeGitHub:
                 self.wfile.write(body)
 
             def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+                if gh.echo and status >= 400:
+                    # The credential first: whatever the client cuts its messages to, the echo reaches it.
+                    request = f"Authorization: {self.headers.get('Authorization')}; {self.command} {self.path} {dict(self.headers.items())}"
+                    headers = {**(headers or {}), "X-Echo": self.headers.get("Authorization", "")}
+                    if gh.echo == "text":
+                        self._send(status, f"error; request was {request}\n{self.headers}".encode(), headers)
+                        return
+                    data = {**data, "message": f"{data.get('message', '')}; request was {request}", "request": request}
                 self._send(status, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})})
 
             def _gate(self) -> dict[str, str] | None:
@@ -240,6 +251,9 @@ class FakeGitHub:
                     return
                 if urllib.parse.urlsplit(self.path).path != "/graphql":
                     self._json(404, {"message": "Not Found"}, rate)
+                    return
+                if gh.echo == "graphql":
+                    self._json(200, {"data": None, "errors": [{"message": f"echo {dict(self.headers.items())}"}]}, rate)
                     return
                 ids = json.loads(body)["variables"]["ids"]
                 nodes = []

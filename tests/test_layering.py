@@ -11,6 +11,7 @@ RULES = {
     "lang_registry": ["ray", "corpus", "pipelines", "tokenizer", "classifiers", "pretrain"],
     "classifiers": ["ray", "corpus", "pipelines", "tokenizer", "lang_registry", "pretrain"],
     "tokenizer": ["ray", "corpus", "pipelines", "lang_registry", "classifiers", "pretrain"],
+    "redact": ["ray", "corpus", "pipelines", "tokenizer", "lang_registry", "classifiers", "pretrain"],
     "pretrain": ["ray", "corpus", "pipelines", "tokenizer", "lang_registry", "classifiers", "datatrove"],
     # The decontamination library: text, index, benchmarks, scan, report data. The command and the HTML page
     # live on the corpus side (corpus/commands/decont, corpus/runreport/decontamination.py).

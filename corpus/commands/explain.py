@@ -30,6 +30,7 @@ class StageConfigs:
     langid: LangIdConfig
     filter: FilterConfig
     max_file_bytes: int
+    redact: Any = None  # corpus.stages.redact.RedactConfig (None: its defaults)
 
 
 def default_config_path() -> Path:
@@ -47,9 +48,9 @@ def load_stage_configs(path: str | os.PathLike | None = None) -> StageConfigs:
 
     from corpus.ingest.limits import Limits
     from corpus.stages.filter import FilterConfig
-    from corpus.stages.langid import LangIdConfig
-
     from corpus.ingest.kinds.base import resolve_uri
+    from corpus.stages.langid import LangIdConfig
+    from corpus.stages.redact import RedactConfig
 
     if path is None:
         source = default_config_path()
@@ -69,6 +70,7 @@ def load_stage_configs(path: str | os.PathLike | None = None) -> StageConfigs:
         langid=LangIdConfig.model_validate(stages.get("langid") or {}),
         filter=FilterConfig.model_validate(stages.get("filter") or {}),
         max_file_bytes=max_bytes,
+        redact=RedactConfig.model_validate(stages.get("redact") or {}),
     )
 
 
@@ -175,6 +177,10 @@ class Explainer:
         self.configs = configs
         self.langid = LangIdStage(configs.langid)
         self.filter = FilterStage(configs.filter)
+        from corpus.stages.redact import RedactStage
+
+        self.redact = RedactStage(configs.redact)
+        self.redact.setup()
         self.langid.setup()
         self.filter.setup()
 
@@ -197,8 +203,10 @@ class Explainer:
             if drop["reason"] == NOTEBOOK_UNPARSABLE:  # the one langid drop, and only notebooks get it
                 out["language"] = NOTEBOOK
             return out
-        row = ided.kept.to_pylist()[0]
-        filtered = self.filter.process(ided.kept)
+        # The filter sees the text as the pipeline does: after redaction.
+        redacted = self.redact.process(ided.kept).kept
+        row = redacted.to_pylist()[0]
+        filtered = self.filter.process(redacted)
         rules = self.filter.rule_results(row)
         signals = dataclasses.asdict(code_signals(row["text"]))
         signals.update(size=row["size"], vendored=row["vendored"], generated=row["generated"])
@@ -207,6 +215,7 @@ class Explainer:
         signals["syntax_error_fraction"] = syntax_error_fraction(row["text"], row["language"])
         out = _line(row["repo"], row["path"], row["language"], row["lang_method"], signals)
         out["rules"] = [r.as_dict() for r in rules]
+        out["redacted"] = json.loads(row["meta"] or "{}").get("redacted", {})
         if filtered.kept.num_rows:
             return out
         drop = filtered.dropped.to_pylist()[0]

@@ -62,6 +62,7 @@ def run_map_part(stage: MapStage, in_uri: str, out_uri: str, part_key: str) -> d
             stats.add_in(batch.num_rows, table_bytes(batch))
             stats.add_kept(result.kept.num_rows, table_bytes(result.kept))
             stats.add_drop_rows(result.dropped)
+            stats.counts.update(result.counts or {})
             kept_w.write(result.kept)
             drop_w.write(result.dropped)
     return commit_part(out_uri, part_key, stats)

@@ -9,6 +9,7 @@ this replaced) is O(pending) per call, O(tasks²) for a map.
 from __future__ import annotations
 
 import logging
+import importlib
 import os
 import queue
 import socket
@@ -22,6 +23,8 @@ log = logging.getLogger("corpus")
 
 # Environment passed on to workers of a remote cluster (a local instance inherits the driver's).
 FORWARDED_ENV = ("CORPUS_STORAGE_OPTIONS", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
+# The project packages tasks import (pipelines stays on the driver; pretrain runs under torchrun).
+SHIPPED_PACKAGES = ("corpus", "decont", "lang_registry", "tokenizer", "classifiers", "redact")
 
 
 def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
@@ -54,15 +57,10 @@ class RayRunner(Runner):
             if address:
                 check_ray_address(address)
                 # Ship the project's packages so cluster workers run the same code as the driver.
-                import classifiers
-                import corpus
-                import lang_registry
-                import tokenizer
-
                 env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
                 # Package folders, not module objects: a ray:// client deep-copies the runtime env and
                 # a module cannot be copied ("cannot pickle 'module' object").
-                packages = [os.path.dirname(m.__file__) for m in (corpus, lang_registry, tokenizer, classifiers)]
+                packages = [os.path.dirname(importlib.import_module(name).__file__) for name in SHIPPED_PACKAGES]
                 runtime_env = {"py_modules": packages, "env_vars": env}
                 try:
                     context = ray.init(address=address, runtime_env=runtime_env, **kwargs)

@@ -75,6 +75,7 @@ class Resources:
 class MapResult:
     kept: pa.Table  # rows of the stage's output schema
     dropped: pa.Table  # rows of records.DROP_SCHEMA, one per refused input row
+    counts: dict[str, int] | None = None  # named counts for the stage's stats (StageStats.counts)
 
 
 class Stage(ABC):

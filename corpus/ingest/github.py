@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,7 +35,13 @@ import pyarrow as pa
 
 from corpus import storage
 from corpus.ingest.files import Occurrences
-from corpus.ingest.github_api import GitHubClient, GitHubError, graphql_url_for
+from corpus.ingest.github_api import (
+    GitHubClient,
+    GitHubError,
+    graphql_url_for,
+    scrub,
+    valid_full_name,
+)
 from corpus.ingest.limits import Limits
 from corpus.ingest.repos import read_tarball
 from corpus.records import Doc, Drop
@@ -47,6 +54,8 @@ GRAPHQL_BATCH = 100  # GraphQL `nodes` accepts at most 100 ids
 REPOS_FILE = "repos.parquet"
 MANIFEST = "_discovery.json"
 WINDOWS = "_windows"
+# A commit sha or a branch name as it may appear in a request path (no "..", "?", "#", "%" or spaces).
+SAFE_REF = re.compile(r"(?!.*\.\.)[A-Za-z0-9._/-]{1,255}")
 FORMAT = 1  # bump when the window files' content changes
 
 REPO_SCHEMA = pa.schema([
@@ -157,7 +166,7 @@ def resolve_shas(client: GitHubClient, rows: list[dict[str, Any]], graphql_url: 
         batch = ids[start : start + GRAPHQL_BATCH]
         body = client.post_json(graphql_url, {"query": query, "variables": {"ids": batch}}).json()
         if body.get("data") is None:
-            raise GitHubError(f"GraphQL: {json.dumps(body.get('errors'))[:300]}")
+            raise GitHubError(f"GraphQL: {scrub(json.dumps(body.get('errors')))[:300]}")
         for node in body["data"].get("nodes") or []:
             if not node or node.get("id") not in by_node:
                 continue  # deleted since the search: stays without a sha and is dropped at download
@@ -326,14 +335,21 @@ def repo_meta(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_repos(client: GitHubClient, repos_uri: str, row_group: int, *, source: str, domain: str, max_bytes: int,
-               limits: Limits, licenses: list[str] | None = None, archive_url: str | None = None) -> Iterator[Doc | Drop]:
-    """The files of every repository in one row group of repos.parquet."""
+               limits: Limits, licenses: list[str] | None = None, archive_url: str | None = None,
+               optout: Any = None) -> Iterator[Doc | Drop]:
+    """The files of every repository in one row group of repos.parquet (`optout`: corpus.ingest.optout.OptOut)."""
     pf = storage.parquet_file(repos_uri)
     try:
         rows = pf.read_row_group(row_group).to_pylist()
     finally:
         pf.close()
     for row in rows:
+        entry = optout.repo_entry(row["full_name"]) if optout is not None else None
+        if entry:
+            # Decided from the listing: nothing is downloaded.
+            yield Drop("opted_out", str(row["full_name"]), source, str(row["full_name"]), 0,
+                       f"github:{row['full_name']}: opted out (list entry {entry!r})")
+            continue
         yield from read_repo(client, row, source=source, domain=domain, max_bytes=max_bytes, limits=limits, licenses=licenses,
                              archive_url=archive_url)
 
@@ -342,6 +358,12 @@ def read_repo(client: GitHubClient, row: dict[str, Any], *, source: str, domain:
               licenses: list[str] | None = None, archive_url: str | None = None) -> Iterator[Doc | Drop]:
     full = row["full_name"]
     ref = row.get("commit_sha") or row.get("default_branch")
+    if not valid_full_name(full) or (ref is not None and not SAFE_REF.fullmatch(str(ref))):
+        # Checked before any URL is built from it: a name such as `a/../../user` or `a/b?x=` must not steer a request.
+        shown = ascii(full)[:200]
+        yield Drop("invalid_repository_name", shown, source, None, 0, f"github:{shown}@{ascii(ref)[:80]}: not an owner/name "
+                   "(or a ref) of the characters GitHub allows; nothing requested")
+        return
     label = f"github:{full}@{ref}"
     if licenses is not None and row.get("license") not in licenses:
         # Decided from the listing: the archive is never downloaded.

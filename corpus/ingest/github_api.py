@@ -31,8 +31,56 @@ LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 USER_AGENT = "coder-corpus"
 
 
+# Credentials this process holds (the token of every client made here): scrub() removes them from any text
+# built from a server's answer, so a server that echoes the request (headers, body) cannot make them leak into
+# an exception, a drop detail, a log line or a report.
+_CREDENTIALS: set[str] = set()
+_AUTH_HEADER = re.compile(r"(?i)(\bauthori[sz]ation\b[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|token|basic)\s+)?[^\s\"',;}\]]+")
+REDACTED = "<REDACTED>"
+# GitHub's rules: an owner is 1-39 alphanumerics or single hyphens; a repository name is 1-100 of [A-Za-z0-9._-],
+# never "." or "..". Anything else from the API (or a listing) is refused before a URL is built from it.
+FULL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}")
+
+
+def valid_full_name(name: object) -> bool:
+    """`owner/name` of the characters GitHub allows (so no `..`, `?`, `#`, `%` or `/` can reach a request path)."""
+    return isinstance(name, str) and FULL_NAME.fullmatch(name) is not None
+
+
+def remember_credential(secret: str | None) -> None:
+    if secret:
+        _CREDENTIALS.add(secret)
+
+
+def scrub(text: str) -> str:
+    """Text with every known credential (as sent, URL-quoted or base64 inside Basic auth) and the value of any
+    echoed Authorization header replaced by <REDACTED>."""
+    import base64
+
+    for secret in sorted(_CREDENTIALS, key=len, reverse=True):
+        for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}:
+            text = text.replace(form, REDACTED)
+        for basic in (f"x-access-token:{secret}", f"{secret}:x-oauth-basic", f":{secret}"):
+            text = text.replace(base64.b64encode(basic.encode()).decode(), REDACTED)
+    return _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
+
+
 class GitHubError(RuntimeError):
-    """A request that failed for good (after the retries the policy allows)."""
+    """A request that failed for good (after the retries the policy allows). Its message is scrubbed of
+    credentials whoever built it."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(scrub(str(message)))
+
+
+class _ScrubFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _CREDENTIALS or "uthori" in str(record.msg):
+            record.msg, record.args = scrub(record.getMessage()), None
+        return True
+
+
+log.addFilter(_ScrubFilter())
 
 
 class GitHubAuthError(GitHubError):
@@ -72,7 +120,7 @@ def graphql_url_for(api_url: str) -> str:
 @dataclass
 class GitHubClient:
     api_url: str
-    token: str | None
+    token: str | None = field(repr=False)
     timeout_s: float = 60.0
     max_retries: int = 8  # per request, over rate-limit waits, secondary limits and 5xx together
     backoff_s: float = 1.0  # first 5xx backoff; doubles per retry up to max_backoff_s
@@ -86,6 +134,7 @@ class GitHubClient:
     _opener: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        remember_credential(self.token)
         self.api_url = self.api_url.rstrip("/")
         self._opener = urllib.request.build_opener(_NoRedirect)
         self._api_netloc = urllib.parse.urlsplit(self.api_url).netloc
@@ -225,7 +274,9 @@ def _shown(url: str) -> str:
 
 
 def _message(body: bytes) -> str:
+    """The server's error message, scrubbed before it is cut (a cut must not leave half a token behind)."""
     try:
-        return str(json.loads(body).get("message", ""))[:200]
+        text = str(json.loads(body).get("message", ""))
     except (ValueError, AttributeError):
-        return body[:200].decode("utf-8", "replace")
+        text = body[:65536].decode("utf-8", "replace")
+    return scrub(text)[:200]

@@ -21,7 +21,7 @@ def _mb(n: float) -> float:
 
 
 def render_report(s: dict[str, Any]) -> str:
-    sections = [_overview(s), _funnel(s), _languages(s), _inputs(s), _dedup(s), _dependency_order(s), _decont(s), _recall(s), _mixture(s),
+    sections = [_overview(s), _funnel(s), _languages(s), _inputs(s), _safety(s), _dedup(s), _dependency_order(s), _decont(s), _recall(s), _mixture(s),
                 _shards(s)]
     run = s.get("run", {})
     lead = (f"Output <code>{html.escape(s.get('output', ''))}</code>"
@@ -106,6 +106,21 @@ def _inputs(s: dict[str, Any]) -> Section | None:
         "<p>Repositories split over several parts count once per part (no repo_samples stage groups them).</p>")
     return Section("Repositories and web", "inputs",
                    table(["", "at stage", "repositories", "web pages", "web hosts", "documents by source"], rows) + note)
+
+
+def _safety(s: dict[str, Any]) -> Section | None:
+    """Redaction counts by kind and files by licence (docs/safety.md); tables only."""
+    red, lic = s.get("redaction") or {}, s.get("licenses") or {}
+    if not red and not lic.get("files"):
+        return None
+    body = ""
+    if red:
+        body += "<p>Secrets and personal data replaced by the redact stage (files kept).</p>" + table(
+            ["kind", "replaced"], [[k, n] for k, n in sorted(red.items(), key=lambda kv: -kv[1])])
+    if lic.get("files"):
+        body += f"<p>Repository files by licence (SPDX) at stage {html.escape(lic.get('stage', ''))}.</p>" + table(
+            ["licence", "files", "MB"], [[k, n, _mb(lic.get("bytes", {}).get(k, 0))] for k, n in lic["files"].items()])
+    return Section("Redaction and licences", "safety", body)
 
 
 def _dedup(s: dict[str, Any]) -> Section | None:

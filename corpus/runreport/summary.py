@@ -21,12 +21,12 @@ import pyarrow.compute as pc
 import xxhash
 
 from corpus import storage
+from corpus.layout import STAGE_ORDER
 from corpus.engine.parts import DROPPED_DIR
 
 FORMAT = "coder-corpus-report/1"
 SUCCESS = "_SUCCESS.json"  # written by corpus.engine.executor; named here so the report needs no engine import
 # Run order of the default graph: used only for an output whose stats.json predates its `order` key.
-KNOWN_ORDER = ("ingest", "langid", "dedup_exact", "recall", "filter", "decont", "repo_samples", "dedup_near", "shards")
 # From this stage on, a row is a repository sample (its files concatenated), not a file.
 REPO_SAMPLES = "repo_samples"
 DUPLICATE_PREFIX = "duplicate of "  # dedup's drop detail: "duplicate of <id of the copy kept>"
@@ -42,8 +42,8 @@ def build_summary(out_uri: str) -> dict[str, Any]:
     out_uri = storage.normalize(out_uri)
     reports = storage.join(out_uri, "reports")
     stats = _read_json(storage.join(reports, "stats.json")) or {"stages": {}}
-    order = stats.get("order") or [n for n in KNOWN_ORDER if n in stats["stages"]] + sorted(
-        set(stats["stages"]) - set(KNOWN_ORDER))
+    order = stats.get("order") or [n for n in STAGE_ORDER if n in stats["stages"]] + sorted(
+        set(stats["stages"]) - set(STAGE_ORDER))
     names = [name for name in order if name in stats["stages"]]
     # Each stage's parts as its _SUCCESS.json names them: no folder listing (a million parts is a
     # thousand LIST requests on an object store), and kept out of summary.json (O(parts)).
@@ -59,6 +59,10 @@ def build_summary(out_uri: str) -> dict[str, Any]:
         "stages": stages,
         "languages": _languages(parts, doc_stages, manifest),
         "inputs": _inputs(parts, doc_stages),
+        # Secrets and personal data replaced by the redact stage, by kind (docs/safety.md).
+        "redaction": dict(stats["stages"].get("redact", {}).get("counts", {})),
+        "licenses": _licenses(parts, [n for n in doc_stages if n != REPO_SAMPLES and names.index(n) < names.index(REPO_SAMPLES)]
+                              if REPO_SAMPLES in names else [n for n in doc_stages if n != "shards"]),
         "dedup": {s["name"]: _dedup(out_uri, s, parts[s["name"]]) for s in stages if s["name"].startswith("dedup")},
         "decont": _decont(reports),
         "recall": _recall(reports),
@@ -88,7 +92,25 @@ def _stage_row(name: str, st: dict[str, Any], done: dict[str, Any]) -> dict[str,
         "dropped": dict(st.get("dropped", {})),
         "bytes_in": b.get("in", 0), "bytes_kept": b.get("kept", 0), "bytes_dropped": dict(b.get("dropped", {})),
         "seconds": done.get("seconds"), "task_cpu_seconds": done.get("task_cpu_seconds"),
+        **({"counts": dict(st["counts"])} if st.get("counts") else {}),
     }
+
+
+def _licenses(parts: dict[str, list[str]], file_stages: list[str]) -> dict[str, Any]:
+    """Files and bytes by licence (SPDX expression; "(none)" when none was found) in the last stage whose rows
+    are still files, repository files only; reads the `license`, `repo` and `size` columns."""
+    stage = next((n for n in reversed(file_stages) if parts[n] and _has_columns(parts[n][0], ("license", "repo", "size"))), None)
+    if stage is None:
+        return {}
+    files: dict[str, int] = {}
+    size: dict[str, int] = {}
+    for t in _columns(parts[stage], ["license", "repo", "size"]):
+        t = t.filter(pc.is_valid(t.column("repo")))
+        for lic, n, b in zip(t.column("license").to_pylist(), [1] * t.num_rows, t.column("size").to_pylist()):
+            key = lic or NO_LANGUAGE
+            files[key] = files.get(key, 0) + n
+            size[key] = size.get(key, 0) + (b or 0)
+    return {"stage": stage, "files": dict(sorted(files.items(), key=lambda kv: -kv[1])), "bytes": size}
 
 
 def _has_columns(part: str, columns: Iterable[str]) -> bool:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.errors import EmptyOutputError, PreflightError
 from corpus.ingest.kinds import InputKind, InputSpec, PlanContext, ReadContext, Unit
-from corpus.ingest.kinds.base import read_refused
+from corpus.ingest.kinds.base import read_refused, resolve_uri
+from corpus.ingest.licenses import distribution_evidence
 from corpus.ingest.limits import Limits
+from corpus.ingest.optout import OptOut
 from corpus.records import Doc, Drop
 from corpus.engine.stage import SourceStage
 
@@ -33,16 +35,39 @@ class IngestSettings(Limits):
                            "so a small input still gives the CPUs several parts (the same parts on any cluster)")
 
 
+class OptOutConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    list_: str = Field(alias="list", description="path or URI of the opt-out list: repository names, owner/*, web hosts "
+                       "(corpus/ingest/optout.py)")
+
+
+class LicensesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    detect: bool = Field(True, description="detect each repository's licence (SPDX) into the `license` column")
+    allow: list[str | None] | None = Field(None, description="SPDX ids a repository's licence may name (every id of its "
+                                           "expression must be listed; null keeps repositories without one); None: all")
+    deny: list[str] = Field(default_factory=list, description="SPDX ids refused wherever they appear in an expression")
+    scan: Literal["always", "fallback"] = Field("always", description="always: ScanCode on every repository's licence files "
+                                                "(disagreements with GitHub/metadata recorded); fallback: only where "
+                                                "neither names a licence (saves ScanCode's ~1.4 GB index per worker)")
+
+
 class IngestConfig(IngestSettings):
     """The ingest stage's whole config: the settings plus the inputs (the pipeline's top-level `inputs`)."""
 
     inputs: list[InputSpec] = Field(min_length=1)
+    optout: OptOutConfig | None = Field(None, description="repositories and hosts left out at ingest (drop reason opted_out)")
+    licenses: LicensesConfig = Field(default_factory=LicensesConfig, description="licence detection and allow/deny lists, "
+                                     "for every input kind (web pages have no repository and no licence: never refused)")
     allow_empty: bool = Field(False, description="an input that yields no document is a warning, not an error")
 
 
 class IngestStage(SourceStage):
     name = "ingest"
     code_modules = ("corpus.ingest", "corpus.records")
+    version = "2"  # 2: `license` column and meta["license"], licence allow/deny and opt-out for every input kind
     config: IngestConfig
 
     # Test hook: keyword arguments for the GitHub client (a fake sleep/clock); not config, not hashed.
@@ -59,6 +84,10 @@ class IngestStage(SourceStage):
 
     def units_per_part(self) -> int:
         return self.config.units_per_part
+
+    def content_files(self) -> list[str]:
+        """The opt-out list's contents are in the stage key (a remote list: its name only)."""
+        return [self.config.optout.list_] if self.config.optout else []
 
     def part_groups(self, units: list[Unit]) -> list[list[Unit]]:
         """Units of a kind whose every unit is a part (a crawl's row group of repositories) stand alone."""
@@ -125,10 +154,83 @@ class IngestStage(SourceStage):
         return h.hexdigest()[:16]
 
     def read(self, units: list[Unit]) -> Iterator[Doc | Drop]:
-        ctx = ReadContext(self.config, self.config.extract_timeout_s, self.github_client_kwargs)
+        optout = OptOut.load(resolve_uri(self.config.optout.list_)) if self.config.optout else None
+        lic = self.config.licenses
+        ctx = ReadContext(self.config, self.config.extract_timeout_s, self.github_client_kwargs, optout)
         for unit in units:
             spec = self._input(unit)
-            if unit.kind == "refused":
-                yield read_refused(unit, spec.name)
-            else:
-                yield from spec.read(unit, ctx)
+            entry = optout.repo_entry(unit.repo) if optout and unit.kind in REPO_UNITS else None
+            if entry:
+                # Refused before anything is read, cloned or downloaded: one drop for the repository.
+                yield Drop("opted_out", unit.repo or unit.uri, spec.name, unit.repo, 0, f"{unit.repo}: opted out (list entry {entry!r})")
+                continue
+            # An installed distribution's licence is in its .dist-info folder, which is not read as documents.
+            extra = distribution_evidence(unit.uri) if unit.kind == "python_dist" and lic.detect else []
+            items = read_refused_iter(unit, spec.name) if unit.kind == "refused" else spec.read(unit, ctx)
+            yield from apply_policy(items, optout, lic.detect, lic.allow, lic.deny, extra, lic.scan)
+
+
+def read_refused_iter(unit: Unit, source: str) -> Iterator[Drop]:
+    yield read_refused(unit, source)
+
+
+REPO_UNITS = ("local_repo", "git", "tarball", "python_dist")
+# A repository's files are held until its licence is decided (its licence files may come last in an archive),
+# at most this many characters: past them the licence is decided on the evidence seen so far.
+LICENSE_BUFFER_CHARS = 128_000_000
+
+
+def apply_policy(items: Iterator[Doc | Drop], optout: OptOut | None, detect: bool, allow: list[str | None] | None,
+                 deny: list[str], extra: list[tuple[str, str]] | None = None, scan: str = "always") -> Iterator[Doc | Drop]:
+    """Per document: the opt-out list (per file: Stack-style rows, web pages by host) and, per repository (its
+    files arrive one after the other), the licence into `license` and `meta["license"]`, then allow/deny."""
+    from corpus.ingest.licenses import Evidence, allowed
+
+    held: list[Doc] = []
+    evidence = Evidence()
+    held_chars = 0
+    decided: tuple[str | None, dict] | None = None
+
+    def release() -> Iterator[Doc | Drop]:
+        nonlocal decided
+        if decided is None:
+            decided = evidence.decide(scan) if detect else (None, {})
+        expression, record = decided
+        refused = allowed(expression, allow, deny) if (allow is not None or deny) else None
+        for doc in held:
+            if refused:
+                yield Drop(refused, doc.path, doc.source, doc.repo, len(doc.text.encode("utf-8", "surrogatepass")),
+                           f"{doc.repo}/{doc.path}: licence {expression or 'none found'} ({record.get('source') or 'no evidence'})", doc.id)
+                continue
+            doc.license = expression
+            if detect:
+                doc.meta = {**doc.meta, "license": record}
+            yield doc
+        held.clear()
+
+    current: str | None = None
+    for item in items:
+        if isinstance(item, Drop):
+            yield item
+            continue
+        entry = optout.entry(item.repo, item.path) if optout else None
+        if entry:
+            yield Drop("opted_out", item.path, item.source, item.repo, len(item.text.encode("utf-8", "surrogatepass")),
+                       f"{item.repo or item.path}: opted out (list entry {entry!r})", item.id)
+            continue
+        if item.repo is None:
+            yield item  # a web page: no repository, no licence
+            continue
+        if item.repo != current:
+            yield from release()
+            current, evidence, held_chars, decided = item.repo, Evidence(), 0, None
+            for path, text in extra or []:
+                evidence.see(path, text)
+        if decided is None and detect:
+            evidence.see(item.path, item.text, item.meta)
+        held.append(item)
+        held_chars += len(item.text)
+        if held_chars >= LICENSE_BUFFER_CHARS:
+            yield from release()  # decides on what was seen; the rest of the repository gets the same answer
+            held_chars = 0
+    yield from release()

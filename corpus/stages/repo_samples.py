@@ -158,6 +158,7 @@ def build_samples(rows: list[dict], seed: int, max_chars: int, path_comment, ord
                 text=SEPARATOR.join(pieces),
                 language=language,
                 lang_method="repo_majority",
+                license=files[0].get("license"),
                 meta={"files": [f["path"] for f in files], "file_ids": [f["id"] for f in files], "language_bytes": dict(lang_bytes),
                       "spans": spans, "languages": [f["language"] or "" for f in files],
                       # The repository's GitHub metadata (stars, forks, created_at...) for near dedup's keep policy.
@@ -336,7 +337,7 @@ def bucket_part(files: Bucket, out_path: str, seed: int, max_chars: int, registr
 class RepoSamplesStage(GlobalStage):
     name = "repo_samples"
     code_modules = ("lang_registry",)  # path comments follow the registry's comment syntax
-    version = "3"  # local first: output parts follow the input parts, then buckets of split repositories
+    version = "4"  # 4: samples carry their repository's `license`; 3: local first (output parts follow input parts)
     config: RepoSamplesConfig
 
     def __init__(self, config: RepoSamplesConfig | None = None) -> None:

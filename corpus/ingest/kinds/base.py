@@ -56,10 +56,12 @@ class PlanContext:
 class ReadContext:
     """What reading needs besides the unit: the stage's limits and per-task helpers made once per task."""
 
-    def __init__(self, limits: Limits, extract_timeout_s: float, github_client_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(self, limits: Limits, extract_timeout_s: float, github_client_kwargs: dict[str, Any] | None = None,
+                 optout: Any = None) -> None:
         self.limits = limits
         self.extract_timeout_s = extract_timeout_s
         self.github_client_kwargs = github_client_kwargs or {}
+        self.optout = optout  # corpus.ingest.optout.OptOut: a kind that lists repositories itself checks it
         self._extractor = None
 
     @property

@@ -67,4 +67,5 @@ class GitHubInput(InputKind):
                   else gh.client_from_env(self.api_url, self.token_env, **kwargs))
         repos_uri, _, group = unit.uri.rpartition("#")
         yield from gh.read_repos(client, repos_uri, int(group), max_bytes=ctx.limits.max_file_bytes, limits=ctx.limits,
-                                 licenses=self.licenses, archive_url=self.archive_url, **self.common())
+                                 licenses=self.licenses, archive_url=self.archive_url, optout=ctx.optout,
+                                 **self.common())

@@ -1,0 +1,285 @@
+"""A repository's licence as an SPDX expression, from the files that can hold one.
+
+Evidence, strongest first (the first that gives an expression decides; every other one is kept for the
+record, and a disagreement is written down):
+
+1. `github`: the licence GitHub's API reports (`meta["github"]["license"]`, its own detector) when it is an
+   SPDX id (not null, not `NOASSERTION`);
+2. `metadata`: what the package declares: `package.json` `license(s)`, `Cargo.toml` `package.license`,
+   `pyproject.toml` `project.license` / classifiers / `tool.poetry.license`, `setup.cfg` `metadata.license` /
+   classifiers, `PKG-INFO` / `METADATA` `License-Expression`, `License`, classifiers;
+3. `files`: ScanCode's licence detection (the detector The Stack used) on the repository's licence files
+   (`LICENSE*`, `LICENCE*`, `COPYING*`, `NOTICE*`, `UNLICENSE`, `COPYRIGHT*`, `*.license`, `LICENSES/*`) at its
+   root (or in a wheel's `.dist-info/` and `.dist-info/licenses/`): the first detection of each file (the
+   licence of the project; later ones are usually the bundled third-party texts), joined with AND;
+4. `spdx_header`: the most common `SPDX-License-Identifier:` expression in the first 4 KB of its files.
+
+Only those files are scanned (ScanCode costs ~1 ms per KB and ~1.4 GB for its index, loaded once per
+process); a licence file is read up to its first 64 KB, where the project's own licence is.
+"""
+
+from __future__ import annotations
+
+import configparser
+import functools
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from typing import Any
+
+import tomllib
+
+LICENSE_FILE = re.compile(r"(?i)^(?:un)?licen[cs]e(?:[._-].*)?$|^copying(?:[._-].*)?$|^notice(?:[._-].*)?$|^copyright(?:[._-].*)?$|.\.licen[cs]e$")
+METADATA_FILES = {"package.json", "cargo.toml", "pyproject.toml", "setup.cfg", "pkg-info", "metadata"}
+SPDX_HEADER = re.compile(r"SPDX-License-Identifier:\s*([A-Za-z0-9.+\-() ]+?)\s*(?:\*/|-->|\"|'|$)", re.MULTILINE)
+MAX_LICENSE_CHARS = 16384  # the project's own licence opens the file (Apache-2.0 is 11 KB; a cut GPL text still matches)
+HEADER_CHARS = 4096
+NOT_A_LICENSE = {None, "", "NOASSERTION", "NONE", "OTHER", "UNKNOWN"}
+
+
+def _root_folder(folder: str) -> bool:
+    """Where a repository keeps its own licence: its root, REUSE's LICENSES/, a wheel's .dist-info(/licenses)."""
+    low = folder.lower()
+    return low in ("", "licenses") or low.endswith((".dist-info", ".dist-info/licenses", ".egg-info")) and low.count("/") <= 1
+
+
+def role(path: str) -> str | None:
+    """`license_file`, `metadata` or None for a path inside a repository."""
+    folder, _, base = path.rpartition("/")
+    if not _root_folder(folder):
+        return None
+    if base.lower() in METADATA_FILES:
+        return "metadata"
+    if LICENSE_FILE.match(base) or folder.lower() == "licenses":  # REUSE: every file in LICENSES/ is a licence text
+        return "license_file"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _spdx():
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+@functools.lru_cache(maxsize=1)
+def _index():
+    """ScanCode's licence index (loaded from its cache: ~5 s and ~1.4 GB, once per process)."""
+    from licensedcode.cache import get_index
+
+    return get_index()
+
+
+def normalize(expression: str | None) -> str | None:
+    """A valid SPDX expression in canonical form, or None."""
+    if not expression or expression.strip().upper() in NOT_A_LICENSE:
+        return None
+    try:
+        return str(_spdx().parse(expression.strip(), validate=True, strict=False).render())
+    except Exception:  # noqa: BLE001 - license_expression raises several types for one meaning: not SPDX
+        return None
+
+
+def detect_text(text: str, first_only: bool) -> str | None:
+    """ScanCode's detection on a text: the first detection (a licence file's own licence) or all joined with AND."""
+    from licensedcode.detection import detect_licenses
+
+    # ScanCode's "unknown-license-reference" marks a mention of some licence, not a licence: not evidence.
+    found = [d.license_expression_spdx for d in detect_licenses(index=_index(), query_string=text[:MAX_LICENSE_CHARS])
+             if d.license_expression_spdx and "LicenseRef-scancode-unknown" not in d.license_expression_spdx]
+    if not found:
+        return None
+    return found[0] if first_only else join(found)
+
+
+def join(expressions: list[str]) -> str | None:
+    unique = list(dict.fromkeys(e for e in expressions if e))
+    if not unique:
+        return None
+    if len(unique) == 1:
+        return unique[0]
+    return " AND ".join(f"({e})" if " " in e else e for e in unique)
+
+
+def declared(value: str | None) -> str | None:
+    """A declared licence string: an SPDX expression as is, else what ScanCode reads in it ("Apache License 2.0")."""
+    if not value or not value.strip():
+        return None
+    return normalize(value) or (detect_text(value, first_only=False) if len(value) < 2000 else None)
+
+
+def _classifiers(values: list[str]) -> str | None:
+    found = [declared(c.split("::")[-1].strip()) for c in values if c.startswith("License ::") and "OSI Approved ::" in c + " ::"
+             and c.strip() != "License :: OSI Approved"]
+    return join([f for f in found if f])
+
+
+def from_metadata(path: str, text: str) -> str | None:
+    """The licence a package metadata file declares, as SPDX, or None."""
+    base = path.rsplit("/", 1)[-1].lower()
+    try:
+        if base == "package.json":
+            data = json.loads(text)
+            lic = data.get("license") if isinstance(data, dict) else None
+            if isinstance(lic, dict):
+                lic = lic.get("type")
+            if not lic and isinstance(data, dict) and isinstance(data.get("licenses"), list):
+                lic = " OR ".join(str(x.get("type")) for x in data["licenses"] if isinstance(x, dict) and x.get("type"))
+            return declared(lic) if isinstance(lic, str) else None
+        if base == "cargo.toml":
+            pkg = tomllib.loads(text).get("package") or {}
+            return declared(pkg.get("license")) if isinstance(pkg.get("license"), str) else None
+        if base == "pyproject.toml":
+            data = tomllib.loads(text)
+            project = data.get("project") or {}
+            lic = project.get("license")
+            if isinstance(lic, dict):
+                lic = lic.get("text")
+            poetry = ((data.get("tool") or {}).get("poetry") or {}).get("license")
+            return (declared(lic) if isinstance(lic, str) else None) or _classifiers(project.get("classifiers") or []) or \
+                (declared(poetry) if isinstance(poetry, str) else None)
+        if base == "setup.cfg":
+            cfg = configparser.ConfigParser(interpolation=None)
+            cfg.read_string(text)
+            if not cfg.has_section("metadata"):
+                return None
+            lic = cfg.get("metadata", "license", fallback=None)
+            return (declared(lic) if lic and not lic.startswith("file:") else None) or \
+                _classifiers(cfg.get("metadata", "classifiers", fallback="").splitlines())
+        if base in ("pkg-info", "metadata"):
+            msg = HeaderParser().parsestr(text.split("\n\n", 1)[0] + "\n")
+            if msg.get("License-Expression"):
+                return normalize(msg["License-Expression"]) or declared(msg["License-Expression"])
+            lic = msg.get("License")
+            return (declared(lic) if lic and len(lic) < 200 and lic.strip().upper() not in NOT_A_LICENSE else None) or \
+                _classifiers(msg.get_all("Classifier") or [])
+    except (ValueError, TypeError, configparser.Error, tomllib.TOMLDecodeError):
+        return None
+    return None
+
+
+def distribution_evidence(dist_name: str) -> list[tuple[str, str]]:
+    """An installed distribution's own licence files and METADATA (ingest does not make documents of its
+    `.dist-info/` folder, but it is where a wheel keeps its licence)."""
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        dist = metadata.distribution(dist_name)
+    except metadata.PackageNotFoundError:
+        return []
+    found = []
+    for f in dist.files or []:
+        rel = str(f)
+        if ".dist-info" in rel and role(rel):
+            try:
+                found.append((rel, Path(dist.locate_file(f)).read_text(errors="replace")[:MAX_LICENSE_CHARS]))
+            except OSError:
+                continue
+    return sorted(found)
+
+
+def spdx_headers(text: str) -> list[str]:
+    head = text[:HEADER_CHARS]
+    if "SPDX-License-Identifier" not in head:
+        return []
+    return [e for e in (normalize(m.group(1)) for m in SPDX_HEADER.finditer(head)) if e]
+
+
+@dataclass
+class Evidence:
+    """What one repository's files said about its licence, gathered while its files stream past."""
+
+    github: str | None = None
+    # Candidates by path, also those one folder down: a source tarball (`proj-1.0/LICENSE`) keeps its files
+    # under one top folder, which is the repository's root when every file is under it (known at decide()).
+    metadata_by_path: dict[str, str] = field(default_factory=dict)  # path -> declared SPDX
+    files_by_path: dict[str, str] = field(default_factory=dict)  # path -> text cut to MAX_LICENSE_CHARS
+    headers: Counter = field(default_factory=Counter)
+    tops: set[str] = field(default_factory=set)  # first path components seen ("" for a file at the root)
+
+    def see(self, path: str, text: str, meta: dict[str, Any] | None = None) -> None:
+        if meta and self.github is None and isinstance(meta.get("github"), dict):
+            self.github = meta["github"].get("license") or None
+        head, sep, rest = path.partition("/")
+        self.tops.add(head if sep else "")
+        kind = role(path) or (role(rest) if sep else None)
+        if kind == "metadata":
+            found = from_metadata(path, text)
+            if found:
+                self.metadata_by_path[path] = found
+        elif kind == "license_file":
+            self.files_by_path[path] = text[:MAX_LICENSE_CHARS]
+        for e in spdx_headers(text):
+            self.headers[e] += 1
+
+    def _root(self) -> str:
+        return next(iter(self.tops)) + "/" if len(self.tops) == 1 and "" not in self.tops else ""
+
+    def _at_root(self, path: str) -> bool:
+        root = self._root()
+        return path.startswith(root) and role(path[len(root):]) is not None
+
+    @property
+    def metadata(self) -> list[str]:
+        return [v for p, v in sorted(self.metadata_by_path.items()) if self._at_root(p)]
+
+    @property
+    def files(self) -> list[tuple[str, str]]:
+        return [(p, t) for p, t in sorted(self.files_by_path.items()) if self._at_root(p)]
+
+    def files_expression(self) -> str | None:
+        """ScanCode on the licence files: LICENSE/LICENCE/COPYING/UNLICENSE first; NOTICE and COPYRIGHT files
+        (attributions, often of bundled code) only when those say nothing."""
+        main = [t for p, t in sorted(self.files) if not re.match(r"(?i)(notice|copyright)", p.rpartition("/")[2])]
+        rest = [t for p, t in sorted(self.files) if re.match(r"(?i)(notice|copyright)", p.rpartition("/")[2])]
+        for group in (main, rest):
+            found = join([d for d in (detect_text(t, first_only=True) for t in group) if d])
+            if found:
+                return found
+        return None
+
+    def decide(self, scan: str = "always") -> tuple[str | None, dict[str, Any]]:
+        """(SPDX expression or None, the record for meta["license"]: the source that decided and, when
+        sources disagree, what each said). `scan: fallback` runs ScanCode only when neither GitHub nor the
+        package metadata named a licence (cheaper; disagreements with the files are then not recorded)."""
+        github, declared_ = normalize(self.github), join(self.metadata)
+        said: dict[str, str | None] = {
+            "github": github,
+            "metadata": declared_,
+            "files": self.files_expression() if scan == "always" or not (github or declared_) else None,
+            "spdx_header": self.headers.most_common(1)[0][0] if self.headers else None,
+        }
+        source = next((k for k, v in said.items() if v), None)
+        record: dict[str, Any] = {"source": source}
+        distinct = {symbols(v) for v in said.values() if v}
+        if len(distinct) > 1:
+            record["disagree"] = {k: v for k, v in said.items() if v}
+        return (said[source] if source else None), record
+
+
+def symbols(expression: str | None) -> frozenset[str]:
+    """The licence keys of an expression (for agreement: `MIT AND BSD-3-Clause` == `BSD-3-Clause AND MIT`)."""
+    if not expression:
+        return frozenset()
+    try:
+        return frozenset(s.key for s in _spdx().license_symbols(expression))
+    except Exception:  # noqa: BLE001
+        return frozenset({expression})
+
+
+def allowed(expression: str | None, allow: list[str] | None, deny: list[str]) -> str | None:
+    """None when the licence passes, else the drop reason. `deny` refuses an expression naming any denied
+    licence; `allow` keeps one whose every licence is allowed (`null` in allow keeps repositories without one)."""
+    keys = symbols(expression)
+    deny_keys = {d.lower() for d in deny}
+    if keys and any(k.lower() in deny_keys for k in keys):
+        return "license_denied"
+    if allow is None:
+        return None
+    if not keys:
+        return None if any(a is None or str(a).lower() in ("null", "none") for a in allow) else "license_not_allowed"
+    allow_keys = {str(a).lower() for a in allow if a is not None}
+    return None if all(k.lower() in allow_keys for k in keys) else "license_not_allowed"

@@ -1,0 +1,100 @@
+"""`make bench` figures for docs/safety.md: redaction quality and cost, licence detection accuracy and cost."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+# The default run's distributions (pipelines/default.yaml): real repositories whose metadata declares a licence.
+DEFAULT_DISTS = ["numpy", "pyarrow", "lxml", "tokenizers", "pip", "jinja2", "pygments", "tqdm", "warcio", "smart_open",
+                 "datasketch", "beautifulsoup4", "PyYAML", "rich", "nltk"]
+
+
+def bench_redact(input_path: str) -> dict[str, Any]:
+    """Precision/recall by kind on the labelled set (real files of the fixed input with planted secrets and
+    look-alikes), and the redact stage's MB/s per core on the fixed input (CPU time of one process)."""
+    import pyarrow.parquet as pq
+
+    from corpus.stages.redact import RedactStage
+    from redact import Redactor
+    from redact.labelled import build, measure
+
+    table = pq.read_table(input_path)
+    rows = table.select(["path", "text"]).to_pylist()
+    files = [(r["path"], r["text"]) for r in rows if r["path"].endswith((".py", ".c", ".h", ".cpp", ".pyx", ".js", ".yaml", ".cfg"))]
+    samples = build(files[::4][:400], seed=7, per_file=2)
+    quality = measure(Redactor(), samples)
+    stage = RedactStage()
+    stage.setup()
+    t0 = time.process_time()
+    result = stage.process(table)
+    cpu = time.process_time() - t0
+    mb = sum(table.column("size").to_pylist()) / 1e6
+    return {"labelled_set": quality, "stage": {"docs": table.num_rows, "mb": round(mb, 2), "cpu_seconds": round(cpu, 3),
+                                               "mb_per_s_per_core": round(mb / cpu, 2) if cpu else None, "counts": result.counts}}
+
+
+def redact_share(run_dir: str) -> dict[str, Any]:
+    """The redact stage's share of a finished pipeline run: its tasks' CPU against all tasks' CPU, and its
+    wall seconds against the run's (the runner's start left out, as run.json does)."""
+    run = json.loads(Path(run_dir, "reports", "run.json").read_text())
+    done = json.loads(Path(run_dir, "redact", "_SUCCESS.json").read_text())
+    return {"run": str(run_dir), "text_mb": run.get("text_mb"),
+            "redact_task_cpu_seconds": done.get("task_cpu_seconds"), "run_task_cpu_seconds": run.get("task_cpu_seconds"),
+            "cpu_share": round(done["task_cpu_seconds"] / run["task_cpu_seconds"], 4) if run.get("task_cpu_seconds") else None,
+            "redact_wall_seconds": done.get("seconds"), "run_wall_seconds": run.get("wall_seconds"),
+            "wall_share": round(done["seconds"] / run["wall_seconds"], 4) if run.get("wall_seconds") else None,
+            "counts": done.get("stats", {}).get("counts", {})}
+
+
+def bench_licenses(dists: list[str] | None = None) -> dict[str, Any]:
+    """Licence detection on the default run's distributions: ScanCode on their licence files alone against
+    what their METADATA declares (the known licence), and the cost (index load, per repository, memory)."""
+    from corpus.ingest import licenses as lic
+
+    t0 = time.perf_counter()
+    lic._index()
+    load = time.perf_counter() - t0
+    rows, exact, primary, known = [], 0, 0, 0
+    seconds = []
+    for name in dists or DEFAULT_DISTS:
+        evidence = lic.distribution_evidence(name)
+        metadata_text = next((t for p, t in evidence if p.endswith("/METADATA")), "")
+        truth = lic.from_metadata("x.dist-info/METADATA", metadata_text) if metadata_text else None
+        ev = lic.Evidence()
+        for path, text in evidence:
+            if not path.endswith("/METADATA"):
+                ev.see(path, text)
+        t = time.perf_counter()
+        found = ev.files_expression()
+        seconds.append(time.perf_counter() - t)
+        row = {"repo": f"pypi/{name}", "declared": truth, "detected_from_files": found,
+               "licence_files": [p for p, _ in evidence if not p.endswith("/METADATA")]}
+        if truth:
+            known += 1
+            keys = lic._spdx().license_keys(found) if found else []
+            row["exact"] = lic.symbols(found) == lic.symbols(truth)
+            row["primary"] = bool(keys) and keys[0] in lic.symbols(truth)
+            exact += row["exact"]
+            primary += row["primary"]
+        rows.append(row)
+    return {"repos": len(rows), "with_declared_licence": known,
+            "exact_accuracy": round(exact / known, 4) if known else None,
+            "primary_accuracy": round(primary / known, 4) if known else None,
+            "index_load_seconds": round(load, 2), "detect_seconds_per_repo": round(sum(seconds) / len(seconds), 3),
+            "detect_seconds_max": round(max(seconds), 3),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "licensedcode_installed_mb": _package_mb("licensedcode"), "rows": rows}
+
+
+def _package_mb(name: str) -> float:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return 0.0
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return round(sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6, 1)
