@@ -16,10 +16,10 @@ from corpus.ingest.optout import OptOut
 from corpus.stages.ingest import (
     IngestConfig,
     IngestStage,
-    InputSpec,
     LicensesConfig,
     OptOutConfig,
 )
+from corpus.ingest.kinds import make_input
 
 
 def _dist_file(dist: str, name: str) -> str:
