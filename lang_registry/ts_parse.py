@@ -8,10 +8,9 @@ with a progress deadline, which scales with the file's size so that a long valid
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
-
-from lang_registry.ts_score import _parser
 
 if TYPE_CHECKING:
     from lang_registry.registry import Registry
@@ -19,6 +18,34 @@ if TYPE_CHECKING:
 BASE_BUDGET_S = 0.25
 BUDGET_S_PER_MIB = 10.0  # tree-sitter parses >= 5 MB/s on one idle core; the margin covers a loaded machine
 _CHUNK = 65536
+
+
+_local = threading.local()  # parsers are not thread-safe: one set per thread
+_failed: set[str] = set()
+
+
+def _parser(grammar: str) -> Any | None:
+    cache = getattr(_local, "parsers", None)
+    if cache is None:
+        cache = _local.parsers = {}
+    if grammar in cache:
+        return cache[grammar]
+    if grammar in _failed:
+        return None
+    try:
+        from tree_sitter_language_pack import get_parser
+
+        p = get_parser(grammar)  # type: ignore[arg-type]
+    except Exception:  # missing package / grammar: tree-sitter is optional for detection
+        _failed.add(grammar)
+        return None
+    cache[grammar] = p
+    return p
+
+
+def grammar_loads(grammar: str) -> bool:
+    return _parser(grammar) is not None
+
 
 
 def grammar_for(registry: Registry, language: str | None, path: str = "") -> str | None:

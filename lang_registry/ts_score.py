@@ -8,8 +8,9 @@ is aborted after `budget_s` seconds (tree-sitter's progress callback only works 
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lang_registry.ts_parse import parse_file
 
 if TYPE_CHECKING:
     from lang_registry.registry import Registry
@@ -17,37 +18,8 @@ if TYPE_CHECKING:
 SCORE_BYTES = 16384  # parse quality from the first 16 KiB is enough to tell candidates apart
 DEFAULT_BUDGET_S = 0.25
 
-_local = threading.local()  # parsers are not thread-safe: one set per thread
-_failed: set[str] = set()
-
-
-def _parser(grammar: str) -> Any | None:
-    cache = getattr(_local, "parsers", None)
-    if cache is None:
-        cache = _local.parsers = {}
-    if grammar in cache:
-        return cache[grammar]
-    if grammar in _failed:
-        return None
-    try:
-        from tree_sitter_language_pack import get_parser
-
-        p = get_parser(grammar)  # type: ignore[arg-type]
-    except Exception:  # missing package / grammar: tree-sitter is optional for detection
-        _failed.add(grammar)
-        return None
-    cache[grammar] = p
-    return p
-
-
-def grammar_loads(grammar: str) -> bool:
-    return _parser(grammar) is not None
-
-
 def error_ratio(grammar: str, data: bytes, budget_s: float = DEFAULT_BUDGET_S) -> float | None:
     """Share of bytes covered by ERROR nodes (+1 byte per MISSING node); None if no parse in budget."""
-    from lang_registry.ts_parse import parse_file  # ts_parse reads the parsers of this module
-
     src = data[:SCORE_BYTES]
     tree = parse_file(grammar, src, budget_s)
     if tree is None:

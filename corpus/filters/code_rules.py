@@ -16,6 +16,7 @@ from corpus.filters.signals import (
     prose_signals,
     split_tex_prose,
 )
+from corpus.filters.syntax import FALSE_ERROR_LANGUAGES, SYNTAX_SIGNAL, syntax_error_fraction
 
 # How a value must compare to its threshold to pass, and the words a failure is written with.
 _FAILS_AS = {"<=": ">", ">=": "<"}
@@ -102,12 +103,12 @@ def iter_code_rules(text: str, language: str | None, rules: dict[str, Any]) -> I
         frac = r["min_visible_text_fraction"]
         yield RuleResult("html_visible_text", "visible_text_fraction", visible / len(text) if text else 0.0, ">=", frac,
                          not visible < frac * len(text))
-    if "max_syntax_error_fraction" in r:  # off unless the table sets it: a tree-sitter parse per file
-        from corpus.filters.syntax import syntax_rule
-
-        syntax = syntax_rule(text, language, r["max_syntax_error_fraction"])
-        if syntax is not None:
-            yield syntax
+    if "max_syntax_error_fraction" in r and language not in FALSE_ERROR_LANGUAGES:
+        # Off unless the table sets it: a tree-sitter parse per file. No grammar or a timeout: no rule.
+        value = syntax_error_fraction(text, language)
+        if value is not None:
+            threshold = r["max_syntax_error_fraction"]
+            yield RuleResult(SYNTAX_SIGNAL, SYNTAX_SIGNAL, round(value, 6), "<=", threshold, not value > threshold)
 
 
 def _text_rules(text: str, r: dict[str, Any], prose: dict[str, Any], measure: str) -> Iterator[RuleResult]:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.filters.code_rules import RuleResult
-
 RULE = "max_syntax_error_fraction"
-SIGNAL = "syntax_error_fraction"
+SYNTAX_SIGNAL = "syntax_error_fraction"
 # Measured (docs/treesitter.md): > 5% of valid installed files of these languages read above 0.01
 # (tree-sitter misparses macros and dynamic syntax); CUDA and Objective-C share the C/C++ preprocessor.
 FALSE_ERROR_LANGUAGES: frozenset[str] = frozenset({
@@ -39,13 +37,3 @@ def syntax_error_fraction(text: str, language: str | None) -> float | None:
     from lang_registry.ts_parse import syntax_error_fraction as measure
 
     return measure(_get_registry(), language, text.encode("utf-8", "surrogatepass"))
-
-
-def syntax_rule(text: str, language: str | None, threshold: float) -> RuleResult | None:
-    """The rule's result, or None when it does not apply (no grammar, a false-error grammar, timeout)."""
-    if language in FALSE_ERROR_LANGUAGES:
-        return None
-    value = syntax_error_fraction(text, language)
-    if value is None:
-        return None
-    return RuleResult(SIGNAL, SIGNAL, round(value, 6), "<=", threshold, not value > threshold)
