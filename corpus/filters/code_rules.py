@@ -56,12 +56,30 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+# Every key a rule table may hold: a misspelt rule must fail loudly, not be ignored.
+TABLE_KEYS = {"default", "languages", "prose"}
+RULE_KEYS = {"max_avg_line_length", "max_line_length", "min_alpha_fraction", "reject_xml_header", "min_visible_text_fraction",
+             "min_visible_text_chars", "min_chars", "max_chars", "measure", "max_syntax_error_fraction"}
+PROSE_KEYS = {"max_mean_paragraph_chars", "max_word_length", "repetition"}
+
+
 @lru_cache(maxsize=4)
 def load_rules(path: str | None = None) -> dict[str, Any]:
     text = open(path).read() if path else resources.files("corpus.filters").joinpath("code_rules.yaml").read_text()
-    rules = yaml.safe_load(text)
-    if "default" not in rules:
-        raise ValueError(f"code rules {path or 'code_rules.yaml'}: missing the 'default' table")
+    return check_rules(yaml.safe_load(text), path or "code_rules.yaml")
+
+
+def check_rules(rules: Any, where: str) -> dict[str, Any]:
+    """The table as loaded, or ValueError naming the first key that is not a rule."""
+    if not isinstance(rules, dict) or "default" not in rules:
+        raise ValueError(f"code rules {where}: missing the 'default' table")
+    unknown = [f"{k}" for k in rules if k not in TABLE_KEYS]
+    unknown += [f"default.{k}" for k in rules["default"] if k not in RULE_KEYS]
+    for language, table in (rules.get("languages") or {}).items():
+        unknown += [f"languages.{language}.{k}" for k in (table or {}) if k not in RULE_KEYS]
+    unknown += [f"prose.{k}" for k in (rules.get("prose") or {}) if k not in PROSE_KEYS]
+    if unknown:
+        raise ValueError(f"code rules {where}: unknown key(s) {unknown}; rules are {sorted(RULE_KEYS)}")
     return rules
 
 
