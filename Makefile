@@ -6,7 +6,7 @@ OUT ?= out
 CONFIG ?=
 STEPS ?= 300
 
-.PHONY: setup system-deps corpus test train bench gpu-check clean
+.PHONY: setup system-deps corpus lint test train bench gpu-check clean
 
 setup: $(VENV)/.installed system-deps
 
@@ -31,7 +31,11 @@ $(VENV)/.installed: pyproject.toml
 corpus: setup
 	$(BIN)/corpus run $(CONFIG) --output $(OUT)
 
-test: setup
+# ruff's rules are in pyproject.toml ([tool.ruff]); `make test` (and so CI) fails on a finding.
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
 	$(BIN)/python -m pytest tests
 
 train: setup
