@@ -10,6 +10,7 @@ per-part counts.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
@@ -116,6 +117,20 @@ def _task_cpu(before: dict[str, float], after: dict[str, float]) -> dict[str, An
     return {"task_cpu_seconds": round(sum(steps.values()), 3), "task_cpu_by_step": dict(sorted(steps.items()))}
 
 
+def _task_requests(before: dict[str, dict], after: dict[str, dict]) -> dict[str, Any]:
+    """The storage requests of the stage's tasks per step: {STEP: {"tasks", "total", "max_per_task",
+    "by_kind"}} (what a 60 TB plan multiplies out; max_per_task must not grow with parts). A step
+    that also ran before under the same name (a second run on one runner) keeps its later maximum."""
+    out = {}
+    for step, now in after.items():
+        was = before.get(step, {"tasks": 0, "total": 0, "by_kind": {}})
+        if now["tasks"] == was["tasks"]:
+            continue
+        out[step] = {"tasks": now["tasks"] - was["tasks"], "total": now["total"] - was["total"], "max_per_task": now["max_per_task"],
+                     "by_kind": {k: n - was["by_kind"].get(k, 0) for k, n in sorted(now["by_kind"].items())}}
+    return dict(sorted(out.items()))
+
+
 class Executor:
     """Runs stages in order through a runner. The first stage must be a SourceStage."""
 
@@ -173,24 +188,13 @@ class Executor:
             self._prepare(stage, ctx, key)
             started, cpu_started = time.time(), time.process_time()
             tasks_cpu_before = dict(getattr(self.runner, "cpu_seconds", {}))
+            requests_before = copy.deepcopy(getattr(self.runner, "requests_by_step", {}))
             # A lazily started runner (Ray) starts inside the first stage that has work: keep that
             # start out of the stage's seconds, as it was before the start became lazy.
             runner_start_before = getattr(self.runner, "start_seconds", 0.0)
             log.info("stage %s: starting", stage.name)
-            if isinstance(stage, SourceStage):
-                stats, parts, records = self._run_source(stage, units, stage_uri, key)
-                docs_by_source: dict[str, int] = {}
-                for record in records:
-                    for source, n in record.get("docs_by_source", {}).items():
-                        docs_by_source[source] = docs_by_source.get(source, 0) + n
-                stage.check_yield(docs_by_source, stats)
-            elif isinstance(stage, MapStage):
-                stats, parts, _ = self._run_map(stage, inputs or [], stage_uri, key)
-            elif isinstance(stage, GlobalStage):
-                stats = stage.run(ctx, inputs or [])
-                parts = list_parts(stage_uri)
-            else:
-                raise TypeError(f"unknown stage shape {type(stage).__name__}")
+            with storage.counting_requests() as driver_requests:
+                stats, parts = self._compute(stage, ctx, units, inputs or [], key)
             stats.check(stage.name)
             _remove_temporaries(stage_uri)
             previous = results.get(names[names.index(stage.name) - 1]) if names.index(stage.name) else None
@@ -215,6 +219,9 @@ class Executor:
                     # The driver's own CPU time for the stage: must stay small and O(parts).
                     "driver_cpu_seconds": round(time.process_time() - cpu_started, 2),
                     **_task_cpu(tasks_cpu_before, getattr(self.runner, "cpu_seconds", {})),
+                    "requests_by_step": _task_requests(requests_before, getattr(self.runner, "requests_by_step", {})),
+                    # The driver's own storage requests for the stage (planning, commit checks, listings).
+                    "driver_requests": driver_requests,
                 },
             )
             # The stage is committed: its scratch is no longer needed by anyone.
@@ -231,6 +238,25 @@ class Executor:
             upstream_fp, inputs = key, parts
         storage.remove(storage.join(self.out_uri, "_tmp"), recursive=True)
         return results
+
+    def _compute(self, stage: Stage, ctx: RunContext, units: list[Any], inputs: list[str], key: str) -> tuple[StageStats, list[str]]:
+        """Run one stage's work: its accounting and the parts it committed."""
+        stage_uri = ctx.stage_uri
+        if isinstance(stage, SourceStage):
+            stats, parts, records = self._run_source(stage, units, stage_uri, key)
+            docs_by_source: dict[str, int] = {}
+            for record in records:
+                for source, n in record.get("docs_by_source", {}).items():
+                    docs_by_source[source] = docs_by_source.get(source, 0) + n
+            stage.check_yield(docs_by_source, stats)
+        elif isinstance(stage, MapStage):
+            stats, parts, _ = self._run_map(stage, inputs, stage_uri, key)
+        elif isinstance(stage, GlobalStage):
+            stats = stage.run(ctx, inputs)
+            parts = list_parts(stage_uri)
+        else:
+            raise TypeError(f"unknown stage shape {type(stage).__name__}")
+        return stats, parts
 
     def _prepare(self, stage: Stage, ctx: RunContext, key: str) -> None:
         """Empty the stage folder and scratch unless --resume may reuse them: map and source stages

@@ -268,7 +268,7 @@ def _read_range(uri: str, lo: int, hi: int, columns: list[str] | None) -> pa.Tab
         if not groups:
             return None
         want = None if columns is None else list(dict.fromkeys([*columns, ROUTE, *([ORDER] if ORDER in pf.schema_arrow.names else [])]))
-        table = pf.read_row_groups(groups, columns=want)
+        table = storage.read_row_groups(pf, groups, columns=want)
     finally:
         pf.close()
     if not exact:

@@ -97,7 +97,9 @@ def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any
         done = storage.read_json(str(success))
         stages[done["stage"]] = {"seconds": done["seconds"], "driver_cpu_seconds": done.get("driver_cpu_seconds"),
                                  # the per-stage CPU profile: CPU seconds of the stage's tasks, by step
-                                 "task_cpu_seconds": done.get("task_cpu_seconds"), "task_cpu_by_step": done.get("task_cpu_by_step")}
+                                 "task_cpu_seconds": done.get("task_cpu_seconds"), "task_cpu_by_step": done.get("task_cpu_by_step"),
+                                 # storage requests per step: tasks, total and the largest of one task
+                                 "requests_by_step": done.get("requests_by_step"), "driver_requests": done.get("driver_requests")}
     files = sum(1 for _ in out.rglob("*") if _.is_file())
     # The run report again, alone: its cost must follow parts and languages, not the text size.
     from corpus.runreport import write_run_report

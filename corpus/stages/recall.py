@@ -250,7 +250,7 @@ def read_rows(uri: str, rows: list[int], column: str) -> list[Any]:
     starts = np.cumsum([0] + sizes)
     group_of = np.searchsorted(starts, np.asarray(rows), side="right") - 1
     groups = sorted(set(group_of.tolist()))
-    col = pf.read_row_groups(groups, columns=[column]).column(column)
+    col = storage.read_row_groups(pf, groups, columns=[column]).column(column)
     offset, seen = {}, 0
     for g in groups:
         offset[g] = seen
