@@ -150,6 +150,12 @@ class Bucket:
     lo: int
     hi: int
     kind: str = "map"  # "comb": the files are combined map files (rows carry `_order`)
+    first: int = 0  # the files [first, end) hold every row of the range (end -1: all n_maps)
+    end: int = -1
+
+    @property
+    def files(self) -> range:
+        return range(self.first, self.n_maps if self.end < 0 else self.end)
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,8 @@ class Shuffled:
     bytes: int
     bits: int
     kind: str = "map"
+    # > 0: regrouped by part (`by_part`): file g holds every row of parts [g * parts_per_file, ...).
+    parts_per_file: int = 0
 
     @property
     def n_buckets(self) -> int:
@@ -172,8 +180,12 @@ class Shuffled:
         return Bucket(self.folder, self.n_maps, b * width, (b + 1) * width, self.kind)
 
     def part(self, part: int, n_parts: int) -> Bucket:
-        """The rows routed by `part_route` to one part."""
+        """The rows routed by `part_route` to one part: from its one regrouped file after `by_part`,
+        else from every file."""
         lo, hi = part_range(part, n_parts)
+        if self.parts_per_file:
+            g = part // self.parts_per_file
+            return Bucket(self.folder, self.n_maps, lo, hi, self.kind, g, g + 1)
         return Bucket(self.folder, self.n_maps, lo, hi, self.kind)
 
     def to_json(self) -> dict:
@@ -249,6 +261,70 @@ def combine(ctx: Any, shuffled: Shuffled, stats: list[dict[str, int]], name: str
     return Shuffled(shuffled.folder, len(groups), shuffled.rows, shuffled.bytes, shuffled.bits, "comb")
 
 
+# ----------------------------------------------------------------------------- back by part
+
+# Files of a part-routed shuffle a per-part reader reads directly; more and the shuffle is regrouped.
+BY_PART_MAX_FILES = 4
+PART_FILE_BYTES = COMBINE_BYTES  # rows per regrouped file
+PART_FILE_MAX_PARTS = COMBINE_MAX_MAPS  # parts per regrouped file
+
+
+def parts_per_file(n_parts: int, nbytes: int, max_bytes: int | None = None, max_parts: int | None = None) -> int:
+    """Consecutive parts per regrouped file: about max_bytes of rows each, at most max_parts parts (a
+    function of the totals only, so the grouping is the same on every rerun)."""
+    max_bytes = PART_FILE_BYTES if max_bytes is None else max_bytes
+    max_parts = PART_FILE_MAX_PARTS if max_parts is None else max_parts
+    return max(1, min(max_parts, n_parts * max_bytes // max(1, nbytes)))
+
+
+def _regroup(source: Bucket, out_uri: str) -> dict[str, int]:
+    """One regrouped file: the rows of a range of parts from every file of the shuffle, each with its
+    position (`_order`: file << 32 | row in the range read) so readers see the original order."""
+    done = map_file_stats(out_uri)
+    if done is not None:
+        return done
+    tables = []
+    for i in source.files:
+        t = _read_range(map_file(source.folder, i, source.kind), source.lo, source.hi, None)
+        if t is None:
+            continue
+        t = t.replace_schema_metadata(None)
+        if ORDER not in t.column_names:
+            order = (np.uint64(i) << np.uint64(32)) | np.arange(t.num_rows, dtype=np.uint64)
+            t = t.append_column(ORDER, pa.array(order, pa.uint64()))
+        tables.append(t)
+    if not tables:
+        pf = storage.parquet_file(map_file(source.folder, source.first, source.kind))
+        try:
+            schema = pf.schema_arrow.remove_metadata()
+        finally:
+            pf.close()
+        if ORDER not in schema.names:
+            schema = schema.append(pa.field(ORDER, pa.uint64()))
+        tables = [schema.empty_table()]
+    return write_map_file(pa.concat_tables(tables, promote_options="default"), out_uri)
+
+
+def by_part(ctx: Any, shuffled: Shuffled, n_parts: int, name: str) -> Shuffled:
+    """A shuffle routed by `part_route` (reducer output on its way back to the parts), regrouped so
+    that each part's rows are in one file: G tasks (G = parts / parts_per_file) each read their parts'
+    range from the B reducer files, and each per-part task then reads one file. Requests: G x B + P
+    instead of P x B, and O(B) per task, never O(P). Readers see the rows in the same order as before."""
+    if shuffled.n_maps <= BY_PART_MAX_FILES or n_parts <= 1:
+        return shuffled
+    per_file = parts_per_file(n_parts, shuffled.bytes)
+    n_files = -(-n_parts // per_file)
+    folder = ctx.scratch(name)
+    args = []
+    for g in range(n_files):
+        lo = part_range(g * per_file, n_parts)[0]
+        last = min(n_parts, (g + 1) * per_file) - 1
+        hi = part_range(last, n_parts)[1] if last < n_parts - 1 else TOP
+        args.append((Bucket(shuffled.folder, shuffled.n_maps, lo, hi, shuffled.kind), map_file(folder, g, "part")))
+    ctx.map(_regroup, args, desc=f"{ctx.stage_name}:{name}")
+    return Shuffled(folder, n_files, shuffled.rows, shuffled.bytes, shuffled.bits, "part", per_file)
+
+
 def bucket_files(shuffled: Shuffled, bucket: int) -> Bucket:
     """The reduce input of one bucket (read it in the task with read_bucket)."""
     return shuffled.bucket(bucket)
@@ -286,14 +362,14 @@ def read_bucket(source: Bucket | list[str], columns: list[str] | None = None) ->
     if not isinstance(source, Bucket):
         return storage.read_tables(list(source), columns=columns)
     tables = []
-    for i in range(source.n_maps):
+    for i in source.files:
         t = _read_range(map_file(source.folder, i, source.kind), source.lo, source.hi, columns)
         if t is not None and t.num_rows:
             tables.append(t.replace_schema_metadata(None))
     if not tables:
         if not source.n_maps:
             return pa.table({})
-        pf = storage.parquet_file(map_file(source.folder, 0, source.kind))
+        pf = storage.parquet_file(map_file(source.folder, source.first, source.kind))
         try:
             schema = pf.schema_arrow
         finally:

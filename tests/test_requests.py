@@ -67,3 +67,77 @@ def test_success_json_holds_requests_by_step(tmp_path) -> None:
     step = done["requests_by_step"]["langid"]
     assert step["tasks"] == 3 and step["total"] >= 3 * 4 and step["max_per_task"] * 3 >= step["total"]
     assert done["driver_requests"]["lists"] >= 0 and set(done["driver_requests"]) == set(storage.REQUEST_KINDS)
+
+
+# ----------------------------------------------------------- dedup's per-part steps, bounded per task
+
+def _dedup_corpus(root, n_parts: int) -> list[str]:
+    """The same 60 documents (copies across parts) cut into n_parts parts."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from corpus.records import Doc, docs_to_table
+
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(2000)]
+    texts = [" ".join(rng.choice(words, 200)) for _ in range(40)]
+    texts += [texts[i % 7] for i in range(20)]
+    root.mkdir(parents=True, exist_ok=True)
+    uris = []
+    for p in range(n_parts):
+        docs = [Doc(source="s", domain="code", repo=f"r{p}", path=f"{i}", text=t) for i, t in enumerate(texts) if i % n_parts == p]
+        uris.append(str(root / f"in-{p:03d}.parquet"))
+        pq.write_table(docs_to_table(docs), uris[-1])
+    return uris
+
+
+def _dedup_run(tmp_path, name: str, n_parts: int):
+    from corpus.context import RunContext
+    from corpus.stages.dedup import ExactDedupStage
+
+    stage = ExactDedupStage()
+    runner = InProcessRunner()
+    out = tmp_path / name
+    ctx = RunContext(out_uri=str(out), stage_name=stage.name, runner=runner, stage_key="k")
+    stats = stage.run(ctx, _dedup_corpus(tmp_path / f"in-{n_parts}", n_parts))
+    return stats, runner.requests_by_step, out
+
+
+def _dedup_rows(out) -> list:
+    import pyarrow.parquet as pq
+
+    rows = []
+    for f in sorted(out.glob("dedup_exact/**/part-*.parquet")):
+        rows += [(r["path"], r.get("repo"), r.get("detail")) for r in pq.read_table(f).to_pylist()]
+    return sorted(rows, key=str)
+
+
+def test_per_part_dedup_tasks_read_one_file_whatever_the_bucket_count(tmp_path, monkeypatch) -> None:
+    """Many buckets (tiny target bytes): ranks and apply tasks would read a slice of every bucket file
+    (P x B); regrouped by part they read one. Same output as the direct reads."""
+    from corpus import shuffle
+
+    stats_one, _, one = _dedup_run(tmp_path, "few", 6)
+    monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 16)
+    monkeypatch.setattr(shuffle, "BY_PART_MAX_FILES", 10**9)  # the direct reads, as before the regroup
+    _, direct, many_direct = _dedup_run(tmp_path, "direct", 6)
+    monkeypatch.setattr(shuffle, "BY_PART_MAX_FILES", 4)
+    stats, grouped, many = _dedup_run(tmp_path, "grouped", 6)
+    assert stats.dropped and stats.to_json() == stats_one.to_json()
+    assert _dedup_rows(many) == _dedup_rows(one) == _dedup_rows(many_direct)
+    for step in ("dedup_exact:ranks", "dedup_exact:apply"):
+        assert direct[step]["max_per_task"] > 30  # the P x B reads this replaces
+        assert grouped[step]["max_per_task"] <= 8, (step, grouped[step])
+
+
+def test_dedup_requests_per_task_do_not_grow_with_parts(tmp_path, monkeypatch) -> None:
+    """The same documents in 4 and in 16 parts: no per-part step's task makes more requests, and each
+    step's total grows at most linearly with the parts."""
+    from corpus import shuffle
+
+    monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 256)
+    _, small, _ = _dedup_run(tmp_path, "p4", 4)
+    _, big, _ = _dedup_run(tmp_path, "p16", 16)
+    for step in ("dedup_exact:keys", "dedup_exact:ranks", "dedup_exact:apply"):
+        assert big[step]["max_per_task"] <= small[step]["max_per_task"] + 2, (step, small[step], big[step])
+        assert big[step]["total"] <= 4 * small[step]["total"] + 8 * 16, step

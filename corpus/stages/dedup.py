@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from corpus import storage
 from corpus.components import both_directions, connected_components, roots
 from corpus.parts import pass_through_part, part_uri, write_filtered_part
-from corpus.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_file, part_route, read_bucket, shuffle, write_map_file
+from corpus.shuffle import ROUTE, Bucket, Shuffled, by_part, collect, hash_route, map_file, part_route, read_bucket, shuffle, write_map_file
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
@@ -233,6 +233,16 @@ def _reduce(ctx: Any, fn: Callable[..., dict], source: Shuffled, name: str, *ext
     return collect(folder, stats).to_json()
 
 
+def _back_by_part(ctx: Any, reduced: dict, n_parts: int, name: str) -> dict:
+    """Reducer output routed by part, regrouped so each per-part task reads one file (not one slice of
+    every bucket file: P x B requests); the bucket files go once regrouped."""
+    source = Shuffled.from_json(reduced)
+    grouped = by_part(ctx, source, n_parts, f"{name}-by-part")
+    if grouped is not source:
+        storage.remove(source.folder, recursive=True)
+    return grouped.to_json()
+
+
 class _DedupStage(GlobalStage):
     reason = "duplicate"
 
@@ -250,7 +260,7 @@ class _DedupStage(GlobalStage):
         if self.config.keep == "stars":
             found = self._choose(ctx, inputs, found)
         shared_inputs = ctx.share(inputs)
-        named = Shuffled.from_json(_step(ctx, "ids", lambda: _reduce(ctx, ids_task, found, "ids", shared_inputs)))
+        named = Shuffled.from_json(_step(ctx, "ids", lambda: _back_by_part(ctx, _reduce(ctx, ids_task, found, "ids", shared_inputs), n, "ids")))
         storage.remove(found.folder, recursive=True)
 
         def apply() -> dict:
@@ -265,7 +275,7 @@ class _DedupStage(GlobalStage):
     def _choose(self, ctx: Any, inputs: list[str], found: Shuffled) -> Shuffled:
         """Steps 4a-4c of the module docstring: the survivor of each component by the keep policy."""
         n = len(inputs)
-        members = Shuffled.from_json(_step(ctx, "members", lambda: _reduce(ctx, members_task, found, "members", n)))
+        members = Shuffled.from_json(_step(ctx, "members", lambda: _back_by_part(ctx, _reduce(ctx, members_task, found, "members", n), n, "members")))
         storage.remove(found.folder, recursive=True)
 
         def ranks() -> dict:
