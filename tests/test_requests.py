@@ -3,6 +3,7 @@ and bounded per task whatever the number of parts."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pyarrow as pa
@@ -141,3 +142,46 @@ def test_dedup_requests_per_task_do_not_grow_with_parts(tmp_path, monkeypatch) -
     for step in ("dedup_exact:keys", "dedup_exact:ranks", "dedup_exact:apply"):
         assert big[step]["max_per_task"] <= small[step]["max_per_task"] + 2, (step, small[step], big[step])
         assert big[step]["total"] <= 4 * small[step]["total"] + 8 * 16, step
+
+
+# -------------------------------------------------------------- recall's all-parts reads as fan-in trees
+
+def test_recall_through_fan_in_trees_gives_the_same_records_model_and_report(shared_dir, tmp_path) -> None:
+    """Fan-in 2 over 6 parts (trees of merge tasks for the training lines, code-text seeds, domain counts and
+    budget cutoffs) gives the records, model and report of one task reading every part; no task of those
+    steps reads more than its fan-in of files."""
+    from test_recall import (
+        FAST,
+        _doc_rows,
+        _stage_output,
+        _without_timings,
+        _write_parts,
+    )
+
+    from corpus.context import RunContext
+    from corpus.stages import recall
+
+    inputs = _write_parts(_doc_rows(shared_dir), tmp_path / "in", parts=6)
+
+    def run(name: str, fan_in: int):
+        cfg = recall.RecallConfig(iterations=2, fan_in=fan_in, budget_tokens={"math": 20_000, "code": 20_000},
+                                  fasttext=recall.FastTextSection(**FAST))
+        runner = InProcessRunner()
+        ctx = RunContext(str(tmp_path / name), seed=7, stage_name="recall", runner=runner, stage_key="k")
+        recall.RecallStage(cfg).run(ctx, inputs).check("recall")
+        report = storage.read_json(storage.join(ctx.reports_uri, "recall.json"))
+        report.pop("config"), report["model"].pop("path")
+        return _stage_output(tmp_path / name), _without_timings(report), (tmp_path / name / "recall" / "model.bin").read_bytes(), runner.requests_by_step
+
+    one_task = run("one", 128)
+    tree = run("tree", 2)
+    assert tree[0] == one_task[0] and tree[1] == one_task[1] and tree[2] == one_task[2]
+    assert any(r["recall_label"] for r in [json.loads(x["meta"]) for x in tree[0][0] if x["repo"] is None])
+    assert tree[1]["iterations"][0]["recalled_tokens"]  # the budget cut ran
+    steps = tree[3]
+    for step in ("recall:code_text_tree:merge", "recall:iter-1-train-tree:merge", "recall:iter-1-counts-tree:merge", "recall:iter-1-cut-tree:merge"):
+        assert steps[step]["tasks"] >= 2, step
+    # each task reads <= 2 files (an open and a read each) and writes one
+    for step in ("recall:code_text", "recall:domains", "recall:cut", "recall:iter-2-counts-tree:merge", "recall:iter-2-train-tree:merge"):
+        assert steps[step]["by_kind"]["opens"] <= 2 * steps[step]["tasks"], (step, steps[step])
+    assert one_task[3]["recall:domains"]["by_kind"]["opens"] == 6 * one_task[3]["recall:domains"]["tasks"]  # every part in one task
