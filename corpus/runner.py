@@ -83,16 +83,19 @@ class Runner(ABC):
         desc: str = "",
         order: Sequence[int] | None = None,
         count: Callable[[Any], int] | None = None,
+        sink: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
         """fn(*args) for every args, as retry-safe tasks; results in input order. A task that still
         fails after the runner's retries raises here. `order` is the submission order (indices into
         arg_list, e.g. `largest_first(sizes)`); it changes when tasks start, never the results.
-        `count(result)` says how many records a task stood for: progress shows records/s with it."""
+        `count(result)` says how many records a task stood for: progress shows records/s with it.
+        With `sink`, each result goes to sink(i, result) as it arrives and is not kept (the map returns
+        []): a caller that only folds results (totals of a million parts) holds none of them."""
         args = list(arg_list)
         sequence = submission_order(len(args), order)
         if not args:  # nothing to run: a LazyRunner must not start for it
             return []
-        results: list[Any] = [None] * len(args)
+        results: list[Any] = [None] * len(args) if sink is None else []
         with Progress(len(args), desc) as progress:
             for done in self._run_tasks(fn, args, sequence, num_cpus=num_cpus, memory_mb=memory_mb,
                                         heartbeat=progress.heartbeat_seconds):
@@ -100,7 +103,10 @@ class Runner(ABC):
                     progress.update(0, 0)
                     continue
                 i, result, cpu, requests = done
-                results[i] = result
+                if sink is None:
+                    results[i] = result
+                else:
+                    sink(i, result)
                 self.add_cpu(desc, cpu)
                 self.add_requests(desc, requests)
                 progress.update(1, count(result) if count is not None else 0)

@@ -185,3 +185,21 @@ def test_recall_through_fan_in_trees_gives_the_same_records_model_and_report(sha
     for step in ("recall:code_text", "recall:domains", "recall:cut", "recall:iter-2-counts-tree:merge", "recall:iter-2-train-tree:merge"):
         assert steps[step]["by_kind"]["opens"] <= 2 * steps[step]["tasks"], (step, steps[step])
     assert one_task[3]["recall:domains"]["by_kind"]["opens"] == 6 * one_task[3]["recall:domains"]["tasks"]  # every part in one task
+
+
+def test_a_map_stage_takes_part_sizes_from_success_json_not_a_listing(tmp_path, monkeypatch) -> None:
+    for r in range(3):
+        repo = tmp_path / "repos" / f"r{r}"
+        repo.mkdir(parents=True)
+        (repo / "m.py").write_text(f"def f{r}(x):\n    return x\n" * (10 + 10 * r))
+    inputs = [InputSpec(name="github", kind="repos", paths=[str(tmp_path / "repos")], each_subdir=True)]
+    out = str(tmp_path / "out")
+
+    def no_listing(uris):
+        raise AssertionError(f"listed the folders of {len(uris)} parts")
+
+    monkeypatch.setattr(storage, "sizes_of", no_listing)
+    Executor(out, seed=1).run([IngestStage(IngestConfig(inputs=inputs, units_per_part=1, min_parts=1)), LangIdStage()])
+    ingest = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
+    assert ingest["part_bytes"] == [storage.size(storage.join(out, "ingest", p)) for p in ingest["parts"]]
+    assert len(set(ingest["part_bytes"])) == 3
