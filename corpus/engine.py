@@ -283,19 +283,19 @@ class Executor:
         storage.remove(ctx.scratch_uri, recursive=True)
         storage.makedirs(stage_uri)
 
-    def _run_source(self, stage: SourceStage, units: list[Any], stage_uri: str, key: str) -> "_Committed":
+    def _run_source(self, stage: SourceStage, units: list[Any], stage_uri: str, key: str) -> _Committed:
         groups = stage.part_groups(units)
         jobs = [(group, _hash(key, *(repr(u) for u in group))) for group in groups]
         costs = [sum(stage.unit_bytes(u) or 0 for u in group) for group in groups]  # known sizes: biggest first
         return self._run_parts(stage, run_source_part, jobs, stage_uri, costs=costs if any(costs) else None)
 
-    def _run_map(self, stage: MapStage, inputs: list[str], ctx: RunContext, key: str) -> "_Committed":
+    def _run_map(self, stage: MapStage, inputs: list[str], ctx: RunContext, key: str) -> _Committed:
         sizes = ctx.part_sizes(inputs)  # from the stage before's _SUCCESS.json, else one listing per folder
         jobs = [(p, _hash(key, storage.basename(p), str(size))) for p, size in zip(inputs, sizes)]
         return self._run_parts(stage, run_map_part, jobs, ctx.stage_uri, costs=sizes)
 
     def _run_parts(self, stage: Stage, task_fn: Callable[..., dict], jobs: list[tuple[Any, str]], stage_uri: str,
-                   costs: list[int] | None = None) -> "_Committed":
+                   costs: list[int] | None = None) -> _Committed:
         """One task per (input, part key); part i of the output comes from job i. With --resume a part
         committed earlier under the same key, with its files intact, is reused, not recomputed.
         Returns what the driver keeps of the commit records: each is folded in as it arrives (totals,

@@ -17,6 +17,10 @@ and reducers read those: (maps / group) x buckets requests plus one read per map
 what it read by `_order`, so it sees exactly the rows, in exactly the order, it would have read from the
 map files themselves.
 
+The reverse direction, reducer output routed back by part (`part_route`) and read by one task per part,
+would be parts x buckets reads again; `by_part` regroups it first (one task per group of consecutive
+parts reads that range from every bucket file and writes one file), so each per-part task reads one file.
+
 The bucket count is chosen after the map phase from the bytes the maps wrote (a power of two, about
 `target_bytes` of rows per bucket, >= 1), never from the number of parts; since buckets are unions of
 route ranges, any bucket count gives the same groups. Map files have deterministic names
@@ -196,13 +200,15 @@ class Shuffled:
         return cls(**data)
 
 
-def collect(folder: str, stats: list[dict[str, int]], target_bytes: int | None = None) -> Shuffled:
+def collect(folder: str, stats: list[dict[str, int]], target_bytes: int | None = None, min_buckets: int = 1) -> Shuffled:
     """The result of a map phase whose task i wrote `map_file(folder, i)` and returned stats[i];
-    buckets hold about target_bytes (default DEFAULT_TARGET_BYTES) of rows."""
+    buckets hold about target_bytes (default DEFAULT_TARGET_BYTES) of rows, and there are at least
+    min_buckets of them (rows routed by part: a bucket then spans at most parts / min_buckets parts)."""
     target_bytes = target_bytes or DEFAULT_TARGET_BYTES
     rows = sum(s["rows"] for s in stats)
     nbytes = sum(s["bytes"] for s in stats)
-    return Shuffled(folder, len(stats), rows, nbytes, choose_bits(nbytes, target_bytes))
+    bits = max(choose_bits(nbytes, target_bytes), math.ceil(math.log2(max(1, min_buckets))))
+    return Shuffled(folder, len(stats), rows, nbytes, bits)
 
 
 def _scatter(map_fn: Callable[[pa.Table, int], pa.Table], in_uri: str, part_index: int, columns: list[str] | None, out_uri: str) -> dict[str, int]:

@@ -311,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         report["scheduler"] = bench_scheduler()
         print("bench: scale (the whole pipeline at ~1x and ~4x) ...", flush=True)
         report["scale"] = bench_scale(work)
+        from pipelines.bench_scale import bench_parts_model
+
+        print("bench: parts model (the same input in ~10 and ~1,000 parts) ...", flush=True)
+        report["parts_model"] = bench_parts_model(work)
         from pipelines.bench_report import bench_report
 
         report["report"] = bench_report(work)  # the run report's build time at 1x and 10x

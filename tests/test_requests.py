@@ -203,3 +203,18 @@ def test_a_map_stage_takes_part_sizes_from_success_json_not_a_listing(tmp_path, 
     ingest = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
     assert ingest["part_bytes"] == [storage.size(storage.join(out, "ingest", p)) for p in ingest["parts"]]
     assert len(set(ingest["part_bytes"])) == 3
+
+
+def test_no_ids_task_reads_the_id_column_of_every_part(tmp_path, monkeypatch) -> None:
+    """The survivors' ids come from their own parts: a bucket spans at most IDS_PARTS_PER_TASK parts, so
+    an ids task's reads do not grow with the parts (one bucket of 16 parts read all 16 before)."""
+    from corpus.stages import dedup
+
+    _, one_bucket, out_one = _dedup_run(tmp_path, "one", 16)
+    monkeypatch.setattr(dedup, "IDS_PARTS_PER_TASK", 2)
+    _, bounded, out = _dedup_run(tmp_path, "bounded", 16)
+    assert _dedup_rows(out) == _dedup_rows(out_one)
+    # the survivors live in 7 parts: one task read 7 id columns, now each reads at most ~2
+    assert one_bucket["dedup_exact:ids"]["tasks"] == 1 and one_bucket["dedup_exact:ids"]["max_per_task"] >= 2 * 7
+    assert bounded["dedup_exact:ids"]["tasks"] >= 8, bounded["dedup_exact:ids"]
+    assert bounded["dedup_exact:ids"]["max_per_task"] <= one_bucket["dedup_exact:ids"]["max_per_task"] - 2 * 4, bounded["dedup_exact:ids"]

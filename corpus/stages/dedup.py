@@ -37,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from corpus import storage
 from corpus.components import both_directions, connected_components, roots
 from corpus.parts import pass_through_part, part_uri, write_filtered_part
-from corpus.shuffle import ROUTE, Bucket, Shuffled, by_part, collect, hash_route, map_file, part_route, read_bucket, shuffle, write_map_file
+from corpus.shuffle import (COMBINE_MIN_MAPS, ROUTE, Bucket, Shuffled, by_part, collect, combine, hash_route, map_file, part_route, read_bucket,
+                            shuffle, write_map_file)
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
 
@@ -226,11 +227,18 @@ def _step(ctx: Any, name: str, compute: Callable[[], Any]) -> Any:
     return data
 
 
-def _reduce(ctx: Any, fn: Callable[..., dict], source: Shuffled, name: str, *extra: Any) -> dict:
-    """One task per bucket of `source`; each writes one map file of the next shuffle."""
+def _reduce(ctx: Any, fn: Callable[..., dict], source: Shuffled, name: str, *extra: Any, min_buckets: int = 1) -> dict:
+    """One task per bucket of `source`; each writes one map file of the next shuffle (at least
+    min_buckets buckets). More than COMBINE_MIN_MAPS files are read through combined files."""
     folder = ctx.scratch(name)
     stats = ctx.map(fn, [(source.bucket(b), map_file(folder, b), *extra) for b in range(source.n_buckets)], desc=f"{ctx.stage_name}:{name}")
-    return collect(folder, stats).to_json()
+    shuffled = collect(folder, stats, min_buckets=min_buckets)
+    return (combine(ctx, shuffled, stats, name) if len(stats) > COMBINE_MIN_MAPS else shuffled).to_json()
+
+
+# Parts one ids task reads the `id` column of: the bucket count of the (duplicate, survivor) rows is
+# raised so that a bucket spans at most this many parts (routes by part: a bucket is a range of parts).
+IDS_PARTS_PER_TASK = 128
 
 
 def _back_by_part(ctx: Any, reduced: dict, n_parts: int, name: str) -> dict:
@@ -255,10 +263,14 @@ class _DedupStage(GlobalStage):
         edges = Shuffled.from_json(_step(ctx, "edges", lambda: _reduce(ctx, edges_task, keys, "edges")))
         storage.remove(keys.folder, recursive=True)
         final = connected_components(ctx, edges, "cc")
-        found = Shuffled.from_json(_step(ctx, "roots", lambda: _reduce(ctx, roots_task, final, "roots", n)))
+        # The rows the ids step reads (roots, or the survivors the keep policy chose): buckets of at most
+        # IDS_PARTS_PER_TASK parts, so no ids task reads the id column of every part.
+        per_ids_task = -(-n // IDS_PARTS_PER_TASK)
+        stars = self.config.keep == "stars"
+        found = Shuffled.from_json(_step(ctx, "roots", lambda: _reduce(ctx, roots_task, final, "roots", n, min_buckets=1 if stars else per_ids_task)))
         storage.remove(final.folder, recursive=True)  # each step's input goes once the step is recorded
-        if self.config.keep == "stars":
-            found = self._choose(ctx, inputs, found)
+        if stars:
+            found = self._choose(ctx, inputs, found, per_ids_task)
         shared_inputs = ctx.share(inputs)
         named = Shuffled.from_json(_step(ctx, "ids", lambda: _back_by_part(ctx, _reduce(ctx, ids_task, found, "ids", shared_inputs), n, "ids")))
         storage.remove(found.folder, recursive=True)
@@ -272,7 +284,7 @@ class _DedupStage(GlobalStage):
 
         return StageStats.from_json(_step(ctx, "apply", apply))
 
-    def _choose(self, ctx: Any, inputs: list[str], found: Shuffled) -> Shuffled:
+    def _choose(self, ctx: Any, inputs: list[str], found: Shuffled, min_buckets: int) -> Shuffled:
         """Steps 4a-4c of the module docstring: the survivor of each component by the keep policy."""
         n = len(inputs)
         members = Shuffled.from_json(_step(ctx, "members", lambda: _back_by_part(ctx, _reduce(ctx, members_task, found, "members", n), n, "members")))
@@ -285,7 +297,7 @@ class _DedupStage(GlobalStage):
 
         ranked = Shuffled.from_json(_step(ctx, "ranks", ranks))
         storage.remove(members.folder, recursive=True)
-        chosen = Shuffled.from_json(_step(ctx, "choose", lambda: _reduce(ctx, choose_task, ranked, "choose", n)))
+        chosen = Shuffled.from_json(_step(ctx, "choose", lambda: _reduce(ctx, choose_task, ranked, "choose", n, min_buckets=min_buckets)))
         storage.remove(ranked.folder, recursive=True)
         return chosen
 
