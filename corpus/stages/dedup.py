@@ -36,12 +36,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
 from corpus.components import both_directions, connected_components, roots
-from corpus.parts import pass_through_part, part_uri, write_filtered_part
-from corpus.shuffle import (COMBINE_MIN_MAPS, ROUTE, Bucket, Shuffled, by_part, collect, combine, hash_route, map_file, part_route, read_bucket,
-                            shuffle, write_map_file)
+from corpus.parts import part_uri, pass_through_part, write_filtered_part
+from corpus.shuffle import (
+    COMBINE_MIN_MAPS,
+    ROUTE,
+    Bucket,
+    Shuffled,
+    by_part,
+    collect,
+    combine,
+    hash_route,
+    map_file,
+    part_route,
+    read_bucket,
+    shuffle,
+    write_map_file,
+)
 from corpus.stage import GlobalStage
 from corpus.stats import StageStats
-
 
 
 def _doc_ref(part: int, rows: np.ndarray) -> np.ndarray:
