@@ -218,3 +218,19 @@ def test_no_ids_task_reads_the_id_column_of_every_part(tmp_path, monkeypatch) ->
     assert one_bucket["dedup_exact:ids"]["tasks"] == 1 and one_bucket["dedup_exact:ids"]["max_per_task"] >= 2 * 7
     assert bounded["dedup_exact:ids"]["tasks"] >= 8, bounded["dedup_exact:ids"]
     assert bounded["dedup_exact:ids"]["max_per_task"] <= one_bucket["dedup_exact:ids"]["max_per_task"] - 2 * 4, bounded["dedup_exact:ids"]
+
+
+def test_choose_reads_the_ranks_of_many_parts_through_combined_files(tmp_path, monkeypatch) -> None:
+    from corpus import shuffle
+
+    _, plain, out_plain = _dedup_run(tmp_path, "plain", 12)
+    monkeypatch.setattr(shuffle, "COMBINE_MIN_MAPS", 4)
+    monkeypatch.setattr(shuffle, "COMBINE_MAX_MAPS", 6)
+    from corpus.stages import dedup
+
+    monkeypatch.setattr(dedup, "COMBINE_MIN_MAPS", 4)
+    _, combined, out = _dedup_run(tmp_path, "combined", 12)
+    assert _dedup_rows(out) == _dedup_rows(out_plain)
+    assert combined["dedup_exact:ranks:combine"]["tasks"] == 2
+    assert combined["dedup_exact:choose"]["by_kind"]["opens"] <= 2 * combined["dedup_exact:choose"]["tasks"]
+    assert plain["dedup_exact:choose"]["by_kind"]["opens"] >= 12

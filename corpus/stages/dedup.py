@@ -305,7 +305,9 @@ class _DedupStage(GlobalStage):
         def ranks() -> dict:
             folder = ctx.scratch("ranks")
             args = [(members.part(i, n), p, map_file(folder, i)) for i, p in enumerate(inputs)]
-            return collect(folder, ctx.map(ranks_task, args, desc=f"{self.name}:ranks")).to_json()
+            stats = ctx.map(ranks_task, args, desc=f"{self.name}:ranks")
+            ranked = collect(folder, stats)  # one map file per part: choose reads them combined past COMBINE_MIN_MAPS
+            return (combine(ctx, ranked, stats, "ranks") if len(stats) > COMBINE_MIN_MAPS else ranked).to_json()
 
         ranked = Shuffled.from_json(_step(ctx, "ranks", ranks))
         storage.remove(members.folder, recursive=True)
