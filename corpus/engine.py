@@ -21,7 +21,8 @@ from corpus import storage
 from corpus.context import STEPS_DIR, RunContext
 from corpus.errors import PreflightError
 from corpus.hfcard import write_dataset_card
-from corpus.parts import commit_part, committed, dropped_uri, list_parts, part_name
+from corpus.parts import PART_PREFIX, commit_part, committed, dropped_uri, part_name
+from corpus.parts import _part_order as part_order
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
 from corpus.runner import InProcessRunner, Runner, largest_first
 from corpus.stage import GlobalStage, MapStage, SourceStage, Stage
@@ -260,9 +261,9 @@ class Executor:
             return fold.total, fold.parts, fold.sizes
         if isinstance(stage, GlobalStage):
             stats = stage.run(ctx, inputs)
-            parts = list_parts(stage_uri)
-            listed = storage.list_sizes(stage_uri)  # the folder's one listing gives the parts' bytes too
-            return stats, parts, [listed.get(storage.basename(p), -1) for p in parts]
+            listed = storage.list_sizes(stage_uri)  # one listing: the parts a global stage wrote, and their bytes
+            names = sorted((n for n in listed if n.startswith(PART_PREFIX) and n.endswith(".parquet")), key=part_order)
+            return stats, [storage.join(stage_uri, n) for n in names], [listed[n] for n in names]
         raise TypeError(f"unknown stage shape {type(stage).__name__}")
 
     def _prepare(self, stage: Stage, ctx: RunContext, key: str) -> None:

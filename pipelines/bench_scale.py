@@ -162,7 +162,7 @@ def bench_scheduler(counts: tuple[int, ...] = (10_000, 100_000), num_cpus: int =
 # ------------------------------------------------------------------------------ the parts model
 
 PARTS_MODEL_MAX_MB = 40.0  # source bytes of the model's input (the same at every part count)
-FILES_PER_REPO = 2  # files per repository of the model's input: small repositories, so tiny parts are possible
+FILES_PER_REPO = 1  # files per repository of the model's input: small repositories, so tiny parts are possible
 
 
 def parts_repos(work: Path, max_mb: float = PARTS_MODEL_MAX_MB) -> tuple[Path, int]:
@@ -171,7 +171,7 @@ def parts_repos(work: Path, max_mb: float = PARTS_MODEL_MAX_MB) -> tuple[Path, i
     most FILES_PER_REPO files, up to max_mb. Returns the folder and its byte count."""
     import shutil
 
-    out = work / f"parts-repos-{max_mb:g}mb"
+    out = work / f"parts-repos-{max_mb:g}mb-{FILES_PER_REPO}"
     if out.exists():
         return out, sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     by_folder: dict[str, list[Path]] = {}

@@ -289,9 +289,9 @@ class _DedupStage(GlobalStage):
 
         def apply() -> dict:
             args = [(p, part_uri(ctx.stage_uri, i), i, named.part(i, n), self.reason) for i, p in enumerate(inputs)]
-            total = StageStats()
-            for s in ctx.map(apply_task, args, desc=f"{self.name}:apply", costs=ctx.part_sizes(inputs), count=lambda s: s["in"]):
-                total.merge(StageStats.from_json(s))
+            total = StageStats()  # each part's accounting folded in as it finishes, not held
+            ctx.map(apply_task, args, desc=f"{self.name}:apply", costs=ctx.part_sizes(inputs), count=lambda s: s["in"],
+                    sink=lambda _i, s: total.merge(StageStats.from_json(s)))
             return total.to_json()
 
         return StageStats.from_json(_step(ctx, "apply", apply))
