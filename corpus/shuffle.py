@@ -13,7 +13,9 @@ At scale every reduce task still reads a row group from every map file: maps x b
 parts x 256 buckets = 2.4e8 for a file-level key shuffle of 1B files). So when there are more than
 COMBINE_MIN_MAPS map files, a combine step concatenates consecutive map files into `comb-GGGGG.parquet`
 files of up to COMBINE_BYTES / COMBINE_MAX_MAPS maps (each row keeps its original position in `_order`),
-and reducers read those: (maps / group) x buckets requests plus one read per map file. A reducer sorts
+and reducers read those: (maps / group) x buckets requests plus one read per map file. Past
+COMBINE_MIN_MAPS combined files the combine repeats on them (a tree), so no task reads more than
+~COMBINE_MAX_MAPS files. A reducer sorts
 what it read by `_order`, so it sees exactly the rows, in exactly the order, it would have read from the
 map files themselves.
 
@@ -49,8 +51,8 @@ SLOT_BYTES_PER_COLUMN = 16 * 1024
 MAX_FILE_BITS = 12  # at most 4,096 row groups per map file
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
 ORDER = "_order"  # (map index << 32 | row in map file) of a row in a combined file
-COMBINE_MIN_MAPS = 256  # fewer map files than this: reducers read them directly
-COMBINE_MAX_MAPS = 512  # map files per combined file (its task reads them one after the other)
+COMBINE_MIN_MAPS = 128  # fewer map files than this: reducers read them directly
+COMBINE_MAX_MAPS = 128  # map files per combined file (its task reads them one after the other)
 COMBINE_BYTES = 256 * 1024 * 1024  # rows per combined file
 TOP = 1 << 64
 
@@ -246,25 +248,38 @@ def combine_groups(map_bytes: list[int], max_bytes: int | None = None, max_maps:
     return groups
 
 
-def _combine(folder: str, first: int, end: int, out_uri: str) -> dict[str, int]:
-    """One combined file from map files [first, end): their rows with `_order`, sorted by slot."""
+def _combine(folder: str, first: int, end: int, out_uri: str, kind: str = "map") -> dict[str, int]:
+    """One combined file from files [first, end) of `kind`: their rows with `_order` (a map file's rows
+    get it here; combined files' rows keep theirs), sorted by slot."""
     done = map_file_stats(out_uri)
     if done is not None:
         return done
     tables = []
     for i in range(first, end):
-        t = storage.read_table(map_file(folder, i)).replace_schema_metadata(None)
-        order = (np.uint64(i) << np.uint64(32)) | np.arange(t.num_rows, dtype=np.uint64)
-        tables.append(t.append_column(ORDER, pa.array(order, pa.uint64())))
+        t = storage.read_table(map_file(folder, i, kind)).replace_schema_metadata(None)
+        if ORDER not in t.column_names:
+            order = (np.uint64(i) << np.uint64(32)) | np.arange(t.num_rows, dtype=np.uint64)
+            t = t.append_column(ORDER, pa.array(order, pa.uint64()))
+        tables.append(t)
     return write_map_file(pa.concat_tables(tables, promote_options="default"), out_uri)
 
 
 def combine(ctx: Any, shuffled: Shuffled, stats: list[dict[str, int]], name: str) -> Shuffled:
-    """The same shuffle read through combined files (see the module docstring); same bucket count."""
-    groups = combine_groups([s["bytes"] for s in stats])
-    args = [(shuffled.folder, a, b, map_file(shuffled.folder, g, "comb")) for g, (a, b) in enumerate(groups)]
-    ctx.map(_combine, args, desc=f"{ctx.stage_name}:{name}:combine")
-    return Shuffled(shuffled.folder, len(groups), shuffled.rows, shuffled.bytes, shuffled.bits, "comb")
+    """The same shuffle read through combined files (see the module docstring); same bucket count.
+    Levels repeat (combined files of combined files: `comb`, `comb1`, ...) while more than
+    COMBINE_MIN_MAPS files remain and a level still merges some, so neither a combine task nor a
+    reducer reads more than ~COMBINE_MAX_MAPS files, whatever the number of maps (only bytes: files
+    of COMBINE_BYTES each are not merged further)."""
+    kind, level = shuffled.kind, 0
+    while len(stats) > COMBINE_MIN_MAPS:
+        groups = combine_groups([s["bytes"] for s in stats])
+        if len(groups) == len(stats):  # every file is full already
+            break
+        out_kind = "comb" if level == 0 else f"comb{level}"
+        args = [(shuffled.folder, a, b, map_file(shuffled.folder, g, out_kind), kind) for g, (a, b) in enumerate(groups)]
+        stats = ctx.map(_combine, args, desc=f"{ctx.stage_name}:{name}:combine" + (f"-{level}" if level else ""))
+        kind, level = out_kind, level + 1
+    return Shuffled(shuffled.folder, len(stats), shuffled.rows, shuffled.bytes, shuffled.bits, kind)
 
 
 # ----------------------------------------------------------------------------- back by part
