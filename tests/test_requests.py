@@ -132,16 +132,26 @@ def test_per_part_dedup_tasks_read_one_file_whatever_the_bucket_count(tmp_path, 
 
 
 def test_dedup_requests_per_task_do_not_grow_with_parts(tmp_path, monkeypatch) -> None:
-    """The same documents in 4 and in 16 parts: no per-part step's task makes more requests, and each
-    step's total grows at most linearly with the parts."""
+    """The same documents in 4 and in 16 parts, with every bound scaled down (combine past 4 files, ids
+    tasks of 2 parts, many buckets): no step's largest task makes more requests at 16 parts (before, the
+    ids, choose and edges reducers read every part's file), and each step's total grows at most linearly."""
     from corpus import shuffle
+    from corpus.stages import dedup
 
     monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 256)
-    _, small, _ = _dedup_run(tmp_path, "p4", 4)
-    _, big, _ = _dedup_run(tmp_path, "p16", 16)
-    for step in ("dedup_exact:keys", "dedup_exact:ranks", "dedup_exact:apply"):
-        assert big[step]["max_per_task"] <= small[step]["max_per_task"] + 2, (step, small[step], big[step])
-        assert big[step]["total"] <= 4 * small[step]["total"] + 8 * 16, step
+    for module in (shuffle, dedup):
+        monkeypatch.setattr(module, "COMBINE_MIN_MAPS", 4)
+    monkeypatch.setattr(shuffle, "COMBINE_MAX_MAPS", 4)
+    monkeypatch.setattr(dedup, "IDS_PARTS_PER_TASK", 2)
+    _, small, out_small = _dedup_run(tmp_path, "p4", 4)
+    _, big, out_big = _dedup_run(tmp_path, "p16", 16)
+    dropped = [sum(1 for r in _dedup_rows(o) if r[2]) for o in (out_small, out_big)]
+    assert dropped[0] == dropped[1] == 20  # 20 copies of 7 of the texts
+    for step in small:
+        if step in big:
+            assert big[step]["max_per_task"] <= small[step]["max_per_task"] + 4, (step, small[step], big[step])
+            assert big[step]["total"] <= 4 * small[step]["total"] + 16 * 8, (step, small[step], big[step])
+    assert max(s["max_per_task"] for s in big.values()) <= 12
 
 
 # -------------------------------------------------------------- recall's all-parts reads as fan-in trees
