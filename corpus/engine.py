@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from array import array
 import logging
 import time
+from array import array
 from typing import Any, Callable, Sequence
 
 from corpus import storage
