@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 
-from corpus.storage import is_remote
+from corpus.storage import count_request, is_remote
 
 # Schemes served by smart-open directly (plain HTTP); every other remote scheme goes through the storage
 # layer's fsspec filesystems, so `storage_options` and AWS_ENDPOINT_URL apply to inputs as to OUT.
@@ -22,6 +22,7 @@ def _fs(uri: str) -> tuple[Any, str]:
 
 def uri_exists(uri: str) -> bool:
     """Existence check for local paths and object-store URIs (s3://, gs://, https://) alike."""
+    count_request("reads")
     if not is_remote(uri):
         return Path(uri.removeprefix("file://")).exists()
     try:
@@ -38,6 +39,7 @@ def uri_exists(uri: str) -> bool:
 
 def expand_remote_glob(uri: str) -> list[str]:
     """s3://bucket/dir/*.warc.gz -> the matching object URIs, sorted (same scheme as the pattern)."""
+    count_request("lists")
     fs, path = _fs(uri)
     scheme = uri.split("://", 1)[0]
     return sorted(f"{scheme}://{m.lstrip('/')}" if scheme != "memory" else f"{scheme}://{m}" for m in fs.glob(path))
@@ -46,6 +48,7 @@ def expand_remote_glob(uri: str) -> list[str]:
 def open_raw(uri: str) -> Any:
     """The stored bytes of a local path or remote URI, never decompressed (readers that frame gzip
     members themselves, or count compressed bytes against limits)."""
+    count_request("opens")
     if is_remote(uri) and not uri.startswith(_HTTP):
         fs, path = _fs(uri)
         return fs.open(path, "rb")
@@ -56,6 +59,7 @@ def open_raw(uri: str) -> Any:
 
 def open_uri(uri: str, mode: str = "rb") -> Any:
     """Open a local path or a remote URI; compression follows the file extension."""
+    count_request("opens")
     if is_remote(uri) and not uri.startswith(_HTTP):
         fs, path = _fs(uri)
         return fs.open(path, mode, compression="infer")

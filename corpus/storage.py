@@ -19,6 +19,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+import threading
 import uuid
 from contextlib import contextmanager
 from functools import lru_cache
@@ -30,6 +31,48 @@ import pyarrow.parquet as pq
 
 OPTIONS_ENV = "CORPUS_STORAGE_OPTIONS"
 PARQUET_COMPRESSION = "zstd"
+
+
+# ---------------------------------------------------------------------------------- requests
+
+# What each task asks of the store, counted here because every read and write passes through this
+# module. Kinds (each about one object-store request): `opens` open an object for reading (a Parquet
+# footer, or a whole small object), `reads` fetch data or metadata of an object (a row group, a whole
+# body, an existence or size check), `lists` list a folder (one page of keys), `writes` create or delete
+# an object. The per-task numbers are what the runners return with each task's result (next to its
+# CPU time): the maximum over a step's tasks is the figure that must not grow with the number of parts.
+REQUEST_KINDS = ("opens", "reads", "lists", "writes")
+_KIND_INDEX = {k: i for i, k in enumerate(REQUEST_KINDS)}
+_requests_lock = threading.Lock()
+# The innermost counting scope gets every request: a task's scope (runner.timed_call) inside the
+# driver's, so an in-process task's requests are not also the driver's.
+_request_scopes: list[list[int]] = [[0] * len(REQUEST_KINDS)]
+
+
+def count_request(kind: str, n: int = 1) -> None:
+    """Count n requests of one kind (thread-safe: a task's threads count into the same scope)."""
+    i = _KIND_INDEX[kind]
+    with _requests_lock:
+        _request_scopes[-1][i] += n
+
+
+@contextmanager
+def counting_requests() -> Iterator[dict[str, int]]:
+    """Count the requests made inside the block; the dict yielded is filled in when it ends."""
+    counts = [0] * len(REQUEST_KINDS)
+    out: dict[str, int] = {}
+    with _requests_lock:
+        _request_scopes.append(counts)
+    try:
+        yield out
+    finally:
+        with _requests_lock:  # by identity: another scope may hold equal counts
+            del _request_scopes[next(i for i, c in enumerate(_request_scopes) if c is counts)]
+        out.update(zip(REQUEST_KINDS, counts))
+
+
+def requests_total(counts: dict[str, int]) -> int:
+    return sum(counts.get(k, 0) for k in REQUEST_KINDS)
 
 
 # ----------------------------------------------------------------------------------- locations
@@ -100,6 +143,7 @@ def filesystem(uri: str) -> tuple[Any, str]:
 
 
 def exists(uri: str) -> bool:
+    count_request("reads")
     if not is_remote(uri):
         return os.path.exists(_local(uri))
     fs, path = filesystem(uri)
@@ -107,6 +151,7 @@ def exists(uri: str) -> bool:
 
 
 def size(uri: str) -> int:
+    count_request("reads")
     if not is_remote(uri):
         return os.path.getsize(_local(uri))
     fs, path = filesystem(uri)
@@ -115,6 +160,7 @@ def size(uri: str) -> int:
 
 def list_sizes(folder: str) -> dict[str, int]:
     """{name: bytes} of the files directly inside a folder (one listing; empty if it does not exist)."""
+    count_request("lists")
     if not is_remote(folder):
         try:
             with os.scandir(_local(folder)) as entries:
@@ -145,6 +191,7 @@ def sizes_of(uris: list[str]) -> list[int]:
 def find(folder: str) -> list[str]:
     """Every file under a folder, recursively, as sorted paths relative to it (empty if none). Object
     stores may keep an empty "folder" after its objects are deleted; only files count here."""
+    count_request("lists")
     if not is_remote(folder):
         root = _local(folder)
         out = []
@@ -168,6 +215,9 @@ def listdir(folder: str) -> list[str]:
 
 def remove(uri: str, recursive: bool = False) -> None:
     """Delete a file (or a folder with recursive=True); missing is fine."""
+    count_request("writes")
+    if recursive:
+        count_request("lists")
     if not is_remote(uri):
         path = _local(uri)
         if recursive and os.path.isdir(path) and not os.path.islink(path):
@@ -196,6 +246,7 @@ def makedirs(uri: str) -> None:
 
 
 def open_read(uri: str, mode: str = "rb") -> IO:
+    count_request("opens")
     if not is_remote(uri):
         return open(_local(uri), mode)
     fs, path = filesystem(uri)
@@ -205,6 +256,7 @@ def open_read(uri: str, mode: str = "rb") -> IO:
 @contextmanager
 def atomic_write(uri: str, mode: str = "wb") -> Iterator[IO]:
     """A file that appears at `uri` whole when the block ends cleanly, and not at all otherwise."""
+    count_request("writes")
     if not is_remote(uri):
         path = Path(_local(uri))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -231,6 +283,7 @@ def upload_file(local_path: str | Path, uri: str, move: bool = False) -> None:
     move=True the local file is the caller's to give away: on the same disk it is renamed, not copied."""
     if not is_remote(uri):
         if move:
+            count_request("writes")
             dest = Path(_local(uri))
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -243,6 +296,7 @@ def upload_file(local_path: str | Path, uri: str, move: bool = False) -> None:
         with atomic_write(uri) as dst, open(local_path, "rb") as src:
             shutil.copyfileobj(src, dst, 1 << 20)
         return
+    count_request("writes")
     fs, path = filesystem(uri)
     fs.put_file(str(local_path), path)
     fs.invalidate_cache(posixpath.dirname(path))
@@ -252,16 +306,19 @@ def copy(src: str, dst: str) -> None:
     """Copy a file whole: atomic rename locally, one server-side copy within an object store (no
     bytes through this process), else streamed through an atomic write."""
     if not is_remote(src) and not is_remote(dst):
+        count_request("reads")
         with atomic_write(dst) as out, open(_local(src), "rb") as f:
             shutil.copyfileobj(f, out, 1 << 20)
         return
     if is_remote(src) and is_remote(dst):
+        count_request("writes")
         sfs, spath = filesystem(src)
         dfs, dpath = filesystem(dst)
         if type(sfs) is type(dfs) and src.split("://", 1)[0] == dst.split("://", 1)[0]:
             sfs.copy(spath, dpath)
             sfs.invalidate_cache(posixpath.dirname(dpath))
             return
+    count_request("reads")
     with atomic_write(dst) as out, open_read(src) as f:
         shutil.copyfileobj(f, out, 1 << 20)
 
@@ -269,6 +326,8 @@ def copy(src: str, dst: str) -> None:
 @contextmanager
 def local_copy(uri: str) -> Iterator[str]:
     """A local path holding the file's bytes (for libraries that only open paths, e.g. fastText)."""
+    count_request("opens")
+    count_request("reads")
     if not is_remote(uri):
         yield _local(uri)
         return
@@ -283,6 +342,7 @@ def local_copy(uri: str) -> Iterator[str]:
 
 
 def read_bytes(uri: str) -> bytes:
+    count_request("reads")
     with open_read(uri) as f:
         return f.read()
 
@@ -312,15 +372,27 @@ def write_json(uri: str, data: Any) -> None:
 
 
 def parquet_file(uri: str) -> pq.ParquetFile:
-    """An open Parquet file (local: memory-mapped; remote: a seekable fsspec handle)."""
+    """An open Parquet file (local: memory-mapped; remote: a seekable fsspec handle). Counts one open
+    (its footer); what is read from it is counted by read_row_groups / iter_batches."""
     if not is_remote(uri):
+        count_request("opens")
         return pq.ParquetFile(_local(uri), memory_map=True)
     return pq.ParquetFile(open_read(uri))
 
 
+def read_row_groups(pf: pq.ParquetFile, groups: list[int], columns: list[str] | None = None) -> pa.Table:
+    """Row groups of an open Parquet file: one read per run of consecutive groups (one ranged GET)."""
+    runs = sum(1 for i, g in enumerate(groups) if i == 0 or g != groups[i - 1] + 1)
+    count_request("reads", runs)
+    return pf.read_row_groups(groups, columns=columns)
+
+
 def read_table(uri: str, columns: list[str] | None = None) -> pa.Table:
     if not is_remote(uri):
+        count_request("opens")
+        count_request("reads")
         return pq.read_table(_local(uri), columns=columns)
+    count_request("reads")
     with open_read(uri) as f:
         return pq.read_table(f, columns=columns)
 
@@ -332,6 +404,7 @@ def read_tables(uris: list[str], columns: list[str] | None = None) -> pa.Table:
 
 def iter_batches(uri: str, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
     pf = parquet_file(uri)
+    count_request("reads", max(1, pf.metadata.num_row_groups))  # a ranged read per row group, at most
     try:
         for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
             yield pa.Table.from_batches([batch])

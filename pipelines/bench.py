@@ -466,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         report["scale"] = bench_scale(work)
         if (work / "scale-1x" / "redact" / "_SUCCESS.json").exists():
             stages.setdefault("redact", {})["share_of_run_1x"] = redact_share(str(work / "scale-1x"))
+        from pipelines.bench_scale import bench_parts_model
+
+        print("bench: parts model (the same input in ~10 and ~1,000 parts) ...", flush=True)
+        report["parts_model"] = bench_parts_model(work)
         from pipelines.bench_report import bench_report
 
         report["report"] = bench_report(work)  # the run report's build time at 1x and 10x

@@ -97,7 +97,9 @@ def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any
         done = storage.read_json(str(success))
         stages[done["stage"]] = {"seconds": done["seconds"], "driver_cpu_seconds": done.get("driver_cpu_seconds"),
                                  # the per-stage CPU profile: CPU seconds of the stage's tasks, by step
-                                 "task_cpu_seconds": done.get("task_cpu_seconds"), "task_cpu_by_step": done.get("task_cpu_by_step")}
+                                 "task_cpu_seconds": done.get("task_cpu_seconds"), "task_cpu_by_step": done.get("task_cpu_by_step"),
+                                 # storage requests per step: tasks, total and the largest of one task
+                                 "requests_by_step": done.get("requests_by_step"), "driver_requests": done.get("driver_requests")}
     files = sum(1 for _ in out.rglob("*") if _.is_file())
     # The run report again, alone: its cost must follow parts and languages, not the text size.
     from corpus.runreport import write_run_report
@@ -155,3 +157,117 @@ def bench_scheduler(counts: tuple[int, ...] = (10_000, 100_000), num_cpus: int =
     first, last = out[str(counts[0])], out[str(counts[-1])]
     out["driver_ms_per_task_ratio"] = round(last["driver_cpu_ms_per_task"] / first["driver_cpu_ms_per_task"], 3)
     return out
+
+
+# ------------------------------------------------------------------------------ the parts model
+
+PARTS_MODEL_MAX_MB = 40.0  # source bytes of the model's input (the same at every part count)
+FILES_PER_REPO = 1  # files per repository of the model's input: small repositories, so tiny parts are possible
+
+
+def parts_repos(work: Path, max_mb: float = PARTS_MODEL_MAX_MB) -> tuple[Path, int]:
+    """A fixed input of many small repositories (ingest never splits a repository, so ~1,000 parts need
+    ~1,000 of them): the source-like files of ONE_X's distributions, by package folder, in runs of at
+    most FILES_PER_REPO files, up to max_mb. Returns the folder and its byte count."""
+    import shutil
+
+    out = work / f"parts-repos-{max_mb:g}mb-{FILES_PER_REPO}"
+    if out.exists():
+        return out, sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    by_folder: dict[str, list[Path]] = {}
+    for name in ONE_X:
+        try:
+            files = metadata.files(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for f in files:
+            if str(f).lower().endswith(SOURCE_SUFFIXES) and f.size:
+                by_folder.setdefault(f"{name}/{Path(str(f)).parent}", []).append(Path(f.locate()))
+    total, limit = 0, int(max_mb * 1e6)
+    for folder in sorted(by_folder):
+        paths = sorted(by_folder[folder])
+        for run, start in enumerate(range(0, len(paths), FILES_PER_REPO)):
+            if total >= limit:
+                break
+            repo = out / f"{folder.replace('/', '__')}__{run}"
+            repo.mkdir(parents=True, exist_ok=True)
+            for path in paths[start:start + FILES_PER_REPO]:
+                if path.is_file():
+                    shutil.copyfile(path, repo / path.name)
+                    total += path.stat().st_size
+    return out, total
+
+
+def _step_table(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per step of every stage: tasks, total and max-per-task requests, task CPU seconds."""
+    steps: dict[str, dict[str, Any]] = {}
+    for stage in run["stages"].values():
+        cpu = stage.get("task_cpu_by_step") or {}
+        for step, req in (stage.get("requests_by_step") or {}).items():
+            steps[step] = {"tasks": req["tasks"], "requests": req["total"], "max_requests_per_task": req["max_per_task"],
+                           "task_cpu_s": cpu.get(step)}
+    return dict(sorted(steps.items()))
+
+
+def bench_parts_model(work: Path, parts: tuple[int, ...] = (10, 1000), max_mb: float = PARTS_MODEL_MAX_MB,
+                      num_cpus: int = 2) -> dict[str, Any]:
+    """The same input run with few and with many parts (tiny `part_bytes`): per step the total and the
+    largest per-task storage requests, task CPU, and the driver's peak RSS. What must hold: no task's
+    requests grow with the parts, a step's total grows at most linearly, the driver's memory stays flat."""
+    repos, nbytes = parts_repos(work, max_mb)
+    runs: dict[str, Any] = {}
+    for n in parts:
+        cfg = scale_config([])
+        cfg["inputs"] = [s for s in cfg["inputs"] if s["kind"] != "python_dists"]
+        cfg["inputs"].append({"name": "github", "kind": "repos", "domain": "code", "paths": [str(repos)], "each_subdir": True})
+        ingest = cfg.setdefault("stages", {}).setdefault("ingest", {})
+        ingest.update({"part_bytes": max(1, nbytes // n), "min_parts": n, "units_per_part": 1_000_000})
+        print(f"bench: parts model, {nbytes / 1e6:.1f} MB in ~{n} parts", flush=True)
+        run = run_pipeline(cfg, work / f"parts-{n}", num_cpus)
+        ingest_parts = len(storage.read_json(str(work / f"parts-{n}" / "ingest" / "_SUCCESS.json"))["parts"])
+        steps = _step_table(run)
+        runs[str(n)] = {"ingest_parts": ingest_parts, "wall_seconds": run.get("wall_seconds"), "runner_start_seconds": run.get("runner_start_seconds"),
+                        "task_cpu_seconds": run.get("task_cpu_seconds"), "driver_peak_rss_mb": run.get("driver_peak_rss_mb"),
+                        "driver_cpu_seconds": run.get("driver_cpu_seconds"), "text_mb": run.get("text_mb"),
+                        "max_requests_per_task": max((s["max_requests_per_task"] for s in steps.values()), default=0),
+                        "requests": sum(s["requests"] for s in steps.values()), "steps": steps}
+    few, many = runs[str(parts[0])], runs[str(parts[-1])]
+    grow = many["ingest_parts"] / max(1, few["ingest_parts"])
+    ratios = {
+        "parts": round(grow, 2),
+        "driver_peak_rss": round(many["driver_peak_rss_mb"] / few["driver_peak_rss_mb"], 3),
+        "requests": round(many["requests"] / max(1, few["requests"]), 2),
+        # per step: how the largest task's requests moved (must stay ~1) and the total per part
+        "max_requests_per_task": {s: round(many["steps"][s]["max_requests_per_task"] / max(1, few["steps"][s]["max_requests_per_task"]), 2)
+                                  for s in few["steps"] if s in many["steps"]},
+        "worst_max_requests_per_task": {"step": max(many["steps"], key=lambda s: many["steps"][s]["max_requests_per_task"], default=None),
+                                        "requests": many["max_requests_per_task"]},
+    }
+    return {"source_mb": round(nbytes / 1e6, 1), "runs": runs, "ratios": ratios, "cpus": num_cpus}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="the scale benches alone: --parts-model (few vs many parts)")
+    parser.add_argument("--parts-model", action="store_true", help="the same input with few and with many parts")
+    parser.add_argument("--parts", type=int, nargs="+", default=[10, 1000])
+    parser.add_argument("--max-mb", type=float, default=PARTS_MODEL_MAX_MB, help="source MB of the parts model's input")
+    parser.add_argument("--num-cpus", type=int, default=2)
+    parser.add_argument("--output", default="out", help="OUT folder: OUT/bench/... and OUT/bench_parts_model.json")
+    args = parser.parse_args(argv)
+    out = Path(args.output)
+    work = out / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    if not args.parts_model:
+        parser.error("say which bench: --parts-model")
+    result = bench_parts_model(work, tuple(args.parts), args.max_mb, args.num_cpus)
+    (out / "bench_parts_model.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"} | {"runs": {n: {k: v for k, v in r.items() if k != "steps"}
+                                                                                   for n, r in result["runs"].items()}}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

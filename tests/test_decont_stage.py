@@ -193,13 +193,22 @@ def test_killed_run_resumes_with_the_parts_already_done(tmp_path: Path, humaneva
         (tmp_path / "out" / "decont" / name).unlink()
     report.unlink()
     again = CountingRunner()
-    s2 = DecontStage(cfg).run(RunContext(out_uri=str(tmp_path / "out"), stage_name="decont", runner=again, stage_key="same"), inputs)
+    s2 = DecontStage(cfg).run(RunContext(out_uri=str(tmp_path / "out"), stage_name="decont", runner=again, stage_key="same", resume=True),
+                              inputs)
     assert first.tasks == 4 and again.tasks == 2
     assert s2.to_json() == s1.to_json() and json.loads(report.read_text())["hits"] == json.loads(before)["hits"]
     # Another stage key (changed config or upstream): nothing is trusted.
     other = CountingRunner()
-    DecontStage(cfg).run(RunContext(out_uri=str(tmp_path / "out"), stage_name="decont", runner=other, stage_key="changed"), inputs)
+    DecontStage(cfg).run(RunContext(out_uri=str(tmp_path / "out"), stage_name="decont", runner=other, stage_key="changed", resume=True),
+                         inputs)
     assert other.tasks == 4
+    # Without --resume no part's commit record is even looked for: the driver makes no request per part.
+    from corpus import storage
+
+    with storage.counting_requests() as driver:
+        DecontStage(cfg).run(RunContext(out_uri=str(tmp_path / "out"), stage_name="decont", runner=CountingRunner(), stage_key="same"),
+                             inputs)
+    assert driver["reads"] + driver["opens"] < 4 * 2, driver
 
 
 def test_stage_on_the_ray_runner_matches_in_process(tmp_path: Path, ray_runner, humaneval: list[dict], he_path: str) -> None:

@@ -115,7 +115,7 @@ def test_combined_key_files_give_the_same_output(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(shuffle, "COMBINE_MAX_MAPS", 2)
     monkeypatch.setattr(shuffle, "DEFAULT_TARGET_BYTES", 4096)
     _, ctx = _run(stage, inputs, tmp_path / "combined")
-    assert shuffle.Shuffled.from_json(ctx.load_step("keys")).kind == "comb"
+    assert shuffle.Shuffled.from_json(ctx.load_step("keys")).kind.startswith("comb")  # comb, or comb1 past a level
     assert _outputs(tmp_path / "plain", stage.name) == _outputs(tmp_path / "combined", stage.name)
 
 

@@ -142,3 +142,23 @@ def test_combine_groups_respect_bytes_and_counts() -> None:
     assert sh.combine_groups([1] * 7, max_bytes=100, max_maps=3) == [(0, 3), (3, 6), (6, 7)]
     assert sh.combine_groups([50, 1], max_bytes=10, max_maps=10) == [(0, 1), (1, 2)]  # one big map alone
     assert sh.combine_groups([]) == []
+
+
+def test_combine_repeats_until_no_task_reads_more_than_its_share(tmp_path, monkeypatch) -> None:
+    """11 maps, at most 2 files per combine task and per reducer: levels comb (6 files), comb1 (3),
+    comb2 (2); every bucket and part range still holds the map files' rows in their order."""
+    monkeypatch.setattr(sh, "COMBINE_MIN_MAPS", 2)
+    monkeypatch.setattr(sh, "COMBINE_MAX_MAPS", 2)
+    inputs = _inputs(tmp_path, 11, 700, seed=4)
+    runner = InProcessRunner()
+    ctx = RunContext(out_uri=str(tmp_path / "out"), stage_name="t", runner=runner)
+    combined = sh.shuffle(ctx, inputs, _route_by_key, None, "s", target_bytes=20_000)
+    assert (combined.kind, combined.n_maps) == ("comb2", 2)
+    assert [runner.requests_by_step[f"t:s:combine{s}"]["tasks"] for s in ("", "-1", "-2")] == [6, 3, 2]
+    assert max(runner.requests_by_step[f"t:s:combine{s}"]["by_kind"]["opens"] / runner.requests_by_step[f"t:s:combine{s}"]["tasks"]
+               for s in ("", "-1", "-2")) <= 2
+    plain = sh.Shuffled(combined.folder, 11, combined.rows, combined.bytes, combined.bits)
+    for b in range(combined.n_buckets):
+        assert sh.read_bucket(combined.bucket(b)).equals(sh.read_bucket(plain.bucket(b)))
+    for part in range(3):
+        assert sh.read_bucket(combined.part(part, 3)).equals(sh.read_bucket(plain.part(part, 3)))

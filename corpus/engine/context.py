@@ -23,6 +23,10 @@ class RunContext:
     seed: int = 1234
     stage_key: str = ""  # identity of this stage's computation: saved steps are trusted only under it
     extras: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False  # --resume: work committed by a killed run may be reused (checked per part only then)
+    # Bytes of the input parts as the stage before committed them (its _SUCCESS.json `part_bytes`):
+    # part_sizes answers from here, without listing the input folder.
+    known_sizes: dict[str, int] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------ locations
     @property
@@ -45,18 +49,23 @@ class RunContext:
     # ------------------------------------------------------------------------------- running
     def map(self, fn: Callable[..., Any], arg_list: Iterable[tuple], *, num_cpus: float = 1.0,
             memory_mb: int | None = None, desc: str = "", costs: Sequence[float] | None = None,
-            count: Callable[[Any], int] | None = None) -> list[Any]:
+            count: Callable[[Any], int] | None = None, sink: Callable[[int, Any], None] | None = None) -> list[Any]:
         """fn(*args) for every args as retry-safe tasks; results in input order. With `costs` (one per
         task, e.g. its input bytes: `part_sizes`) the costliest tasks start first. `desc` names the
         step (`stage:step`) in progress and the CPU profile; `count(result)`, the records a task
-        stood for, adds records/s to the progress."""
+        stood for, adds records/s to the progress. `sink(i, result)`: results folded as they arrive,
+        not kept (see Runner.map)."""
         order = largest_first(costs) if costs is not None else None
         return self.runner.map(fn, arg_list, num_cpus=num_cpus, memory_mb=memory_mb, desc=desc or self.stage_name,
-                               order=order, count=count)
+                               order=order, count=count, sink=sink)
 
     def part_sizes(self, uris: Sequence[str]) -> list[int]:
-        """Bytes of each file (one listing per folder, not a request per file; -1 when missing)."""
-        return storage.sizes_of(list(uris))
+        """Bytes of each file: from what the stage before committed when it names them all, else one
+        listing per folder (not a request per file; -1 when missing)."""
+        uris = list(uris)
+        if uris and all(u in self.known_sizes for u in uris):
+            return [self.known_sizes[u] for u in uris]
+        return storage.sizes_of(uris)
 
     def share(self, obj: Any) -> Shared:
         """A handle to pass as a top-level task argument; the task receives obj (sent once)."""

@@ -10,16 +10,19 @@ per-part counts.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
-from typing import Any, Callable
+from array import array
+from typing import Any, Callable, Sequence
 
 from corpus import storage
 from corpus.engine.context import STEPS_DIR, RunContext
 from corpus.errors import PreflightError
 from corpus.hfcard import write_dataset_card
-from corpus.engine.parts import commit_part, committed, dropped_uri, list_parts, part_name
+from corpus.engine.parts import PART_PREFIX, commit_part, committed, dropped_uri, part_name
+from corpus.engine.parts import _part_order as part_order
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
 from corpus.engine.runner import InProcessRunner, Runner, largest_first
 from corpus.engine.stage import GlobalStage, MapStage, SourceStage, Stage
@@ -117,6 +120,20 @@ def _task_cpu(before: dict[str, float], after: dict[str, float]) -> dict[str, An
     return {"task_cpu_seconds": round(sum(steps.values()), 3), "task_cpu_by_step": dict(sorted(steps.items()))}
 
 
+def _task_requests(before: dict[str, dict], after: dict[str, dict]) -> dict[str, Any]:
+    """The storage requests of the stage's tasks per step: {STEP: {"tasks", "total", "max_per_task",
+    "by_kind"}} (what a 60 TB plan multiplies out; max_per_task must not grow with parts). A step
+    that also ran before under the same name (a second run on one runner) keeps its later maximum."""
+    out = {}
+    for step, now in after.items():
+        was = before.get(step, {"tasks": 0, "total": 0, "by_kind": {}})
+        if now["tasks"] == was["tasks"]:
+            continue
+        out[step] = {"tasks": now["tasks"] - was["tasks"], "total": now["total"] - was["total"], "max_per_task": now["max_per_task"],
+                     "by_kind": {k: n - was["by_kind"].get(k, 0) for k, n in sorted(now["by_kind"].items())}}
+    return dict(sorted(out.items()))
+
+
 class Executor:
     """Runs stages in order through a runner. The first stage must be a SourceStage."""
 
@@ -147,6 +164,7 @@ class Executor:
         results: dict[str, StageStats] = {}
         upstream_fp = ""
         inputs: list[str] | None = None  # the parts the previous stage committed
+        input_sizes: list[int] | None = None  # their bytes, as its _SUCCESS.json names them (no listing)
         for stage in stages:
             stage_uri = storage.join(self.out_uri, stage.name)
             success = storage.join(stage_uri, SUCCESS)
@@ -161,40 +179,32 @@ class Executor:
                 units = []
                 input_fp = upstream_fp
             key = self._stage_key(stage, input_fp)
-            ctx = RunContext(self.out_uri, stage.name, self.runner, self.seed, key, self.extras)
+            known = dict(zip(inputs, input_sizes)) if inputs and input_sizes and len(input_sizes) == len(inputs) else {}
+            ctx = RunContext(self.out_uri, stage.name, self.runner, self.seed, key, self.extras, resume=self.resume, known_sizes=known)
             done = storage.read_json(success) if storage.exists(success) else None
             if only and stage.name not in only:
                 if done is None:
                     raise PreflightError(f"stage {stage.name!r} is not selected and has no finished output in {stage_uri}")
                 results[stage.name] = StageStats.from_json(done["stats"])
                 upstream_fp, inputs = done["key"], [storage.join(stage_uri, p) for p in done["parts"]]
+                input_sizes = done.get("part_bytes")
                 continue
             if self.resume and done is not None and done.get("key") == key:
                 log.info("stage %s: finished earlier with the same inputs and config, skipped", stage.name)
                 results[stage.name] = StageStats.from_json(done["stats"])
                 upstream_fp, inputs = key, [storage.join(stage_uri, p) for p in done["parts"]]
+                input_sizes = done.get("part_bytes")
                 continue
             self._prepare(stage, ctx, key)
             started, cpu_started = time.time(), time.process_time()
             tasks_cpu_before = dict(getattr(self.runner, "cpu_seconds", {}))
+            requests_before = copy.deepcopy(getattr(self.runner, "requests_by_step", {}))
             # A lazily started runner (Ray) starts inside the first stage that has work: keep that
             # start out of the stage's seconds, as it was before the start became lazy.
             runner_start_before = getattr(self.runner, "start_seconds", 0.0)
             log.info("stage %s: starting", stage.name)
-            if isinstance(stage, SourceStage):
-                stats, parts, records = self._run_source(stage, units, stage_uri, key)
-                docs_by_source: dict[str, int] = {}
-                for record in records:
-                    for source, n in record.get("docs_by_source", {}).items():
-                        docs_by_source[source] = docs_by_source.get(source, 0) + n
-                stage.check_yield(docs_by_source, stats)
-            elif isinstance(stage, MapStage):
-                stats, parts, _ = self._run_map(stage, inputs or [], stage_uri, key)
-            elif isinstance(stage, GlobalStage):
-                stats = stage.run(ctx, inputs or [])
-                parts = list_parts(stage_uri)
-            else:
-                raise TypeError(f"unknown stage shape {type(stage).__name__}")
+            with storage.counting_requests() as driver_requests:
+                stats, parts, sizes = self._compute(stage, ctx, units, inputs or [], key)
             stats.check(stage.name)
             _remove_temporaries(stage_uri)
             previous = results.get(names[names.index(stage.name) - 1]) if names.index(stage.name) else None
@@ -213,12 +223,18 @@ class Executor:
                     "input_fingerprint": input_fp,
                     "seed": self.seed,
                     "parts": [storage.basename(p) for p in parts],
+                    # bytes of each part (from the commit records, or the one listing of a global stage's
+                    # folder): the next stage orders its tasks by them without listing this folder
+                    "part_bytes": list(sizes),
                     "stats": stats.to_json(),
                     "seconds": round(seconds, 2),
                     "runner_start_seconds": round(runner_start, 2),
                     # The driver's own CPU time for the stage: must stay small and O(parts).
                     "driver_cpu_seconds": round(time.process_time() - cpu_started, 2),
                     **_task_cpu(tasks_cpu_before, getattr(self.runner, "cpu_seconds", {})),
+                    "requests_by_step": _task_requests(requests_before, getattr(self.runner, "requests_by_step", {})),
+                    # The driver's own storage requests for the stage (planning, commit checks, listings).
+                    "driver_requests": driver_requests,
                 },
             )
             # The stage is committed: its scratch is no longer needed by anyone.
@@ -232,9 +248,27 @@ class Executor:
             log.info("stage %s: in=%d kept=%d dropped=%s (%.1fs)", stage.name, stats.in_records, stats.kept, dict(stats.dropped), seconds)
             results[stage.name] = stats
             self.ran.append(stage.name)
-            upstream_fp, inputs = key, parts
+            upstream_fp, inputs, input_sizes = key, parts, list(sizes)
         storage.remove(storage.join(self.out_uri, "_tmp"), recursive=True)
         return results
+
+    def _compute(self, stage: Stage, ctx: RunContext, units: list[Any], inputs: list[str],
+                 key: str) -> tuple[StageStats, list[str], Sequence[int]]:
+        """Run one stage's work: its accounting, the parts it committed and their bytes."""
+        stage_uri = ctx.stage_uri
+        if isinstance(stage, SourceStage):
+            fold = self._run_source(stage, units, stage_uri, key)
+            stage.check_yield(dict(sorted(fold.docs_by_source.items())), fold.total)
+            return fold.total, fold.parts, fold.sizes
+        if isinstance(stage, MapStage):
+            fold = self._run_map(stage, inputs, ctx, key)
+            return fold.total, fold.parts, fold.sizes
+        if isinstance(stage, GlobalStage):
+            stats = stage.run(ctx, inputs)
+            listed = storage.list_sizes(stage_uri)  # one listing: the parts a global stage wrote, and their bytes
+            names = sorted((n for n in listed if n.startswith(PART_PREFIX) and n.endswith(".parquet")), key=part_order)
+            return stats, [storage.join(stage_uri, n) for n in names], [listed[n] for n in names]
+        raise TypeError(f"unknown stage shape {type(stage).__name__}")
 
     def _prepare(self, stage: Stage, ctx: RunContext, key: str) -> None:
         """Empty the stage folder and scratch unless --resume may reuse them: map and source stages
@@ -254,45 +288,68 @@ class Executor:
         storage.remove(ctx.scratch_uri, recursive=True)
         storage.makedirs(stage_uri)
 
-    def _run_source(self, stage: SourceStage, units: list[Any], stage_uri: str, key: str) -> tuple[StageStats, list[str], list[dict]]:
+    def _run_source(self, stage: SourceStage, units: list[Any], stage_uri: str, key: str) -> _Committed:
         groups = stage.part_groups(units)
         jobs = [(group, _hash(key, *(repr(u) for u in group))) for group in groups]
         costs = [sum(stage.unit_bytes(u) or 0 for u in group) for group in groups]  # known sizes: biggest first
         return self._run_parts(stage, run_source_part, jobs, stage_uri, costs=costs if any(costs) else None)
 
-    def _run_map(self, stage: MapStage, inputs: list[str], stage_uri: str, key: str) -> tuple[StageStats, list[str], list[dict]]:
-        sizes = storage.sizes_of(inputs)  # one listing per folder, not a request per part
+    def _run_map(self, stage: MapStage, inputs: list[str], ctx: RunContext, key: str) -> _Committed:
+        sizes = ctx.part_sizes(inputs)  # from the stage before's _SUCCESS.json, else one listing per folder
         jobs = [(p, _hash(key, storage.basename(p), str(size))) for p, size in zip(inputs, sizes)]
-        return self._run_parts(stage, run_map_part, jobs, stage_uri, costs=sizes)
+        return self._run_parts(stage, run_map_part, jobs, ctx.stage_uri, costs=sizes)
 
     def _run_parts(self, stage: Stage, task_fn: Callable[..., dict], jobs: list[tuple[Any, str]], stage_uri: str,
-                   costs: list[int] | None = None) -> tuple[StageStats, list[str], list[dict]]:
+                   costs: list[int] | None = None) -> _Committed:
         """One task per (input, part key); part i of the output comes from job i. With --resume a part
         committed earlier under the same key, with its files intact, is reused, not recomputed.
-        Returns the stage's accounting, its parts and their commit records."""
+        Returns what the driver keeps of the commit records: each is folded in as it arrives (totals,
+        sizes), never held, so the driver's memory does not grow with their number."""
         shared = self.runner.share(stage)  # shipped once, not once per task
-        records: list[dict] = []
-        args, arg_costs = [], []
+        fold = _Committed(stage_uri, len(jobs))
+        args, arg_costs, arg_part = [], [], array("q")
+        reused = 0
         for i, (job_input, part_key) in enumerate(jobs):
             out_uri = storage.join(stage_uri, part_name(i))
             record = committed(out_uri, part_key) if self.resume else None
             if record is not None:
-                records.append(record)
+                fold.add(i, record)
+                reused += 1
             else:
                 args.append((shared, job_input, out_uri, part_key))
                 arg_costs.append(costs[i] if costs else 0)
-        if records:
-            log.info("stage %s: %d of %d parts reused from an earlier run", stage.name, len(records), len(jobs))
+                arg_part.append(i)
+        if reused:
+            log.info("stage %s: %d of %d parts reused from an earlier run", stage.name, reused, len(jobs))
         res = stage.resources
         # The biggest inputs start first: on few CPUs a big part started last leaves the others idle.
         order = largest_first(arg_costs) if costs else None
-        records += self.runner.map(task_fn, args, num_cpus=res.num_cpus, memory_mb=res.memory_mb, desc=stage.name, order=order,
-                                   count=records_in)
-        total = StageStats()
-        for record in records:
-            total.merge(StageStats.from_json(record["stats"]))
-        _remove_stale(stage_uri, len(jobs))
-        return total, [storage.join(stage_uri, part_name(i)) for i in range(len(jobs))], records
+        self.runner.map(task_fn, args, num_cpus=res.num_cpus, memory_mb=res.memory_mb, desc=stage.name, order=order,
+                        count=records_in, sink=lambda k, record: fold.add(arg_part[k], record))
+        if self.resume:  # without --resume the folder was emptied first: nothing stale to look for
+            _remove_stale(stage_uri, len(jobs))
+        return fold
+
+
+class _Committed:
+    """What the driver keeps of a part stage's commit records, folded in one by one as tasks finish:
+    the stage's totals, docs per source and each part's bytes (8 bytes a part, not the ~3 KB record)."""
+
+    def __init__(self, stage_uri: str, n_parts: int) -> None:
+        self.stage_uri = stage_uri
+        self.total = StageStats()
+        self.docs_by_source: dict[str, int] = {}
+        self.sizes = array("q", [-1]) * n_parts
+
+    def add(self, i: int, record: dict[str, Any]) -> None:
+        self.total.merge(StageStats.from_json(record["stats"]))
+        for source, n in record.get("docs_by_source", {}).items():
+            self.docs_by_source[source] = self.docs_by_source.get(source, 0) + n
+        self.sizes[i] = int(record.get("files", {}).get(part_name(i), -1))
+
+    @property
+    def parts(self) -> list[str]:
+        return [storage.join(self.stage_uri, part_name(i)) for i in range(len(self.sizes))]
 
 
 def records_in(record: dict[str, Any]) -> int:

@@ -139,12 +139,12 @@ class RayRunner(Runner):
                         # Counted from when the caller is done with it (it may just have logged and
                         # set its next line `beat` from now): the next beat then never comes early.
                         next_beat = time.monotonic() + beat
-                result, cpu = futures.pop(i).result()
+                result, cpu, requests = futures.pop(i).result()
                 # The next task goes out before the caller sees this one: the CPUs stay busy.
                 if next_i < len(arg_list):
                     submit(sequence[next_i])
                     next_i += 1
-                yield i, result, cpu
+                yield i, result, cpu, requests
         finally:
             # A failed task, or a caller that stopped early: nothing more of this map is wanted.
             for f in futures.values():

@@ -20,6 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from corpus import storage
 from corpus.engine.progress import Progress
 
 
@@ -38,11 +39,13 @@ def task_cpu_seconds() -> float:
     return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
-def timed_call(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
-    """fn(*args) and the CPU seconds it took where it ran (what runners add up per `desc`)."""
+def timed_call(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, dict[str, int]]:
+    """fn(*args), the CPU seconds it took where it ran and the storage requests it made (by kind,
+    corpus.storage): what runners add up per `desc`."""
     started = task_cpu_seconds()
-    result = fn(*args)
-    return result, task_cpu_seconds() - started
+    with storage.counting_requests() as requests:
+        result = fn(*args)
+    return result, task_cpu_seconds() - started, requests
 
 
 class Runner(ABC):
@@ -50,10 +53,25 @@ class Runner(ABC):
     #: per-step CPU profile that works on a cluster, where the driver cannot see the workers' clocks.
     cpu_seconds: dict[str, float]
 
+    #: Storage requests of finished tasks by `desc`: {"tasks", "total", "max_per_task", "by_kind"}. The
+    #: per-task maximum is the number that must stay constant as parts grow.
+    requests_by_step: dict[str, dict[str, Any]]
+
     def add_cpu(self, desc: str, seconds: float) -> None:
         if not hasattr(self, "cpu_seconds"):
             self.cpu_seconds = {}
         self.cpu_seconds[desc] = self.cpu_seconds.get(desc, 0.0) + seconds
+
+    def add_requests(self, desc: str, requests: dict[str, int]) -> None:
+        if not hasattr(self, "requests_by_step"):
+            self.requests_by_step = {}
+        step = self.requests_by_step.setdefault(desc, {"tasks": 0, "total": 0, "max_per_task": 0, "by_kind": {}})
+        total = storage.requests_total(requests)
+        step["tasks"] += 1
+        step["total"] += total
+        step["max_per_task"] = max(step["max_per_task"], total)
+        for kind, n in requests.items():
+            step["by_kind"][kind] = step["by_kind"].get(kind, 0) + n
 
     def map(
         self,
@@ -65,33 +83,41 @@ class Runner(ABC):
         desc: str = "",
         order: Sequence[int] | None = None,
         count: Callable[[Any], int] | None = None,
+        sink: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
         """fn(*args) for every args, as retry-safe tasks; results in input order. A task that still
         fails after the runner's retries raises here. `order` is the submission order (indices into
         arg_list, e.g. `largest_first(sizes)`); it changes when tasks start, never the results.
-        `count(result)` says how many records a task stood for: progress shows records/s with it."""
+        `count(result)` says how many records a task stood for: progress shows records/s with it.
+        With `sink`, each result goes to sink(i, result) as it arrives and is not kept (the map returns
+        []): a caller that only folds results (totals of a million parts) holds none of them."""
         args = list(arg_list)
         sequence = submission_order(len(args), order)
         if not args:  # nothing to run: a LazyRunner must not start for it
             return []
-        results: list[Any] = [None] * len(args)
+        results: list[Any] = [None] * len(args) if sink is None else []
         with Progress(len(args), desc) as progress:
             for done in self._run_tasks(fn, args, sequence, num_cpus=num_cpus, memory_mb=memory_mb,
                                         heartbeat=progress.heartbeat_seconds):
                 if done is None:  # a heartbeat: no task finished, but a progress line may be due
                     progress.update(0, 0)
                     continue
-                i, result, cpu = done
-                results[i] = result
+                i, result, cpu, requests = done
+                if sink is None:
+                    results[i] = result
+                else:
+                    sink(i, result)
                 self.add_cpu(desc, cpu)
+                self.add_requests(desc, requests)
                 progress.update(1, count(result) if count is not None else 0)
         return results
 
     @abstractmethod
     def _run_tasks(self, fn: Callable[..., Any], arg_list: list[tuple], sequence: list[int], *, num_cpus: float,
-                   memory_mb: int | None, heartbeat: float | None = None) -> Iterator[tuple[int, Any, float] | None]:
+                   memory_mb: int | None, heartbeat: float | None = None) -> Iterator[tuple[int, Any, float, dict] | None]:
         """Run fn(*arg_list[i]) for every i (Shared arguments replaced by their object), submitted in
-        `sequence` order; yield (i, result, the task's CPU seconds) as each one finishes. With
+        `sequence` order; yield (i, result, the task's CPU seconds, its storage requests) as each one
+        finishes. With
         `heartbeat` (seconds), a runner that waits for tasks also yields None about that often while
         none finishes, so progress keeps logging while a long task runs (one that runs tasks in the
         calling thread cannot, and never yields None)."""
@@ -133,8 +159,8 @@ class InProcessRunner(Runner):
         # No heartbeat here: a task runs in this very thread, so nothing can report while it runs (a
         # long task logs no progress until it returns). A line is still written, when due, after each.
         for i, args in enumerate(arg_list):
-            result, cpu = timed_call(fn, *[a.handle if isinstance(a, Shared) else a for a in args])
-            yield i, result, cpu
+            result, cpu, requests = timed_call(fn, *[a.handle if isinstance(a, Shared) else a for a in args])
+            yield i, result, cpu, requests
 
     def share(self, obj: Any) -> Shared:
         return Shared(obj)

@@ -13,9 +13,15 @@ At scale every reduce task still reads a row group from every map file: maps x b
 parts x 256 buckets = 2.4e8 for a file-level key shuffle of 1B files). So when there are more than
 COMBINE_MIN_MAPS map files, a combine step concatenates consecutive map files into `comb-GGGGG.parquet`
 files of up to COMBINE_BYTES / COMBINE_MAX_MAPS maps (each row keeps its original position in `_order`),
-and reducers read those: (maps / group) x buckets requests plus one read per map file. A reducer sorts
+and reducers read those: (maps / group) x buckets requests plus one read per map file. Past
+COMBINE_MIN_MAPS combined files the combine repeats on them (a tree), so no task reads more than
+~COMBINE_MAX_MAPS files. A reducer sorts
 what it read by `_order`, so it sees exactly the rows, in exactly the order, it would have read from the
 map files themselves.
+
+The reverse direction, reducer output routed back by part (`part_route`) and read by one task per part,
+would be parts x buckets reads again; `by_part` regroups it first (one task per group of consecutive
+parts reads that range from every bucket file and writes one file), so each per-part task reads one file.
 
 The bucket count is chosen after the map phase from the bytes the maps wrote (a power of two, about
 `target_bytes` of rows per bucket, >= 1), never from the number of parts; since buckets are unions of
@@ -45,8 +51,8 @@ SLOT_BYTES_PER_COLUMN = 16 * 1024
 MAX_FILE_BITS = 12  # at most 4,096 row groups per map file
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
 ORDER = "_order"  # (map index << 32 | row in map file) of a row in a combined file
-COMBINE_MIN_MAPS = 256  # fewer map files than this: reducers read them directly
-COMBINE_MAX_MAPS = 512  # map files per combined file (its task reads them one after the other)
+COMBINE_MIN_MAPS = 128  # fewer map files than this: reducers read them directly
+COMBINE_MAX_MAPS = 128  # map files per combined file (its task reads them one after the other)
 COMBINE_BYTES = 256 * 1024 * 1024  # rows per combined file
 TOP = 1 << 64
 
@@ -150,6 +156,12 @@ class Bucket:
     lo: int
     hi: int
     kind: str = "map"  # "comb": the files are combined map files (rows carry `_order`)
+    first: int = 0  # the files [first, end) hold every row of the range (end -1: all n_maps)
+    end: int = -1
+
+    @property
+    def files(self) -> range:
+        return range(self.first, self.n_maps if self.end < 0 else self.end)
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,8 @@ class Shuffled:
     bytes: int
     bits: int
     kind: str = "map"
+    # > 0: regrouped by part (`by_part`): file g holds every row of parts [g * parts_per_file, ...).
+    parts_per_file: int = 0
 
     @property
     def n_buckets(self) -> int:
@@ -172,8 +186,12 @@ class Shuffled:
         return Bucket(self.folder, self.n_maps, b * width, (b + 1) * width, self.kind)
 
     def part(self, part: int, n_parts: int) -> Bucket:
-        """The rows routed by `part_route` to one part."""
+        """The rows routed by `part_route` to one part: from its one regrouped file after `by_part`,
+        else from every file."""
         lo, hi = part_range(part, n_parts)
+        if self.parts_per_file:
+            g = part // self.parts_per_file
+            return Bucket(self.folder, self.n_maps, lo, hi, self.kind, g, g + 1)
         return Bucket(self.folder, self.n_maps, lo, hi, self.kind)
 
     def to_json(self) -> dict:
@@ -184,13 +202,15 @@ class Shuffled:
         return cls(**data)
 
 
-def collect(folder: str, stats: list[dict[str, int]], target_bytes: int | None = None) -> Shuffled:
+def collect(folder: str, stats: list[dict[str, int]], target_bytes: int | None = None, min_buckets: int = 1) -> Shuffled:
     """The result of a map phase whose task i wrote `map_file(folder, i)` and returned stats[i];
-    buckets hold about target_bytes (default DEFAULT_TARGET_BYTES) of rows."""
+    buckets hold about target_bytes (default DEFAULT_TARGET_BYTES) of rows, and there are at least
+    min_buckets of them (rows routed by part: a bucket then spans at most parts / min_buckets parts)."""
     target_bytes = target_bytes or DEFAULT_TARGET_BYTES
     rows = sum(s["rows"] for s in stats)
     nbytes = sum(s["bytes"] for s in stats)
-    return Shuffled(folder, len(stats), rows, nbytes, choose_bits(nbytes, target_bytes))
+    bits = max(choose_bits(nbytes, target_bytes), math.ceil(math.log2(max(1, min_buckets))))
+    return Shuffled(folder, len(stats), rows, nbytes, bits)
 
 
 def _scatter(map_fn: Callable[[pa.Table, int], pa.Table], in_uri: str, part_index: int, columns: list[str] | None, out_uri: str) -> dict[str, int]:
@@ -228,25 +248,102 @@ def combine_groups(map_bytes: list[int], max_bytes: int | None = None, max_maps:
     return groups
 
 
-def _combine(folder: str, first: int, end: int, out_uri: str) -> dict[str, int]:
-    """One combined file from map files [first, end): their rows with `_order`, sorted by slot."""
+def _combine(folder: str, first: int, end: int, out_uri: str, kind: str = "map") -> dict[str, int]:
+    """One combined file from files [first, end) of `kind`: their rows with `_order` (a map file's rows
+    get it here; combined files' rows keep theirs), sorted by slot."""
     done = map_file_stats(out_uri)
     if done is not None:
         return done
     tables = []
     for i in range(first, end):
-        t = storage.read_table(map_file(folder, i)).replace_schema_metadata(None)
-        order = (np.uint64(i) << np.uint64(32)) | np.arange(t.num_rows, dtype=np.uint64)
-        tables.append(t.append_column(ORDER, pa.array(order, pa.uint64())))
+        t = storage.read_table(map_file(folder, i, kind)).replace_schema_metadata(None)
+        if ORDER not in t.column_names:
+            order = (np.uint64(i) << np.uint64(32)) | np.arange(t.num_rows, dtype=np.uint64)
+            t = t.append_column(ORDER, pa.array(order, pa.uint64()))
+        tables.append(t)
     return write_map_file(pa.concat_tables(tables, promote_options="default"), out_uri)
 
 
 def combine(ctx: Any, shuffled: Shuffled, stats: list[dict[str, int]], name: str) -> Shuffled:
-    """The same shuffle read through combined files (see the module docstring); same bucket count."""
-    groups = combine_groups([s["bytes"] for s in stats])
-    args = [(shuffled.folder, a, b, map_file(shuffled.folder, g, "comb")) for g, (a, b) in enumerate(groups)]
-    ctx.map(_combine, args, desc=f"{ctx.stage_name}:{name}:combine")
-    return Shuffled(shuffled.folder, len(groups), shuffled.rows, shuffled.bytes, shuffled.bits, "comb")
+    """The same shuffle read through combined files (see the module docstring); same bucket count.
+    Levels repeat (combined files of combined files: `comb`, `comb1`, ...) while more than
+    COMBINE_MIN_MAPS files remain and a level still merges some, so neither a combine task nor a
+    reducer reads more than ~COMBINE_MAX_MAPS files, whatever the number of maps (only bytes: files
+    of COMBINE_BYTES each are not merged further)."""
+    kind, level = shuffled.kind, 0
+    while len(stats) > COMBINE_MIN_MAPS:
+        groups = combine_groups([s["bytes"] for s in stats])
+        if len(groups) == len(stats):  # every file is full already
+            break
+        out_kind = "comb" if level == 0 else f"comb{level}"
+        args = [(shuffled.folder, a, b, map_file(shuffled.folder, g, out_kind), kind) for g, (a, b) in enumerate(groups)]
+        stats = ctx.map(_combine, args, desc=f"{ctx.stage_name}:{name}:combine" + (f"-{level}" if level else ""))
+        kind, level = out_kind, level + 1
+    return Shuffled(shuffled.folder, len(stats), shuffled.rows, shuffled.bytes, shuffled.bits, kind)
+
+
+# ----------------------------------------------------------------------------- back by part
+
+# Files of a part-routed shuffle a per-part reader reads directly; more and the shuffle is regrouped.
+BY_PART_MAX_FILES = 4
+PART_FILE_BYTES = COMBINE_BYTES  # rows per regrouped file
+PART_FILE_MAX_PARTS = COMBINE_MAX_MAPS  # parts per regrouped file
+
+
+def parts_per_file(n_parts: int, nbytes: int, max_bytes: int | None = None, max_parts: int | None = None) -> int:
+    """Consecutive parts per regrouped file: about max_bytes of rows each, at most max_parts parts (a
+    function of the totals only, so the grouping is the same on every rerun)."""
+    max_bytes = PART_FILE_BYTES if max_bytes is None else max_bytes
+    max_parts = PART_FILE_MAX_PARTS if max_parts is None else max_parts
+    return max(1, min(max_parts, n_parts * max_bytes // max(1, nbytes)))
+
+
+def _regroup(source: Bucket, out_uri: str) -> dict[str, int]:
+    """One regrouped file: the rows of a range of parts from every file of the shuffle, each with its
+    position (`_order`: file << 32 | row in the range read) so readers see the original order."""
+    done = map_file_stats(out_uri)
+    if done is not None:
+        return done
+    tables = []
+    for i in source.files:
+        t = _read_range(map_file(source.folder, i, source.kind), source.lo, source.hi, None)
+        if t is None:
+            continue
+        t = t.replace_schema_metadata(None)
+        if ORDER not in t.column_names:
+            order = (np.uint64(i) << np.uint64(32)) | np.arange(t.num_rows, dtype=np.uint64)
+            t = t.append_column(ORDER, pa.array(order, pa.uint64()))
+        tables.append(t)
+    if not tables:
+        pf = storage.parquet_file(map_file(source.folder, source.first, source.kind))
+        try:
+            schema = pf.schema_arrow.remove_metadata()
+        finally:
+            pf.close()
+        if ORDER not in schema.names:
+            schema = schema.append(pa.field(ORDER, pa.uint64()))
+        tables = [schema.empty_table()]
+    return write_map_file(pa.concat_tables(tables, promote_options="default"), out_uri)
+
+
+def by_part(ctx: Any, shuffled: Shuffled, n_parts: int, name: str) -> Shuffled:
+    """A shuffle routed by `part_route` (reducer output on its way back to the parts), regrouped so
+    that each part's rows are in one file: G tasks (G = parts / parts_per_file) each read their parts'
+    range from the B reducer files, and each per-part task then reads one file. Requests: G x B + P
+    instead of P x B, and O(B) per task, never O(P). Readers see the rows in the same order as before."""
+    if shuffled.n_maps <= BY_PART_MAX_FILES or n_parts <= 1:
+        return shuffled
+    per_file = parts_per_file(n_parts, shuffled.bytes)
+    n_files = -(-n_parts // per_file)
+    folder = ctx.scratch(name)
+    args = []
+    for g in range(n_files):
+        lo = part_range(g * per_file, n_parts)[0]
+        last = min(n_parts, (g + 1) * per_file) - 1
+        hi = part_range(last, n_parts)[1] if last < n_parts - 1 else TOP
+        args.append((Bucket(shuffled.folder, shuffled.n_maps, lo, hi, shuffled.kind), map_file(folder, g, "part")))
+    ctx.map(_regroup, args, desc=f"{ctx.stage_name}:{name}")
+    return Shuffled(folder, n_files, shuffled.rows, shuffled.bytes, shuffled.bits, "part", per_file)
 
 
 def bucket_files(shuffled: Shuffled, bucket: int) -> Bucket:
@@ -268,7 +365,7 @@ def _read_range(uri: str, lo: int, hi: int, columns: list[str] | None) -> pa.Tab
         if not groups:
             return None
         want = None if columns is None else list(dict.fromkeys([*columns, ROUTE, *([ORDER] if ORDER in pf.schema_arrow.names else [])]))
-        table = pf.read_row_groups(groups, columns=want)
+        table = storage.read_row_groups(pf, groups, columns=want)
     finally:
         pf.close()
     if not exact:
@@ -286,14 +383,14 @@ def read_bucket(source: Bucket | list[str], columns: list[str] | None = None) ->
     if not isinstance(source, Bucket):
         return storage.read_tables(list(source), columns=columns)
     tables = []
-    for i in range(source.n_maps):
+    for i in source.files:
         t = _read_range(map_file(source.folder, i, source.kind), source.lo, source.hi, columns)
         if t is not None and t.num_rows:
             tables.append(t.replace_schema_metadata(None))
     if not tables:
         if not source.n_maps:
             return pa.table({})
-        pf = storage.parquet_file(map_file(source.folder, 0, source.kind))
+        pf = storage.parquet_file(map_file(source.folder, source.first, source.kind))
         try:
             schema = pf.schema_arrow
         finally:

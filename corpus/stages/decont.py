@@ -180,33 +180,41 @@ class DecontStage(GlobalStage):
             from decont.normalize import build_normalized_index
 
             normalized = build_normalized_index(benchmarks, self.config.normalized_n)
-        # Step "scan": per part. A part committed under the same key by a killed run is reused.
-        results: dict[int, dict[str, Any]] = {}
+        # Step "scan": per part. With --resume a part committed under the same key by a killed run is
+        # reused (its commit record checked); without, no part is looked for. Each part's result is
+        # folded in as it arrives: the driver keeps totals and which parts hit, not a record per part.
+        total, counts = StageStats(), new_counts()
+        hit_parts: set[int] = set()
+        n_hits = 0
+
+        def fold(i: int, result: dict[str, Any]) -> None:
+            nonlocal counts, n_hits
+            total.merge(StageStats.from_json(result["stats"]))
+            counts = merge_counts(counts, result["counts"])
+            n_hits += result["hits"]
+            if result["hits"]:
+                hit_parts.add(i)
+
         todo: list[tuple] = []
         shared = None
         for i, in_uri in enumerate(inputs):
             out_uri = part_uri(ctx.stage_uri, i)
             key = hashlib.sha256(f"{ctx.stage_key}\0{i}\0{storage.basename(in_uri)}".encode()).hexdigest()[:16]
-            record = committed(out_uri, key)
+            record = committed(out_uri, key) if ctx.resume else None
             if record is not None and "counts" in record:
-                results[i] = {"stats": record["stats"], "counts": record["counts"], "hits": record["hits"]}
+                fold(i, record)
                 continue
             if shared is None:
                 shared = ctx.share(index)  # once for the whole stage, not per task
                 shared_norm = ctx.share(normalized) if normalized is not None else None
             todo.append((i, (shared, in_uri, out_uri, hits_uri(ctx.stage_uri, i), self.config.mode, key, shared_norm)))
         sizes = ctx.part_sizes(inputs)
-        done = ctx.map(decont_part, [args for _, args in todo], num_cpus=self.resources.num_cpus, desc="decont",
-                       costs=[sizes[i] for i, _ in todo], count=lambda r: r["stats"]["in"])
-        results.update({i: r for (i, _), r in zip(todo, done)})
-        total, counts = StageStats(), new_counts()
-        for i in range(len(inputs)):
-            total.merge(StageStats.from_json(results[i]["stats"]))
-            counts = merge_counts(counts, results[i]["counts"])
+        ctx.map(decont_part, [args for _, args in todo], num_cpus=self.resources.num_cpus, desc="decont",
+                costs=[sizes[i] for i, _ in todo], count=lambda r: r["stats"]["in"], sink=lambda k, r: fold(todo[k][0], r))
+        counts = _key_ordered(counts)  # parts finish in any order: the report must not follow it
         # Step "report": hits are read back from the parts' hit files, up to the report's cap.
         if ctx.load_step("report") is None:
-            n_hits = sum(r["hits"] for r in results.values())
-            hits = _read_hits([hits_uri(ctx.stage_uri, i) for i in range(len(inputs)) if results[i]["hits"]])
+            hits = _read_hits([hits_uri(ctx.stage_uri, i) for i in sorted(hit_parts)])
             extra = {
                 "mode": self.config.mode,
                 "level": "file",
@@ -218,6 +226,13 @@ class DecontStage(GlobalStage):
             write_reports(report, ctx.reports_uri)
             ctx.save_step("report", {"hits": n_hits})
         return total
+
+
+def _key_ordered(value: Any) -> Any:
+    """Nested dicts with their keys in sorted order (the same whatever order they were summed in)."""
+    if isinstance(value, dict):
+        return {k: _key_ordered(value[k]) for k in sorted(value)}
+    return value
 
 
 REPORT_HITS = 20_000  # hits listed in decontamination.json; all of them are in OUT/decont/_hits/

@@ -40,11 +40,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
 from corpus.ops.components import both_directions, connected_components, roots
-from corpus.engine.parts import pass_through_part, part_uri, write_filtered_part
-from corpus.ops.shuffle import ROUTE, Bucket, Shuffled, collect, hash_route, map_file, part_route, read_bucket, shuffle, write_map_file
+from corpus.engine.parts import part_uri, pass_through_part, write_filtered_part
+from corpus.ops.shuffle import (
+    COMBINE_MIN_MAPS,
+    ROUTE,
+    Bucket,
+    Shuffled,
+    by_part,
+    collect,
+    combine,
+    hash_route,
+    map_file,
+    part_route,
+    read_bucket,
+    shuffle,
+    write_map_file,
+)
 from corpus.engine.stage import GlobalStage
 from corpus.stats import StageStats
-
 
 
 def _doc_ref(part: int, rows: np.ndarray) -> np.ndarray:
@@ -266,11 +279,28 @@ def _step(ctx: Any, name: str, compute: Callable[[], Any]) -> Any:
     return data
 
 
-def _reduce(ctx: Any, fn: Callable[..., dict], source: Shuffled, name: str, *extra: Any) -> dict:
-    """One task per bucket of `source`; each writes one map file of the next shuffle."""
+def _reduce(ctx: Any, fn: Callable[..., dict], source: Shuffled, name: str, *extra: Any, min_buckets: int = 1) -> dict:
+    """One task per bucket of `source`; each writes one map file of the next shuffle (at least
+    min_buckets buckets). More than COMBINE_MIN_MAPS files are read through combined files."""
     folder = ctx.scratch(name)
     stats = ctx.map(fn, [(source.bucket(b), map_file(folder, b), *extra) for b in range(source.n_buckets)], desc=f"{ctx.stage_name}:{name}")
-    return collect(folder, stats).to_json()
+    shuffled = collect(folder, stats, min_buckets=min_buckets)
+    return (combine(ctx, shuffled, stats, name) if len(stats) > COMBINE_MIN_MAPS else shuffled).to_json()
+
+
+# Parts one ids task reads the `id` column of: the bucket count of the (duplicate, survivor) rows is
+# raised so that a bucket spans at most this many parts (routes by part: a bucket is a range of parts).
+IDS_PARTS_PER_TASK = 128
+
+
+def _back_by_part(ctx: Any, reduced: dict, n_parts: int, name: str) -> dict:
+    """Reducer output routed by part, regrouped so each per-part task reads one file (not one slice of
+    every bucket file: P x B requests); the bucket files go once regrouped."""
+    source = Shuffled.from_json(reduced)
+    grouped = by_part(ctx, source, n_parts, f"{name}-by-part")
+    if grouped is not source:
+        storage.remove(source.folder, recursive=True)
+    return grouped.to_json()
 
 
 class _DedupStage(GlobalStage):
@@ -299,38 +329,45 @@ class _DedupStage(GlobalStage):
         edges = Shuffled.from_json(_step(ctx, "edges", lambda: _reduce(ctx, edges_task, keys, "edges")))
         storage.remove(keys.folder, recursive=True)
         final = connected_components(ctx, edges, "cc")
-        found = Shuffled.from_json(_step(ctx, "roots", lambda: _reduce(ctx, roots_task, final, "roots", n)))
+        # The rows the ids step reads (roots, or the survivors the keep policy chose): buckets of at most
+        # IDS_PARTS_PER_TASK parts, so no ids task reads the id column of every part.
+        per_ids_task = -(-n // IDS_PARTS_PER_TASK)
+        # Survivors are chosen in a step of their own when they depend on more than (part, row) order.
+        choose = self.config.keep == "stars" or self.survivor_filter is not None
+        found = Shuffled.from_json(_step(ctx, "roots", lambda: _reduce(ctx, roots_task, final, "roots", n, min_buckets=1 if choose else per_ids_task)))
         storage.remove(final.folder, recursive=True)  # each step's input goes once the step is recorded
-        if self.config.keep == "stars" or self.survivor_filter is not None:
-            found = self._choose(ctx, inputs, found)
+        if choose:
+            found = self._choose(ctx, inputs, found, per_ids_task)
         shared_inputs = ctx.share(inputs)
-        named = Shuffled.from_json(_step(ctx, "ids", lambda: _reduce(ctx, ids_task, found, "ids", shared_inputs)))
+        named = Shuffled.from_json(_step(ctx, "ids", lambda: _back_by_part(ctx, _reduce(ctx, ids_task, found, "ids", shared_inputs), n, "ids")))
         storage.remove(found.folder, recursive=True)
 
         def apply() -> dict:
             args = [(p, part_uri(ctx.stage_uri, i), i, named.part(i, n), self.reason) for i, p in enumerate(inputs)]
-            total = StageStats()
-            for s in ctx.map(apply_task, args, desc=f"{self.name}:apply", costs=ctx.part_sizes(inputs), count=lambda s: s["in"]):
-                total.merge(StageStats.from_json(s))
+            total = StageStats()  # each part's accounting folded in as it finishes, not held
+            ctx.map(apply_task, args, desc=f"{self.name}:apply", costs=ctx.part_sizes(inputs), count=lambda s: s["in"],
+                    sink=lambda _i, s: total.merge(StageStats.from_json(s)))
             return total.to_json()
 
         return StageStats.from_json(_step(ctx, "apply", apply))
 
-    def _choose(self, ctx: Any, inputs: list[str], found: Shuffled) -> Shuffled:
+    def _choose(self, ctx: Any, inputs: list[str], found: Shuffled, min_buckets: int) -> Shuffled:
         """Steps 4a-4c of the module docstring: the survivor of each component by the keep policy."""
         n = len(inputs)
-        members = Shuffled.from_json(_step(ctx, "members", lambda: _reduce(ctx, members_task, found, "members", n)))
+        members = Shuffled.from_json(_step(ctx, "members", lambda: _back_by_part(ctx, _reduce(ctx, members_task, found, "members", n), n, "members")))
         storage.remove(found.folder, recursive=True)
 
         def ranks() -> dict:
             folder = ctx.scratch("ranks")
             policy = (self.survivor_filter, self.config.keep == "stars")
             args = [(members.part(i, n), p, map_file(folder, i), *policy) for i, p in enumerate(inputs)]
-            return collect(folder, ctx.map(ranks_task, args, desc=f"{self.name}:ranks")).to_json()
+            stats = ctx.map(ranks_task, args, desc=f"{self.name}:ranks")
+            ranked = collect(folder, stats)  # one map file per part: choose reads them combined past COMBINE_MIN_MAPS
+            return (combine(ctx, ranked, stats, "ranks") if len(stats) > COMBINE_MIN_MAPS else ranked).to_json()
 
         ranked = Shuffled.from_json(_step(ctx, "ranks", ranks))
         storage.remove(members.folder, recursive=True)
-        chosen = Shuffled.from_json(_step(ctx, "choose", lambda: _reduce(ctx, choose_task, ranked, "choose", n)))
+        chosen = Shuffled.from_json(_step(ctx, "choose", lambda: _reduce(ctx, choose_task, ranked, "choose", n, min_buckets=min_buckets)))
         storage.remove(ranked.folder, recursive=True)
         return chosen
 

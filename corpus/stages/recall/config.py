@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from classifiers import RecallParams
+from corpus.ops.fanin import DEFAULT_FAN_IN, MAX_FAN_IN
 
 
 class SeedRule(BaseModel):
@@ -58,3 +59,5 @@ class RecallConfig(BaseModel):
     )
     fasttext: RecallParams = Field(default_factory=RecallParams, description="fastText hyper-parameters (classifiers.RecallParams)")
     github: GitHubRecallConfig = Field(GitHubRecallConfig(), description="GitHub recall of repository files the code rules would drop (off by default)")
+    fan_in: int = Field(DEFAULT_FAN_IN, ge=2, le=MAX_FAN_IN, description="files one task reads where a step needs every part "
+                        "(training sets, code-text seeds, domain counts, budget cutoffs): more parts go through a tree of merge tasks")

@@ -44,6 +44,7 @@ from corpus.stages.recall.common import (
 )
 from corpus.stages.recall.config import RecallConfig
 from corpus.stages.recall.github import mark, run_github
+from corpus.ops.fanin import fan_in_tree, groups_of, remove_tree
 from corpus.stats import StageStats
 
 log = logging.getLogger("corpus")
@@ -149,7 +150,7 @@ def read_rows(uri: str, rows: list[int], column: str) -> list[Any]:
     starts = np.cumsum([0] + sizes)
     group_of = np.searchsorted(starts, np.asarray(rows), side="right") - 1
     groups = sorted(set(group_of.tolist()))
-    col = pf.read_row_groups(groups, columns=[column]).column(column)
+    col = storage.read_row_groups(pf, groups, columns=[column]).column(column)
     offset, seen = {}, 0
     for g in groups:
         offset[g] = seen
@@ -262,13 +263,12 @@ def _pool_counts(known: np.ndarray, folds: np.ndarray, n_folds: int) -> dict[str
 
 
 def code_text_task(uris: list[str], k: int, out_uri: str) -> int:
-    """The k code-text candidates with the smallest keys over all parts (streamed, O(k) memory)."""
-    best = None
-    for uri in uris:
-        t = storage.read_table(uri) if best is None else pa.concat_tables([best, storage.read_table(uri)])
-        best = t.take(pa.array(np.lexsort((t.column("piece").to_numpy(), t.column("key").to_numpy()))[:k]))
+    """The k code-text candidates with the smallest (key, piece) over <= fan_in files (parts, or merged
+    files of a fan-in tree: a stable top-k of consecutive groups is the top-k of the whole)."""
+    t = pa.concat_tables([storage.read_table(u) for u in uris])
+    best = t.take(pa.array(np.lexsort((t.column("piece").to_numpy(), t.column("key").to_numpy()))[:k]))
     storage.write_table(out_uri, best)
-    return best.num_rows if best is not None else 0
+    return best.num_rows
 
 
 def _known(known_uri: str | None, pages: pa.Table) -> np.ndarray:
@@ -319,20 +319,15 @@ def train_task(name: str, seed_lines_uri: str, code_text_uri: str, train_uris: l
     for lab, line in zip(seeds.column("label").to_pylist(), seeds.column("line").to_pylist()):
         (other_seeds if lab == OTHER else by_label.setdefault(lab, [])).append(line)
     by_label.setdefault("code", []).extend(storage.read_table(code_text_uri).column("line").to_pylist())
-    negatives = TRAIN_SCHEMA.empty_table()
-    for uri in train_uris:
-        t = storage.read_table(uri)
-        pos = t.filter(pc.not_equal(t.column("label"), OTHER))
-        for lab, line in zip(pos.column("label").to_pylist(), pos.column("line").to_pylist()):
-            by_label.setdefault(lab, []).append(line)
-        neg = t.filter(pc.equal(t.column("label"), OTHER))
-        if fold is not None:
-            neg = neg.filter(pc.not_equal(neg.column("fold"), fold))
-        if neg.num_rows:
-            negatives = pa.concat_tables([negatives, neg])
-            keys = negatives.column("key").to_numpy()
-            order = np.lexsort((negatives.column("row").to_numpy(), negatives.column("part").to_numpy(), keys))[:n_neg]
-            negatives = negatives.take(pa.array(order))
+    # <= fan_in files: the parts' training lines, or what a fan-in tree kept of them (train_merge_task).
+    t = pa.concat_tables([storage.read_table(u) for u in train_uris], promote_options="default") if train_uris else TRAIN_SCHEMA.empty_table()
+    pos = t.filter(pc.not_equal(t.column("label"), OTHER))
+    for lab, line in zip(pos.column("label").to_pylist(), pos.column("line").to_pylist()):
+        by_label.setdefault(lab, []).append(line)
+    neg = t.filter(pc.equal(t.column("label"), OTHER))
+    if fold is not None:
+        neg = neg.filter(pc.not_equal(neg.column("fold"), fold))
+    negatives = neg.take(pa.array(_smallest_negatives(neg, n_neg), pa.int64()))
     negatives = negatives.sort_by([("part", "ascending"), ("row", "ascending")])  # page order, as the in-memory loop
     by_label[OTHER] = negatives.column("line").to_pylist() + other_seeds
     by_label = {k: v for k, v in by_label.items() if v}
@@ -347,6 +342,61 @@ def train_task(name: str, seed_lines_uri: str, code_text_uri: str, train_uris: l
         storage.upload_file(local, model_uri, move=True)
     return {"name": name, "negatives": negatives.num_rows, "info": info.to_json(), "sha256": digest,
             "bytes": storage.size(model_uri)}
+
+
+def _smallest_negatives(neg: pa.Table, n: int) -> np.ndarray:
+    """Rows of the n negatives with the smallest (key, part, row): a total order, so the n smallest of
+    the whole are among the n smallest of any consecutive group of files."""
+    if not neg.num_rows:
+        return np.empty(0, np.int64)
+    return np.lexsort((neg.column("row").to_numpy(), neg.column("part").to_numpy(), neg.column("key").to_numpy()))[:n]
+
+
+def train_merge_task(uris: list[str], folds: int, n_neg: int, out_uri: str) -> int:
+    """A fan-in level of the training lines: every positive, and each negative that is among the n_neg
+    smallest of its group for some model (each fold's, which leaves that fold out, and the one of all
+    folds): what any train_task of the iteration can select. Rows keep their order."""
+    from classifiers import OTHER
+
+    t = pa.concat_tables([storage.read_table(u) for u in uris], promote_options="default")
+    keep = np.asarray(pc.not_equal(t.column("label"), OTHER).to_numpy(zero_copy_only=False), dtype=bool)
+    negative = np.nonzero(~keep)[0]
+    neg = t.take(pa.array(negative, pa.int64()))
+    folds_of = neg.column("fold").to_numpy()
+    keep[negative[_smallest_negatives(neg, n_neg)]] = True
+    for f in range(folds if folds > 1 else 0):
+        rows = np.nonzero(folds_of != f)[0]
+        keep[negative[rows[_smallest_negatives(neg.take(pa.array(rows, pa.int64())), n_neg)]]] = True
+    out = t.filter(pa.array(keep))
+    storage.write_table(out_uri, out.cast(TRAIN_SCHEMA))
+    return out.num_rows
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:  # a local temporary file of this task, not an output location
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_KEPT = 4  # one iteration's fold models (and the final one)
+
+
+def _load_model(uri: str, digest: str):
+    """Each fold model is loaded once per worker process (cached by file identity: URI and sha256),
+    not once per part."""
+    from classifiers import RecallModel
+
+    model = _MODELS.get((uri, digest))
+    if model is None:
+        with storage.local_copy(uri) as path:
+            model = RecallModel.load(path)
+        while len(_MODELS) >= _MODELS_KEPT:
+            _MODELS.pop(next(iter(_MODELS)))
+        _MODELS[(uri, digest)] = model
+    return model
 
 
 def score_task(part: int, pages_uri: str, models: list[list[str]], labels: list[str], probs_uri: str, stats_args: dict[str, Any] | None) -> dict[str, Any]:
@@ -375,21 +425,64 @@ def _probs(uri: str, labels: list[str]) -> np.ndarray:
     return np.stack([t.column(f"p_{lab}").to_numpy() for lab in labels], axis=1) if t.num_rows else np.zeros((0, len(labels)), np.float32)
 
 
-def cut_task(probs_uris: list[str], pages_uris: list[str], labels: list[str], threshold: float, budget: dict[str, int]) -> dict[str, Any]:
-    """Global token-budget cutoffs (one task: holds the candidates of the budgeted labels only)."""
-    from classifiers.sharded import best_labels, budget_cutoff
+CANDIDATE_SCHEMA = pa.schema([("label", pa.string()), ("p", pa.float32()), ("part", pa.int64()), ("row", pa.int64()), ("tokens", pa.int64())])
 
-    cand: dict[str, list[np.ndarray]] = {lab: [] for lab in budget}
-    for part, (pu, gu) in enumerate(zip(probs_uris, pages_uris)):
+
+def _fitting(t: pa.Table, budget: dict[str, int]) -> pa.Table:
+    """Per label, the candidates that can still be inside the budget: pages ranked by probability (ties
+    by page order) while their cumulative tokens fit, and the first one always (it tells "none" from no
+    candidate). Any page after those has more tokens before it in the whole ranking than in this one,
+    so it cannot fit there either: the global cutoff only ever needs what is kept here."""
+    keep = np.zeros(t.num_rows, dtype=bool)
+    labels = np.asarray(t.column("label").to_pylist(), dtype=object)
+    p, part, row, tokens = (t.column(c).to_numpy() for c in ("p", "part", "row", "tokens"))
+    for lab, cap in budget.items():
+        idx = np.nonzero(labels == lab)[0]
+        if not len(idx):
+            continue
+        order = idx[np.lexsort((row[idx], part[idx], -p[idx].astype(np.float64)))]
+        fits = int((np.cumsum(tokens[order]) <= cap).sum())
+        keep[order[:max(1, fits)]] = True
+    return t.filter(pa.array(keep))
+
+
+def cut_candidates_task(probs_uris: list[str], pages_uris: list[str], first_part: int, labels: list[str], threshold: float,
+                        budget: dict[str, int], out_uri: str) -> int:
+    """The budget candidates of consecutive parts (from first_part on) that can still be inside it."""
+    from classifiers.sharded import best_labels
+
+    chunks = []
+    for k, (pu, gu) in enumerate(zip(probs_uris, pages_uris)):
         best, best_p = best_labels(_probs(pu, labels))
         tokens = storage.read_table(gu, columns=["tokens"]).column("tokens").to_numpy()
         for lab in budget:
             rows = np.nonzero((best == labels.index(lab)) & (best_p >= threshold))[0]
-            cand[lab].append(np.stack([best_p[rows].astype(np.float64), np.full(len(rows), part), rows, tokens[rows]], axis=1))
+            chunks.append(pa.table({"label": pa.array([lab] * len(rows), pa.string()), "p": pa.array(best_p[rows], pa.float32()),
+                                    "part": pa.array(np.full(len(rows), first_part + k), pa.int64()), "row": pa.array(rows, pa.int64()),
+                                    "tokens": pa.array(tokens[rows], pa.int64())}, schema=CANDIDATE_SCHEMA))
+    out = _fitting(pa.concat_tables(chunks) if chunks else CANDIDATE_SCHEMA.empty_table(), budget)
+    storage.write_table(out_uri, out)
+    return out.num_rows
+
+
+def cut_merge_task(uris: list[str], budget: dict[str, int], out_uri: str) -> int:
+    out = _fitting(pa.concat_tables([storage.read_table(u) for u in uris]), budget)
+    storage.write_table(out_uri, out)
+    return out.num_rows
+
+
+def cut_task(candidate_uris: list[str], budget: dict[str, int]) -> dict[str, Any]:
+    """Global token-budget cutoffs from <= fan_in candidate files (what cut_candidates_task and the
+    fan-in tree kept: every page the cutoff can land on)."""
+    from classifiers.sharded import budget_cutoff
+
+    t = pa.concat_tables([storage.read_table(u) for u in candidate_uris]) if candidate_uris else CANDIDATE_SCHEMA.empty_table()
+    labels = np.asarray(t.column("label").to_pylist(), dtype=object)
     out = {}
-    for lab, chunks in cand.items():
-        a = np.concatenate(chunks) if chunks else np.zeros((0, 4))
-        out[lab] = budget_cutoff(a[:, 0].astype(np.float32), a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64), budget[lab])
+    for lab, cap in budget.items():
+        c = t.filter(pa.array(labels == lab)) if t.num_rows else t
+        out[lab] = budget_cutoff(c.column("p").to_numpy(), c.column("part").to_numpy(), c.column("row").to_numpy(),
+                                 c.column("tokens").to_numpy(), cap)
     return out
 
 
@@ -419,12 +512,21 @@ def stats_task(part: int, pages_uri: str, probs_uri: str, labels: list[str], *, 
     return out
 
 
+def counts_merge_task(uris: list[str], positive: list[str], out_uri: str) -> int:
+    """A fan-in level of the host/prefix counts: their per-key sums (sums of sums are the same sums)."""
+    from classifiers.sharded import sum_counts
+
+    totals = sum_counts([storage.read_table(u) for u in uris], positive)
+    storage.write_table(out_uri, totals)
+    return totals.num_rows
+
+
 def reduce_task(counts_uris: list[str], positive: list[str], rule: dict[str, Any], decisions_uri: str) -> dict[str, Any]:
     """Sum the parts' host/prefix counts, apply the domain rule and write the prefix decisions
     (one task: its memory is O(hosts + prefixes), never the driver's)."""
     from classifiers.sharded import decisions, sum_counts
 
-    totals = sum_counts([storage.read_table(u) for u in counts_uris], positive)
+    totals = sum_counts([storage.read_table(u) for u in counts_uris], positive)  # <= fan_in files
     table, report = decisions(totals, positive, rule["min_share"], rule["min_domain_pages"], rule["min_prefix_share"], rule["min_prefix_pages"])
     storage.write_table(decisions_uri, table)
     return {**report, "decisions": [decisions_uri, table_digest(table)]}
@@ -634,7 +736,9 @@ class RecallStage(GlobalStage):
                             desc=f"{self.name}:code_text_more")
             code["code_text_files_parsed"] += sum(r["code_text_files_parsed"] for r in again)
             code_parts = code_parts + more
+        code_parts = fan_in_tree(ctx, code_parts, code_text_task, "code_text_tree", (k,), cfg.fan_in)
         n_code = ctx.map(code_text_task, [(code_parts, k, S("code_text.parquet"))], desc=f"{self.name}:code_text")[0]
+        remove_tree(ctx, "code_text_tree")
         counts = dict(seeds["counts"])
         counts["code"] = counts.get("code", 0) + n_code
         return {
@@ -702,6 +806,8 @@ class RecallStage(GlobalStage):
                                      desc=f"{self.name}:train_lines"))
             if all(got.get(k, 0) >= v for k, v in wanted.items()):
                 break
+        # Every part's lines reach the trainings through a fan-in tree (each task reads <= fan_in files).
+        train_parts = fan_in_tree(ctx, train_parts, train_merge_task, f"iter-{it}-train-tree", (folds, n_neg), cfg.fan_in)
         jobs = [(f"fold-{f}", S("seeds", "lines.parquet"), S("code_text.parquet"), train_parts, f if folds > 1 else None, n_neg, params,
                  S(f"iter-{it}", f"fold-{f}.bin")) for f in range(folds)]
         if last and folds > 1:
@@ -728,12 +834,19 @@ class RecallStage(GlobalStage):
         scored = ctx.map(score_task, [(i, pages[i], models, labels, I("probs", i), None if budget else stats_args[i]) for i in range(n)],
                          desc=f"{self.name}:score")
         if budget:
-            cutoffs = ctx.map(cut_task, [([I("probs", i) for i in range(n)], pages, labels, cfg.threshold, budget)], desc=f"{self.name}:cut")[0]
+            # Candidates per group of parts (two files a part), then a fan-in tree, then one cut task.
+            groups = groups_of(list(range(n)), max(1, cfg.fan_in // 2))
+            cands = [S(f"iter-{it}", "cut", f"cand-{g:05d}.parquet") for g in range(len(groups))]
+            ctx.map(cut_candidates_task, [([I("probs", i) for i in grp], [pages[i] for i in grp], grp[0], labels, cfg.threshold, budget, c)
+                                          for grp, c in zip(groups, cands)], desc=f"{self.name}:cut_candidates")
+            cands = fan_in_tree(ctx, cands, cut_merge_task, f"iter-{it}-cut-tree", (budget,), cfg.fan_in)
+            cutoffs = ctx.map(cut_task, [(cands, budget)], desc=f"{self.name}:cut")[0]
             sums = ctx.map(_stats_call, [(i, pages[i], I("probs", i), labels, {**stats_args[i], "cutoffs": cutoffs}) for i in range(n)],
                            desc=f"{self.name}:select")
         else:
             sums = scored
-        decided = ctx.map(reduce_task, [([I("counts", i) for i in range(n)], positive, rule, S(f"iter-{it}", "decisions.parquet"))],
+        counts = fan_in_tree(ctx, [I("counts", i) for i in range(n)], counts_merge_task, f"iter-{it}-counts-tree", (positive,), cfg.fan_in)
+        decided = ctx.map(reduce_task, [(counts, positive, rule, S(f"iter-{it}", "decisions.parquet"))],
                           desc=f"{self.name}:domains")[0]
         expanded = ctx.map(expand_task, [(pages[i], known[i], I("recalled", i), decided["decisions"],
                                           S(f"iter-{it + 1}", "known", part_name(i)), labels, cfg.max_prefix_depth, folds) for i in range(n)],
