@@ -13,14 +13,11 @@ from typing import Any, Iterable
 
 import yaml
 
+from corpus.layout import DATASET_CARD, DROPPED_DIR, MANIFEST, SUCCESS
 from corpus import storage
-from corpus.engine.parts import DROPPED_DIR, part_name
+from corpus.engine.parts import part_name
 
-CARD = "README.md"
-SUCCESS = "_SUCCESS.json"  # the engine's commit marker: only committed stages are listed
-DROPPED = DROPPED_DIR
 FIRST_PART = part_name(0)  # a stage with any part has this one
-MANIFEST = "manifest.json"  # the shards stage's; its totals say whether a validation split exists
 
 _BODY = """
 # coder-corpus run output
@@ -58,9 +55,9 @@ def stage_configs(out_uri: str, stages: Iterable[str]) -> list[dict[str, Any]]:
             configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{name}/part-*.parquet"}]})
         # Only a quarantine that holds parts (every part of a map stage has one, empty or not):
         # datasets resolves every config's glob, and one that matches nothing fails.
-        if storage.exists(storage.join(stage_uri, DROPPED, FIRST_PART)):
-            configs.append({"config_name": f"{name}_{DROPPED.lstrip('_')}",
-                            "data_files": [{"split": "train", "path": f"{name}/{DROPPED}/part-*.parquet"}]})
+        if storage.exists(storage.join(stage_uri, DROPPED_DIR, FIRST_PART)):
+            configs.append({"config_name": f"{name}_{DROPPED_DIR.lstrip('_')}",
+                            "data_files": [{"split": "train", "path": f"{name}/{DROPPED_DIR}/part-*.parquet"}]})
     return configs
 
 
@@ -77,6 +74,6 @@ def write_dataset_card(out_uri: str, stages: Iterable[str]) -> str | None:
     configs = stage_configs(out_uri, stages)
     if not configs:
         return None
-    uri = storage.join(out_uri, CARD)
+    uri = storage.join(out_uri, DATASET_CARD)
     storage.write_text(uri, card_text(configs, root=out_uri))
     return uri

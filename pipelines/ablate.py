@@ -27,8 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from corpus.layout import MANIFEST
 from corpus import storage
-from corpus.engine.executor import SUCCESS, Executor
+from corpus.engine.executor import Executor
+from corpus.layout import SUCCESS
 from corpus.errors import PreflightError
 from corpus.engine.stage import Stage
 from corpus.stages.holdout import HoldoutConfig, HoldoutStage
@@ -230,7 +232,7 @@ def train_and_score(cfg: AblationConfig, shards: Path, out: Path, seed: int, eva
     started = time.time()
     summary = train(shards, out, model_cfg, train_cfg, log=lambda m: log.info("train %s seed %d: %s", shards.parent.name, seed, m))
     train_s = time.time() - started
-    manifest = json.loads((shards / "manifest.json").read_text())
+    manifest = json.loads((shards / MANIFEST).read_text())
     seq = train_cfg.seq_len or manifest["seq_len"]
     started = time.time()
     scorer = Scorer.load(out / CHECKPOINT, shards, t.device)
@@ -355,7 +357,7 @@ def aggregate(seeds: list[dict[str, Any]], build: dict[str, Any], out: Path) -> 
     """One variant's entry of ablation.json: every figure as mean/std over the seeds."""
     langs = sorted({lang for s in seeds for lang in s["eval"]["by_language"]})
     benches = sorted({b for s in seeds for b in s["benchmarks"]})
-    manifest = json.loads((out / "shards" / "manifest.json").read_text())
+    manifest = json.loads((out / "shards" / MANIFEST).read_text())
     eval_loss = {**mean_std([s["eval"]["loss"] for s in seeds]),
                  "bits_per_byte": mean_std([s["eval"]["bits_per_byte"] for s in seeds]),
                  "by_language": {lang: {**mean_std([s["eval"]["by_language"][lang]["loss"] for s in seeds]),

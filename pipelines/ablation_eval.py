@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from corpus.layout import MANIFEST
 from corpus import storage
 from pipelines.contaminate import HOST_PREFIX, PROMPT_SOLUTION, Problem
 
@@ -116,7 +117,7 @@ class Scorer:
         model = Transformer(model_config_from_dict(ckpt["model_config"]))
         model.load_state_dict(ckpt["model"])
         model.to(device).eval()
-        manifest = json.loads((shards / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((shards / MANIFEST).read_text(encoding="utf-8"))
         tok = Tokenizer.from_file(str(shards / (manifest.get("tokenizer") or {}).get("path", "tokenizer.json")))
         bos = (manifest.get("special_tokens") or {}).get("bos")
         add_bos = (manifest.get("document_format") or {}).get("add_bos", True)

@@ -7,6 +7,8 @@ child and the ratio ours / reference is reported (higher is better for throughpu
 
 from __future__ import annotations
 
+from corpus.layout import DROPPED_DIR, SUCCESS
+
 import argparse
 import json
 import os
@@ -271,7 +273,7 @@ def lost_clusters(input_path: str, out_dir: str, prefer_filter_pass: bool) -> di
     stage = ExactDedupStage(ExactDedupConfig(prefer_filter_pass=prefer_filter_pass))
     ctx = RunContext(out_uri=out_dir, stage_name=stage.name, runner=InProcessRunner(), stage_key="bench")
     stage.run(ctx, [input_path])
-    dropped = pq.read_table(Path(out_dir) / stage.name / "_dropped").select(["id", "detail"]).to_pylist()
+    dropped = pq.read_table(Path(out_dir) / stage.name / DROPPED_DIR).select(["id", "detail"]).to_pylist()
     members: dict[str, list[str]] = defaultdict(list)
     for r in dropped:
         members[r["detail"].removeprefix("duplicate of ")].append(r["id"])
@@ -464,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         report["scheduler"] = bench_scheduler()
         print("bench: scale (the whole pipeline at ~1x and ~4x) ...", flush=True)
         report["scale"] = bench_scale(work)
-        if (work / "scale-1x" / "redact" / "_SUCCESS.json").exists():
+        if (work / "scale-1x" / "redact" / SUCCESS).exists():
             stages.setdefault("redact", {})["share_of_run_1x"] = redact_share(str(work / "scale-1x"))
         from pipelines.bench_scale import bench_parts_model
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
+
 import json
 import resource
 import time
@@ -40,8 +42,8 @@ def bench_redact(input_path: str) -> dict[str, Any]:
 def redact_share(run_dir: str) -> dict[str, Any]:
     """The redact stage's share of a finished pipeline run: its tasks' CPU against all tasks' CPU, and its
     wall seconds against the run's (the runner's start left out, as run.json does)."""
-    run = json.loads(Path(run_dir, "reports", "run.json").read_text())
-    done = json.loads(Path(run_dir, "redact", "_SUCCESS.json").read_text())
+    run = json.loads(Path(run_dir, REPORTS_DIR, RUN_REPORT).read_text())
+    done = json.loads(Path(run_dir, "redact", SUCCESS).read_text())
     return {"run": str(run_dir), "text_mb": run.get("text_mb"),
             "redact_task_cpu_seconds": done.get("task_cpu_seconds"), "run_task_cpu_seconds": run.get("task_cpu_seconds"),
             "cpu_share": round(done["task_cpu_seconds"] / run["task_cpu_seconds"], 4) if run.get("task_cpu_seconds") else None,

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
 from corpus import storage
 
 # Real code every `make setup` installs (pinned versions, so the input is fixed): ~1x is ~90 MB of
@@ -91,7 +92,7 @@ def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"corpus run failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    run = storage.read_json(str(out / "reports" / "run.json"))
+    run = storage.read_json(str(out / REPORTS_DIR / RUN_REPORT))
     stages = {}
     for success in sorted(out.glob("*/_SUCCESS.json")):
         done = storage.read_json(str(success))
@@ -224,7 +225,7 @@ def bench_parts_model(work: Path, parts: tuple[int, ...] = (10, 1000), max_mb: f
         ingest.update({"part_bytes": max(1, nbytes // n), "min_parts": n, "units_per_part": 1_000_000})
         print(f"bench: parts model, {nbytes / 1e6:.1f} MB in ~{n} parts", flush=True)
         run = run_pipeline(cfg, work / f"parts-{n}", num_cpus)
-        ingest_parts = len(storage.read_json(str(work / f"parts-{n}" / "ingest" / "_SUCCESS.json"))["parts"])
+        ingest_parts = len(storage.read_json(str(work / f"parts-{n}" / "ingest" / SUCCESS))["parts"])
         steps = _step_table(run)
         runs[str(n)] = {"ingest_parts": ingest_parts, "wall_seconds": run.get("wall_seconds"), "runner_start_seconds": run.get("runner_start_seconds"),
                         "task_cpu_seconds": run.get("task_cpu_seconds"), "driver_peak_rss_mb": run.get("driver_peak_rss_mb"),

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from corpus.layout import LOGS_DIR, MANIFEST, REPORTS_DIR, RUN_LOG, RUN_REPORT
 from corpus import storage
 from corpus.engine import fatal
 from corpus.engine.executor import Executor, write_stats_report
@@ -46,9 +47,9 @@ def _setup_file_logging(out_uri: str) -> Path:
     if storage.is_remote(out_uri):
         import tempfile
 
-        log_path = Path(tempfile.mkdtemp(prefix="corpus-log-")) / "run.log"
+        log_path = Path(tempfile.mkdtemp(prefix="corpus-log-")) / RUN_LOG
     else:
-        log_path = Path(out_uri) / "logs" / "run.log"
+        log_path = Path(out_uri) / LOGS_DIR / RUN_LOG
         log_path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -58,7 +59,7 @@ def _setup_file_logging(out_uri: str) -> Path:
 
 def _upload_log(log_path: Path, out_uri: str) -> None:
     if storage.is_remote(out_uri) and log_path.exists():
-        storage.upload_file(log_path, storage.join(out_uri, "logs", "run.log"))
+        storage.upload_file(log_path, storage.join(out_uri, LOGS_DIR, RUN_LOG))
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -155,7 +156,7 @@ def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: 
     ingest = results.get("ingest")
     text_mb = ingest.kept_bytes / 1e6 if ingest is not None else 0.0
     wall_s = max(0.0, wall_s - runner_start_s)
-    storage.write_json(storage.join(out_uri, "reports", "run.json"), {
+    storage.write_json(storage.join(out_uri, REPORTS_DIR, RUN_REPORT), {
         "wall_seconds": round(wall_s, 2),
         "runner_start_seconds": round(runner_start_s, 2),
         # The stages this run computed: the rates below are end to end only when that is all of them.
@@ -190,7 +191,7 @@ def print_summary(out_dir: str, results: dict, stats_path: str, ran: list[str]) 
         top = ", ".join(f"{r}={n}" for r, n in s.dropped.most_common(4))
         mark = "" if name in ran else " (finished earlier)"
         print(f"  {name:<14} in {s.in_records:>7}  kept {s.kept:>7}  out {s.out_records:>7}  dropped {sum(s.dropped.values()):>6}  {top}{mark}")
-    manifest = storage.join(out_dir, "shards", "manifest.json")
+    manifest = storage.join(out_dir, "shards", MANIFEST)
     if "shards" in ran and storage.exists(manifest):
         m = storage.read_json(manifest)
         print(f"  tokens written: {m['totals']['tokens']} in {len(m['shards'])} shards ({manifest})")
@@ -200,7 +201,7 @@ def print_summary(out_dir: str, results: dict, stats_path: str, ran: list[str]) 
         for warning in m.get("warnings", []):
             print(f"  WARNING {warning}", file=sys.stderr)
     print(f"  stats: {stats_path}")
-    reports = storage.join(out_dir, "reports")
+    reports = storage.join(out_dir, REPORTS_DIR)
     for stage, extra in (("decont", "decontamination.md"), ("decont", "decontamination.html"), ("recall", "recall.json")):
         if stage in ran and storage.exists(storage.join(reports, extra)):
             print(f"  report: {storage.join(reports, extra)}")

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from corpus.layout import REPORTS_DIR, SCRATCH_DIR, STEPS_DIR
 from corpus import storage
 from corpus.engine.runner import InProcessRunner, Runner, Shared, largest_first
-
-STEPS_DIR = "_steps"
 
 
 @dataclass
@@ -37,11 +36,11 @@ class RunContext:
     @property
     def scratch_uri(self) -> str:
         """Scratch data of this stage (`OUT/_tmp/<stage>`), deleted once the stage commits."""
-        return storage.join(self.out_uri, "_tmp", self.stage_name)
+        return storage.join(self.out_uri, SCRATCH_DIR, self.stage_name)
 
     @property
     def reports_uri(self) -> str:
-        return storage.join(self.out_uri, "reports")
+        return storage.join(self.out_uri, REPORTS_DIR)
 
     def scratch(self, *names: str) -> str:
         return storage.join(self.scratch_uri, *names)

@@ -17,8 +17,9 @@ import time
 from array import array
 from typing import Any, Callable, Sequence
 
+from corpus.layout import DROPPED_DIR, REPORTS_DIR, SCRATCH_DIR, STATS_REPORT, STEPS_DIR, SUCCESS
 from corpus import storage
-from corpus.engine.context import STEPS_DIR, RunContext
+from corpus.engine.context import RunContext
 from corpus.errors import PreflightError
 from corpus.hfcard import write_dataset_card
 from corpus.engine.parts import PART_PREFIX, commit_part, committed, dropped_uri, part_name
@@ -32,7 +33,6 @@ __all__ = ["Executor", "PreflightError", "write_stats_report"]
 
 log = logging.getLogger("corpus")
 
-SUCCESS = "_SUCCESS.json"
 WRITE_BATCH_ROWS = 1024
 # A source task writes what it holds once it reaches either bound, so its memory stays ~2x this
 # whatever the file sizes (1,024 files of 1 MB would otherwise sit in memory at once).
@@ -249,7 +249,7 @@ class Executor:
             results[stage.name] = stats
             self.ran.append(stage.name)
             upstream_fp, inputs, input_sizes = key, parts, list(sizes)
-        storage.remove(storage.join(self.out_uri, "_tmp"), recursive=True)
+        storage.remove(storage.join(self.out_uri, SCRATCH_DIR), recursive=True)
         return results
 
     def _compute(self, stage: Stage, ctx: RunContext, units: list[Any], inputs: list[str],
@@ -359,7 +359,7 @@ def records_in(record: dict[str, Any]) -> int:
 
 def _remove_stale(stage_uri: str, n_parts: int) -> None:
     """Parts left by an earlier run that had more of them, and temporaries of killed local writers."""
-    for folder in (stage_uri, storage.join(stage_uri, "_dropped")):
+    for folder in (stage_uri, storage.join(stage_uri, DROPPED_DIR)):
         for name in storage.listdir(folder):
             stale_tmp = name.startswith(".") and ".tmp-" in name
             index = name.removeprefix("_").removeprefix("part-").split(".")[0]
@@ -383,7 +383,7 @@ def write_stats_report(out_dir: str, results: dict[str, StageStats]) -> str:
     """OUT/reports/stats.json: {"stages": {NAME: {"in", "kept", "dropped", "out", "bytes"}}}."""
     for name, stats in results.items():
         stats.check(name)
-    uri = storage.join(storage.normalize(out_dir), "reports", "stats.json")
+    uri = storage.join(storage.normalize(out_dir), REPORTS_DIR, STATS_REPORT)
     # `order`: the run order (the JSON keys are sorted), what the run report lays its funnel out by.
     storage.write_json(uri, {"stages": {name: s.to_json() for name, s in results.items()}, "order": list(results)})
     return uri

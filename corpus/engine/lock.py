@@ -20,10 +20,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from corpus.layout import RUN_LOCK
 from corpus import storage
 from corpus.errors import PreflightError
 
-LOCK_NAME = "_RUN_LOCK.json"
 SETTLE_S = 0.3
 
 log = logging.getLogger("corpus")
@@ -58,7 +58,7 @@ class RunLock:
 
     @property
     def uri(self) -> str:
-        return storage.join(self.out_uri, LOCK_NAME)
+        return storage.join(self.out_uri, RUN_LOCK)
 
     def record(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "host": self.host, "pid": self.pid, "started": self.started}

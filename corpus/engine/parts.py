@@ -14,12 +14,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from corpus.layout import DROPPED_DIR
 from corpus import storage
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, drop_rows, table_bytes
 from corpus.stats import StageStats
 
 PART_PREFIX = "part-"
-DROPPED_DIR = "_dropped"
 
 
 def part_name(index: int) -> str:

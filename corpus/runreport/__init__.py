@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from corpus.layout import HTML_REPORT, REPORTS_DIR
 from corpus import storage
 
 __all__ = ["write_run_report"]
@@ -21,6 +22,6 @@ def write_run_report(out_uri: str) -> dict[str, Any]:
     out_uri = storage.normalize(out_uri)
     summary = build_summary(out_uri)
     summary_uri = write_summary(out_uri, summary)
-    html_uri = storage.join(out_uri, "reports", "index.html")
+    html_uri = storage.join(out_uri, REPORTS_DIR, HTML_REPORT)
     storage.write_text(html_uri, render_report(summary))
     return {"summary": summary_uri, "html": html_uri, "seconds": round(time.perf_counter() - started, 3)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from corpus.layout import REPORTS_DIR, STATS_REPORT
 from corpus import storage
 
 
@@ -20,7 +21,7 @@ def report_command(args: argparse.Namespace) -> int:
     from corpus.runreport import write_run_report
 
     out = storage.normalize(args.output)
-    if not storage.exists(storage.join(out, "reports", "stats.json")):
+    if not storage.exists(storage.join(out, REPORTS_DIR, STATS_REPORT)):
         print(f"corpus report: {out} has no reports/stats.json (not a finished run)", file=sys.stderr)
         return 2
     written = write_run_report(out)

@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from corpus.layout import DROPPED_DIR, MANIFEST, REPORTS_DIR, RUN_REPORT, STATS_REPORT, SUCCESS, SUMMARY_REPORT
 from corpus import storage
 from corpus.layout import STAGE_ORDER
-from corpus.engine.parts import DROPPED_DIR
 
 FORMAT = "coder-corpus-report/1"
-SUCCESS = "_SUCCESS.json"  # written by corpus.engine.executor; named here so the report needs no engine import
+
 # Run order of the default graph: used only for an output whose stats.json predates its `order` key.
 # From this stage on, a row is a repository sample (its files concatenated), not a file.
 REPO_SAMPLES = "repo_samples"
@@ -40,8 +40,8 @@ def build_summary(out_uri: str) -> dict[str, Any]:
     """The report's figures for the run in `out_uri` (local folder or object-store URI)."""
     started = time.perf_counter()
     out_uri = storage.normalize(out_uri)
-    reports = storage.join(out_uri, "reports")
-    stats = _read_json(storage.join(reports, "stats.json")) or {"stages": {}}
+    reports = storage.join(out_uri, REPORTS_DIR)
+    stats = _read_json(storage.join(reports, STATS_REPORT)) or {"stages": {}}
     order = stats.get("order") or [n for n in STAGE_ORDER if n in stats["stages"]] + sorted(
         set(stats["stages"]) - set(STAGE_ORDER))
     names = [name for name in order if name in stats["stages"]]
@@ -51,11 +51,11 @@ def build_summary(out_uri: str) -> dict[str, Any]:
     parts = {name: [storage.join(out_uri, name, p) for p in done[name].get("parts", []) if p.endswith(".parquet")] for name in names}
     stages = [_stage_row(name, stats["stages"][name], done[name]) for name in names]
     doc_stages = [name for name in names if parts[name] and _has_columns(parts[name][0], ("language", "size"))]
-    manifest = _read_json(storage.join(out_uri, "shards", "manifest.json"))
+    manifest = _read_json(storage.join(out_uri, "shards", MANIFEST))
     summary: dict[str, Any] = {
         "format": FORMAT,
         "output": out_uri,
-        "run": _read_json(storage.join(reports, "run.json")) or {},
+        "run": _read_json(storage.join(reports, RUN_REPORT)) or {},
         "stages": stages,
         "languages": _languages(parts, doc_stages, manifest),
         "inputs": _inputs(parts, doc_stages),
@@ -342,7 +342,7 @@ def _shards(out_uri: str, manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_summary(out_uri: str, summary: dict[str, Any]) -> str:
-    uri = storage.join(storage.normalize(out_uri), "reports", "summary.json")
+    uri = storage.join(storage.normalize(out_uri), REPORTS_DIR, SUMMARY_REPORT)
     storage.write_json(uri, summary)
     return uri
 

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from corpus.layout import MANIFEST
 from corpus import storage
 from corpus.errors import EmptyOutputError, PreflightError
 from corpus.engine.parts import dropped_uri, part_name
@@ -478,7 +479,7 @@ def write_manifest(summary_uris: list[str], tok_uri: str, sha: str, stage_uri: s
     manifest = assemble_manifest(
         summaries, tok, sha, seed=seed, encode_config=_encode_config(cfg), config=_shard_config(cfg), plan=MixturePlan(**plan_data),
         eval_unit="repository or web host" + (" (one forced: the draw held out none)" if forced else ""), extra=extra)
-    storage.write_json(storage.join(stage_uri, "manifest.json"), manifest)
+    storage.write_json(storage.join(stage_uri, MANIFEST), manifest)
     report = {k: manifest[k] for k in ("mixture", "fim_examples", "warnings", "totals", "pack_ranges", "encoder")}
     storage.write_json(storage.join(reports_uri, "shards.json"), report)
     return {"warnings": manifest["warnings"], "rows": manifest["totals"]["rows"]}

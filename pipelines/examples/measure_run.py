@@ -22,6 +22,8 @@ Reads OUT/shards/manifest.json and the shards it lists, OUT/reports/stats.json, 
 
 from __future__ import annotations
 
+from corpus.layout import DROPPED_DIR, MANIFEST, REPORTS_DIR, STATS_REPORT, SUCCESS
+
 import argparse
 import json
 import os
@@ -36,13 +38,13 @@ import pyarrow.parquet as pq
 
 
 def stage_parts(out: Path, stage: str) -> list[Path]:
-    success = json.loads((out / stage / "_SUCCESS.json").read_text())
+    success = json.loads((out / stage / SUCCESS).read_text())
     return [out / stage / p for p in success["parts"]]
 
 
 def dropped_rows(out: Path, stage: str) -> list[dict]:
     rows: list[dict] = []
-    for p in sorted((out / stage / "_dropped").glob("part-*.parquet")):
+    for p in sorted((out / stage / DROPPED_DIR).glob("part-*.parquet")):
         rows.extend(pq.read_table(p).to_pylist())
     return rows
 
@@ -120,8 +122,8 @@ def negative_check(python: str) -> dict:
 
 
 def measure(out: Path, with_negative: bool = False) -> dict:
-    manifest = json.loads((out / "shards" / "manifest.json").read_text())
-    stats = json.loads((out / "reports" / "stats.json").read_text())
+    manifest = json.loads((out / "shards" / MANIFEST).read_text())
+    stats = json.loads((out / REPORTS_DIR / STATS_REPORT).read_text())
 
     filt = read_rows(stage_parts(out, "filter"), ["id", "source", "domain", "repo", "path", "language", "text"])
     domain_of = {r["source"]: r["domain"] for r in filt if r["repo"] is not None}

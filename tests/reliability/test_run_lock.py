@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from corpus import storage
-from corpus.engine.lock import LOCK_NAME, LockHeld, acquire
+from corpus.engine.lock import LockHeld, acquire
+from corpus.layout import RUN_LOCK as LOCK_NAME
 
 
 def _dead_pid() -> int:
