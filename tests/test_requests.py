@@ -11,7 +11,8 @@ import pyarrow as pa
 from corpus import storage
 from corpus.engine.executor import Executor
 from corpus.engine.runner import InProcessRunner
-from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
+from corpus.stages.ingest import IngestConfig, IngestStage
+from corpus.ingest.kinds import make_input
 from corpus.stages.langid import LangIdStage
 
 
@@ -61,7 +62,7 @@ def test_success_json_holds_requests_by_step(tmp_path) -> None:
         repo = tmp_path / "repos" / f"r{r}"
         repo.mkdir(parents=True)
         (repo / "m.py").write_text(f"def f{r}(x):\n    return x\n" * 20)
-    inputs = [InputSpec(name="github", kind="repos", paths=[str(tmp_path / "repos")], each_subdir=True)]
+    inputs = [make_input(name="github", kind="repos", paths=[str(tmp_path / "repos")], each_subdir=True)]
     out = str(tmp_path / "out")
     Executor(out, seed=1).run([IngestStage(IngestConfig(inputs=inputs, units_per_part=1, min_parts=1)), LangIdStage()])
     done = storage.read_json(storage.join(out, "langid", "_SUCCESS.json"))
@@ -202,7 +203,7 @@ def test_a_map_stage_takes_part_sizes_from_success_json_not_a_listing(tmp_path, 
         repo = tmp_path / "repos" / f"r{r}"
         repo.mkdir(parents=True)
         (repo / "m.py").write_text(f"def f{r}(x):\n    return x\n" * (10 + 10 * r))
-    inputs = [InputSpec(name="github", kind="repos", paths=[str(tmp_path / "repos")], each_subdir=True)]
+    inputs = [make_input(name="github", kind="repos", paths=[str(tmp_path / "repos")], each_subdir=True)]
     out = str(tmp_path / "out")
 
     def no_listing(uris):
