@@ -36,16 +36,18 @@ def groups_of(items: list[Any], size: int) -> list[list[Any]]:
 
 
 def fan_in_tree(ctx: Any, uris: list[str], merge: Callable[..., Any], name: str, extra: tuple = (),
-                fan_in: int = DEFAULT_FAN_IN) -> list[str]:
-    """Merge `uris` level by level until at most `fan_in` files remain; returns those (the input itself
-    when it is already that short). merge(group, *extra, out_uri) writes one file from <= fan_in files
-    of the same kind as its inputs, so the same merge serves every level."""
+                fan_in: int = DEFAULT_FAN_IN, limit: int | None = None) -> list[str]:
+    """Merge `uris` level by level until at most `limit` (default: `fan_in`) files remain; returns those
+    (the input itself when it is already that short). merge(group, *extra, out_uri) writes one file from
+    <= fan_in files of the same kind as its inputs, so the same merge serves every level; a merge that
+    skips an output already written makes a killed step resume where it was."""
     fan_in = max(2, fan_in)
+    limit = max(1, fan_in if limit is None else limit)
     level = 0
-    while len(uris) > fan_in:
+    while len(uris) > limit:
         groups = groups_of(uris, fan_in)
-        outs = [ctx.scratch(name, f"level-{level}", f"merge-{g:05d}.parquet") for g in range(len(groups))]
-        ctx.map(merge, [(group, *extra, out) for group, out in zip(groups, outs)], desc=f"{ctx.stage_name}:{name}:merge")
+        outs = [ctx.scratch(name, f"level-{level}", f"merge-{g:05d}") for g in range(len(groups))]
+        ctx.map(merge, [(group, *extra, out) for group, out in zip(groups, outs)], desc=f"{ctx.stage_name}:{name}")
         uris, level = outs, level + 1
     return uris
 

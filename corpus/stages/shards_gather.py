@@ -1,6 +1,6 @@
-"""Bounded fan-in for the shards stage: every task reads at most `fan_in` files, whatever the part count.
-
-Two shapes:
+"""Bounded fan-in for the shards stage's pack ranges: every task reads at most `fan_in` files, whatever
+the part count (small files such as tokenizer samples and per-task summaries go through
+corpus.ops.fanin.fan_in_tree).
 
 - `RangeGather`: the mix tasks write one map file per part (corpus.ops.shuffle's format, routed by pack
   bucket), so a pack task reading its bucket straight from every map file would make parts x buckets
@@ -9,8 +9,6 @@ Two shapes:
   level), so a gathered file stays about a map file's size and each level moves the data once. A pack
   task then reads its bucket from at most `fan_in` files of the last level. Levels: ceil(log_fanin(parts))
   - 1; tasks per level: <= parts; requests per task: <= fan_in reads + 1 write.
-- `fan_in_tree`: small files (tokenizer samples, per-task summaries) merged `fan_in` at a time by tasks,
-  level after level, until at most `limit` remain; the driver only ever holds file names.
 
 Rows keep part order through every level (files are read in part order), so a pack task sees its rows in
 the same order as if it had read every part's file itself.
@@ -19,9 +17,7 @@ the same order as if it had read every part's file itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -142,17 +138,3 @@ def gather_task(source: Bucket, out_uri: str, n_buckets: int) -> int:
         return done["rows"]
     table = read_bucket(source)
     return write_map_file(with_routes(table, n_buckets), out_uri)["rows"]
-
-
-def fan_in_tree(ctx: Any, uris: list[str], merge: Callable[[list[str], str], Any], folder: str, fan_in: int,
-                limit: int = 1, desc: str = "") -> list[str]:
-    """Merge files `fan_in` at a time (merge(inputs, output) in a task), level after level, until at most
-    `limit` remain; returns them in order. merge must keep the inputs' order and skip a finished output."""
-    level = 0
-    while len(uris) > max(1, limit):
-        level += 1
-        groups = [uris[i : i + fan_in] for i in range(0, len(uris), fan_in)]
-        outs = [storage.join(folder, f"L{level}", f"{g:05d}") for g in range(len(groups))]
-        ctx.map(merge, list(zip(groups, outs)), desc=desc)
-        uris = outs
-    return uris
