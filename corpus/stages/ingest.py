@@ -24,6 +24,7 @@ from corpus.ingest.stack_parquet import read_stack_parquet
 from corpus.ingest.walk import walk
 from corpus.ingest.web import HtmlExtractor, read_warc
 from corpus.io import expand_remote_glob, is_remote, uri_exists
+from corpus.per_item import describe, is_environment_error
 from corpus.records import Doc, Drop
 from corpus.stage import SourceStage
 
@@ -314,37 +315,57 @@ class IngestStage(SourceStage):
         extractor = HtmlExtractor(timeout_s=self.config.extract_timeout_s)
         limits = self.limits()
         for unit in units:
-            spec = self.config.inputs[unit.input_index]
-            common = {"source": spec.name, "domain": spec.domain}
-            limit = self.config.max_file_bytes
-            if unit.kind == "refused":
-                shown = printable_path(unit.uri)
-                shown = shown if not path_too_long(shown) else shown[:200] + "..."
-                yield Drop(unit.reason or "unreadable", shown, spec.name, unit.repo, 0, f"{shown}: {REFUSED.get(unit.reason or '', unit.reason)}")
-            elif unit.kind == "local_repo":
-                yield from walk_local_repo(Path(unit.uri), repo=unit.repo, max_bytes=limit, limits=limits, **common)
-            elif unit.kind == "git":
-                # Clones go to the worker's own disk (OUT may be an object store); removed after reading.
-                with tempfile.TemporaryDirectory(prefix="corpus-clone-") as tmp:
-                    yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=Path(tmp), limits=limits, **common)
-            elif unit.kind == "tarball":
-                yield from read_tarball(unit.uri, repo=unit.repo, max_bytes=limit, limits=limits, **common)
-            elif unit.kind == "python_dist":
-                yield from read_python_distribution(unit.uri, max_bytes=limit, **common)
-            elif unit.kind in ("warc", "wet"):
-                yield from read_warc(unit.uri, extractor=extractor, **common)
-            elif unit.kind == "stack_parquet":
-                yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
-            elif unit.kind == "github":
-                # The token is read from the worker's environment, never shipped in task arguments. Archives
-                # from an archive host (archive_url) need none: workers without the variable still download.
-                client = (gh.GitHubClient(spec.api_url, os.environ.get(spec.token_env), **self.github_client_kwargs) if spec.archive_url
-                          else gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs))
-                repos_uri, _, group = unit.uri.rpartition("#")
-                yield from gh.read_repos(client, repos_uri, int(group), max_bytes=limit, limits=limits, licenses=spec.licenses,
-                                         archive_url=spec.archive_url, **common)
-            else:  # pragma: no cover - plan() only makes the kinds above
-                raise ValueError(f"unknown unit kind {unit.kind}")
+            items = self._read_unit(unit, extractor, limits)
+            # A GitHub unit (a row group of repositories) handles its own errors: an API failure must fail
+            # the task (and be retried), not drop 32 repositories.
+            yield from items if unit.kind == "github" else _contained(items, unit, self.config.inputs[unit.input_index].name)
+
+    def _read_unit(self, unit: Unit, extractor: HtmlExtractor, limits: Limits) -> Iterator[Doc | Drop]:
+        spec = self.config.inputs[unit.input_index]
+        common = {"source": spec.name, "domain": spec.domain}
+        limit = self.config.max_file_bytes
+        if unit.kind == "refused":
+            shown = printable_path(unit.uri)
+            shown = shown if not path_too_long(shown) else shown[:200] + "..."
+            yield Drop(unit.reason or "unreadable", shown, spec.name, unit.repo, 0, f"{shown}: {REFUSED.get(unit.reason or '', unit.reason)}")
+        elif unit.kind == "local_repo":
+            yield from walk_local_repo(Path(unit.uri), repo=unit.repo, max_bytes=limit, limits=limits, **common)
+        elif unit.kind == "git":
+            # Clones go to the worker's own disk (OUT may be an object store); removed after reading.
+            with tempfile.TemporaryDirectory(prefix="corpus-clone-") as tmp:
+                yield from clone_git_repo(unit.uri, repo=unit.repo, max_bytes=limit, tmp_dir=Path(tmp), limits=limits, **common)
+        elif unit.kind == "tarball":
+            yield from read_tarball(unit.uri, repo=unit.repo, max_bytes=limit, limits=limits, **common)
+        elif unit.kind == "python_dist":
+            yield from read_python_distribution(unit.uri, max_bytes=limit, **common)
+        elif unit.kind in ("warc", "wet"):
+            yield from read_warc(unit.uri, extractor=extractor, **common)
+        elif unit.kind == "stack_parquet":
+            yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
+        elif unit.kind == "github":
+            # The token is read from the worker's environment, never shipped in task arguments. Archives
+            # from an archive host (archive_url) need none: workers without the variable still download.
+            client = (gh.GitHubClient(spec.api_url, os.environ.get(spec.token_env), **self.github_client_kwargs) if spec.archive_url
+                      else gh.client_from_env(spec.api_url, spec.token_env, **self.github_client_kwargs))
+            repos_uri, _, group = unit.uri.rpartition("#")
+            yield from gh.read_repos(client, repos_uri, int(group), max_bytes=limit, limits=limits, licenses=spec.licenses,
+                                     archive_url=spec.archive_url, **common)
+        else:  # pragma: no cover - plan() only makes the kinds above
+            raise ValueError(f"unknown unit kind {unit.kind}")
+
+
+def _contained(items: Iterator[Doc | Drop], unit: Unit, source: str) -> Iterator[Doc | Drop]:
+    """A unit's records; an exception a reader did not turn into a drop itself (a decoder or parser
+    raising on hostile bytes) ends that unit with one `read_error` drop naming it and the cause, and
+    the task goes on with the next unit. What was read before is kept. Failures of the machine (disk
+    full, out of memory) still fail the task (corpus.per_item)."""
+    try:
+        yield from items
+    except Exception as exc:
+        if is_environment_error(exc) or isinstance(exc, PreflightError):
+            raise
+        shown = printable_path(unit.uri)[:300]
+        yield Drop("read_error", shown, source, unit.repo, 0, f"{shown}: reading stopped: {describe(exc)}")
 
 
 REFUSED = {
