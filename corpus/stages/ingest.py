@@ -69,6 +69,8 @@ class IngestConfig(BaseModel):
     max_compression_ratio: float = Field(100.0, gt=1, description="expanded/compressed bytes past 64 MB above which an archive is cut (archive_limit)")
     max_repo_files: int = Field(500_000, gt=0, description="a repository with more files is cut there (repo_limit)")
     max_repo_bytes: int = Field(4_000_000_000, gt=0, description="a repository with more bytes of files is cut there (repo_limit)")
+    max_parquet_row_group_bytes: int = Field(512 << 20, gt=0, description="kind=stack_parquet: a row group whose columns expand "
+                                             "past this many bytes (footer sizes) is not read; each of its rows is a too_large drop")
     extract_timeout_s: float = Field(10.0, gt=0, description="HTML-to-text time per page before the page is dropped as timeout")
     part_bytes: int = Field(64_000_000, gt=0, description="a part closes once its units hold this many input bytes "
                             "(where a unit's size is known when planning: local files, installed distributions)")
@@ -341,7 +343,7 @@ class IngestStage(SourceStage):
         elif unit.kind in ("warc", "wet"):
             yield from read_warc(unit.uri, extractor=extractor, **common)
         elif unit.kind == "stack_parquet":
-            yield from read_stack_parquet(unit.uri, max_bytes=limit, **common)
+            yield from read_stack_parquet(unit.uri, max_bytes=limit, max_row_group_bytes=self.config.max_parquet_row_group_bytes, **common)
         elif unit.kind == "github":
             # The token is read from the worker's environment, never shipped in task arguments. Archives
             # from an archive host (archive_url) need none: workers without the variable still download.
