@@ -119,8 +119,12 @@ def _task_cpu(before: dict[str, float], after: dict[str, float]) -> dict[str, An
 class Executor:
     """Runs stages in order through a runner. The first stage must be a SourceStage."""
 
-    def __init__(self, out_dir: str, seed: int = 1234, resume: bool = False, runner: Runner | None = None) -> None:
+    def __init__(self, out_dir: str, seed: int = 1234, resume: bool = False, runner: Runner | None = None,
+                 guard: Callable[[], None] | None = None) -> None:
         self.out_uri = storage.normalize(out_dir)
+        # Called before a stage starts writing and before it commits; raises to stop the run (the run
+        # lock's `verify`: a run whose lock was taken over must not write on).
+        self.guard = guard or (lambda: None)
         self.seed = seed
         self.resume = resume
         self.runner = runner or InProcessRunner()
@@ -170,6 +174,7 @@ class Executor:
                 results[stage.name] = StageStats.from_json(done["stats"])
                 upstream_fp, inputs = key, [storage.join(stage_uri, p) for p in done["parts"]]
                 continue
+            self.guard()
             self._prepare(stage, ctx, key)
             started, cpu_started = time.time(), time.process_time()
             tasks_cpu_before = dict(getattr(self.runner, "cpu_seconds", {}))
@@ -200,6 +205,7 @@ class Executor:
                 )
             runner_start = getattr(self.runner, "start_seconds", 0.0) - runner_start_before
             seconds = time.time() - started - runner_start
+            self.guard()
             storage.write_json(
                 success,
                 {

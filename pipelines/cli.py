@@ -84,7 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
         if run_lock is not None:
             run_lock.release()
         return fatal.report(exc, log_path)
-    executor = Executor(out_dir, seed=cfg.seed, resume=args.resume, runner=runner)
+    executor = Executor(out_dir, seed=cfg.seed, resume=args.resume, runner=runner, guard=run_lock.verify)
     started, cpu_started = time.time(), time.process_time()
     try:
         results = executor.run(stages, only)
