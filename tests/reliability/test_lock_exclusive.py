@@ -57,7 +57,7 @@ def test_concurrent_local_acquirers_one_wins(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def slow_s3(s3_server, monkeypatch):  # noqa: ANN201
+def slow_s3(s3_server, monkeypatch):
     """The S3 output prefix and a function that restarts the slow PUTs: the k-th PUT after it waits
     k x 0.35 s, longer than the 0.3 s a read-back lock waits, the way a loaded store answers."""
     for key, value in s3_server.env().items():
@@ -81,7 +81,7 @@ def slow_s3(s3_server, monkeypatch):  # noqa: ANN201
     storage.configure(None)
 
 
-def test_concurrent_s3_acquirers_one_wins(slow_s3) -> None:  # noqa: ANN001
+def test_concurrent_s3_acquirers_one_wins(slow_s3) -> None:
     base, restart = slow_s3
     counts = []
     for trial in range(4):
