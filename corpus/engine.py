@@ -19,7 +19,7 @@ from corpus import storage
 from corpus.context import STEPS_DIR, RunContext
 from corpus.errors import PreflightError
 from corpus.hfcard import write_dataset_card
-from corpus.parts import commit_part, committed, dropped_uri, list_parts, part_name
+from corpus.parts import DROPPED_DIR, commit_part, committed, dropped_uri, list_parts, part_name
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
 from corpus.runner import InProcessRunner, Runner, largest_first
 from corpus.stage import GlobalStage, MapStage, SourceStage, Stage
@@ -170,10 +170,16 @@ class Executor:
                 upstream_fp, inputs = done["key"], [storage.join(stage_uri, p) for p in done["parts"]]
                 continue
             if self.resume and done is not None and done.get("key") == key:
-                log.info("stage %s: finished earlier with the same inputs and config, skipped", stage.name)
-                results[stage.name] = StageStats.from_json(done["stats"])
-                upstream_fp, inputs = key, [storage.join(stage_uri, p) for p in done["parts"]]
-                continue
+                damaged = _damaged_files(stage_uri, done)
+                if not damaged:
+                    log.info("stage %s: finished earlier with the same inputs and config, skipped", stage.name)
+                    results[stage.name] = StageStats.from_json(done["stats"])
+                    upstream_fp, inputs = key, [storage.join(stage_uri, p) for p in done["parts"]]
+                    continue
+                log.warning("stage %s: finished earlier, but %d of its files differ from its commit (%s): rebuilding",
+                            stage.name, len(damaged), ", ".join(damaged[:5]) + (" ..." if len(damaged) > 5 else ""))
+                if isinstance(stage, GlobalStage):  # its saved steps would skip the damaged writes: start it over
+                    storage.remove(storage.join(stage_uri, STEPS_DIR, "_key.json"))
             self.guard()
             self._prepare(stage, ctx, key)
             started, cpu_started = time.time(), time.process_time()
@@ -215,6 +221,9 @@ class Executor:
                     "input_fingerprint": input_fp,
                     "seed": self.seed,
                     "parts": [storage.basename(p) for p in parts],
+                    # Byte sizes of the parts and their quarantines: --resume checks a finished stage
+                    # against them (one listing per folder) and rebuilds it when a file differs.
+                    "files": _part_files(stage_uri, [storage.basename(p) for p in parts]),
                     "stats": stats.to_json(),
                     "seconds": round(seconds, 2),
                     "runner_start_seconds": round(runner_start, 2),
@@ -295,6 +304,25 @@ class Executor:
             total.merge(StageStats.from_json(record["stats"]))
         _remove_stale(stage_uri, len(jobs))
         return total, [storage.join(stage_uri, part_name(i)) for i in range(len(jobs))], records
+
+
+def _part_files(stage_uri: str, names: list[str]) -> dict[str, int]:
+    """{name: bytes} of the named parts and of their quarantines (`_dropped/NAME`): two listings."""
+    top = storage.list_sizes(stage_uri)
+    dropped = storage.list_sizes(storage.join(stage_uri, DROPPED_DIR))
+    files = {n: top[n] for n in names if n in top}
+    files.update({f"{DROPPED_DIR}/{n}": dropped[n] for n in names if n in dropped})
+    return files
+
+
+def _damaged_files(stage_uri: str, done: dict[str, Any]) -> list[str]:
+    """Files of a finished stage whose size is not the one its _SUCCESS.json recorded, or that are
+    gone (a commit written before sizes were recorded is trusted as it is)."""
+    recorded = done.get("files")
+    if recorded is None:
+        return []
+    now = _part_files(stage_uri, list(done.get("parts", [])))
+    return sorted(n for n in set(recorded) | set(now) if recorded.get(n) != now.get(n))
 
 
 def records_in(record: dict[str, Any]) -> int:
