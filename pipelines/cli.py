@@ -12,6 +12,7 @@ from pathlib import Path
 from corpus import fatal, storage
 from corpus.engine import Executor, write_stats_report
 from corpus.errors import EmptyOutputError, PreflightError
+from corpus.lock import RunLock
 from corpus.lock import acquire as acquire_run_lock
 from corpus.ray_runner import check_ray_address, start_runner
 from corpus.runner import LazyRunner, Runner
@@ -129,12 +130,12 @@ def _resume_command(args: argparse.Namespace, out_dir: str) -> str:
     return " ".join(parts)
 
 
-def _release(run_lock) -> None:  # noqa: ANN001 - a RunLock or None
+def _release(run_lock: RunLock | None) -> None:
     if run_lock is not None:
         _finish(None, None, "", run_lock)
 
 
-def _finish(runner: Runner | None, log_path: Path | None, out_dir: str, run_lock) -> None:  # noqa: ANN001
+def _finish(runner: Runner | None, log_path: Path | None, out_dir: str, run_lock: RunLock | None) -> None:
     """Stop the runner, upload the log, release the lock: each step on its own, so a store that is down
     at the end gives one line (not a traceback) and the lock is still released when the store allows."""
     steps = [("stop the runner", runner.shutdown if runner is not None else None),

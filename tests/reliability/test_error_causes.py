@@ -45,8 +45,8 @@ def test_a_store_down_at_the_end_gives_one_line_per_step_not_a_traceback(tmp_pat
     out = f"memory://store-down-{tmp_path.name}"
     down = {"now": False}
 
-    def failing(real):  # noqa: ANN001, ANN202
-        def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def failing(real):
+        def call(*args, **kwargs):
             if down["now"]:
                 raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
             return real(*args, **kwargs)
@@ -75,13 +75,14 @@ def test_ctrl_c_prints_how_to_resume_and_releases_the_lock(tmp_path, monkeypatch
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     out = tmp_path / "out"
 
-    def interrupted(self, stages, only=None):  # noqa: ANN001, ANN202
+    def interrupted(self, stages, only=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Executor, "run", interrupted)
     cfg = _config(tmp_path)
     assert main(["run", str(cfg), "--output", str(out), "--in-process"]) == 130
     lines = _stderr_lines(capsys)
-    assert lines == [f"corpus run: interrupted; committed parts and steps are kept: run the same command with --resume "
-                     f"to continue (corpus run {cfg} --output {out} --resume --in-process)"]
+    expected = (f"corpus run: interrupted; committed parts and steps are kept: run the same command with --resume "
+                f"to continue (corpus run {cfg} --output {out} --resume --in-process)")
+    assert lines == [expected]
     assert not (out / LOCK_NAME).exists()
