@@ -341,7 +341,8 @@ class IngestStage(SourceStage):
         elif unit.kind == "python_dist":
             yield from read_python_distribution(unit.uri, max_bytes=limit, **common)
         elif unit.kind in ("warc", "wet"):
-            yield from read_warc(unit.uri, extractor=extractor, **common)
+            yield from read_warc(unit.uri, extractor=extractor, max_ratio=limits.max_compression_ratio,
+                                 ratio_min_bytes=limits.ratio_min_bytes, **common)
         elif unit.kind == "stack_parquet":
             yield from read_stack_parquet(unit.uri, max_bytes=limit, max_row_group_bytes=self.config.max_parquet_row_group_bytes, **common)
         elif unit.kind == "github":
