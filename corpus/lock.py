@@ -103,7 +103,18 @@ class RunLock:
 
 
 def acquire(out_uri: str, run_id: str | None = None) -> RunLock:
-    """Take the output folder's lock or raise LockHeld naming the holder."""
+    """Take the output folder's lock or raise LockHeld naming the holder. The lock is the run's first
+    touch of OUT: a store error here (wrong credentials, no such bucket) is raised naming the lock's URI."""
+    try:
+        return _acquire(out_uri, run_id)
+    except OSError as exc:
+        if exc.filename:
+            raise
+        uri = storage.join(out_uri, LOCK_NAME)
+        raise type(exc)(exc.errno, exc.strerror or str(exc) or type(exc).__name__, uri) from exc
+
+
+def _acquire(out_uri: str, run_id: str | None) -> RunLock:
     lock = RunLock(out_uri, run_id or uuid.uuid4().hex[:12], socket.gethostname(), os.getpid(), time.time())
     data = json.dumps(lock.record()).encode()
     storage.makedirs(out_uri)

@@ -60,6 +60,9 @@ def walk_local_repo(
             if path_too_long(str(full)):
                 yield Drop("path_too_long", rel[:200] + "...", source, repo, 0, f"{repo}/{rel[:200]}...: path over 4096 bytes")
                 continue
+            if is_hostile_path(rel):  # a newline or other control character: the rule the archive readers apply
+                yield Drop("hostile_path", rel, source, repo, 0, f"{repo}/{rel!r}: unsafe path (control character)")
+                continue
             item = read_local_file(full, rel, source=source, domain=domain, repo=repo, max_bytes=limits.max_file_bytes)
             exceeded = budget.take(item.size if isinstance(item, Drop) else len(item.text.encode("utf-8", "surrogatepass")))
             if exceeded:
