@@ -42,3 +42,11 @@ def test_wrong_credentials_at_the_lock_name_the_uri(tmp_path: Path, monkeypatch:
         acquire(out)
     assert one_line(exc.value) == (f"cannot write {out}/_RUN_LOCK.json: The AWS Access Key Id you provided does not exist "
                                    "in our records.")
+
+
+def test_every_leading_byte_order_mark_is_removed() -> None:
+    """Found by the fuzz test: a file starting with two BOMs kept one in its text."""
+    from corpus.ingest.files import file_record
+
+    item = file_record(b"\xef\xbb\xbf\xef\xbb\xbfx = 1\n", source="s", domain="code", repo="r", path="a.py")
+    assert item.text == "x = 1\n"
