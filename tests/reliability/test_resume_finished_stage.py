@@ -69,3 +69,25 @@ def test_a_damaged_part_of_a_finished_global_stage_is_rebuilt(tmp_path: Path) ->
     assert again.ran == ["dedup_exact"]
     assert _digest(out) == before
     assert storage.read_table(str(part)).num_rows >= 0
+
+
+def test_a_deleted_part_of_a_finished_stage_on_s3_is_rebuilt(tmp_path: Path, s3_server, monkeypatch) -> None:
+    import os
+
+    from corpus.lock import acquire
+
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    storage.configure(None)
+    out = f"s3://{s3_server.bucket}/resume-finished-{os.getpid()}"
+    stages = _stages(tmp_path)[:2]
+    with acquire(out) as lock:
+        Executor(out, seed=1, guard=lock.verify).run(stages)
+        part = storage.join(out, "langid", "part-00002.parquet")
+        whole = storage.read_bytes(part)
+        storage.remove(part)
+        again = Executor(out, seed=1, resume=True, guard=lock.verify)
+        again.run(_stages(tmp_path)[:2])
+        assert again.ran == ["langid"]
+        assert storage.read_bytes(part) == whole
+    storage.configure(None)
