@@ -91,6 +91,7 @@ def run_command(args: argparse.Namespace) -> int:
     started, cpu_started = time.time(), time.process_time()
     try:
         results = executor.run(stages, only)
+        run_lock.verify()  # the reports are writes too: not into a folder another run now holds
         stats_path = write_stats_report(out_dir, results)
         if executor.ran:  # a resume that found every stage finished keeps the measured run.json
             _write_run_report(out_dir, results, time.time() - started, time.process_time() - cpu_started, _cpus(runner),
