@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from corpus import storage
 from corpus.context import STEPS_DIR, RunContext
 from corpus.errors import PreflightError
 from corpus.hfcard import write_dataset_card
-from corpus.parts import DROPPED_DIR, commit_part, committed, dropped_uri, list_parts, part_name
+from corpus.parts import DROPPED_DIR, commit_part, committed, dropped_uri, footer_rows, list_parts, part_name
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
 from corpus.runner import InProcessRunner, Runner, largest_first
 from corpus.stage import GlobalStage, MapStage, SourceStage, Stage
@@ -322,7 +323,14 @@ def _damaged_files(stage_uri: str, done: dict[str, Any]) -> list[str]:
     if recorded is None:
         return []
     now = _part_files(stage_uri, list(done.get("parts", [])))
-    return sorted(n for n in set(recorded) | set(now) if recorded.get(n) != now.get(n))
+    damaged = {n for n in set(recorded) | set(now) if recorded.get(n) != now.get(n)}
+    # A file of the right size can still be torn (rewritten in place): its Parquet footer must read.
+    # Footers are read in a few threads: a range request each on an object store.
+    same = sorted(n for n in recorded if n not in damaged)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        rows = list(pool.map(lambda n: footer_rows(storage.join(stage_uri, *n.split("/"))), same))
+    damaged.update(n for n, r in zip(same, rows) if r is None)
+    return sorted(damaged)
 
 
 def records_in(record: dict[str, Any]) -> int:

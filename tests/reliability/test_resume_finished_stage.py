@@ -1,5 +1,5 @@
 """`--resume` checks a finished stage before skipping it: each part and quarantine file must still have
-the size its _SUCCESS.json recorded (one listing per folder). A truncated or deleted file makes the stage
+the size its _SUCCESS.json recorded (one listing per folder) and a Parquet footer that reads. A truncated or deleted file makes the stage
 run again (a map or source stage recomputes only the damaged parts; a global stage starts over), and the
 rebuilt output is byte-identical (main: exit 0, every stage skipped, an unreadable output)."""
 
@@ -45,6 +45,20 @@ def test_a_truncated_part_of_a_finished_map_stage_is_rebuilt(tmp_path: Path) -> 
     assert again.ran == ["langid"]
     assert _digest(out) == before
     assert intact_record.stat().st_mtime_ns == mtime, "intact parts are reused, not recomputed"
+
+
+def test_a_torn_part_of_the_same_size_in_a_finished_stage_is_rebuilt(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    Executor(str(out), seed=1).run(_stages(tmp_path))
+    before = _digest(out)
+    part = out / "langid" / "part-00000.parquet"
+    data = bytearray(part.read_bytes())
+    data[-12:] = b"\0" * 12  # footer length and magic destroyed, size unchanged
+    part.write_bytes(bytes(data))
+    again = Executor(str(out), seed=1, resume=True)
+    again.run(_stages(tmp_path))
+    assert again.ran == ["langid"]
+    assert _digest(out) == before
 
 
 def test_a_deleted_quarantine_of_a_finished_source_stage_is_rebuilt(tmp_path: Path) -> None:
