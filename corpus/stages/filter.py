@@ -13,7 +13,6 @@ from corpus.per_item import describe, is_environment_error
 from corpus.records import drop_rows
 from corpus.stage import MapResult, MapStage
 
-
 FILTER_ERROR = "filter_error"  # a check raised on this file's text (the detail names the cause)
 
 

@@ -6,8 +6,8 @@ hold an S3 lock, 1 in 3 trials with slow PUTs)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import itertools
+import os
 import threading
 from pathlib import Path
 

@@ -10,8 +10,9 @@ import re
 import time
 from pathlib import Path
 
-from corpus.ingest.web import read_warc
 from test_warc_damage import read, records
+
+from corpus.ingest.web import read_warc
 
 
 def test_a_record_after_garbage_without_a_line_break_is_read(tmp_path: Path) -> None:
