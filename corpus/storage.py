@@ -14,6 +14,7 @@ options travel to Ray workers through the environment variable CORPUS_STORAGE_OP
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
@@ -300,6 +301,57 @@ def upload_file(local_path: str | Path, uri: str, move: bool = False) -> None:
     fs, path = filesystem(uri)
     fs.put_file(str(local_path), path)
     fs.invalidate_cache(posixpath.dirname(path))
+
+
+class ExclusiveCreateUnsupported(NotImplementedError):
+    """The store at this URI has no create-if-absent write that this layer knows how to make."""
+
+
+def create_exclusive(uri: str, data: bytes) -> bool:
+    """Write `data` at `uri` only if nothing is there, atomically: True when this call created it,
+    False when an object was already there. Locally a finished temporary file is hard-linked into
+    place (a link fails if the name exists, and readers never see a half-written file); on S3 a PUT
+    with `If-None-Match: *` (AWS, MinIO, SeaweedFS honour it). Other stores raise
+    ExclusiveCreateUnsupported."""
+    if not is_remote(uri):
+        path = Path(_local(uri))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            tmp.write_bytes(data)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            except OSError as exc:  # a file system without hard links: O_EXCL (a reader may see it half-written)
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                except FileExistsError:
+                    return False
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+            return True
+        finally:
+            tmp.unlink(missing_ok=True)
+    if uri.split("://", 1)[0] not in ("s3", "s3a"):
+        raise ExclusiveCreateUnsupported(f"{uri}: no conditional create on this store")
+    fs, path = filesystem(uri)
+    try:
+        fs.pipe_file(path, data, mode="create")
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        # s3fs maps 412 to FileExistsError only when the server names the condition (AWS does,
+        # SeaweedFS does not); 409 ConditionalRequestConflict: another conditional PUT is in flight.
+        code = (getattr(exc.__cause__, "response", None) or {}).get("Error", {}).get("Code")
+        if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+            return False
+        raise
+    finally:
+        fs.invalidate_cache(posixpath.dirname(path))
+    return True
 
 
 def copy(src: str, dst: str) -> None:

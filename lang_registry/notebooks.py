@@ -38,8 +38,8 @@ def notebook_to_script(text: str) -> NotebookScript:
     """Convert one `.ipynb` document to script text; raises NotebookError when it does not parse."""
     try:
         raw = json.loads(text)
-    except ValueError as exc:
-        raise NotebookError(f"not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested ~1,000 deep (a 2.5 KB file)
+        raise NotebookError(f"not JSON: {type(exc).__name__}: {str(exc)[:200]}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
         raise NotebookError("no 'cells' list: not a Jupyter notebook")
     try:

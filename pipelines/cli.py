@@ -14,6 +14,7 @@ from corpus import storage
 from corpus.engine import fatal
 from corpus.engine.executor import Executor, write_stats_report
 from corpus.errors import EmptyOutputError, PreflightError
+from corpus.engine.lock import RunLock
 from corpus.engine.lock import acquire as acquire_run_lock
 from corpus.engine.ray_runner import check_ray_address, start_runner
 from corpus.engine.runner import LazyRunner, Runner
@@ -57,8 +58,8 @@ def _setup_file_logging(out_uri: str) -> Path:
     return log_path
 
 
-def _upload_log(log_path: Path, out_uri: str) -> None:
-    if storage.is_remote(out_uri) and log_path.exists():
+def _upload_log(log_path: Path | None, out_uri: str) -> None:
+    if log_path is not None and storage.is_remote(out_uri) and log_path.exists():
         storage.upload_file(log_path, storage.join(out_uri, LOGS_DIR, RUN_LOG))
 
 
@@ -79,17 +80,20 @@ def run_command(args: argparse.Namespace) -> int:
         runner = _lazy_runner(args, cfg, address)
     except PreflightError as exc:
         print(f"corpus run: {exc}", file=sys.stderr)
-        if run_lock is not None:
-            run_lock.release()
+        _release(run_lock)
         return 2
+    except KeyboardInterrupt:
+        _release(run_lock)
+        print("corpus run: interrupted before any stage started", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - an unwritable output or a dead cluster: one line, exit 5
-        if run_lock is not None:
-            run_lock.release()
+        _release(run_lock)
         return fatal.report(exc, log_path)
-    executor = Executor(out_dir, seed=cfg.seed, resume=args.resume, runner=runner)
+    executor = Executor(out_dir, seed=cfg.seed, resume=args.resume, runner=runner, guard=run_lock.verify)
     started, cpu_started = time.time(), time.process_time()
     try:
         results = executor.run(stages, only)
+        run_lock.verify()  # the reports are writes too: not into a folder another run now holds
         stats_path = write_stats_report(out_dir, results)
         if executor.ran:  # a resume that found every stage finished keeps the measured run.json
             _write_run_report(out_dir, results, time.time() - started, time.process_time() - cpu_started, _cpus(runner),
@@ -104,16 +108,51 @@ def run_command(args: argparse.Namespace) -> int:
     except EmptyOutputError as exc:
         print(f"corpus run: nothing useful produced: {exc}", file=sys.stderr)
         return 4
+    except KeyboardInterrupt:
+        log.warning("interrupted (Ctrl-C)")
+        print(f"corpus run: interrupted; committed parts and steps are kept: run the same command with --resume "
+              f"to continue ({_resume_command(args, out_dir)})", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - see corpus.engine.fatal: one line on stderr, traceback in run.log
         return fatal.report(exc, log_path)
     finally:
-        runner.shutdown()
-        _upload_log(log_path, out_dir)
-        run_lock.release()
+        _finish(runner, log_path, out_dir, run_lock)
     print_summary(out_dir, results, stats_path, executor.ran)
     if report:
         print(f"  run report: {report['html']} (built in {report['seconds']} s)")
     return 0
+
+
+EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+
+
+def _resume_command(args: argparse.Namespace, out_dir: str) -> str:
+    parts = ["corpus run"] + ([args.config] if args.config else []) + ["--output", out_dir, "--resume"]
+    parts += [f"--stages {args.stages}"] if args.stages else []
+    parts += ["--in-process"] if args.in_process else []
+    return " ".join(parts)
+
+
+def _release(run_lock: RunLock | None) -> None:
+    if run_lock is not None:
+        _finish(None, None, "", run_lock)
+
+
+def _finish(runner: Runner | None, log_path: Path | None, out_dir: str, run_lock: RunLock | None) -> None:
+    """Stop the runner, upload the log, release the lock: each step on its own, so a store that is down
+    at the end gives one line (not a traceback) and the lock is still released when the store allows."""
+    steps = [("stop the runner", runner.shutdown if runner is not None else None),
+             ("upload the log", (lambda: _upload_log(log_path, out_dir)) if log_path is not None else None),
+             (f"release the run lock {run_lock.uri}" if run_lock is not None else "", run_lock.release if run_lock is not None else None)]
+    for what, step in steps:
+        if step is None:
+            continue
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not %s: %s", what, fatal.one_line(exc))
+            hint = "; remove it once the store answers (a later run on this host takes a dead run's lock over)" if "lock" in what else ""
+            print(f"corpus run: WARNING could not {what}: {fatal.one_line(exc)}{hint}", file=sys.stderr)
 
 
 def _write_html_report(out_dir: str) -> dict | None:

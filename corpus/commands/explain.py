@@ -200,15 +200,18 @@ class Explainer:
         if ided.dropped.num_rows:
             drop = ided.dropped.to_pylist()[0]
             out = _refused(drop, "langid")
-            if drop["reason"] == NOTEBOOK_UNPARSABLE:  # the one langid drop, and only notebooks get it
+            if drop["reason"] == NOTEBOOK_UNPARSABLE:  # only notebooks get it
                 out["language"] = NOTEBOOK
             return out
         # The filter sees the text as the pipeline does: after redaction.
         redacted = self.redact.process(ided.kept).kept
         row = redacted.to_pylist()[0]
         filtered = self.filter.process(redacted)
-        rules = self.filter.rule_results(row)
-        signals = dataclasses.asdict(code_signals(row["text"]))
+        try:  # a file whose checks raise is a `filter_error` drop above; its measures are then unknown
+            rules = self.filter.rule_results(row)
+            signals = dataclasses.asdict(code_signals(row["text"]))
+        except Exception:  # noqa: BLE001
+            rules, signals = [], {}
         signals.update(size=row["size"], vendored=row["vendored"], generated=row["generated"])
         from corpus.filters.syntax import syntax_error_fraction
 

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import time
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 from corpus.layout import DROPPED_DIR, REPORTS_DIR, SCRATCH_DIR, STATS_REPORT, STEPS_DIR, SUCCESS
@@ -22,7 +23,7 @@ from corpus import storage
 from corpus.engine.context import RunContext
 from corpus.errors import PreflightError
 from corpus.hfcard import write_dataset_card
-from corpus.engine.parts import PART_PREFIX, commit_part, committed, dropped_uri, part_name
+from corpus.engine.parts import PART_PREFIX, commit_part, committed, dropped_uri, footer_rows, part_name
 from corpus.engine.parts import _part_order as part_order
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
 from corpus.engine.runner import InProcessRunner, Runner, largest_first
@@ -137,8 +138,12 @@ def _task_requests(before: dict[str, dict], after: dict[str, dict]) -> dict[str,
 class Executor:
     """Runs stages in order through a runner. The first stage must be a SourceStage."""
 
-    def __init__(self, out_dir: str, seed: int = 1234, resume: bool = False, runner: Runner | None = None) -> None:
+    def __init__(self, out_dir: str, seed: int = 1234, resume: bool = False, runner: Runner | None = None,
+                 guard: Callable[[], None] | None = None) -> None:
         self.out_uri = storage.normalize(out_dir)
+        # Called before a stage starts writing and before it commits; raises to stop the run (the run
+        # lock's `verify`: a run whose lock was taken over must not write on).
+        self.guard = guard or (lambda: None)
         self.seed = seed
         self.resume = resume
         self.runner = runner or InProcessRunner()
@@ -190,11 +195,18 @@ class Executor:
                 input_sizes = done.get("part_bytes")
                 continue
             if self.resume and done is not None and done.get("key") == key:
-                log.info("stage %s: finished earlier with the same inputs and config, skipped", stage.name)
-                results[stage.name] = StageStats.from_json(done["stats"])
-                upstream_fp, inputs = key, [storage.join(stage_uri, p) for p in done["parts"]]
-                input_sizes = done.get("part_bytes")
-                continue
+                damaged = _damaged_files(stage_uri, done)
+                if not damaged:
+                    log.info("stage %s: finished earlier with the same inputs and config, skipped", stage.name)
+                    results[stage.name] = StageStats.from_json(done["stats"])
+                    upstream_fp, inputs = key, [storage.join(stage_uri, p) for p in done["parts"]]
+                    input_sizes = done.get("part_bytes")
+                    continue
+                log.warning("stage %s: finished earlier, but %d of its files differ from its commit (%s): rebuilding",
+                            stage.name, len(damaged), ", ".join(damaged[:5]) + (" ..." if len(damaged) > 5 else ""))
+                if isinstance(stage, GlobalStage):  # its saved steps would skip the damaged writes: start it over
+                    storage.remove(storage.join(stage_uri, STEPS_DIR, "_key.json"))
+            self.guard()
             self._prepare(stage, ctx, key)
             started, cpu_started = time.time(), time.process_time()
             tasks_cpu_before = dict(getattr(self.runner, "cpu_seconds", {}))
@@ -214,6 +226,7 @@ class Executor:
                 )
             runner_start = getattr(self.runner, "start_seconds", 0.0) - runner_start_before
             seconds = time.time() - started - runner_start
+            self.guard()
             storage.write_json(
                 success,
                 {
@@ -226,6 +239,9 @@ class Executor:
                     # bytes of each part (from the commit records, or the one listing of a global stage's
                     # folder): the next stage orders its tasks by them without listing this folder
                     "part_bytes": list(sizes),
+                    # Byte sizes of the parts and their quarantines: --resume checks a finished stage
+                    # against them (one listing per folder) and rebuilds it when a file differs.
+                    "files": _part_files(stage_uri, [storage.basename(p) for p in parts]),
                     "stats": stats.to_json(),
                     "seconds": round(seconds, 2),
                     "runner_start_seconds": round(runner_start, 2),
@@ -350,6 +366,32 @@ class _Committed:
     @property
     def parts(self) -> list[str]:
         return [storage.join(self.stage_uri, part_name(i)) for i in range(len(self.sizes))]
+
+
+def _part_files(stage_uri: str, names: list[str]) -> dict[str, int]:
+    """{name: bytes} of the named parts and of their quarantines (`_dropped/NAME`): two listings."""
+    top = storage.list_sizes(stage_uri)
+    dropped = storage.list_sizes(storage.join(stage_uri, DROPPED_DIR))
+    files = {n: top[n] for n in names if n in top}
+    files.update({f"{DROPPED_DIR}/{n}": dropped[n] for n in names if n in dropped})
+    return files
+
+
+def _damaged_files(stage_uri: str, done: dict[str, Any]) -> list[str]:
+    """Files of a finished stage whose size is not the one its _SUCCESS.json recorded, or that are
+    gone (a commit written before sizes were recorded is trusted as it is)."""
+    recorded = done.get("files")
+    if recorded is None:
+        return []
+    now = _part_files(stage_uri, list(done.get("parts", [])))
+    damaged = {n for n in set(recorded) | set(now) if recorded.get(n) != now.get(n)}
+    # A file of the right size can still be torn (rewritten in place): its Parquet footer must read.
+    # Footers are read in a few threads: a range request each on an object store.
+    same = sorted(n for n in recorded if n not in damaged)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        rows = list(pool.map(lambda n: footer_rows(storage.join(stage_uri, *n.split("/"))), same))
+    damaged.update(n for n, r in zip(same, rows) if r is None)
+    return sorted(damaged)
 
 
 def records_in(record: dict[str, Any]) -> int:

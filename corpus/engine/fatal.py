@@ -28,8 +28,19 @@ _HINTS = {
 }
 
 
+def task_cause(exc: BaseException) -> BaseException:
+    """The error a task raised, out of Ray's wrapper (RayTaskError keeps it as `.cause`; a worker's
+    error may be wrapped more than once when tasks call tasks)."""
+    seen = 0
+    while type(exc).__module__.startswith("ray") and isinstance(getattr(exc, "cause", None), BaseException) and seen < 10:
+        exc = exc.cause  # type: ignore[attr-defined]
+        seen += 1
+    return exc
+
+
 def one_line(exc: BaseException) -> str:
     """What failed and where, in one line."""
+    exc = task_cause(exc)
     if isinstance(exc, OSError) and (exc.filename or exc.errno in _HINTS):
         where = exc.filename or "?"
         hint = _HINTS.get(exc.errno or -1)

@@ -43,8 +43,9 @@ def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
 
 
 class RayRunner(Runner):
-    """Tasks on Ray: the instance this process already joined, the cluster at `address`, or a local
-    instance started here (with the Ray dashboard when `dashboard` is true)."""
+    """Tasks on Ray: the instance this process already joined, the cluster at `address`, or a new local
+    instance started here, never a stray cluster found on the machine (with the Ray dashboard when
+    `dashboard` is true)."""
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None, max_in_flight: int | None = None,
                  max_retries: int = 2, dashboard: bool = False) -> None:
@@ -74,7 +75,9 @@ class RayRunner(Runner):
                 # None, not True: Ray then starts the dashboard but does not fail the whole start when
                 # the dashboard cannot come up (True raises, after a minute of port retries).
                 kwargs["include_dashboard"] = None if dashboard else False
-                context = ray.init(num_cpus=num_cpus, **kwargs)
+                # address="local": always a new instance of our own. Without an address ray.init joins
+                # whatever cluster a `ray start` left on this machine (/tmp/ray/ray_current_cluster).
+                context = ray.init(address="local", num_cpus=num_cpus, **kwargs)
                 if dashboard and not context.dashboard_url:
                     log.warning("the Ray dashboard did not start (see Ray's dashboard.log); the run goes on without it")
             self.started = True

@@ -44,7 +44,7 @@ def decode_text(data: bytes) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return text.removeprefix("\ufeff")
+    return text.lstrip("\ufeff")  # every leading BOM (hypothesis found a file starting with two)
 
 
 class Occurrences:

@@ -25,6 +25,8 @@ class Limits(BaseModel):
     ratio_min_bytes: int = Field(64_000_000, gt=0, description="the compression ratio is judged only past this many expanded bytes")
     max_repo_files: int = Field(500_000, gt=0, description="a repository with more files is cut there (repo_limit)")
     max_repo_bytes: int = Field(4_000_000_000, gt=0, description="a repository with more bytes of files is cut there (repo_limit)")
+    max_parquet_row_group_bytes: int = Field(512 << 20, gt=0, description="kind=stack_parquet: a row group whose columns "
+                                             "expand past this many bytes (footer sizes) is not read; each of its rows is a too_large drop")
 
 
 class CountingReader:

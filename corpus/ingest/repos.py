@@ -60,6 +60,9 @@ def walk_local_repo(
             if path_too_long(str(full)):
                 yield Drop("path_too_long", rel[:200] + "...", source, repo, 0, f"{repo}/{rel[:200]}...: path over 4096 bytes")
                 continue
+            if is_hostile_path(rel):  # a newline or other control character: the rule the archive readers apply
+                yield Drop("hostile_path", rel, source, repo, 0, f"{repo}/{rel!r}: unsafe path (control character)")
+                continue
             item = read_local_file(full, rel, source=source, domain=domain, repo=repo, max_bytes=limits.max_file_bytes)
             exceeded = budget.take(item.size if isinstance(item, Drop) else len(item.text.encode("utf-8", "surrogatepass")))
             if exceeded:
@@ -213,31 +216,94 @@ def read_tarball(
         yield Drop("corrupt_archive", uri, source, repo, 0, f"{uri}: {type(exc).__name__}: {exc}")
 
 
+# Transports a repository may be cloned over; everything else (ext::, fd::, remote helpers) is refused
+# whatever the machine's git configuration says.
+GIT_PROTOCOLS = ("https", "http", "ssh", "git", "file")
+# Variables a clone may need from the caller's environment (proxies, an ssh agent); nothing else passes.
+_GIT_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "SSH_AUTH_SOCK", "http_proxy", "https_proxy", "no_proxy",
+                 "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "GIT_SSL_CAINFO", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def _git_env(home: Path) -> dict[str, str]:
+    """A minimal environment: no user or system git configuration, no prompts, an empty HOME."""
+    env = {k: os.environ[k] for k in _GIT_ENV_KEEP if k in os.environ}
+    env.update({"HOME": str(home), "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+                "GIT_ASKPASS": "", "SSH_ASKPASS": "", "GIT_LITERAL_PATHSPECS": "1"})
+    env.setdefault("PATH", os.defpath)
+    return env
+
+
+def _git(hooks: Path) -> list[str]:
+    """`git` with the settings every call here uses: hooks from an empty folder, transports allow-listed."""
+    cmd = ["git", "-c", f"core.hooksPath={hooks}", "-c", "protocol.allow=never", "-c", "core.fsmonitor=false"]
+    for proto in GIT_PROTOCOLS:
+        cmd += ["-c", f"protocol.{proto}.allow=always"]
+    return cmd
+
+
+def _tree_files(git: list[str], dest: Path, env: dict[str, str], timeout_s: int) -> list[tuple[str, int]]:
+    """(path, size) of every file of HEAD's tree, in git's order, without checking anything out."""
+    out = subprocess.run(git + ["-C", str(dest), "ls-tree", "-r", "-l", "-z", "--full-tree", "HEAD"],
+                         check=True, capture_output=True, timeout=timeout_s, env=env).stdout
+    files = []
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) < 4 or fields[1] != b"blob":  # submodules (commit entries) are not files here
+            continue
+        size = int(fields[3]) if fields[3].isdigit() else 0
+        files.append((os.fsdecode(path), size))
+    return files
+
+
 def clone_git_repo(
     url: str, *, source: str, domain: str, repo: str, max_bytes: int, tmp_dir: Path, timeout_s: int = 600, limits: Limits | None = None
 ) -> Iterator[Doc | Drop]:
-    """Shallow clone into the run's temporary folder (inside OUT), read, then delete."""
+    """Shallow clone without a checkout, count the tree against the repository limits, then check out
+    only what the limits allow (a tiny repository of 100,000 files is never written out whole); read,
+    then delete. git runs with a minimal environment, no user or system configuration, an empty hooks
+    folder and only the GIT_PROTOCOLS transports."""
+    limits = _limits(max_bytes, limits)
     dest = tmp_dir / hashlib.sha1(url.encode()).hexdigest()[:16]
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    home = dest.with_name(dest.name + "-home")  # git's HOME: empty, removed with the clone
+    hooks = home / "no-hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    env, git = _git_env(home), _git(hooks)
+    cut: str | None = None
     try:
-        subprocess.run(
-            ["git", "clone", "--depth", "1", "--quiet", "--no-tags", "--", url, str(dest)],
-            check=True,
-            capture_output=True,
-            timeout=timeout_s,
-            env=env,
-        )
+        subprocess.run(git + ["clone", "--depth", "1", "--no-checkout", "--quiet", "--no-tags", "--", url, str(dest)],
+                       check=True, capture_output=True, timeout=timeout_s, env=env)
+        files = _tree_files(git, dest, env, timeout_s)
+        keep, total = [], 0
+        for path, size in files:
+            if len(keep) + 1 > limits.max_repo_files:
+                cut = f"more than max_repo_files={limits.max_repo_files} files ({len(files)} in its tree)"
+                break
+            if total + size > limits.max_repo_bytes:
+                cut = f"more than max_repo_bytes={limits.max_repo_bytes} bytes of files"
+                break
+            keep.append(path)
+            total += size
+        if keep:
+            subprocess.run(git + ["-C", str(dest), "checkout", "--quiet", "HEAD", "--pathspec-from-file=-", "--pathspec-file-nul"],
+                           input=b"\0".join(os.fsencode(p) for p in keep), check=True, capture_output=True, timeout=timeout_s, env=env)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         err = getattr(exc, "stderr", b"") or b""
         yield Drop("clone_failed", url, source, repo, 0, f"{url}: git clone failed: {err.decode(errors='replace').strip() or exc}")
         shutil.rmtree(dest, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
         return
     try:
         yield from walk_local_repo(dest, source=source, domain=domain, repo=repo, max_bytes=max_bytes, limits=limits)
+        if cut:
+            yield Drop("repo_limit", url, source, repo, 0, f"{repo} ({url}): {cut}; the rest of the repository is not read")
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def read_python_distribution(dist_name: str, *, source: str, domain: str, max_bytes: int) -> Iterator[Doc | Drop]:

@@ -6,8 +6,10 @@ corrupt gzip member ends the file. Here the file is cut into records first: a re
 not followed by the `\\r\\n\\r\\n` trailer (its declared length overruns or underruns) is one malformed
 record, and the scan resumes at the next `WARC/1.x` line. Gzip files (one member per record, or one
 member for the whole file) are decompressed member by member; a corrupt member is one malformed
-record and decompression resumes at the next gzip member header. Memory is bounded by
-MAX_RECORD_BYTES: a larger record is skipped by scanning for the next header, never buffered.
+record and decompression resumes at the next gzip member header; after damage the scan also resumes at
+the start of a gzip member that begins with `WARC/1.` (garbage with no line break before a record). Memory
+is bounded by MAX_RECORD_BYTES: a larger record is skipped by scanning for the next header, never
+buffered. A gzip file expanding past `max_ratio` times its stored size (a bomb) stops with one Limit.
 """
 
 from __future__ import annotations
@@ -36,23 +38,54 @@ class Bad:
 @dataclass
 class TooLarge:
     offset: int
-    length: int
+    length: int  # the declared Content-Length (may lie)
+    seen: int = 0  # bytes of the stream the record actually spanned (what the statistics count)
+
+
+@dataclass
+class Limit:
+    """Decompression stopped: the file expands past the compression-ratio limit (a gzip bomb)."""
+
+    offset: int
+    why: str
 
 
 class _GzipMembers:
     """Decompressed bytes of a gzip file, member after member. A corrupt member is reported (in
     `errors`) and decompression restarts at the next member header in the raw bytes."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], max_ratio: float | None = None, ratio_min_bytes: int = 64_000_000) -> None:
         self.raw = raw
         self.pending = b""  # raw bytes not yet fed to the decompressor
         self.d = zlib.decompressobj(31)
         self.errors: list[str] = []
         self.raw_offset = 0  # raw offset of the start of `pending`
         self.eof = False
+        self.out_offset = 0  # decompressed bytes returned so far
+        # Decompressed offsets where a gzip member starts: a record written one member per record
+        # starts there, so the scan can resume there even after garbage with no line break.
+        self.boundaries: list[int] = [0]
+        self.max_ratio, self.ratio_min_bytes = max_ratio, ratio_min_bytes
+        self.limit: str | None = None  # set when the ratio limit stopped decompression
 
     def read(self) -> bytes:
-        """The next decompressed chunk; b"" at the end of the file."""
+        """The next decompressed chunk; b"" at the end of the file (or once the ratio limit is hit)."""
+        if self.limit:
+            return b""
+        out = self._read()
+        self.out_offset += len(out)
+        if (self.max_ratio and self.out_offset > self.ratio_min_bytes
+                and self.out_offset > self.max_ratio * max(self.raw_offset, 1)):
+            self.limit = (f"compression ratio over {self.max_ratio:g} ({self.out_offset} bytes from {self.raw_offset} "
+                          "stored); the rest of the file is not read")
+        return out
+
+    def _member_starts(self, extra: int = 0) -> None:
+        at = self.out_offset + extra
+        if self.boundaries[-1] != at:
+            self.boundaries.append(at)
+
+    def _read(self) -> bytes:
         while True:
             if not self.pending:
                 self.pending = self.raw.read(CHUNK)
@@ -66,6 +99,7 @@ class _GzipMembers:
             except zlib.error as exc:
                 self.errors.append(f"corrupt gzip member near raw offset {self.raw_offset}: {exc}")
                 self._resync(1)
+                self._member_starts()
                 continue
             consumed = len(self.pending) - len(self.d.unconsumed_tail)
             if self.d.eof:
@@ -73,6 +107,7 @@ class _GzipMembers:
                 rest = self.d.unused_data
                 self.d = zlib.decompressobj(31)
                 self._started = False
+                self._member_starts(len(out))  # the next member's bytes follow this output
             else:
                 rest = self.d.unconsumed_tail
                 self._started = True
@@ -106,9 +141,12 @@ class _GzipMembers:
 
 
 class _Plain:
+    limit: str | None = None
+
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.errors: list[str] = []
+        self.boundaries: list[int] = []
 
     def read(self) -> bytes:
         return self.raw.read(CHUNK)
@@ -127,16 +165,28 @@ class _Prefixed:
         return self.raw.read(n)
 
 
-def split_stream(raw: IO[bytes]) -> Iterator[bytes | Bad | TooLarge]:
+def split_stream(raw: IO[bytes], max_ratio: float | None = None, ratio_min_bytes: int = 64_000_000) -> Iterator[bytes | Bad | TooLarge | Limit]:
     """split_records on a WARC or WET file as stored; gzip is recognised by its magic bytes."""
     head = raw.read(3)
-    return split_records(_Prefixed(head, raw), gzipped=head == GZIP_MAGIC)  # type: ignore[arg-type]
+    return split_records(_Prefixed(head, raw), gzipped=head == GZIP_MAGIC, max_ratio=max_ratio,  # type: ignore[arg-type]
+                         ratio_min_bytes=ratio_min_bytes)
 
 
-def split_records(raw: IO[bytes], gzipped: bool) -> Iterator[bytes | Bad | TooLarge]:
-    """The raw bytes of every well-formed record (header + block), a Bad for every damaged span and a
-    TooLarge for every record over MAX_RECORD_BYTES, in file order."""
-    src = _GzipMembers(raw) if gzipped else _Plain(raw)
+def split_records(raw: IO[bytes], gzipped: bool, max_ratio: float | None = None,
+                  ratio_min_bytes: int = 64_000_000) -> Iterator[bytes | Bad | TooLarge | Limit]:
+    """The raw bytes of every well-formed record (header + block), a Bad for every damaged span, a
+    TooLarge for every record over MAX_RECORD_BYTES, in file order, and a final Limit when a gzip file
+    expands past `max_ratio` times its stored bytes (judged past `ratio_min_bytes`)."""
+    src = _GzipMembers(raw, max_ratio, ratio_min_bytes) if gzipped else _Plain(raw)
+    for item in _split(src):
+        yield item
+        if src.limit:
+            break
+    if src.limit:
+        yield Limit(src.out_offset, src.limit)
+
+
+def _split(src: _GzipMembers | _Plain) -> Iterator[bytes | Bad | TooLarge]:
     buf = bytearray()
     base = 0  # stream offset of buf[0]
     eof = False
@@ -155,15 +205,26 @@ def split_records(raw: IO[bytes], gzipped: bool) -> Iterator[bytes | Bad | TooLa
         nonlocal base
         del buf[:n]
         base += n
+        while len(src.boundaries) > 1 and src.boundaries[0] < base:  # keep O(1) boundaries
+            src.boundaries.pop(0)
+
+    def member_start(start: int) -> int | None:
+        """Index in buf of a gzip member start at or after `start` whose bytes begin a record."""
+        for at in src.boundaries:
+            i = at - base
+            if i >= start and i + 7 <= len(buf) and buf[i : i + 7] == b"WARC/1.":
+                return i
+        return None
 
     def next_header(start: int) -> int | None:
-        """Index in buf of the next `WARC/1.x` line at or after `start`, reading on as needed;
-        None at the end of the stream (buf then holds only a short tail)."""
+        """Index in buf of the next `WARC/1.x` line (or gzip member starting with one) at or after
+        `start`, reading on as needed; None at the end of the stream (buf then holds only a short tail)."""
         while True:
             m = _HEADER_START.search(buf, start)
-            if m:
-                return m.start(1)
-            if eof:
+            at = member_start(start)
+            if m or at is not None:
+                return min(i for i in (m.start(1) if m else None, at) if i is not None)
+            if eof or src.limit:
                 return None
             keep_from = max(start, len(buf) - 16)
             consume(keep_from)  # bytes before keep_from hold no header start: drop them
@@ -215,10 +276,12 @@ def split_records(raw: IO[bytes], gzipped: bool) -> Iterator[bytes | Bad | TooLa
         length = int(m.group(1))
         total = header_len + length + 4
         if total > MAX_RECORD_BYTES:
-            # Not buffered: the record is whatever lies before the next header.
+            # Not buffered: the record is whatever lies before the next header. Its size is what was
+            # met, not the declared length (a lying Content-Length of 1 PB must not count as 1 PB).
+            offset = base
             start = next_header(header_len)
-            yield TooLarge(base, length)
             consume(start if start is not None else len(buf))
+            yield TooLarge(offset, length, base - offset)
             continue
         fill(total)
         if len(buf) >= total and buf[header_len + length : total] == b"\r\n\r\n":

@@ -10,7 +10,7 @@ import signal
 import threading
 from typing import Iterator
 
-from corpus.ingest.warc_framing import Bad, TooLarge, split_stream
+from corpus.ingest.warc_framing import Bad, Limit, TooLarge, split_stream
 from corpus.records import Doc, Drop
 
 MAX_HTML_BYTES = 5_000_000
@@ -75,9 +75,11 @@ def _open_stored(uri: str):
     return open_raw(uri)
 
 
-def read_warc(uri: str, *, source: str, domain: str, extractor: HtmlExtractor | None = None) -> Iterator[Doc | Drop]:
+def read_warc(uri: str, *, source: str, domain: str, extractor: HtmlExtractor | None = None,
+              max_ratio: float | None = 100.0, ratio_min_bytes: int = 64_000_000) -> Iterator[Doc | Drop]:
     """Every record of a WARC/WET file is a document or a drop; a damaged record is one
-    `malformed_record` drop (naming the file and the offset) and reading goes on at the next record."""
+    `malformed_record` drop (naming the file and the offset) and reading goes on at the next record.
+    A gzip file expanding past `max_ratio` x its stored bytes is cut there with one `archive_limit` drop."""
     import io
 
     from warcio.archiveiterator import ArchiveIterator
@@ -91,13 +93,17 @@ def read_warc(uri: str, *, source: str, domain: str, extractor: HtmlExtractor | 
     n = 0
     with fh:
         try:
-            for item in split_stream(fh):
+            for item in split_stream(fh, max_ratio=max_ratio, ratio_min_bytes=ratio_min_bytes):
+                if isinstance(item, Limit):
+                    yield Drop("archive_limit", uri, source, None, 0, f"{uri}: archive limit after record #{n}: {item.why}")
+                    continue
                 n += 1
                 if isinstance(item, Bad):
                     yield Drop("malformed_record", uri, source, None, 0, f"{uri}: record #{n} at offset {item.offset}: {item.why}")
                     continue
                 if isinstance(item, TooLarge):
-                    yield Drop("too_large", uri, source, None, item.length, f"{uri}: record #{n} at offset {item.offset}: {item.length} bytes")
+                    yield Drop("too_large", uri, source, None, item.seen,
+                               f"{uri}: record #{n} at offset {item.offset}: declares {item.length} bytes, {item.seen} met")
                     continue
                 try:
                     record = next(iter(ArchiveIterator(io.BytesIO(item))))

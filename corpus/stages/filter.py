@@ -9,8 +9,11 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.filters.code_rules import RuleResult
+from corpus.per_item import describe, is_environment_error
 from corpus.records import drop_rows
 from corpus.engine.stage import MapResult, MapStage
+
+FILTER_ERROR = "filter_error"  # a check raised on this file's text (the detail names the cause)
 
 
 class FilterConfig(BaseModel):
@@ -91,6 +94,16 @@ class FilterStage(MapStage):
             return None
         return failed.name, f"{failed.describe()} ({row['language'] or 'default rules'})"
 
+    def _contained_judge(self, row: dict) -> tuple[str, str] | None:
+        """judge(row), with an exception the file's text caused (a signal or an HTML parser raising)
+        turned into a `filter_error` drop of that file: one file never fails the task."""
+        try:
+            return self.judge(row)
+        except Exception as exc:  # see corpus.per_item
+            if is_environment_error(exc):
+                raise
+            return FILTER_ERROR, describe(exc)
+
     def reason(self, row: dict) -> str | None:
         verdict = self.judge(row)
         return verdict[0] if verdict else None
@@ -99,7 +112,7 @@ class FilterStage(MapStage):
         if self._rules is None:
             self.setup()
         rows = table.select(["repo", "path", "domain", "text", "language", "vendored", "generated", "meta"]).to_pylist()
-        verdicts = [self.judge(r) for r in rows]
+        verdicts = [self._contained_judge(r) for r in rows]
         mask = [v is not None for v in verdicts]
         kept = table.filter(pa.array([not m for m in mask], type=pa.bool_()))
         reasons = [v[0] if v else None for v in verdicts]

@@ -17,7 +17,9 @@ from corpus.ingest.kinds import InputKind, InputSpec, PlanContext, ReadContext, 
 from corpus.ingest.kinds.base import read_refused, resolve_uri
 from corpus.ingest.licenses import distribution_evidence
 from corpus.ingest.limits import Limits
+from corpus.ingest.files import printable_path
 from corpus.ingest.optout import OptOut
+from corpus.per_item import describe, is_environment_error
 from corpus.records import Doc, Drop
 from corpus.engine.stage import SourceStage
 
@@ -167,6 +169,10 @@ class IngestStage(SourceStage):
             # An installed distribution's licence is in its .dist-info folder, which is not read as documents.
             extra = distribution_evidence(unit.uri) if unit.kind == "python_dist" and lic.detect else []
             items = read_refused_iter(unit, spec.name) if unit.kind == "refused" else spec.read(unit, ctx)
+            # A kind whose every unit is a part (a GitHub row group of repositories) handles its own errors:
+            # an API failure must fail the task (and be retried), not drop 32 repositories.
+            if not spec.unit_is_part:
+                items = _contained(items, unit, spec.name)
             yield from apply_policy(items, optout, lic.detect, lic.allow, lic.deny, extra, lic.scan)
 
 
@@ -234,3 +240,17 @@ def apply_policy(items: Iterator[Doc | Drop], optout: OptOut | None, detect: boo
             yield from release()  # decides on what was seen; the rest of the repository gets the same answer
             held_chars = 0
     yield from release()
+
+
+def _contained(items: Iterator[Doc | Drop], unit: Unit, source: str) -> Iterator[Doc | Drop]:
+    """A unit's records; an exception a reader did not turn into a drop itself (a decoder or parser
+    raising on hostile bytes) ends that unit with one `read_error` drop naming it and the cause, and
+    the task goes on with the next unit. What was read before is kept. Failures of the machine (disk
+    full, out of memory) still fail the task (corpus.per_item)."""
+    try:
+        yield from items
+    except Exception as exc:
+        if is_environment_error(exc) or isinstance(exc, PreflightError):
+            raise
+        shown = printable_path(unit.uri)[:300]
+        yield Drop("read_error", shown, source, unit.repo, 0, f"{shown}: reading stopped: {describe(exc)}")

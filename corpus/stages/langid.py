@@ -1,6 +1,7 @@
 """langid: annotate code documents with one of the 338 languages (lang_registry decides).
 
-Every row is kept except notebooks that do not parse (reason `notebook_unparsable`); the filter stage
+Every row is kept except notebooks that do not parse (reason `notebook_unparsable`) and files whose
+detection raised (`langid_error`, the detail naming the file and the cause); the filter stage
 drops unknown, vendored or generated files. Web pages (no repository) are natural-language text and are
 not passed to the code detector.
 
@@ -22,11 +23,13 @@ import json
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.per_item import describe, is_environment_error
 from corpus.records import drop_rows
 from corpus.engine.stage import MapResult, MapStage
 
 NOTEBOOK = "Jupyter Notebook"
 NOTEBOOK_UNPARSABLE = "notebook_unparsable"
+LANGID_ERROR = "langid_error"  # detection raised on this file's contents (the detail names the cause)
 
 
 class LangIdConfig(BaseModel):
@@ -82,9 +85,22 @@ class LangIdStage(MapStage):
         kind = "code_related_data" if rel is not None and rel.type == "data" else "code_related_text"
         return name, kind
 
-    def process(self, table: pa.Table) -> MapResult:
+    def _identify(self, path: str, text: str) -> tuple:  # (Detection, language, method, NotebookScript | None)
+        """Detection of one file, its language and method, and its script when it is a notebook
+        (raises NotebookError for a notebook that does not parse)."""
         from lang_registry import detect
-        from lang_registry.notebooks import NotebookError, notebook_to_script
+        from lang_registry.notebooks import notebook_to_script
+
+        d = detect(path, text.encode("utf-8", "surrogatepass"), self._registry)
+        language, method = d.language, d.method
+        # A name Linguist gives a language outside the 338 (go.mod: Go Module) is reported, never guessed.
+        if language is None and not d.binary and d.outside is None:
+            language, method = self._related(path)
+        nb = notebook_to_script(text) if language == NOTEBOOK and self.config.notebooks_as_scripts else None
+        return d, language, method, nb
+
+    def process(self, table: pa.Table) -> MapResult:
+        from lang_registry.notebooks import NotebookError
 
         if self._registry is None:
             self.setup()
@@ -94,6 +110,7 @@ class LangIdStage(MapStage):
         texts, sizes, metas = list(cols["text"]), list(cols["size"]), list(cols["meta"])
         rewritten = False
         dropped: list[bool] = [False] * n
+        reasons: list[str | None] = [None] * n
         details: list[str] = [""] * n
         for i, path in enumerate(cols["path"]):
             if cols["repo"][i] is None:
@@ -102,34 +119,34 @@ class LangIdStage(MapStage):
                 vendored.append(False)
                 generated.append(False)
                 continue
-            d = detect(path, cols["text"][i].encode("utf-8", "surrogatepass"), self._registry)
-            language, method = d.language, d.method
-            if d.outside is not None:
+            try:
+                d, language, method, nb = self._identify(path, cols["text"][i])
+            except NotebookError as exc:
+                d, language, method, nb = None, NOTEBOOK, "extension", None
+                dropped[i], reasons[i], details[i] = True, NOTEBOOK_UNPARSABLE, f"{cols['repo'][i]}/{path}: {exc}"
+            except Exception as exc:  # one file's contents never fail the task (corpus.per_item)
+                if is_environment_error(exc):
+                    raise
+                d, language, method, nb = None, None, None, None
+                dropped[i], reasons[i], details[i] = True, LANGID_ERROR, f"{cols['repo'][i]}/{path}: {describe(exc)}"
+            if d is not None and d.outside is not None:
                 meta = json.loads(metas[i] or "{}")
                 meta["linguist"] = {"language": d.outside[0], "type": d.outside[1]}
                 metas[i] = json.dumps(meta, sort_keys=True)
                 rewritten = True
-            elif language is None and not d.binary:
-                language, method = self._related(path)
-            if language == NOTEBOOK and self.config.notebooks_as_scripts:
-                try:
-                    nb = notebook_to_script(cols["text"][i])
-                except NotebookError as exc:
-                    dropped[i] = True
-                    details[i] = f"{cols['repo'][i]}/{path}: {exc}"
-                else:
-                    texts[i] = nb.text
-                    sizes[i] = len(nb.text.encode("utf-8", "surrogatepass"))
-                    meta = json.loads(metas[i] or "{}")
-                    meta["notebook"] = {"format": "jupytext:light", "kernel_language": nb.kernel_language,
-                                        "script_extension": nb.extension, "code_cells": nb.code_cells,
-                                        "markdown_cells": nb.markdown_cells, "ipynb_bytes": cols["size"][i]}
-                    metas[i] = json.dumps(meta, sort_keys=True)
-                    rewritten = True
+            if nb is not None:
+                texts[i] = nb.text
+                sizes[i] = len(nb.text.encode("utf-8", "surrogatepass"))
+                meta = json.loads(metas[i] or "{}")
+                meta["notebook"] = {"format": "jupytext:light", "kernel_language": nb.kernel_language,
+                                    "script_extension": nb.extension, "code_cells": nb.code_cells,
+                                    "markdown_cells": nb.markdown_cells, "ipynb_bytes": cols["size"][i]}
+                metas[i] = json.dumps(meta, sort_keys=True)
+                rewritten = True
             langs.append(language)
             methods.append(method)
-            vendored.append(d.vendored)
-            generated.append(d.generated)
+            vendored.append(bool(d and d.vendored))
+            generated.append(bool(d and d.generated))
         out = table
         columns = [("language", langs), ("lang_method", methods), ("vendored", vendored), ("generated", generated)]
         if rewritten:  # notebooks (text, size, meta) or Linguist's names outside the 338 (meta)
@@ -137,7 +154,7 @@ class LangIdStage(MapStage):
         for name, values in columns:
             idx = out.schema.get_field_index(name)
             out = out.set_column(idx, out.schema.field(idx), pa.array(values, type=out.schema.field(idx).type))
-        quarantine = drop_rows(table, dropped, [NOTEBOOK_UNPARSABLE if x else None for x in dropped], details)
+        quarantine = drop_rows(table, dropped, reasons, details)
         if any(dropped):
             out = out.filter(pa.array([not x for x in dropped], type=pa.bool_()))
         return MapResult(kept=out, dropped=quarantine)

@@ -13,4 +13,5 @@ class StackParquetInput(FileInput):
     kind: Literal["stack_parquet"]
 
     def read(self, unit: Unit, ctx: ReadContext) -> Iterator[Doc | Drop]:
-        yield from read_stack_parquet(unit.uri, max_bytes=ctx.limits.max_file_bytes, **self.common())
+        yield from read_stack_parquet(unit.uri, max_bytes=ctx.limits.max_file_bytes,
+                                      max_row_group_bytes=ctx.limits.max_parquet_row_group_bytes, **self.common())

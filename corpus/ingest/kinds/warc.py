@@ -13,7 +13,8 @@ class WarcInput(FileInput):
     kind: Literal["warc"]
 
     def read(self, unit: Unit, ctx: ReadContext) -> Iterator[Doc | Drop]:
-        yield from read_warc(unit.uri, extractor=ctx.extractor, **self.common())
+        yield from read_warc(unit.uri, extractor=ctx.extractor, max_ratio=ctx.limits.max_compression_ratio,
+                             ratio_min_bytes=ctx.limits.ratio_min_bytes, **self.common())
 
 
 class WetInput(WarcInput):
