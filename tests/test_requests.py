@@ -170,13 +170,14 @@ def test_recall_through_fan_in_trees_gives_the_same_records_model_and_report(sha
     )
 
     from corpus.engine.context import RunContext
+    from classifiers import RecallParams
     from corpus.stages import recall
 
     inputs = _write_parts(_doc_rows(shared_dir), tmp_path / "in", parts=6)
 
     def run(name: str, fan_in: int):
         cfg = recall.RecallConfig(iterations=2, fan_in=fan_in, budget_tokens={"math": 20_000, "code": 20_000},
-                                  fasttext=recall.FastTextSection(**FAST))
+                                  fasttext=RecallParams(**FAST))
         runner = InProcessRunner()
         ctx = RunContext(str(tmp_path / name), seed=7, stage_name="recall", runner=runner, stage_key="k")
         recall.RecallStage(cfg).run(ctx, inputs).check("recall")
