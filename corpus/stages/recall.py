@@ -96,6 +96,10 @@ class RecallConfig(BaseModel):
     )
     fasttext: FastTextSection = FastTextSection()
     github: GitHubRecallConfig = Field(GitHubRecallConfig(), description="GitHub recall of repository files the code rules would drop (off by default)")
+    page_eval: bool = Field(True, description="score the labelled real pages of corpus/stages/recall_eval.py with the final model "
+                            "(precision/recall per class in recall.json -> page_eval); sources not installed are listed as missing")
+    page_eval_warcs: list[str] = Field(default_factory=list, description="WARC files whose pages join the evaluation as `other` "
+                                       "(e.g. the shared dolma/iana samples); none by default")
 
 
 # ------------------------------------------------------------------------------------ pretokenize
@@ -732,6 +736,11 @@ class RecallStage(GlobalStage):
                 domains[k] = domains.get(k, 0) + v
         if final is not None:
             report["final_domains"] = dict(sorted(domains.items()))
+            if cfg.page_eval and "model" in report:
+                from corpus.stages.recall_eval import page_eval_task
+
+                report["page_eval"] = ctx.map(page_eval_task, [(report["model"]["path"], cfg.page_eval_warcs, cfg.tokenizer,
+                                                                cfg.fasttext.max_tokens, cfg.threshold)], desc=f"{self.name}:page_eval")[0]
         report["seconds"] = round(time.time() - started, 2)
         storage.write_json(storage.join(ctx.reports_uri, "recall.json"), report)
         return total
