@@ -478,7 +478,7 @@ def test_bpe_pretokenizer_from_tokenizer_json(tmp_path: Path) -> None:
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
     pre = make_pretokenize(str(path))
-    assert isinstance(pre, BPEPretokenize) and make_pretokenize(None) is regex_pretokenize
+    assert isinstance(pre.pretokenize, BPEPretokenize) and make_pretokenize(None).pretokenize is regex_pretokenize
     tokens = pre("Solve x^2 = 4 中文")
     assert tokens and all(" " not in t for t in tokens)
     assert pickle.loads(pickle.dumps(pre))("Solve x^2 = 4 中文") == tokens

@@ -96,6 +96,12 @@ class RecallConfig(BaseModel):
     )
     fasttext: FastTextSection = FastTextSection()
     github: GitHubRecallConfig = Field(GitHubRecallConfig(), description="GitHub recall of repository files the code rules would drop (off by default)")
+    math_text_modules: list[str] = Field(
+        default_factory=lambda: ["sympy.functions", "sympy.ntheory", "sympy.integrals", "sympy.series", "sympy.calculus",
+                                 "sympy.combinatorics", "sympy.concrete", "sympy.sets", "sympy.solvers", "sympy.matrices",
+                                 "sympy.polys", "sympy.geometry", "sympy.discrete", "sympy.holonomic"],
+        description="installed modules whose docstrings are math seeds (corpus/stages/recall_math_seeds.py); [] = none")
+    max_math_text_seeds: int = Field(1000, ge=0, description="math docstring seeds at most (files parsed in hash order until reached)")
     page_eval: bool = Field(True, description="score the labelled real pages of corpus/stages/recall_eval.py with the final model "
                             "(precision/recall per class in recall.json -> page_eval); sources not installed are listed as missing")
     page_eval_warcs: list[str] = Field(default_factory=list, description="WARC files whose pages join the evaluation as `other` "
@@ -125,9 +131,12 @@ class BPEPretokenize:
 
 
 def make_pretokenize(path: str | None):
+    """The stage's one pretokenizer (seeds, code text, pages, evaluation): whitespace-normalised text, so a
+    re-wrapped seed or page gives the same fastText line."""
     from classifiers import regex_pretokenize
+    from classifiers.text import WhitespaceNormalized
 
-    return BPEPretokenize(path) if path else regex_pretokenize
+    return WhitespaceNormalized(BPEPretokenize(path) if path else regex_pretokenize)
 
 
 # ------------------------------------------------------------------------------------ scratch files
@@ -162,7 +171,8 @@ ALL_LABELS = ("code", "math", "other")
 CODE = {lab: j for j, lab in enumerate(ALL_LABELS)}
 
 
-def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_uri: str, urls_uri: str) -> dict[str, Any]:
+def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_uri: str, urls_uri: str,
+              math: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load and pretokenize the seed files once; the seed URLs (first positive label) for the index."""
     from classifiers import OTHER, fasttext_line, load_seeds
 
@@ -183,6 +193,14 @@ def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_
                 else:
                     url_label.setdefault(url, None)
         report[path] = {"labels": per, "skipped": loaded.skipped}
+    if math and math["modules"] and math["wanted"]:
+        from corpus.stages.recall_math_seeds import math_text_seeds
+
+        pieces, report["math_text"] = math_text_seeds(math["modules"], math["wanted"], math["min_words"], math["salt"])
+        labels += ["math"] * len(pieces)
+        lines += [fasttext_line(pretokenize(p), max_tokens) for p in pieces]
+        if pieces:
+            counts["math"] = counts.get("math", 0) + len(pieces)
     storage.write_table(lines_uri, pa.table({"label": labels, "line": pa.array(lines, pa.large_string())}))
     urls = pa.table({"url": list(url_label), "label": list(url_label.values())}, schema=pa.schema([("url", pa.string()), ("label", pa.string())]))
     storage.write_table(urls_uri, urls)
@@ -659,7 +677,7 @@ def _file_digest(path: str) -> str:
 
 class RecallStage(GlobalStage):
     name = "recall"
-    version = "4"  # code-text seeds capped at what balancing can use
+    version = "5"  # whitespace-normalised text; math docstring seeds; page evaluation
     config: RecallConfig
 
     def __init__(self, config: RecallConfig | None = None) -> None:
@@ -749,7 +767,8 @@ class RecallStage(GlobalStage):
         """Seeds (one task), then one pass over every part (pages pretokenized into scratch), then the
         code-text seeds (one task). Returns the per-part summaries the iterations need."""
         cfg, S = self.config, ctx.scratch
-        seeds = ctx.map(seed_task, [(cfg.seeds, cfg.tokenizer, cfg.fasttext.max_tokens, S("seeds", "lines.parquet"), S("seeds", "urls.parquet"))],
+        math = {"modules": cfg.math_text_modules, "wanted": cfg.max_math_text_seeds, "min_words": cfg.min_seed_words, "salt": f"{ctx.seed}/math_text"}
+        seeds = ctx.map(seed_task, [(cfg.seeds, cfg.tokenizer, cfg.fasttext.max_tokens, S("seeds", "lines.parquet"), S("seeds", "urls.parquet"), math)],
                         desc=f"{self.name}:seeds")[0]
         opts = {"recall_domains": cfg.recall_domains, "code_text_seeds": cfg.code_text_seeds, "code_text_languages": cfg.code_text_languages,
                 "docstrings": cfg.docstrings, "min_seed_words": cfg.min_seed_words, "max_code_text_seeds": cfg.max_code_text_seeds,
