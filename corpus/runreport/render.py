@@ -235,14 +235,34 @@ def _recall(s: dict[str, Any]) -> Section | None:
                       for lab in plabels]
                      + [go.Scatter(name="balanced accuracy", x=x, y=[it["heldout_balanced_accuracy"] for it in its], mode="lines+markers",
                                    line={"dash": "dot"})])
-    prec.update_layout(title="Classifier on held-out seeds (mean over folds)", yaxis_range=[0, 1.05])
+    prec.update_layout(title="Classifier on held-out seed passages (mean over folds)", yaxis_range=[0, 1.05])
     sec = Section("Recall", "recall", table(
-        ["iteration", "pages recalled", "tokens recalled", "new domains", "held-out precision", "balanced accuracy", "held-out examples"],
+        ["iteration", "pages recalled", "tokens recalled", "new domains", "seed-passage precision (held out)", "seed-passage balanced accuracy",
+         "held-out seed passages"],
         [[it["iteration"], _kv(it["recalled_pages"]), _kv(it["recalled_tokens"]), _kv(it["new_domains"]), _kv(it["heldout_precision"]),
           it["heldout_balanced_accuracy"], it["heldout_examples"]] for it in its]))
     measured = any(it["heldout_balanced_accuracy"] is not None or it["heldout_precision"] for it in its)
+    sec.html += _page_eval(r.get("page_eval") or {})
     sec.charts = [chart(pages, "recall-pages")] + ([chart(prec, "recall-precision")] if measured else [])
     return sec
+
+
+def _page_eval(pe: dict[str, Any]) -> str:
+    """Precision and recall per class on the labelled real pages (docs/recall.md), and where they came from."""
+    if not pe.get("pages"):
+        missing = ", ".join(f"{m['source']} ({m['package']})" for m in pe.get("missing", []))
+        return f"<p>No labelled real pages were available to evaluate on{': missing ' + html.escape(missing) if missing else ''}.</p>" if pe else ""
+    body = (f"<h3>On {pe['pages']} labelled real pages</h3><p>The final model at threshold {pe.get('threshold')} on real HTML pages "
+            "whose label follows the written rule of docs/recall.md (documentation of programming: code; of mathematics: math; "
+            "everything else: other). The figures above are on held-out seed passages.</p>")
+    pc = pe.get("per_class", {})
+    body += table(["class", "precision", "recall", "pages labelled", "pages predicted", "correct"],
+                  [[c, v["precision"], v["recall"], v["labelled"], v["predicted"], v["correct"]] for c, v in pc.items()])
+    body += table(["source", "predicted code", "predicted math", "predicted other"],
+                  [[src, v.get("code", 0), v.get("math", 0), v.get("other", 0)] for src, v in pe.get("by_source", {}).items()])
+    if pe.get("missing"):
+        body += "<p>Sources not installed: " + html.escape(", ".join(f"{m['source']} ({m['package']})" for m in pe["missing"])) + "</p>"
+    return body
 
 
 def _kv(d: dict[str, Any]) -> str:

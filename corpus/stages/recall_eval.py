@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 MIN_WORDS = 50  # shorter extracted text is a navigation stub (a chapter's menu), not a page to judge
+MAX_HTML_BYTES = 256_000  # the head of a long manual page decides (as the model reads only max_tokens tokens of it)
 PER_SOURCE = 20  # pages per source at most (the smallest sha1 of the file name): the set stays small and fast
 SKIP = re.compile(r"(licen[cs]e|news|authors|index|genindex|search|modindex|^all\.html|downloads|contribs|bugs|changelog)", re.I)
 MAXIMA = "/usr/share/doc/maxima-doc/html"
@@ -96,7 +97,7 @@ def load_pages(warcs: list[str] | None = None, per_source: int = PER_SOURCE) -> 
             if n >= per_source:
                 break
             with open(path, "rb") as fh:
-                text = extract(fh.read().decode("utf-8", errors="replace")).strip()
+                text = extract(fh.read(MAX_HTML_BYTES).decode("utf-8", errors="replace")).strip()
             if len(text.split()) < MIN_WORDS:
                 info["too_short"] += 1
                 continue
