@@ -14,7 +14,7 @@ from classifiers import RecallParams, load_seeds, train_recall_model
 from classifiers.page_eval import confusion, per_class, predicted_labels
 
 SHARED = Path(os.environ.get("CORPUS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
-FAST = dict(bucket=20_000, lr=0.5, epoch=10)
+FAST = {"bucket": 20_000, "lr": 0.5, "epoch": 10}
 
 
 def test_per_class_precision_and_recall_follow_the_run_threshold_rule() -> None:
@@ -62,7 +62,7 @@ def test_pages_are_read_where_packages_install_them_and_absent_sources_are_named
 def test_warc_pages_join_as_other_unless_listed() -> None:
     from corpus.stages import recall_eval
 
-    pages, info = recall_eval.load_pages([str(SHARED / "web" / "dolma_sample-0000.warc.gz")], per_source=0)
+    pages, _ = recall_eval.load_pages([str(SHARED / "web" / "dolma_sample-0000.warc.gz")], per_source=0)
     assert pages and all(p.source == "WARC dolma_sample-0000.warc.gz" for p in pages)
     assert len({p.name for p in pages}) == len(pages)  # one page per URL
     labelled = {p.name: p.label for p in pages}

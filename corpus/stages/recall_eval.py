@@ -27,13 +27,14 @@ import glob
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 MIN_WORDS = 50  # shorter extracted text is a navigation stub (a chapter's menu), not a page to judge
 MAX_HTML_BYTES = 256_000  # the head of a long manual page decides (as the model reads only max_tokens tokens of it)
 PER_SOURCE = 20  # pages per source at most (the smallest sha1 of the file name): the set stays small and fast
-SKIP = re.compile(r"(licen[cs]e|news|authors|index|genindex|search|modindex|^all\.html|downloads|contribs|bugs|changelog)", re.I)
+SKIP = re.compile(r"(licen[cs]e|news|authors|index|genindex|search|modindex|^all\.html|downloads|contribs|bugs|changelog)", re.IGNORECASE)
 MAXIMA = "/usr/share/doc/maxima-doc/html"
 # Maxima manual pages (maxima_N.html, 5.46) by chapter: the language (code) and the mathematics (math).
 MAXIMA_CODE = [*range(10, 47), *range(68, 74), *range(146, 150), *range(160, 174), *range(339, 345)]
@@ -138,7 +139,6 @@ def evaluate(model_uri: str, pages: list[EvalPage], info: dict[str, Any], *, pre
     the confusion matrix, and per source how its pages were labelled."""
     from classifiers import RecallModel, fasttext_line
     from classifiers.page_eval import confusion, per_class, predicted_labels
-
     from corpus import storage
 
     classes = ["code", "math", "other"]
