@@ -74,6 +74,11 @@ def test_summary_figures_equal_what_the_run_wrote(report_run) -> None:
     assert kept["repositories"] == len({r for r in pq.read_table(out / "dedup_near", columns=["repo"])["repo"].to_pylist() if r}) == 3
     assert [it["iteration"] for it in s["recall"]["iterations"]] == [1, 2, 3]
     assert all(it["heldout_balanced_accuracy"] is not None for it in s["recall"]["iterations"])
+    recall_json = json.loads((out / "reports" / "recall.json").read_text())
+    pe = s["recall"]["page_eval"]  # the labelled real pages, as the recall stage scored them
+    assert pe["pages"] == recall_json["page_eval"]["pages"] and pe["per_class"] == recall_json["page_eval"]["per_class"]
+    if pe["pages"]:
+        assert sum(v["labelled"] for v in pe["per_class"].values()) == pe["pages"]
 
 
 def test_the_report_reads_no_text_column(report_run, monkeypatch) -> None:
@@ -105,6 +110,9 @@ def test_page_is_self_contained(report_run) -> None:
     summary = json.loads(Path(written["summary"]).read_text())
     assert f"{summary['shards']['tokens']:,}" in page  # a headline figure of summary.json is on the page
     assert "Hits per benchmark item" in page and "pkg/copy.py" in page  # the leaked item, a dedup cluster
+    assert "seed-passage precision (held out)" in page  # the seed-passage figure, named as such
+    pe = summary["recall"]["page_eval"]
+    assert (f"On {pe['pages']} labelled real pages" in page) if pe.get("pages") else ("No labelled real pages" in page)
 
 
 def test_each_dedup_chart_sits_under_its_own_heading(report_run) -> None:

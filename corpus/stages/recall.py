@@ -193,10 +193,11 @@ def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_
                 else:
                     url_label.setdefault(url, None)
         report[path] = {"labels": per, "skipped": loaded.skipped}
+    math_report = None
     if math and math["modules"] and math["wanted"]:
         from corpus.stages.recall_math_seeds import math_text_seeds
 
-        pieces, report["math_text"] = math_text_seeds(math["modules"], math["wanted"], math["min_words"], math["salt"])
+        pieces, math_report = math_text_seeds(math["modules"], math["wanted"], math["min_words"], math["salt"])
         labels += ["math"] * len(pieces)
         lines += [fasttext_line(pretokenize(p), max_tokens) for p in pieces]
         if pieces:
@@ -204,7 +205,7 @@ def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_
     storage.write_table(lines_uri, pa.table({"label": labels, "line": pa.array(lines, pa.large_string())}))
     urls = pa.table({"url": list(url_label), "label": list(url_label.values())}, schema=pa.schema([("url", pa.string()), ("label", pa.string())]))
     storage.write_table(urls_uri, urls)
-    return {"files": report, "counts": counts, "urls": [urls_uri, _table_digest(urls)]}
+    return {"files": report, "math_text": math_report, "counts": counts, "urls": [urls_uri, _table_digest(urls)]}
 
 
 _DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -806,7 +807,7 @@ class RecallStage(GlobalStage):
         counts = dict(seeds["counts"])
         counts["code"] = counts.get("code", 0) + n_code
         return {
-            "seeds_report": {"files": seeds["files"], "code_text_from_input": n_code, **code},
+            "seeds_report": {"files": seeds["files"], "math_text": seeds.get("math_text"), "code_text_from_input": n_code, **code},
             "seed_counts": counts,
             "positive_labels": sorted(lab for lab, c in counts.items() if lab != "other" and c > 0),
             "web_pages": sum(ix["pages"] for ix in indexed),

@@ -125,11 +125,20 @@ def _warc_pages(uri: str, extract) -> Iterator[EvalPage]:
         yield EvalPage(doc.path, f"WARC {os.path.basename(uri)}", WARC_LABELS.get(doc.path, "other"), doc.text)
 
 
+_LOADED: dict[tuple, tuple[list[EvalPage], dict[str, Any]]] = {}  # per process: extraction is the costly part
+
+
 def page_eval_task(model_uri: str, warcs: list[str], tokenizer: str | None, max_tokens: int, threshold: float) -> dict[str, Any]:
-    """The stage's one evaluation task: load the labelled pages on this worker and score them."""
+    """The stage's one evaluation task: load the labelled pages on this worker (once per process: they are
+    the same installed files for every run) and score them."""
+    import copy
+
     from corpus.stages.recall import make_pretokenize
 
-    pages, info = load_pages(warcs)
+    key = (tuple(warcs), PER_SOURCE, tuple(s.files for s in SOURCES))
+    if key not in _LOADED:
+        _LOADED[key] = load_pages(warcs)
+    pages, info = _LOADED[key][0], copy.deepcopy(_LOADED[key][1])
     return evaluate(model_uri, pages, info, pretokenize=make_pretokenize(tokenizer), max_tokens=max_tokens, threshold=threshold)
 
 
