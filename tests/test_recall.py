@@ -552,7 +552,7 @@ def test_paper_settings_are_the_defaults_and_the_default_run_keeps_its_demo_over
     assert (ft.dim, ft.lr, ft.word_ngrams, ft.min_count, ft.epoch) == (256, 0.1, 3, 3, 3)
     p = RecallParams()
     assert (p.dim, p.lr, p.word_ngrams, p.min_count, p.epoch) == (256, 0.1, 3, 3, 3)
-    assert isinstance(make_pretokenize("tok.json"), BPEPretokenize) and make_pretokenize(None) is regex_pretokenize
+    assert isinstance(make_pretokenize("tok.json").pretokenize, BPEPretokenize) and make_pretokenize(None).pretokenize is regex_pretokenize
     recall = load_config(None).stages.recall
     assert (recall.fasttext.lr, recall.fasttext.epoch, recall.fasttext.dim, recall.fasttext.word_ngrams) == (0.5, 10, 256, 3)
     assert recall.github.enabled is False and recall.github.iterations == 2 and RecallConfig().github.enabled is False
