@@ -233,7 +233,7 @@ def _refused(drop: Drop | dict, stage: str) -> dict[str, Any]:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "explain", help="why local files would be kept or dropped (langid + filter)",
+        "explain", help="why local files would be kept or dropped (langid + filter), or what a finished run decided (--run)",
         description="For each file (every file under a folder), one JSON line: the language and how it was "
                     "found, the quality signals, every rule with its measured value and threshold, and the "
                     "decision with its reasons, computed by the pipeline's own ingest reader, langid and filter "
