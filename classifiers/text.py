@@ -35,3 +35,20 @@ def fasttext_line(tokens: list[str], max_tokens: int) -> str:
         if tok:
             out.append(tok)
     return " ".join(out)
+
+
+def normalize_whitespace(text: str) -> str:
+    """Every run of whitespace as one space: re-wrapping a paragraph or re-indenting a page does not
+    change what the model sees (a BPE tokenizer's tokens carry the whitespace before a word, so a line
+    break instead of a space was a different token and could flip a page's label)."""
+    return " ".join(text.split())
+
+
+class WhitespaceNormalized:
+    """A pretokenizer that sees whitespace-normalised text (picklable when the wrapped one is)."""
+
+    def __init__(self, pretokenize: Pretokenize) -> None:
+        self.pretokenize = pretokenize
+
+    def __call__(self, text: str) -> list[str]:
+        return self.pretokenize(normalize_whitespace(text))

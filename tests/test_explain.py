@@ -240,3 +240,123 @@ def test_cli_takes_pkg_configs_and_reports_missing_paths_with_status_2(tmp_path:
     lines = [json.loads(s) for s in out.stdout.splitlines()]
     assert [(d["repo"], d["path"], d["decision"]) for d in lines] == [
         ("proj", "main.py", "kept"), ("proj", "vendor/dep.py", "dropped")]
+
+
+# ------------------------------------------------------------------------------ --run: from a finished run
+
+
+@pytest.fixture(scope="module")
+def explained_run(tmp_path_factory):
+    """The end-to-end fixture of tests/test_pipeline.py, in process, with pages below the recall threshold
+    dropped (so every dropping stage has a drop to explain)."""
+    from test_pipeline import _config
+
+    from corpus.engine.executor import Executor, write_stats_report
+    from corpus.engine.runner import InProcessRunner
+    from pipelines.config import PipelineConfig
+    from pipelines.graph import build_stages
+
+    root = tmp_path_factory.mktemp("explain_run")
+    data = _config(root, None).model_dump(mode="json")
+    data["stages"]["recall"].update(drop_unrecalled=True, page_eval=False)
+    cfg = PipelineConfig.model_validate(data)
+    out = root / "out"
+    write_stats_report(out, Executor(str(out), seed=cfg.seed, runner=InProcessRunner()).run(build_stages(cfg)))
+    return out
+
+
+def _run_rows(out: Path, stage: str, folder: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    parts = sorted((out / stage / folder).glob("part-*.parquet"))
+    return [r for p in parts for r in pq.read_table(p, columns=["repo", "path"] + (["reason"] if folder else [])).to_pylist()]
+
+
+def test_run_answers_give_the_stage_and_reason_the_run_recorded_for_every_file(explained_run) -> None:
+    from corpus.commands.explain import Wanted, explain_from_run
+
+    out = explained_run
+    stats = json.loads((out / "reports" / "stats.json").read_text())
+    truth: dict[tuple, set] = {}  # (repo, path) -> {(stage, reason)}: a URL can be several records
+    for stage in stats["order"]:
+        for r in _run_rows(out, stage, "_dropped"):
+            truth.setdefault((r["repo"], r["path"]), set()).add((stage, r["reason"]))
+        if stage == "repo_samples":
+            break
+    kept = {(r["repo"], r["path"]) for r in _run_rows(out, "decont", "")}
+    assert {s for v in truth.values() for s, _ in v} >= {"ingest", "filter", "dedup_exact", "decont", "recall"}
+    wanted = [Wanted(p, p, repo) for repo, p in set(truth) | kept]
+    lines = explain_from_run(str(out), wanted)
+    got: dict[tuple, list] = {}
+    for ln in lines:
+        got.setdefault((ln["repo"], ln["path"]), []).append(ln)
+    for key, drops in truth.items():
+        assert {(ln["stage"], ln["reasons"][0]) for ln in got[key] if ln["decision"] == "dropped"} == drops, key
+    for key in kept - set(truth):
+        [ln] = got[key]
+        assert ln["decision"] == "kept" and ln["reached"] == "decont" and ln["shard"] is None and "not recorded yet" in ln["detail"], key
+    assert all(ln["from"] == f"run {out}" for ln in lines)
+
+
+def test_run_answers_name_the_kept_copy_the_benchmark_item_and_the_recall_scores(explained_run) -> None:
+    from corpus.commands.explain import Wanted, explain_from_run
+
+    out = explained_run
+    [dup] = explain_from_run(str(out), [Wanted("pkg/mod0.py", "pkg/mod0.py", "alpha")])
+    assert dup["stage"] == "dedup_exact" and dup["reasons"] == ["exact_duplicate"]
+    assert (dup["kept_copy"]["repo"], dup["kept_copy"]["path"]) == ("alpha", "pkg/copy.py")
+    [leak] = explain_from_run(str(out), [Wanted("solution.py", "solution.py", "gamma")])
+    assert leak["stage"] == "decont" and {"benchmark": "humaneval", "item": "HumanEval/0"} in leak["benchmark_items"] and leak["ngram"]
+    dropped = [r for r in _run_rows(out, "recall", "_dropped")]
+    assert dropped, "the fixture's run dropped a page below the recall threshold"
+    [page] = [ln for ln in explain_from_run(str(out), [Wanted(dropped[0]["path"], dropped[0]["path"], None)]) if ln["stage"] == "recall"]
+    assert page["reasons"] == ["not_recalled"] and set(page["scores"]) >= {"code", "other"} and max(page["scores"].values()) <= 1
+
+
+def test_run_answers_read_no_text_column(explained_run, monkeypatch) -> None:
+    from corpus import storage
+    from corpus.commands.explain import Wanted, explain_from_run
+
+    read: list[tuple] = []
+    real = storage.parquet_file
+
+    class Spy:
+        def __init__(self, uri):
+            self.f = real(uri)
+            self.schema_arrow, self.metadata = self.f.schema_arrow, self.f.metadata
+
+        def read(self, columns=None, **kw):
+            read.append(tuple(columns) if columns is not None else None)
+            return self.f.read(columns=columns, **kw)
+
+        def read_row_group(self, g, columns=None, **kw):
+            read.append(tuple(columns) if columns is not None else None)
+            return self.f.read_row_group(g, columns=columns, **kw)
+
+    monkeypatch.setattr(storage, "parquet_file", Spy)
+    lines = explain_from_run(str(explained_run), [Wanted("pkg/mod0.py", "pkg/mod0.py", "alpha"), Wanted("pkg/mod1.py", "pkg/mod1.py", None)])
+    assert [ln["path"] for ln in lines] == ["pkg/mod0.py", "pkg/mod1.py"]
+    assert read and all(cols is not None and "text" not in cols and "meta" not in cols for cols in read), read
+
+
+def test_explain_cli_with_and_without_a_run(explained_run, tmp_path, capsys) -> None:
+    import argparse
+
+    from corpus.commands.explain import add_commands
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())  # this tree's command, whatever plug-in the installed metadata names
+
+    def main(argv: list[str]) -> int:
+        args = parser.parse_args(argv)
+        return args.func(args)
+
+    assert main(["explain", "--run", str(explained_run), "alpha/pkg/mod0.py", "no/such/file.py"]) == 2
+    captured = capsys.readouterr()
+    [line] = [json.loads(x) for x in captured.out.splitlines()]
+    assert line["stage"] == "dedup_exact" and line["kept_copy"]["path"] == "pkg/copy.py"
+    assert "no/such/file.py: no record of the run" in captured.err
+    f = _write(tmp_path, "a.py", "def f(x):\n    return x\n")
+    assert main(["explain", str(f), "--root", str(tmp_path)]) == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["decision"] == "kept" and line["from"].startswith("re-evaluation")

@@ -481,7 +481,7 @@ def test_bpe_pretokenizer_from_tokenizer_json(tmp_path: Path) -> None:
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
     pre = make_pretokenize(str(path))
-    assert isinstance(pre, BPEPretokenize) and make_pretokenize(None) is regex_pretokenize
+    assert isinstance(pre.pretokenize, BPEPretokenize) and make_pretokenize(None).pretokenize is regex_pretokenize
     tokens = pre("Solve x^2 = 4 中文")
     assert tokens and all(" " not in t for t in tokens)
     assert pickle.loads(pickle.dumps(pre))("Solve x^2 = 4 中文") == tokens
@@ -558,7 +558,7 @@ def test_paper_settings_are_the_defaults_and_the_default_run_keeps_its_demo_over
     assert (ft.dim, ft.lr, ft.word_ngrams, ft.min_count, ft.epoch) == (256, 0.1, 3, 3, 3)
     p = RecallParams()
     assert (p.dim, p.lr, p.word_ngrams, p.min_count, p.epoch) == (256, 0.1, 3, 3, 3)
-    assert isinstance(make_pretokenize("tok.json"), BPEPretokenize) and make_pretokenize(None) is regex_pretokenize
+    assert isinstance(make_pretokenize("tok.json").pretokenize, BPEPretokenize) and make_pretokenize(None).pretokenize is regex_pretokenize
     recall = load_config(None).stages.recall
     assert (recall.fasttext.lr, recall.fasttext.epoch, recall.fasttext.dim, recall.fasttext.word_ngrams) == (0.5, 10, 256, 3)
     assert recall.github.enabled is False and recall.github.iterations == 2 and RecallConfig().github.enabled is False

@@ -74,6 +74,11 @@ def test_summary_figures_equal_what_the_run_wrote(report_run) -> None:
     assert kept["repositories"] == len({r for r in pq.read_table(out / "dedup_near", columns=["repo"])["repo"].to_pylist() if r}) == 3
     assert [it["iteration"] for it in s["recall"]["iterations"]] == [1, 2, 3]
     assert all(it["heldout_balanced_accuracy"] is not None for it in s["recall"]["iterations"])
+    recall_json = json.loads((out / "reports" / "recall.json").read_text())
+    pe = s["recall"]["page_eval"]  # the labelled real pages, as the recall stage scored them
+    assert pe["pages"] == recall_json["page_eval"]["pages"] and pe["per_class"] == recall_json["page_eval"]["per_class"]
+    if pe["pages"]:
+        assert sum(v["labelled"] for v in pe["per_class"].values()) == pe["pages"]
 
 
 def test_the_report_reads_no_text_column(report_run, monkeypatch) -> None:
@@ -105,6 +110,37 @@ def test_page_is_self_contained(report_run) -> None:
     summary = json.loads(Path(written["summary"]).read_text())
     assert f"{summary['shards']['tokens']:,}" in page  # a headline figure of summary.json is on the page
     assert "Hits per benchmark item" in page and "pkg/copy.py" in page  # the leaked item, a dedup cluster
+    assert "seed-passage precision (held out)" in page  # the seed-passage figure, named as such
+    pe = summary["recall"]["page_eval"]
+    assert (f"On {pe['pages']} labelled real pages" in page) if pe.get("pages") else ("No labelled real pages" in page)
+
+
+def test_each_dedup_chart_sits_under_its_own_heading(report_run) -> None:
+    _, written = report_run
+    page = Path(written["html"]).read_text().split("</head>", 1)[1]
+    heads = [(m.start(), m.group(1)) for m in re.finditer(r"<h3>([^<]+)</h3>", page)]
+    charts = [(m.start(), m.group(1)) for m in re.finditer(r'id="chart-dedup-([a-z_]+)"', page)]
+    assert {name for _, name in charts} == {"dedup_exact", "dedup_near"} or {name for _, name in charts} == {"dedup_exact"}
+    for at, name in charts:
+        assert max((h for h in heads if h[0] < at), key=lambda h: h[0])[1] == name
+
+
+def test_the_page_says_what_wall_time_and_byte_changes_leave_out() -> None:
+    """The wall time leaves Ray's start out (run.json) and says so; a stage whose bytes change with no
+    record dropped (langid rewriting notebooks) says why."""
+    from corpus.runreport.render import render_report
+
+    row = {"name": "langid", "in": 2, "kept": 2, "out": 2, "dropped": {}, "bytes_in": 5_000_000, "bytes_kept": 3_000_000,
+           "bytes_dropped": {}, "seconds": 1, "task_cpu_seconds": 1}
+    page = render_report({"output": "out", "run": {"wall_seconds": 12.5, "runner_start_seconds": 3.25, "cpus": 2},
+                          "stages": [row], "languages": {}, "inputs": {}, "dedup": {}, "decont": {}, "recall": {},
+                          "mixture": {}, "shards": {}, "warnings": []}).split("</head>", 1)[1]
+    assert "12.5 s wall on 2 CPUs (not counting the 3.25 s spent starting Ray)" in page
+    assert "<code>langid</code>: -2.0 MB with no record dropped: Jupyter notebooks are rewritten" in page
+    page = render_report({"output": "out", "run": {"wall_seconds": 12.5, "runner_start_seconds": 0.0, "cpus": 2},
+                          "stages": [{**row, "bytes_kept": 5_000_000}], "languages": {}, "inputs": {}, "dedup": {}, "decont": {},
+                          "recall": {}, "mixture": {}, "shards": {}, "warnings": []}).split("</head>", 1)[1]
+    assert "starting Ray" not in page and "rewriting" not in page
 
 
 def test_corpus_report_command_rewrites_an_existing_output(report_run, tmp_path) -> None:
@@ -154,6 +190,38 @@ return Array.from(document.querySelectorAll('.chart')).map(c => {
 """
 
 
+# The parts of a chart that must not cover each other: the toolbar (modebar), the title, the legend, the
+# axis titles; and every count axis's tick labels (an axis titled as a count must not show "0.5").
+_CHART_PARTS = """
+const parts = {modebar: '.modebar', title: '.g-gtitle', legend: '.legend', 'x title': '.g-xtitle',
+               'y title': '.g-ytitle', 'y2 title': '.g-y2title'};
+return Array.from(document.querySelectorAll('.chart')).map(c => {
+  const boxes = {};
+  for (const [name, sel] of Object.entries(parts)) {
+    const el = c.querySelector(sel);
+    if (!el) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0) boxes[name] = [r.left, r.top, r.right, r.bottom];
+  }
+  const axes = [];
+  const layout = c.layout || {};
+  for (const key of Object.keys(layout).filter(k => /^[xy]axis\\d*$/.test(k))) {
+    const t = layout[key].title;
+    const id = key[0] + key.slice(5);  // yaxis2 -> y2: its ticks are g.y2tick
+    axes.push({axis: key, title: t ? (typeof t === 'string' ? t : (t.text || '')) : '',
+               ticks: Array.from(c.querySelectorAll('g.' + id + 'tick text')).map(el => el.textContent)});
+  }
+  return {id: c.id, boxes: boxes, axes: axes};
+});
+"""
+COUNT_TITLES = ("records", "clusters", "pages", "new domains", "count", "chunks", "tokens")
+
+
+def _overlap(a: list[float], b: list[float]) -> float:
+    """Area (px²) two boxes [left, top, right, bottom] share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
 def page_problems(driver, url: str, width: int) -> list[str]:
     """What is wrong with a page of charts at a window width: script errors (console or window),
     charts that drew nothing, charts wider than the window. [] when every chart drew."""
@@ -179,6 +247,15 @@ def page_problems(driver, url: str, width: int) -> list[str]:
             problems.append(f"chart {c['id']} overflows the {client}px window (right edge {c['right']:.0f})")
         if c["svg_width"] > c["width"] + 1:  # drawn wider than its box: the right part is cut off
             problems.append(f"chart {c['id']} is clipped: drawn {c['svg_width']:.0f}px wide in a {c['width']:.0f}px box")
+    for c in driver.execute_script(_CHART_PARTS):
+        names = sorted(c["boxes"])
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if _overlap(c["boxes"][a], c["boxes"][b]) > 4:  # a few px² of anti-aliasing are not an overlap
+                    problems.append(f"chart {c['id']}: the {a} overlaps the {b}")
+        for ax in c["axes"]:
+            if ax["title"] in COUNT_TITLES and any("." in t for t in ax["ticks"]):
+                problems.append(f"chart {c['id']}: count axis {ax['axis']} ({ax['title']}) has fractional ticks {ax['ticks']}")
     return problems
 
 
@@ -203,7 +280,11 @@ def test_the_browser_check_catches_a_broken_page(tmp_path) -> None:
                    '<div id="a" class="chart"></div><script>Plotly.newPlot("a", [{type: "bar", y: [1]}]); undefinedFunction();</script>'
                    '<div id="b" class="chart" style="width: 3000px"></div>'
                    '<div id="c" class="chart" style="width: 300px; overflow: hidden"></div>'
-                   '<script>Plotly.newPlot("c", [{type: "bar", y: [1, 2]}], {width: 700});</script></body></html>')
+                   '<script>Plotly.newPlot("c", [{type: "bar", y: [1, 2]}], {width: 700});</script>'
+                   # a long title running under the toolbar, and a count axis stepping by 0.5
+                   '<div id="d" class="chart" style="width: 500px"></div><script>Plotly.newPlot("d", [{type: "bar", y: [1, 2]}],'
+                   ' {title: {text: "A long title that runs all the way to the right edge of it"}, margin: {t: 30},'
+                   ' yaxis: {title: {text: "records"}}}, {displayModeBar: true});</script></body></html>')
     driver = _browser(tmp_path)
     try:
         problems = page_problems(driver, bad.as_uri(), 800)
@@ -213,6 +294,8 @@ def test_the_browser_check_catches_a_broken_page(tmp_path) -> None:
     assert any("chart b drew nothing" in p for p in problems), problems
     assert any("chart b overflows" in p for p in problems), problems
     assert any("chart chart-c is clipped" in p or "chart c is clipped" in p for p in problems), problems
+    assert any("chart d: the modebar overlaps the title" in p for p in problems), problems
+    assert any("chart d: count axis yaxis (records) has fractional ticks" in p for p in problems), problems
 
 
 # ------------------------------------------------------------------ other run shapes, hostile names

@@ -91,9 +91,37 @@ OTHER = [
 ]
 
 
+# Web pages that are neither code nor math, in genres a crawl is full of: organisation and about pages,
+# people's home pages, news, press and event posts, policies. Everyday prose alone (OTHER) taught the
+# model that any formal English about technology or research is code: measured on labelled real pages,
+# 45 of 54 such pages were recalled as code (docs/recall.md, "Measured on real pages"). Written after
+# seeing the genres of that evaluation's pages, not their text; passages that mirrored a particular
+# evaluated page's topic (registries, project histories, a personal blog's posts) were left out, so
+# those pages stay out of sample.
+OTHER_WEB = [
+    "About us. We are an independent nonprofit foundation founded in 2009. Our mission is to support open access to knowledge for everyone. We are funded by donations and grants, and a board of volunteers from twelve countries oversees our work.",
+    "Meet the team. Our group brings together researchers, designers and engineers who share an interest in how people find and read scientific literature. We collaborate with universities and libraries around the world.",
+    "I am an assistant professor in the school of information at a public university. My research looks at how communities form online and how people decide what to trust. Before that I was a postdoctoral fellow, and I received my PhD in 2019.",
+    "Hello! I am a PhD student advised by two wonderful mentors. I grew up by the sea, I like running and baking bread, and I spend too much time reading about the history of maps. My CV and a list of my publications are linked below.",
+    "News. Our paper received a best paper award at this year's conference. I will be giving a keynote talk in June and co-organising a workshop in the autumn. I am looking for summer interns; please email me if you are interested.",
+    "Publications. Selected papers with my students and collaborators, listed by year. Workshop papers and preprints are marked. Slides and recordings of talks are available on request.",
+    "The annual report describes our activities over the past year: grants awarded, events held, partners we worked with, and how donations were spent. Financial statements were audited by an independent firm.",
+    "Join our mailing list to hear about new research, press coverage and events. We send one message a month and never share your address.",
+    "Our institute is located in the city centre, a short walk from the main station. Visitors should sign in at the reception desk on the ground floor. Parking is limited, so we recommend public transport.",
+    "Careers. We are hiring for several positions, including research scientists, an events coordinator and an operations manager. We offer flexible working and a generous parental leave policy.",
+    "The foundation's board met on Tuesday and approved the budget for the coming year, elected a new treasurer, and thanked the outgoing chair for six years of service.",
+    "Press release. The university today announced a new centre for the study of democracy and media, supported by a gift from an alumni family. The centre will open next autumn with five faculty members.",
+    "Contact. For general questions write to the office; for press enquiries call the communications team. Our postal address and opening hours are listed below.",
+    "Privacy policy. We collect only the information needed to send you the newsletter. You can unsubscribe at any time, and we delete your address within thirty days of a request.",
+    "Terms of use. By using this site you agree not to misuse the services, to respect the rights of others, and to follow the laws of your country. We may update these terms and will announce changes here.",
+    "The conference will take place over three days, with invited talks in the mornings and poster sessions in the afternoons. Registration includes lunch and the conference dinner on the second evening.",
+    "Our history: the society began as a small reading group of teachers in 1952 and grew into a national association with local chapters, an annual meeting and a quarterly journal.",
+]
+
+
 def main() -> None:
     here = Path(__file__).resolve().parent
-    for name, label, texts in (("math.jsonl", "math", MATH), ("other.jsonl", "other", OTHER)):
+    for name, label, texts in (("math.jsonl", "math", MATH), ("other.jsonl", "other", OTHER + OTHER_WEB)):
         with open(here / name, "w", encoding="utf-8") as fh:
             for text in texts:
                 fh.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")

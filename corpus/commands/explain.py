@@ -229,9 +229,13 @@ class Explainer:
         return out
 
 
+# Without --run, every line says it is a re-evaluation (langid + filter now), not what a run decided.
+REEVALUATION = "re-evaluation: ingest's reader, langid and filter applied now; later stages (dedup, recall, decont) not seen"
+
+
 def _line(repo: str | None, path: str, language: str | None, method: str | None, signals: dict) -> dict[str, Any]:
     return {"path": path, "repo": repo, "language": language, "method": method, "signals": signals,
-            "rules": [], "decision": "kept", "stage": None, "reasons": [], "detail": ""}
+            "rules": [], "decision": "kept", "stage": None, "reasons": [], "detail": "", "from": REEVALUATION}
 
 
 def _refused(drop: Drop | dict, stage: str) -> dict[str, Any]:
@@ -244,7 +248,7 @@ def _refused(drop: Drop | dict, stage: str) -> dict[str, Any]:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "explain", help="why local files would be kept or dropped (langid + filter)",
+        "explain", help="why local files would be kept or dropped (langid + filter), or what a finished run decided (--run)",
         description="For each file (every file under a folder), one JSON line: the language and how it was "
                     "found, the quality signals, every rule with its measured value and threshold, and the "
                     "decision with its reasons, computed by the pipeline's own ingest reader, langid and filter "
@@ -258,12 +262,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         "(default: each path's enclosing git work tree, else a folder argument itself, else "
                         "the working folder)")
     p.add_argument("--repo", default=None,
-                   help="repository name in the output (default: the name of the repository root's folder)")
+                   help="repository name in the output (default: the name of the repository root's folder); with --run, "
+                        "only that repository's records match")
+    p.add_argument("--run", default=None, metavar="OUT",
+                   help="answer from a finished run's own records in OUT (a folder or s3://...): the stage that dropped each "
+                        "file with its reason and detail, or kept; PATH is the path the run stored (repository-relative, "
+                        "REPO/PATH, a web page's URL) or a local file inside a repository")
     p.set_defaults(func=run_explain)
 
 
 def run_explain(args: argparse.Namespace) -> int:
     import yaml
+
+    if args.run:
+        return _explain_from_run(args)
 
     try:
         explainer = Explainer(load_stage_configs(args.config))
@@ -277,5 +289,183 @@ def run_explain(args: argparse.Namespace) -> int:
                 print(json.dumps(line, ensure_ascii=False), flush=True)
         except PathError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
+            status = 2
+    return status
+
+
+# ------------------------------------------------------------------------------ from a finished run
+
+# A stage's records are files until repo_samples concatenates them per repository.
+REPO_SAMPLES = "repo_samples"
+NO_SHARD_PROVENANCE = "shard-level provenance is not recorded yet: the shards do not name the files they hold"
+DUPLICATE_PREFIX = "duplicate of "  # dedup's drop detail: "duplicate of <id of the copy kept>"
+
+
+@dataclasses.dataclass(frozen=True)
+class Wanted:
+    """One PATH argument: the record paths it can match (exact, or under a folder) and the repository."""
+
+    given: str
+    path: str
+    repo: str | None
+    folder: bool = False
+
+    def matches(self, repo: str | None, path: str) -> bool:
+        if self.repo is not None and repo != self.repo:
+            return False
+        if self.folder:
+            return not self.path or path.startswith(self.path + "/")
+        return path == self.path
+
+
+def _wanted(given: str, repo: str | None, root: str | None) -> list[Wanted]:
+    """A local file or folder is made repository-relative as ingest sees it; anything else is a stored path,
+    also read as REPO/PATH."""
+    if os.path.lexists(given) and (root is not None or not given.startswith(("http://", "https://"))):
+        base = repository_root(given, root)
+        full, is_dir = _located(given)
+        if not full.is_relative_to(base):
+            full = _resolved(full, is_dir)
+        rel = full.relative_to(base).as_posix()
+        return [Wanted(given, "" if rel == "." else rel, repo, folder=is_dir)]
+    out = [Wanted(given, given, repo)]
+    if repo is None and "/" in given and not given.startswith(("http://", "https://")):
+        head, rest = given.split("/", 1)
+        out.append(Wanted(given, rest, head))
+    return out
+
+
+def _rows(uri: str, wanted: list[Wanted], columns: list[str]) -> list[dict[str, Any]]:
+    """The rows of one part whose (repo, path) a wanted path matches, reading only `path` (and `repo`) of
+    the row groups whose path statistics can hold one, then `columns` of the groups that matched."""
+    from corpus import storage
+
+    pf = storage.parquet_file(uri)
+    names = set(pf.schema_arrow.names)
+    if "path" not in names:
+        return []
+    exact = [w.path for w in wanted if not w.folder]
+    prefixes = [w.path for w in wanted if w.folder]
+    col = pf.schema_arrow.names.index("path")
+    out = []
+    for g in range(pf.metadata.num_row_groups):
+        st = pf.metadata.row_group(g).column(col).statistics
+        if st is not None and st.has_min_max and not prefixes and not any(st.min <= p <= st.max for p in exact):
+            continue  # no wanted path sorts inside this group's range
+        keys = ["repo", "path"] if "repo" in names else ["path"]
+        head = pf.read_row_group(g, columns=keys).to_pylist()
+        hit = [i for i, r in enumerate(head) if any(w.matches(r.get("repo"), r["path"] or "") for w in wanted)]
+        if not hit:
+            continue
+        extra = [c for c in columns if c in names and c not in keys]
+        rest = pf.read_row_group(g, columns=extra).to_pylist() if extra else [{} for _ in head]
+        out += [{**head[i], **rest[i]} for i in hit]
+    return out
+
+
+def _stage_parts(out: str) -> list[tuple[str, list[str], list[str]]]:
+    """(stage, kept parts, dropped parts) in the run's order: kept parts as _SUCCESS.json names them,
+    dropped parts from one listing of the stage's _dropped folder."""
+    from corpus import storage
+    from corpus.engine.parts import DROPPED_DIR
+
+    stats = storage.read_json(storage.join(out, "reports", "stats.json"))
+    out_stages = []
+    for name in stats.get("order") or list(stats.get("stages", {})):
+        success = storage.join(out, name, "_SUCCESS.json")
+        if not storage.exists(success):
+            continue
+        done = storage.read_json(success)
+        kept = [storage.join(out, name, p) for p in done.get("parts", []) if p.endswith(".parquet")]
+        folder = storage.join(out, name, DROPPED_DIR)
+        dropped = [storage.join(folder, p) for p in storage.find(folder) if p.endswith(".parquet")] if storage.exists(folder) else []
+        out_stages.append((name, kept, dropped))
+    return out_stages
+
+
+def _drop_detail(stage: str, row: dict[str, Any], out: str, kept_parts: list[str]) -> dict[str, Any]:
+    """What a stage's drop row says, with its specifics: dedup's kept copy (looked up by id in the stage's
+    kept parts), decont's benchmark items and n-gram, recall's scores."""
+    detail = row.get("detail") or ""
+    line: dict[str, Any] = {"decision": "dropped", "stage": stage, "reasons": [row["reason"]], "detail": detail}
+    if detail.startswith(DUPLICATE_PREFIX):
+        kept_id = detail[len(DUPLICATE_PREFIX):].strip()
+        line["kept_copy"] = _by_id(kept_parts, kept_id) or {"id": kept_id}
+    elif row["reason"] == "contaminated" and "; n-gram: " in detail:
+        items, ngram = detail.split("; n-gram: ", 1)
+        line["benchmark_items"] = [{"benchmark": b, "item": i} for b, _, i in (x.partition(":") for x in items.split(", "))]
+        line["ngram"] = ngram
+    elif row["reason"] == "not_recalled" and " scores " in detail:
+        import re
+
+        line["scores"] = {k: float(v) for k, v in re.findall(r"(\w+) ([0-9.]+)", detail.split(" scores ", 1)[1].split(";")[0])}
+    return line
+
+
+def _by_id(parts: list[str], doc_id: str) -> dict[str, Any] | None:
+    """The kept copy's repository and path: the `id`, `repo`, `path` columns of the stage's parts only."""
+    from corpus import storage
+
+    for uri in parts:
+        t = storage.parquet_file(uri).read(columns=["id", "repo", "path"])
+        ids = t.column("id").to_pylist()
+        if doc_id in ids:
+            i = ids.index(doc_id)
+            return {"id": doc_id, "repo": t.column("repo")[i].as_py(), "path": t.column("path")[i].as_py()}
+    return None
+
+
+def explain_from_run(out: str, wanted: list[Wanted]) -> list[dict[str, Any]]:
+    """Per wanted file found in the run: the stage whose _dropped rows hold it (reason, detail and its
+    specifics), else `kept` with the last stage whose records still hold it. Reads `repo`/`path` (and
+    the drop columns) of the row groups that can hold the paths; never a text column."""
+    from corpus import storage
+
+    out = storage.normalize(out)
+    # One line per record: a crawl's URL can be several records (a request dropped at ingest, the page).
+    found: dict[tuple, dict[str, Any]] = {}
+    reached: dict[tuple, tuple[str | None, str, str]] = {}
+    for stage, kept_parts, dropped_parts in _stage_parts(out):
+        for uri in dropped_parts:
+            for row in _rows(uri, wanted, ["id", "reason", "detail", "size"]):
+                key = (row.get("repo"), row["path"], row.get("id") or f"{stage}:{row['reason']}")
+                if key not in found:
+                    found[key] = {"path": row["path"], "repo": row.get("repo"), **_drop_detail(stage, row, out, kept_parts)}
+        if stage == REPO_SAMPLES:
+            break  # from here a record is a repository sample, not a file
+        for uri in kept_parts:
+            for row in _rows(uri, wanted, ["id"]):
+                reached[(row.get("repo"), row["path"], row.get("id"))] = (row.get("repo"), row["path"], stage)
+    lines = list(found.values())
+    for key, (repo, path, stage) in reached.items():
+        if key not in found:
+            lines.append({"path": path, "repo": repo, "decision": "kept", "stage": None, "reached": stage, "shard": None,
+                          "reasons": [], "detail": NO_SHARD_PROVENANCE})
+    for line in lines:
+        line["from"] = f"run {out}"
+    return sorted(lines, key=lambda x: (x["repo"] or "", x["path"], x["stage"] or ""))
+
+
+def _explain_from_run(args: argparse.Namespace) -> int:
+    from corpus import storage
+
+    if not storage.exists(storage.join(storage.normalize(args.run), "reports", "stats.json")):
+        print(f"error: {args.run}: not a finished run (no reports/stats.json)", file=sys.stderr)
+        return 2
+    status = 0
+    wanted_all: list[Wanted] = []
+    for given in args.paths:
+        try:
+            wanted_all += _wanted(given, args.repo, args.root)
+        except PathError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+    lines = explain_from_run(args.run, wanted_all)
+    for line in lines:
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+    seen = {(ln["repo"], ln["path"]) for ln in lines}
+    for given in args.paths:
+        if not any(w.given == given and any(w.matches(r, p) for r, p in seen) for w in wanted_all):
+            print(f"error: {given}: no record of the run {args.run} has this path", file=sys.stderr)
             status = 2
     return status

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 CHART_CLASS = "chart"  # every chart's container: what the browser test looks for
+MODEBAR_HEIGHT = 34  # px: plotly's toolbar (25 px buttons, 2 px from the top) and a gap
+TOP_MARGIN = 84  # px above the plot area: the toolbar, then a one-line title
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px;
@@ -55,11 +57,16 @@ def chart(fig: Any, chart_id: str) -> str:
 
     chart_id = f"chart-{chart_id}"  # apart from section anchors: two elements with one id break drawing
 
+    # plotly's toolbar (modebar) sits in the top-right corner of the chart, over the top margin: the
+    # title goes below it (pinned to the container's top, padded past the toolbar's height), and the
+    # top margin leaves room for both, so a long title never runs under the toolbar's buttons.
     fig.update_layout(
         autosize=True,
-        margin={"l": 60, "r": 20, "t": 60, "b": 40},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0},
-        title={"x": 0.01, "xanchor": "left"},
+        margin={"l": 60, "r": 20, "t": TOP_MARGIN, "b": 40},
+        # The legend sits at the container's bottom edge (which plotly makes room for), not a fixed share
+        # below the plot, so tick labels that rotate on a narrow window cannot push the axis title into it.
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "xanchor": "left", "x": 0},
+        title={"x": 0.01, "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": MODEBAR_HEIGHT}},
         template="plotly_white",
     )
     return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=chart_id,

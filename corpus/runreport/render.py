@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import math
+from collections.abc import Iterable
 from typing import Any
 
 from corpus.runreport.page import Section, cards, chart, page, table, warnings
 
 TOP_LANGUAGES = 30  # the language chart shows the biggest; the table lists all
+SMALL_COUNT = 10  # a count axis up to this steps its ticks by 1
 
 
 def _go():
@@ -20,14 +23,36 @@ def _mb(n: float) -> float:
     return round(n / 1e6, 3)
 
 
+def _count_axis(values: Iterable[float], log: bool = False) -> dict[str, Any]:
+    """An axis of counts (records, clusters, pages): integer ticks only. plotly's automatic ticks step
+    by 0.5 or 0.2 on a small range ("0.5 records"), so a range up to SMALL_COUNT steps by 1; above it the
+    automatic step is at least 1. A log axis of counts ticks at powers of ten and starts at 0.5, so a
+    count of 1 is a visible bar (a log bar starts at the axis' bottom)."""
+    top = max((v for v in values if v is not None), default=0)
+    if log:
+        return {"type": "log", "tickformat": ",d", "dtick": 1, "range": [math.log10(0.5), math.log10(max(top, 1) * 2)]}
+    axis: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
+    if top <= SMALL_COUNT:
+        axis.update(tick0=0, dtick=1)
+    return axis
+
+
 def render_report(s: dict[str, Any]) -> str:
     sections = [_overview(s), _funnel(s), _languages(s), _inputs(s), _safety(s), _dedup(s), _dependency_order(s), _decont(s), _recall(s), _mixture(s),
                 _shards(s)]
     run = s.get("run", {})
     lead = (f"Output <code>{html.escape(s.get('output', ''))}</code>"
-            + (f" · {run['wall_seconds']} s wall on {run.get('cpus')} CPUs" if run.get("wall_seconds") else "")
+            + (f" · {run['wall_seconds']} s wall on {run.get('cpus')} CPUs{_runner_start(run)}" if run.get("wall_seconds") else "")
             + f" · report built in {s.get('build_seconds', 0)} s · every figure is in <code>summary.json</code>")
     return page("coder-corpus run report", lead, [x for x in sections if x is not None])
+
+
+def _runner_start(run: dict[str, Any]) -> str:
+    """The wall time leaves the runner's start out (run.json): say so, and how long it took."""
+    start = run.get("runner_start_seconds")
+    if not start:  # no runner was started (in-process), or an old run.json
+        return ""
+    return f" (not counting the {start} s spent starting Ray)"
 
 
 def _overview(s: dict[str, Any]) -> Section:
@@ -51,14 +76,15 @@ def _funnel(s: dict[str, Any]) -> Section:
                   "<code>OUT/&lt;stage&gt;/_dropped/</code> with the file named and the reason's detail.</p>")
     rec = go.Figure([go.Bar(name="kept", x=names, y=[st["kept"] for st in stages]),
                      go.Bar(name="dropped", x=names, y=[sum(st["dropped"].values()) for st in stages])])
-    rec.update_layout(barmode="stack", title="Records per stage", yaxis_title="records")
+    rec.update_layout(barmode="stack", title="Records per stage", yaxis_title="records",
+                      yaxis=_count_axis([st["kept"] + sum(st["dropped"].values()) for st in stages]))
     byt = go.Figure([go.Bar(name="kept", x=names, y=[_mb(st["bytes_kept"]) for st in stages]),
                      go.Bar(name="dropped", x=names, y=[_mb(sum(st["bytes_dropped"].values())) for st in stages])])
     byt.update_layout(barmode="stack", title="MB per stage", yaxis_title="MB")
     reasons = [(f"{st['name']}: {r}", n) for st in stages for r, n in st["dropped"].items() if n]
     reasons.sort(key=lambda x: x[1])
     why = go.Figure(go.Bar(x=[n for _, n in reasons], y=[r for r, _ in reasons], orientation="h"))
-    why.update_layout(title="Dropped records by stage and reason", xaxis_title="records", xaxis_type="log" if reasons else None,
+    why.update_layout(title="Dropped records by stage and reason", xaxis_title="records", xaxis=_count_axis([n for _, n in reasons], log=True),
                       height=max(320, 24 * len(reasons) + 120))
     # A chart with nothing to draw is left out (a run without drops has no reasons chart).
     sec.charts = [chart(rec, "funnel-records"), chart(byt, "funnel-bytes")] + ([chart(why, "funnel-reasons")] if reasons else [])
@@ -66,7 +92,28 @@ def _funnel(s: dict[str, Any]) -> Section:
              ", ".join(f"{r} {n:,}" for r, n in sorted(st["dropped"].items(), key=lambda x: -x[1])) or "",
              _mb(st["bytes_in"]), _mb(st["bytes_kept"]), st.get("seconds"), st.get("task_cpu_seconds")] for st in stages]
     sec.html += table(["stage", "in", "kept", "dropped", "dropped by reason", "MB in", "MB kept", "seconds", "task CPU s"], rows)
+    sec.html += _rewrites(stages)
     return sec
+
+
+# Why a stage's bytes change with no record dropped (MB in != MB kept + MB dropped).
+REWRITES = {
+    "langid": "Jupyter notebooks are rewritten as scripts of their cells (jupytext light: code cells as code, "
+              "markdown cells as comments, outputs and the JSON around them dropped; "
+              "<code>stages.langid.notebooks_as_scripts</code>), so their bytes shrink while every record is kept.",
+    "repo_samples": "files of a repository are concatenated into one sample, each under a path header.",
+}
+
+
+def _rewrites(stages: list[dict[str, Any]]) -> str:
+    """A note for each stage whose kept + dropped bytes differ from its input: what it rewrote."""
+    notes = []
+    for st in stages:
+        change = st["bytes_kept"] + sum(st["bytes_dropped"].values()) - st["bytes_in"]
+        if change:
+            why = REWRITES.get(st["name"], "the stage rewrites the text of the records it keeps.")
+            notes.append(f"<li><code>{html.escape(st['name'])}</code>: {_mb(change):+,} MB with no record dropped: {why}</li>")
+    return f"<p>Bytes changed by rewriting, not dropping:</p><ul>{''.join(notes)}</ul>" if notes else ""
 
 
 def _languages(s: dict[str, Any]) -> Section | None:
@@ -82,7 +129,7 @@ def _languages(s: dict[str, Any]) -> Section | None:
                       height=max(360, 22 * len(top) + 140))
     tok = sorted(((k, v["tokens"]) for k, v in rows.items() if v["tokens"]), key=lambda kv: kv[1])[-TOP_LANGUAGES:]
     tfig = go.Figure(go.Bar(y=[k for k, _ in tok], x=[v for _, v in tok], orientation="h"))
-    tfig.update_layout(title="Shard tokens per language (each file once)", xaxis_title="tokens", xaxis_type="log",
+    tfig.update_layout(title="Shard tokens per language (each file once)", xaxis_title="tokens", xaxis=_count_axis([v for _, v in tok], log=True),
                        height=max(360, 22 * len(tok) + 140))
     sec = Section("Languages", "languages",
                   f"<p>Files per language detected at <code>{langs['detected_at']}</code> and kept after <code>{langs['kept_at']}</code> "
@@ -139,8 +186,9 @@ def _dedup(s: dict[str, Any]) -> Section | None:
             continue
         fig = go.Figure(go.Bar(x=[str(k) for k in sizes], y=list(sizes.values())))
         fig.update_layout(title=f"{name}: cluster sizes", xaxis_title="copies in the cluster (kept + dropped)",
-                          yaxis_title="clusters", xaxis_type="category")
-        sec.charts.append(chart(fig, f"dedup-{name}"))
+                          yaxis_title="clusters", xaxis_type="category", yaxis=_count_axis(sizes.values()))
+        # The chart goes under its own heading (the section's grid comes after every heading).
+        sec.html += f'<div class="grid">{chart(fig, f"dedup-{name}")}</div>'
         examples = d.get("examples", [])
         if examples:
             sec.html += table(["copies", "kept", "dropped (first few)"], [
@@ -164,7 +212,9 @@ def _decont(s: dict[str, Any]) -> Section | None:
     fig = go.Figure([go.Bar(name="items", x=names, y=[b[n]["items"] for n in names]),
                      go.Bar(name="items matched", x=names, y=[b[n]["items_matched"] for n in names]),
                      go.Bar(name="contaminated documents", x=names, y=[b[n]["documents"] for n in names])])
-    fig.update_layout(barmode="group", title="Benchmarks: items and matches", yaxis_title="count")
+    # A log axis: 1 matched item next to 5,000 items is a visible bar, not a pixel (a zero draws no bar).
+    fig.update_layout(barmode="group", title="Benchmarks: items and matches (log scale)", yaxis_title="count",
+                      yaxis=_count_axis([b[n][k] for n in names for k in ("items", "items_matched", "documents")], log=True))
     link = f'<p>Every hit with its context: <a href="{d["report"]}">{d["report"]}</a> (also <a href="{d["markdown"]}">Markdown</a>).</p>'
     missing = "".join(f"<li><code>{html.escape(m['name'])}</code>: {html.escape(m.get('reason', ''))}</li>" for m in d.get("missing", []))
     body = link + table(["benchmark", "items", "items matched", "hits", "contaminated documents", "matched items (first 50)"],
@@ -211,20 +261,42 @@ def _recall(s: dict[str, Any]) -> Section | None:
                       + [go.Scatter(name=f"{lab}: new domains", x=x, y=[it["new_domains"].get(lab, 0) for it in its], mode="lines+markers", yaxis="y2")
                          for lab in labels])
     pages.update_layout(barmode="group", title="Pages recalled and new domains per iteration", yaxis_title="pages",
-                        yaxis2={"title": "new domains", "overlaying": "y", "side": "right", "rangemode": "tozero"})
+                        yaxis=_count_axis([v for it in its for v in it["recalled_pages"].values()]),
+                        yaxis2={"title": "new domains", "overlaying": "y", "side": "right",
+                                **_count_axis([v for it in its for v in it["new_domains"].values()])})
     plabels = sorted({k for it in its for k in it["heldout_precision"]})
     prec = go.Figure([go.Scatter(name=f"{lab} precision", x=x, y=[it["heldout_precision"].get(lab) for it in its], mode="lines+markers")
                       for lab in plabels]
                      + [go.Scatter(name="balanced accuracy", x=x, y=[it["heldout_balanced_accuracy"] for it in its], mode="lines+markers",
                                    line={"dash": "dot"})])
-    prec.update_layout(title="Classifier on held-out seeds (mean over folds)", yaxis_range=[0, 1.05])
+    prec.update_layout(title="Classifier on held-out seed passages (mean over folds)", yaxis_range=[0, 1.05])
     sec = Section("Recall", "recall", table(
-        ["iteration", "pages recalled", "tokens recalled", "new domains", "held-out precision", "balanced accuracy", "held-out examples"],
+        ["iteration", "pages recalled", "tokens recalled", "new domains", "seed-passage precision (held out)", "seed-passage balanced accuracy",
+         "held-out seed passages"],
         [[it["iteration"], _kv(it["recalled_pages"]), _kv(it["recalled_tokens"]), _kv(it["new_domains"]), _kv(it["heldout_precision"]),
           it["heldout_balanced_accuracy"], it["heldout_examples"]] for it in its]))
     measured = any(it["heldout_balanced_accuracy"] is not None or it["heldout_precision"] for it in its)
+    sec.html += _page_eval(r.get("page_eval") or {})
     sec.charts = [chart(pages, "recall-pages")] + ([chart(prec, "recall-precision")] if measured else [])
     return sec
+
+
+def _page_eval(pe: dict[str, Any]) -> str:
+    """Precision and recall per class on the labelled real pages (docs/recall.md), and where they came from."""
+    if not pe.get("pages"):
+        missing = ", ".join(f"{m['source']} ({m['package']})" for m in pe.get("missing", []))
+        return f"<p>No labelled real pages were available to evaluate on{': missing ' + html.escape(missing) if missing else ''}.</p>" if pe else ""
+    body = (f"<h3>On {pe['pages']} labelled real pages</h3><p>The final model at threshold {pe.get('threshold')} on real HTML pages "
+            "whose label follows the written rule of docs/recall.md (documentation of programming: code; of mathematics: math; "
+            "everything else: other). The figures above are on held-out seed passages.</p>")
+    pc = pe.get("per_class", {})
+    body += table(["class", "precision", "recall", "pages labelled", "pages predicted", "correct"],
+                  [[c, v["precision"], v["recall"], v["labelled"], v["predicted"], v["correct"]] for c, v in pc.items()])
+    body += table(["source", "predicted code", "predicted math", "predicted other"],
+                  [[src, v.get("code", 0), v.get("math", 0), v.get("other", 0)] for src, v in pe.get("by_source", {}).items()])
+    if pe.get("missing"):
+        body += "<p>Sources not installed: " + html.escape(", ".join(f"{m['source']} ({m['package']})" for m in pe["missing"])) + "</p>"
+    return body
 
 
 def _kv(d: dict[str, Any]) -> str:
@@ -268,7 +340,8 @@ def _shards(s: dict[str, Any]) -> Section | None:
     if fim.get("code_chunks"):
         fig = go.Figure(go.Bar(x=["chunks made FIM examples", "chunks left as they are"],
                                y=[fim["examples"], max(0, fim["code_chunks"] - fim["examples"])]))
-        fig.update_layout(title=f"FIM at rate {fim.get('rate')} ({fim.get('mode')}) over the FIM-domain chunks", yaxis_title="chunks")
+        fig.update_layout(title=f"FIM at rate {fim.get('rate')} ({fim.get('mode')}) over the FIM-domain chunks", yaxis_title="chunks",
+                          yaxis=_count_axis([fim["examples"], fim["code_chunks"]]))
         charts.append(chart(fig, "shards-fim"))
     sec.charts = charts
     return sec

@@ -316,7 +316,11 @@ def _recall(reports: str) -> dict[str, Any]:
                      "heldout_precision": precision,
                      "heldout_balanced_accuracy": round(sum(f["balanced_accuracy"] for f in folds) / len(folds), 4) if folds else None,
                      "heldout_examples": sum(f["examples"] for f in folds)})
-    return {"iterations": rows, "final_domains": r.get("final_domains", {}), "web_pages": r.get("web_pages")}
+    pe = r.get("page_eval") or {}
+    # Labelled real pages scored with the final model (corpus/stages/recall/page_eval.py): the classifier on
+    # pages, next to the held-out seed passages above.
+    pages = {k: pe[k] for k in ("pages", "threshold", "per_class", "by_source", "missing") if k in pe} if pe else {}
+    return {"iterations": rows, "final_domains": r.get("final_domains", {}), "web_pages": r.get("web_pages"), "page_eval": pages}
 
 
 def _shards(out_uri: str, manifest: dict[str, Any]) -> dict[str, Any]:

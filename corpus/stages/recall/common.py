@@ -3,6 +3,7 @@ cached per worker, and the degenerate-classifier check."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import logging
 from pathlib import Path
@@ -36,13 +37,17 @@ class BPEPretokenize:
 
 
 def make_pretokenize(path: str | None):
+    """The stage's one pretokenizer (seeds, code text, pages, evaluation): whitespace-normalised text, so a
+    re-wrapped seed or page gives the same fastText line."""
     from classifiers import regex_pretokenize
+    from classifiers.text import WhitespaceNormalized
 
-    return BPEPretokenize(path) if path else regex_pretokenize
+    return WhitespaceNormalized(BPEPretokenize(path) if path else regex_pretokenize)
 
 
 
-def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_uri: str, urls_uri: str) -> dict[str, Any]:
+def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_uri: str, urls_uri: str,
+              math: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load and pretokenize the seed files once; the seed URLs (first positive label) for the index."""
     from classifiers import OTHER, fasttext_line, load_seeds
 
@@ -63,10 +68,19 @@ def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_
                 else:
                     url_label.setdefault(url, None)
         report[path] = {"labels": per, "skipped": loaded.skipped}
+    math_report = None
+    if math and math["modules"] and math["wanted"]:
+        from corpus.stages.recall.math_seeds import math_text_seeds
+
+        pieces, math_report = math_text_seeds(math["modules"], math["wanted"], math["min_words"], math["salt"])
+        labels += ["math"] * len(pieces)
+        lines += [fasttext_line(pretokenize(p), max_tokens) for p in pieces]
+        if pieces:
+            counts["math"] = counts.get("math", 0) + len(pieces)
     storage.write_table(lines_uri, pa.table({"label": labels, "line": pa.array(lines, pa.large_string())}))
     urls = pa.table({"url": list(url_label), "label": list(url_label.values())}, schema=pa.schema([("url", pa.string()), ("label", pa.string())]))
     storage.write_table(urls_uri, urls)
-    return {"files": report, "counts": counts, "urls": [urls_uri, table_digest(urls)]}
+    return {"files": report, "math_text": math_report, "counts": counts, "urls": [urls_uri, table_digest(urls)]}
 
 
 def table_digest(table: pa.Table) -> str:
@@ -136,3 +150,30 @@ def warn_degenerate(report: dict[str, Any], entry: dict[str, Any]) -> None:
     if d:
         report.setdefault("warnings", []).append({"iteration": entry["iteration"], **d})
         log.warning("%s iteration %d: the classifier is degenerate (%s); likely cause: %s", d["model"], entry["iteration"], "; ".join(d["reasons"]), d["likely_cause"])
+
+
+_DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def docstrings(source: str) -> list[str]:
+    """Module, class and function docstrings of a Python file ([] when it does not parse).
+
+    Walks statement blocks only (definitions cannot sit inside expressions), breadth first: the
+    same docstrings as `ast.walk` over every node at a fraction of the walk."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    out = []
+    queue = [tree]
+    for node in queue:  # grows while iterating: breadth-first
+        if isinstance(node, _DOC_OWNERS):
+            doc = ast.get_docstring(node, clean=True)
+            if doc:
+                out.append(doc)
+        for name in _BLOCKS:
+            block = getattr(node, name, None)
+            if block and isinstance(block, list):
+                queue.extend(block)
+    return out

@@ -59,5 +59,15 @@ class RecallConfig(BaseModel):
     )
     fasttext: RecallParams = Field(default_factory=RecallParams, description="fastText hyper-parameters (classifiers.RecallParams)")
     github: GitHubRecallConfig = Field(GitHubRecallConfig(), description="GitHub recall of repository files the code rules would drop (off by default)")
+    math_text_modules: list[str] = Field(
+        default_factory=lambda: ["sympy.functions", "sympy.ntheory", "sympy.integrals", "sympy.series", "sympy.calculus",
+                                 "sympy.combinatorics", "sympy.concrete", "sympy.sets", "sympy.solvers", "sympy.matrices",
+                                 "sympy.polys", "sympy.geometry", "sympy.discrete", "sympy.holonomic"],
+        description="installed modules whose docstrings are math seeds (corpus/stages/recall/math_seeds.py); [] = none")
+    max_math_text_seeds: int = Field(1000, ge=0, description="math docstring seeds at most (files parsed in hash order until reached)")
+    page_eval: bool = Field(True, description="score the labelled real pages of corpus/stages/recall/page_eval.py with the final model "
+                            "(precision/recall per class in recall.json -> page_eval); sources not installed are listed as missing")
+    page_eval_warcs: list[str] = Field(default_factory=list, description="WARC files whose pages join the evaluation as `other` "
+                                       "(e.g. the shared dolma/iana samples); none by default")
     fan_in: int = Field(DEFAULT_FAN_IN, ge=2, le=MAX_FAN_IN, description="files one task reads where a step needs every part "
                         "(training sets, code-text seeds, domain counts, budget cutoffs): more parts go through a tree of merge tasks")

@@ -19,7 +19,6 @@ Outputs: `OUT/recall/part-*.parquet`, `OUT/recall/model.bin` (the final model, f
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
 import json
@@ -40,7 +39,8 @@ from corpus.engine.parts import part_name, part_uri, pass_through_part, write_fi
 from corpus.engine.stage import GlobalStage
 from corpus.ingest.kinds.base import resolve_uri
 from corpus.stages.recall.common import (
-    check_degenerate, load_model, make_pretokenize, score_spread, seed_task, sha256_file, table_digest, warn_degenerate,
+    check_degenerate, docstrings, load_model, make_pretokenize, score_spread, seed_task, sha256_file, table_digest,
+    warn_degenerate,
 )
 from corpus.stages.recall.config import RecallConfig
 from corpus.stages.recall.github import mark, run_github
@@ -83,33 +83,6 @@ NO_KEY = np.uint64(2**64 - 1)
 # they mean the same whichever labels the seeds turn out to have.
 ALL_LABELS = ("code", "math", "other")
 CODE = {lab: j for j, lab in enumerate(ALL_LABELS)}
-
-
-_DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
-
-
-def docstrings(source: str) -> list[str]:
-    """Module, class and function docstrings of a Python file ([] when it does not parse).
-
-    Walks statement blocks only (definitions cannot sit inside expressions), breadth first: the
-    same docstrings as `ast.walk` over every node at a fraction of the walk."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    out = []
-    queue = [tree]
-    for node in queue:  # grows while iterating: breadth-first
-        if isinstance(node, _DOC_OWNERS):
-            doc = ast.get_docstring(node, clean=True)
-            if doc:
-                out.append(doc)
-        for name in _BLOCKS:
-            block = getattr(node, name, None)
-            if block and isinstance(block, list):
-                queue.extend(block)
-    return out
 
 
 def _code_text_files(t: pa.Table, opts: dict[str, Any]) -> list[int]:
@@ -573,6 +546,7 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
         metas = mark(metas, *github)
         table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
     mask = [False] * table.num_rows
+    scores: dict[int, str] = {}
     final_domains: dict[str, int] = {}
     if final is not None:
         labels = final["labels"]
@@ -601,11 +575,13 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
                          "recall_probs": {lab: round(float(x), 5) for lab, x in zip(labels, probs[k])}})
             metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
             mask[i] = drop_unrecalled and label == OTHER
+            if mask[i]:  # the drop row says how close the page came (corpus explain --run reads it)
+                scores[i] = " ".join(f"{lab} {float(x):.5f}" for lab, x in zip(labels, probs[k]))
         table = table.set_column(table.schema.get_field_index("domain"), "domain", pa.array(domains, pa.string()))
         table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
     reasons = ["not_recalled" if m else None for m in mask]
     paths = table.column("path").to_pylist()
-    details = [f"{paths[i]}: below the recall threshold in the last iteration" if m else "" for i, m in enumerate(mask)]
+    details = [f"{paths[i]}: below the recall threshold in the last iteration; scores {scores.get(i, '')}" if m else "" for i, m in enumerate(mask)]
     return {"stats": write_filtered_part(table, mask, reasons, details, out_uri).to_json(), "final_domains": final_domains}
 
 
@@ -620,8 +596,8 @@ def _file_digest(path: str) -> str:
 
 class RecallStage(GlobalStage):
     name = "recall"
+    version = "5"  # whitespace-normalised text; math docstring seeds; page evaluation
     code_modules = ("corpus.stages.recall", "classifiers")  # the packaged seed files are part of the key
-    version = "4"  # code-text seeds capped at what balancing can use
     config: RecallConfig
 
     def __init__(self, config: RecallConfig | None = None) -> None:
@@ -697,6 +673,11 @@ class RecallStage(GlobalStage):
                 domains[k] = domains.get(k, 0) + v
         if final is not None:
             report["final_domains"] = dict(sorted(domains.items()))
+            if cfg.page_eval and "model" in report:
+                from corpus.stages.recall.page_eval import page_eval_task
+
+                report["page_eval"] = ctx.map(page_eval_task, [(report["model"]["path"], cfg.page_eval_warcs, cfg.tokenizer,
+                                                                cfg.fasttext.max_tokens, cfg.threshold)], desc=f"{self.name}:page_eval")[0]
         report["seconds"] = round(time.time() - started, 2)
         storage.write_json(storage.join(ctx.reports_uri, "recall.json"), report)
         return total
@@ -705,7 +686,8 @@ class RecallStage(GlobalStage):
         """Seeds (one task), then one pass over every part (pages pretokenized into scratch), then the
         code-text seeds (one task). Returns the per-part summaries the iterations need."""
         cfg, S = self.config, ctx.scratch
-        seeds = ctx.map(seed_task, [(cfg.seeds, cfg.tokenizer, cfg.fasttext.max_tokens, S("seeds", "lines.parquet"), S("seeds", "urls.parquet"))],
+        math = {"modules": cfg.math_text_modules, "wanted": cfg.max_math_text_seeds, "min_words": cfg.min_seed_words, "salt": f"{ctx.seed}/math_text"}
+        seeds = ctx.map(seed_task, [(cfg.seeds, cfg.tokenizer, cfg.fasttext.max_tokens, S("seeds", "lines.parquet"), S("seeds", "urls.parquet"), math)],
                         desc=f"{self.name}:seeds")[0]
         opts = {"recall_domains": cfg.recall_domains, "code_text_seeds": cfg.code_text_seeds, "code_text_languages": cfg.code_text_languages,
                 "docstrings": cfg.docstrings, "min_seed_words": cfg.min_seed_words, "max_code_text_seeds": cfg.max_code_text_seeds,
@@ -742,7 +724,7 @@ class RecallStage(GlobalStage):
         counts = dict(seeds["counts"])
         counts["code"] = counts.get("code", 0) + n_code
         return {
-            "seeds_report": {"files": seeds["files"], "code_text_from_input": n_code, **code},
+            "seeds_report": {"files": seeds["files"], "math_text": seeds.get("math_text"), "code_text_from_input": n_code, **code},
             "seed_counts": counts,
             "positive_labels": sorted(lab for lab, c in counts.items() if lab != "other" and c > 0),
             "web_pages": sum(ix["pages"] for ix in indexed),

@@ -1,0 +1,169 @@
+"""Real HTML pages with a written label, to measure web recall on (docs/recall.md, "Measured on real pages").
+
+The pages are not shipped: they are read where the packages that serve them install them (Debian's
+HTML manuals of programming tools and of mathematics software), plus any WARC files given (real crawled
+pages, e.g. the shared dolma and iana.org samples). A source that is not installed is listed as missing
+with its package; the evaluation runs on what is there. Every page's text comes from the run's own HTML
+extractor (`corpus.ingest.web.HtmlExtractor`), as a crawled page's would.
+
+The labelling rule (also in docs/recall.md):
+- code: the page's main content documents programming: a programming language, a library's API, a
+  programming tool's use, with code as the examples (Node.js API, valgrind, libxslt, libffi, bc, Python's
+  Debian policy; the Maxima manual's chapters on its language: data types, expressions, operators,
+  evaluation, files, function definition, program flow, debugging, strings, the runtime);
+- math: the page's main content is mathematics: definitions, formulas and properties of mathematical
+  objects, with the software's calls as the examples (the Maxima manual's chapters on polynomials, special
+  and elliptic functions, limits, differentiation, integration, equations, linear algebra, series, number
+  theory, groups, sets; mpmath's function and calculus reference);
+- other: everything else: organisation, registry, personal and project-history pages (the WARC pages,
+  Debian's project history), except a WARC page named in WARC_LABELS (a tutorial on packaging Python).
+Package pages that document the package rather than the subject (licences, news, authors, indexes,
+search pages, download pages) are left out, and so is any page with fewer than MIN_WORDS words of text.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+MIN_WORDS = 50  # shorter extracted text is a navigation stub (a chapter's menu), not a page to judge
+MAX_HTML_BYTES = 256_000  # the head of a long manual page decides (as the model reads only max_tokens tokens of it)
+PER_SOURCE = 20  # pages per source at most (the smallest sha1 of the file name): the set stays small and fast
+SKIP = re.compile(r"(licen[cs]e|news|authors|index|genindex|search|modindex|^all\.html|downloads|contribs|bugs|changelog)", re.IGNORECASE)
+MAXIMA = "/usr/share/doc/maxima-doc/html"
+# Maxima manual pages (maxima_N.html, 5.46) by chapter: the language (code) and the mathematics (math).
+MAXIMA_CODE = [*range(10, 47), *range(68, 74), *range(146, 150), *range(160, 174), *range(339, 345)]
+MAXIMA_MATH = [*range(74, 106), *range(113, 120), *range(132, 146), *range(157, 160), *range(304, 307)]
+# WARC pages whose label is not `other` (URL -> label).
+WARC_LABELS = {"https://maria-antoniak.github.io/2020/03/25/pip.html": "code"}
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    label: str
+    package: str  # what to install to get it ("deb:maxima-doc")
+    files: tuple[str, ...]  # glob patterns
+
+
+SOURCES = (
+    Source("nodejs API", "code", "deb:nodejs-doc", ("/usr/share/doc/nodejs/api/*.html",)),
+    Source("valgrind manual", "code", "deb:valgrind", ("/usr/share/doc/valgrind/html/*.html",)),
+    Source("libxslt docs", "code", "deb:libxslt1-dev", ("/usr/share/doc/libxslt1-dev/html/*.html",)),
+    Source("libffi manual", "code", "deb:libffi8", ("/usr/share/doc/libffi8/html/*.html",)),
+    Source("bc manual", "code", "deb:bc", ("/usr/share/doc/bc/bc.html",)),
+    Source("Python Debian policy", "code", "deb:python3", ("/usr/share/doc/python3/python-policy.html",)),
+    Source("Maxima manual: the language", "code", "deb:maxima-doc", tuple(f"{MAXIMA}/maxima_{n}.html" for n in MAXIMA_CODE)),
+    Source("Maxima manual: mathematics", "math", "deb:maxima-doc", tuple(f"{MAXIMA}/maxima_{n}.html" for n in MAXIMA_MATH)),
+    Source("mpmath reference", "math", "deb:python-mpmath-doc",
+           ("/usr/share/doc/python-mpmath-doc/html/functions/*.html", "/usr/share/doc/python-mpmath-doc/html/calculus/*.html")),
+    Source("Debian project history", "other", "deb:debian-history", ("/usr/share/doc/debian-history/docs/*.en.html",)),
+)
+
+
+@dataclass(frozen=True)
+class EvalPage:
+    name: str  # file path or URL
+    source: str
+    label: str
+    text: str
+
+
+def _files(src: Source) -> list[str]:
+    found = sorted({p for pattern in src.files for p in glob.glob(pattern)})
+    found = [p for p in found if not SKIP.search(os.path.basename(p))]
+    return sorted(found, key=lambda p: hashlib.sha1(os.path.basename(p).encode()).hexdigest())
+
+
+def load_pages(warcs: list[str] | None = None, per_source: int = PER_SOURCE) -> tuple[list[EvalPage], dict[str, Any]]:
+    """The labelled pages on this machine, and what was read: pages per source, sources missing (with
+    the package to install), pages left out as too short."""
+    from corpus.ingest.web import HtmlExtractor
+
+    extract = HtmlExtractor(timeout_s=None)
+    pages: list[EvalPage] = []
+    info: dict[str, Any] = {"sources": {}, "missing": [], "too_short": 0}
+    for src in SOURCES:
+        files = _files(src)
+        if not files:
+            info["missing"].append({"source": src.name, "package": src.package, "reason": "no page installed"})
+            continue
+        n = 0
+        for path in files:
+            if n >= per_source:
+                break
+            with open(path, "rb") as fh:
+                text = extract(fh.read(MAX_HTML_BYTES).decode("utf-8", errors="replace")).strip()
+            if len(text.split()) < MIN_WORDS:
+                info["too_short"] += 1
+                continue
+            pages.append(EvalPage(path, src.name, src.label, text))
+            n += 1
+        info["sources"][src.name] = {"label": src.label, "pages": n}
+    for uri in warcs or []:
+        for page in _warc_pages(uri, extract):
+            pages.append(page)
+            slot = info["sources"].setdefault(f"WARC {os.path.basename(uri)}", {"label": "other", "pages": 0})
+            slot["pages"] += 1
+    return pages, info
+
+
+def _warc_pages(uri: str, extract) -> Iterator[EvalPage]:
+    from corpus.ingest.web import read_warc
+    from corpus.records import Doc
+
+    seen = set()
+    for doc in read_warc(uri, source="page_eval", domain="text", extractor=extract):
+        if not isinstance(doc, Doc) or doc.path in seen or len(doc.text.split()) < MIN_WORDS:
+            continue
+        seen.add(doc.path)  # a crawl may hold a URL twice (revisits): one page
+        yield EvalPage(doc.path, f"WARC {os.path.basename(uri)}", WARC_LABELS.get(doc.path, "other"), doc.text)
+
+
+_LOADED: dict[tuple, tuple[list[EvalPage], dict[str, Any]]] = {}  # per process: extraction is the costly part
+
+
+def page_eval_task(model_uri: str, warcs: list[str], tokenizer: str | None, max_tokens: int, threshold: float) -> dict[str, Any]:
+    """The stage's one evaluation task: load the labelled pages on this worker (once per process: they are
+    the same installed files for every run) and score them."""
+    import copy
+
+    from corpus.stages.recall.common import make_pretokenize
+
+    key = (tuple(warcs), PER_SOURCE, tuple(s.files for s in SOURCES))
+    if key not in _LOADED:
+        _LOADED[key] = load_pages(warcs)
+    pages, info = _LOADED[key][0], copy.deepcopy(_LOADED[key][1])
+    return evaluate(model_uri, pages, info, pretokenize=make_pretokenize(tokenizer), max_tokens=max_tokens, threshold=threshold)
+
+
+def evaluate(model_uri: str, pages: list[EvalPage], info: dict[str, Any], *, pretokenize, max_tokens: int,
+             threshold: float) -> dict[str, Any]:
+    """Score the pages with a run's model as the stage scores its pages; per-class precision and recall,
+    the confusion matrix, and per source how its pages were labelled."""
+    from classifiers import RecallModel, fasttext_line
+    from classifiers.page_eval import confusion, per_class, predicted_labels
+    from corpus import storage
+
+    classes = ["code", "math", "other"]
+    if not pages:
+        return {**info, "pages": 0, "per_class": {}, "confusion": {}, "by_source": {}}
+    with storage.local_copy(model_uri) as local:
+        model = RecallModel.load(local)
+    labels = [lab for lab in classes if lab in model.labels]  # a run without math seeds has no math label
+    probs = model.score_lines([fasttext_line(pretokenize(p.text), max_tokens) for p in pages], labels)
+    predicted = predicted_labels(probs, labels, threshold)
+    truth = [p.label for p in pages]
+    by_source: dict[str, dict[str, int]] = {}
+    for p, pred in zip(pages, predicted):
+        slot = by_source.setdefault(p.source, {})
+        slot[pred] = slot.get(pred, 0) + 1
+    wrong = [{"page": p.name, "label": p.label, "predicted": pred, "p": round(float(probs[i].max()), 3)}
+             for i, (p, pred) in enumerate(zip(pages, predicted)) if pred != p.label]
+    return {**info, "pages": len(pages), "threshold": threshold, "per_class": per_class(truth, predicted, classes),
+            "confusion": confusion(truth, predicted, classes), "by_source": by_source, "wrong": wrong[:50]}
