@@ -16,7 +16,7 @@ from corpus import storage
 from corpus.cli import main
 from corpus.engine.executor import Executor
 from corpus.engine.fatal import one_line
-from corpus.engine.lock import LOCK_NAME
+from corpus.layout import RUN_LOCK as LOCK_NAME
 
 
 def test_a_task_error_is_named_by_its_cause() -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from corpus import storage
 from corpus.engine.executor import Executor
-from corpus.engine.lock import LOCK_NAME, LockHeld, LockLost, acquire
+from corpus.layout import RUN_LOCK as LOCK_NAME
+from corpus.engine.lock import LockHeld, LockLost, acquire
 from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.ingest.kinds import make_input
 from corpus.stages.langid import LangIdStage
