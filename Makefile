@@ -19,6 +19,13 @@ system-deps:
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) >/dev/null \
 		|| echo "WARNING: chromium could not be installed; the browser test will skip"; \
 	else echo "NOTE: no chromium and no root apt-get: the report's browser test will skip"; fi
+	@# The HTML manuals web recall is measured on (docs/recall.md, "Measured on real pages"); absent ones are listed as missing.
+	@if [ -d /usr/share/doc/maxima-doc/html ] && [ -d /usr/share/doc/python-mpmath-doc/html ] && [ -d /usr/share/doc/debian-history ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing maxima-doc python-mpmath-doc debian-history (apt-get)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends maxima-doc python-mpmath-doc debian-history >/dev/null \
+		|| echo "WARNING: the recall evaluation's manuals could not be installed; page_eval lists them as missing"; \
+	else echo "NOTE: no root apt-get: the recall evaluation's missing manuals are listed as missing"; fi
 
 # torch is installed first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml

@@ -360,3 +360,26 @@ def test_explain_cli_with_and_without_a_run(explained_run, tmp_path, capsys) -> 
     assert main(["explain", str(f), "--root", str(tmp_path)]) == 0
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert line["decision"] == "kept" and line["from"].startswith("re-evaluation")
+
+
+def test_run_answers_from_an_object_store_equal_the_local_ones(explained_run, s3_server, monkeypatch) -> None:
+    """The same run copied to a real S3 server (SeaweedFS): every answer is the same, read through the storage layer."""
+    from corpus import storage
+    from corpus.explain import Wanted, explain_from_run
+
+    wanted = [Wanted("pkg/mod0.py", "pkg/mod0.py", "alpha"), Wanted("solution.py", "solution.py", "gamma"),
+              Wanted("pkg/mod1.py", "pkg/mod1.py", None)]
+    local = explain_from_run(str(explained_run), wanted)
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    storage.configure(None)
+    remote_out = f"s3://{s3_server.bucket}/explain-run"
+    try:
+        for path in explained_run.rglob("*"):
+            if path.is_file() and (path.suffix in (".parquet", ".json")):
+                storage.upload_file(path, storage.join(remote_out, path.relative_to(explained_run).as_posix()))
+        remote = explain_from_run(remote_out, wanted)
+    finally:
+        storage.configure(None)
+    assert len(local) == 3 and [{**ln, "from": None} for ln in remote] == [{**ln, "from": None} for ln in local]
+    assert remote[0]["from"] == f"run {remote_out}"

@@ -329,9 +329,9 @@ def _wanted(given: str, repo: str | None, root: str | None) -> list[Wanted]:
         rel = full.relative_to(base).as_posix()
         return [Wanted(given, "" if rel == "." else rel, repo, folder=is_dir)]
     out = [Wanted(given, given, repo)]
-    if repo is None and "/" in given and not given.startswith(("http://", "https://")):
-        head, rest = given.split("/", 1)
-        out.append(Wanted(given, rest, head))
+    if repo is None and not given.startswith(("http://", "https://")):
+        parts = given.split("/")  # REPO/PATH, where a repository name may hold a slash (pypi/lxml, owner/name)
+        out += [Wanted(given, "/".join(parts[k:]), "/".join(parts[:k])) for k in range(1, len(parts))]
     return out
 
 

@@ -52,12 +52,12 @@ class Source:
 
 
 SOURCES = (
-    Source("nodejs API", "code", "deb:nodejs-doc", ("/usr/share/doc/nodejs/api/*.html",)),
+    Source("nodejs API", "code", "deb:nodejs", ("/usr/share/doc/nodejs/api/*.html",)),
     Source("valgrind manual", "code", "deb:valgrind", ("/usr/share/doc/valgrind/html/*.html",)),
     Source("libxslt docs", "code", "deb:libxslt1-dev", ("/usr/share/doc/libxslt1-dev/html/*.html",)),
-    Source("libffi manual", "code", "deb:libffi8", ("/usr/share/doc/libffi8/html/*.html",)),
+    Source("libffi manual", "code", "deb:libffi-dev", ("/usr/share/doc/libffi8/html/*.html",)),
     Source("bc manual", "code", "deb:bc", ("/usr/share/doc/bc/bc.html",)),
-    Source("Python Debian policy", "code", "deb:python3", ("/usr/share/doc/python3/python-policy.html",)),
+    Source("Python Debian policy", "code", "deb:python3-dev", ("/usr/share/doc/python3/python-policy.html",)),
     Source("Maxima manual: the language", "code", "deb:maxima-doc", tuple(f"{MAXIMA}/maxima_{n}.html" for n in MAXIMA_CODE)),
     Source("Maxima manual: mathematics", "math", "deb:maxima-doc", tuple(f"{MAXIMA}/maxima_{n}.html" for n in MAXIMA_MATH)),
     Source("mpmath reference", "math", "deb:python-mpmath-doc",
