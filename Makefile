@@ -23,7 +23,7 @@ system-deps:
 	@if [ -d /usr/share/doc/maxima-doc/html ] && [ -d /usr/share/doc/python-mpmath-doc/html ] && [ -d /usr/share/doc/debian-history ]; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		echo "installing maxima-doc python-mpmath-doc debian-history (apt-get)"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends maxima-doc python-mpmath-doc debian-history >/dev/null \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends maxima-doc python-mpmath-doc debian-history) >/dev/null \
 		|| echo "WARNING: the recall evaluation's manuals could not be installed; page_eval lists them as missing"; \
 	else echo "NOTE: no root apt-get: the recall evaluation's missing manuals are listed as missing"; fi
 

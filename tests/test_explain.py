@@ -365,7 +365,7 @@ def test_explain_cli_with_and_without_a_run(explained_run, tmp_path, capsys) -> 
 def test_run_answers_from_an_object_store_equal_the_local_ones(explained_run, s3_server, monkeypatch) -> None:
     """The same run copied to a real S3 server (SeaweedFS): every answer is the same, read through the storage layer."""
     from corpus import storage
-    from corpus.explain import Wanted, explain_from_run
+    from corpus.commands.explain import Wanted, explain_from_run
 
     wanted = [Wanted("pkg/mod0.py", "pkg/mod0.py", "alpha"), Wanted("solution.py", "solution.py", "gamma"),
               Wanted("pkg/mod1.py", "pkg/mod1.py", None)]
