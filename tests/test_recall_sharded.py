@@ -193,7 +193,7 @@ def test_docstrings_equal_a_walk_over_every_node() -> None:
     """The statement-block walk finds exactly the docstrings `ast.walk` finds, on real files."""
     import ast
 
-    from corpus.stages.recall.common import docstrings
+    from corpus.stages.recall.docstrings import docstrings
 
     def by_walk(source: str) -> list[str]:
         tree = ast.parse(source)

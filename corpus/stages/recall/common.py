@@ -3,7 +3,6 @@ cached per worker, and the degenerate-classifier check."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import logging
 from pathlib import Path
@@ -150,30 +149,3 @@ def warn_degenerate(report: dict[str, Any], entry: dict[str, Any]) -> None:
     if d:
         report.setdefault("warnings", []).append({"iteration": entry["iteration"], **d})
         log.warning("%s iteration %d: the classifier is degenerate (%s); likely cause: %s", d["model"], entry["iteration"], "; ".join(d["reasons"]), d["likely_cause"])
-
-
-_DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
-
-
-def docstrings(source: str) -> list[str]:
-    """Module, class and function docstrings of a Python file ([] when it does not parse).
-
-    Walks statement blocks only (definitions cannot sit inside expressions), breadth first: the
-    same docstrings as `ast.walk` over every node at a fraction of the walk."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    out = []
-    queue = [tree]
-    for node in queue:  # grows while iterating: breadth-first
-        if isinstance(node, _DOC_OWNERS):
-            doc = ast.get_docstring(node, clean=True)
-            if doc:
-                out.append(doc)
-        for name in _BLOCKS:
-            block = getattr(node, name, None)
-            if block and isinstance(block, list):
-                queue.extend(block)
-    return out

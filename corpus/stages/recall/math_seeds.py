@@ -45,7 +45,7 @@ def _module_files(module: str) -> list[str]:
 def math_text_seeds(modules: list[str], wanted: int, min_words: int, salt: str) -> tuple[list[str], dict[str, Any]]:
     """Up to `wanted` docstrings (>= min_words words) of the modules' files, whitespace-normalised, from the
     files with the smallest xxh64 keys of (salt, module, relative path): the same pieces on every run."""
-    from corpus.stages.recall.common import docstrings
+    from corpus.stages.recall.docstrings import docstrings
 
     report: dict[str, Any] = {"modules": {}, "missing": []}
     files = []

@@ -39,10 +39,11 @@ from corpus.engine.parts import part_name, part_uri, pass_through_part, write_fi
 from corpus.engine.stage import GlobalStage
 from corpus.ingest.kinds.base import resolve_uri
 from corpus.stages.recall.common import (
-    check_degenerate, docstrings, load_model, make_pretokenize, score_spread, seed_task, sha256_file, table_digest,
+    check_degenerate, load_model, make_pretokenize, score_spread, seed_task, sha256_file, table_digest,
     warn_degenerate,
 )
 from corpus.stages.recall.config import RecallConfig
+from corpus.stages.recall.docstrings import docstrings
 from corpus.stages.recall.github import mark, run_github
 from corpus.ops.fanin import fan_in_tree, groups_of, remove_tree
 from corpus.stats import StageStats
