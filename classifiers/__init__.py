@@ -4,7 +4,15 @@ A plain library: no Ray, no imports of corpus/, tokenizer/ or lang_registry/. Th
 `corpus.stages.recall` drives it over Parquet parts on Ray.
 """
 
-from classifiers.iterate import InMemoryPages, IterationConfig, PageSet, RecallResult, run_iterations, score_texts, select_recalled
+from classifiers.iterate import (
+    InMemoryPages,
+    IterationConfig,
+    PageSet,
+    RecallResult,
+    run_iterations,
+    score_texts,
+    select_recalled,
+)
 from classifiers.model import OTHER, RecallDataError, RecallModel, RecallParams, TrainInfo, train_recall_model
 from classifiers.seeds import SeedLoad, load_seeds
 from classifiers.text import fasttext_line, regex_pretokenize

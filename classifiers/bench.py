@@ -15,8 +15,9 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from classifiers.model import RecallModel, RecallParams, train_recall_model
 from classifiers.text import Pretokenize, fasttext_line, regex_pretokenize

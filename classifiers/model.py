@@ -20,9 +20,10 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import ConfigDict, Field
@@ -160,7 +161,7 @@ class RecallModel:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, params: RecallParams | None = None, pretokenize: Pretokenize | None = None) -> "RecallModel":
+    def load(cls, path: str | os.PathLike, params: RecallParams | None = None, pretokenize: Pretokenize | None = None) -> RecallModel:
         import fasttext
 
         return cls(fasttext.load_model(str(path)), params or RecallParams(), pretokenize)

@@ -12,7 +12,8 @@ stderr and in its report instead of silently recalling nothing.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import xxhash

@@ -8,9 +8,9 @@ for the offline default run); any other string is a local path. Real runs point 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Iterator
 
 Seed = tuple[str, str, "str | None"]
 

@@ -9,7 +9,7 @@ regex splitter that at least keeps CJK characters apart and punctuation (code st
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 Pretokenize = Callable[[str], list[str]]
 

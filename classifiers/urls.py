@@ -15,8 +15,8 @@ recalled section (`host/a/b`) is not swept in by a well recalled parent (`host/a
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 from urllib.parse import urlsplit
 
 

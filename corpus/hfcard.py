@@ -9,13 +9,14 @@ the stage folders: a README.md inside `OUT/langid/` would break `pyarrow.parquet
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 
-from corpus.layout import DATASET_CARD, DROPPED_DIR, MANIFEST, SUCCESS
 from corpus import storage
 from corpus.engine.parts import part_name
+from corpus.layout import DATASET_CARD, DROPPED_DIR, MANIFEST, SUCCESS
 
 FIRST_PART = part_name(0)  # a stage with any part has this one
 

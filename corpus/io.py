@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from corpus.storage import count_request, is_remote
 
 # Schemes served by smart-open directly (plain HTTP); every other remote scheme goes through the storage

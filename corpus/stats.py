@@ -44,7 +44,7 @@ class StageStats:
         for reason, size in zip(dropped.column("reason").to_pylist(), dropped.column("size").to_pylist()):
             self.add_dropped(reason, 1, size or 0)
 
-    def merge(self, other: "StageStats") -> "StageStats":
+    def merge(self, other: StageStats) -> StageStats:
         self.in_records += other.in_records
         self.in_bytes += other.in_bytes
         self.kept += other.kept
@@ -77,7 +77,7 @@ class StageStats:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "StageStats":
+    def from_json(cls, data: dict[str, Any]) -> StageStats:
         b = data.get("bytes", {})
         return cls(
             in_records=data["in"],

@@ -18,8 +18,9 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from decont.benchmarks import Benchmark, BenchmarkSpec, load_benchmarks, parse_benchmark_specs
 from decont.index import DecontConfig, DecontIndex, build_index

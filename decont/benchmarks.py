@@ -22,10 +22,11 @@ import json
 import os
 import re
 import tarfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 KNOWN = ("humaneval", "mbpp", "gsm8k", "math")
 

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Iterable
 
 import numpy as np
 

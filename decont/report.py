@@ -20,7 +20,8 @@ JSON shape (stable keys; extra keys may be added):
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from decont.index import DecontIndex
 

@@ -7,7 +7,8 @@ so that per-worker results merge with `merge_counts` and serialise to JSON uncha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from decont.index import DecontIndex
 
@@ -127,7 +128,7 @@ def merge_counts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def filter_table(index: DecontIndex, table: "pa.Table", flag_only: bool = False) -> tuple["pa.Table", list[dict[str, Any]], dict[str, Any]]:
+def filter_table(index: DecontIndex, table: pa.Table, flag_only: bool = False) -> tuple[pa.Table, list[dict[str, Any]], dict[str, Any]]:
     """For a pipeline stage over document-schema batches (Ray Data `map_batches(batch_format="pyarrow")`).
 
     Returns (table, hits, counts). By default contaminated rows are removed; with `flag_only` every row

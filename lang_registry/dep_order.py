@@ -202,7 +202,7 @@ def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Reg
         edges += [(k, j, language or "") for j in sorted(hard)]
         edges += [(k, j, language or "") for kk, j in sorted(soft) if kk == k and j not in hard]
     order = dependency_order(len(files), ((i, j) for i, j, _ in edges if (i, j) not in soft), soft)
-    for i, j, language in edges:
+    for _i, _j, language in edges:
         counts.edges[language] += 1
     counts.imported_first = imported_first(order, edges)
     return RepoOrder(order, counts, errors, edges)

@@ -34,7 +34,7 @@ class LanguageEntry:
     sources: dict[str, list[str]] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LanguageEntry":
+    def from_dict(cls, d: dict[str, Any]) -> LanguageEntry:
         block = d.get("block_comment")
         return cls(
             name=d["name"], type=d.get("type") or "programming",

@@ -40,7 +40,7 @@ def error_ratio(grammar: str, data: bytes, budget_s: float = DEFAULT_BUDGET_S) -
     return min(1.0, bad / max(1, len(src)))
 
 
-def parse_error_ratio(registry: "Registry", language: str | None, data: bytes,
+def parse_error_ratio(registry: Registry, language: str | None, data: bytes,
                       budget_s: float = DEFAULT_BUDGET_S) -> float | None:
     """Tree-sitter signal for a file in its detected language: share of error bytes in the first 16 KiB.
 

@@ -27,12 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corpus.layout import MANIFEST
 from corpus import storage
 from corpus.engine.executor import Executor
-from corpus.layout import SUCCESS
-from corpus.errors import PreflightError
 from corpus.engine.stage import Stage
+from corpus.errors import PreflightError
+from corpus.layout import MANIFEST, SUCCESS
 from corpus.stages.holdout import HoldoutConfig, HoldoutStage
 from pipelines.ablation_config import AblationConfig, Contaminate, Variant, load_ablation, variant_pipeline
 from pipelines.config import PipelineConfig

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from corpus.layout import MANIFEST
 from corpus import storage
+from corpus.layout import MANIFEST
 from pipelines.contaminate import HOST_PREFIX, PROMPT_SOLUTION, Problem
 
 EVAL_SALT = "ablation-eval"

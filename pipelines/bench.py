@@ -7,8 +7,6 @@ child and the ratio ours / reference is reported (higher is better for throughpu
 
 from __future__ import annotations
 
-from corpus.layout import DROPPED_DIR, SUCCESS
-
 import argparse
 import json
 import os
@@ -16,13 +14,16 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from corpus.layout import DROPPED_DIR, SUCCESS
 
 SHARED = Path(os.environ.get("CORPUS_SHARED_DIR", Path(__file__).resolve().parent.parent.parent / "shared"))
 
@@ -55,9 +56,9 @@ def _table_mb(table: pa.Table) -> int:
 
 
 def bench_ingest(input_path: str, warcs: list[str]) -> dict:
+    from corpus.ingest.kinds import make_input
     from corpus.records import Doc
     from corpus.stages.ingest import IngestConfig, IngestStage
-    from corpus.ingest.kinds import make_input
     from pipelines.config import load_config
 
     cfg = load_config(None)
@@ -260,14 +261,13 @@ def bench_dedup_exact(input_path: str) -> dict:
 def lost_clusters(input_path: str, out_dir: str, prefer_filter_pass: bool) -> dict:
     """Exact dedup then the filter, the pipeline's own stages in-process on one input file: clusters
     whose surviving copy the filter drops while another copy of the cluster passes it (content lost)."""
+    import shutil
     from collections import defaultdict
 
     from corpus.engine.context import RunContext
     from corpus.engine.runner import InProcessRunner
     from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage
     from corpus.stages.filter import FilterStage
-
-    import shutil
 
     shutil.rmtree(out_dir, ignore_errors=True)  # a previous bench's saved steps would be resumed, not recomputed
     stage = ExactDedupStage(ExactDedupConfig(prefer_filter_pass=prefer_filter_pass))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
-
 import json
 import resource
 import time
 from pathlib import Path
 from typing import Any
+
+from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
 
 # The default run's distributions (pipelines/default.yaml): real repositories whose metadata declares a licence.
 DEFAULT_DISTS = ["numpy", "pyarrow", "lxml", "tokenizers", "pip", "jinja2", "pygments", "tqdm", "warcio", "smart_open",

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
 from corpus import storage
+from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
 
 # Real code every `make setup` installs (pinned versions, so the input is fixed): ~1x is ~90 MB of
 # source-like files (Python, C/C++, Fortran, Cython, data files), ~4x adds the rest of the large trees.

@@ -9,15 +9,15 @@ import sys
 import time
 from pathlib import Path
 
-from corpus.layout import LOGS_DIR, MANIFEST, REPORTS_DIR, RUN_LOG, RUN_REPORT
 from corpus import storage
 from corpus.engine import fatal
 from corpus.engine.executor import Executor, write_stats_report
-from corpus.errors import EmptyOutputError, PreflightError
 from corpus.engine.lock import RunLock
 from corpus.engine.lock import acquire as acquire_run_lock
 from corpus.engine.ray_runner import check_ray_address, start_runner
 from corpus.engine.runner import LazyRunner, Runner
+from corpus.errors import EmptyOutputError, PreflightError
+from corpus.layout import LOGS_DIR, MANIFEST, REPORTS_DIR, RUN_LOG, RUN_REPORT
 from corpus.runreport import write_run_report
 from corpus.stats import StatsMismatch
 from pipelines.config import PipelineConfig, load_config

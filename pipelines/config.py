@@ -9,11 +9,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corpus.errors import PreflightError
+from corpus.ingest.kinds import KINDS
+from corpus.ingest.kinds.base import resolve_uri
 from corpus.stages.decont import DecontStageConfig
 from corpus.stages.dedup import ExactDedupConfig, NearDedupConfig
 from corpus.stages.filter import FilterConfig
-from corpus.ingest.kinds import KINDS
-from corpus.ingest.kinds.base import resolve_uri
 from corpus.stages.ingest import IngestSettings, InputSpec, LicensesConfig, OptOutConfig
 from corpus.stages.langid import LangIdConfig
 from corpus.stages.recall import RecallConfig

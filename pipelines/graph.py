@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from corpus.engine.stage import Stage
 from corpus.errors import PreflightError
 from corpus.layout import STAGE_ORDER
-from corpus.engine.stage import Stage
 from corpus.stages.decont import DecontStage
 from corpus.stages.dedup import ExactDedupStage, NearDedupStage
 from corpus.stages.filter import FilterStage

@@ -64,7 +64,7 @@ def bench_dispatch(tokens: int, repeats: int = 5, **model: Any) -> dict[str, Any
                               "moe_ffn": cfg.moe_ffn, "top_k": cfg.top_k}
     paths = ["loop"] + (["grouped_mm"] if grouped_mm_works("cpu", torch.float32) else [])
     for impl in paths:
-        def run() -> None:
+        def run(impl: str = impl) -> None:
             y = dispatch_experts(x, idx, w, moe.w_gate, moe.w_up, moe.w_down, impl)
             y.backward(torch.ones_like(y))
         result[f"{impl}_s"] = _timed(run, repeats)

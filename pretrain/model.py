@@ -205,7 +205,7 @@ class Router(nn.Module):
         return idx, weights, scores
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def grouped_mm_works(device_type: str, dtype: torch.dtype) -> bool:
     """Whether grouped_mm runs forward and backward here (torch 2.13 CPU: yes in fp32 and bf16)."""
     if _GROUPED_MM is None:

@@ -89,7 +89,7 @@ def start(folder: Path, timeout_s: float = 90.0) -> S3Server:
         except Exception:  # noqa: BLE001 - not ready yet
             if time.time() > deadline:
                 server.stop()
-                raise TimeoutError(f"SeaweedFS S3 did not answer within {timeout_s}s")
+                raise TimeoutError(f"SeaweedFS S3 did not answer within {timeout_s}s") from None
             time.sleep(1)
 
 

@@ -60,7 +60,7 @@ def test_ablation_of_three_variants_end_to_end(tmp_path: Path) -> None:
     result = run_ablation(cfg, base, root, InProcessRunner())
     on_disk = json.loads((root / "ablation.json").read_text())
     assert set(on_disk["variants"]) == {"full", "leaked", "leaked_decont", "renamed_normalized"}
-    for name, v in on_disk["variants"].items():
+    for v in on_disk["variants"].values():
         assert {"mean", "std", "by_language"} <= set(v["eval_loss"]) and "Python" in v["eval_loss"]["by_language"]
         assert {"mean", "std"} <= set(v["benchmark_loss"]["humaneval"]) and v["benchmark_loss"]["humaneval"]["problems"] == 20
         assert v["tokens"] == 3 * 2 * 32 and v["seconds"] > 0

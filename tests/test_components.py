@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from corpus.ops import components as cc
-from corpus.ops import shuffle as sh
 from corpus.engine.context import RunContext
 from corpus.engine.runner import InProcessRunner
+from corpus.ops import components as cc
+from corpus.ops import shuffle as sh
 
 
 def union_find_minimum(edges: np.ndarray) -> dict[int, int]:

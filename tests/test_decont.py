@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from corpus.commands.decont.cli import main as cli_main
+from corpus.runreport.decontamination import write_reports
 from decont.benchmarks import (
     BenchmarkError,
     BenchmarkSpec,
@@ -28,10 +30,8 @@ from decont.benchmarks import (
     load_benchmarks,
     parse_benchmark_specs,
 )
-from corpus.commands.decont.cli import main as cli_main
 from decont.fetch import fetch_benchmarks
 from decont.index import DecontConfig, build_index
-from corpus.runreport.decontamination import write_reports
 from decont.report import build_report
 from decont.scan import filter_table, merge_counts, scan_records
 from decont.text import tokenize
@@ -327,7 +327,7 @@ def test_report_shape_and_merge(index, bench_dir: Path, tmp_path: Path) -> None:
     paths = write_reports(report, tmp_path / "out")
     data = json.loads(Path(paths["json"]).read_text())
     assert data["documents"] == {"scanned": 3, "contaminated": 2, "bytes": data["documents"]["bytes"], "skipped": 1}
-    for name, b in data["benchmarks"].items():
+    for _name, b in data["benchmarks"].items():
         assert isinstance(b["items"], int) and isinstance(b["items_matched"], int)
     assert data["benchmarks"]["humaneval"]["items_matched"] >= 1 and data["benchmarks"]["gsm8k"]["items_matched"] == 1
     assert data["benchmarks"]["math"]["items_matched"] == 0

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus.engine.context import RunContext
-from decont.normalize import build_normalized_index, normalize_code
-from decont.paraphrase import paraphrase_python
 from corpus.records import Doc, docs_to_table
 from corpus.stages.decont import DecontStage, DecontStageConfig
+from decont.normalize import build_normalized_index, normalize_code
+from decont.paraphrase import paraphrase_python
 
 pytest.importorskip("tree_sitter_language_pack")
 

@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus.engine.context import RunContext
-from decont.benchmarks import load_benchmark
-from decont.index import DecontConfig, build_index
+from corpus.engine.runner import InProcessRunner
 from corpus.errors import PreflightError
 from corpus.records import Doc, docs_to_table
-from corpus.engine.runner import InProcessRunner
 from corpus.stages.decont import DecontStage, DecontStageConfig
+from decont.benchmarks import load_benchmark
+from decont.index import DecontConfig, build_index
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,7 +127,7 @@ def test_literal_rule_catches_more_planted_copies_and_more_clean_code(shared_dir
 
     solutions = [caught(guarded, i) for i in range(164)], [caught(literal, i) for i in range(164)]
     # Every solution the guarded rule catches alone, the literal one catches too, and more besides.
-    assert all(l for g, l in zip(*solutions) if g)
+    assert all(lit for g, lit in zip(*solutions) if g)
     assert sum(solutions[1]) > sum(solutions[0]) >= 120
     # HumanEval/23's whole solution is `return len(string)`: a short string the literal rule matches
     # exactly, so it also flags ordinary code holding that line; the guarded rule does neither.

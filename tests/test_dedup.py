@@ -8,12 +8,19 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from corpus.ops import components, shuffle
 from corpus.engine.context import RunContext
-from corpus.records import Doc, docs_to_table
 from corpus.engine.runner import InProcessRunner
+from corpus.ops import components, shuffle
+from corpus.records import Doc, docs_to_table
 from corpus.stages import dedup
-from corpus.stages.dedup import ExactDedupStage, NearDedupConfig, NearDedupStage, collide_bucket, exact_keys, minhash_band_keys
+from corpus.stages.dedup import (
+    ExactDedupStage,
+    NearDedupConfig,
+    NearDedupStage,
+    collide_bucket,
+    exact_keys,
+    minhash_band_keys,
+)
 
 
 def _write(tmp_path, name, table):

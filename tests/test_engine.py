@@ -5,8 +5,8 @@ from __future__ import annotations
 from corpus import storage
 from corpus.engine.executor import Executor
 from corpus.engine.parts import commit_uri
-from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.ingest.kinds import make_input
+from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stages.langid import LangIdStage
 
 
@@ -133,12 +133,12 @@ def test_stages_runs_a_prefix_on_a_fresh_output(tmp_path) -> None:
 
 def test_packaged_tables_and_code_are_in_the_stage_keys() -> None:
     """A stage's key covers the tables it ships with, not only the ones a config names."""
+    from pathlib import Path
+
     from corpus.stages.decont import DecontStage, DecontStageConfig
-    from corpus.stages.filter import FilterStage, FilterConfig
+    from corpus.stages.filter import FilterConfig, FilterStage
     from corpus.stages.recall import RecallConfig, RecallStage
     from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage
-
-    from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
 

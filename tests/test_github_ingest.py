@@ -12,8 +12,8 @@ import pytest
 from corpus import storage
 from corpus.engine.executor import Executor
 from corpus.engine.parts import commit_uri, part_uri
-from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.ingest.kinds import make_input
+from corpus.stages.ingest import IngestConfig, IngestStage
 from tests.github_server import FakeGitHub, FakeRepo
 
 TOKEN = "ghp_secret-test-token-0123456789"

@@ -59,11 +59,11 @@ def test_code_prose_counts_descriptions_not_code_or_licences() -> None:
 
 
 def test_github_recall_two_iterations_and_the_filter_keeps_recalled_files(tmp_path: Path) -> None:
-    from corpus.engine.context import RunContext
-    from corpus.filters.code_rules import check_code, load_rules
-    from corpus.engine.runner import InProcessRunner
-    from corpus.stages.filter import FilterStage
     from classifiers import RecallParams
+    from corpus.engine.context import RunContext
+    from corpus.engine.runner import InProcessRunner
+    from corpus.filters.code_rules import check_code, load_rules
+    from corpus.stages.filter import FilterStage
     from corpus.stages.recall import RecallConfig, RecallStage
     from corpus.stages.recall.config import GitHubRecallConfig, SeedRule
 
@@ -125,10 +125,10 @@ def test_github_recall_resumes_at_its_iteration_and_reports_a_degenerate_model(t
     import logging
 
     import corpus.stages.recall.github as gh
-    from corpus.engine.context import RunContext
-    from corpus.errors import PreflightError
-    from corpus.engine.runner import InProcessRunner
     from classifiers import RecallParams
+    from corpus.engine.context import RunContext
+    from corpus.engine.runner import InProcessRunner
+    from corpus.errors import PreflightError
     from corpus.stages.recall import RecallConfig, RecallStage
     from corpus.stages.recall.config import GitHubRecallConfig
 

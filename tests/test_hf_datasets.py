@@ -15,8 +15,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # before datasets reads its c
 import datasets  # noqa: E402
 
 from corpus.engine.executor import Executor  # noqa: E402
-from corpus.hfcard import write_dataset_card  # noqa: E402
 from corpus.engine.runner import InProcessRunner  # noqa: E402
+from corpus.hfcard import write_dataset_card  # noqa: E402
 from pipelines.config import PipelineConfig  # noqa: E402
 from pipelines.graph import STAGE_ORDER, build_stages  # noqa: E402
 

@@ -182,8 +182,8 @@ def test_stack_parquet_without_repo_column_is_not_a_web_page(tmp_path: Path) -> 
 def test_remote_globs_expand_to_one_unit_per_object() -> None:
     import fsspec
 
-    from corpus.stages.ingest import IngestConfig, IngestStage
     from corpus.ingest.kinds import make_input
+    from corpus.stages.ingest import IngestConfig, IngestStage
 
     fs = fsspec.filesystem("memory")
     fs.pipe("/bucket/tars/a.tar.gz", b"x")

@@ -9,12 +9,19 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from corpus.ops import shuffle
 from corpus.engine.context import RunContext
-from corpus.records import Doc, docs_to_table
 from corpus.engine.runner import InProcessRunner
+from corpus.ops import shuffle
+from corpus.records import Doc, docs_to_table
 from corpus.stages import dedup
-from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage, NearDedupConfig, NearDedupStage, choose_survivors, rank_of
+from corpus.stages.dedup import (
+    ExactDedupConfig,
+    ExactDedupStage,
+    NearDedupConfig,
+    NearDedupStage,
+    choose_survivors,
+    rank_of,
+)
 
 
 def _gh(stars: int, forks: int = 0, created: str = "2020-01-01T00:00:00Z", fork: bool = False) -> dict:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lang_registry import Detection, detect, load_registry
-from lang_registry import ts_score
+from lang_registry import Detection, detect, load_registry, ts_score
 from lang_registry.flags import is_binary
 
 REPO = Path(__file__).resolve().parent.parent

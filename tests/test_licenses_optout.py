@@ -12,6 +12,7 @@ import pytest
 from corpus import storage
 from corpus.engine.executor import Executor
 from corpus.ingest import licenses as lic
+from corpus.ingest.kinds import make_input
 from corpus.ingest.optout import OptOut
 from corpus.stages.ingest import (
     IngestConfig,
@@ -19,7 +20,6 @@ from corpus.stages.ingest import (
     LicensesConfig,
     OptOutConfig,
 )
-from corpus.ingest.kinds import make_input
 
 
 def _dist_file(dist: str, name: str) -> str:

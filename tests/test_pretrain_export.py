@@ -24,7 +24,9 @@ SPECIALS = ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<�
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A few steps of `tiny` with MLA and YaRN on shards of real text with a real BPE (vocab 300 -> 320)."""
-    import argparse, json as j, textwrap  # noqa: E401
+    import argparse  # noqa: E401
+    import json as j
+    import textwrap
 
     texts = [Path(m.__file__).read_text(encoding="utf-8") for m in (argparse, j.decoder, textwrap)]
     tok = tokenizers.Tokenizer(tokenizers.models.BPE())

@@ -12,7 +12,13 @@ import torch.nn.functional as F
 from pretrain.config import preset
 from pretrain.flops import flops_per_token
 from pretrain.model import (
-    MLA, MoE, Transformer, dispatch_experts, grouped_mm_works, rope_tables, sequence_aux_loss,
+    MLA,
+    MoE,
+    Transformer,
+    dispatch_experts,
+    grouped_mm_works,
+    rope_tables,
+    sequence_aux_loss,
 )
 
 
@@ -298,7 +304,7 @@ def test_whole_model_matches_transformers_deepseek_v2(q_lora_rank: int | None, y
                  dense_ffn=96, first_k_dense=1, n_shared=2, n_routed=8, moe_ffn=16, top_k=3, max_seq_len=40,
                  yarn_factor=yarn, yarn_original_max_pos=10, yarn_mscale=0.707, yarn_mscale_all_dim=0.707)
     ours = Transformer(cfg).eval()
-    for name, p in ours.named_parameters():
+    for _name, p in ours.named_parameters():
         torch.nn.init.normal_(p, std=0.2)
     hf = _hf_model(cfg)
     missing, unexpected = hf.load_state_dict(_fused_experts(hf_state_dict(ours)), strict=False)

@@ -7,8 +7,8 @@ import argparse
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -289,7 +289,12 @@ def test_evaluate_leaves_router_state_alone(pattern_shards: Path) -> None:
 def text_shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Shards of real Python source (stdlib modules), tokenized by a byte-level BPE trained here."""
     tokenizers = pytest.importorskip("tokenizers")
-    import argparse as a, json as j, pathlib as pl, textwrap as tw, dataclasses as dc, inspect as ins  # noqa: E401
+    import argparse as a  # noqa: E401
+    import dataclasses as dc
+    import inspect as ins
+    import json as j
+    import pathlib as pl
+    import textwrap as tw
 
     texts = [Path(m.__file__).read_text(encoding="utf-8") for m in (a, j.decoder, j.encoder, pl, tw, dc, ins)]
     tok = tokenizers.Tokenizer(tokenizers.models.BPE())

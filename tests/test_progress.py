@@ -209,8 +209,8 @@ def test_format_duration(seconds: float, text: str) -> None:
 def test_engine_counts_the_records_each_part_read(tmp_path, monkeypatch, caplog) -> None:
     """The engine's `count` reads each part's commit record: the map's records equal the stage's `in`."""
     from corpus.engine.executor import Executor
-    from corpus.stages.ingest import IngestConfig, IngestStage
     from corpus.ingest.kinds import make_input
+    from corpus.stages.ingest import IngestConfig, IngestStage
 
     repos = []
     for r in range(4):  # one part per repository

@@ -286,7 +286,7 @@ def _doc_rows(shared_dir: Path) -> list[dict]:
     docs = []
     for path in ("corpus/samples/web_sample.warc.gz", str(shared_dir / "web" / "dolma_sample-0000.warc.gz")):
         docs += [d for d in read_warc(path, source="web", domain="text") if isinstance(d, Doc)]
-    for k, (name, body) in enumerate(sorted(package_descriptions().items())[:40]):
+    for _k, (name, body) in enumerate(sorted(package_descriptions().items())[:40]):
         docs.append(Doc(source="github", domain="code", repo=name, path="README.md", text=body, language="Markdown"))
     import inspect
     import json as json_mod
@@ -326,9 +326,9 @@ def _without_timings(obj):
 
 
 def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_runner, shared_dir: Path, tmp_path: Path) -> None:
+    from classifiers import RecallParams
     from corpus.engine.context import RunContext
     from corpus.engine.runner import InProcessRunner
-    from classifiers import RecallParams
     from corpus.stages.recall import RecallConfig, RecallStage
 
     rows = _doc_rows(shared_dir)
@@ -520,9 +520,9 @@ def test_recall_stage_says_when_the_classifier_is_degenerate(shared_dir: Path, t
     stderr say so, with the likely cause, instead of silently recalling nothing."""
     import logging
 
+    from classifiers import RecallParams
     from corpus.engine.context import RunContext
     from corpus.engine.runner import InProcessRunner
-    from classifiers import RecallParams
     from corpus.stages.recall import RecallConfig, RecallStage
 
     rows = _doc_rows(shared_dir)

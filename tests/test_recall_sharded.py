@@ -141,11 +141,11 @@ def test_score_lines_equals_predict_and_runs_at_native_speed(tmp_path: Path) -> 
 def test_recall_stage_on_object_store_matches_local(shared_dir: Path, tmp_path: Path, s3_server, monkeypatch) -> None:
     """OUT on a real S3 server: the models go through local copies, every file through corpus.storage;
     records, report and final model equal a local run's."""
+    from classifiers import RecallParams
     from corpus import storage
     from corpus.engine.context import RunContext
-    from corpus.records import DOC_SCHEMA, Doc
     from corpus.ingest.web import read_warc
-    from classifiers import RecallParams
+    from corpus.records import DOC_SCHEMA, Doc
     from corpus.stages.recall import RecallConfig, RecallStage
 
     docs = [d for d in read_warc("corpus/samples/web_sample.warc.gz", source="web", domain="text") if isinstance(d, Doc)]

@@ -12,8 +12,8 @@ import pytest
 
 from corpus import storage
 from corpus.engine.executor import Executor
-from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.ingest.kinds import make_input
+from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stages.langid import LangIdStage
 from corpus.stages.redact import RedactStage
 from redact import PLACEHOLDERS, Redactor

@@ -14,9 +14,9 @@ import pytest
 from corpus import storage
 from corpus.engine.context import RunContext
 from corpus.engine.parts import commit_part, commit_uri, list_parts, part_uri
-from corpus.records import DOC_SCHEMA, Doc, docs_to_table
 from corpus.engine.runner import InProcessRunner
 from corpus.ops.shuffle import ROUTE, Bucket, Shuffled, bucket_files, read_bucket, shuffle, string_route
+from corpus.records import DOC_SCHEMA, Doc, docs_to_table
 from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage, build_samples
 from corpus.stats import StageStats
 from corpus.storage import PartWriter

@@ -11,8 +11,8 @@ import pyarrow as pa
 from corpus import storage
 from corpus.engine.executor import Executor
 from corpus.engine.runner import InProcessRunner
-from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.ingest.kinds import make_input
+from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stages.langid import LangIdStage
 
 
@@ -169,8 +169,8 @@ def test_recall_through_fan_in_trees_gives_the_same_records_model_and_report(sha
         _write_parts,
     )
 
-    from corpus.engine.context import RunContext
     from classifiers import RecallParams
+    from corpus.engine.context import RunContext
     from corpus.stages import recall
 
     inputs = _write_parts(_doc_rows(shared_dir), tmp_path / "in", parts=6)

@@ -83,8 +83,8 @@ def test_stage_commit_records_its_tasks_cpu(tmp_path) -> None:
     import json
 
     from corpus.engine.executor import Executor
-    from corpus.stages.ingest import IngestConfig, IngestStage
     from corpus.ingest.kinds import make_input
+    from corpus.stages.ingest import IngestConfig, IngestStage
 
     src = tmp_path / "repo"
     src.mkdir()
@@ -242,8 +242,8 @@ def test_ray_client_is_installed() -> None:
 
 
 def test_an_unreachable_ray_client_address_is_a_preflight_error() -> None:
-    from corpus.errors import PreflightError
     from corpus.engine.ray_runner import check_ray_address
+    from corpus.errors import PreflightError
 
     with pytest.raises(PreflightError, match="unreachable"):
         check_ray_address("ray://127.0.0.1:1", timeout_s=2)

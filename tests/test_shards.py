@@ -97,10 +97,10 @@ def test_rows_and_counts_add_up(built) -> None:
     total_rows = total_tokens = 0
     for split in ("train", "eval"):
         shards = [s for s in manifest["shards"] if s["split"] == split]
-        for k, s in enumerate(shards):
+        for _k, s in enumerate(shards):
             rows = pq.read_table(out / s["path"]).to_pylist()
             by_source, by_lang, tokens = Counter(), Counter(), 0
-            for i, row in enumerate(rows):
+            for _i, row in enumerate(rows):
                 ids, offs, n_pad = row["input_ids"], row["doc_offsets"], row["n_pad"]
                 assert len(ids) == SEQ
                 assert ids[SEQ - n_pad:] == [pad] * n_pad

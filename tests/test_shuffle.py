@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpus.ops import shuffle as sh
 from corpus.engine.context import RunContext
 from corpus.engine.runner import InProcessRunner
+from corpus.ops import shuffle as sh
 
 
 def _inputs(tmp_path, n_parts: int, rows: int, seed: int = 0) -> list[str]:

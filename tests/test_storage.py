@@ -105,8 +105,8 @@ def test_object_store_inputs_read_like_local_ones(s3_server, tmp_path, monkeypat
     from importlib import resources
 
     from corpus.engine.executor import Executor
-    from corpus.stages.ingest import IngestConfig, IngestStage
     from corpus.ingest.kinds import make_input
+    from corpus.stages.ingest import IngestConfig, IngestStage
 
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)

@@ -18,14 +18,31 @@ from .bpe import (
     train_bpe,
     wrap_tokenizer,
 )
+from .chunks import (
+    CHUNK_SCHEMA,
+    Chunk,
+    DocFormat,
+    chunk_budget,
+    chunk_document,
+    eval_group,
+    materialize,
+    token_byte_lengths,
+)
 from .encode import EncodeConfig, EncodedDoc, encode_documents, split_of
 from .fim import FimConfig, FimResult, apply_fim, undo_fim, undo_fim_ids
-from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture
+from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture, share_warnings
 from .packing import Packer, order_key, pack_rows
-from .chunks import CHUNK_SCHEMA, Chunk, DocFormat, chunk_budget, chunk_document, eval_group, materialize, token_byte_lengths
-from .mixture import share_warnings
-from .shards import (SHARD_SCHEMA, ShardConfig, assemble_manifest, build_shards, encode_chunks, expand_copies,
-                     n_ranges_for, pack_bucket, tokens_by_domain)
+from .shards import (
+    SHARD_SCHEMA,
+    ShardConfig,
+    assemble_manifest,
+    build_shards,
+    encode_chunks,
+    expand_copies,
+    n_ranges_for,
+    pack_bucket,
+    tokens_by_domain,
+)
 
 __all__ = [
     "BOS", "EOS", "FIM_BEGIN", "FIM_END", "FIM_HOLE", "SPECIAL_TOKENS", "CorpusTokenizer", "SpecialIds",

@@ -26,8 +26,22 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .bpe import CorpusTokenizer
-from .chunks import (FALLBACK_GROUPS, Chunk, DocFormat, fallback_eval_group, chunk_budget, chunk_document, chunks_to_table, eval_group,
-                     group_rank, materialize, order_key, range_of, split_of_group, token_byte_lengths)
+from .chunks import (
+    FALLBACK_GROUPS,
+    Chunk,
+    DocFormat,
+    chunk_budget,
+    chunk_document,
+    chunks_to_table,
+    eval_group,
+    fallback_eval_group,
+    group_rank,
+    materialize,
+    order_key,
+    range_of,
+    split_of_group,
+    token_byte_lengths,
+)
 from .encode import EncodeConfig, _encode_safely
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture, share_warnings
 from .packing import Packer, Row

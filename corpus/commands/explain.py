@@ -13,9 +13,10 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from corpus.records import Doc, Drop
@@ -46,9 +47,9 @@ def load_stage_configs(path: str | os.PathLike | None = None) -> StageConfigs:
     sections are validated by the stages' own pydantic models, as `corpus run` validates them."""
     import yaml
 
+    from corpus.ingest.kinds.base import resolve_uri
     from corpus.ingest.limits import Limits
     from corpus.stages.filter import FilterConfig
-    from corpus.ingest.kinds.base import resolve_uri
     from corpus.stages.langid import LangIdConfig
     from corpus.stages.redact import RedactConfig
 

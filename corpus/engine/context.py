@@ -6,12 +6,13 @@ inside the run's output, so the same stage runs on a local folder and on `s3://`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
-from corpus.layout import REPORTS_DIR, SCRATCH_DIR, STEPS_DIR
 from corpus import storage
 from corpus.engine.runner import InProcessRunner, Runner, Shared, largest_first
+from corpus.layout import REPORTS_DIR, SCRATCH_DIR, STEPS_DIR
 
 
 @dataclass

@@ -15,19 +15,20 @@ import hashlib
 import logging
 import time
 from array import array
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from corpus.layout import DROPPED_DIR, REPORTS_DIR, SCRATCH_DIR, STATS_REPORT, STEPS_DIR, SUCCESS
 from corpus import storage
 from corpus.engine.context import RunContext
-from corpus.errors import PreflightError
-from corpus.hfcard import write_dataset_card
 from corpus.engine.parts import PART_PREFIX, commit_part, committed, dropped_uri, footer_rows, part_name
 from corpus.engine.parts import _part_order as part_order
-from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
 from corpus.engine.runner import InProcessRunner, Runner, largest_first
 from corpus.engine.stage import GlobalStage, MapStage, SourceStage, Stage
+from corpus.errors import PreflightError
+from corpus.hfcard import write_dataset_card
+from corpus.layout import DROPPED_DIR, REPORTS_DIR, SCRATCH_DIR, STATS_REPORT, STEPS_DIR, SUCCESS
+from corpus.records import DOC_SCHEMA, DROP_SCHEMA, Doc, Drop, docs_to_table, drops_to_table, table_bytes
 from corpus.stats import StageStats, StatsMismatch
 
 __all__ = ["Executor", "PreflightError", "write_stats_report"]

@@ -24,9 +24,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from corpus.layout import RUN_LOCK
 from corpus import storage
 from corpus.errors import PreflightError
+from corpus.layout import RUN_LOCK
 
 SETTLE_S = 0.3
 
@@ -95,7 +95,7 @@ class RunLock:
             who = _describe(holder) if holder else "nobody (the lock file is gone or unreadable)"
             raise LockLost(f"this run ({self.run_id}) no longer holds {self.uri}: it is held by {who}; stopped before writing")
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from corpus.layout import DROPPED_DIR
 from corpus import storage
+from corpus.layout import DROPPED_DIR
 from corpus.records import DOC_SCHEMA, DROP_SCHEMA, drop_rows, table_bytes
 from corpus.stats import StageStats
 

@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 log = logging.getLogger("corpus")
 
@@ -154,7 +155,7 @@ class Progress:
         elif self.mode == "log" and 0 <= self._logged_done < self.done:
             self._log(self._clock())
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

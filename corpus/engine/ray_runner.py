@@ -8,16 +8,17 @@ this replaced) is O(pending) per call, O(tasks²) for a map.
 
 from __future__ import annotations
 
-import logging
 import importlib
+import logging
 import os
 import queue
 import socket
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from corpus.errors import PreflightError
 from corpus.engine.runner import Runner, Shared, timed_call
+from corpus.errors import PreflightError
 
 log = logging.getLogger("corpus")
 

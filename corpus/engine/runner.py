@@ -18,7 +18,8 @@ from __future__ import annotations
 import resource
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from corpus import storage
 from corpus.engine.progress import Progress

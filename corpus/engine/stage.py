@@ -17,9 +17,10 @@ import hashlib
 import importlib.util
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
@@ -42,7 +43,7 @@ def _file_sha(path: str) -> str:
 CODE_SUFFIXES = (".py", ".yaml", ".yml", ".json", ".jsonl", ".txt")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def module_files(module: str) -> tuple[str, ...]:
     """The files of a module, or of a package and everything under it, that make up its code."""
     spec = importlib.util.find_spec(module)
@@ -54,7 +55,7 @@ def module_files(module: str) -> tuple[str, ...]:
     return tuple(sorted(str(f) for f in origin.parent.rglob("*") if f.suffix in CODE_SUFFIXES and "__pycache__" not in f.parts))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_digest(modules: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     for module in modules:
@@ -181,7 +182,7 @@ class SourceStage(Stage):
             groups.append(current)
         return groups
 
-    def check_yield(self, docs_by_source: dict[str, int], stats: "StageStats") -> None:
+    def check_yield(self, docs_by_source: dict[str, int], stats: StageStats) -> None:
         """Called once all parts are read, with the documents each input yielded: raise
         corpus.errors.EmptyOutputError for an input that should have yielded some."""
 
@@ -191,5 +192,5 @@ class SourceStage(Stage):
 
 class GlobalStage(Stage):
     @abstractmethod
-    def run(self, ctx: "RunContext", inputs: list[str]) -> "StageStats":
+    def run(self, ctx: RunContext, inputs: list[str]) -> StageStats:
         """Read all input parts, write outputs under ctx.stage_uri, return the stage's accounting."""

@@ -3,10 +3,11 @@ threshold (`evaluate_code`), and the first failing rule as the drop reason (`che
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 

@@ -27,9 +27,10 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 

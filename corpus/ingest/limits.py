@@ -47,7 +47,7 @@ class CountingReader:
     def close(self) -> None:
         self.raw.close()
 
-    def __enter__(self) -> "CountingReader":
+    def __enter__(self) -> CountingReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,17 +7,25 @@ from __future__ import annotations
 import bz2
 import errno
 import gzip
-import lzma
 import hashlib
+import lzma
 import os
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
-from corpus.ingest.files import Occurrences, file_record, has_bad_encoding, is_hostile_path, path_too_long, printable_path
+from corpus.ingest.files import (
+    Occurrences,
+    file_record,
+    has_bad_encoding,
+    is_hostile_path,
+    path_too_long,
+    printable_path,
+)
 from corpus.ingest.limits import CountingReader, Limits, RepoBudget
 from corpus.ingest.walk import walk
 from corpus.records import Doc, Drop

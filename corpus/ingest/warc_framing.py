@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Iterator
+from typing import IO
 
 MAX_RECORD_BYTES = 8_000_000  # pages are capped at 5 MB (web.MAX_HTML_BYTES); headers add little
 MAX_HEADER_BYTES = 64_000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from corpus.ingest.warc_framing import Bad, Limit, TooLarge, split_stream
 from corpus.records import Doc, Drop

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -198,7 +199,7 @@ class Shuffled:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Shuffled":
+    def from_json(cls, data: dict) -> Shuffled:
         return cls(**data)
 
 

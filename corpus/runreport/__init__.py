@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from corpus.layout import HTML_REPORT, REPORTS_DIR
 from corpus import storage
+from corpus.layout import HTML_REPORT, REPORTS_DIR
 
 __all__ = ["write_run_report"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from corpus.layout import REPORTS_DIR, STATS_REPORT
 from corpus import storage
+from corpus.layout import REPORTS_DIR, STATS_REPORT
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

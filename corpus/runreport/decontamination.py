@@ -11,6 +11,7 @@ from corpus import storage
 from corpus.runreport import page
 from decont.report import MAX_LISTED_HITS, _pct, _unit, render_markdown
 
+
 def write_reports(report: dict[str, Any], out_dir: str | Path) -> dict[str, str]:
     """Write decontamination.json, .md and .html into out_dir (a local path or an object-store URI,
     through corpus.storage); returns their locations."""

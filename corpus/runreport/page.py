@@ -8,8 +8,9 @@ plot area, so a narrow window neither clips a chart nor lays a legend over its t
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 CHART_CLASS = "chart"  # every chart's container: what the browser test looks for
 MODEBAR_HEIGHT = 34  # px: plotly's toolbar (25 px buttons, 2 px from the top) and a gap

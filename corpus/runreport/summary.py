@@ -13,16 +13,25 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from corpus.layout import DROPPED_DIR, MANIFEST, REPORTS_DIR, RUN_REPORT, STATS_REPORT, SUCCESS, SUMMARY_REPORT
 from corpus import storage
-from corpus.layout import STAGE_ORDER
+from corpus.layout import (
+    DROPPED_DIR,
+    MANIFEST,
+    REPORTS_DIR,
+    RUN_REPORT,
+    STAGE_ORDER,
+    STATS_REPORT,
+    SUCCESS,
+    SUMMARY_REPORT,
+)
 
 FORMAT = "coder-corpus-report/1"
 

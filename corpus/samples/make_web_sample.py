@@ -19,11 +19,11 @@ HOST = "https://example.org"
 
 def page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{t}</title>"
-        "<style>body{{font-family:sans-serif}}</style><script>console.log('x')</script></head>"
-        "<body><nav><a href='/'>Home</a> | <a href='/blog'>Blog</a></nav><article><h1>{t}</h1>{b}</article>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif}</style><script>console.log('x')</script></head>"
+        f"<body><nav><a href='/'>Home</a> | <a href='/blog'>Blog</a></nav><article><h1>{title}</h1>{body}</article>"
         "<footer>Sample site for the coder-corpus test input.</footer></body></html>"
-    ).format(t=title, b=body)
+    )
 
 
 def paragraphs(*texts: str) -> str:

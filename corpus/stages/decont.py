@@ -18,9 +18,9 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
-from corpus.errors import PreflightError
 from corpus.engine.parts import commit_part, committed, part_name, part_uri, write_filtered_part
 from corpus.engine.stage import GlobalStage, Resources
+from corpus.errors import PreflightError
 from corpus.stats import StageStats
 
 HITS_DIR = "_hits"
@@ -168,8 +168,8 @@ class DecontStage(GlobalStage):
         return benchmarks, missing
 
     def run(self, ctx, inputs: list[str]) -> StageStats:
-        from decont.index import DecontConfig, build_index
         from corpus.runreport.decontamination import write_reports
+        from decont.index import DecontConfig, build_index
         from decont.report import build_report
         from decont.scan import merge_counts, new_counts
 

@@ -29,9 +29,10 @@ step it was killed in. The kept document is the same whatever the number of work
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -39,8 +40,9 @@ import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
-from corpus.ops.components import both_directions, connected_components, roots
 from corpus.engine.parts import part_uri, pass_through_part, write_filtered_part
+from corpus.engine.stage import GlobalStage
+from corpus.ops.components import both_directions, connected_components, roots
 from corpus.ops.shuffle import (
     COMBINE_MIN_MAPS,
     ROUTE,
@@ -56,7 +58,6 @@ from corpus.ops.shuffle import (
     shuffle,
     write_map_file,
 )
-from corpus.engine.stage import GlobalStage
 from corpus.stats import StageStats
 
 

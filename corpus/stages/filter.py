@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.engine.stage import MapResult, MapStage
 from corpus.filters.code_rules import RuleResult
 from corpus.per_item import describe, is_environment_error
 from corpus.records import drop_rows
-from corpus.engine.stage import MapResult, MapStage
 
 FILTER_ERROR = "filter_error"  # a check raised on this file's text (the detail names the cause)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.records import drop_rows
 from corpus.engine.stage import MapResult, MapStage
+from corpus.records import drop_rows
 
 REASON = "eval_holdout"
 

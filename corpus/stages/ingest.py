@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.engine.stage import SourceStage
 from corpus.errors import EmptyOutputError, PreflightError
+from corpus.ingest.files import printable_path
 from corpus.ingest.kinds import InputKind, InputSpec, PlanContext, ReadContext, Unit
 from corpus.ingest.kinds.base import read_refused, resolve_uri
 from corpus.ingest.licenses import distribution_evidence
 from corpus.ingest.limits import Limits
-from corpus.ingest.files import printable_path
 from corpus.ingest.optout import OptOut
 from corpus.per_item import describe, is_environment_error
 from corpus.records import Doc, Drop
-from corpus.engine.stage import SourceStage
 
 log = logging.getLogger("corpus")
 

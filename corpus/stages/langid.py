@@ -23,9 +23,9 @@ import json
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.engine.stage import MapResult, MapStage
 from corpus.per_item import describe, is_environment_error
 from corpus.records import drop_rows
-from corpus.engine.stage import MapResult, MapStage
 
 NOTEBOOK = "Jupyter Notebook"
 NOTEBOOK_UNPARSABLE = "notebook_unparsable"

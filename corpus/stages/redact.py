@@ -19,8 +19,8 @@ import json
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.records import drop_rows
 from corpus.engine.stage import MapResult, MapStage
+from corpus.records import drop_rows
 
 
 class RedactConfig(BaseModel):

@@ -32,11 +32,11 @@ by a killed run is reused.
 
 from __future__ import annotations
 
-
 import json
 import random
 from collections import Counter
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -44,12 +44,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpus import storage
 from corpus.engine.parts import commit_part, committed, part_uri
-from corpus.records import DOC_SCHEMA, Doc, docs_to_table
-from corpus.ops.shuffle import (ROUTE, Bucket, Shuffled, bucket_files, collect, map_file, part_route, read_bucket, shuffle,
-                            string_route, write_map_file)
-from corpus.storage import PartWriter
 from corpus.engine.stage import GlobalStage
+from corpus.ops.shuffle import (
+    ROUTE,
+    Bucket,
+    Shuffled,
+    bucket_files,
+    collect,
+    map_file,
+    part_route,
+    read_bucket,
+    shuffle,
+    string_route,
+    write_map_file,
+)
+from corpus.records import DOC_SCHEMA, Doc, docs_to_table
 from corpus.stats import StageStats
+from corpus.storage import PartWriter
 
 SEPARATOR = "\n"
 # Files are decoded, and samples written, this many rows / bytes of text at a time: not a whole part

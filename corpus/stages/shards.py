@@ -36,14 +36,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from corpus.layout import MANIFEST
 from corpus import storage
-from corpus.errors import EmptyOutputError, PreflightError
 from corpus.engine.parts import dropped_uri, part_name
-from corpus.records import DROP_SCHEMA, Drop, drops_to_table
-from corpus.ops.shuffle import Bucket, read_bucket, write_map_file
 from corpus.engine.stage import GlobalStage
+from corpus.errors import EmptyOutputError, PreflightError
+from corpus.layout import MANIFEST
 from corpus.ops.fanin import fan_in_tree
+from corpus.ops.shuffle import Bucket, read_bucket, write_map_file
+from corpus.records import DROP_SCHEMA, Drop, drops_to_table
 from corpus.stages.shards_gather import (
     gather_task,
     range_gather,

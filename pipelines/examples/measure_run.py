@@ -22,8 +22,6 @@ Reads OUT/shards/manifest.json and the shards it lists, OUT/reports/stats.json, 
 
 from __future__ import annotations
 
-from corpus.layout import DROPPED_DIR, MANIFEST, REPORTS_DIR, STATS_REPORT, SUCCESS
-
 import argparse
 import json
 import os
@@ -35,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+
+from corpus.layout import DROPPED_DIR, MANIFEST, REPORTS_DIR, STATS_REPORT, SUCCESS
 
 
 def stage_parts(out: Path, stage: str) -> list[Path]:
@@ -153,7 +153,7 @@ def measure(out: Path, with_negative: bool = False) -> dict:
     tok = Tokenizer.from_file(str(out / "shards" / manifest["tokenizer"]["path"]))
     decoded = "\n".join(tok.decode_batch(scan.pop("_texts")))
     header_found: Counter = Counter()
-    for fid, (lang, header) in in_samples.items():
+    for lang, header in in_samples.values():
         if header and header in decoded:
             header_found[lang] += 1
     file_tokens = manifest.get("file_language_tokens", {})

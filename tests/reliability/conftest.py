@@ -3,9 +3,10 @@ hostile input and hand back its accounting, its documents and its drop rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -13,8 +14,8 @@ import pytest
 from corpus import storage
 from corpus.engine.executor import run_source_part
 from corpus.engine.parts import dropped_uri
-from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.ingest.kinds import make_input
+from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stats import StageStats
 
 

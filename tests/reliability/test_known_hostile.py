@@ -10,8 +10,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.ingest.kinds import make_input
+from corpus.stages.ingest import IngestConfig, IngestStage
 
 
 def _deep(root: Path, levels: int) -> None:

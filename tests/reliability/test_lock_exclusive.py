@@ -15,10 +15,10 @@ import pytest
 
 from corpus import storage
 from corpus.engine.executor import Executor
-from corpus.layout import RUN_LOCK as LOCK_NAME
 from corpus.engine.lock import LockHeld, LockLost, acquire
-from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.ingest.kinds import make_input
+from corpus.layout import RUN_LOCK as LOCK_NAME
+from corpus.stages.ingest import IngestConfig, IngestStage
 from corpus.stages.langid import LangIdStage
 
 

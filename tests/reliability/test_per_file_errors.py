@@ -12,12 +12,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from corpus.engine.executor import Executor
 from corpus.commands.explain import Explainer, load_stage_configs
+from corpus.engine.executor import Executor
+from corpus.ingest.kinds import make_input
 from corpus.records import Doc, docs_to_table
 from corpus.stages.filter import FilterStage
 from corpus.stages.ingest import IngestConfig, IngestStage
-from corpus.ingest.kinds import make_input
 from corpus.stages.langid import LangIdStage
 from lang_registry.notebooks import NotebookError, notebook_to_script
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from corpus import storage
 from corpus.engine.executor import Executor
 from corpus.engine.parts import commit_uri
+from corpus.ingest.kinds import make_input
 from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage
 from corpus.stages.ingest import IngestConfig, IngestStage
-from corpus.ingest.kinds import make_input
 from corpus.stages.langid import LangIdStage
 
 

@@ -15,9 +15,9 @@ from test_per_file_errors import DEEP_NOTEBOOK
 from test_warc_damage import records
 
 from corpus.engine.executor import Executor
+from corpus.ingest.kinds import make_input
 from corpus.stages.filter import FilterStage
 from corpus.stages.ingest import IngestConfig, IngestStage, InputSpec
-from corpus.ingest.kinds import make_input
 from corpus.stages.langid import LangIdStage
 
 MB = 1 << 20

@@ -7,13 +7,13 @@ import json
 import sys
 import time
 
+from corpus.commands.decont.inputs import plan_inputs
+from corpus.commands.decont.runner import scan_chunks
+from corpus.runreport.decontamination import write_reports
 from decont.benchmarks import DISABLED, KNOWN, load_benchmarks, resolve_specs
 from decont.fetch import CANONICAL_URLS, fetch_benchmarks
 from decont.index import RULES, DecontConfig, build_index
-from corpus.commands.decont.inputs import plan_inputs
-from corpus.runreport.decontamination import write_reports
 from decont.report import build_report
-from corpus.commands.decont.runner import scan_chunks
 from decont.text import UNITS
 
 BENCH_HELP = (
@@ -49,8 +49,8 @@ def cmd_decont(args: argparse.Namespace) -> int:
         print(f"decont: input {p}", file=sys.stderr)
     total_bytes = sum(c.bytes for c in chunks)
     in_process = args.no_ray or bool(args.local_below_mb and total_bytes < args.local_below_mb << 20)
-    from corpus.errors import PreflightError
     from corpus.engine.ray_runner import start_runner  # the one Ray bootstrap of every command
+    from corpus.errors import PreflightError
 
     try:
         runner = start_runner(num_cpus=args.num_cpus, in_process=in_process)

@@ -9,14 +9,15 @@ independently, so each chunk can be one Ray task. Unreadable inputs become skip 
 
 from __future__ import annotations
 
-from corpus.records import doc_id  # the CLI's records carry the pipeline's ids
-
 import io
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from corpus.records import doc_id  # the CLI's records carry the pipeline's ids
 
 VCS_DIRS = {".git", ".hg", ".svn", ".bzr"}
 PARQUET_EXT = (".parquet", ".pq")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from decont.index import DecontIndex
 from corpus.commands.decont.inputs import Chunk, read_chunk
-from decont.scan import merge_counts, new_counts, scan_records
 from corpus.engine.runner import Runner
+from decont.index import DecontIndex
+from decont.scan import merge_counts, new_counts, scan_records
 
 
 def scan_chunk(index: DecontIndex, chunk: Chunk, max_file_bytes: int, text_field: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -15,18 +15,19 @@ import errno
 import glob
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.errors import PreflightError
 from corpus.ingest.files import path_too_long, printable_path
 from corpus.ingest.limits import Limits
 from corpus.ingest.walk import walk
 from corpus.io import expand_remote_glob, is_remote, uri_exists
-from corpus.errors import PreflightError
 from corpus.records import Doc, Drop
 
 LISTABLE_SCHEMES = {"s3", "gs", "gcs", "az", "abfs", "file", "memory", "hdfs"}
@@ -98,7 +99,7 @@ class InputKind(BaseModel):
                 return None
         return None
 
-    def fingerprint(self, unit: Unit, h: "hashlib._Hash") -> int | None:
+    def fingerprint(self, unit: Unit, h: hashlib._Hash) -> int | None:
         """Size and mtime of a local file (remote objects: their names only, already in the unit).
         Returns the unit's bytes when measuring them was part of the work, else None."""
         if not is_remote(unit.uri) and os.path.exists(unit.uri):

@@ -5,8 +5,9 @@ unit is one row group of that table (repos_per_part repositories), a part of its
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import date
-from typing import ClassVar, Iterator, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 

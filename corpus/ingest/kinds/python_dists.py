@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from importlib import metadata
-from typing import Iterator, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -26,7 +27,7 @@ class PythonDistsInput(InputKind):
         except metadata.PackageNotFoundError:
             return None
 
-    def fingerprint(self, unit: Unit, h: "hashlib._Hash") -> int | None:
+    def fingerprint(self, unit: Unit, h: hashlib._Hash) -> int | None:
         try:
             h.update(metadata.version(unit.uri).encode())
         except metadata.PackageNotFoundError:

@@ -6,16 +6,17 @@ import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 from pydantic import Field
 
+from corpus.errors import PreflightError
 from corpus.ingest.files import path_too_long, printable_path
 from corpus.ingest.kinds.base import FileInput, PlanContext, ReadContext, Unit, refused, resolve_uri
 from corpus.ingest.repos import SKIP_DIRS, clone_git_repo, read_tarball, walk_local_repo
 from corpus.ingest.walk import walk
-from corpus.errors import PreflightError
 from corpus.records import Doc, Drop
 
 TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst")
@@ -45,7 +46,7 @@ class ReposInput(FileInput):
     def unit_bytes(self, unit: Unit) -> int | None:
         return None if unit.kind == "local_repo" else super().unit_bytes(unit)  # a folder's bytes: fingerprint()
 
-    def fingerprint(self, unit: Unit, h: "hashlib._Hash") -> int | None:
+    def fingerprint(self, unit: Unit, h: hashlib._Hash) -> int | None:
         if unit.kind != "local_repo":
             return super().fingerprint(unit, h)
         total = 0

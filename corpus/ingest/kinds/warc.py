@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Literal
+from collections.abc import Iterator
+from typing import Literal
 
 from corpus.ingest.kinds.base import FileInput, ReadContext, Unit
 from corpus.ingest.web import read_warc

@@ -18,8 +18,17 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
 from corpus import storage
-from corpus.stages.recall.common import check_degenerate, load_model, make_pretokenize, score_spread, seed_task, sha256_file, warn_degenerate
+from corpus.stages.recall.common import (
+    check_degenerate,
+    load_model,
+    make_pretokenize,
+    score_spread,
+    seed_task,
+    sha256_file,
+    warn_degenerate,
+)
 
 SEED, POOL, NEGATIVE = 0, 1, 2
 LINES_SCHEMA = pa.schema([("row", pa.int32()), ("kind", pa.int8()), ("key", pa.uint64()), ("tokens", pa.int64()),

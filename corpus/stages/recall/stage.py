@@ -34,18 +34,24 @@ import pyarrow.compute as pc
 
 from classifiers import RecallDataError, RecallParams
 from corpus import storage
-from corpus.errors import PreflightError
 from corpus.engine.parts import part_name, part_uri, pass_through_part, write_filtered_part
 from corpus.engine.stage import GlobalStage
+from corpus.errors import PreflightError
 from corpus.ingest.kinds.base import resolve_uri
+from corpus.ops.fanin import fan_in_tree, groups_of, remove_tree
 from corpus.stages.recall.common import (
-    check_degenerate, load_model, make_pretokenize, score_spread, seed_task, sha256_file, table_digest,
+    check_degenerate,
+    load_model,
+    make_pretokenize,
+    score_spread,
+    seed_task,
+    sha256_file,
+    table_digest,
     warn_degenerate,
 )
 from corpus.stages.recall.config import RecallConfig
 from corpus.stages.recall.docstrings import docstrings
 from corpus.stages.recall.github import mark, run_github
-from corpus.ops.fanin import fan_in_tree, groups_of, remove_tree
 from corpus.stats import StageStats
 
 log = logging.getLogger("corpus")
@@ -810,7 +816,7 @@ class RecallStage(GlobalStage):
             else:
                 final = trained[-1]
             out["model"] = {"path": model_uri, "bytes": storage.size(model_uri), "train": final["info"]}
-        I = lambda kind, i: S(f"iter-{it}", kind, part_name(i))  # noqa: E731
+        I = lambda kind, i: S(f"iter-{it}", kind, part_name(i))  # noqa: E731, E741 - I(kind, part): this iteration's file
         stats_args = [{"recalled_uri": I("recalled", i), "prev_recalled_uri": S(f"iter-{it - 1}", "recalled", part_name(i)) if it > 1 else None,
                        "counts_uri": I("counts", i), "threshold": cfg.threshold, "max_depth": cfg.max_prefix_depth, "cutoffs": None} for i in range(n)]
         budget = cfg.budget_tokens
