@@ -17,16 +17,18 @@ Sources are local paths or URLs (anything smart-open reads; `.gz`/`.zst` are dec
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+# Opens a benchmark source for reading bytes (decompressed by extension).
+Opener = Callable[[str], BinaryIO]
 
 KNOWN = ("humaneval", "mbpp", "gsm8k", "math")
 
@@ -136,8 +138,10 @@ def default_benchmarks() -> list[Benchmark]:
     return loaded
 
 
-def load_benchmark(name: str, source: str | None = None, fields: Iterable[str] | None = None) -> Benchmark:
-    """Load one benchmark. Raises BenchmarkError (with the reason) when it cannot be loaded."""
+def load_benchmark(name: str, source: str | None = None, fields: Iterable[str] | None = None,
+                   opener: Opener | None = None) -> Benchmark:
+    """Load one benchmark. Raises BenchmarkError (with the reason) when it cannot be loaded. `opener` opens a
+    source for reading bytes (a pipeline passes its storage layer's, with the run's object-store options)."""
     name = name.lower()
     if source is not None and source.strip().lower() in DISABLED:
         raise BenchmarkError("disabled in the configuration")
@@ -158,7 +162,7 @@ def load_benchmark(name: str, source: str | None = None, fields: Iterable[str] |
         short = fields_t
     skipped: list[str] = []
     try:
-        raw = list(_read_raw(name, source, skipped))
+        raw = list(_read_raw(name, source, skipped, opener or open_binary))
     except BenchmarkError:
         raise
     except Exception as exc:  # unreadable file, bad URL, bad archive: report, never crash the run
@@ -170,13 +174,13 @@ def load_benchmark(name: str, source: str | None = None, fields: Iterable[str] |
     return Benchmark(name=name, source=str(source), items=kept, fields=fields_t, short_fields=short, skipped=skipped)
 
 
-def load_benchmarks(specs: Iterable[BenchmarkSpec]) -> tuple[list[Benchmark], list[dict[str, str]]]:
+def load_benchmarks(specs: Iterable[BenchmarkSpec], opener: Opener | None = None) -> tuple[list[Benchmark], list[dict[str, str]]]:
     """Load every spec; failures become `missing` entries ({name, source, reason}) instead of errors."""
     loaded: list[Benchmark] = []
     missing: list[dict[str, str]] = []
     for spec in specs:
         try:
-            loaded.append(load_benchmark(spec.name, spec.source, spec.fields))
+            loaded.append(load_benchmark(spec.name, spec.source, spec.fields, opener))
         except BenchmarkError as exc:
             missing.append({"name": spec.name, "source": spec.source or "", "reason": str(exc)})
     return loaded, missing
@@ -185,15 +189,16 @@ def load_benchmarks(specs: Iterable[BenchmarkSpec]) -> tuple[list[Benchmark], li
 # ---------------------------------------------------------------- reading
 
 
-def _open_binary(source: str) -> io.BufferedIOBase:
-    from corpus.io import open_uri
+def open_binary(source: str) -> BinaryIO:
+    """A local path or a URI fsspec serves (s3://, https://, ...), decompressed by its extension."""
+    import fsspec
 
-    return open_uri(source, "rb")
+    return fsspec.open(source, "rb", compression="infer").open()
 
 
-def _iter_json_records(source: str, skipped: list[str]) -> Iterator[dict[str, Any]]:
+def _iter_json_records(source: str, skipped: list[str], opener: Opener) -> Iterator[dict[str, Any]]:
     """JSONL records, or the elements of a JSON array (MBPP sanitized) / one JSON object."""
-    with _open_binary(source) as fh:
+    with opener(source) as fh:
         data = fh.read()
     text = data.decode("utf-8-sig", errors="replace")
     stripped = text.lstrip()
@@ -249,8 +254,8 @@ def _math_id(rel: str) -> str:
     return "/".join(parts)
 
 
-def _iter_math_tar(source: str, skipped: list[str]) -> Iterator[dict[str, Any]]:
-    with _open_binary(source) as fh, tarfile.open(fileobj=fh, mode="r|*") as tar:
+def _iter_math_tar(source: str, skipped: list[str], opener: Opener) -> Iterator[dict[str, Any]]:
+    with opener(source) as fh, tarfile.open(fileobj=fh, mode="r|*") as tar:
         for member in tar:
             if not (member.isfile() and member.name.endswith(".json") and "/test/" in f"/{member.name}"):
                 continue
@@ -266,15 +271,15 @@ def _iter_math_tar(source: str, skipped: list[str]) -> Iterator[dict[str, Any]]:
             yield rec
 
 
-def _read_raw(name: str, source: str, skipped: list[str]) -> Iterator[dict[str, Any]]:
+def _read_raw(name: str, source: str, skipped: list[str], opener: Opener) -> Iterator[dict[str, Any]]:
     if name == "math" and os.path.isdir(source):
         yield from _iter_math_tree(Path(source), skipped)
     elif name == "math" and _is_tar(source):
-        yield from _iter_math_tar(source, skipped)
+        yield from _iter_math_tar(source, skipped, opener)
     elif os.path.isdir(source):
         raise BenchmarkError(f"{source} is a directory; only MATH may be given as a per-problem tree")
     else:
-        yield from _iter_json_records(source, skipped)
+        yield from _iter_json_records(source, skipped, opener)
 
 
 def _units(value: Any) -> list[str]:

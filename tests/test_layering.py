@@ -128,3 +128,21 @@ def test_the_import_graph_has_no_circle() -> None:
         if node not in state:
             visit(node)
     assert circles == [], "import circles: " + "; ".join(" -> ".join(c) for c in circles)
+
+
+@pytest.mark.parametrize("package", ["decont", "redact", "lang_registry", "classifiers", "tokenizer", "pretrain"])
+def test_plain_libraries_import_nothing_forbidden_even_inside_functions(package: str) -> None:
+    """The sys.modules check above sees only what importing a module pulls in; a library that imports the
+    corpus package inside a function (to open a file, say) would still break its layering."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    forbidden = RULES[package]
+    offenders = []
+    for path in sorted((root / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            offenders += [f"{path.relative_to(root)}:{node.lineno} imports {n}" for n in names
+                          if any(n == f or n.startswith(f + ".") for f in forbidden)]
+    assert offenders == []

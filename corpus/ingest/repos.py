@@ -120,7 +120,7 @@ def read_local_file(full: Path, rel: str, *, source: str, domain: str, repo: str
 
 def _open_raw(uri: str) -> CountingReader:
     """The archive's bytes as stored (no decompression by extension), counted for the ratio limit."""
-    from corpus.io import open_raw
+    from corpus.storage import open_raw
 
     return CountingReader(open_raw(uri))
 

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus.ingest.files import Occurrences, file_record, is_hostile_path
-from corpus.io import open_uri
 from corpus.records import Doc, Drop
+from corpus.storage import open_uri
 
 CONTENT_COLUMNS = ("content", "text")
 PATH_COLUMNS = ("path", "max_stars_repo_path", "file_path")

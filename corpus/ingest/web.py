@@ -70,7 +70,7 @@ def _charset(content_type: str) -> str:
 
 def _open_stored(uri: str):
     """The file's bytes as stored: gzip is undone by the framer, member by member (see warc_framing)."""
-    from corpus.io import open_raw
+    from corpus.storage import open_raw
 
     return open_raw(uri)
 

@@ -159,7 +159,7 @@ class DecontStage(GlobalStage):
         from decont.benchmarks import DISABLED, load_benchmarks
 
         specs = self._specs()
-        benchmarks, missing = load_benchmarks(specs)
+        benchmarks, missing = load_benchmarks(specs, opener=storage.open_uri)
         configured = {s.name for s in specs if s.source and s.source.strip().lower() not in DISABLED}
         failed = [m for m in missing if m["name"] in configured]
         if not self.config.allow_empty and (failed or not benchmarks):

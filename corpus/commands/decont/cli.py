@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from corpus import storage
 from corpus.commands.decont.inputs import plan_inputs
 from corpus.commands.decont.runner import scan_chunks
 from corpus.runreport.decontamination import write_reports
@@ -31,7 +32,7 @@ def _config(args: argparse.Namespace) -> DecontConfig:
 def cmd_decont(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     specs = resolve_specs(args.benchmarks)
-    benches, missing = load_benchmarks(specs)
+    benches, missing = load_benchmarks(specs, opener=storage.open_uri)
     for m in missing:
         print(f"decont: benchmark {m['name']} NOT checked: {m['reason']}", file=sys.stderr)
     configured = {s.name for s in specs if s.source and s.source.strip().lower() not in DISABLED}
@@ -98,7 +99,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    benches, missing = load_benchmarks(resolve_specs(args.benchmarks))
+    benches, missing = load_benchmarks(resolve_specs(args.benchmarks), opener=storage.open_uri)
     out = {
         "loaded": {b.name: {"items": len(b), "source": b.source, "fields": list(b.fields), "skipped": len(b.skipped)} for b in benches},
         "missing": missing,

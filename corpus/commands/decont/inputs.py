@@ -188,7 +188,7 @@ def _read_parquet(chunk: Chunk, text_field: str) -> Iterator[dict[str, Any]]:
 
 
 def _read_jsonl(chunk: Chunk, text_field: str) -> Iterator[dict[str, Any]]:
-    from corpus.io import open_uri
+    from corpus.storage import open_uri
 
     base = os.path.basename(chunk.path)
     try:

@@ -27,8 +27,8 @@ from corpus.errors import PreflightError
 from corpus.ingest.files import path_too_long, printable_path
 from corpus.ingest.limits import Limits
 from corpus.ingest.walk import walk
-from corpus.io import expand_remote_glob, is_remote, uri_exists
 from corpus.records import Doc, Drop
+from corpus.storage import expand_remote_glob, is_remote, uri_exists
 
 LISTABLE_SCHEMES = {"s3", "gs", "gcs", "az", "abfs", "file", "memory", "hdfs"}
 
