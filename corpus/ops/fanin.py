@@ -47,7 +47,7 @@ def fan_in_tree(ctx: Any, uris: list[str], merge: Callable[..., Any], name: str,
     while len(uris) > limit:
         groups = groups_of(uris, fan_in)
         outs = [ctx.scratch(name, f"level-{level}", f"merge-{g:05d}") for g in range(len(groups))]
-        ctx.map(merge, [(group, *extra, out) for group, out in zip(groups, outs)], desc=f"{ctx.stage_name}:{name}")
+        ctx.map(merge, [(group, *extra, out) for group, out in zip(groups, outs)], desc=f"{ctx.stage_name}:{name}:merge")
         uris, level = outs, level + 1
     return uris
 

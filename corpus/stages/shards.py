@@ -515,13 +515,13 @@ class ShardsStage(GlobalStage):
         ctx.map(sample_part, [(u, s, keep, ctx.seed) for u, s in zip(inputs, sample_uris)], desc="shards:sample", costs=ctx.part_sizes(inputs))
         # The training task reads at most fan_in files: a tree of merge tasks in between (the sample is
         # ~train_bytes whatever the part count, so each level moves only that).
-        roots = fan_in_tree(ctx, sample_uris, merge_samples, "sample_merge", fan_in=cfg.fan_in)
+        roots = fan_in_tree(ctx, sample_uris, merge_samples, "sample_tree", fan_in=cfg.fan_in)
         return ctx.map(train_tokenizer, [(roots, ctx.stage_uri, cfg)], desc="shards:tokenizer")[0]
 
     def _merged(self, ctx, kind: str, uris: list[str]) -> dict:
         """The fan-in tree of per-task summaries; the driver reads its one root."""
         merge = functools.partial(merge_summaries, kind)
-        root = fan_in_tree(ctx, uris, merge, f"{kind}_summaries", fan_in=self.config.fan_in, limit=1)
+        root = fan_in_tree(ctx, uris, merge, f"{kind}_summary_tree", fan_in=self.config.fan_in, limit=1)
         return storage.read_json(root[0])
 
     def _mix_plan(self, encoded: dict, seed: int) -> tuple[Any, str | None, dict[str, int]]:
@@ -638,7 +638,7 @@ class ShardsStage(GlobalStage):
             range_sums = [ctx.scratch("ranges", f"{b:05d}.json") for _, _, b in jobs]
             ctx.map(pack_range, [(tok_uri, sha, fast, gather.bucket_source(b), split, r, ctx.stage_uri, u, cfg, seed)
                                  for (split, r, b), u in zip(jobs, range_sums)], desc="shards:pack")
-            roots = fan_in_tree(ctx, range_sums, merge_pack_summaries, "pack_summaries", fan_in=cfg.fan_in)
+            roots = fan_in_tree(ctx, range_sums, merge_pack_summaries, "pack_summary_tree", fan_in=cfg.fan_in)
             packed = {"roots": roots}
             ctx.save_step("pack", packed)
             log.info("shards: pack step %.1fs (%d gather levels)", time.time() - started, gather.levels)
