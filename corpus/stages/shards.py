@@ -41,7 +41,7 @@ from corpus.engine.parts import dropped_uri, part_name
 from corpus.engine.stage import GlobalStage
 from corpus.errors import EmptyOutputError, PreflightError
 from corpus.layout import MANIFEST
-from corpus.ops.fanin import fan_in_tree
+from corpus.ops.fanin import DEFAULT_FAN_IN, MAX_FAN_IN, fan_in_tree
 from corpus.ops.shuffle import Bucket, read_bucket, write_map_file
 from corpus.records import DROP_SCHEMA, Drop, drops_to_table
 from corpus.stages.shards_gather import (
@@ -91,7 +91,7 @@ class ShardsConfig(BaseModel):
     total_tokens: int | None = Field(None, gt=0, description="strict mode: train tokens wanted")
     allow_empty: bool = Field(False, description="accept shards without a single code token")
     fast_encoder: bool = Field(True, description="use the tiktoken encoder of the same BPE when its ids match")
-    fan_in: int = Field(256, ge=2, le=4096, description="files one task reads at most: the tokenizer sample, the "
+    fan_in: int = Field(DEFAULT_FAN_IN, ge=2, le=MAX_FAN_IN, description="files one task reads at most: the tokenizer sample, the "
                         "summaries and each pack range are merged through trees of this fan-in (output unchanged)")
 
     @model_validator(mode="after")
