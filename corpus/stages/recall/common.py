@@ -44,7 +44,6 @@ def make_pretokenize(path: str | None):
     return WhitespaceNormalized(BPEPretokenize(path) if path else regex_pretokenize)
 
 
-
 def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_uri: str, urls_uri: str,
               math: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load and pretokenize the seed files once; the seed URLs (first positive label) for the index."""
@@ -88,8 +87,6 @@ def table_digest(table: pa.Table) -> str:
     with pa.ipc.new_stream(sink, table.schema) as w:
         w.write_table(table)
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
-
-
 
 
 def sha256_file(path: Path) -> str:

@@ -352,33 +352,6 @@ def train_merge_task(uris: list[str], folds: int, n_neg: int, out_uri: str) -> i
     return out.num_rows
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:  # a local temporary file of this task, not an output location
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-_MODELS: dict[tuple[str, str], Any] = {}
-_MODELS_KEPT = 4  # one iteration's fold models (and the final one)
-
-
-def _load_model(uri: str, digest: str):
-    """Each fold model is loaded once per worker process (cached by file identity: URI and sha256),
-    not once per part."""
-    from classifiers import RecallModel
-
-    model = _MODELS.get((uri, digest))
-    if model is None:
-        with storage.local_copy(uri) as path:
-            model = RecallModel.load(path)
-        while len(_MODELS) >= _MODELS_KEPT:
-            _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[(uri, digest)] = model
-    return model
-
-
 def score_task(part: int, pages_uri: str, models: list[list[str]], labels: list[str], probs_uri: str, stats_args: dict[str, Any] | None) -> dict[str, Any]:
     """Score the part's cached lines with its folds' models (native batch predict); with no token
     budget the part's recall statistics follow in the same task."""
