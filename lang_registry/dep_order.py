@@ -117,6 +117,96 @@ def dependency_order(n: int, edges: Iterable[tuple[int, int]], soft: Iterable[tu
     return order
 
 
+def max_ordered_bound(n: int, edges: Iterable[tuple[int, int]], exact_up_to: int = 14) -> tuple[int, bool]:
+    """An upper bound on the edges (i imports j) that any order of n files can put imported-first, and
+    whether it is exact. Edges between strongly connected components can all be satisfied; inside a
+    component this is the maximum acyclic subgraph: solved exactly (dynamic programme over subsets)
+    for components of at most `exact_up_to` files, else bounded by a packing of edge-disjoint cycles
+    (each needs one edge violated, whatever the order)."""
+    deps: list[set[int]] = [set() for _ in range(n)]
+    for i, j in edges:
+        if i != j:
+            deps[i].add(j)
+    comp = components(n, deps)
+    members: dict[int, list[int]] = {}
+    for v in range(n):
+        members.setdefault(comp[v], []).append(v)
+    total = sum(len(d) for d in deps)
+    exact = True
+    for nodes in members.values():
+        if len(nodes) < 2:
+            continue
+        if len(nodes) <= exact_up_to:
+            inside = sum(1 for v in nodes for j in deps[v] if comp[j] == comp[v])
+            total -= inside - _max_acyclic(nodes, deps)
+        else:
+            exact = False
+            total -= _cycle_packing(nodes, deps)
+    return total, exact
+
+
+def _max_acyclic(nodes: list[int], deps: Sequence[set[int]]) -> int:
+    """Most edges of one component satisfiable by an order: best[S] = max over v in S of
+    best[S - v] + (imports of v inside S - v), v being placed last of S."""
+    local = {v: k for k, v in enumerate(nodes)}
+    masks = [sum(1 << local[j] for j in deps[v] if j in local) for v in nodes]
+    size = len(nodes)
+    best = [0] * (1 << size)
+    for s in range(1, 1 << size):
+        b = 0
+        rest = s
+        while rest:
+            low = rest & -rest
+            k = low.bit_length() - 1
+            rest ^= low
+            value = best[s ^ low] + (masks[k] & (s ^ low)).bit_count()
+            if value > b:
+                b = value
+        best[s] = b
+    return best[-1]
+
+
+def _cycle_packing(nodes: list[int], deps: Sequence[set[int]]) -> int:
+    """Edge-disjoint cycles found greedily (shortest first: length 2, 3, ... through each node in turn):
+    a lower bound on the edges any order must violate inside the component."""
+    inside = set(nodes)
+    adj = {v: {j for j in deps[v] if j in inside} for v in nodes}
+    found = 0
+    for limit in range(2, len(nodes) + 1):
+        for v in nodes:
+            while (cycle := _shortest_cycle(adj, v, limit)) is not None:
+                for a, b in zip(cycle, cycle[1:] + cycle[:1]):
+                    adj[a].discard(b)
+                found += 1
+        local = {v: k for k, v in enumerate(nodes)}
+        comp = components(len(nodes), [[local[j] for j in adj[v]] for v in nodes])
+        if len(set(comp)) == len(nodes):  # what is left has no cycle
+            break
+    return found
+
+
+def _shortest_cycle(adj: dict[int, set[int]], start: int, limit: int) -> list[int] | None:
+    """Nodes of a shortest cycle through `start` of at most `limit` edges (breadth-first), or None."""
+    parent = {start: start}
+    frontier = [start]
+    for _ in range(limit):
+        nxt = []
+        for u in frontier:
+            for w in sorted(adj[u]):
+                if w == start:
+                    path = [u]
+                    while path[-1] != start:
+                        path.append(parent[path[-1]])
+                    return path[::-1]
+                if w not in parent:
+                    parent[w] = u
+                    nxt.append(w)
+        frontier = nxt
+        if not frontier:
+            return None
+    return None
+
+
 @dataclass
 class ImportCounts:
     """Per language: import statements, those resolved to a file of the repository, the resolved
@@ -128,18 +218,28 @@ class ImportCounts:
     imported_first: Counter = field(default_factory=Counter)
     files_parsed: Counter = field(default_factory=Counter)
     parse_failed: Counter = field(default_factory=Counter)
+    # Edges inside a cycle (both files in one strongly connected component of the import graph): no order
+    # satisfies them all. The others (acyclic) can all be, and the order does.
+    cyclic_edges: Counter = field(default_factory=Counter)
+    cyclic_imported_first: Counter = field(default_factory=Counter)
 
     def merge(self, other: ImportCounts) -> None:
-        for name in ("statements", "resolved", "edges", "imported_first", "files_parsed", "parse_failed"):
+        for name in ("statements", "resolved", "edges", "imported_first", "files_parsed", "parse_failed", "cyclic_edges",
+                     "cyclic_imported_first"):
             getattr(self, name).update(getattr(other, name))
 
     def to_json(self) -> dict[str, dict[str, float]]:
         out = {}
         for lang in sorted(set(self.statements) | set(self.files_parsed)):
             s, r, e, f = self.statements[lang], self.resolved[lang], self.edges[lang], self.imported_first[lang]
+            ce, cf = self.cyclic_edges[lang], self.cyclic_imported_first[lang]
             out[lang] = {"files": self.files_parsed[lang], "parse_failed": self.parse_failed[lang], "statements": s,
                          "resolved": r, "resolved_share": round(r / s, 4) if s else None, "edges": e,
-                         "imported_first": f, "imported_first_share": round(f / e, 4) if e else None}
+                         "imported_first": f, "imported_first_share": round(f / e, 4) if e else None,
+                         "acyclic_edges": e - ce, "acyclic_imported_first": f - cf,
+                         "acyclic_imported_first_share": round((f - cf) / (e - ce), 4) if e - ce else None,
+                         "cyclic_edges": ce, "cyclic_imported_first": cf,
+                         "cyclic_imported_first_share": round(cf / ce, 4) if ce else None}
         return out
 
 
@@ -202,9 +302,16 @@ def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Reg
         edges += [(k, j, language or "") for j in sorted(hard)]
         edges += [(k, j, language or "") for kk, j in sorted(soft) if kk == k and j not in hard]
     order = dependency_order(len(files), ((i, j) for i, j, _ in edges if (i, j) not in soft), soft)
+    adjacency: list[list[int]] = [[] for _ in files]
+    for i, j, _ in edges:
+        adjacency[i].append(j)
+    comp = components(len(files), adjacency)
+    cyclic = [e for e in edges if comp[e[0]] == comp[e[1]]]
     for _i, _j, language in edges:
         counts.edges[language] += 1
     counts.imported_first = imported_first(order, edges)
+    counts.cyclic_edges = Counter(language for _, _, language in cyclic)
+    counts.cyclic_imported_first = imported_first(order, cyclic)
     return RepoOrder(order, counts, errors, edges)
 
 

@@ -25,6 +25,10 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from lang_registry import detect, load_registry
+from lang_registry.dep_order import ImportCounts, imported_first, max_ordered_bound, order_repository
+from lang_registry.ts_parse import error_fraction, grammar_for, parse_file
+
 DEFAULT_REPOS = os.environ.get("TS_REPOS_DIR", "/tmp/ts-repos") + "/repos"
 PYTHON_DISTS = ["numpy", "pip", "rich", "pygments", "jinja2", "nltk", "tqdm", "bs4", "yaml", "datasketch", "pyarrow"]
 MAX_FILE_BYTES = 1_000_000
@@ -39,8 +43,6 @@ def _site_packages() -> Path:
 
 def _read_repo(root: Path, base: Path, registry) -> list[tuple[str, str | None, str]]:
     """(path relative to `base`, language, text) of the files under `root`, as langid would tag them."""
-    from lang_registry import detect
-
     files = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", ".git", "node_modules"))
@@ -71,12 +73,11 @@ def bench_dependency_order(repos_dir: str = DEFAULT_REPOS, seed: int = 1234) -> 
     """Per language and per repository: statements, resolved share, edges, imported-first share in the
     dependency order and in the seeded random order; seconds of order_repository (parse + resolve +
     order) against MB of text."""
-    from lang_registry import load_registry
-    from lang_registry.dep_order import ImportCounts, imported_first, order_repository
-
     registry = load_registry()
     total = ImportCounts()
     random_first: Counter = Counter()
+    best: Counter = Counter()  # per language: upper bound on the edges any order puts imported-first
+    inexact: Counter = Counter()  # repositories where that bound is not exact (a large cycle)
     per_repo = {}
     seconds = 0.0
     n_bytes = n_files = 0
@@ -91,16 +92,37 @@ def bench_dependency_order(repos_dir: str = DEFAULT_REPOS, seed: int = 1234) -> 
         base_first = imported_first(range(len(files)), result.edges)
         random_first.update(base_first)
         total.merge(result.counts)
-        per_repo[name] = {lang: {**row, "random_imported_first_share": round(base_first[lang] / row["edges"], 4) if row["edges"] else None}
+        repo_best = _best_possible(len(files), result.edges)
+        for lang, (bound, exact) in repo_best.items():
+            best[lang] += bound
+            inexact[lang] += not exact
+        per_repo[name] = {lang: {**row, "random_imported_first_share": round(base_first[lang] / row["edges"], 4) if row["edges"] else None,
+                                 **_best_fields(row, *repo_best.get(lang, (0, True)))}
                           for lang, row in result.counts.to_json().items() if row["statements"]}
     languages = {}
     for lang, row in total.to_json().items():
         if not row["statements"]:
             continue
         row["random_imported_first_share"] = round(random_first[lang] / row["edges"], 4) if row["edges"] else None
-        languages[lang] = row
+        languages[lang] = {**row, **_best_fields(row, best[lang], not inexact[lang])}
     return {"languages": languages, "repositories": per_repo, "files": n_files, "mb": round(n_bytes / 1e6, 2),
             "seconds": round(seconds, 2), "mb_per_s": round(n_bytes / 1e6 / seconds, 2) if seconds else None}
+
+
+def _best_possible(n: int, edges: list[tuple[int, int, str]]) -> dict[str, tuple[int, bool]]:
+    """Per language: the most of its edges any order could put imported-first (an upper bound; exact or not)."""
+    by_lang: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for i, j, lang in edges:
+        by_lang[lang].append((i, j))
+    return {lang: max_ordered_bound(n, pairs) for lang, pairs in by_lang.items()}
+
+
+def _best_fields(row: dict, bound: int, exact: bool) -> dict:
+    """What the graph allows: the best share any order could reach (`best_exact`: else an upper bound,
+    from cycle packing), and the order's imported-first edges as a share of that best."""
+    e = row["edges"]
+    return {"best_imported_first": bound, "best_exact": exact, "best_share": round(bound / e, 4) if e else None,
+            "share_of_best": round(row["imported_first"] / bound, 4) if bound else None}
 
 
 def _sample_key(path: str) -> str:
@@ -109,9 +131,6 @@ def _sample_key(path: str) -> str:
 
 def _syntax_files(roots: list[Path], per_language: int, registry) -> dict[str, list[tuple[str, bytes]]]:
     """Up to `per_language` files per language with a safe grammar (a stable hash sample)."""
-    from lang_registry import detect
-    from lang_registry.ts_parse import grammar_for
-
     exts: set[str] = set()
     for entry in registry.entries.values():
         if grammar_for(registry, entry.name):
@@ -144,9 +163,6 @@ def _syntax_files(roots: list[Path], per_language: int, registry) -> dict[str, l
 def bench_syntax_signal(repos_dir: str = DEFAULT_REPOS, per_language: int = 200, examples: int = 3) -> dict:
     """Distribution of syntax_error_fraction per language on installed (valid) code, and the share of
     files each threshold would drop, with the worst files as examples."""
-    from lang_registry import load_registry
-    from lang_registry.ts_parse import error_fraction, grammar_for, parse_file
-
     registry = load_registry()
     roots = [_site_packages()] + [Path(p) for p in SYNTAX_ROOTS if Path(p).is_dir()]
     if Path(repos_dir).is_dir():
