@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from lang_registry.imports import (
     DECLARATIONS,
+    REEXPORTS,
     SUPPORTED_GRAMMARS,
     Import,
     RepoIndex,
@@ -283,7 +284,10 @@ def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Reg
                 else:
                     err = error_fraction(tree, len(data)) if size == len(data) else None
                     for imp in file_imports(grammar, tree, part):
-                        (declared.append((path, imp)) if imp.kind in DECLARATIONS else imports.append(imp))
+                        if imp.kind in DECLARATIONS or imp.kind in REEXPORTS:
+                            declared.append((path, imp))
+                        if imp.kind not in DECLARATIONS:
+                            imports.append(imp)
         per_file.append(imports)
         errors.append(err)
     index = RepoIndex((p for p, _, _ in files), declared)

@@ -52,6 +52,7 @@ _TS_QUERY = _JS_QUERY + "(import_require_clause source: (string) @module)\n"
 _QUERIES.update(javascript=_JS_QUERY, typescript=_TS_QUERY, tsx=_TS_QUERY)
 SUPPORTED_GRAMMARS = frozenset(_QUERIES)
 DECLARATIONS = frozenset({"namespace", "go_package"})
+REEXPORTS = frozenset({"rust_pub_use"})  # import statements that RepoIndex also reads as declarations
 
 # The import region: statements are found by keyword, and the parse stops after the last one, so a
 # file whose imports sit in its first lines costs a parse of those lines (measured on the default run's
@@ -178,10 +179,32 @@ def _read(grammar: str, capture: str, node: Any, text: str, data: bytes) -> Impo
     imp = _read_statement(grammar, capture, node, text, data)
     if imp is not None and grammar == "python" and _nested_python(node, data):
         return Import(imp.kind, imp.target, imp.names, soft=True)
-    if imp is not None and grammar == "rust" and capture == "use" and node.parent is not None and any(
-            c.type == "visibility_modifier" for c in node.parent.children):
-        return Import(imp.kind, imp.target, imp.names, soft=True)  # `pub use`: a re-export, not a use
+    if imp is not None and grammar == "rust":
+        return _rust_in_scope(imp, node.parent, data)
     return imp
+
+
+def _rust_in_scope(imp: Import, use: Any, data: bytes) -> Import:
+    """A Rust `use` with the inline modules it sits in (`mod tests { use super::*; }`: there `super` is
+    the file's own module) as `names`; soft when it re-exports (`pub use`) or sits in test code (a
+    `#[cfg(test)]` or `mod tests` module), which the file's own code does not need."""
+    scope: list[str] = []
+    test = False
+    p = use.parent
+    while p is not None:
+        if p.type == "mod_item":
+            name = p.child_by_field_name("name")
+            scope.insert(0, _node_text(name, data) if name is not None else "_")
+            attrs = []
+            prev = p.prev_named_sibling
+            while prev is not None and prev.type == "attribute_item":
+                attrs.append(_node_text(prev, data))
+                prev = prev.prev_named_sibling
+            test = test or scope[0] in ("test", "tests") or any(re.search(r"cfg\(\s*test\s*\)", a) for a in attrs)
+        p = p.parent
+    reexport = any(c.type == "visibility_modifier" for c in use.children)
+    kind = "rust_pub_use" if reexport and not scope else imp.kind
+    return Import(kind, imp.target, tuple(scope), soft=reexport or test)
 
 
 def _read_statement(grammar: str, capture: str, node: Any, text: str, data: bytes) -> Import | None:
@@ -216,7 +239,7 @@ def _read_statement(grammar: str, capture: str, node: Any, text: str, data: byte
     if grammar == "go":
         return Import("go_package", text) if capture == "package" else Import("go", _unquote(text))
     if grammar == "rust":
-        return Import("rust_use", re.sub(r"\s+|//[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL))
+        return Import("rust_use", re.sub(r"\s+", " ", re.sub(r"//[^\n]*|/\*.*?\*/", " ", text, flags=re.DOTALL)).strip())
     return Import("js", _unquote(text))  # javascript, typescript, tsx
 
 
@@ -256,11 +279,15 @@ class RepoIndex:
         self.paths = set(paths)
         self.namespaces: dict[str, list[str]] = defaultdict(list)  # C#: namespace -> files declaring it
         self.go_packages: dict[str, str] = {}  # Go: folder -> the package its (non-test) files declare
+        self.rust_reexports: dict[str, dict[str, str]] = defaultdict(dict)  # Rust: file -> {name: path it re-exports}
         for path, imp in declared:
             if imp.kind == "namespace":
                 self.namespaces[imp.target].append(path)
             elif imp.kind == "go_package" and not path.endswith("_test.go"):
                 self.go_packages.setdefault(posixpath.dirname(path), imp.target)
+            elif imp.kind == "rust_pub_use":
+                for name, full in _use_names(imp.target):
+                    self.rust_reexports[path].setdefault(name, full)
         dirs: set[str] = {posixpath.dirname(p) for p in self.paths}
         self._py_init_dirs = {posixpath.dirname(p) for p in self.paths if posixpath.basename(p) in ("__init__.py", "__init__.pyi")}
         self.py_modules: dict[str, list[str]] = defaultdict(list)
@@ -443,10 +470,10 @@ class RepoIndex:
             return posixpath.dirname(path)
         return posixpath.splitext(path)[0]
 
-    def _rust_module_file(self, folder: str, segments: list[str]) -> str | None:
-        """The deepest existing module file along `segments` from `folder`."""
-        best = None
-        for seg in segments:
+    def _rust_module_file(self, folder: str, segments: list[str]) -> tuple[str | None, int]:
+        """The deepest existing module file along `segments` from `folder`, and the segments it took."""
+        best, taken = None, 0
+        for k, seg in enumerate(segments):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", seg):
                 break
             f1, f2 = posixpath.join(folder, seg + ".rs"), posixpath.join(folder, seg, "mod.rs")
@@ -456,46 +483,86 @@ class RepoIndex:
                 best = f2
             else:
                 break
+            taken = k + 1
             folder = posixpath.join(folder, seg)
-        return best
+        return best, taken
+
+    def _rust_root_file(self, folder: str) -> str | None:
+        return next((posixpath.join(folder, r) for r in _RUST_ROOTS if posixpath.join(folder, r) in self.paths), None)
+
+    def _rust_locate(self, importer: str, scope: tuple[str, ...], segs: list[str]) -> tuple[str | None, list[str]]:
+        """The module file a `use` path names from `importer` (inside its inline modules `scope`), and the
+        segments after it (the item names)."""
+        if segs[0] == "crate":
+            folder, rest = self._rust_crate_root(importer), segs[1:]
+        elif segs[0] in ("self", "super"):
+            folder = posixpath.join(self._rust_mod_dir(importer), *scope)
+            rest = segs
+            while rest and rest[0] in ("self", "super"):
+                if rest[0] == "super":
+                    folder = posixpath.dirname(folder)
+                rest = rest[1:]
+        else:  # 2018 paths: a first segment that names a child module of this one
+            folder, rest = posixpath.join(self._rust_mod_dir(importer), *scope), segs
+        hit, taken = self._rust_module_file(folder, rest)
+        if hit is None and segs[0] not in ("crate", "self", "super"):
+            root = self._rust_crate_root(importer)
+            if posixpath.dirname(importer) == root:  # 2015 paths: from the crate root
+                hit, taken = self._rust_module_file(root, rest)
+        if hit is None and segs[0] in ("self", "super"):
+            # `use super::X`: the named module's own file (`a.rs`, `a/mod.rs`, or the crate root)
+            own = folder + ".rs"
+            hit = own if own in self.paths else next(
+                (f for f in (posixpath.join(folder, "mod.rs"), self._rust_root_file(folder)) if f in self.paths), None)
+        if hit is None and segs[0] == "crate":
+            hit = self._rust_root_file(folder)
+        return hit, rest[taken:]
+
+    def _rust_follow(self, importer: str, scope: tuple[str, ...], segs: list[str], depth: int = 0) -> str | None:
+        """The file a `use` path resolves to; an item the module re-exports (`pub use x::Item;` in it)
+        resolves on to the file the re-export names, so `use crate::Error` finds `error.rs`, not `lib.rs`."""
+        hit, rest = self._rust_locate(importer, scope, segs)
+        if hit is not None and rest and depth < 8:
+            target = self.rust_reexports.get(hit, {}).get(rest[0])
+            if target is not None:
+                deeper = self._rust_follow(hit, (), target.split("::") + rest[1:], depth + 1)
+                if deeper is not None:
+                    return deeper
+        return hit
 
     def _rust_use(self, importer: str, imp: Import) -> list[str]:
         out = []
         for path in _expand_use(imp.target):
-            segs = path.split("::")
-            if segs[0] == "crate":
-                folder, rest = self._rust_crate_root(importer), segs[1:]
-            elif segs[0] in ("self", "super"):
-                folder = self._rust_mod_dir(importer)
-                rest = segs
-                while rest and rest[0] in ("self", "super"):
-                    if rest[0] == "super":
-                        folder = posixpath.dirname(folder)
-                    rest = rest[1:]
-            else:  # 2018 paths: a first segment that names a child module of this one
-                folder, rest = self._rust_mod_dir(importer), segs
-            hit = self._rust_module_file(folder, rest)
-            if hit is None and segs[0] not in ("crate", "self", "super"):
-                root = self._rust_crate_root(importer)
-                hit = self._rust_module_file(root, rest) if posixpath.dirname(importer) == root else None
-            if hit is None and segs[0] == "super" and folder + ".rs" in self.paths:
-                hit = folder + ".rs"  # `use super::X` names the parent module's own file
-            if hit is None and segs[0] == "super":
-                parent = posixpath.join(folder, "mod.rs")
-                hit = parent if parent in self.paths else next(
-                    (posixpath.join(folder, r) for r in _RUST_ROOTS if posixpath.join(folder, r) in self.paths), None)
-            if hit is None and segs[0] == "crate":
-                hit = next((posixpath.join(folder, r) for r in _RUST_ROOTS if posixpath.join(folder, r) in self.paths), None)
+            hit = self._rust_follow(importer, imp.names, path.split("::"))
             if hit:
                 out.append(hit)
         return out
 
+    _rust_pub_use = _rust_use
 
-def _expand_use(tree: str) -> list[str]:
-    """`a::{b, c::{d, e}}` -> [`a::b`, `a::c::d`, `a::c::e`] (aliases and globs dropped)."""
-    tree = re.sub(r"\bas\b.*?(?=[,}]|$)", "", tree.replace(" ", ""))
+
+def _use_names(tree: str) -> list[tuple[str, str]]:
+    """(name brought in, full path) of each path of a `use` tree: `a::{B, c::D as E}` -> (B, a::B),
+    (E, a::c::D); globs left out."""
+    out = []
+    for path in _expand_use(tree, raw=True):
+        full, _, alias = path.partition(" as ")
+        name = alias or full.rsplit("::", 1)[-1]
+        if name not in ("*", "self", "super", "crate") and not full.endswith("::*"):
+            out.append((name, full))
+    return out
+
+
+def _expand_use(tree: str, raw: bool = False) -> list[str]:
+    """`a::{b, c::{d, e as f}, g::*}` -> [`a::b`, `a::c::d`, `a::c::e`, `a::g`]: aliases and globs dropped,
+    unless `raw` (then `a::c::e as f`, `a::g::*`)."""
+    tree = re.sub(r"\s*(::|[{},])\s*", r"\1", tree.strip())
     if "{" not in tree:
-        return [tree.removesuffix("::*")]
+        path, _, alias = tree.partition(" as ")
+        path = path.replace(" ", "")
+        if raw:
+            return [f"{path} as {alias.strip()}" if alias.strip() else path]
+        return [path.removesuffix("::*")]
     head, _, rest = tree.partition("{")
     inner = rest[: rest.rfind("}")]
     items, depth, cur = [], 0, ""
@@ -512,8 +579,8 @@ def _expand_use(tree: str) -> list[str]:
     for item in items:
         if not item or item == "*":
             continue
-        if item == "self":
-            out.append(head.rstrip(":"))
+        if item == "self" or item.startswith("self "):
+            out.extend(_expand_use(head.rstrip(":") + item[len("self"):], raw))
         else:
-            out.extend(_expand_use(head + item))
+            out.extend(_expand_use(head + item, raw))
     return out
