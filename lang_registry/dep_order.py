@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from lang_registry.registry import Registry
 
 
+EXACT_CYCLE = 12  # cycles of at most this many files are ordered exactly (2^12 states); larger ones greedily
+
+
 def components(n: int, deps: Sequence[Iterable[int]]) -> list[int]:
     """Strongly connected component id of each node (Tarjan, iterative: no recursion limit)."""
     index = [-1] * n
@@ -83,7 +86,8 @@ def dependency_order(n: int, edges: Iterable[tuple[int, int]], soft: Iterable[tu
     hard), then by position (the caller's seeded random order). Always a permutation: a cycle is
     broken at the file with the fewest unplaced imports. One refinement: a file waits until the
     files it imports outside its own cycle (strongly connected component) are placed, so breaking
-    a cycle never places a file before imports that are not part of that cycle."""
+    a cycle never places a file before imports that are not part of that cycle. A cycle of at most
+    EXACT_CYCLE files is not broken greedily but placed in its best order (`best_sequence`)."""
     hard_deps: list[set[int]] = [set() for _ in range(n)]
     soft_deps: list[set[int]] = [set() for _ in range(n)]
     for i, j in edges:
@@ -93,6 +97,17 @@ def dependency_order(n: int, edges: Iterable[tuple[int, int]], soft: Iterable[tu
         if i != j and j not in hard_deps[i]:
             soft_deps[i].add(j)
     comp = components(n, [hard_deps[i] | soft_deps[i] for i in range(n)])
+    members: dict[int, list[int]] = {}
+    for i in range(n):
+        members.setdefault(comp[i], []).append(i)
+    for nodes in members.values():
+        if 2 <= len(nodes) <= EXACT_CYCLE:
+            seq = best_sequence(nodes, hard_deps, soft_deps)  # placed in this order: each file waits on the one before
+            for a, b in zip(seq, seq[1:]):
+                hard_deps[b] = {j for j in hard_deps[b] if comp[j] != comp[b]} | {a}
+                soft_deps[b] = {j for j in soft_deps[b] if comp[j] != comp[b]}
+            hard_deps[seq[0]] = {j for j in hard_deps[seq[0]] if comp[j] != comp[seq[0]]}
+            soft_deps[seq[0]] = {j for j in soft_deps[seq[0]] if comp[j] != comp[seq[0]]}
     dependents: list[list[tuple[int, int]]] = [[] for _ in range(n)]  # j -> [(i, counter it lowers)]
     waiting = [[0, 0, 0] for _ in range(n)]  # unplaced imports: [outside the cycle, hard, soft]
     for i in range(n):
@@ -146,25 +161,54 @@ def max_ordered_bound(n: int, edges: Iterable[tuple[int, int]], exact_up_to: int
     return total, exact
 
 
-def _max_acyclic(nodes: list[int], deps: Sequence[set[int]]) -> int:
-    """Most edges of one component satisfiable by an order: best[S] = max over v in S of
-    best[S - v] + (imports of v inside S - v), v being placed last of S."""
+def best_sequence(nodes: list[int], hard: Sequence[set[int]], soft: Sequence[set[int]]) -> list[int]:
+    """An order of the files `nodes` (one strongly connected component, in position order) that puts
+    the most of their imports among themselves first: the most hard imports, then the most soft ones.
+    Exact, by dynamic programming over subsets (best[S] = max over v in S of best[S - v] + the files
+    of S - v importing v, v placed first of S): 2^len(nodes) states, so for small components only.
+    Ties: the file with the earlier position goes first."""
     local = {v: k for k, v in enumerate(nodes)}
-    masks = [sum(1 << local[j] for j in deps[v] if j in local) for v in nodes]
     size = len(nodes)
+    hard_in, soft_in = [0] * size, [0] * size  # per file: the files of the component importing it
+    n_soft = 0
+    for v in nodes:
+        for j in hard[v]:
+            if j in local:
+                hard_in[local[j]] |= 1 << local[v]
+        for j in soft[v]:
+            if j in local:
+                soft_in[local[j]] |= 1 << local[v]
+                n_soft += 1
+    weight = 1 + n_soft  # one hard import outweighs every soft one
+
+    def gain(k: int, others: int) -> int:
+        return weight * (hard_in[k] & others).bit_count() + (soft_in[k] & others).bit_count()
+
     best = [0] * (1 << size)
     for s in range(1, 1 << size):
         b = 0
         rest = s
         while rest:
             low = rest & -rest
-            k = low.bit_length() - 1
             rest ^= low
-            value = best[s ^ low] + (masks[k] & (s ^ low)).bit_count()
+            value = best[s ^ low] + gain(low.bit_length() - 1, s ^ low)
             if value > b:
                 b = value
         best[s] = b
-    return best[-1]
+    seq = []
+    s = (1 << size) - 1
+    while s:
+        k = next(k for k in range(size) if s >> k & 1 and best[s ^ 1 << k] + gain(k, s ^ 1 << k) == best[s])
+        seq.append(nodes[k])
+        s ^= 1 << k
+    return seq
+
+
+def _max_acyclic(nodes: list[int], deps: Sequence[set[int]]) -> int:
+    """Most edges of one component satisfiable by an order."""
+    seq = best_sequence(nodes, deps, [set() for _ in deps])
+    rank = {v: k for k, v in enumerate(seq)}
+    return sum(1 for v in nodes for j in deps[v] if j in rank and rank[j] < rank[v])
 
 
 def _cycle_packing(nodes: list[int], deps: Sequence[set[int]]) -> int:
