@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 
 EXACT_CYCLE = 12  # cycles of at most this many files are ordered exactly (2^12 states); larger ones greedily
+SIFT_MAX = 1000  # larger cycles skip the local search (its cost grows with their size squared per pass)
+SIFT_PASSES = 4
 
 
 def components(n: int, deps: Sequence[Iterable[int]]) -> list[int]:
@@ -86,8 +88,9 @@ def dependency_order(n: int, edges: Iterable[tuple[int, int]], soft: Iterable[tu
     hard), then by position (the caller's seeded random order). Always a permutation: a cycle is
     broken at the file with the fewest unplaced imports. One refinement: a file waits until the
     files it imports outside its own cycle (strongly connected component) are placed, so breaking
-    a cycle never places a file before imports that are not part of that cycle. A cycle of at most
-    EXACT_CYCLE files is not broken greedily but placed in its best order (`best_sequence`)."""
+    a cycle never places a file before imports that are not part of that cycle. The files of a cycle
+    are placed in the order `best_sequence` (exact, up to EXACT_CYCLE files) or `cycle_sequence`
+    (heuristic) gives; each waits for the one before it."""
     hard_deps: list[set[int]] = [set() for _ in range(n)]
     soft_deps: list[set[int]] = [set() for _ in range(n)]
     for i, j in edges:
@@ -101,8 +104,12 @@ def dependency_order(n: int, edges: Iterable[tuple[int, int]], soft: Iterable[tu
     for i in range(n):
         members.setdefault(comp[i], []).append(i)
     for nodes in members.values():
-        if 2 <= len(nodes) <= EXACT_CYCLE:
-            seq = best_sequence(nodes, hard_deps, soft_deps)  # placed in this order: each file waits on the one before
+        if len(nodes) >= 2:
+            if len(nodes) <= EXACT_CYCLE:
+                seq = best_sequence(nodes, hard_deps, soft_deps)
+            else:
+                seq = cycle_sequence(nodes, hard_deps, soft_deps)
+            # the component is placed in this order: each file waits on the one before
             for a, b in zip(seq, seq[1:]):
                 hard_deps[b] = {j for j in hard_deps[b] if comp[j] != comp[b]} | {a}
                 soft_deps[b] = {j for j in soft_deps[b] if comp[j] != comp[b]}
@@ -201,6 +208,80 @@ def best_sequence(nodes: list[int], hard: Sequence[set[int]], soft: Sequence[set
         k = next(k for k in range(size) if s >> k & 1 and best[s ^ 1 << k] + gain(k, s ^ 1 << k) == best[s])
         seq.append(nodes[k])
         s ^= 1 << k
+    return seq
+
+
+def cycle_sequence(nodes: list[int], hard: Sequence[set[int]], soft: Sequence[set[int]]) -> list[int]:
+    """A good order of one large strongly connected component (`nodes` in position order) for the same
+    aim as `best_sequence` (hard imports satisfied first, then soft ones), which is NP-hard in general:
+    the greedy of Eades, Lin and Smyth (1993) for the feedback arc set -- repeatedly a file without
+    unplaced imports if there is one, else the file whose unplaced importers most outnumber its
+    unplaced imports -- then local search: each file moved to the place that keeps the most of its
+    edges (sifting), while that gains, up to SIFT_PASSES passes; components above SIFT_MAX files keep
+    the greedy order (sifting costs their size squared per pass)."""
+    local = {v: k for k, v in enumerate(nodes)}
+    size = len(nodes)
+    out = [[(local[j], w) for deps, w in ((hard[v], 0), (soft[v], 1)) for j in deps if j in local] for v in nodes]
+    n_soft = sum(1 for edges in out for _, w in edges if w)
+    weight = (1 + n_soft, 1)  # one hard import outweighs every soft one
+    out = [[(j, weight[w]) for j, w in edges] for edges in out]
+    into: list[list[tuple[int, int]]] = [[] for _ in range(size)]
+    for k, edges in enumerate(out):
+        for j, w in edges:
+            into[j].append((k, w))
+    imports_left = [sum(w for _, w in edges) for edges in out]  # weighted, unplaced
+    importers_left = [sum(w for _, w in edges) for edges in into]
+    heap = [(imports_left[k] > 0, imports_left[k] - importers_left[k], k) for k in range(size)]
+    heapq.heapify(heap)
+    placed = [False] * size
+    seq: list[int] = []
+    while heap:
+        free, delta, k = heapq.heappop(heap)
+        if placed[k] or (free, delta) != (imports_left[k] > 0, imports_left[k] - importers_left[k]):
+            continue
+        placed[k] = True
+        seq.append(k)
+        for d, w in into[k]:  # files importing k: one import fewer left
+            if not placed[d]:
+                imports_left[d] -= w
+                heapq.heappush(heap, (imports_left[d] > 0, imports_left[d] - importers_left[d], d))
+        for j, w in out[k]:  # files k imports: one importer fewer left
+            if not placed[j]:
+                importers_left[j] -= w
+                heapq.heappush(heap, (imports_left[j] > 0, imports_left[j] - importers_left[j], j))
+    if size <= SIFT_MAX:
+        seq = _sift(seq, out, into)
+    return [nodes[k] for k in seq]
+
+
+def _sift(seq: list[int], out: list[list[tuple[int, int]]], into: list[list[tuple[int, int]]]) -> list[int]:
+    """Local search over an order: each file in turn moved to the slot that keeps the most weight of its
+    edges (an import is kept when it comes before, an importer when it comes after); ties keep it."""
+    for _ in range(SIFT_PASSES):
+        improved = False
+        for v in list(seq):
+            here = seq.index(v)
+            seq.pop(here)
+            role: dict[int, int] = {}  # neighbour -> weight gained when v moves past it: + an import, - an importer
+            for j, w in out[v]:
+                role[j] = role.get(j, 0) + w
+            for d, w in into[v]:
+                role[d] = role.get(d, 0) - w
+            score = best = 0
+            at = 0
+            scores = [0]
+            for slot, u in enumerate(seq, 1):
+                score += role.get(u, 0)
+                scores.append(score)
+                if score > best:
+                    best, at = score, slot
+            if best > scores[here]:
+                improved = True
+            else:
+                at = here
+            seq.insert(at, v)
+        if not improved:
+            break
     return seq
 
 
