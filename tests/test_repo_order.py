@@ -3,7 +3,9 @@ repository's files put each imported file before its importer, in nine languages
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import re
 
 import pyarrow.parquet as pq
@@ -19,7 +21,7 @@ from corpus.stages.repo_samples import (
     orderer_fn,
 )
 from lang_registry import load_registry
-from lang_registry.dep_order import dependency_order, order_repository
+from lang_registry.dep_order import dependency_order, max_ordered_bound, order_repository
 
 # path -> (language, text): one small repository in nine languages (and a README)
 REPO = {
@@ -241,3 +243,100 @@ def test_run_report_shows_the_dependency_order_counts(tmp_path) -> None:
     assert summary["dependency_order"]["Go"]["statements"] == 3 and summary["dependency_order"]["Go"]["imported_first_share"] == 1.0
     page = render_report(summary)
     assert "Dependency order" in page and "<td>TypeScript</td>" in page
+    assert summary["dependency_order"]["Go"]["acyclic_imported_first_share"] == 1.0 and "imported first: in cycles" in page
+
+
+# ------------------------------------------------------------------ what the graph allows, cycles
+
+
+def _kept(order: list[int], edges: list[tuple[int, int]]) -> int:
+    rank = {f: k for k, f in enumerate(order)}
+    return sum(rank[j] < rank[i] for i, j in edges)
+
+
+def _random_graph(seed: int, n: int, m: int) -> list[tuple[int, int]]:
+    rnd = random.Random(seed)
+    return sorted({(rnd.randrange(n), rnd.randrange(n)) for _ in range(m)} - {(i, i) for i in range(n)})
+
+
+def test_small_cycles_are_placed_in_their_best_order_and_the_bound_is_exact() -> None:
+    for seed in range(150):
+        edges = _random_graph(seed, 6, 10)
+        brute = max(_kept(list(p), edges) for p in itertools.permutations(range(6)))
+        bound, exact = max_ordered_bound(6, edges)
+        assert exact and bound == brute, seed
+        assert _kept(dependency_order(6, edges), edges) == brute, seed  # the greedy alone missed 28 of 200
+
+
+def test_cycle_packing_bound_is_never_below_the_best_order() -> None:
+    for seed in range(30):
+        edges = _random_graph(seed, 7, 14)
+        brute = max(_kept(list(p), edges) for p in itertools.permutations(range(7)))
+        bound, exact = max_ordered_bound(7, edges, exact_up_to=0)
+        assert bound >= brute and (exact or any(i != j for i, j in edges))
+        assert max_ordered_bound(7, edges)[0] == brute
+
+
+def test_large_cycle_order_is_a_local_optimum() -> None:
+    # one component of 40 files (a ring, so strongly connected, plus random edges): no single file can
+    # be moved to a place that keeps more of its edges
+    n = 40
+    edges = sorted(set(_random_graph(7, n, 120)) | {(k, (k + 1) % n) for k in range(n)})
+    order = dependency_order(n, edges)
+    assert sorted(order) == list(range(n))
+    kept = _kept(order, edges)
+    for v in range(n):
+        rest = [u for u in order if u != v]
+        assert all(_kept(rest[:k] + [v] + rest[k:], edges) <= kept for k in range(n)), v
+    assert kept <= max_ordered_bound(n, edges)[0]
+
+
+def test_counts_split_edges_inside_cycles_from_the_others() -> None:
+    files = [("pkg/a.py", "Python", "from pkg import b\n"), ("pkg/b.py", "Python", "from pkg import a\n"),
+             ("pkg/c.py", "Python", "from pkg import a\n"), ("pkg/__init__.py", "Python", "")]
+    row = order_repository(files, load_registry()).counts.to_json()["Python"]
+    assert (row["edges"], row["cyclic_edges"], row["acyclic_edges"]) == (3, 2, 1)
+    assert (row["cyclic_imported_first"], row["acyclic_imported_first"]) == (1, 1)
+    assert row["acyclic_imported_first_share"] == 1.0 and row["cyclic_imported_first_share"] == 0.5
+
+
+# ------------------------------------------------------------------------------ Rust resolution
+
+
+def _rust_edges(repo: dict[str, str]) -> set[tuple[str, str]]:
+    files = [(p, "Rust", t) for p, t in sorted(repo.items())]
+    result = order_repository(files, load_registry())
+    return {(files[i][0], files[j][0]) for i, j, _ in result.edges}
+
+
+def test_rust_use_of_a_reexported_item_names_the_file_that_defines_it() -> None:
+    edges = _rust_edges({
+        "src/lib.rs": "mod error;\nmod parser;\npub use crate::error::{Error, Result as Res};\npub fn is_meta() -> bool { true }\n",
+        "src/error.rs": "pub struct Error;\npub type Result<T> = std::result::Result<T, Error>;\n",
+        "src/parser.rs": "use crate::Error;\nuse crate::Res;\nuse crate::is_meta;\n",
+    })
+    assert ("src/parser.rs", "src/error.rs") in edges  # through lib.rs's `pub use` (and its alias)
+    assert ("src/parser.rs", "src/lib.rs") in edges  # is_meta is lib.rs's own
+    assert ("src/lib.rs", "src/error.rs") in edges  # the re-export itself (a soft edge)
+
+
+def test_rust_self_and_super_inside_an_inline_module_name_the_file_itself() -> None:
+    edges = _rust_edges({
+        "src/lib.rs": "mod ast;\n",
+        "src/ast/mod.rs": "mod print;\npub struct Ast;\n",
+        "src/ast/print.rs": "pub struct Printer;\n#[cfg(test)]\nmod tests {\n    use super::Printer;\n}\n",
+        "src/ast/parse.rs": "use self::inner as other;\nmod inner;\n",
+        "src/ast/parse/inner.rs": "pub struct X;\n",
+    })
+    assert not any(a == "src/ast/print.rs" for a, _ in edges)  # `super` in its tests module: print.rs itself
+    assert ("src/ast/parse.rs", "src/ast/parse/inner.rs") in edges  # `as` alias read apart from the path
+
+
+def test_rust_uses_in_test_modules_are_soft() -> None:
+    from lang_registry.imports import file_imports
+    from lang_registry.ts_parse import parse_file
+
+    data = b"use crate::a::B;\npub use crate::c::D;\n#[cfg(test)]\nmod checks {\n    use crate::e::F;\n}\n"
+    imports = file_imports("rust", parse_file("rust", data), data)
+    assert [(i.target, i.soft, i.names) for i in imports] == [
+        ("crate::a::B", False, ()), ("crate::c::D", True, ()), ("crate::e::F", True, ("checks",))]

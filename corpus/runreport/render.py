@@ -242,11 +242,15 @@ def _dependency_order(s: dict[str, Any]) -> Section | None:
     return Section("Dependency order", "dependency-order", (
         "<p>Repository samples in dependency order (<code>stages.repo_samples.order: dependency</code>): "
         "import statements read with tree-sitter, those resolved to a file of the same repository, and the "
-        "resolved edges whose imported file comes first in the sample order "
+        "resolved edges whose imported file comes first in the sample order, overall and apart for the edges "
+        "inside an import cycle (no order can put all of those first) and the others "
         "(<code>OUT/repo_samples/imports.json</code>).</p>")
-        + table(["language", "files", "import statements", "resolved", "edges", "imported first"],
+        + table(["language", "files", "import statements", "resolved", "edges", "imported first", "edges in cycles",
+                 "imported first: outside cycles", "imported first: in cycles"],
                 [[lang, v.get("files", 0), v.get("statements", 0), share(v.get("resolved_share")), v.get("edges", 0),
-                  share(v.get("imported_first_share"))] for lang, v in sorted(langs.items())]))
+                  share(v.get("imported_first_share")), v.get("cyclic_edges", 0),
+                  share(v.get("acyclic_imported_first_share")), share(v.get("cyclic_imported_first_share"))]
+                 for lang, v in sorted(langs.items())]))
 
 
 def _recall(s: dict[str, Any]) -> Section | None:

@@ -193,8 +193,12 @@ def import_shares(counts: dict) -> dict:
     out = {}
     for lang, row in sorted(counts.items()):
         s, e = row.get("statements", 0), row.get("edges", 0)
+        a, c = row.get("acyclic_edges", 0), row.get("cyclic_edges", 0)
         out[lang] = {**row, "resolved_share": round(row.get("resolved", 0) / s, 4) if s else None,
-                     "imported_first_share": round(row.get("imported_first", 0) / e, 4) if e else None}
+                     "imported_first_share": round(row.get("imported_first", 0) / e, 4) if e else None,
+                     # edges outside / inside import cycles (lang_registry.dep_order.ImportCounts)
+                     "acyclic_imported_first_share": round(row.get("acyclic_imported_first", 0) / a, 4) if a else None,
+                     "cyclic_imported_first_share": round(row.get("cyclic_imported_first", 0) / c, 4) if c else None}
     return out
 
 
