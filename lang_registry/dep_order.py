@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from lang_registry.imports import (
     DECLARATIONS,
-    REEXPORTS,
     SUPPORTED_GRAMMARS,
     Import,
     RepoIndex,
     file_imports,
     import_region,
+    is_reexport,
     region_is_trusted,
 )
 from lang_registry.ts_parse import error_fraction, grammar_for, parse_file
@@ -409,7 +409,7 @@ def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Reg
                 else:
                     err = error_fraction(tree, len(data)) if size == len(data) else None
                     for imp in file_imports(grammar, tree, part):
-                        if imp.kind in DECLARATIONS or imp.kind in REEXPORTS:
+                        if imp.kind in DECLARATIONS or is_reexport(path, imp):
                             declared.append((path, imp))
                         if imp.kind not in DECLARATIONS:
                             imports.append(imp)

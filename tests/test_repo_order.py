@@ -340,3 +340,14 @@ def test_rust_uses_in_test_modules_are_soft() -> None:
     imports = file_imports("rust", parse_file("rust", data), data)
     assert [(i.target, i.soft, i.names) for i in imports] == [
         ("crate::a::B", False, ()), ("crate::c::D", True, ()), ("crate::e::F", True, ("checks",))]
+
+
+def test_python_name_reexported_by_a_package_init_names_the_module_that_defines_it() -> None:
+    files = [("pkg/__init__.py", "Python", "from .core import run\nfrom pkg.util import helper as h\nVERSION = 1\n"),
+             ("pkg/core.py", "Python", "def run():\n    return 1\n"), ("pkg/util.py", "Python", "def helper():\n    return 2\n"),
+             ("app.py", "Python", "from pkg import run\nfrom pkg import helper, VERSION\n")]
+    result = order_repository(files, load_registry())
+    edges = {(files[i][0], files[j][0]) for i, j, _ in result.edges}
+    assert ("app.py", "pkg/core.py") in edges and ("app.py", "pkg/util.py") in edges
+    assert ("app.py", "pkg/__init__.py") in edges  # VERSION is the __init__'s own
+    assert result.counts.to_json()["Python"]["statements"] == 4
