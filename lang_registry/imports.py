@@ -7,7 +7,9 @@ Go, Rust. What "resolved" means per language:
 
 - Python: `import a.b` / `from a.b import c` by module name, a file's module name being its path from
   the first folder upwards without `__init__.py` (so `src/` layouts work); relative imports from the
-  importing file's package; a plain `import x` also finds a sibling `x.py` (scripts).
+  importing file's package; a plain `import x` also finds a sibling `x.py` (scripts). A name that a
+  package's `__init__` re-exports by name (`from .core import run`) = the module that defines it
+  (`from pkg import run` needs core.py; the `__init__` stays for its own names).
 - Java: `import a.b.C` by path suffix `a/b/C.java` (any source root); `a.b.*` = the files of `a/b/`.
 - C#: `using A.B;` = the files that declare namespace `A.B` (namespaces, not files, are imported).
 - C / C++: `#include "x/y.h"` relative to the including file, then (also for `<...>`) by path suffix.
@@ -15,9 +17,14 @@ Go, Rust. What "resolved" means per language:
   the usual extensions and `index.*` (a `./x.js` specifier also finds `x.ts`).
 - Go: an import path = the `.go` files of the repository folder its trailing segments name (longest).
 - Rust: `use crate::`, `self::`, `super::` paths (and a first segment naming a child module) = the
-  deepest module file of the path (`a.rs` or `a/mod.rs`), else the crate root for `crate::X`. `mod x;`
-  is not an import: it declares the module tree (the parent includes the child); counted as one it
-  only adds cycles with every `use super::`/`use crate::` of the child (measured: 0.85 -> 0.91 first).
+  deepest module file of the path (`a.rs` or `a/mod.rs`), else the crate root for `crate::X`; an item
+  that module re-exports (`pub use error::Error;` in lib.rs) = the file the re-export names (so
+  `use crate::Error` is error.rs). Inside an inline module (`mod tests { use super::*; }`) `self` and
+  `super` count from that module (there `super` is the file itself). Soft: `pub use` (a re-export) and
+  uses in test modules (`#[cfg(test)]`, `mod tests`). `mod x;` is not an import: it declares the module
+  tree (the parent includes the child); measured on the bench repositories (imported-first share,
+  Rust): without it 0.923; counted as a soft import 0.856 (it adds a cycle with every `use super::`/
+  `crate::` of the child); as an ordering hint only, child first 0.918, parent first 0.881.
 
 Everything else (standard library, third-party packages) is an unresolved statement. A suffix that
 several files match goes to the one nearest to the importing file (longest common folder prefix).

@@ -4,7 +4,10 @@
   repository and the share of resolved edges whose imported file comes first, in the dependency order
   and in the seeded random order (the baseline), on real repositories: Python distributions installed
   in the venv, and the Go, Rust, Java, JavaScript, TypeScript, C, C++ and C# sources that
-  scripts/ts_repos.sh lays out (skipped when absent);
+  scripts/ts_repos.sh lays out (skipped when absent); what the graph allows: the edges inside import
+  cycles (strongly connected components: no order puts them all first) and the others, the share of
+  each the order puts imported-first, and the best share any order could reach (`best_share`: exact
+  when every cycle has at most 14 files, else an upper bound from edge-disjoint cycles);
 - syntax signal: per language with a safe grammar, the distribution of `syntax_error_fraction` over
   installed (so valid) files and what each threshold would drop, with the worst examples; and, as
   the broken counterpart, how often each threshold catches the same clean files cut in half.
