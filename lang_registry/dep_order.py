@@ -12,6 +12,7 @@ resolved edges and those where the imported file comes first.
 from __future__ import annotations
 
 import heapq
+import posixpath
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from lang_registry.imports import (
     SUPPORTED_GRAMMARS,
     Import,
     RepoIndex,
+    cargo_crate,
     file_imports,
     import_region,
     is_reexport,
@@ -413,6 +415,8 @@ def order_repository(files: Sequence[tuple[str, str | None, str]], registry: Reg
                             declared.append((path, imp))
                         if imp.kind not in DECLARATIONS:
                             imports.append(imp)
+        if posixpath.basename(path) == "Cargo.toml" and (crate := cargo_crate(path, text)) is not None:
+            declared.append((path, crate))
         per_file.append(imports)
         errors.append(err)
     index = RepoIndex((p for p, _, _ in files), declared)

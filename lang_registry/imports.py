@@ -39,6 +39,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import tomllib
+
 _QUERIES: dict[str, str] = {
     "python": "(import_statement) @import (import_from_statement) @from",
     "java": "(import_declaration) @import",
@@ -58,8 +60,26 @@ _JS_QUERY = """
 _TS_QUERY = _JS_QUERY + "(import_require_clause source: (string) @module)\n"
 _QUERIES.update(javascript=_JS_QUERY, typescript=_TS_QUERY, tsx=_TS_QUERY)
 SUPPORTED_GRAMMARS = frozenset(_QUERIES)
-DECLARATIONS = frozenset({"namespace", "go_package"})
+DECLARATIONS = frozenset({"namespace", "go_package", "rust_crate"})
 REEXPORTS = frozenset({"rust_pub_use"})  # import statements that RepoIndex also reads as declarations
+
+
+def cargo_crate(path: str, text: str) -> Import | None:
+    """The library crate a `Cargo.toml` declares, as a declaration (kind `rust_crate`): its name as other
+    crates of a workspace, and the crate's own tests, examples and benches, `use` it (`[lib] name`, else
+    the package name with `-` as `_`), and its root file (`[lib] path`, else `src/lib.rs`). None for a
+    manifest that does not parse or has no package (a workspace's own)."""
+    try:
+        manifest = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError):
+        return None
+    package, lib = manifest.get("package"), manifest.get("lib")
+    lib = lib if isinstance(lib, dict) else {}
+    name = lib.get("name") or (package.get("name") if isinstance(package, dict) else None)
+    if not isinstance(name, str) or not name:
+        return None
+    root = lib.get("path") if isinstance(lib.get("path"), str) else "src/lib.rs"
+    return Import("rust_crate", name.replace("-", "_"), (posixpath.normpath(posixpath.join(posixpath.dirname(path), root)),))
 
 
 def is_reexport(path: str, imp: Import) -> bool:
@@ -293,6 +313,7 @@ class RepoIndex:
         self.namespaces: dict[str, list[str]] = defaultdict(list)  # C#: namespace -> files declaring it
         self.go_packages: dict[str, str] = {}  # Go: folder -> the package its (non-test) files declare
         self.rust_reexports: dict[str, dict[str, str]] = defaultdict(dict)  # Rust: file -> {name: path it re-exports}
+        self.rust_crates: dict[str, str] = {}  # Rust: library crate name -> its root file (from Cargo.toml)
         self.py_reexports: dict[str, dict[str, Import]] = defaultdict(dict)  # Python: __init__ -> {name: its from-import}
         self._py_reexport_memo: dict[tuple[str, str], list[str]] = {}
         for path, imp in declared:
@@ -300,6 +321,8 @@ class RepoIndex:
                 self.namespaces[imp.target].append(path)
             elif imp.kind == "go_package" and not path.endswith("_test.go"):
                 self.go_packages.setdefault(posixpath.dirname(path), imp.target)
+            elif imp.kind == "rust_crate":
+                self.rust_crates.setdefault(imp.target, imp.names[0])
             elif imp.kind == "py_from" and not imp.soft:
                 for name in imp.names:
                     self.py_reexports[path].setdefault(name, imp)
@@ -557,6 +580,11 @@ class RepoIndex:
             root = self._rust_crate_root(importer)
             if posixpath.dirname(importer) == root:  # 2015 paths: from the crate root
                 hit, taken = self._rust_module_file(root, rest)
+        if hit is None and self.rust_crates.get(segs[0]) in self.paths:  # another crate of the repository
+            root_file = self.rust_crates[segs[0]]
+            rest = segs[1:]
+            hit, taken = self._rust_module_file(posixpath.dirname(root_file), rest)
+            hit = hit or root_file
         if hit is None and segs[0] in ("self", "super"):
             # `use super::X`: the named module's own file (`a.rs`, `a/mod.rs`, or the crate root)
             own = folder + ".rs"

@@ -351,3 +351,20 @@ def test_python_name_reexported_by_a_package_init_names_the_module_that_defines_
     assert ("app.py", "pkg/core.py") in edges and ("app.py", "pkg/util.py") in edges
     assert ("app.py", "pkg/__init__.py") in edges  # VERSION is the __init__'s own
     assert result.counts.to_json()["Python"]["statements"] == 4
+
+
+def test_rust_use_of_another_crate_of_the_workspace_resolves_through_its_manifest() -> None:
+    files = [("Cargo.toml", "TOML", '[workspace]\nmembers = ["crates/*"]\n'),
+             ("crates/core/Cargo.toml", "TOML", '[package]\nname = "foo-core"\nversion = "0.1.0"\n'),
+             ("crates/core/src/lib.rs", "Rust", "mod model;\npub use crate::model::Item;\npub fn version() -> u32 { 1 }\n"),
+             ("crates/core/src/model.rs", "Rust", "pub struct Item;\n"),
+             ("crates/app/Cargo.toml", "TOML", '[package]\nname = "app"\n[lib]\npath = "lib/root.rs"\n'),
+             ("crates/app/lib/root.rs", "Rust", "use foo_core::Item;\nuse foo_core::version;\n"),
+             ("crates/app/tests/it.rs", "Rust", "use app::*;\n"),
+             ("crates/bad/Cargo.toml", "TOML", "[package\nname = \n")]
+    result = order_repository(files, load_registry())
+    edges = {(files[i][0], files[j][0]) for i, j, _ in result.edges}
+    assert ("crates/app/lib/root.rs", "crates/core/src/model.rs") in edges  # through the re-export
+    assert ("crates/app/lib/root.rs", "crates/core/src/lib.rs") in edges
+    assert ("crates/app/tests/it.rs", "crates/app/lib/root.rs") in edges  # a crate's tests use it by name
+    assert result.counts.to_json()["Rust"]["statements"] == 4  # manifests are not import statements
