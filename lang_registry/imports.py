@@ -21,7 +21,9 @@ Go, Rust. What "resolved" means per language:
   that module re-exports (`pub use error::Error;` in lib.rs) = the file the re-export names (so
   `use crate::Error` is error.rs). Inside an inline module (`mod tests { use super::*; }`) `self` and
   `super` count from that module (there `super` is the file itself). Soft: `pub use` (a re-export) and
-  uses in test modules (`#[cfg(test)]`, `mod tests`). `mod x;` is not an import: it declares the module
+  uses in test modules (`#[cfg(test)]`, `mod tests`). A first segment naming a library crate of the
+  repository (its `Cargo.toml`: a workspace member, or the crate's own name in its tests) = that crate's
+  module files from its root. `mod x;` is not an import: it declares the module
   tree (the parent includes the child); measured on the bench repositories (imported-first share,
   Rust): without it 0.923; counted as a soft import 0.856 (it adds a cycle with every `use super::`/
   `crate::` of the child); as an ordering hint only, child first 0.918, parent first 0.881.
