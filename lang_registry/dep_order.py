@@ -3,10 +3,11 @@
 `order_repository` parses each file once (its language's grammar, under the hang guard), reads its
 imports from that tree (`lang_registry.imports`), resolves them to files of the repository and orders
 the files so that a file comes after the files it imports: repeatedly the file with the fewest
-not-yet-placed imports, ties by the order given (the caller's seeded random order), so cycles still
-give an order and files without imports (other languages) keep their given order among themselves.
-It also counts, per language, the import statements, those resolved to a repository file, the
-resolved edges and those where the imported file comes first.
+not-yet-placed imports, ties by the order given (the caller's seeded random order); the files of an
+import cycle in the order that keeps the most of its edges; files without imports (other languages)
+keep their given order among themselves. It also counts, per language, the import statements, those
+resolved to a repository file, the resolved edges and those where the imported file comes first,
+overall and for the edges inside cycles (`max_ordered_bound`: the most any order could keep).
 """
 
 from __future__ import annotations
@@ -87,12 +88,10 @@ def dependency_order(n: int, edges: Iterable[tuple[int, int]], soft: Iterable[tu
 
     Each step takes the file with the fewest unplaced imports (its in-degree in the graph of what is
     left), ties by fewer unplaced `soft` imports (needed only at call time; an edge in both counts as
-    hard), then by position (the caller's seeded random order). Always a permutation: a cycle is
-    broken at the file with the fewest unplaced imports. One refinement: a file waits until the
-    files it imports outside its own cycle (strongly connected component) are placed, so breaking
-    a cycle never places a file before imports that are not part of that cycle. The files of a cycle
-    are placed in the order `best_sequence` (exact, up to EXACT_CYCLE files) or `cycle_sequence`
-    (heuristic) gives; each waits for the one before it."""
+    hard), then by position (the caller's seeded random order). Always a permutation. A file waits
+    until the files it imports outside its own cycle (strongly connected component) are placed, so
+    every edge outside a cycle is kept; inside, the cycle's imports are replaced by one chain: the
+    order `best_sequence` (exact, up to EXACT_CYCLE files) or `cycle_sequence` (heuristic) gives."""
     hard_deps: list[set[int]] = [set() for _ in range(n)]
     soft_deps: list[set[int]] = [set() for _ in range(n)]
     for i, j in edges:
