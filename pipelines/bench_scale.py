@@ -82,16 +82,27 @@ def scale_config(distributions: list[str], repos: Path | None = None) -> dict[st
     return cfg
 
 
-def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any]:
+def _finished(out: Path, cfg_text: str) -> bool:
+    """OUT holds a complete run of exactly this config (so its measured figures can be read back)."""
+    cfg_path = out.parent / f"{out.name}.yaml"
+    run = out / REPORTS_DIR / RUN_REPORT
+    return cfg_path.exists() and cfg_path.read_text() == cfg_text and run.exists() and storage.read_json(str(run)).get("complete", False)
+
+
+def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int, reuse: bool = False) -> dict[str, Any]:
+    """`corpus run` in a fresh process; with `reuse`, a complete earlier run of the same config in OUT is
+    read back instead (a long bench cut short, e.g. by Ray failing to start, goes on where it stopped)."""
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out.parent / f"{out.name}.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    cfg_text = yaml.safe_dump(cfg)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "corpus.cli", "run", str(cfg_path), "--output", str(out), "--num-cpus", str(num_cpus)],
-                          capture_output=True, text=True)
+    if not (reuse and _finished(out, cfg_text)):
+        cfg_path.write_text(cfg_text)
+        proc = subprocess.run([sys.executable, "-m", "corpus.cli", "run", str(cfg_path), "--output", str(out), "--num-cpus", str(num_cpus)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"corpus run failed ({proc.returncode}): {proc.stderr[-2000:]}")
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"corpus run failed ({proc.returncode}): {proc.stderr[-2000:]}")
     run = storage.read_json(str(out / REPORTS_DIR / RUN_REPORT))
     stages = {}
     for success in sorted(out.glob("*/_SUCCESS.json")):
@@ -111,7 +122,7 @@ def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any
             "ingest_parts": ingest_parts}
 
 
-def bench_scale(work: Path, num_cpus: int = 2) -> dict[str, Any]:
+def bench_scale(work: Path, num_cpus: int = 2, reuse: bool = False) -> dict[str, Any]:
     """~1x: 4 distributions (~90 MB of text); ~4x: every installed distribution plus the standard
     library (~370 MB of text, the issue's ~400 MB run)."""
     runs: dict[str, Any] = {}
@@ -119,7 +130,7 @@ def bench_scale(work: Path, num_cpus: int = 2) -> dict[str, Any]:
         nbytes = source_bytes(dists) + (sum(p.stat().st_size for p in repos.rglob("*") if p.is_file()) if repos else 0)
         print(f"bench: scale {label}: {len(dists)} distributions{' + the standard library' if repos else ''}, "
               f"{nbytes / 1e6:.0f} MB of source files", flush=True)
-        run = run_pipeline(scale_config(dists, repos), work / f"scale-{label}", num_cpus)
+        run = run_pipeline(scale_config(dists, repos), work / f"scale-{label}", num_cpus, reuse)
         runs[label] = {"distributions": len(dists), "stdlib": repos is not None, "source_file_mb": round(nbytes / 1e6, 1),
                        **run, "steps": step_table(run)}
     small, big = runs["1x"], runs["4x"]
@@ -214,7 +225,7 @@ def step_table(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def bench_parts_model(work: Path, parts: tuple[int, ...] = (10, 1000), max_mb: float = PARTS_MODEL_MAX_MB,
-                      num_cpus: int = 2) -> dict[str, Any]:
+                      num_cpus: int = 2, reuse: bool = False) -> dict[str, Any]:
     """The same input run with few and with many parts (tiny `part_bytes`): per step the total and the
     largest per-task storage requests, task CPU, and the driver's peak RSS. What must hold: no task's
     requests grow with the parts, a step's total grows at most linearly, the driver's memory stays flat."""
@@ -227,7 +238,7 @@ def bench_parts_model(work: Path, parts: tuple[int, ...] = (10, 1000), max_mb: f
         ingest = cfg.setdefault("stages", {}).setdefault("ingest", {})
         ingest.update({"part_bytes": max(1, nbytes // n), "min_parts": n, "units_per_part": 1_000_000})
         print(f"bench: parts model, {nbytes / 1e6:.1f} MB in ~{n} parts", flush=True)
-        run = run_pipeline(cfg, work / f"parts-{n}", num_cpus)
+        run = run_pipeline(cfg, work / f"parts-{n}", num_cpus, reuse)
         steps = step_table(run)
         runs[str(n)] = {"ingest_parts": run["ingest_parts"], "wall_seconds": run.get("wall_seconds"), "runner_start_seconds": run.get("runner_start_seconds"),
                         "task_cpu_seconds": run.get("task_cpu_seconds"), "driver_peak_rss_mb": run.get("driver_peak_rss_mb"),
@@ -270,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", type=int, nargs="+", default=[10, 1000])
     parser.add_argument("--max-mb", type=float, default=PARTS_MODEL_MAX_MB, help="source MB of the parts model's input")
     parser.add_argument("--num-cpus", type=int, default=2)
+    parser.add_argument("--reuse", action="store_true", help="read back complete runs of the same config already in OUT/bench")
     parser.add_argument("--output", default="out", help="OUT folder: OUT/bench/... and OUT/bench_*.json")
     args = parser.parse_args(argv)
     if not (args.parts_model or args.sizes or args.project):
@@ -278,11 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     work = out / "bench"
     work.mkdir(parents=True, exist_ok=True)
     if args.parts_model:
-        result = bench_parts_model(work, tuple(args.parts), args.max_mb, args.num_cpus)
+        result = bench_parts_model(work, tuple(args.parts), args.max_mb, args.num_cpus, args.reuse)
         (out / PARTS_MODEL_JSON).write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
     if args.sizes:
-        result = bench_scale(work, args.num_cpus)
+        result = bench_scale(work, args.num_cpus, args.reuse)
         (out / SIZES_JSON).write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result["ratios"], indent=2))
     if args.project:
