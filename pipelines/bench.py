@@ -503,6 +503,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print("bench: parts model (the same input in ~10 and ~1,000 parts) ...", flush=True)
         report["parts_model"] = bench_parts_model(work)
+        from pipelines.scale_projection import project
+
+        report["projection_60tb"] = project(report["scale"], report["parts_model"])
         from pipelines.bench_report import bench_report
 
         report["report"] = bench_report(work)  # the run report's build time at 1x and 10x

@@ -82,16 +82,27 @@ def scale_config(distributions: list[str], repos: Path | None = None) -> dict[st
     return cfg
 
 
-def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any]:
+def _finished(out: Path, cfg_text: str) -> bool:
+    """OUT holds a complete run of exactly this config (so its measured figures can be read back)."""
+    cfg_path = out.parent / f"{out.name}.yaml"
+    run = out / REPORTS_DIR / RUN_REPORT
+    return cfg_path.exists() and cfg_path.read_text() == cfg_text and run.exists() and storage.read_json(str(run)).get("complete", False)
+
+
+def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int, reuse: bool = False) -> dict[str, Any]:
+    """`corpus run` in a fresh process; with `reuse`, a complete earlier run of the same config in OUT is
+    read back instead (a long bench cut short, e.g. by Ray failing to start, goes on where it stopped)."""
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out.parent / f"{out.name}.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    cfg_text = yaml.safe_dump(cfg)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "corpus.cli", "run", str(cfg_path), "--output", str(out), "--num-cpus", str(num_cpus)],
-                          capture_output=True, text=True)
+    if not (reuse and _finished(out, cfg_text)):
+        cfg_path.write_text(cfg_text)
+        proc = subprocess.run([sys.executable, "-m", "corpus.cli", "run", str(cfg_path), "--output", str(out), "--num-cpus", str(num_cpus)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"corpus run failed ({proc.returncode}): {proc.stderr[-2000:]}")
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"corpus run failed ({proc.returncode}): {proc.stderr[-2000:]}")
     run = storage.read_json(str(out / REPORTS_DIR / RUN_REPORT))
     stages = {}
     for success in sorted(out.glob("*/_SUCCESS.json")):
@@ -106,10 +117,12 @@ def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int) -> dict[str, Any
     from corpus.runreport import write_run_report
 
     report = write_run_report(str(out))
-    return {**run, "process_seconds": round(wall, 2), "stages": stages, "output_files": files, "report_seconds": report["seconds"]}
+    ingest_parts = len(storage.read_json(str(out / "ingest" / SUCCESS))["parts"])
+    return {**run, "process_seconds": round(wall, 2), "stages": stages, "output_files": files, "report_seconds": report["seconds"],
+            "ingest_parts": ingest_parts}
 
 
-def bench_scale(work: Path, num_cpus: int = 2) -> dict[str, Any]:
+def bench_scale(work: Path, num_cpus: int = 2, reuse: bool = False) -> dict[str, Any]:
     """~1x: 4 distributions (~90 MB of text); ~4x: every installed distribution plus the standard
     library (~370 MB of text, the issue's ~400 MB run)."""
     runs: dict[str, Any] = {}
@@ -117,8 +130,9 @@ def bench_scale(work: Path, num_cpus: int = 2) -> dict[str, Any]:
         nbytes = source_bytes(dists) + (sum(p.stat().st_size for p in repos.rglob("*") if p.is_file()) if repos else 0)
         print(f"bench: scale {label}: {len(dists)} distributions{' + the standard library' if repos else ''}, "
               f"{nbytes / 1e6:.0f} MB of source files", flush=True)
+        run = run_pipeline(scale_config(dists, repos), work / f"scale-{label}", num_cpus, reuse)
         runs[label] = {"distributions": len(dists), "stdlib": repos is not None, "source_file_mb": round(nbytes / 1e6, 1),
-                       **run_pipeline(scale_config(dists, repos), work / f"scale-{label}", num_cpus)}
+                       **run, "steps": step_table(run)}
     small, big = runs["1x"], runs["4x"]
     ratios = {
         "text_mb": round(big["text_mb"] / small["text_mb"], 2),
@@ -199,7 +213,7 @@ def parts_repos(work: Path, max_mb: float = PARTS_MODEL_MAX_MB) -> tuple[Path, i
     return out, total
 
 
-def _step_table(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def step_table(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per step of every stage: tasks, total and max-per-task requests, task CPU seconds."""
     steps: dict[str, dict[str, Any]] = {}
     for stage in run["stages"].values():
@@ -211,7 +225,7 @@ def _step_table(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def bench_parts_model(work: Path, parts: tuple[int, ...] = (10, 1000), max_mb: float = PARTS_MODEL_MAX_MB,
-                      num_cpus: int = 2) -> dict[str, Any]:
+                      num_cpus: int = 2, reuse: bool = False) -> dict[str, Any]:
     """The same input run with few and with many parts (tiny `part_bytes`): per step the total and the
     largest per-task storage requests, task CPU, and the driver's peak RSS. What must hold: no task's
     requests grow with the parts, a step's total grows at most linearly, the driver's memory stays flat."""
@@ -224,12 +238,12 @@ def bench_parts_model(work: Path, parts: tuple[int, ...] = (10, 1000), max_mb: f
         ingest = cfg.setdefault("stages", {}).setdefault("ingest", {})
         ingest.update({"part_bytes": max(1, nbytes // n), "min_parts": n, "units_per_part": 1_000_000})
         print(f"bench: parts model, {nbytes / 1e6:.1f} MB in ~{n} parts", flush=True)
-        run = run_pipeline(cfg, work / f"parts-{n}", num_cpus)
-        ingest_parts = len(storage.read_json(str(work / f"parts-{n}" / "ingest" / SUCCESS))["parts"])
-        steps = _step_table(run)
-        runs[str(n)] = {"ingest_parts": ingest_parts, "wall_seconds": run.get("wall_seconds"), "runner_start_seconds": run.get("runner_start_seconds"),
+        run = run_pipeline(cfg, work / f"parts-{n}", num_cpus, reuse)
+        steps = step_table(run)
+        runs[str(n)] = {"ingest_parts": run["ingest_parts"], "wall_seconds": run.get("wall_seconds"), "runner_start_seconds": run.get("runner_start_seconds"),
                         "task_cpu_seconds": run.get("task_cpu_seconds"), "driver_peak_rss_mb": run.get("driver_peak_rss_mb"),
                         "driver_cpu_seconds": run.get("driver_cpu_seconds"), "text_mb": run.get("text_mb"),
+                        "kept_text_mb": run.get("kept_text_mb"), "wall_with_start_seconds": run.get("wall_with_start_seconds"),
                         "max_requests_per_task": max((s["max_requests_per_task"] for s in steps.values()), default=0),
                         "requests": sum(s["requests"] for s in steps.values()), "steps": steps}
     few, many = runs[str(parts[0])], runs[str(parts[-1])]
@@ -247,26 +261,46 @@ def bench_parts_model(work: Path, parts: tuple[int, ...] = (10, 1000), max_mb: f
     return {"source_mb": round(nbytes / 1e6, 1), "runs": runs, "ratios": ratios, "cpus": num_cpus}
 
 
+PARTS_MODEL_JSON = "bench_parts_model.json"
+SIZES_JSON = "bench_scale.json"
+PROJECTION_JSON = "bench_projection.json"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The scale benches alone (what `make bench` runs last, without the rest): the parts model, the ~1x
+    and ~4x runs, and the 60 TB projection from the two (reusing a JSON an earlier call wrote)."""
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(description="the scale benches alone: --parts-model (few vs many parts)")
+    from pipelines.scale_projection import project
+
+    parser = argparse.ArgumentParser(description="the scale benches alone")
     parser.add_argument("--parts-model", action="store_true", help="the same input with few and with many parts")
+    parser.add_argument("--sizes", action="store_true", help="the whole default graph on ~1x and ~4x real input")
+    parser.add_argument("--project", action="store_true", help="the 60 TB arithmetic from OUT's two JSONs of the above")
     parser.add_argument("--parts", type=int, nargs="+", default=[10, 1000])
     parser.add_argument("--max-mb", type=float, default=PARTS_MODEL_MAX_MB, help="source MB of the parts model's input")
     parser.add_argument("--num-cpus", type=int, default=2)
-    parser.add_argument("--output", default="out", help="OUT folder: OUT/bench/... and OUT/bench_parts_model.json")
+    parser.add_argument("--reuse", action="store_true", help="read back complete runs of the same config already in OUT/bench")
+    parser.add_argument("--output", default="out", help="OUT folder: OUT/bench/... and OUT/bench_*.json")
     args = parser.parse_args(argv)
+    if not (args.parts_model or args.sizes or args.project):
+        parser.error("say which bench: --parts-model, --sizes and/or --project")
     out = Path(args.output)
     work = out / "bench"
     work.mkdir(parents=True, exist_ok=True)
-    if not args.parts_model:
-        parser.error("say which bench: --parts-model")
-    result = bench_parts_model(work, tuple(args.parts), args.max_mb, args.num_cpus)
-    (out / "bench_parts_model.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "runs"} | {"runs": {n: {k: v for k, v in r.items() if k != "steps"}
-                                                                                   for n, r in result["runs"].items()}}, indent=2))
+    if args.parts_model:
+        result = bench_parts_model(work, tuple(args.parts), args.max_mb, args.num_cpus, args.reuse)
+        (out / PARTS_MODEL_JSON).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+    if args.sizes:
+        result = bench_scale(work, args.num_cpus, args.reuse)
+        (out / SIZES_JSON).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result["ratios"], indent=2))
+    if args.project:
+        projection = project(json.loads((out / SIZES_JSON).read_text()), json.loads((out / PARTS_MODEL_JSON).read_text()))
+        (out / PROJECTION_JSON).write_text(json.dumps(projection, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in projection.items() if k != "stages"}, indent=2))
     return 0
 
 

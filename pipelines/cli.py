@@ -17,7 +17,7 @@ from corpus.engine.lock import acquire as acquire_run_lock
 from corpus.engine.ray_runner import check_ray_address, start_runner
 from corpus.engine.runner import LazyRunner, Runner
 from corpus.errors import EmptyOutputError, PreflightError
-from corpus.layout import LOGS_DIR, MANIFEST, REPORTS_DIR, RUN_LOG, RUN_REPORT
+from corpus.layout import LOGS_DIR, MANIFEST, REPORTS_DIR, RUN_LOG, RUN_REPORT, STAGE_ORDER
 from corpus.runreport import write_run_report
 from corpus.stats import StatsMismatch
 from pipelines.config import PipelineConfig, load_config
@@ -194,6 +194,13 @@ def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: 
 
     ingest = results.get("ingest")
     text_mb = ingest.kept_bytes / 1e6 if ingest is not None else 0.0
+    # The text that reached the shards: the rate a user of the corpus cares about, next to the rate of
+    # what was ingested (which counts text the first filters drop at once).
+    # (the last stage, shards, turns text into tokens: its text is what came in; a graph without it: what the
+    # last stage kept).
+    last = next(reversed(results), None)
+    kept_mb = None if last is None else (results[last].in_bytes if last == STAGE_ORDER[-1] else results[last].kept_bytes) / 1e6
+    total_s = wall_s  # the runner's start included (the report is built after this is written)
     wall_s = max(0.0, wall_s - runner_start_s)
     storage.write_json(storage.join(out_uri, REPORTS_DIR, RUN_REPORT), {
         "wall_seconds": round(wall_s, 2),
@@ -206,6 +213,10 @@ def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: 
         "cpus": cpus,
         "text_mb": round(text_mb, 2),
         "mb_per_s_per_core": round(text_mb / wall_s / cpus, 4) if wall_s and cpus else None,
+        "wall_with_start_seconds": round(total_s, 2),
+        "mb_per_s_per_core_with_start": round(text_mb / total_s / cpus, 4) if total_s and cpus else None,
+        "kept_text_mb": round(kept_mb, 2) if kept_mb is not None else None,
+        "kept_mb_per_s_per_core": round(kept_mb / wall_s / cpus, 4) if kept_mb is not None and wall_s and cpus else None,
         "task_cpu_seconds": round(task_cpu_s, 2),
         "task_cpu_seconds_per_mb": round(task_cpu_s / text_mb, 4) if text_mb else None,
         "cpu_utilisation": round(task_cpu_s / wall_s / cpus, 3) if wall_s and cpus else None,

@@ -25,7 +25,14 @@ HEXCOLON = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F:]")
 HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 # Section numbers (`section 4.2.3.2`, `[3.3.2.4^1]`, RFC/standard clauses) look like addresses too.
 SECTION_CONTEXT = re.compile(r"(?i)(?:section|sect?\.|§|rfc\s*\d*|chapter|clause|step|item|paragraph|\[)\s*$")
-VERSION_CONTEXT = re.compile(r"(?i)(?:(?<![a-z])(?:version|release|revision)\w*|\bver|\brev|\bv|==|>=|<=|~=|!=|@)\s*[:=]?\s*[\"']?$")
+# (`@` is not among them: `deploy@45.33.32.156` is a login on a host; npm's `pkg@1.2.3` has three parts.)
+VERSION_CONTEXT = re.compile(r"(?i)(?:(?<![a-z])(?:version|release|revision)\w*|\bver|\brev|\bv|==|>=|<=|~=|!=)\s*[:=]?\s*[\"']?$")
+# A build or pre-release suffix after four numbers (`Guile 3.0.3.45-5a1e7`, `1.2.10.4-rc1`) makes a version.
+VERSION_SUFFIX = re.compile(r"-(?:[0-9a-f]*[a-f][0-9a-f]*\b|(?:rc|alpha|beta|dev|post|pre|git|r)\d*\b)", re.IGNORECASE)
+# A name, then four small numbers, in running text (`Hyperspec 2.4.8.19`, `Guile 3.0.3`): a version or a
+# section, not a host; quoted or after `=`/`:` it stays an address (`UPSTREAM = "3.5.140.2"`).
+PROSE_NAME = re.compile(r"[A-Za-z][\w-]*[A-Za-z] $")
+NETWORK_WORD = re.compile(r"(?i)(?:host|server|mirror|addr\w*|ip|ping|connect\w*|at|to|from|via|proxy|dns|gateway|peer|node) $")
 PUBLIC_RESOLVERS = {"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112", "208.67.222.222", "208.67.220.220",
                     "2001:4860:4860::8888", "2001:4860:4860::8844", "2606:4700:4700::1111"}
 
@@ -80,8 +87,13 @@ def ip_addresses(text: str) -> Iterator[tuple[int, int]]:
         before = text[max(0, m.start() - 24) : m.start()]
         if VERSION_CONTEXT.search(before) or SECTION_CONTEXT.search(before) or not _is_personal(m.group()):
             continue
-        if all(len(octet) == 1 for octet in m.group().split(".")):
+        octets = m.group().split(".")
+        if all(len(octet) == 1 for octet in octets):
             continue  # 3.3.2.4, 1.2.3.4: section numbers and the stock example, far likelier than a host in code
+        if VERSION_SUFFIX.match(text, m.end()):
+            continue
+        if len(octets[0]) == len(octets[1]) == 1 and PROSE_NAME.search(before) and not NETWORK_WORD.search(before):
+            continue
         yield m.start(), m.end()
     # IPv6: candidates are runs of hex digits and colons around a `h:h` pair (cheap to find), checked whole.
     last = -1

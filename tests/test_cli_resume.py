@@ -4,6 +4,7 @@ does; and the runner it starts gets the dashboard unless `--no-dashboard` or `ra
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,15 @@ def test_an_unreachable_ray_client_address_fails_before_any_stage(tmp_path, monk
     err = capsys.readouterr().err
     assert "ray://127.0.0.1:1" in err and "unreachable" in err and "ray[client]" not in err
     assert not (out / "ingest").exists()
+
+
+def test_run_json_gives_rates_for_kept_text_and_with_the_start(finished_run) -> None:
+    """run.json states both rates: of the text ingested and of the text that reached the shards, and the
+    wall with the runner's start as well as without it."""
+    _, out = finished_run
+    run = json.loads((out / "reports" / "run.json").read_text())
+    last = json.loads((out / STAGES[-1] / "_SUCCESS.json").read_text())
+    assert run["kept_text_mb"] == round(last["stats"]["bytes"]["kept"] / 1e6, 2)
+    assert run["kept_text_mb"] <= run["text_mb"]
+    assert run["wall_with_start_seconds"] >= run["wall_seconds"]
+    assert run["kept_mb_per_s_per_core"] is not None and run["kept_mb_per_s_per_core"] <= run["mb_per_s_per_core"]

@@ -115,9 +115,21 @@ def test_explain_reports_what_was_redacted(tmp_path):
     "s3://user:password@host/bucket",  # the word 'password' as a password in docs
     "fs = AzureFileSystem(account_name='fake-account', account_key='fakeaccountkey')",
     "assert np.char.isalnum(['01234ABCDE6789'])",
+    "# using Guile 3.0.3.45-5a1e7.",  # a version with a build suffix (pygments' scheme builtins)
+    "(r'#\\|', Comment.Multiline, '#push'),  # (cf. Hyperspec 2.4.8.19)",  # a standard's section (pygments' lisp lexer)
 ])
 def test_look_alikes_seen_in_the_default_run_survive(redactor, line):
     assert redactor.redact(line, "x.py").text == line
+
+
+@pytest.mark.parametrize("line", [
+    "# the mirror at 3.5.140.2 answers slowly",  # AWS's 3.x range, in prose
+    'UPSTREAM = "3.5.140.2"',
+    "ssh deploy@45.33.32.156 -p 22",
+    "ping 93.184.216.34-based hosts",
+])
+def test_public_addresses_next_to_version_rules_are_still_found(redactor, line):
+    assert "<IP_ADDRESS>" in redactor.redact(line, "x.py").text
 
 
 def test_run_report_summary_and_page_show_redaction_and_licences(tmp_path):

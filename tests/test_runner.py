@@ -201,6 +201,38 @@ def test_local_ray_asks_for_the_dashboard_without_failing_on_it(monkeypatch, cap
         assert "dashboard" not in caplog.text
 
 
+@pytest.mark.parametrize(("failures", "error", "starts"), [
+    (1, "The current node timed out during startup. ...", True),  # what Ray raised here under a load of 20-30
+    (3, "The current node timed out during startup. ...", False),  # every attempt timed out: the error stands
+    (1, "some other failure", False),  # never retried
+])
+def test_local_ray_start_is_tried_again_when_it_timed_out(monkeypatch, caplog, failures, error, starts) -> None:
+    import ray
+
+    from corpus.engine.ray_runner import RayRunner
+
+    calls = {"init": 0, "shutdown": 0}
+
+    def flaky_init(**kwargs):
+        calls["init"] += 1
+        if calls["init"] <= failures:
+            raise Exception(error)
+        return SimpleNamespace(dashboard_url=None)
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", flaky_init)
+    monkeypatch.setattr(ray, "shutdown", lambda: calls.__setitem__("shutdown", calls["shutdown"] + 1))
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2})
+    caplog.set_level(logging.WARNING, logger="corpus")
+    if starts:
+        assert RayRunner(num_cpus=2).parallelism == 2
+        assert calls == {"init": 2, "shutdown": 1} and "Ray's start timed out (attempt 1 of 3" in caplog.text
+    else:
+        with pytest.raises(Exception, match=error.split(".")[0]):
+            RayRunner(num_cpus=2)
+        assert calls["init"] == (3 if "timed out" in error else 1)
+
+
 def _subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")

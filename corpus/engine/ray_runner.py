@@ -78,7 +78,7 @@ class RayRunner(Runner):
                 kwargs["include_dashboard"] = None if dashboard else False
                 # address="local": always a new instance of our own. Without an address ray.init joins
                 # whatever cluster a `ray start` left on this machine (/tmp/ray/ray_current_cluster).
-                context = ray.init(address="local", num_cpus=num_cpus, **kwargs)
+                context = _init_local(num_cpus, kwargs)
                 if dashboard and not context.dashboard_url:
                     log.warning("the Ray dashboard did not start (see Ray's dashboard.log); the run goes on without it")
             self.started = True
@@ -167,6 +167,27 @@ def _http_url(address: str | None) -> str | None:
     if not address:
         return None
     return address if "://" in address else f"http://{address}"
+
+
+LOCAL_START_ATTEMPTS = 3  # Ray's own start gives up after a fixed wait for its agents (a busy machine misses it)
+
+
+def _init_local(num_cpus: int | None, kwargs: dict[str, Any]) -> Any:
+    """ray.init of a new local instance, tried again when Ray's start timed out: on an overloaded machine
+    its raylet stops waiting for the metrics agent ("The current node timed out during startup") while
+    nothing is wrong with the run. Any other error, or the last attempt's, is raised as it is."""
+    import ray
+
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        try:
+            return ray.init(address="local", num_cpus=num_cpus, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for this
+            if "timed out during startup" not in str(exc) or attempt == LOCAL_START_ATTEMPTS:
+                raise
+            log.warning("Ray's start timed out (attempt %d of %d; the machine may be busy): starting it again",
+                        attempt, LOCAL_START_ATTEMPTS)
+            ray.shutdown()
+    raise AssertionError("unreachable")
 
 
 def start_runner(address: str | None = None, num_cpus: int | None = None, in_process: bool = False,
