@@ -1,0 +1,124 @@
+"""Provenance of packed shards: which piece of which document fills which tokens of which row.
+
+One provenance row per (shard file, row, segment): a segment is the part of one chunk copy that sits in
+one row (a plain chunk may continue in the next row; a FIM example never does). It names the chunk copy
+(`chunk_id`, `rep`), its document (`doc_id`, `repo`, `path`, `license`, `commit`, `archive`) and, for a
+repository sample, the `files` whose text the chunk holds; `offset`/`length` are the segment's tokens in
+the row and `start` where the segment begins in the copy's final ids (BOS, FIM sentinels included).
+
+The document columns ride along with every chunk from encode to pack (`with_doc_columns`), so a pack task
+writes its range's provenance from what it already reads: no join with the documents afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .chunks import Chunk
+from .packing import Row
+
+# The per-chunk document columns encode adds to the chunk table (mix and the gather carry them to pack).
+DOC_FIELDS = [
+    pa.field("repo", pa.string()),
+    pa.field("path", pa.string()),
+    pa.field("license", pa.string()),
+    pa.field("commit", pa.string()),  # the source commit where ingest recorded one (GitHub's commit_sha)
+    pa.field("archive", pa.string()),  # the source archive or file where recorded (a WARC file and record)
+    pa.field("files", pa.list_(pa.string())),  # a repository sample's files held by the chunk
+]
+DOC_COLUMNS = [f.name for f in DOC_FIELDS]
+
+PROVENANCE_SCHEMA = pa.schema(
+    [
+        pa.field("shard", pa.string()),
+        pa.field("row", pa.int32()),
+        pa.field("segment", pa.int32()),
+        pa.field("offset", pa.int32()),
+        pa.field("length", pa.int32()),
+        pa.field("start", pa.int32()),
+        pa.field("chunk_id", pa.string()),
+        pa.field("rep", pa.int32()),
+        pa.field("fim", pa.string()),
+        pa.field("doc_id", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("domain", pa.string()),
+        pa.field("language", pa.string()),
+        *DOC_FIELDS,
+    ]
+)
+
+
+def with_doc_columns(table: pa.Table, chunks: Sequence[Chunk], docs: Mapping[str, Mapping[str, Any]]) -> pa.Table:
+    """The chunk table (chunks_to_table of `chunks`) with the document columns of each chunk's document
+    (`docs`: doc id -> repo, path, license, commit, archive)."""
+    info = [docs.get(c.doc_id, {}) for c in chunks]
+    cols = {name: pa.array([d.get(name) for d in info], pa.string()) for name in DOC_COLUMNS if name != "files"}
+    cols["files"] = pa.array([list(c.files) for c in chunks], pa.list_(pa.string()))
+    for f in DOC_FIELDS:
+        table = table.append_column(f, cols[f.name])
+    return table
+
+
+class ProvenanceRecorder:
+    """Collects the provenance rows of one pack range, shard file by shard file."""
+
+    def __init__(self, table: pa.Table) -> None:
+        # chunk id -> its document columns (one entry per chunk, whatever its copies), from the range's rows.
+        names = ["chunk_id", "doc_id"] + [c for c in DOC_COLUMNS if c in table.column_names]
+        cols = table.select(names).to_pydict()
+        self._docs: dict[str, dict[str, Any]] = {}
+        for i, cid in enumerate(cols["chunk_id"]):
+            if cid not in self._docs:
+                self._docs[cid] = {n: cols[n][i] for n in names[1:]}
+        self._cols: dict[str, list[Any]] = {f.name: [] for f in PROVENANCE_SCHEMA}
+
+    def add(self, shard: str, rows: Sequence[Row], seq_len: int) -> None:
+        c = self._cols
+        for r, row in enumerate(rows):
+            ends = row.doc_offsets[1:] + [seq_len - row.n_pad]
+            for j, (off, end, key) in enumerate(zip(row.doc_offsets, ends, row.doc_keys)):
+                cid, rep, fim, start = key
+                doc = self._docs.get(cid, {})
+                c["shard"].append(shard)
+                c["row"].append(r)
+                c["segment"].append(j)
+                c["offset"].append(off)
+                c["length"].append(end - off)
+                c["start"].append(start)
+                c["chunk_id"].append(cid)
+                c["rep"].append(rep)
+                c["fim"].append(fim)
+                c["doc_id"].append(doc.get("doc_id"))
+                c["source"].append(row.doc_sources[j])
+                c["domain"].append(row.doc_domains[j])
+                c["language"].append(row.doc_languages[j])
+                for name in DOC_COLUMNS:
+                    c[name].append(doc.get(name) if name != "files" else list(doc.get("files") or []))
+
+    def table(self) -> pa.Table:
+        return pa.table(self._cols, schema=PROVENANCE_SCHEMA)
+
+
+def provenance_bytes(table: pa.Table, compression_level: int = 3) -> bytes:
+    """One provenance file's bytes (zstd Parquet; the same table gives the same bytes)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", compression_level=compression_level)
+    return sink.getvalue().to_pybytes()
+
+
+def provenance_entry(name: str, table: pa.Table, write: Callable[[str, bytes], None]) -> dict[str, Any]:
+    """Write one provenance file through `write(name, data)`; its manifest entry (path, rows, sha256)."""
+    data = provenance_bytes(table)
+    write(name, data)
+    return {"path": name, "rows": table.num_rows, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def segment_ids(ids: np.ndarray, offset: int, length: int) -> np.ndarray:
+    """The tokens of one segment of a row."""
+    return ids[offset : offset + length]
