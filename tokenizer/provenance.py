@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .chunks import Chunk
-from .packing import Row
+from .encode import EncodedDoc
+from .packing import Packer, Row
 
 # The per-chunk document columns encode adds to the chunk table (mix and the gather carry them to pack).
 DOC_FIELDS = [
@@ -119,6 +120,53 @@ def provenance_entry(name: str, table: pa.Table, write: Callable[[str, bytes], N
     return {"path": name, "rows": table.num_rows, "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def segment_ids(ids: np.ndarray, offset: int, length: int) -> np.ndarray:
-    """The tokens of one segment of a row."""
-    return ids[offset : offset + length]
+def shard_rows(shard: pa.Table, seq_len: int) -> np.ndarray:
+    """A shard file's `input_ids` as one (rows, seq_len) int32 array."""
+    ids = shard.column("input_ids").combine_chunks()
+    return ids.values.to_numpy(zero_copy_only=False).astype(np.int32, copy=False).reshape(len(ids), seq_len)
+
+
+def repack_without(shard: pa.Table, prov: pa.Table, remove: np.ndarray, seq_len: int, pad_id: int) -> tuple[list[Row], pa.Table]:
+    """One shard file packed again without the segments `remove` (a bool per row of `prov`, the file's
+    provenance rows in (row, segment) order): the other segments keep their order and their tokens, the
+    pieces of one chunk copy that sat in consecutive rows are joined again, and the Packer cuts rows as
+    pack does (a FIM example stays whole, only the file's last row is padded). Returns the rows and
+    their provenance (the same document columns, new row/segment/offset/length; `start` kept)."""
+    ids = shard_rows(shard, seq_len)
+    cols = prov.to_pydict()
+    docs: list[EncodedDoc] = []
+    starts: dict[tuple[str, int], int] = {}
+    info: dict[tuple[str, int], dict[str, Any]] = {}
+    last: tuple[str, int] | None = None
+    pieces: list[list[np.ndarray]] = []
+    for i in range(prov.num_rows):
+        if remove[i]:
+            last = None
+            continue
+        key = (cols["chunk_id"][i], int(cols["rep"][i]))
+        seg = ids[cols["row"][i], cols["offset"][i] : cols["offset"][i] + cols["length"][i]]
+        if key == last:  # the same copy continued from the row before
+            pieces[-1].append(seg)
+            continue
+        last = key
+        starts[key] = int(cols["start"][i])
+        info[key] = {n: cols[n][i] for n in cols}
+        pieces.append([seg])
+        docs.append(EncodedDoc(doc_id=key[0], rep=key[1], source=cols["source"][i] or "", domain=cols["domain"][i] or "",
+                               language=cols["language"][i] or "", split="", fim=cols["fim"][i] or "none", ids=np.empty(0, np.int32)))
+    packer = Packer(seq_len, pad_id)
+    rows: list[Row] = []
+    for doc, parts in zip(docs, pieces):
+        doc.ids = np.concatenate(parts)
+        rows.extend(packer.add(doc))
+    rows.extend(packer.finish_rows())
+    out: dict[str, list[Any]] = {f.name: [] for f in PROVENANCE_SCHEMA}
+    for r, row in enumerate(rows):
+        ends = row.doc_offsets[1:] + [seq_len - row.n_pad]
+        for j, (off, end, (cid, rep, _, pos)) in enumerate(zip(row.doc_offsets, ends, row.doc_keys)):
+            src = info[(cid, rep)]
+            for name in out:
+                out[name].append(src[name])
+            out["row"][-1], out["segment"][-1], out["offset"][-1], out["length"][-1] = r, j, off, end - off
+            out["start"][-1] = starts[(cid, rep)] + pos
+    return rows, pa.table(out, schema=PROVENANCE_SCHEMA)

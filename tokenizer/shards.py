@@ -120,7 +120,7 @@ def _segment_lengths(row: Row, seq_len: int) -> list[int]:
     return [e - s for s, e in zip(row.doc_offsets, ends)]
 
 
-def _shard_entry(name: str, split: str, rows: Sequence[Row], seq_len: int, sha: str) -> dict[str, Any]:
+def shard_entry(name: str, split: str, rows: Sequence[Row], seq_len: int, sha: str) -> dict[str, Any]:
     by_source: Counter = Counter()
     by_language: Counter = Counter()
     by_domain: Counter = Counter()
@@ -296,7 +296,7 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
             name = f"{FILE_PREFIX[split]}-{range_index:05d}-{len(entries):05d}.parquet"
             data = shard_bytes(rows, config)
             write(name, data)
-            entries.append(_shard_entry(name, split, rows, config.seq_len, _sha256(data)))
+            entries.append(shard_entry(name, split, rows, config.seq_len, _sha256(data)))
             if recorder is not None:
                 recorder.add(name, rows, config.seq_len)
 
