@@ -72,8 +72,10 @@ def _check(out: str, before: dict[str, bytes], report: dict) -> None:
     m = storage.read_json(storage.join(out, "shards", "manifest.json"))
     rewritten = set(report["files_rewritten"])
     assert rewritten and report["files_kept"] > 0
+    assert set(before) - set(after) == set(report["files_deleted"])
+    assert not any(storage.exists(storage.join(out, "shards", n)) for n in report["files_deleted"])
     for name, data in before.items():
-        if name in rewritten or name.startswith("provenance/"):
+        if name in rewritten or name in report["files_deleted"] or name.startswith("provenance/"):
             continue
         assert hashlib.sha256(after[name]).digest() == hashlib.sha256(data).digest(), name  # untouched: same bytes
     for e in m["shards"] + m["provenance"]:

@@ -134,11 +134,10 @@ def repack_without(shard: pa.Table, prov: pa.Table, remove: np.ndarray, seq_len:
     their provenance (the same document columns, new row/segment/offset/length; `start` kept)."""
     ids = shard_rows(shard, seq_len)
     cols = prov.to_pydict()
-    docs: list[EncodedDoc] = []
-    starts: dict[tuple[str, int], int] = {}
-    info: dict[tuple[str, int], dict[str, Any]] = {}
+    # One run per stretch of consecutive segments of one copy. A copy can be two runs in one file: the
+    # packer places waiting FIM examples at the start of a row before a cut plain copy continues there.
+    runs: list[tuple[int, list[np.ndarray]]] = []  # (first provenance row, segments)
     last: tuple[str, int] | None = None
-    pieces: list[list[np.ndarray]] = []
     for i in range(prov.num_rows):
         if remove[i]:
             last = None
@@ -146,27 +145,26 @@ def repack_without(shard: pa.Table, prov: pa.Table, remove: np.ndarray, seq_len:
         key = (cols["chunk_id"][i], int(cols["rep"][i]))
         seg = ids[cols["row"][i], cols["offset"][i] : cols["offset"][i] + cols["length"][i]]
         if key == last:  # the same copy continued from the row before
-            pieces[-1].append(seg)
+            runs[-1][1].append(seg)
             continue
         last = key
-        starts[key] = int(cols["start"][i])
-        info[key] = {n: cols[n][i] for n in cols}
-        pieces.append([seg])
-        docs.append(EncodedDoc(doc_id=key[0], rep=key[1], source=cols["source"][i] or "", domain=cols["domain"][i] or "",
-                               language=cols["language"][i] or "", split="", fim=cols["fim"][i] or "none", ids=np.empty(0, np.int32)))
+        runs.append((i, [seg]))
     packer = Packer(seq_len, pad_id)
     rows: list[Row] = []
-    for doc, parts in zip(docs, pieces):
-        doc.ids = np.concatenate(parts)
-        rows.extend(packer.add(doc))
+    for k, (i, segs) in enumerate(runs):
+        # The run's index as the packer's doc id: the provenance below maps each new segment back to it.
+        rows.extend(packer.add(EncodedDoc(doc_id=str(k), rep=int(cols["rep"][i]), source=cols["source"][i] or "",
+                                          domain=cols["domain"][i] or "", language=cols["language"][i] or "", split="",
+                                          fim=cols["fim"][i] or "none", ids=np.concatenate(segs))))
     rows.extend(packer.finish_rows())
     out: dict[str, list[Any]] = {f.name: [] for f in PROVENANCE_SCHEMA}
     for r, row in enumerate(rows):
         ends = row.doc_offsets[1:] + [seq_len - row.n_pad]
-        for j, (off, end, (cid, rep, _, pos)) in enumerate(zip(row.doc_offsets, ends, row.doc_keys)):
-            src = info[(cid, rep)]
+        for j, (off, end, (run, _, _, pos)) in enumerate(zip(row.doc_offsets, ends, row.doc_keys)):
+            i = runs[int(run)][0]
             for name in out:
-                out[name].append(src[name])
+                out[name].append(cols[name][i])
             out["row"][-1], out["segment"][-1], out["offset"][-1], out["length"][-1] = r, j, off, end - off
-            out["start"][-1] = starts[(cid, rep)] + pos
+            out["start"][-1] = int(cols["start"][i]) + pos
+        row.doc_keys = [(cols["chunk_id"][runs[int(k)][0]], rep, fim, pos) for k, rep, fim, pos in row.doc_keys]
     return rows, pa.table(out, schema=PROVENANCE_SCHEMA)

@@ -64,6 +64,8 @@ def _finish(shards_uri: str) -> bool:
     for name in plan["reports"]:
         storage.copy(storage.join(staging, "reports", name), storage.join(plan["reports_uri"], name))
     storage.copy(storage.join(staging, MANIFEST), storage.join(shards_uri, MANIFEST))
+    for name in plan.get("delete", []):  # after the manifest stops listing them
+        storage.remove(storage.join(shards_uri, name))
     storage.remove(staging, recursive=True)
     return True
 
@@ -91,6 +93,7 @@ def optout_run(out: str, optout: OptOut) -> dict[str, Any]:
     removed_tokens: Counter = Counter()
     pad_change = 0
     rewritten: list[str] = []
+    deleted: list[str] = []
     scanned = 0
     for prov_name in [e["path"] for e in manifest["provenance"]]:
         uri = storage.join(shards_uri, *prov_name.split("/"))
@@ -117,11 +120,15 @@ def optout_run(out: str, optout: OptOut) -> dict[str, Any]:
             split = old_entry["split"]
             shard = storage.read_table(storage.join(shards_uri, name))
             rows, new_prov = repack_without(shard, part, part_hit, seq_len, pad)
-            data = shard_bytes(rows, config)
-            storage.write_bytes(storage.join(staging, name), data)
-            staged.append(name)
-            rewritten.append(name)
-            new_entry = shard_entry(name, split, rows, seq_len, storage_sha(data))
+            if rows:
+                data = shard_bytes(rows, config)
+                storage.write_bytes(storage.join(staging, name), data)
+                staged.append(name)
+                rewritten.append(name)
+                new_entry = shard_entry(name, split, rows, seq_len, storage_sha(data))
+            else:  # every segment was a listed document's: the file goes (readers take the list from the manifest)
+                deleted.append(name)
+                new_entry = {**shard_entry(name, split, rows, seq_len, ""), "deleted": True}
             removed_tokens[split] += old_entry["tokens"] - new_entry["tokens"]
             pad_change += (len(rows) * seq_len - new_entry["tokens"]) - (old_entry["rows"] * seq_len - old_entry["tokens"])
             # A copy is counted once however many rows it spans: its first segment (start 0).
@@ -139,9 +146,10 @@ def optout_run(out: str, optout: OptOut) -> dict[str, Any]:
         entry.update(rows=sum(t.num_rows for t in kept_tables), sha256=storage_sha(data))
     report = {"list_entries": len(optout), "matched": {e: len(d) for e, d in sorted(removed_docs.items())},
               "documents_removed": sum(len(d) for d in removed_docs.values()), "copies_removed": dict(sorted(removed_copies.items())),
-              "tokens_removed": dict(sorted(removed_tokens.items())), "files_rewritten": rewritten,
-              "files_kept": len(manifest["shards"]) - len(rewritten), "provenance_rows_scanned": scanned}
-    if not rewritten:
+              "tokens_removed": dict(sorted(removed_tokens.items())), "files_rewritten": rewritten, "files_deleted": deleted,
+              "files_kept": len(manifest["shards"]) - len(rewritten) - len(deleted), "provenance_rows_scanned": scanned}
+    manifest["shards"] = [e for e in manifest["shards"] if not e.get("deleted")]
+    if not rewritten and not deleted:
         report["seconds"] = round(time.time() - started, 3)
         return report
     _update_totals(manifest, removed_copies, pad_change, report)
@@ -155,7 +163,7 @@ def optout_run(out: str, optout: OptOut) -> dict[str, Any]:
         reports.append(SHARDS_REPORT)
     storage.write_json(storage.join(staging, "reports", OPTOUT_REPORT), report)
     reports.append(OPTOUT_REPORT)
-    storage.write_json(storage.join(staging, PLAN), {"files": staged, "reports": reports, "reports_uri": reports_uri})
+    storage.write_json(storage.join(staging, PLAN), {"files": staged, "delete": deleted, "reports": reports, "reports_uri": reports_uri})
     _finish(shards_uri)
     report["seconds"] = round(time.time() - started, 3)
     return report
@@ -183,7 +191,7 @@ def _update_totals(manifest: dict[str, Any], removed_copies: Counter, pad_change
     for k, n in removed_copies.items():
         if k in docs:
             docs[k] -= n
-    record = {k: report[k] for k in ("matched", "documents_removed", "copies_removed", "tokens_removed", "files_rewritten")}
+    record = {k: report[k] for k in ("matched", "documents_removed", "copies_removed", "tokens_removed", "files_rewritten", "files_deleted")}
     manifest.setdefault("optout", []).append(record)
 
 
