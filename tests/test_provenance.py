@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from test_shards_stage import _run
+from test_shards_stage import CFG, _run
 
 from corpus import storage
-from corpus.records import Doc
+from corpus.engine.context import RunContext
+from corpus.records import Doc, docs_to_table
+from corpus.stages.shards import ShardsConfig, ShardsStage
 from tokenizer import load_tokenizer
 
 
@@ -109,3 +111,17 @@ def test_provenance_is_deterministic_and_leaves_the_shards_as_they_were(tmp_path
     assert "provenance" not in ref
     assert [(s["path"], s["sha256"]) for s in ref["shards"]] == [(s["path"], s["sha256"]) for s in m1["shards"]]
     assert json.dumps(ref["totals"], sort_keys=True) == json.dumps(m1["totals"], sort_keys=True)
+
+
+def test_parts_without_a_license_column_still_get_provenance(tmp_path) -> None:
+    """Parts written before ingest recorded licences: the shards are the same, the licence is null."""
+    tmp_path.mkdir(exist_ok=True)
+    path = tmp_path / "in-0.parquet"
+    table = docs_to_table(docs())
+    pq.write_table(table.drop_columns(["license"]), path)
+    ctx = RunContext(str(tmp_path / "out"), stage_name="shards", seed=7, stage_key="k1")
+    ShardsStage(ShardsConfig(**CFG)).run(ctx, [str(path)]).check("shards")
+    with_license, _ = _run(tmp_path / "with", 1, docs=docs())
+    m, rows = _prov(ctx.stage_uri)
+    assert [s["sha256"] for s in m["shards"]] == [s["sha256"] for s in _prov(with_license.stage_uri)[0]["shards"]]
+    assert rows and all(r["license"] is None for r in rows) and {r["repo"] for r in rows} >= {"py/json", "own0/r0"}

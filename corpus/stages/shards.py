@@ -59,7 +59,8 @@ log = logging.getLogger("corpus")
 _TOKENIZERS: dict[str, Any] = {}
 ENCODER_CHECK_BYTES = 5_000_000
 SAMPLE_PIECE_CHARS = 16_384
-READ_COLUMNS = ["id", "text", "source", "domain", "language", "size", "repo", "path", "meta", "license"]
+READ_COLUMNS = ["id", "text", "source", "domain", "language", "size", "repo", "path", "meta"]
+OPTIONAL_COLUMNS = ["license"]  # for provenance; parts written before ingest recorded licences lack it
 
 
 class EmptyCorpusError(EmptyOutputError):
@@ -253,9 +254,14 @@ def slice_rows(sizes: pa.ChunkedArray | pa.Array, index: int, n_slices: int) -> 
 
 def _read_slice(in_uri: str, index: int, n_slices: int) -> pa.Table:
     """The rows of one slice of a part, reading only the row groups that hold them."""
-    if n_slices <= 1:
-        return storage.read_table(in_uri, columns=READ_COLUMNS)
     pf = storage.parquet_file(in_uri)
+    columns = READ_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in pf.schema_arrow.names]
+    if n_slices <= 1:
+        try:
+            return storage.read_row_groups(pf, list(range(pf.metadata.num_row_groups)), columns) if pf.metadata.num_row_groups \
+                else pf.schema_arrow.empty_table().select(columns)
+        finally:
+            pf.close()
     try:
         first, end = slice_rows(pf.read(columns=["size"]).column("size"), index, n_slices)
         groups, offset, skip = [], 0, None
@@ -266,8 +272,8 @@ def _read_slice(in_uri: str, index: int, n_slices: int) -> pa.Table:
                 skip = offset if skip is None else skip
             offset += n
         if not groups:
-            return pf.schema_arrow.empty_table().select(READ_COLUMNS)
-        table = pf.read_row_groups(groups, columns=READ_COLUMNS)
+            return pf.schema_arrow.empty_table().select(columns)
+        table = pf.read_row_groups(groups, columns=columns)
     finally:
         pf.close()
     return table.slice(first - skip, end - first)
