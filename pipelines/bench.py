@@ -386,7 +386,7 @@ def bench_treesitter(input_path: str, out_dir: str) -> dict:
         timed[order] = {**_figures(table.num_rows, nbytes, secs), "imports": stats.get("imports", {})}
     timed["dependency_over_random_seconds"] = round(timed["dependency"]["seconds"] / max(timed["random"]["seconds"], 1e-9), 2)
     return {"repo_samples": timed, **run()}
-from pipelines.bench_safety import bench_licenses, bench_redact, redact_share  # noqa: E402,F401 - run by name in a child
+from pipelines.bench_safety import bench_licenses, bench_optout, bench_redact, redact_share  # noqa: E402,F401 - run by name in a child
 
 
 def _child(fn_name: str, *args: Any) -> dict:
@@ -499,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         report["scale"] = bench_scale(work)
         if (work / "scale-1x" / "redact" / SUCCESS).exists():
             stages.setdefault("redact", {})["share_of_run_1x"] = redact_share(str(work / "scale-1x"))
+            stages["optout"] = run_in_child("bench_optout", str(work / "scale-1x"))  # against that run's shards stage
         from pipelines.bench_scale import bench_parts_model
 
         print("bench: parts model (the same input in ~10 and ~1,000 parts) ...", flush=True)

@@ -100,3 +100,42 @@ def _package_mb(name: str) -> float:
         return 0.0
     root = Path(next(iter(spec.submodule_search_locations)))
     return round(sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6, 1)
+
+
+def bench_optout(run_dir: str, n_repos: int = 2) -> dict[str, Any]:
+    """`corpus optout` on a copy of a finished run's shards, removing the `n_repos` repositories with the
+    most provenance rows, against what the run itself spent on its shards stage and in all (the
+    `seconds`/task CPU its _SUCCESS.json and run.json recorded): the cost of withdrawing by a rerun."""
+    import shutil
+    import tempfile
+    from collections import Counter
+
+    import pyarrow.parquet as pq
+
+    from corpus.commands.optout import optout_run
+    from corpus.ingest.optout import OptOut
+
+    src = Path(run_dir)
+    manifest = json.loads((src / "shards" / "manifest.json").read_text())
+    if "provenance" not in manifest:
+        return {"error": f"{run_dir}: shards without provenance"}
+    rows: Counter = Counter()
+    for e in manifest["provenance"]:
+        rows.update(r for r in pq.read_table(src / "shards" / e["path"], columns=["repo"]).column("repo").to_pylist() if r)
+    repos = sorted(rows, key=lambda r: (-rows[r], r))[:n_repos]
+    with tempfile.TemporaryDirectory(prefix="bench-optout-") as tmp:
+        out = Path(tmp) / "out"
+        shutil.copytree(src / "shards", out / "shards", ignore=shutil.ignore_patterns("_tmp", "_steps", "_dropped"))
+        shutil.copytree(src / REPORTS_DIR, out / REPORTS_DIR)
+        t0, c0 = time.perf_counter(), time.process_time()
+        report = optout_run(str(out), OptOut.parse("\n".join(repos)))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    shards = json.loads((src / "shards" / SUCCESS).read_text())
+    run = json.loads((src / REPORTS_DIR / RUN_REPORT).read_text())
+    return {"run": str(run_dir), "repositories": repos, "documents_removed": report["documents_removed"],
+            "files_rewritten": len(report["files_rewritten"]), "files_kept": report["files_kept"],
+            "tokens_removed": report["tokens_removed"], "optout_wall_seconds": round(wall, 3), "optout_cpu_seconds": round(cpu, 3),
+            "shards_stage_wall_seconds": shards.get("seconds"), "shards_stage_task_cpu_seconds": shards.get("task_cpu_seconds"),
+            "run_wall_seconds": run.get("wall_seconds"),
+            "speedup_vs_shards_stage": round(shards["seconds"] / wall, 1) if shards.get("seconds") and wall else None,
+            "speedup_vs_run": round(run["wall_seconds"] / wall, 1) if run.get("wall_seconds") and wall else None}

@@ -292,10 +292,57 @@ def test_run_answers_give_the_stage_and_reason_the_run_recorded_for_every_file(e
         got.setdefault((ln["repo"], ln["path"]), []).append(ln)
     for key, drops in truth.items():
         assert {(ln["stage"], ln["reasons"][0]) for ln in got[key] if ln["decision"] == "dropped"} == drops, key
+    in_shards = _files_in_shards_input(out)
     for key in kept - set(truth):
         [ln] = got[key]
-        assert ln["decision"] == "kept" and ln["reached"] == "decont" and ln["shard"] is None and "not recorded yet" in ln["detail"], key
+        assert ln["decision"] == "kept" and ln["reached"] == "decont", key
+        # From the shards' provenance: the rows the file went to, or none when its sample was dropped later.
+        assert bool(ln["shard"]) == (key in in_shards) and (ln["detail"] == "") == (key in in_shards), (key, ln)
+    assert any(ln.get("shard") for ln in lines)
     assert all(ln["from"] == f"run {out}" for ln in lines)
+
+
+def _files_in_shards_input(out: Path) -> set[tuple]:
+    """(repo, path) of every file the shards stage read: its input documents' meta["files"] (repository
+    samples) or their own path (web pages)."""
+    import pyarrow.parquet as pq
+
+    held = set()
+    for part in sorted((out / "dedup_near").glob("part-*.parquet")):
+        for r in pq.read_table(part, columns=["repo", "path", "meta"]).to_pylist():
+            files = json.loads(r["meta"] or "{}").get("files")
+            held.update((r["repo"], f) for f in files) if files else held.add((r["repo"], r["path"]))
+    return held
+
+
+def test_run_answers_name_the_shard_rows_that_hold_a_kept_file(explained_run) -> None:
+    """A kept file's shard rows, decoded, hold its text (checked on the shards, not on provenance)."""
+    import pyarrow.parquet as pq
+    from tokenizers import Tokenizer
+
+    from corpus.commands.explain import Wanted, explain_from_run
+
+    out = explained_run
+    tok = Tokenizer.from_file(str(out / "shards" / "tokenizer.json"))
+    texts = {}
+    for part in sorted((out / "decont").glob("part-*.parquet")):
+        for r in pq.read_table(part, columns=["repo", "path", "text"]).to_pylist():
+            texts[(r["repo"], r["path"])] = r["text"]
+    lines = explain_from_run(str(out), [Wanted(p, p, repo) for repo, p in texts])
+    checked = 0
+    for ln in lines:
+        if not ln.get("shard"):
+            continue
+        decoded = ""
+        for hit in ln["shard"]:
+            table = pq.read_table(out / "shards" / hit["file"], columns=["input_ids"])
+            ids = table.column("input_ids").to_pylist()
+            decoded += "".join(tok.decode(ids[r], skip_special_tokens=True) for r in hit["rows"])
+        lines_of_file = [x.strip() for x in texts[(ln["repo"], ln["path"])].splitlines() if len(x.strip()) > 12]
+        if lines_of_file:
+            assert any(x in decoded for x in lines_of_file), (ln["repo"], ln["path"])
+            checked += 1
+    assert checked >= 5
 
 
 def test_run_answers_name_the_kept_copy_the_benchmark_item_and_the_recall_scores(explained_run) -> None:

@@ -59,6 +59,7 @@ class Chunk:
     split: str
     group: str
     ids: np.ndarray  # int32 plain ids
+    files: tuple[str, ...] = ()  # the files of a repo sample this chunk holds text of (meta["files"]), for provenance
 
 
 # ------------------------------------------------------------------------------------- eval groups
@@ -219,6 +220,7 @@ def chunk_document(record: Mapping[str, Any], ids: Sequence[int], lens: np.ndarr
         except ValueError:
             meta = {}
     spans = file_spans(text, meta)
+    names = ((meta or {}).get("files") or []) if spans else []
     spans_b = _to_bytes(text, spans) if spans else []
     # Every file's path-comment line in one batched encode call (per-file calls cost more than the
     # encoding itself on repositories of thousands of files).
@@ -245,20 +247,24 @@ def chunk_document(record: Mapping[str, Any], ids: Sequence[int], lens: np.ndarr
     for k, (s, e, header) in enumerate(cuts):
         piece = arr[s:e] if header < 0 else np.concatenate([header_ids(header), arr[s:e]])
         language = doc_lang
+        held: list[str] = []
         if spans_b:
             lo, hi = bounds[s], bounds[e]
             by_lang: Counter = Counter()
             # Only the files that can overlap [lo, hi) (spans are sorted and disjoint).
             first = int(np.searchsorted(span_ends, lo, side="right"))
             last = int(np.searchsorted(span_starts, hi, side="left"))
-            for start, _, end, lang in spans_b[first:last]:
+            for f, (start, _, end, lang) in enumerate(spans_b[first:last], first):
                 overlap = min(end, hi) - max(start, lo)
                 if overlap > 0:
                     by_lang[lang or doc_lang] += overlap
+                    if f < len(names):
+                        held.append(str(names[f]))
             if by_lang:
                 language = max(by_lang.items(), key=lambda kv: (kv[1], kv[0]))[0]
         out.append(Chunk(f"{record['id']}#{k}", record["id"], str(record.get("source") or ""),
-                         str(record.get("domain") or ""), language, split, group, piece.astype(np.int32, copy=False)))
+                         str(record.get("domain") or ""), language, split, group, piece.astype(np.int32, copy=False),
+                         tuple(held)))
     return out
 
 

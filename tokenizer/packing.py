@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +24,9 @@ class Row:
     doc_languages: list[str]
     doc_domains: list[str]
     n_pad: int
+    # Per segment: (chunk id, copy, FIM mode, token offset of the segment in that copy's final ids). Not
+    # written to the shard; the provenance files are made from it (tokenizer/provenance.py).
+    doc_keys: list[tuple[str, int, str, int]] = field(default_factory=list)
 
 
 def order_key(seed: int, doc_id: str, rep: int) -> tuple[int, str, int]:
@@ -46,7 +49,7 @@ class Packer:
         self.seq_len, self.pad_id, self.max_deferred = seq_len, pad_id, max_deferred
         self._buf = np.empty(seq_len, dtype=np.int32)
         self._fill = 0
-        self._segments: tuple[list[int], list[str], list[str], list[str]] = ([], [], [], [])
+        self._segments: tuple[list[int], list[str], list[str], list[str], list[tuple[str, int, str, int]]] = ([], [], [], [], [])
         self._deferred: list[EncodedDoc] = []
         self.fim_documents = 0
         self.fim_complete = 0  # FIM documents that sit whole in one row
@@ -56,19 +59,20 @@ class Packer:
         if n_pad:
             self._buf[self._fill :] = self.pad_id
             self.padded_tokens += n_pad
-        offsets, sources, langs, domains = self._segments
-        row = Row(self._buf.copy(), offsets, sources, langs, domains, n_pad)
-        self._fill, self._segments = 0, ([], [], [], [])
+        offsets, sources, langs, domains, keys = self._segments
+        row = Row(self._buf.copy(), offsets, sources, langs, domains, n_pad, keys)
+        self._fill, self._segments = 0, ([], [], [], [], [])
         return row
 
-    def _put(self, doc: EncodedDoc, ids: np.ndarray) -> None:
+    def _put(self, doc: EncodedDoc, ids: np.ndarray, start: int = 0) -> None:
         take = int(ids.shape[0])
         self._buf[self._fill : self._fill + take] = ids
-        offsets, sources, langs, domains = self._segments
+        offsets, sources, langs, domains, keys = self._segments
         offsets.append(self._fill)
         sources.append(doc.source)
         langs.append(doc.language)
         domains.append(doc.domain)
+        keys.append((doc.doc_id, doc.rep, doc.fim, start))
         self._fill += take
 
     def _drain(self, rows: list[Row]) -> None:
@@ -104,7 +108,7 @@ class Packer:
         pos = 0
         while pos < n:
             take = min(self.seq_len - self._fill, n - pos)
-            self._put(doc, doc.ids[pos : pos + take])
+            self._put(doc, doc.ids[pos : pos + take], pos)
             pos += take
             if self._fill == self.seq_len:
                 rows.append(self._emit(0))

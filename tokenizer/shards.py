@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from .chunks import (
 from .encode import EncodeConfig, _encode_safely
 from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture, share_warnings
 from .packing import Packer, Row
+from .provenance import ProvenanceRecorder
 from .splice import PieceEncoder, splice_applies
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def _segment_lengths(row: Row, seq_len: int) -> list[int]:
     return [e - s for s, e in zip(row.doc_offsets, ends)]
 
 
-def _shard_entry(name: str, split: str, rows: Sequence[Row], seq_len: int, sha: str) -> dict[str, Any]:
+def shard_entry(name: str, split: str, rows: Sequence[Row], seq_len: int, sha: str) -> dict[str, Any]:
     by_source: Counter = Counter()
     by_language: Counter = Counter()
     by_domain: Counter = Counter()
@@ -261,9 +262,12 @@ def n_ranges_for(tokens: int, range_tokens: int, min_ranges: int = 1, min_range_
 
 
 def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokenizer, fmt: DocFormat, seed: int,
-                config: ShardConfig, write: Any, encoder: Any = None, lens: np.ndarray | None = None) -> dict[str, Any]:
+                config: ShardConfig, write: Any, encoder: Any = None, lens: np.ndarray | None = None,
+                provenance: Callable[[pa.Table], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Pack the chunk copies of one range, in the global order, into `{FILE_PREFIX[split]}-RRRRR-NNNNN.parquet`
     files handed to `write(name, data)`. Returns the range's summary (shard entries, counts).
+    With `provenance`, the range's provenance table (tokenizer/provenance.py: one row per shard, row and
+    segment) is handed to it once packed, and what it returns is the summary's `provenance` entry.
     With `lens` (token byte lengths) FIM pieces re-encode only the text near their cuts when the
     tokenizer allows it (tokenizer/splice.py); the ids are the same either way."""
     encode = encoder or tok.encode_plain
@@ -283,6 +287,7 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
     pending: list[Row] = []
     entries: list[dict[str, Any]] = []
     counts: Counter = Counter()
+    recorder = ProvenanceRecorder(table) if provenance is not None else None
 
     def flush(final: bool) -> None:
         while len(pending) >= config.rows_per_shard or (final and pending):
@@ -291,7 +296,9 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
             name = f"{FILE_PREFIX[split]}-{range_index:05d}-{len(entries):05d}.parquet"
             data = shard_bytes(rows, config)
             write(name, data)
-            entries.append(_shard_entry(name, split, rows, config.seq_len, _sha256(data)))
+            entries.append(shard_entry(name, split, rows, config.seq_len, _sha256(data)))
+            if recorder is not None:
+                recorder.add(name, rows, config.seq_len)
 
     for start in range(0, table.num_rows, config.batch_size):
         meta = meta_cols.slice(start, config.batch_size).to_pylist()
@@ -306,8 +313,10 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
         flush(False)
     pending.extend(packer.finish_rows())
     flush(True)
+    extra = {"provenance": provenance(recorder.table())} if provenance is not None and recorder is not None else {}
     return {"split": split, "range": range_index, "shards": entries, **counts,
-            "fim_complete": packer.fim_complete, "fim_packed": packer.fim_documents, "padded_tokens": packer.padded_tokens}
+            "fim_complete": packer.fim_complete, "fim_packed": packer.fim_documents, "padded_tokens": packer.padded_tokens,
+            **extra}
 
 
 # ------------------------------------------------------------------------------------ manifest
@@ -378,6 +387,9 @@ def assemble_manifest(
         "eval": {"fraction": encode_config.eval_fraction, "unit": eval_unit},
         "row_group_rows": config.row_group_rows,
     }
+    provenance = [s["provenance"] for s in summaries if s.get("provenance")]
+    if provenance:  # the provenance files, one per pack range (absent when the packer wrote none)
+        manifest["provenance"] = provenance
     if extra:
         manifest.update({k: v for k, v in extra.items() if k not in manifest})
     return manifest

@@ -298,7 +298,8 @@ def run_explain(args: argparse.Namespace) -> int:
 
 # A stage's records are files until repo_samples concatenates them per repository.
 REPO_SAMPLES = "repo_samples"
-NO_SHARD_PROVENANCE = "shard-level provenance is not recorded yet: the shards do not name the files they hold"
+NO_SHARD_PROVENANCE = "the run's shards have no provenance files (written before provenance was recorded)"
+NOT_IN_SHARDS = "in no shard row: its repository sample was dropped after repo_samples (see the stages after it)"
 DUPLICATE_PREFIX = "duplicate of "  # dedup's drop detail: "duplicate of <id of the copy kept>"
 
 
@@ -438,13 +439,45 @@ def explain_from_run(out: str, wanted: list[Wanted]) -> list[dict[str, Any]]:
             for row in _rows(uri, wanted, ["id"]):
                 reached[(row.get("repo"), row["path"], row.get("id"))] = (row.get("repo"), row["path"], stage)
     lines = list(found.values())
-    for key, (repo, path, stage) in reached.items():
-        if key not in found:
-            lines.append({"path": path, "repo": repo, "decision": "kept", "stage": None, "reached": stage, "shard": None,
-                          "reasons": [], "detail": NO_SHARD_PROVENANCE})
+    kept = [(repo, path, stage) for key, (repo, path, stage) in reached.items() if key not in found]
+    rows = _shard_rows(out, {(repo, path) for repo, path, _ in kept}) if kept else {}
+    for repo, path, stage in kept:
+        line = {"path": path, "repo": repo, "decision": "kept", "stage": None, "reached": stage, "reasons": [], "detail": ""}
+        if rows is None:
+            line.update(shard=None, detail=NO_SHARD_PROVENANCE)
+        else:
+            held = rows.get((repo, path), {})
+            line["shard"] = [{"file": name, "rows": sorted(r)} for name, r in sorted(held.items())]
+            line["detail"] = "" if held else NOT_IN_SHARDS
+        lines.append(line)
     for line in lines:
         line["from"] = f"run {out}"
     return sorted(lines, key=lambda x: (x["repo"] or "", x["path"], x["stage"] or ""))
+
+
+def _shard_rows(out: str, files: set[tuple[str | None, str]]) -> dict[tuple, dict[str, set[int]]] | None:
+    """(repo, path) -> {shard file: rows} from the shards' provenance files (a repository sample's rows
+    name the files they hold; a web page or a file not sampled is its document's path); None when the
+    run's shards have no provenance. Reads only the columns naming rows and documents."""
+    from corpus import storage
+    from corpus.layout import MANIFEST
+    from corpus.provenance import iter_provenance
+
+    shards_uri = storage.join(out, "shards")
+    manifest_uri = storage.join(shards_uri, MANIFEST)
+    if not storage.exists(manifest_uri) or "provenance" not in storage.read_json(manifest_uri):
+        return None
+    repos = {r for r, _ in files}
+    hits: dict[tuple, dict[str, set[int]]] = {}
+    for _, table in iter_provenance(shards_uri, columns=["shard", "row", "repo", "path", "files"]):
+        cols = table.to_pydict()
+        for shard, row, repo, path, held in zip(cols["shard"], cols["row"], cols["repo"], cols["path"], cols["files"]):
+            if repo not in repos:
+                continue
+            for name in (held or [path]):
+                if (repo, name) in files:
+                    hits.setdefault((repo, name), {}).setdefault(shard, set()).add(int(row))
+    return hits
 
 
 def _explain_from_run(args: argparse.Namespace) -> int:

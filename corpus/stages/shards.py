@@ -43,6 +43,7 @@ from corpus.errors import EmptyOutputError, PreflightError
 from corpus.layout import MANIFEST
 from corpus.ops.fanin import DEFAULT_FAN_IN, MAX_FAN_IN, fan_in_tree
 from corpus.ops.shuffle import Bucket, read_bucket, write_map_file
+from corpus.provenance import doc_info, provenance_name
 from corpus.records import DROP_SCHEMA, Drop, drops_to_table
 from corpus.stages.shards_gather import (
     gather_task,
@@ -50,6 +51,8 @@ from corpus.stages.shards_gather import (
     with_routes,
 )
 from corpus.stats import StageStats
+from tokenizer.provenance import provenance_entry, with_doc_columns
+from tokenizer.shards import FILE_PREFIX
 
 log = logging.getLogger("corpus")
 
@@ -57,6 +60,7 @@ _TOKENIZERS: dict[str, Any] = {}
 ENCODER_CHECK_BYTES = 5_000_000
 SAMPLE_PIECE_CHARS = 16_384
 READ_COLUMNS = ["id", "text", "source", "domain", "language", "size", "repo", "path", "meta"]
+OPTIONAL_COLUMNS = ["license"]  # for provenance; parts written before ingest recorded licences lack it
 
 
 class EmptyCorpusError(EmptyOutputError):
@@ -250,9 +254,14 @@ def slice_rows(sizes: pa.ChunkedArray | pa.Array, index: int, n_slices: int) -> 
 
 def _read_slice(in_uri: str, index: int, n_slices: int) -> pa.Table:
     """The rows of one slice of a part, reading only the row groups that hold them."""
-    if n_slices <= 1:
-        return storage.read_table(in_uri, columns=READ_COLUMNS)
     pf = storage.parquet_file(in_uri)
+    columns = READ_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in pf.schema_arrow.names]
+    if n_slices <= 1:
+        try:
+            return storage.read_row_groups(pf, list(range(pf.metadata.num_row_groups)), columns) if pf.metadata.num_row_groups \
+                else pf.schema_arrow.empty_table().select(columns)
+        finally:
+            pf.close()
     try:
         first, end = slice_rows(pf.read(columns=["size"]).column("size"), index, n_slices)
         groups, offset, skip = [], 0, None
@@ -263,8 +272,8 @@ def _read_slice(in_uri: str, index: int, n_slices: int) -> pa.Table:
                 skip = offset if skip is None else skip
             offset += n
         if not groups:
-            return pf.schema_arrow.empty_table().select(READ_COLUMNS)
-        table = pf.read_row_groups(groups, columns=READ_COLUMNS)
+            return pf.schema_arrow.empty_table().select(columns)
+        table = pf.read_row_groups(groups, columns=columns)
     finally:
         pf.close()
     return table.slice(first - skip, end - first)
@@ -284,6 +293,7 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, index: int, n_s
     skipped: Counter = Counter()
     languages: Counter = Counter()
     chunks, done = [], set()
+    docs: dict[str, dict] = {}  # doc id -> the columns provenance names it by (corpus.provenance.doc_info)
     batch = 256
     for start in range(0, table.num_rows, batch):
         records = table.slice(start, batch).to_pylist()
@@ -291,7 +301,8 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, index: int, n_s
                                 encoder=encoder, lens=lens, skipped=skipped, language_tokens=languages)
         chunks.extend(got)
         done.update(ok)
-    storage.write_table(enc_uri, chunks_to_table(chunks))
+        docs.update((r["id"], doc_info(r)) for r in records if r["id"] in ok)
+    storage.write_table(enc_uri, with_doc_columns(chunks_to_table(chunks), chunks, docs))
     # Only the rows left out are turned into records (their text tells why): not every document's text again.
     ids = table.column("id").to_pylist()
     drops = [_encode_drop(table.slice(i, 1).to_pylist()[0]) for i, x in enumerate(ids) if x not in done]
@@ -442,8 +453,11 @@ def pack_range(tok_uri: str, sha: str, fast: bool, source: Bucket, split: str, r
     table = read_bucket(source)
     ecfg = _encode_config(cfg)
     fmt = DocFormat(cfg.seq_len, ecfg.fim, ecfg.add_bos)
-    summary = pack_bucket(table, split, r, tok, fmt, seed, _shard_config(cfg),
-                          lambda name, data: storage.write_bytes(storage.join(stage_uri, name), data), encoder=encoder, lens=lens)
+    write = lambda name, data: storage.write_bytes(storage.join(stage_uri, *name.split("/")), data)  # noqa: E731
+    # The range's provenance file is written after its shards and before its summary (the summary says done).
+    name = provenance_name(FILE_PREFIX[split], r)
+    summary = pack_bucket(table, split, r, tok, fmt, seed, _shard_config(cfg), write, encoder=encoder, lens=lens,
+                          provenance=lambda prov: provenance_entry(name, prov, write))
     storage.write_json(summary_uri, summary)
     return _pack_counts(summary)
 
