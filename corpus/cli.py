@@ -7,11 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from importlib import import_module
 from importlib.metadata import entry_points
-
-# Commands of this package that an install made before they were added may not list as entry points yet.
-BUILTIN_COMMANDS = {"optout": "corpus.commands.optout:add_commands"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,10 +22,6 @@ def build_parser() -> argparse.ArgumentParser:
             ep.load()(sub)
         except ImportError as exc:  # one broken plug-in must not take the others down
             print(f"corpus: command plug-in {ep.name!r} ({ep.value}) failed to load: {exc}", file=sys.stderr)
-    for name, target in BUILTIN_COMMANDS.items():
-        if name not in sub.choices:
-            module, _, func = target.partition(":")
-            getattr(import_module(module), func)(sub)
     return parser
 
 
