@@ -25,6 +25,7 @@ import pyarrow as pa
 from .bpe import CorpusTokenizer
 from .config import ShardConfig
 from .encode import EncodedDoc
+from .fast_encode import _byte_level_alphabet
 from .fim import apply_fim, doc_rng, fim_ids
 from .splice import PieceEncoder
 
@@ -108,8 +109,6 @@ def fallback_eval_group(seed: int, eval_fraction: float, group_tokens: dict[str,
 
 def token_byte_lengths(tok: CorpusTokenizer) -> np.ndarray:
     """UTF-8 byte length of every id of the plain model (byte-level tokens: one byte per character)."""
-    from .fast_encode import _byte_level_alphabet
-
     alphabet = _byte_level_alphabet()
     vocab: dict[str, int] = json.loads(tok.json_text or tok.tokenizer.to_str())["model"]["vocab"]
     lens = np.zeros(max(tok.vocab_size, max(vocab.values()) + 1), dtype=np.int64)
