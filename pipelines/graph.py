@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from corpus.engine.stage import Stage
 from corpus.errors import PreflightError
 from corpus.layout import STAGE_ORDER
@@ -39,7 +41,7 @@ def build_stages(cfg: PipelineConfig) -> list[Stage]:
         "dedup_near": NearDedupStage(s.dedup_near),
         # A pipeline-level allow_empty covers the benchmarks too.
         "decont": DecontStage(s.decont.model_copy(update={"allow_empty": True}) if cfg.allow_empty else s.decont),
-        "shards": ShardsStage(s.shards.model_copy(update={"allow_empty": True}) if cfg.allow_empty else s.shards),
+        "shards": ShardsStage(replace(s.shards, allow_empty=True) if cfg.allow_empty else s.shards),
     }
     names = cfg.run or list(STAGE_ORDER)
     unknown = [n for n in names if n not in stages]

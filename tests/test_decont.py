@@ -446,7 +446,7 @@ def test_cli_end_to_end_with_ray(bench_dir: Path, tmp_path: Path, monkeypatch: p
     assert data["ray"] is True
     assert data["documents"]["scanned"] == 5  # solve.py, clean.py, 2 Parquet rows, 1 JSONL page
     assert data["documents"]["contaminated"] == 3
-    assert data["skipped"] == {"binary": 1, "not UTF-8": 1, "invalid JSON line": 1}
+    assert data["skipped"] == {"binary": 1, "bad_encoding": 1, "invalid JSON line": 1}  # ingest's reasons
     docs = {(h["doc"], h["benchmark"], h["item"]) for h in data["hits"]}
     assert ("myrepo/pkg/solve.py", "humaneval", "HumanEval/10") in docs
     assert ("a/b.py", "mbpp", "41") in docs

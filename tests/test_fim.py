@@ -14,8 +14,7 @@ from tokenizer import (
     FIM_BEGIN,
     FIM_END,
     FIM_HOLE,
-    EncodeConfig,
-    FimConfig,
+    ShardConfig,
     apply_fim,
     encode_documents,
     train_bpe,
@@ -87,7 +86,7 @@ def test_per_document_seeding() -> None:
 
 
 def test_encoded_documents_undo_exactly(tok, records) -> None:
-    cfg = EncodeConfig(fim=FimConfig(rate=0.5, spm_rate=0.2, domains=("code", "math")))
+    cfg = ShardConfig(fim_rate=0.5, fim_spm_rate=0.2, fim_domains=["code", "math"])
     docs = encode_documents(tok, records, cfg, seed=11)
     assert len(docs) == len(records)
     by_id = {r["id"]: r["text"] for r in records}
@@ -112,11 +111,11 @@ def test_encoded_documents_undo_exactly(tok, records) -> None:
 def test_fim_ids_decode_to_deepseek_string(tok) -> None:
     text = "def f(x):\n    return x * 2\n"
     doc = {"id": "one", "text": text, "source": "s", "domain": "code", "language": "Python"}
-    cfg = EncodeConfig(fim=FimConfig(rate=1.0))
+    cfg = ShardConfig(fim_rate=1.0)
     (enc,) = encode_documents(tok, [doc], cfg, seed=3)
     expected = apply_fim(text, doc_rng(3, "one", 0), rate=1.0)
     assert tok.decode(enc.ids.tolist()) == BOS + expected.to_text()
-    (no_bos,) = encode_documents(tok, [doc], EncodeConfig(fim=FimConfig(rate=1.0), add_bos=False), seed=3)
+    (no_bos,) = encode_documents(tok, [doc], ShardConfig(fim_rate=1.0, add_bos=False), seed=3)
     assert tok.decode(no_bos.ids.tolist()) == expected.to_text()
 
 
@@ -125,7 +124,7 @@ def test_literal_sentinels_in_documents_stay_text(tok) -> None:
     doc = {"id": "evil", "text": text, "source": "s", "domain": "code", "language": "Python"}
     for rate in (0.0, 1.0):
         for seed in range(20):
-            (enc,) = encode_documents(tok, [doc], EncodeConfig(fim=FimConfig(rate=rate)), seed=seed)
+            (enc,) = encode_documents(tok, [doc], ShardConfig(fim_rate=rate), seed=seed)
             ids = enc.ids.tolist()
             sp = tok.specials
             # Exactly the sentinels FIM inserted, never more: text did not become specials.
@@ -138,6 +137,6 @@ def test_bad_records_are_skipped(tok) -> None:
     skipped = Counter()
     docs = [{"id": "a", "text": None}, {"text": "x"}, {"id": "b", "text": ""}, {"id": "c", "text": "ok\ud800"},
             {"id": "d", "text": "fine", "domain": "code"}]
-    out = encode_documents(tok, docs, EncodeConfig(), seed=0, skipped=skipped)
+    out = encode_documents(tok, docs, ShardConfig(), seed=0, skipped=skipped)
     assert [d.doc_id for d in out] == ["d"]
     assert skipped == Counter({"text_not_string": 1, "missing_id": 1, "empty_text": 1, "invalid_unicode": 1})

@@ -103,11 +103,11 @@ def test_provenance_is_deterministic_and_leaves_the_shards_as_they_were(tmp_path
         for c in (one, three):
             assert hashlib.sha256((Path(c.stage_uri) / e["path"]).read_bytes()).hexdigest() == e["sha256"]
     # The shard files are those the single-process reference (which writes no provenance) writes.
-    from tokenizer import EncodeConfig, ShardConfig, build_shards
+    from tokenizer import ShardConfig, build_shards
 
     tok = load_tokenizer(Path(one.stage_uri) / "tokenizer.json")
-    ref = build_shards([d.row() for d in docs()], tok, tmp_path / "ref", seed=7, encode_config=EncodeConfig(eval_fraction=0.2),
-                       config=ShardConfig(seq_len=129, rows_per_shard=16, range_tokens=6000))
+    ref = build_shards([d.row() for d in docs()], tok, tmp_path / "ref", seed=7,
+                       config=ShardConfig(seq_len=129, rows_per_shard=16, range_tokens=6000, eval_fraction=0.2))
     assert "provenance" not in ref
     assert [(s["path"], s["sha256"]) for s in ref["shards"]] == [(s["path"], s["sha256"]) for s in m1["shards"]]
     assert json.dumps(ref["totals"], sort_keys=True) == json.dumps(m1["totals"], sort_keys=True)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,8 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from tokenizer import (
-    EncodeConfig,
-    FimConfig,
     Packer,
     ShardConfig,
     build_shards,
@@ -28,8 +27,8 @@ from tokenizer.encode import EncodedDoc
 from tokenizer.sample import sample_records
 
 SEQ = 513
-CONFIG = ShardConfig(seq_len=SEQ, rows_per_shard=120, row_group_rows=16, range_tokens=250_000)
-ENC = EncodeConfig(fim=FimConfig(rate=0.5, domains=("code",)), eval_fraction=0.03)
+CONFIG = ShardConfig(seq_len=SEQ, rows_per_shard=120, row_group_rows=16, range_tokens=250_000, fim_rate=0.5,
+                     fim_domains=["code"], eval_fraction=0.03)
 SEED = 1234
 CONTRACT_KEYS = {"format", "seq_len", "dtype", "vocab_size", "tokenizer", "special_tokens", "fim", "seed",
                  "mixture", "shards", "totals"}
@@ -48,7 +47,7 @@ def tok(records):
 @pytest.fixture(scope="module")
 def built(records, tok, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("shards")
-    manifest = build_shards(records, tok, out, seed=SEED, encode_config=ENC, config=CONFIG)
+    manifest = build_shards(records, tok, out, seed=SEED, config=CONFIG)
     return out, manifest
 
 
@@ -193,11 +192,9 @@ def _files(out: Path) -> dict[str, str]:
 def test_byte_identical_across_batchings(built, records, tok, tmp_path: Path) -> None:
     """Record order and batch size change nothing; another seed changes the shards."""
     out, _ = built
-    from dataclasses import replace
-
-    build_shards(list(reversed(records)), tok, tmp_path, seed=SEED, encode_config=ENC, config=replace(CONFIG, batch_size=97))
+    build_shards(list(reversed(records)), tok, tmp_path, seed=SEED, config=replace(CONFIG, batch_size=97))
     assert _files(tmp_path) == _files(out)
-    other = build_shards(records, tok, tmp_path / "seed2", seed=SEED + 1, encode_config=ENC, config=CONFIG)
+    other = build_shards(records, tok, tmp_path / "seed2", seed=SEED + 1, config=CONFIG)
     assert other["shards"][0]["sha256"] != json.loads((out / "manifest.json").read_text())["shards"][0]["sha256"]
 
 
@@ -248,7 +245,7 @@ def test_packer_never_cuts_a_fim_example() -> None:
 
 def test_missing_domain_is_reported(records, tok, tmp_path: Path) -> None:
     no_math = [r for r in records if r["domain"] != "math"][:300]
-    manifest = build_shards(no_math, tok, tmp_path, seed=SEED, encode_config=ENC, config=CONFIG)
+    manifest = build_shards(no_math, tok, tmp_path, seed=SEED, config=CONFIG)
     mix = manifest["mixture"]
     assert mix["missing"] == ["math"] and mix["achieved"]["math"] == 0.0
     assert any("math" in w and "no data" in w for w in manifest["warnings"])
@@ -282,13 +279,13 @@ def test_eval_holds_out_whole_repositories(records, tok, tmp_path: Path) -> None
 
     recs = [{**r, "repo": f"repo{k % 7}"} if r["domain"] == "code" else {**r, "path": f"https://h{k % 5}.org/{k}"}
             for k, r in enumerate(records[:500])]
-    chunks, _ = encode_chunks(tok, recs, seed=SEED, encode_config=EncodeConfig(eval_fraction=0.3), seq_len=SEQ)
+    chunks, _ = encode_chunks(tok, recs, seed=SEED, config=ShardConfig(seq_len=SEQ, eval_fraction=0.3))
     splits: dict[str, set] = {}
     for c in chunks:
         splits.setdefault(c.group, set()).add(c.split)
     assert len(splits) == 12 and all(len(v) == 1 for v in splits.values())
     assert {"train", "eval"} == set().union(*splits.values())
-    manifest = build_shards(recs[:200], tok, tmp_path, seed=SEED, encode_config=EncodeConfig(eval_fraction=1e-9), config=CONFIG)
+    manifest = build_shards(recs[:200], tok, tmp_path, seed=SEED, config=replace(CONFIG, eval_fraction=1e-9))
     assert manifest["totals"]["eval_tokens"] > 0 and manifest["totals"]["train_tokens"] > 0
 
 
@@ -329,11 +326,11 @@ def test_cli_shards_from_parquet_parts(records, tok, tmp_path: Path, capsys) -> 
 
 
 def test_empty_and_bad_input_does_not_crash(tok, tmp_path: Path) -> None:
-    manifest = build_shards([], tok, tmp_path / "empty", seed=SEED, encode_config=ENC, config=CONFIG)
+    manifest = build_shards([], tok, tmp_path / "empty", seed=SEED, config=CONFIG)
     assert manifest["shards"] == [] and manifest["totals"]["tokens"] == 0
     assert manifest["mixture"]["missing"] == ["code", "math", "text"]
     bad = [{"id": "x", "text": None, "domain": "code"}, {"id": "y", "text": "", "domain": "code"},
            {"id": "z", "text": "print(1)\n", "domain": "code", "source": "github", "language": "Python"}]
-    manifest = build_shards(bad, tok, tmp_path / "bad", seed=SEED, encode_config=ENC, config=CONFIG)
+    manifest = build_shards(bad, tok, tmp_path / "bad", seed=SEED, config=CONFIG)
     assert manifest["skipped_documents"] == {"text_not_string": 1, "empty_text": 1}
     assert manifest["totals"]["rows"] == 1 and manifest["shards"][0]["tokens"] < SEQ

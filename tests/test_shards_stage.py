@@ -195,14 +195,14 @@ def test_unencodable_documents_are_quarantined(tmp_path) -> None:
 def test_stage_writes_what_the_single_process_reference_writes(tmp_path) -> None:
     """Tasks + ranges + resume machinery give the bytes of tokenizer.build_shards; with an eval draw that
     holds out nothing, one whole repository or host is held out (the one closest to the eval share)."""
-    from tokenizer import EncodeConfig, ShardConfig, build_shards, load_tokenizer
+    from tokenizer import build_shards, load_tokenizer
 
     ctx, _ = _run(tmp_path / "stage", 3, eval_fraction=1e-6)
     m = _manifest(ctx)
     assert "forced" in m["eval"]["unit"] and m["totals"]["eval_tokens"] > 0
     tok = load_tokenizer(Path(ctx.stage_uri) / "tokenizer.json")
-    ref = build_shards([d.row() for d in _docs()], tok, tmp_path / "ref", seed=7, encode_config=EncodeConfig(eval_fraction=1e-6),
-                       config=ShardConfig(seq_len=129, rows_per_shard=16, range_tokens=6000))
+    # The stage's own config is the library's: passed as it is, nothing copied into another shape.
+    ref = build_shards([d.row() for d in _docs()], tok, tmp_path / "ref", seed=7, config=ShardsConfig(**{**CFG, "eval_fraction": 1e-6}))
     assert [(s["path"], s["sha256"]) for s in ref["shards"]] == [(s["path"], s["sha256"]) for s in m["shards"]]
     assert ref["mixture"] == m["mixture"] and ref["fim_examples"] == m["fim_examples"]
 

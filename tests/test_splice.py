@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 from tokenizer.bpe import from_json, train_bpe
-from tokenizer.chunks import DocFormat, materialize, token_byte_lengths
-from tokenizer.encode import EncodeConfig
+from tokenizer.chunks import materialize, token_byte_lengths
+from tokenizer.config import ShardConfig
 from tokenizer.fast_encode import FastEncoder, build_fast_encoder
-from tokenizer.fim import FimConfig
 from tokenizer.shards import encode_chunks
 from tokenizer.splice import PieceEncoder, splice_applies
 
@@ -72,16 +71,15 @@ def test_chunks_with_headers_give_the_same_fim_ids(tok, mode: str) -> None:
     records = [{"id": f"d{i}", "text": t, "domain": "code", "source": "s", "repo": "r", "path": f"p{i}.py", "language": "Python"}
                for i, t in enumerate(texts)] + [{"id": "big", "text": body, "domain": "code", "source": "s", "repo": "r", "path": "all.py",
                                                   "language": "Python"}]
-    fim = FimConfig(rate=1.0, mode=mode)
-    chunks, _ = encode_chunks(tok, records, seed=3, encode_config=EncodeConfig(fim=fim), seq_len=300, encoder=encode, lens=lens)
+    cfg = ShardConfig(seq_len=10_000, chunk_tokens=300, fim_rate=1.0, fim_mode=mode)
+    chunks, _ = encode_chunks(tok, records, seed=3, config=cfg, encoder=encode, lens=lens)
     assert len(chunks) > 50
     rows = [{"chunk_id": c.chunk_id, "rep": r, "source": c.source, "domain": c.domain, "language": c.language, "split": c.split}
             for c in chunks for r in (0, 1)]
     ids = [c.ids for c in chunks for _ in (0, 1)]
-    fmt = DocFormat(seq_len=10_000, fim=fim)
     decode = lambda x: encode.encoding.decode_bytes(x.tolist()).decode("utf-8")  # noqa: E731
-    full, _ = materialize(rows, ids, tok, fmt, 5, encode, decode)
-    spliced, _ = materialize(rows, ids, tok, fmt, 5, encode, decode, PieceEncoder(encode, lens))
+    full, _ = materialize(rows, ids, tok, cfg, 5, encode, decode)
+    spliced, _ = materialize(rows, ids, tok, cfg, 5, encode, decode, PieceEncoder(encode, lens))
     assert sum(d.fim != "none" for d in full) == len(rows)
     assert [d.ids.tolist() for d in spliced] == [d.ids.tolist() for d in full]
 

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .bpe import CorpusTokenizer
-from .encode import EncodeConfig
-from .fim import FimConfig
+from .config import ShardConfig
 
 
 def _best(fn: Any, repeats: int) -> tuple[float, Any]:
@@ -43,7 +42,7 @@ def bench_tokenize(
     """Tokens/s of raw encode_batch (and encode_batch_fast) vs. encode + chunk + order + FIM + pack + Parquet (all documents as code, so FIM applies)."""
     texts = list(texts)
     docs = [{"id": f"d{i}", "text": t, "source": "bench", "domain": "code", "language": ""} for i, t in enumerate(texts)]
-    config = EncodeConfig(fim=FimConfig(rate=fim_rate), eval_fraction=0.0)
+    config = ShardConfig(seq_len=seq_len, fim_rate=fim_rate, eval_fraction=0.0)
 
     def raw() -> int:
         return sum(len(e.ids) for e in tok.plain.encode_batch(texts, add_special_tokens=False))
@@ -51,9 +50,9 @@ def bench_tokenize(
     def raw_fast() -> int:
         return sum(len(e.ids) for e in tok.plain.encode_batch_fast(texts, add_special_tokens=False))
 
-    from .chunks import DocFormat, chunks_to_table, token_byte_lengths
+    from .chunks import chunks_to_table, token_byte_lengths
     from .mixture import plan_mixture
-    from .shards import ShardConfig, encode_chunks, expand_copies, pack_bucket
+    from .shards import encode_chunks, expand_copies, pack_bucket
 
     lens = token_byte_lengths(tok)
 
@@ -61,10 +60,9 @@ def bench_tokenize(
         """What the shards stage does per document: encode once, cut into chunks, order, FIM per chunk
         (prefix/middle/suffix encoded next to the cuts only, tokenizer/splice.py), pack, write zstd Parquet
         (to memory)."""
-        chunks, _ = encode_chunks(tok, docs, seed=seed, encode_config=config, seq_len=seq_len, encoder=encoder, lens=lens)
+        chunks, _ = encode_chunks(tok, docs, seed=seed, config=config, encoder=encoder, lens=lens)
         copies, _ = expand_copies(chunks_to_table(chunks), plan_mixture({"code": 1}, {"code": 1.0}), seed, {"train": 1})
-        summary = pack_bucket(copies, "train", 0, tok, DocFormat(seq_len, config.fim, config.add_bos), seed,
-                              ShardConfig(seq_len=seq_len), lambda name, data: None, encoder=encoder, lens=lens)
+        summary = pack_bucket(copies, "train", 0, tok, config, seed, lambda name, data: None, encoder=encoder, lens=lens)
         return sum(s["tokens"] for s in summary["shards"])
 
     raw_s, raw_tokens = _best(raw, repeats)

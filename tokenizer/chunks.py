@@ -23,8 +23,10 @@ import numpy as np
 import pyarrow as pa
 
 from .bpe import CorpusTokenizer
+from .config import ShardConfig
 from .encode import EncodedDoc
-from .fim import FimConfig, apply_fim, doc_rng, fim_ids
+from .fast_encode import _byte_level_alphabet
+from .fim import apply_fim, doc_rng, fim_ids
 from .splice import PieceEncoder
 
 FIM_OVERHEAD = 3  # fim_begin, fim_hole, fim_end
@@ -108,8 +110,6 @@ def fallback_eval_group(seed: int, eval_fraction: float, group_tokens: dict[str,
 
 def token_byte_lengths(tok: CorpusTokenizer) -> np.ndarray:
     """UTF-8 byte length of every id of the plain model (byte-level tokens: one byte per character)."""
-    from .fast_encode import _byte_level_alphabet
-
     alphabet = _byte_level_alphabet()
     vocab: dict[str, int] = json.loads(tok.json_text or tok.tokenizer.to_str())["model"]["vocab"]
     lens = np.zeros(max(tok.vocab_size, max(vocab.values()) + 1), dtype=np.int64)
@@ -297,13 +297,6 @@ def range_of(key: int, n_ranges: int) -> int:
     return (key * n_ranges) >> 64
 
 
-@dataclass(frozen=True)
-class DocFormat:
-    seq_len: int
-    fim: FimConfig
-    add_bos: bool = True
-
-
 def _fim_array(fim: Any, parts: Sequence[np.ndarray], sp: Any, bos: list[int]) -> np.ndarray:
     """fim_ids with BOS for int32 arrays (no Python lists of every token)."""
     pre, mid, suf = parts
@@ -315,27 +308,27 @@ def _fim_array(fim: Any, parts: Sequence[np.ndarray], sp: Any, bos: list[int]) -
     return np.concatenate(seq)
 
 
-def materialize(rows: Sequence[Mapping[str, Any]], ids: Sequence[np.ndarray], tok: CorpusTokenizer, fmt: DocFormat,
+def materialize(rows: Sequence[Mapping[str, Any]], ids: Sequence[np.ndarray], tok: CorpusTokenizer, config: ShardConfig,
                 seed: int, encode: Callable[[list[str]], list[list[int]]],
                 decode: Callable[[np.ndarray], str], pieces: PieceEncoder | None = None) -> tuple[list[EncodedDoc], int]:
     """Final ids of chunk copies (rows: chunk_id, rep, source, domain, language, split): the FIM coin
-    flip per copy, BOS/EOS. Returns the documents and how many FIM draws fell back to plain because
-    the FIM form would not fit seq_len (counted, never silently split). With `pieces` (only for the
+    flip per copy (config.fim), BOS (config.add_bos), EOS. Returns the documents and how many FIM draws
+    fell back to plain because the FIM form would not fit config.seq_len (counted, never silently split). With `pieces` (only for the
     tokenizers `splice_applies` accepts) the FIM pieces reuse the chunk's ids away from the cuts; the
     ids are the same as encoding each piece in full."""
     sp = tok.specials
-    bos = [sp.bos] if fmt.add_bos else []
+    bos = [sp.bos] if config.add_bos else []
     plans = []
     texts: list[str] = []
     items: list[tuple[str, np.ndarray, list[tuple[int, int]]]] = []
     for row, piece in zip(rows, ids):
         fim = None
-        if row["domain"] in fmt.fim.domains and fmt.fim.rate > 0 and piece.shape[0]:
+        if row["domain"] in config.fim.domains and config.fim.rate > 0 and piece.shape[0]:
             rng = doc_rng(seed, row["chunk_id"], int(row["rep"]))
-            if rng.random() < fmt.fim.rate:
+            if rng.random() < config.fim.rate:
                 # The coin is drawn; apply_fim with rate 1 draws the two cut points.
                 text = decode(piece)
-                fim = apply_fim(text, rng, 1.0, fmt.fim.mode, fmt.fim.spm_rate)
+                fim = apply_fim(text, rng, 1.0, config.fim.mode, config.fim.spm_rate)
                 if pieces is None:
                     texts.extend([fim.prefix, fim.middle, fim.suffix])
                 else:
@@ -355,7 +348,7 @@ def materialize(rows: Sequence[Mapping[str, Any]], ids: Sequence[np.ndarray], to
             parts = encoded[pos : pos + 3]
             pos += 3
             cand = _fim_array(fim, parts, sp, bos) if pieces is not None else np.asarray(bos + fim_ids(fim, parts, sp), dtype=np.int32)
-            if cand.shape[0] <= fmt.seq_len:
+            if cand.shape[0] <= config.seq_len:
                 final, mode = cand, fim.mode or "none"
             else:
                 overflow += 1

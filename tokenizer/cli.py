@@ -118,11 +118,10 @@ def _parse_mixture(spec: str) -> dict[str, float]:
 
 def _shards(args: argparse.Namespace) -> int:
     from .bpe import load_tokenizer
-    from .encode import EncodeConfig
+    from .config import ShardConfig
     from .fast_encode import choose_encoder
-    from .fim import FimConfig
     from .inputs import iter_records
-    from .shards import ShardConfig, build_shards
+    from .shards import build_shards
 
     tok = load_tokenizer(args.tokenizer)
     records = list(iter_records(args.input))
@@ -134,16 +133,12 @@ def _shards(args: argparse.Namespace) -> int:
         encoder, encoder_report = choose_encoder(tok, sample, int(args.fast_check_mbytes * 1e6))
         if encoder is None:
             log.warning("using tokenizers: %s", encoder_report)
-    encode_config = EncodeConfig(
-        fim=FimConfig(rate=args.fim_rate, mode=args.fim_mode, spm_rate=args.fim_spm_rate,
-                      domains=tuple(d for d in args.fim_domains.split(",") if d)),
-        add_bos=not args.no_bos,
-        eval_fraction=args.eval_fraction,
-    )
-    config = ShardConfig(seq_len=args.seq_len, rows_per_shard=args.rows_per_shard,
-                         mixture=_parse_mixture(args.mixture), max_repeat=args.max_repeat)
-    manifest = build_shards(records, tok, Path(args.output), seed=args.seed, encode_config=encode_config,
-                            config=config, encoder=encoder, extra={"encoder": encoder_report})
+    config = ShardConfig(seq_len=args.seq_len, rows_per_shard=args.rows_per_shard, fim_rate=args.fim_rate,
+                         fim_mode=args.fim_mode, fim_spm_rate=args.fim_spm_rate,
+                         fim_domains=[d for d in args.fim_domains.split(",") if d], add_bos=not args.no_bos,
+                         eval_fraction=args.eval_fraction, mixture=_parse_mixture(args.mixture), max_repeat=args.max_repeat)
+    manifest = build_shards(records, tok, Path(args.output), seed=args.seed, config=config, encoder=encoder,
+                            extra={"encoder": encoder_report})
     print(json.dumps({"output": args.output, "totals": manifest["totals"], "mixture": manifest["mixture"]}))
     return 0
 

@@ -11,30 +11,20 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from .bpe import CorpusTokenizer
-from .fim import FimConfig, FimResult, apply_fim, doc_rng, fim_ids
+from .config import ShardConfig
+from .fim import FimResult, apply_fim, doc_rng, fim_ids
 
 log = logging.getLogger(__name__)
 
 
 class PlainEncoder(Protocol):
     def __call__(self, texts: list[str]) -> list[list[int]]: ...
-
-
-@dataclass(frozen=True)
-class EncodeConfig:
-    fim: FimConfig = field(default_factory=FimConfig)
-    # Prepend BOS to every document: DeepSeek's tokenizer has add_bos_token = true, so inference prompts
-    # (including FIM prompts) start with BOS; training documents then look the same. [I]
-    add_bos: bool = True
-    # Share of documents held out for the eval split, chosen per document by hash (no row-boundary leak,
-    # never repeated by the mixture).
-    eval_fraction: float = 0.01
 
 
 @dataclass
@@ -66,13 +56,14 @@ def split_of(seed: int, doc_id: str, eval_fraction: float) -> str:
 def encode_documents(
     tok: CorpusTokenizer,
     docs: Iterable[Mapping[str, Any]],
-    config: EncodeConfig,
+    config: ShardConfig,
     seed: int,
     *,
     encoder: PlainEncoder | None = None,
     skipped: Counter | None = None,
 ) -> list[EncodedDoc]:
-    """Encode document records (keys: id, text, source, domain, language; optional rep = copy index).
+    """Encode document records (keys: id, text, source, domain, language; optional rep = copy index),
+    whole (no chunking), with config's FIM, BOS and eval fraction (the eval split drawn per document).
 
     Pure per batch. `encoder` may replace `tok.encode_plain` (e.g. the tiktoken fast path) if it gives the
     same ids. Bad records are skipped and counted in `skipped` by reason.

@@ -16,7 +16,6 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from .bpe import CorpusTokenizer
 from .chunks import (
     FALLBACK_GROUPS,
     Chunk,
-    DocFormat,
     chunk_budget,
     chunk_document,
     chunks_to_table,
@@ -42,8 +40,9 @@ from .chunks import (
     split_of_group,
     token_byte_lengths,
 )
-from .encode import EncodeConfig, _encode_safely
-from .mixture import DEEPSEEK_CODER_V2_MIXTURE, MixturePlan, plan_mixture, share_warnings
+from .config import ShardConfig
+from .encode import _encode_safely
+from .mixture import MixturePlan, plan_mixture, share_warnings
 from .packing import Packer, Row
 from .provenance import ProvenanceRecorder
 from .splice import PieceEncoder, splice_applies
@@ -65,28 +64,6 @@ SHARD_SCHEMA = pa.schema(
         pa.field("n_pad", pa.int32()),
     ]
 )
-
-
-@dataclass(frozen=True)
-class ShardConfig:
-    seq_len: int = 4097  # 4096 + 1: inputs and shifted labels from one row
-    rows_per_shard: int = 1024  # 1024 x 4097 x 4 B = 16.8 MB of ids before compression
-    row_group_rows: int = 64  # ~1 MB of ids per row group: a streaming reader holds little
-    compression_level: int = 3
-    mixture: Mapping[str, float] = field(default_factory=lambda: dict(DEEPSEEK_CODER_V2_MIXTURE))
-    mixture_total_tokens: int | None = None
-    max_repeat: float = 4.0
-    keep_shares: bool | str = False  # False: keep everything once, up-sample; "strict": hold shares
-    batch_size: int = 256  # documents per encode batch in build_shards
-    range_tokens: int = 50_000_000  # tokens per pack range (one task's memory: ~4 B per token)
-    min_ranges: int = 16  # pack ranges wanted when the data allows (small runs: parallel pack tasks) ...
-    min_range_tokens: int = 2_000_000  # ... each of at least this many tokens (its last row is padded)
-
-    def __post_init__(self) -> None:
-        if self.rows_per_shard * self.seq_len >= 2**31:
-            raise ValueError("rows_per_shard * seq_len must stay below 2**31 (int32 list offsets)")
-        if self.rows_per_shard < 1 or self.row_group_rows < 1:
-            raise ValueError("rows_per_shard and row_group_rows must be positive")
 
 
 def _sha256_file(path: Path) -> str:
@@ -163,14 +140,14 @@ def encode_chunks(
     records: Sequence[Mapping[str, Any]],
     *,
     seed: int,
-    encode_config: EncodeConfig,
-    seq_len: int,
+    config: ShardConfig,
     encoder: Any = None,
     lens: np.ndarray | None = None,
     skipped: Counter | None = None,
     language_tokens: Counter | None = None,
 ) -> tuple[list[Chunk], list[str]]:
-    """Encode document records once and cut them into chunks that fit a row with their FIM form.
+    """Encode document records once and cut them into chunks of at most config.chunk_len tokens with their
+    FIM form (the eval split drawn per repository / web host).
 
     Returns the chunks and the ids of the records that were encoded; bad records are counted in
     `skipped` by reason. `language_tokens` gets the train tokens of each file's own language."""
@@ -197,14 +174,14 @@ def encode_chunks(
     pieces = _encode_safely(encode, texts, skipped)
     out: list[Chunk] = []
     done: list[str] = []
-    fim = encode_config.fim
+    fim = config.fim
     for rec, ids in zip(valid, pieces):
         if ids is None:
             skipped["encode_error"] += 1
             continue
-        budget = chunk_budget(seq_len, rec.get("domain") in fim.domains and fim.rate > 0, encode_config.add_bos)
+        budget = chunk_budget(config.chunk_len, rec.get("domain") in fim.domains and fim.rate > 0, config.add_bos)
         group = eval_group(rec.get("source"), rec.get("repo"), rec.get("path"))
-        split = split_of_group(seed, group, encode_config.eval_fraction)
+        split = split_of_group(seed, group, config.eval_fraction)
         out.extend(chunk_document(rec, ids, lens, budget, encode, split, group,
                                   language_tokens if split == "train" else None))
         done.append(rec["id"])
@@ -261,8 +238,8 @@ def n_ranges_for(tokens: int, range_tokens: int, min_ranges: int = 1, min_range_
 # ------------------------------------------------------------------------------------- packing
 
 
-def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokenizer, fmt: DocFormat, seed: int,
-                config: ShardConfig, write: Any, encoder: Any = None, lens: np.ndarray | None = None,
+def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokenizer, config: ShardConfig, seed: int,
+                write: Any, encoder: Any = None, lens: np.ndarray | None = None,
                 provenance: Callable[[pa.Table], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Pack the chunk copies of one range, in the global order, into `{FILE_PREFIX[split]}-RRRRR-NNNNN.parquet`
     files handed to `write(name, data)`. Returns the range's summary (shard entries, counts).
@@ -303,12 +280,12 @@ def pack_bucket(table: pa.Table, split: str, range_index: int, tok: CorpusTokeni
     for start in range(0, table.num_rows, config.batch_size):
         meta = meta_cols.slice(start, config.batch_size).to_pylist()
         chunk_ids = [values[offsets[i] : offsets[i + 1]] for i in order[start : start + config.batch_size]]
-        docs, overflow = materialize(meta, chunk_ids, tok, fmt, seed, encode, decode, pieces)
+        docs, overflow = materialize(meta, chunk_ids, tok, config, seed, encode, decode, pieces)
         counts["fim_fallback_too_long"] += overflow
         for d in docs:
             counts["documents"] += 1
             counts["fim_documents"] += d.fim != "none"
-            counts["fim_eligible"] += d.domain in fmt.fim.domains
+            counts["fim_eligible"] += d.domain in config.fim.domains
             pending.extend(packer.add(d))
         flush(False)
     pending.extend(packer.finish_rows())
@@ -328,7 +305,6 @@ def assemble_manifest(
     tokenizer_sha256: str,
     *,
     seed: int,
-    encode_config: EncodeConfig,
     config: ShardConfig,
     plan: MixturePlan,
     eval_unit: str = "repository",
@@ -360,7 +336,7 @@ def assemble_manifest(
         "vocab_size": tok.vocab_size,
         "tokenizer": {"path": "tokenizer.json", "sha256": tokenizer_sha256},
         "special_tokens": tok.specials.as_dict(),
-        "fim": encode_config.fim.manifest(),
+        "fim": config.fim.manifest(),
         "fim_examples": {
             "made": made,
             "complete_in_one_row": complete,
@@ -382,9 +358,9 @@ def assemble_manifest(
             "documents": {k: docs[k] for k in ("train_documents", "train_fim_documents", "eval_documents", "eval_fim_documents")},
             "train_tokens_by_language": dict(sorted(by_language.items())),
         },
-        "document_format": {"add_bos": encode_config.add_bos, "eos_after_each_document": True,
+        "document_format": {"add_bos": config.add_bos, "eos_after_each_document": True,
                             "document": "chunk of at most seq_len tokens, cut at file or line boundaries"},
-        "eval": {"fraction": encode_config.eval_fraction, "unit": eval_unit},
+        "eval": {"fraction": config.eval_fraction, "unit": eval_unit},
         "row_group_rows": config.row_group_rows,
     }
     provenance = [s["provenance"] for s in summaries if s.get("provenance")]
@@ -415,7 +391,6 @@ def build_shards(
     out_dir: str | Path,
     *,
     seed: int = 1234,
-    encode_config: EncodeConfig = EncodeConfig(),
     config: ShardConfig = ShardConfig(),
     encoder: Any = None,
     extra: Mapping[str, Any] | None = None,
@@ -432,36 +407,34 @@ def build_shards(
     skipped: Counter = Counter()
     chunks: list[Chunk] = []
     for i in range(0, len(records), config.batch_size):
-        got, _ = encode_chunks(tok, records[i : i + config.batch_size], seed=seed, encode_config=encode_config,
-                               seq_len=config.seq_len, encoder=encoder, skipped=skipped)
+        got, _ = encode_chunks(tok, records[i : i + config.batch_size], seed=seed, config=config, encoder=encoder,
+                               skipped=skipped)
         chunks.extend(got)
     forced = None
-    if encode_config.eval_fraction > 0 and chunks and not any(c.split == "eval" for c in chunks):
+    if config.eval_fraction > 0 and chunks and not any(c.split == "eval" for c in chunks):
         group_tokens: Counter = Counter()
         for c in chunks:
-            group_tokens[c.group] += chunk_tokens(int(c.ids.shape[0]), encode_config.add_bos)
+            group_tokens[c.group] += chunk_tokens(int(c.ids.shape[0]), config.add_bos)
         ranked = min((group_rank(seed, g), g) for g in group_tokens)
-        forced = fallback_eval_group(seed, encode_config.eval_fraction,
+        forced = fallback_eval_group(seed, config.eval_fraction,
                                      dict(group_tokens) if len(group_tokens) <= FALLBACK_GROUPS else None, ranked)
     available = tokens_by_domain(c for c in chunks if c.group != forced)
-    plan = plan_mixture(available, config.mixture, total_tokens=config.mixture_total_tokens,
+    plan = plan_mixture(available, config.mixture, total_tokens=config.total_tokens,
                         max_repeat=config.max_repeat, keep_shares=config.keep_shares)
     table = chunks_to_table(chunks)
     # Range counts from the planned token totals: what the tasks of the stage know before packing.
-    expected = {"train": plan_tokens(plan, available), "eval": sum(chunk_tokens(int(c.ids.shape[0]), encode_config.add_bos) for c in chunks if c.split == "eval" or c.group == forced)}
+    expected = {"train": plan_tokens(plan, available), "eval": sum(chunk_tokens(int(c.ids.shape[0]), config.add_bos) for c in chunks if c.split == "eval" or c.group == forced)}
     n_ranges = {s: n_ranges_for(t, config.range_tokens, config.min_ranges, config.min_range_tokens) for s, t in expected.items()}
     copies, _ = expand_copies(table, plan, seed, n_ranges, forced)
-    fmt = DocFormat(config.seq_len, encode_config.fim, encode_config.add_bos)
     summaries = []
     for split, base in (("train", 0), ("eval", n_ranges["train"])):
         for r in range(n_ranges[split]):
             rows = copies.filter(pc.equal(copies.column("bucket"), base + r))
-            summaries.append(pack_bucket(rows, split, r, tok, fmt, seed, config,
+            summaries.append(pack_bucket(rows, split, r, tok, config, seed,
                                          lambda name, data: _write_local(out, name, data), encoder=encoder))
     tok_text = Path(tok.path).read_bytes() if tok.path is not None else (tok.json_text or tok.tokenizer.to_str()).encode("utf-8")
     _write_local(out, "tokenizer.json", tok_text)
-    manifest = assemble_manifest(summaries, tok, _sha256(tok_text), seed=seed, encode_config=encode_config,
-                                 config=config, plan=plan, extra={"skipped_documents": dict(skipped), **dict(extra or {})})
+    manifest = assemble_manifest(summaries, tok, _sha256(tok_text), seed=seed, config=config, plan=plan, extra={"skipped_documents": dict(skipped), **dict(extra or {})})
     _write_local(out, "manifest.json", (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return manifest
 

@@ -34,8 +34,9 @@ import pyarrow.compute as pc
 from corpus import storage
 from corpus.ingest.optout import OptOut
 from corpus.layout import MANIFEST, REPORTS_DIR
+from tokenizer.config import ShardConfig
 from tokenizer.provenance import provenance_bytes, repack_without
-from tokenizer.shards import ShardConfig, shard_bytes, shard_entry
+from tokenizer.shards import shard_bytes, shard_entry
 
 STAGING = "_optout"
 PLAN = "plan.json"

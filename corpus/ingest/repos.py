@@ -61,15 +61,9 @@ def walk_local_repo(
         for name in sorted(filenames):
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
-            if has_bad_encoding(rel):
-                shown = printable_path(rel)
-                yield Drop("bad_path_encoding", shown, source, repo, 0, f"{repo}/{shown}: file name is not valid UTF-8")
-                continue
-            if path_too_long(str(full)):
-                yield Drop("path_too_long", rel[:200] + "...", source, repo, 0, f"{repo}/{rel[:200]}...: path over 4096 bytes")
-                continue
-            if is_hostile_path(rel):  # a newline or other control character: the rule the archive readers apply
-                yield Drop("hostile_path", rel, source, repo, 0, f"{repo}/{rel!r}: unsafe path (control character)")
+            refusal = path_drop(full, rel, source=source, repo=repo)
+            if refusal is not None:
+                yield refusal
                 continue
             item = read_local_file(full, rel, source=source, domain=domain, repo=repo, max_bytes=limits.max_file_bytes)
             exceeded = budget.take(item.size if isinstance(item, Drop) else len(item.text.encode("utf-8", "surrogatepass")))
@@ -92,6 +86,19 @@ def _walk_errors(errors: list[OSError], root: Path, source: str, repo: str) -> I
         else:
             yield Drop("unreadable", rel, source, repo, 0, f"{repo}/{rel}: folder cannot be listed: {exc.strerror or exc}")
     errors.clear()
+
+
+def path_drop(full: Path, rel: str, *, source: str, repo: str) -> Drop | None:
+    """The refusal of a walked file for its name alone (not UTF-8, too long, control characters), or None.
+    `corpus decont` applies it too, so both refuse the same files."""
+    if has_bad_encoding(rel):
+        shown = printable_path(rel)
+        return Drop("bad_path_encoding", shown, source, repo, 0, f"{repo}/{shown}: file name is not valid UTF-8")
+    if path_too_long(str(full)):
+        return Drop("path_too_long", rel[:200] + "...", source, repo, 0, f"{repo}/{rel[:200]}...: path over 4096 bytes")
+    if is_hostile_path(rel):  # a newline or other control character: the rule the archive readers apply
+        return Drop("hostile_path", rel, source, repo, 0, f"{repo}/{rel!r}: unsafe path (control character)")
+    return None
 
 
 def read_local_file(full: Path, rel: str, *, source: str, domain: str, repo: str, max_bytes: int) -> Doc | Drop:

@@ -29,12 +29,13 @@ import logging
 import time
 from collections import Counter
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from corpus import storage
 from corpus.engine.parts import dropped_uri, part_name
@@ -51,6 +52,7 @@ from corpus.stages.shards_gather import (
     with_routes,
 )
 from corpus.stats import StageStats
+from tokenizer.config import ShardConfig
 from tokenizer.provenance import provenance_entry, with_doc_columns
 from tokenizer.shards import FILE_PREFIX
 
@@ -67,62 +69,23 @@ class EmptyCorpusError(EmptyOutputError):
     """The shards would hold no code token (`corpus run` exits 4, as for any EmptyOutputError)."""
 
 
-class ShardsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class ShardsConfig(ShardConfig):
+    """`stages.shards`: the library's ShardConfig (what the shards hold; tokenizer/config.py), which every
+    task function takes as it is, plus how this stage gets its tokenizer and runs."""
 
     tokenizer: str | None = Field(None, description="an existing tokenizer.json (e.g. DeepSeek-V2's); default: train one")
     vocab_size: int = Field(32000, gt=256, description="learned tokens when training (DeepSeek: 100000)")
     total_vocab_size: int | None = Field(None, description="pad with reserved specials to this size (DeepSeek: 102400)")
     train_bytes: int = Field(20_000_000, gt=0, description="text sampled (16 KB pieces, by hash) to train the tokenizer; "
                              "more gives slightly better compression (measured +0.4% at 50 MB, 2.3x the time)")
-    seq_len: int = Field(4097, gt=1, description="tokens per packed row (4096 + 1 for shifted labels)")
-    chunk_tokens: int | None = Field(None, gt=16, description="longest training document in tokens (default seq_len)")
-    rows_per_shard: int = Field(1024, gt=0)
-    range_tokens: int = Field(50_000_000, gt=0, description="tokens per pack task (its memory is ~4 B per token)")
-    min_ranges: int = Field(16, ge=1, description="pack ranges (parallel pack tasks) wanted when the data allows, "
-                            "each of >= min_range_tokens; never from the worker count, so output stays deterministic")
-    min_range_tokens: int = Field(2_000_000, gt=0, description="smallest range min_ranges may cut (its last row is padded)")
-    fim_rate: float = Field(0.5, ge=0, le=1)
-    fim_mode: str = Field("psm", pattern="^(psm|spm)$")
-    fim_spm_rate: float = Field(0.0, ge=0, le=1)
-    fim_domains: list[str] = Field(default_factory=lambda: ["code"])
-    add_bos: bool = True
-    eval_fraction: float = Field(0.01, ge=0, lt=1, description="share of repositories / web hosts held out whole")
-    mixture: dict[str, float] = Field(default_factory=lambda: {"code": 0.6, "math": 0.1, "text": 0.3})
-    max_repeat: float = Field(4.0, gt=0, description="upper bound on how often a document of a scarce domain repeats")
-    keep_shares: bool | Literal["strict"] = Field(False, description="false: keep every document once and up-sample "
-                                                  "scarce domains; strict (or true): hold the shares by down-sampling")
-    total_tokens: int | None = Field(None, gt=0, description="strict mode: train tokens wanted")
-    allow_empty: bool = Field(False, description="accept shards without a single code token")
     fast_encoder: bool = Field(True, description="use the tiktoken encoder of the same BPE when its ids match")
+    allow_empty: bool = Field(False, description="accept shards without a single code token")
     fan_in: int = Field(DEFAULT_FAN_IN, ge=2, le=MAX_FAN_IN, description="files one task reads at most: the tokenizer sample, the "
                         "summaries and each pack range are merged through trees of this fan-in (output unchanged)")
 
-    @model_validator(mode="after")
-    def _chunk_fits(self) -> ShardsConfig:
-        if self.chunk_tokens is not None and self.chunk_tokens > self.seq_len:
-            raise ValueError(f"chunk_tokens {self.chunk_tokens} exceeds seq_len {self.seq_len}")
-        return self
-
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def _encode_config(cfg: ShardsConfig):
-    from tokenizer.encode import EncodeConfig
-    from tokenizer.fim import FimConfig
-
-    fim = FimConfig(rate=cfg.fim_rate, mode=cfg.fim_mode, spm_rate=cfg.fim_spm_rate, domains=tuple(cfg.fim_domains))
-    return EncodeConfig(fim=fim, add_bos=cfg.add_bos, eval_fraction=cfg.eval_fraction)
-
-
-def _shard_config(cfg: ShardsConfig):
-    from tokenizer.shards import ShardConfig
-
-    return ShardConfig(seq_len=cfg.seq_len, rows_per_shard=cfg.rows_per_shard, mixture=cfg.mixture,
-                       mixture_total_tokens=cfg.total_tokens, max_repeat=cfg.max_repeat,
-                       keep_shares=cfg.keep_shares, range_tokens=cfg.range_tokens, min_ranges=cfg.min_ranges,
-                       min_range_tokens=cfg.min_range_tokens)
 
 
 def _load(tok_uri: str, sha: str, fast: bool):
@@ -288,7 +251,6 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, index: int, n_s
     from tokenizer.shards import chunk_tokens, encode_chunks
 
     tok, lens, encoder = _load(tok_uri, sha, fast)
-    ecfg = _encode_config(cfg)
     table = _read_slice(in_uri, index, n_slices)
     skipped: Counter = Counter()
     languages: Counter = Counter()
@@ -297,8 +259,8 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, index: int, n_s
     batch = 256
     for start in range(0, table.num_rows, batch):
         records = table.slice(start, batch).to_pylist()
-        got, ok = encode_chunks(tok, records, seed=seed, encode_config=ecfg, seq_len=cfg.chunk_tokens or cfg.seq_len,
-                                encoder=encoder, lens=lens, skipped=skipped, language_tokens=languages)
+        got, ok = encode_chunks(tok, records, seed=seed, config=cfg, encoder=encoder, lens=lens, skipped=skipped,
+                                language_tokens=languages)
         chunks.extend(got)
         done.update(ok)
         docs.update((r["id"], doc_info(r)) for r in records if r["id"] in ok)
@@ -446,17 +408,14 @@ def pack_range(tok_uri: str, sha: str, fast: bool, source: Bucket, split: str, r
     tasks); the driver gets only its counts."""
     if storage.exists(summary_uri):
         return _pack_counts(storage.read_json(summary_uri))
-    from tokenizer.chunks import DocFormat
     from tokenizer.shards import pack_bucket
 
     tok, lens, encoder = _load(tok_uri, sha, fast)
     table = read_bucket(source)
-    ecfg = _encode_config(cfg)
-    fmt = DocFormat(cfg.seq_len, ecfg.fim, ecfg.add_bos)
     write = lambda name, data: storage.write_bytes(storage.join(stage_uri, *name.split("/")), data)  # noqa: E731
     # The range's provenance file is written after its shards and before its summary (the summary says done).
     name = provenance_name(FILE_PREFIX[split], r)
-    summary = pack_bucket(table, split, r, tok, fmt, seed, _shard_config(cfg), write, encoder=encoder, lens=lens,
+    summary = pack_bucket(table, split, r, tok, cfg, seed, write, encoder=encoder, lens=lens,
                           provenance=lambda prov: provenance_entry(name, prov, write))
     storage.write_json(summary_uri, summary)
     return _pack_counts(summary)
@@ -491,7 +450,7 @@ def write_manifest(summary_uris: list[str], tok_uri: str, sha: str, stage_uri: s
     summaries = [s for u in summary_uris for s in _range_summaries(u)]
     tok = from_json(storage.read_text(tok_uri), path=None, sha256=sha)
     manifest = assemble_manifest(
-        summaries, tok, sha, seed=seed, encode_config=_encode_config(cfg), config=_shard_config(cfg), plan=MixturePlan(**plan_data),
+        summaries, tok, sha, seed=seed, config=cfg, plan=MixturePlan(**plan_data),
         eval_unit="repository or web host" + (" (one forced: the draw held out none)" if forced else ""), extra=extra)
     storage.write_json(storage.join(stage_uri, MANIFEST), manifest)
     report = {k: manifest[k] for k in ("mixture", "fim_examples", "warnings", "totals", "pack_ranges", "encoder")}
@@ -500,6 +459,9 @@ def write_manifest(summary_uris: list[str], tok_uri: str, sha: str, stage_uri: s
 
 
 # ------------------------------------------------------------------------------------------ stage
+
+_CONFIG_JSON = TypeAdapter(ShardsConfig)  # the stage key's view of the config (a dataclass has no model_dump)
+
 
 
 class ShardsStage(GlobalStage):
@@ -511,14 +473,15 @@ class ShardsStage(GlobalStage):
     def __init__(self, config: ShardsConfig | None = None) -> None:
         super().__init__(config or ShardsConfig())
 
+    def config_json(self) -> dict[str, Any]:
+        return _CONFIG_JSON.dump_python(self.config, mode="json")
+
     def content_files(self) -> list[str]:
         return [self.config.tokenizer] if self.config.tokenizer and not storage.is_remote(self.config.tokenizer) else []
 
     def preflight(self) -> None:
         if self.config.tokenizer and not storage.exists(self.config.tokenizer):
             raise PreflightError(f"stages.shards.tokenizer: {self.config.tokenizer} does not exist")
-        if self.config.rows_per_shard * self.config.seq_len >= 2**31:
-            raise PreflightError("stages.shards: rows_per_shard * seq_len must stay below 2**31")
 
     # -- steps ----------------------------------------------------------------------------------
     def _tokenizer_step(self, ctx, inputs: list[str]) -> dict:

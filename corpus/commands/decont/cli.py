@@ -8,8 +8,13 @@ import sys
 import time
 
 from corpus import storage
+from corpus.cli import main as corpus_main
 from corpus.commands.decont.inputs import plan_inputs
 from corpus.commands.decont.runner import scan_chunks
+from corpus.engine.ray_runner import (
+    start_runner,  # the one Ray bootstrap of every command (imports Ray itself, lazily)
+)
+from corpus.errors import PreflightError
 from corpus.runreport.decontamination import write_reports
 from decont.benchmarks import DISABLED, KNOWN, load_benchmarks, resolve_specs
 from decont.fetch import CANONICAL_URLS, fetch_benchmarks
@@ -50,9 +55,6 @@ def cmd_decont(args: argparse.Namespace) -> int:
         print(f"decont: input {p}", file=sys.stderr)
     total_bytes = sum(c.bytes for c in chunks)
     in_process = args.no_ray or bool(args.local_below_mb and total_bytes < args.local_below_mb << 20)
-    from corpus.engine.ray_runner import start_runner  # the one Ray bootstrap of every command
-    from corpus.errors import PreflightError
-
     try:
         runner = start_runner(num_cpus=args.num_cpus, in_process=in_process)
     except PreflightError as exc:
@@ -149,8 +151,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m corpus.commands.decont.cli decont ...` = `corpus decont ...`."""
-    from corpus.cli import main as corpus_main
-
     return corpus_main(argv)
 
 

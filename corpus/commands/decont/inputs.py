@@ -1,7 +1,9 @@
 """Reading scan inputs as records: directories (crawled like a repository), Parquet, JSONL, single files.
 
 Inside a directory, Parquet files are read as records (a folder of pipeline output parts works as input);
-every other file, JSONL included, is one text document of the crawled repository.
+every other file, JSONL included, is one text document of the crawled repository, walked and read by the
+code ingest uses (corpus.ingest.walk, corpus.ingest.repos): the same folders skipped, links never followed,
+and the same files refused for the same reasons (binary, bad_encoding, too_large, hostile_path, ...).
 
 Inputs are split into chunks (a group of files, a Parquet row group, a JSONL file) that are read
 independently, so each chunk can be one Ray task. Unreadable inputs become skip records with a reason.
@@ -17,12 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.records import doc_id  # the CLI's records carry the pipeline's ids
+import pyarrow.parquet as pq
 
-VCS_DIRS = {".git", ".hg", ".svn", ".bzr"}
+from corpus.ingest.files import printable_path
+from corpus.ingest.repos import SKIP_DIRS, path_drop, read_local_file
+from corpus.ingest.walk import walk
+from corpus.records import Drop, doc_id  # the CLI's records carry the pipeline's ids
+from corpus.storage import open_uri
+
 PARQUET_EXT = (".parquet", ".pq")
 JSONL_EXT = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".jsonl.bz2")
-BINARY_SNIFF = 8192
 
 
 @dataclass
@@ -49,7 +55,9 @@ def plan_inputs(paths: list[str], chunk_bytes: int = 32 << 20, max_files: int = 
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            chunks.extend(_plan_dir(p, chunk_bytes, max_files))
+            found, unlisted = _plan_dir(p, chunk_bytes, max_files)
+            chunks.extend(found)
+            problems.extend(unlisted)
         elif p.is_file() and _is_parquet(raw):
             chunks.extend(_plan_parquet(p))
         elif p.is_file() and _is_jsonl(raw):
@@ -65,19 +73,23 @@ def _source_name(p: Path) -> str:
     return p.resolve().name or "local"
 
 
-def _plan_dir(root: Path, chunk_bytes: int, max_files: int) -> list[Chunk]:
+def _plan_dir(root: Path, chunk_bytes: int, max_files: int) -> tuple[list[Chunk], list[str]]:
+    """Chunks of the files under root (as ingest walks a repository: VCS folders skipped, links to folders
+    kept as entries that reading refuses), and a problem per folder that cannot be listed."""
     source = _source_name(root)
     out: list[Chunk] = []
+    errors: list[OSError] = []
     cur = Chunk("files", str(root), [], source=source)
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in VCS_DIRS)
-        for name in sorted(filenames):
+    for dirpath, dirnames, filenames in walk(root, onerror=errors.append):
+        links = sorted(d for d in dirnames if d not in SKIP_DIRS and os.path.islink(os.path.join(dirpath, d)))
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and d not in links)
+        for name in sorted([*filenames, *links]):
             full = Path(dirpath) / name
-            if _is_parquet(name):  # a Parquet part (e.g. a pipeline output folder): read its records
+            if _is_parquet(name) and name not in links:  # a Parquet part (e.g. a pipeline output folder): its records
                 out.extend(_plan_parquet(full))
                 continue
             try:
-                size = full.stat().st_size
+                size = full.lstat().st_size
             except OSError:
                 size = 0
             cur.items.append(full.relative_to(root).as_posix())
@@ -87,12 +99,11 @@ def _plan_dir(root: Path, chunk_bytes: int, max_files: int) -> list[Chunk]:
                 cur = Chunk("files", str(root), [], source=source)
     if cur.items:
         out.append(cur)
-    return out
+    problems = [f"{printable_path(str(e.filename or root))}: folder cannot be listed ({e.strerror or e})" for e in errors]
+    return out, problems
 
 
 def _plan_parquet(p: Path) -> list[Chunk]:
-    import pyarrow.parquet as pq
-
     try:
         meta = pq.ParquetFile(str(p)).metadata
     except Exception as exc:  # not Parquet after all: read as one bad chunk that reports the reason
@@ -105,7 +116,7 @@ def _plan_parquet(p: Path) -> list[Chunk]:
 
 def guess_language(path: str, data: bytes = b"") -> str | None:
     """One of the 338 languages by the project's registry (name, extension, shebang, content rules)."""
-    from lang_registry import detect
+    from lang_registry import detect  # deferred: the registry's import costs seconds; only file inputs need it
 
     return detect(path, data).language
 
@@ -123,44 +134,25 @@ def read_chunk(chunk: Chunk, max_file_bytes: int = 10 << 20, text_field: str = "
 
 
 def _read_files(chunk: Chunk, max_file_bytes: int) -> Iterator[dict[str, Any]]:
+    """The files of a chunk, each read (or refused, with ingest's reason) as ingest reads a repository's files."""
     root = Path(chunk.path)
     repo = root.resolve().name
     for rel in chunk.items:
         full = root / rel
-        rec: dict[str, Any] = {
-            "id": doc_id(chunk.source, repo, rel),
-            "source": chunk.source,
-            "repo": repo,
-            "path": rel,
-            "language": None,
-            "text": None,
-        }
-        try:
-            size = full.stat().st_size
-            if size > max_file_bytes:
-                rec["skip_reason"] = "too large"
-                yield rec
-                continue
-            data = full.read_bytes()
-        except OSError as exc:
-            rec["skip_reason"] = f"unreadable ({type(exc).__name__})"
-            yield rec
-            continue
-        if b"\0" in data[:BINARY_SNIFF]:
-            rec["skip_reason"] = "binary"
-            yield rec
-            continue
-        rec["language"] = guess_language(rel, data)
-        try:
-            rec["text"] = data.decode("utf-8")
-        except UnicodeDecodeError:
-            rec["skip_reason"] = "not UTF-8"
+        item = path_drop(full, rel, source=chunk.source, repo=repo) or read_local_file(
+            full, rel, source=chunk.source, domain="code", repo=repo, max_bytes=max_file_bytes)
+        path = item.path if isinstance(item, Drop) else rel
+        rec: dict[str, Any] = {"id": doc_id(chunk.source, repo, rel), "source": chunk.source, "repo": repo,
+                               "path": path, "language": None, "text": None}
+        if isinstance(item, Drop):
+            rec["skip_reason"] = item.reason
+        else:
+            rec["text"] = item.text
+            rec["language"] = guess_language(rel, item.text.encode("utf-8", "surrogatepass"))
         yield rec
 
 
 def _read_parquet(chunk: Chunk, text_field: str) -> Iterator[dict[str, Any]]:
-    import pyarrow.parquet as pq
-
     if chunk.items and isinstance(chunk.items[0], str):
         yield {"text": None, "path": chunk.path, "skip_reason": "unreadable Parquet"}
         return
@@ -188,8 +180,6 @@ def _read_parquet(chunk: Chunk, text_field: str) -> Iterator[dict[str, Any]]:
 
 
 def _read_jsonl(chunk: Chunk, text_field: str) -> Iterator[dict[str, Any]]:
-    from corpus.storage import open_uri
-
     base = os.path.basename(chunk.path)
     try:
         fh = io.TextIOWrapper(open_uri(chunk.path, "rb"), encoding="utf-8", errors="replace")
