@@ -44,6 +44,8 @@ class RecallConfig(BaseModel):
     tokenizer: str | None = Field(None, description="tokenizer.json (BPE) to pretokenize for fastText; none = regex splitter")
     iterations: int = Field(3, ge=1, description="DeepSeek-Coder-V2: 3 for web pages")
     threshold: float = Field(0.5, ge=0, le=1, description="min probability of a page's best label")
+    min_code_tokens: float = Field(0.0, ge=0, le=1, description="the code gate: a page is recalled as code only when at least this "
+                                   "share of its tokens is written as code (classifiers/code_signal.py); 0 = no gate")
     budget_tokens: dict[str, int] | None = Field(None, description="per label, keep the top-scored pages up to this many tokens")
     negatives_per_positive: float = Field(1.0, gt=0)
     folds: int = Field(2, ge=1, description="cross-fitting: a page is never scored by a model that used it as a negative")
