@@ -52,11 +52,15 @@ def code_token_share(text: str) -> float:
     return sum(1 for t in tokens if CODE_TOKEN.match(t)) / len(tokens) if tokens else 0.0
 
 
-def label_gate(labels: Sequence[str], code_tokens: np.ndarray, min_code_tokens: float) -> np.ndarray | None:
-    """[pages x labels] bools: which label each page may be recalled as. `code` needs a code token share
-    of at least `min_code_tokens`; every other label is open. None (no gate) when the minimum is 0."""
-    if min_code_tokens <= 0 or "code" not in labels:
+def label_gate(labels: Sequence[str], probs: np.ndarray, code_tokens: np.ndarray, min_code_tokens: float = 0.0,
+               min_code_probability: float = 0.0) -> np.ndarray | None:
+    """[pages x labels] bools: which label each page may be recalled as (on top of the run's threshold).
+    `code` needs a code token share of at least `min_code_tokens` and P(code) of at least
+    `min_code_probability` (the two-threshold rule); every other label is open. None (no gate) when
+    both are 0 or there is no code label."""
+    if (min_code_tokens <= 0 and min_code_probability <= 0) or "code" not in labels:
         return None
+    j = list(labels).index("code")
     out = np.ones((len(code_tokens), len(labels)), dtype=bool)
-    out[:, list(labels).index("code")] = np.asarray(code_tokens, dtype=np.float64) >= min_code_tokens
+    out[:, j] = (np.asarray(code_tokens, dtype=np.float64) >= min_code_tokens) & (np.asarray(probs)[:, j] >= min_code_probability)
     return out

@@ -56,13 +56,15 @@ def test_the_gate_takes_code_from_pages_without_code_tokens_in_every_selection()
     n = 200
     probs = rng.dirichlet([1, 1, 1], size=n).astype(np.float32)
     code_tokens = rng.random(n)
-    gate = label_gate(LABELS, code_tokens, 0.3)
-    assert label_gate(LABELS, code_tokens, 0.0) is None  # 0 = no gate
-    assert gate[:, 1:].all() and (gate[:, 0] == (code_tokens >= 0.3)).all()
+    gate = label_gate(LABELS, probs, code_tokens, 0.3, 0.6)
+    assert label_gate(LABELS, probs, code_tokens, 0.0, 0.0) is None  # 0 = no gate
+    assert gate[:, 1:].all() and (gate[:, 0] == ((code_tokens >= 0.3) & (probs[:, 0] >= 0.6))).all()
     ungated = recalled_labels(probs, LABELS, OTHER, 0.4, 0, None)
     gated = recalled_labels(probs, LABELS, OTHER, 0.4, 0, None, gate)
-    # Pages with too few code lines lose the code label (and become other), nothing else moves.
-    lost = (ungated == 0) & (code_tokens < 0.3)
+    # Pages with too few code tokens, or a P(code) under the code threshold, lose the code label (and
+    # become other); nothing else moves.
+    lost = (ungated == 0) & ((code_tokens < 0.3) | (probs[:, 0] < 0.6))
+    assert ((ungated == 0) & (code_tokens >= 0.3) & (probs[:, 0] < 0.6)).any()
     assert lost.any() and (gated[lost] == -1).all() and (gated[~lost] == ungated[~lost]).all()
     tokens = rng.integers(1, 100, n)
     assert select_recalled(probs, tokens, LABELS, 0.4, None, gate).tolist() == gated.tolist()  # the in-memory loop agrees

@@ -403,16 +403,17 @@ def _fitting(t: pa.Table, budget: dict[str, int]) -> pa.Table:
 
 
 def cut_candidates_task(probs_uris: list[str], pages_uris: list[str], first_part: int, labels: list[str], threshold: float,
-                        budget: dict[str, int], out_uri: str, min_code_tokens: float = 0.0) -> int:
+                        budget: dict[str, int], out_uri: str, code_gate: dict[str, float] | None = None) -> int:
     """The budget candidates of consecutive parts (from first_part on) that can still be inside it."""
     from classifiers.sharded import best_labels
 
     chunks = []
     for k, (pu, gu) in enumerate(zip(probs_uris, pages_uris)):
-        best, best_p = best_labels(_probs(pu, labels))
+        probs = _probs(pu, labels)
+        best, best_p = best_labels(probs)
         cache = storage.read_table(gu, columns=["tokens", "code_tokens"])
         tokens = cache.column("tokens").to_numpy()
-        eligible = label_gate(labels, cache.column("code_tokens").to_numpy(), min_code_tokens)
+        eligible = label_gate(labels, probs, cache.column("code_tokens").to_numpy(), **(code_gate or {}))
         for lab in budget:
             hit = (best == labels.index(lab)) & (best_p >= threshold)
             rows = np.nonzero(hit & eligible[:, labels.index(lab)] if eligible is not None else hit)[0]
@@ -447,15 +448,16 @@ def cut_task(candidate_uris: list[str], budget: dict[str, int]) -> dict[str, Any
 
 def stats_task(part: int, pages_uri: str, probs_uri: str, labels: list[str], *, recalled_uri: str, prev_recalled_uri: str | None,
                counts_uri: str, threshold: float, cutoffs: dict[str, Any] | None, max_depth: int,
-               min_code_tokens: float = 0.0) -> dict[str, Any]:
+               code_gate: dict[str, float] | None = None) -> dict[str, Any]:
     """Recalled label per page (threshold, code gate, budget cutoff), the part's host/prefix counts for the
     domain rule, and its per-label sums for the report."""
     from classifiers import OTHER
     from classifiers.sharded import recalled_labels, shard_counts
 
     pages = storage.read_table(pages_uri, columns=["url", "tokens", "code_tokens"])
-    eligible = label_gate(labels, pages.column("code_tokens").to_numpy(), min_code_tokens)
-    local = recalled_labels(_probs(probs_uri, labels), labels, OTHER, threshold, part, cutoffs, eligible)
+    probs = _probs(probs_uri, labels)
+    eligible = label_gate(labels, probs, pages.column("code_tokens").to_numpy(), **(code_gate or {}))
+    local = recalled_labels(probs, labels, OTHER, threshold, part, cutoffs, eligible)
     to_code = np.array([CODE[lab] for lab in labels], dtype=np.int8)
     recalled = np.where(local >= 0, to_code[np.maximum(local, 0)], -1).astype(np.int8)
     storage.write_table(recalled_uri, pa.table({"recalled": pa.array(recalled, pa.int8())}))
@@ -667,7 +669,7 @@ class RecallStage(GlobalStage):
                 from corpus.stages.recall.page_eval import page_eval_task
 
                 report["page_eval"] = ctx.map(page_eval_task, [(report["model"]["path"], cfg.page_eval_warcs, cfg.tokenizer,
-                                                                cfg.fasttext.max_tokens, cfg.threshold, cfg.min_code_tokens)],
+                                                                cfg.fasttext.max_tokens, cfg.threshold, cfg.code_gate())],
                                               desc=f"{self.name}:page_eval")[0]
         report["seconds"] = round(time.time() - started, 2)
         storage.write_json(storage.join(ctx.reports_uri, "recall.json"), report)
@@ -803,7 +805,7 @@ class RecallStage(GlobalStage):
         I = lambda kind, i: S(f"iter-{it}", kind, part_name(i))  # noqa: E731, E741 - I(kind, part): this iteration's file
         stats_args = [{"recalled_uri": I("recalled", i), "prev_recalled_uri": S(f"iter-{it - 1}", "recalled", part_name(i)) if it > 1 else None,
                        "counts_uri": I("counts", i), "threshold": cfg.threshold, "max_depth": cfg.max_prefix_depth, "cutoffs": None,
-                       "min_code_tokens": cfg.min_code_tokens} for i in range(n)]
+                       "code_gate": cfg.code_gate()} for i in range(n)]
         budget = cfg.budget_tokens
         scored = ctx.map(score_task, [(i, pages[i], models, labels, I("probs", i), None if budget else stats_args[i]) for i in range(n)],
                          desc=f"{self.name}:score")
@@ -812,7 +814,7 @@ class RecallStage(GlobalStage):
             groups = groups_of(list(range(n)), max(1, cfg.fan_in // 2))
             cands = [S(f"iter-{it}", "cut", f"cand-{g:05d}.parquet") for g in range(len(groups))]
             ctx.map(cut_candidates_task, [([I("probs", i) for i in grp], [pages[i] for i in grp], grp[0], labels, cfg.threshold, budget, c,
-                                           cfg.min_code_tokens) for grp, c in zip(groups, cands)], desc=f"{self.name}:cut_candidates")
+                                           cfg.code_gate()) for grp, c in zip(groups, cands)], desc=f"{self.name}:cut_candidates")
             cands = fan_in_tree(ctx, cands, cut_merge_task, f"iter-{it}-cut-tree", (budget,), cfg.fan_in)
             cutoffs = ctx.map(cut_task, [(cands, budget)], desc=f"{self.name}:cut")[0]
             sums = ctx.map(_stats_call, [(i, pages[i], I("probs", i), labels, {**stats_args[i], "cutoffs": cutoffs}) for i in range(n)],
