@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import numpy as np
+import pytest
 
 from classifiers import OTHER, select_recalled
 from classifiers.code_signal import code_token_share, is_code_token, label_gate
@@ -87,3 +88,37 @@ def test_development_and_test_pages_come_from_disjoint_sources() -> None:
         assert page_eval.warc_split(url) == "test" and urlsplit(url).hostname in page_eval.TEST_HOSTS
     for url in ["https://www.iana.org/domains/root", "https://maria-antoniak.github.io/2020/03/25/pip.html", "https://kyleclo.com/"]:
         assert page_eval.warc_split(url) == "dev"
+
+
+def test_the_stage_selection_applies_the_gate_from_its_page_cache(tmp_path) -> None:
+    """The recall stage's per-part selection (stats_task) reads each page's code token share from the page
+    cache the index task wrote and takes the code label from the pages under the gate."""
+    import pyarrow as pa
+
+    from corpus import storage
+    from corpus.stages.recall.stage import PAGE_SCHEMA, index_task, stats_task
+
+    urls = ["https://example.org/api/unlink", "https://example.org/about", "https://example.org/api/weak"]
+    texts = [API_PAGE, ABOUT_PAGE, API_PAGE]
+    part = tmp_path / "in.parquet"
+    storage.write_table(str(part), pa.table({"id": ["a", "b", "c"], "repo": pa.array([None] * 3, pa.string()), "path": urls,
+                                             "language": pa.array([None] * 3, pa.string()), "domain": ["text"] * 3, "text": texts}))
+    opts = {"recall_domains": ["text"], "tokenizer": None, "max_tokens": 4096, "folds": 2, "seed": 1, "code_text_seeds": False,
+            "code_text_languages": [], "docstrings": False, "min_seed_words": 20, "max_code_text_seeds": 0}
+    pages_uri, code_uri = str(tmp_path / "pages.parquet"), str(tmp_path / "code.parquet")
+    seed_urls = str(tmp_path / "seed_urls.parquet")  # no seed URLs
+    storage.write_table(seed_urls, pa.table({"url": pa.array([], pa.string()), "label": pa.array([], pa.string())}))
+    index_task(str(part), 0, pages_uri, code_uri, [seed_urls, "none"], opts, 0)
+    cache = storage.read_table(pages_uri)
+    assert cache.schema.equals(PAGE_SCHEMA)
+    assert cache.column("code_tokens").to_pylist() == pytest.approx([code_token_share(t) for t in texts])
+    probs_uri = str(tmp_path / "probs.parquet")  # every page scored code; the third only at 0.55
+    storage.write_table(probs_uri, pa.table({"p_code": [0.9, 0.9, 0.55], "p_math": [0.05, 0.05, 0.05], "p_other": [0.05, 0.05, 0.4]}))
+
+    def recalled(code_gate):
+        stats_task(0, pages_uri, probs_uri, LABELS, recalled_uri=str(tmp_path / "rec.parquet"), prev_recalled_uri=None,
+                   counts_uri=str(tmp_path / "counts.parquet"), threshold=0.5, cutoffs=None, max_depth=2, code_gate=code_gate)
+        return storage.read_table(str(tmp_path / "rec.parquet")).column("recalled").to_pylist()
+
+    assert recalled(None) == [0, 0, 0]
+    assert recalled({"min_code_tokens": 0.01, "min_code_probability": 0.6}) == [0, -1, -1]
