@@ -10,13 +10,16 @@ The labelling rule (also in docs/recall.md):
 - code: the page's main content documents programming: a programming language, a library's API, a
   programming tool's use, with code as the examples (Node.js API, valgrind, libxslt, libffi, bc, Python's
   Debian policy; the Maxima manual's chapters on its language: data types, expressions, operators,
-  evaluation, files, function definition, program flow, debugging, strings, the runtime);
+  evaluation, files, function definition, program flow, debugging, strings, the runtime; Python's library
+  reference, SBCL's internals, R's manuals on the language, Octave's nodes on its language);
 - math: the page's main content is mathematics: definitions, formulas and properties of mathematical
   objects, with the software's calls as the examples (the Maxima manual's chapters on polynomials, special
   and elliptic functions, limits, differentiation, integration, equations, linear algebra, series, number
-  theory, groups, sets; mpmath's function and calculus reference);
+  theory, groups, sets; mpmath's function and calculus reference; Octave's nodes on linear algebra,
+  polynomials, sets, interpolation, optimisation, statistics and special functions);
 - other: everything else: organisation, registry, personal and project-history pages (the WARC pages,
-  Debian's project history), except a WARC page named in WARC_LABELS (a tutorial on packaging Python).
+  Debian's project history, the Debian FAQ and installation guide, a paint program's and a game's
+  manuals), except a WARC page named in WARC_LABELS (a tutorial on packaging Python).
 Package pages that document the package rather than the subject (licences, news, authors, indexes,
 search pages, download pages) are left out, and so is any page with fewer than MIN_WORDS words of text.
 
