@@ -117,16 +117,21 @@ def fold_assignment(urls: Sequence[str], folds: int, seed: int) -> np.ndarray:
     return np.array([xxhash.xxh64_intdigest(u, seed=seed) % folds for u in urls], dtype=np.int64)
 
 
-def select_recalled(probs: np.ndarray, tokens: np.ndarray, labels: list[str], threshold: float, budget: dict[str, int] | None) -> np.ndarray:
+def select_recalled(probs: np.ndarray, tokens: np.ndarray, labels: list[str], threshold: float, budget: dict[str, int] | None,
+                    eligible: np.ndarray | None = None) -> np.ndarray:
     """Per page the index of its recalled label, or -1. Ranking by probability (ties by page order)
-    is what the token budget cuts, as DeepSeekMath kept "the top-ranking" pages."""
+    is what the token budget cuts, as DeepSeekMath kept "the top-ranking" pages. `eligible` ([pages x
+    labels] bools, `classifiers.code_signal.label_gate`) takes a label from the pages that fail its gate."""
     best = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
     best_p = probs[np.arange(len(probs)), best] if len(probs) else np.zeros(0)
     out = np.full(len(probs), -1, dtype=np.int64)
     for j, label in enumerate(labels):
         if label == OTHER:
             continue
-        cand = np.nonzero((best == j) & (best_p >= threshold))[0]
+        hit = (best == j) & (best_p >= threshold)
+        if eligible is not None:
+            hit &= eligible[:, j]
+        cand = np.nonzero(hit)[0]
         order = cand[np.lexsort((cand, -best_p[cand]))]
         if budget and label in budget:
             cum = np.cumsum(tokens[order])

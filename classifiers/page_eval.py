@@ -17,13 +17,15 @@ import numpy as np
 from classifiers.model import OTHER
 
 
-def predicted_labels(probs: np.ndarray, labels: Sequence[str], threshold: float) -> list[str]:
+def predicted_labels(probs: np.ndarray, labels: Sequence[str], threshold: float, eligible: np.ndarray | None = None) -> list[str]:
     """Per page (a row of `probs`, columns in `labels` order): the best label if it reaches the
-    threshold and is not `other`, else `other`."""
+    threshold, passes its gate (`eligible`, [pages x labels] bools, as the run applies it) and is not
+    `other`, else `other`."""
     out = []
-    for row in probs:
+    for i, row in enumerate(probs):
         j = int(np.argmax(row))
-        out.append(labels[j] if labels[j] != OTHER and row[j] >= threshold else OTHER)
+        ok = labels[j] != OTHER and row[j] >= threshold and (eligible is None or bool(eligible[i, j]))
+        out.append(labels[j] if ok else OTHER)
     return out
 
 

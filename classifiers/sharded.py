@@ -69,7 +69,7 @@ def best_labels(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def recalled_labels(probs: np.ndarray, labels: list[str], other: str, threshold: float,
-                    part: int, cutoffs: dict[str, Any] | None = None) -> np.ndarray:
+                    part: int, cutoffs: dict[str, Any] | None = None, eligible: np.ndarray | None = None) -> np.ndarray:
     """Per page the index of its recalled label, or -1 (classifiers.iterate.select_recalled, with the
     token budget applied as a global cutoff [probability, part, row] per label: pages ranked after
     it are cut; "none" cuts every page of the label)."""
@@ -80,6 +80,8 @@ def recalled_labels(probs: np.ndarray, labels: list[str], other: str, threshold:
         if label == other:
             continue
         hit = (best == j) & (best_p >= threshold)
+        if eligible is not None:  # the label's gate (classifiers.code_signal.label_gate)
+            hit &= eligible[:, j]
         cut = (cutoffs or {}).get(label)
         if cut == "none":
             hit[:] = False

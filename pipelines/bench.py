@@ -420,7 +420,8 @@ def make_input(out_dir: Path) -> str:
 def bench_recall_pages(work: str, warcs: list[str]) -> dict:
     """Web recall on labelled real pages (docs/recall.md, "Measured on real pages"): the default run's
     input through ingest, langid, dedup_exact and recall (in process, the default config), then the final
-    model's precision and recall per class on the Debian manuals installed here plus the shared WARC pages."""
+    model's precision and recall per class on the Debian manuals installed here plus the shared WARC pages, on
+    the test pages (never tuned on) and the development pages apart, and over all."""
     from corpus.engine.executor import Executor
     from corpus.engine.runner import InProcessRunner
     from corpus.storage import read_json
@@ -441,6 +442,9 @@ def bench_recall_pages(work: str, warcs: list[str]) -> dict:
     report = read_json(str(out / "reports" / "recall.json"))
     pe = report.get("page_eval") or {}
     return {"seconds": round(time.perf_counter() - started, 1), "pages": pe.get("pages", 0), "threshold": pe.get("threshold"),
+            "code_gate": pe.get("code_gate"),
+            # test: sources no rule/threshold/seed was tuned on; dev: those it was (corpus/stages/recall/page_eval.py SPLIT_RULE)
+            "test": pe.get("splits", {}).get("test", {}), "dev": pe.get("splits", {}).get("dev", {}),
             "per_class": pe.get("per_class", {}), "by_source": pe.get("by_source", {}), "missing": pe.get("missing", []),
             # The classifier's other figure, on its own held-out seed passages (per fold model), for comparison.
             "seed_passages_heldout_precision": {fold: t.get("heldout", {}).get("per_label_precision")

@@ -354,6 +354,9 @@ def test_recall_stage_labels_web_pages_and_keeps_every_record(ray_runner, shared
             assert set(meta["recall_probs"]) == {"code", "math", "other"} and abs(sum(meta["recall_probs"].values()) - 1) < 1e-3
             if meta["recall_via"] == "model":
                 assert meta["recall_score"] == max(meta["recall_probs"].values()) >= 0.5
+            assert 0 <= meta["recall_code_tokens"] <= 1  # the code gate's signal, shown on every page
+            if meta["recall_via"] == "model" and meta["recall_label"] == "code":  # and obeyed
+                assert meta["recall_code_tokens"] >= cfg.min_code_tokens and meta["recall_probs"]["code"] >= cfg.min_code_probability
             assert meta["warc_record_id"] == json.loads(before[r["id"]]["meta"])["warc_record_id"]
             assert r["text"] == before[r["id"]]["text"]
     by_path = {r["path"]: r["domain"] for r in got if r["repo"] is None}

@@ -55,7 +55,7 @@ def test_pages_are_read_where_packages_install_them_and_absent_sources_are_named
     assert [(Path(p.name).name, p.label, p.source) for p in pages] == [("fs.html", "code", "api docs")]
     assert "readFile" in pages[0].text and "<p>" not in pages[0].text  # the run's extractor made the text
     assert info["missing"] == [{"source": "absent manual", "package": "deb:absent-doc", "reason": "no page installed"}]
-    assert info["too_short"] == 1 and info["sources"]["api docs"] == {"label": "code", "pages": 1}
+    assert info["too_short"] == 1 and info["sources"]["api docs"] == {"label": "code", "pages": 1, "split": "dev"}
 
 
 @pytest.mark.skipif(not (SHARED / "web" / "dolma_sample-0000.warc.gz").exists(), reason="the shared WARC samples are not here (CORPUS_SHARED_DIR)")
@@ -63,7 +63,10 @@ def test_warc_pages_join_as_other_unless_listed() -> None:
     from corpus.stages.recall import page_eval as recall_eval
 
     pages, _ = recall_eval.load_pages([str(SHARED / "web" / "dolma_sample-0000.warc.gz")], per_source=0)
-    assert pages and all(p.source == "WARC dolma_sample-0000.warc.gz" for p in pages)
+    # By host: semanticscholar.org's pages are test pages (TEST_HOSTS), the personal pages development ones.
+    assert {(p.source, p.split) for p in pages} == {("WARC dolma_sample-0000.warc.gz", "dev"),
+                                                    ("WARC dolma_sample-0000.warc.gz (test hosts)", "test")}
+    assert all((p.split == "test") == ("semanticscholar.org" in p.name) for p in pages)
     assert len({p.name for p in pages}) == len(pages)  # one page per URL
     labelled = {p.name: p.label for p in pages}
     assert labelled.get("https://maria-antoniak.github.io/2020/03/25/pip.html") in (None, "code")

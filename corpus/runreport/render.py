@@ -290,14 +290,17 @@ def _page_eval(pe: dict[str, Any]) -> str:
     if not pe.get("pages"):
         missing = ", ".join(f"{m['source']} ({m['package']})" for m in pe.get("missing", []))
         return f"<p>No labelled real pages were available to evaluate on{': missing ' + html.escape(missing) if missing else ''}.</p>" if pe else ""
-    body = (f"<h3>On {pe['pages']} labelled real pages</h3><p>The final model at threshold {pe.get('threshold')} on real HTML pages "
+    body = (f"<h3>On {pe['pages']} labelled real pages</h3><p>The final model at threshold {pe.get('threshold')} (code also needs P(code) >= "
+            f"{pe.get('code_gate', {}).get('min_code_probability', 0)} and a share of at least "
+            f"{pe.get('code_gate', {}).get('min_code_tokens', 0)} of its tokens written as code) on real HTML pages "
             "whose label follows the written rule of docs/recall.md (documentation of programming: code; of mathematics: math; "
-            "everything else: other). The figures above are on held-out seed passages.</p>")
-    pc = pe.get("per_class", {})
-    body += table(["class", "precision", "recall", "pages labelled", "pages predicted", "correct"],
-                  [[c, v["precision"], v["recall"], v["labelled"], v["predicted"], v["correct"]] for c, v in pc.items()])
-    body += table(["source", "predicted code", "predicted math", "predicted other"],
-                  [[src, v.get("code", 0), v.get("math", 0), v.get("other", 0)] for src, v in pe.get("by_source", {}).items()])
+            "everything else: other). The figures above are on held-out seed passages. <em>Test</em> pages come from sources "
+            "no rule, threshold or seed was tuned on; <em>dev</em> pages from those they were tuned on.</p>")
+    parts = [(f"{split} ({v['pages']} pages)", v["per_class"]) for split, v in pe.get("splits", {}).items()] or [("all", pe.get("per_class", {}))]
+    body += table(["pages", "class", "precision", "recall", "pages labelled", "pages predicted", "correct"],
+                  [[name, c, v["precision"], v["recall"], v["labelled"], v["predicted"], v["correct"]] for name, pc in parts for c, v in pc.items()])
+    body += table(["source", "split", "predicted code", "predicted math", "predicted other"],
+                  [[src, v.get("split", ""), v.get("code", 0), v.get("math", 0), v.get("other", 0)] for src, v in pe.get("by_source", {}).items()])
     if pe.get("missing"):
         body += "<p>Sources not installed: " + html.escape(", ".join(f"{m['source']} ({m['package']})" for m in pe["missing"])) + "</p>"
     return body

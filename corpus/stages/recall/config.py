@@ -44,6 +44,10 @@ class RecallConfig(BaseModel):
     tokenizer: str | None = Field(None, description="tokenizer.json (BPE) to pretokenize for fastText; none = regex splitter")
     iterations: int = Field(3, ge=1, description="DeepSeek-Coder-V2: 3 for web pages")
     threshold: float = Field(0.5, ge=0, le=1, description="min probability of a page's best label")
+    min_code_tokens: float = Field(0.01, ge=0, le=1, description="the code gate: a page is recalled as code only when at least this "
+                                   "share of its tokens is written as code (classifiers/code_signal.py); 0 = no gate")
+    min_code_probability: float = Field(0.6, ge=0, le=1, description="the code gate's second threshold: a page is recalled as code "
+                                        "only when P(code) is at least this (and at least `threshold`)")
     budget_tokens: dict[str, int] | None = Field(None, description="per label, keep the top-scored pages up to this many tokens")
     negatives_per_positive: float = Field(1.0, gt=0)
     folds: int = Field(2, ge=1, description="cross-fitting: a page is never scored by a model that used it as a negative")
@@ -71,3 +75,7 @@ class RecallConfig(BaseModel):
                                        "(e.g. the shared dolma/iana samples); none by default")
     fan_in: int = Field(DEFAULT_FAN_IN, ge=2, le=MAX_FAN_IN, description="files one task reads where a step needs every part "
                         "(training sets, code-text seeds, domain counts, budget cutoffs): more parts go through a tree of merge tasks")
+
+    def code_gate(self) -> dict[str, float]:
+        """The code gate's settings (classifiers.code_signal.label_gate's keywords)."""
+        return {"min_code_tokens": self.min_code_tokens, "min_code_probability": self.min_code_probability}

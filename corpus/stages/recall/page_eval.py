@@ -10,15 +10,28 @@ The labelling rule (also in docs/recall.md):
 - code: the page's main content documents programming: a programming language, a library's API, a
   programming tool's use, with code as the examples (Node.js API, valgrind, libxslt, libffi, bc, Python's
   Debian policy; the Maxima manual's chapters on its language: data types, expressions, operators,
-  evaluation, files, function definition, program flow, debugging, strings, the runtime);
+  evaluation, files, function definition, program flow, debugging, strings, the runtime; Python's library
+  reference, SBCL's internals, R's manuals on the language, Octave's nodes on its language);
 - math: the page's main content is mathematics: definitions, formulas and properties of mathematical
   objects, with the software's calls as the examples (the Maxima manual's chapters on polynomials, special
   and elliptic functions, limits, differentiation, integration, equations, linear algebra, series, number
-  theory, groups, sets; mpmath's function and calculus reference);
+  theory, groups, sets; mpmath's function and calculus reference; Octave's nodes on linear algebra,
+  polynomials, sets, interpolation, optimisation, statistics and special functions);
 - other: everything else: organisation, registry, personal and project-history pages (the WARC pages,
-  Debian's project history), except a WARC page named in WARC_LABELS (a tutorial on packaging Python).
+  Debian's project history, the Debian FAQ and installation guide, a paint program's and a game's
+  manuals), except a WARC page named in WARC_LABELS (a tutorial on packaging Python).
 Package pages that document the package rather than the subject (licences, news, authors, indexes,
 search pages, download pages) are left out, and so is any page with fewer than MIN_WORDS words of text.
+
+SPLIT_RULE (also in docs/recall.md): the pages are split into a development part, on which rules,
+thresholds and seeds may be tuned, and a test part, which is only reported. The split is by whole
+source, never by page: every page of a Debian source is on its source's side (`Source.split`), every
+page of a WARC on its host's side (TEST_HOSTS). Development: the sources every earlier round was
+measured on (its seeds were written after seeing their genres), and the WARC hosts of personal and
+research pages and iana.org's registries. Test: the Debian sources added when the split was made
+(Python's library reference, SBCL's internals, R's and Octave's manuals, the Debian FAQ and installation
+guide, Tux Paint's and GNU Backgammon's manuals), and the WARC hosts of organisations (allenai.org,
+commoncrawl.org, creativecommons.org, semanticscholar.org).
 """
 
 from __future__ import annotations
@@ -30,15 +43,51 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from classifiers import fasttext_line
+from classifiers.code_signal import code_token_share, label_gate
+from classifiers.page_eval import confusion, per_class, predicted_labels
 
 MIN_WORDS = 50  # shorter extracted text is a navigation stub (a chapter's menu), not a page to judge
 MAX_HTML_BYTES = 256_000  # the head of a long manual page decides (as the model reads only max_tokens tokens of it)
 PER_SOURCE = 20  # pages per source at most (the smallest sha1 of the file name): the set stays small and fast
-SKIP = re.compile(r"(licen[cs]e|news|authors|index|genindex|search|modindex|^all\.html|downloads|contribs|bugs|changelog)", re.IGNORECASE)
+SKIP = re.compile(r"(licen[cs]e|news|authors|index|genindex|search|modindex|^all\.html|downloads|contribs|bugs|changelog|faqinfo)", re.IGNORECASE)
 MAXIMA = "/usr/share/doc/maxima-doc/html"
 # Maxima manual pages (maxima_N.html, 5.46) by chapter: the language (code) and the mathematics (math).
 MAXIMA_CODE = [*range(10, 47), *range(68, 74), *range(146, 150), *range(160, 174), *range(339, 345)]
 MAXIMA_MATH = [*range(74, 106), *range(113, 120), *range(132, 146), *range(157, 160), *range(304, 307)]
+# Octave manual pages (7.3) by node: the language (code) and the numerical mathematics (math).
+OCTAVE = "/usr/share/doc/octave/octave.html"
+OCTAVE_CODE = (
+    "Basic-Vectorization", "Boolean-Expressions", "Calling-Functions", "Cell-Arrays", "Cell-Arrays-of-Strings", "Character-Arrays",
+    "Comparison-Ops", "Converting-Strings", "Data-Types", "Debugging", "Defining-Functions", "Errors", "Errors-and-Warnings",
+    "Escape-Sequences-in-String-Constants", "Evaluation", "Expressions", "Function-Files", "Global-Variables", "Increment-Ops",
+    "Index-Expressions", "Manipulating-Structures", "Numeric-Data-Types", "Object-Oriented-Programming", "Operator-Overloading",
+    "Operator-Precedence", "Persistent-Variables", "Script-Files", "Statements", "Strings", "Terminal-Input", "Terminal-Output",
+    "The-do_002duntil-Statement", "The-for-Statement", "The-if-Statement", "The-switch-Statement", "The-try-Statement",
+    "The-unwind_005fprotect-Statement", "The-while-Statement", "Variable_002dlength-Argument-Lists",
+    "Variable_002dlength-Return-Lists", "Variables", "classdef-Classes", "containers_002eMap",
+)
+OCTAVE_MATH = (
+    "Basic-Matrix-Functions", "Basic-Statistical-Functions", "Complex-Arithmetic", "Convex-Hull", "Coordinate-Transformations",
+    "Correlation-and-Regression-Analysis", "Delaunay-Triangulation", "Derivatives-_002f-Integrals-_002f-Transforms",
+    "Descriptive-Statistics", "Distributions", "Evaluating-Polynomials", "Exponents-and-Logarithms", "Famous-Matrices",
+    "Finding-Roots", "Functions-of-Multiple-Variables", "Functions-of-One-Variable", "Functions-of-a-Matrix",
+    "Interpolation-on-Scattered-Data", "Linear-Algebra", "Linear-Programming", "Mathematical-Constants", "Matrix-Factorizations",
+    "Multi_002ddimensional-Interpolation", "Nonlinear-Equations", "Nonlinear-Programming", "One_002ddimensional-Interpolation",
+    "Ordinary-Differential-Equations", "Orthogonal-Collocation", "Polynomial-Interpolation", "Products-of-Polynomials",
+    "Quadratic-Programming", "Rational-Approximations", "Set-Operations", "Sets", "Solvers", "Sparse-Linear-Algebra",
+    "Special-Functions", "Sums-and-Products", "Techniques-Used-for-Linear-Algebra", "Trigonometry", "Utility-Functions",
+    "Voronoi-Diagrams",
+)
+R_CODE = ("lang", "intro", "exts", "data", "ints")  # the R manuals on the language and its programming (not R-admin, R-FAQ)
+# WARC pages are split by host (SPLIT_RULE): these hosts' pages are test pages, every other host's are dev pages.
+TEST_HOSTS = frozenset({"allenai.org", "prior.allenai.org", "commoncrawl.org", "creativecommons.org", "www.semanticscholar.org"})
+CLASSES = ("code", "math", "other")
+SPLITS = ("dev", "test")
 # WARC pages whose label is not `other` (URL -> label).
 WARC_LABELS = {"https://maria-antoniak.github.io/2020/03/25/pip.html": "code"}
 
@@ -49,9 +98,11 @@ class Source:
     label: str
     package: str  # what to install to get it ("deb:maxima-doc")
     files: tuple[str, ...]  # glob patterns
+    split: str = "dev"  # "dev" (rules may be tuned on it) or "test" (reported, never tuned on): SPLIT_RULE
 
 
 SOURCES = (
+    # development: the sources every earlier round was measured (and its seeds written) on
     Source("nodejs API", "code", "deb:nodejs", ("/usr/share/doc/nodejs/api/*.html",)),
     Source("valgrind manual", "code", "deb:valgrind", ("/usr/share/doc/valgrind/html/*.html",)),
     Source("libxslt docs", "code", "deb:libxslt1-dev", ("/usr/share/doc/libxslt1-dev/html/*.html",)),
@@ -63,6 +114,16 @@ SOURCES = (
     Source("mpmath reference", "math", "deb:python-mpmath-doc",
            ("/usr/share/doc/python-mpmath-doc/html/functions/*.html", "/usr/share/doc/python-mpmath-doc/html/calculus/*.html")),
     Source("Debian project history", "other", "deb:debian-history", ("/usr/share/doc/debian-history/docs/*.en.html",)),
+    # test: sources added when the split was made, before any rule was tuned; never tuned on
+    Source("Python library reference", "code", "deb:python3.11-doc", ("/usr/share/doc/python3.11/html/library/*.html",), "test"),
+    Source("SBCL internals manual", "code", "deb:sbcl-doc", ("/usr/share/doc/sbcl/sbcl-internals/*.html",), "test"),
+    Source("R manuals", "code", "deb:r-doc-html", tuple(f"/usr/share/doc/r-doc-html/manual/R-{m}.html" for m in R_CODE), "test"),
+    Source("Octave manual: the language", "code", "deb:octave-doc", tuple(f"{OCTAVE}/{n}.html" for n in OCTAVE_CODE), "test"),
+    Source("Octave manual: mathematics", "math", "deb:octave-doc", tuple(f"{OCTAVE}/{n}.html" for n in OCTAVE_MATH), "test"),
+    Source("Debian FAQ", "other", "deb:debian-faq", ("/usr/share/doc/debian/FAQ/*.en.html",), "test"),
+    Source("Debian installation guide", "other", "deb:installation-guide-amd64", ("/usr/share/doc/installation-guide-amd64/en/*.html",), "test"),
+    Source("Tux Paint magic tools", "other", "deb:tuxpaint-data", ("/usr/share/doc/tuxpaint-data/en/magic-docs/html/*.html",), "test"),
+    Source("GNU Backgammon manual", "other", "deb:gnubg-data", ("/usr/share/doc/gnubg/*.html",), "test"),
 )
 
 
@@ -72,6 +133,7 @@ class EvalPage:
     source: str
     label: str
     text: str
+    split: str = "dev"
 
 
 def _files(src: Source) -> list[str]:
@@ -102,13 +164,13 @@ def load_pages(warcs: list[str] | None = None, per_source: int = PER_SOURCE) -> 
             if len(text.split()) < MIN_WORDS:
                 info["too_short"] += 1
                 continue
-            pages.append(EvalPage(path, src.name, src.label, text))
+            pages.append(EvalPage(path, src.name, src.label, text, src.split))
             n += 1
-        info["sources"][src.name] = {"label": src.label, "pages": n}
+        info["sources"][src.name] = {"label": src.label, "pages": n, "split": src.split}
     for uri in warcs or []:
         for page in _warc_pages(uri, extract):
             pages.append(page)
-            slot = info["sources"].setdefault(f"WARC {os.path.basename(uri)}", {"label": "other", "pages": 0})
+            slot = info["sources"].setdefault(page.source, {"label": "other", "pages": 0, "split": page.split})
             slot["pages"] += 1
     return pages, info
 
@@ -122,13 +184,21 @@ def _warc_pages(uri: str, extract) -> Iterator[EvalPage]:
         if not isinstance(doc, Doc) or doc.path in seen or len(doc.text.split()) < MIN_WORDS:
             continue
         seen.add(doc.path)  # a crawl may hold a URL twice (revisits): one page
-        yield EvalPage(doc.path, f"WARC {os.path.basename(uri)}", WARC_LABELS.get(doc.path, "other"), doc.text)
+        split = warc_split(doc.path)
+        source = f"WARC {os.path.basename(uri)}" + (" (test hosts)" if split == "test" else "")
+        yield EvalPage(doc.path, source, WARC_LABELS.get(doc.path, "other"), doc.text, split)
+
+
+def warc_split(url: str) -> str:
+    """A WARC page's side of the split: its host's (TEST_HOSTS), so no host has pages on both sides."""
+    return "test" if urlsplit(url).hostname in TEST_HOSTS else "dev"
 
 
 _LOADED: dict[tuple, tuple[list[EvalPage], dict[str, Any]]] = {}  # per process: extraction is the costly part
 
 
-def page_eval_task(model_uri: str, warcs: list[str], tokenizer: str | None, max_tokens: int, threshold: float) -> dict[str, Any]:
+def page_eval_task(model_uri: str, warcs: list[str], tokenizer: str | None, max_tokens: int, threshold: float,
+                   code_gate: dict[str, float] | None = None) -> dict[str, Any]:
     """The stage's one evaluation task: load the labelled pages on this worker (once per process: they are
     the same installed files for every run) and score them."""
     import copy
@@ -139,31 +209,39 @@ def page_eval_task(model_uri: str, warcs: list[str], tokenizer: str | None, max_
     if key not in _LOADED:
         _LOADED[key] = load_pages(warcs)
     pages, info = _LOADED[key][0], copy.deepcopy(_LOADED[key][1])
-    return evaluate(model_uri, pages, info, pretokenize=make_pretokenize(tokenizer), max_tokens=max_tokens, threshold=threshold)
+    return evaluate(model_uri, pages, info, pretokenize=make_pretokenize(tokenizer), max_tokens=max_tokens, threshold=threshold,
+                    code_gate=code_gate)
 
 
 def evaluate(model_uri: str, pages: list[EvalPage], info: dict[str, Any], *, pretokenize, max_tokens: int,
-             threshold: float) -> dict[str, Any]:
-    """Score the pages with a run's model as the stage scores its pages; per-class precision and recall,
-    the confusion matrix, and per source how its pages were labelled."""
-    from classifiers import RecallModel, fasttext_line
-    from classifiers.page_eval import confusion, per_class, predicted_labels
+             threshold: float, code_gate: dict[str, float] | None = None) -> dict[str, Any]:
+    """Score the pages with a run's model as the stage scores its pages (threshold and code gate);
+    per split (`dev`, `test`: SPLIT_RULE) and over all pages, per-class precision and recall and the
+    confusion matrix; per source how its pages were labelled."""
+    from classifiers import RecallModel
     from corpus import storage
 
-    classes = ["code", "math", "other"]
     if not pages:
-        return {**info, "pages": 0, "per_class": {}, "confusion": {}, "by_source": {}}
+        return {**info, "pages": 0, "per_class": {}, "confusion": {}, "by_source": {}, "splits": {}}
     with storage.local_copy(model_uri) as local:
         model = RecallModel.load(local)
-    labels = [lab for lab in classes if lab in model.labels]  # a run without math seeds has no math label
+    labels = [lab for lab in CLASSES if lab in model.labels]  # a run without math seeds has no math label
     probs = model.score_lines([fasttext_line(pretokenize(p.text), max_tokens) for p in pages], labels)
-    predicted = predicted_labels(probs, labels, threshold)
-    truth = [p.label for p in pages]
-    by_source: dict[str, dict[str, int]] = {}
+    code_tokens = np.array([code_token_share(p.text) for p in pages])
+    predicted = predicted_labels(probs, labels, threshold, label_gate(labels, probs, code_tokens, **(code_gate or {})))
+    by_source: dict[str, dict[str, Any]] = {}
     for p, pred in zip(pages, predicted):
-        slot = by_source.setdefault(p.source, {})
+        slot = by_source.setdefault(p.source, {"split": p.split})
         slot[pred] = slot.get(pred, 0) + 1
-    wrong = [{"page": p.name, "label": p.label, "predicted": pred, "p": round(float(probs[i].max()), 3)}
+    wrong = [{"page": p.name, "split": p.split, "label": p.label, "predicted": pred, "p": round(float(probs[i].max()), 3),
+              "code_tokens": round(float(code_tokens[i]), 3)}
              for i, (p, pred) in enumerate(zip(pages, predicted)) if pred != p.label]
-    return {**info, "pages": len(pages), "threshold": threshold, "per_class": per_class(truth, predicted, classes),
-            "confusion": confusion(truth, predicted, classes), "by_source": by_source, "wrong": wrong[:50]}
+    return {**info, "pages": len(pages), "threshold": threshold, "code_gate": code_gate or {},
+            **scores([p.label for p in pages], predicted),
+            "splits": {split: {"pages": len(idx), **scores([pages[i].label for i in idx], [predicted[i] for i in idx])}
+                       for split in SPLITS if (idx := [i for i, p in enumerate(pages) if p.split == split])},
+            "by_source": by_source, "wrong": wrong[:50]}
+
+
+def scores(truth: list[str], predicted: list[str]) -> dict[str, Any]:
+    return {"per_class": per_class(truth, predicted, CLASSES), "confusion": confusion(truth, predicted, CLASSES)}

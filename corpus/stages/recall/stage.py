@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from classifiers import RecallDataError, RecallParams
+from classifiers.code_signal import code_token_share, label_gate
 from corpus import storage
 from corpus.engine.parts import part_name, part_uri, pass_through_part, write_filtered_part
 from corpus.engine.stage import GlobalStage
@@ -63,8 +64,8 @@ WORD = re.compile(r"\w+")
 # ------------------------------------------------------------------------------------ scratch files
 # Every per-page fact lives in scratch files, one per input part, written by tasks (ctx.scratch):
 #   seeds/lines.parquet, seeds/urls.parquet   seed files, pretokenized once; seed URLs and their label
-#   pages/part-N.parquet                       the part's web pages: row, url, fold, tokens, seed label,
-#                                              and the pretokenized fastText line (text read once)
+#   pages/part-N.parquet                       the part's web pages: row, url, fold, tokens, seed label, code
+#                                              token share (the code gate), the pretokenized fastText line (text read once)
 #   code_text/part-N.parquet, code_text.parquet  code-text seed candidates (smallest hash keys)
 #   iter-K/known/part-N.parquet                known positive label per page at the start of iteration K
 #   iter-K/train/part-N.parquet                the part's training lines (expanded positives, negative
@@ -74,7 +75,7 @@ WORD = re.compile(r"\w+")
 
 PAGE_SCHEMA = pa.schema([
     ("row", pa.int32()), ("url", pa.string()), ("fold", pa.int8()), ("tokens", pa.int64()),
-    ("seed_label", pa.int8()), ("seed_url", pa.bool_()), ("line", pa.large_string()),
+    ("seed_label", pa.int8()), ("seed_url", pa.bool_()), ("code_tokens", pa.float32()), ("line", pa.large_string()),
 ])
 TRAIN_SCHEMA = pa.schema([
     ("label", pa.string()), ("key", pa.uint64()), ("fold", pa.int8()), ("part", pa.int32()), ("row", pa.int32()),
@@ -185,8 +186,9 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls:
     pretokenize = make_pretokenize(opts["tokenizer"])
     seed_urls = _seed_urls(seed_urls)
     urls = [paths[i] for i in web]
-    tokens, lines, seed_label, seed_url = [], [], [], []
+    tokens, lines, seed_label, seed_url, code_tokens = [], [], [], [], []
     for url, text in zip(urls, texts[: len(web)]):
+        code_tokens.append(code_token_share(text))
         toks = pretokenize(text)
         tokens.append(len(toks))
         lines.append(fasttext_line(toks, opts["max_tokens"]))
@@ -197,7 +199,8 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls:
     storage.write_table(pages_uri, pa.table({
         "row": pa.array(web, pa.int32()), "url": pa.array(urls, pa.string()), "fold": pa.array(folds, pa.int8()),
         "tokens": pa.array(tokens, pa.int64()), "seed_label": pa.array(seed_label, pa.int8()),
-        "seed_url": pa.array(seed_url, pa.bool_()), "line": pa.array(lines, pa.large_string()),
+        "seed_url": pa.array(seed_url, pa.bool_()), "code_tokens": pa.array(code_tokens, pa.float32()),
+        "line": pa.array(lines, pa.large_string()),
     }, schema=PAGE_SCHEMA), row_group_size=LINE_GROUP_ROWS)
     code = _code_text(t, code_rows, texts[len(web):], {**opts, "file_keys": file_keys[chosen]}, pretokenize, code_uri)
     known = np.array(seed_label, dtype=np.int8)
@@ -400,16 +403,20 @@ def _fitting(t: pa.Table, budget: dict[str, int]) -> pa.Table:
 
 
 def cut_candidates_task(probs_uris: list[str], pages_uris: list[str], first_part: int, labels: list[str], threshold: float,
-                        budget: dict[str, int], out_uri: str) -> int:
+                        budget: dict[str, int], out_uri: str, code_gate: dict[str, float] | None = None) -> int:
     """The budget candidates of consecutive parts (from first_part on) that can still be inside it."""
     from classifiers.sharded import best_labels
 
     chunks = []
     for k, (pu, gu) in enumerate(zip(probs_uris, pages_uris)):
-        best, best_p = best_labels(_probs(pu, labels))
-        tokens = storage.read_table(gu, columns=["tokens"]).column("tokens").to_numpy()
+        probs = _probs(pu, labels)
+        best, best_p = best_labels(probs)
+        cache = storage.read_table(gu, columns=["tokens", "code_tokens"])
+        tokens = cache.column("tokens").to_numpy()
+        eligible = label_gate(labels, probs, cache.column("code_tokens").to_numpy(), **(code_gate or {}))
         for lab in budget:
-            rows = np.nonzero((best == labels.index(lab)) & (best_p >= threshold))[0]
+            hit = (best == labels.index(lab)) & (best_p >= threshold)
+            rows = np.nonzero(hit & eligible[:, labels.index(lab)] if eligible is not None else hit)[0]
             chunks.append(pa.table({"label": pa.array([lab] * len(rows), pa.string()), "p": pa.array(best_p[rows], pa.float32()),
                                     "part": pa.array(np.full(len(rows), first_part + k), pa.int64()), "row": pa.array(rows, pa.int64()),
                                     "tokens": pa.array(tokens[rows], pa.int64())}, schema=CANDIDATE_SCHEMA))
@@ -440,14 +447,17 @@ def cut_task(candidate_uris: list[str], budget: dict[str, int]) -> dict[str, Any
 
 
 def stats_task(part: int, pages_uri: str, probs_uri: str, labels: list[str], *, recalled_uri: str, prev_recalled_uri: str | None,
-               counts_uri: str, threshold: float, cutoffs: dict[str, Any] | None, max_depth: int) -> dict[str, Any]:
-    """Recalled label per page (threshold, budget cutoff), the part's host/prefix counts for the
+               counts_uri: str, threshold: float, cutoffs: dict[str, Any] | None, max_depth: int,
+               code_gate: dict[str, float] | None = None) -> dict[str, Any]:
+    """Recalled label per page (threshold, code gate, budget cutoff), the part's host/prefix counts for the
     domain rule, and its per-label sums for the report."""
     from classifiers import OTHER
     from classifiers.sharded import recalled_labels, shard_counts
 
-    pages = storage.read_table(pages_uri, columns=["url", "tokens"])
-    local = recalled_labels(_probs(probs_uri, labels), labels, OTHER, threshold, part, cutoffs)
+    pages = storage.read_table(pages_uri, columns=["url", "tokens", "code_tokens"])
+    probs = _probs(probs_uri, labels)
+    eligible = label_gate(labels, probs, pages.column("code_tokens").to_numpy(), **(code_gate or {}))
+    local = recalled_labels(probs, labels, OTHER, threshold, part, cutoffs, eligible)
     to_code = np.array([CODE[lab] for lab in labels], dtype=np.int8)
     recalled = np.where(local >= 0, to_code[np.maximum(local, 0)], -1).astype(np.int8)
     storage.write_table(recalled_uri, pa.table({"recalled": pa.array(recalled, pa.int8())}))
@@ -530,7 +540,8 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
     final_domains: dict[str, int] = {}
     if final is not None:
         labels = final["labels"]
-        pages = storage.read_table(final["pages"], columns=["row", "seed_url"])
+        pages = storage.read_table(final["pages"], columns=["row", "seed_url", "code_tokens"])
+        code_tokens = pages.column("code_tokens").to_numpy()
         probs = _probs(final["probs"], labels)
         recalled = storage.read_table(final["recalled"]).column("recalled").to_numpy()
         known = storage.read_table(final["known"]).column("known").to_numpy()
@@ -552,6 +563,7 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
             if not isinstance(meta, dict):
                 meta = {"meta_unparsed": metas[i]}
             meta.update({"recall_label": label, "recall_score": round(float(probs[k, j]), 5), "recall_via": via,
+                         "recall_code_tokens": round(float(code_tokens[k]), 4),
                          "recall_probs": {lab: round(float(x), 5) for lab, x in zip(labels, probs[k])}})
             metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
             mask[i] = drop_unrecalled and label == OTHER
@@ -576,7 +588,7 @@ def _file_digest(path: str) -> str:
 
 class RecallStage(GlobalStage):
     name = "recall"
-    version = "5"  # whitespace-normalised text; math docstring seeds; page evaluation
+    version = "6"  # the code gate (min_code_tokens; code_tokens in the page cache, recall_code_tokens in meta)
     code_modules = ("corpus.stages.recall", "classifiers")  # the packaged seed files are part of the key
     config: RecallConfig
 
@@ -657,7 +669,8 @@ class RecallStage(GlobalStage):
                 from corpus.stages.recall.page_eval import page_eval_task
 
                 report["page_eval"] = ctx.map(page_eval_task, [(report["model"]["path"], cfg.page_eval_warcs, cfg.tokenizer,
-                                                                cfg.fasttext.max_tokens, cfg.threshold)], desc=f"{self.name}:page_eval")[0]
+                                                                cfg.fasttext.max_tokens, cfg.threshold, cfg.code_gate())],
+                                              desc=f"{self.name}:page_eval")[0]
         report["seconds"] = round(time.time() - started, 2)
         storage.write_json(storage.join(ctx.reports_uri, "recall.json"), report)
         return total
@@ -791,7 +804,8 @@ class RecallStage(GlobalStage):
             out["model"] = {"path": model_uri, "bytes": storage.size(model_uri), "train": final["info"]}
         I = lambda kind, i: S(f"iter-{it}", kind, part_name(i))  # noqa: E731, E741 - I(kind, part): this iteration's file
         stats_args = [{"recalled_uri": I("recalled", i), "prev_recalled_uri": S(f"iter-{it - 1}", "recalled", part_name(i)) if it > 1 else None,
-                       "counts_uri": I("counts", i), "threshold": cfg.threshold, "max_depth": cfg.max_prefix_depth, "cutoffs": None} for i in range(n)]
+                       "counts_uri": I("counts", i), "threshold": cfg.threshold, "max_depth": cfg.max_prefix_depth, "cutoffs": None,
+                       "code_gate": cfg.code_gate()} for i in range(n)]
         budget = cfg.budget_tokens
         scored = ctx.map(score_task, [(i, pages[i], models, labels, I("probs", i), None if budget else stats_args[i]) for i in range(n)],
                          desc=f"{self.name}:score")
@@ -799,8 +813,8 @@ class RecallStage(GlobalStage):
             # Candidates per group of parts (two files a part), then a fan-in tree, then one cut task.
             groups = groups_of(list(range(n)), max(1, cfg.fan_in // 2))
             cands = [S(f"iter-{it}", "cut", f"cand-{g:05d}.parquet") for g in range(len(groups))]
-            ctx.map(cut_candidates_task, [([I("probs", i) for i in grp], [pages[i] for i in grp], grp[0], labels, cfg.threshold, budget, c)
-                                          for grp, c in zip(groups, cands)], desc=f"{self.name}:cut_candidates")
+            ctx.map(cut_candidates_task, [([I("probs", i) for i in grp], [pages[i] for i in grp], grp[0], labels, cfg.threshold, budget, c,
+                                           cfg.code_gate()) for grp, c in zip(groups, cands)], desc=f"{self.name}:cut_candidates")
             cands = fan_in_tree(ctx, cands, cut_merge_task, f"iter-{it}-cut-tree", (budget,), cfg.fan_in)
             cutoffs = ctx.map(cut_task, [(cands, budget)], desc=f"{self.name}:cut")[0]
             sums = ctx.map(_stats_call, [(i, pages[i], I("probs", i), labels, {**stats_args[i], "cutoffs": cutoffs}) for i in range(n)],
