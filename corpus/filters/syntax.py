@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lang_registry import load_registry
-from lang_registry.ts_parse import syntax_error_fraction as measure
+from lang_registry import load_registry, ts_parse
 
 RULE = "max_syntax_error_fraction"
 SYNTAX_SIGNAL = "syntax_error_fraction"
@@ -35,4 +34,4 @@ def _get_registry() -> Any:
 
 def syntax_error_fraction(text: str, language: str | None) -> float | None:
     """0.0 for a clean parse, up to 1.0; None without a safe grammar for the language (or on timeout)."""
-    return measure(_get_registry(), language, text.encode("utf-8", "surrogatepass"))
+    return ts_parse.syntax_error_fraction(_get_registry(), language, text.encode("utf-8", "surrogatepass"))

@@ -43,6 +43,7 @@ from corpus import storage
 from corpus.engine.parts import part_uri, pass_through_part, write_filtered_part
 from corpus.engine.stage import GlobalStage
 from corpus.ops.components import both_directions, connected_components, roots
+from corpus.ops.minhash import MinHasher, batch_token_hashes, shingles_of
 from corpus.ops.shuffle import (
     COMBINE_MIN_MAPS,
     ROUTE,
@@ -58,6 +59,7 @@ from corpus.ops.shuffle import (
     shuffle,
     write_map_file,
 )
+from corpus.stages.filter import FilterConfig, FilterStage
 from corpus.stats import StageStats
 
 
@@ -81,8 +83,6 @@ def exact_keys(table: pa.Table, part: int) -> pa.Table:
 
 def minhash_band_keys(table: pa.Table, part: int, num_perm: int, bands: int, ngram: int, seed: int) -> pa.Table:
     """One 64-bit key per (document, LSH band): the xxh3 of the band's rows of the MinHash signature."""
-    from corpus.ops.minhash import MinHasher, batch_token_hashes, shingles_of
-
     rows = num_perm // bands
     hasher = MinHasher(num_perm, seed)
     key_list = []
@@ -204,8 +204,6 @@ _JUDGES: dict[str, Callable[[dict], Any]] = {}
 
 def _filter_judge(config: Any) -> Callable[[dict], Any]:
     """The filter stage's `judge` for this config, set up once per worker process (rule tables, datatrove)."""
-    from corpus.stages.filter import FilterStage
-
     key = config.model_dump_json()
     if key not in _JUDGES:
         stage = FilterStage(config)
@@ -398,8 +396,6 @@ class ExactDedupStage(_DedupStage):
         default FilterConfig when none is given)."""
         super().__init__(config or ExactDedupConfig())
         if self.config.prefer_filter_pass:
-            from corpus.stages.filter import FilterConfig
-
             self.survivor_filter = filter_config if filter_config is not None else FilterConfig()
 
     def key_fn(self) -> Callable[[pa.Table, int], pa.Table]:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.engine.stage import MapResult, MapStage
 from corpus.records import drop_rows
+from redact import Redactor
 
 
 class RedactConfig(BaseModel):
@@ -43,8 +44,6 @@ class RedactStage(MapStage):
         self._redactor = None
 
     def setup(self) -> None:
-        from redact import Redactor
-
         self._redactor = Redactor(secrets=self.config.secrets, pii=self.config.pii)
 
     def process(self, table: pa.Table) -> MapResult:
