@@ -9,6 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+from .bpe import TokenizerError, load_tokenizer, save_tokenizer, train_bpe, wrap_tokenizer
+from .encode import EncodeConfig
+from .fast_encode import build_fast_encoder, choose_encoder
+from .fim import FimConfig
+from .inputs import iter_records, iter_texts
+from .shards import ShardConfig, build_shards
+
 log = logging.getLogger(__name__)
 
 
@@ -59,9 +66,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .bpe import save_tokenizer, train_bpe, wrap_tokenizer
-    from .inputs import iter_texts
-
     max_bytes = int(args.max_bytes) if args.max_bytes else None
     t0 = time.perf_counter()
     try:
@@ -83,9 +87,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .bpe import TokenizerError, load_tokenizer
-    from .fast_encode import build_fast_encoder
-
     try:
         tok = load_tokenizer(args.tokenizer)
     except (OSError, ValueError, TokenizerError, Exception) as exc:  # noqa: BLE001 - report any bad file
@@ -98,8 +99,6 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from .bpe import load_tokenizer
-
     tok = load_tokenizer(args.tokenizer)
     text = args.text if args.text is not None else sys.stdin.read()
     ids = tok.encode_plain([text])[0]
@@ -117,13 +116,6 @@ def _parse_mixture(spec: str) -> dict[str, float]:
 
 
 def _shards(args: argparse.Namespace) -> int:
-    from .bpe import load_tokenizer
-    from .encode import EncodeConfig
-    from .fast_encode import choose_encoder
-    from .fim import FimConfig
-    from .inputs import iter_records
-    from .shards import ShardConfig, build_shards
-
     tok = load_tokenizer(args.tokenizer)
     records = list(iter_records(args.input))
     encoder, encoder_report = None, {"name": "tokenizers"}
