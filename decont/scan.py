@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from decont.index import DecontIndex
-from decont.normalize import normalized_hits
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -60,6 +59,8 @@ def scan_record(index: DecontIndex, record: Mapping[str, Any], counts: dict[str,
         return []
     found = index.match(text)
     if not found and normalized is not None:
+        from decont.normalize import normalized_hits  # deferred: off `corpus --help`
+
         found = normalized_hits(normalized, record)
         counts["documents"]["normalized_only"] = counts["documents"].get("normalized_only", 0) + int(bool(found))
     size = len(text.encode("utf-8", "surrogatepass"))

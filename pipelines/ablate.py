@@ -37,9 +37,7 @@ from corpus.errors import PreflightError
 from corpus.layout import MANIFEST, SUCCESS
 from corpus.stages.holdout import HoldoutConfig, HoldoutStage
 from pipelines.ablation_config import AblationConfig, Contaminate, Variant, load_ablation, variant_pipeline
-from pipelines.ablation_page import write_page
 from pipelines.config import PipelineConfig
-from pipelines.contaminate import host_repo_names, write_hosts
 from pipelines.graph import build_stages
 from pretrain.config import preset, train_preset
 
@@ -264,6 +262,7 @@ def _run_key(cfg: AblationConfig, shards: Path, seed: int, eval_docs: list[dict[
 def run_ablation(cfg: AblationConfig, base: PipelineConfig, root: Path, runner: Any,
                  only: set[str] | None = None) -> dict[str, Any]:
     from pipelines.ablation_eval import collect_eval_docs, draw_eval_groups, load_problems  # deferred: torch
+    from pipelines.contaminate import host_repo_names, write_hosts  # deferred: off `corpus --help`
 
     if cfg.train.device.startswith("cuda"):
         import torch
@@ -332,6 +331,8 @@ def run_ablation(cfg: AblationConfig, base: PipelineConfig, root: Path, runner: 
         "comparisons": compare(results, ref),
     }
     storage.write_json(str(root / "ablation.json"), out)
+    from pipelines.ablation_page import write_page  # deferred: off `corpus --help`
+
     write_page(out, root / "ablation.html")
     return out
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 from .bpe import TokenizerError, load_tokenizer, save_tokenizer, train_bpe, wrap_tokenizer
 from .encode import EncodeConfig
-from .fast_encode import build_fast_encoder, choose_encoder
 from .fim import FimConfig
-from .inputs import iter_records, iter_texts
 from .shards import ShardConfig, build_shards
 
 log = logging.getLogger(__name__)
@@ -66,6 +64,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .inputs import iter_texts  # deferred: off `corpus --help`
+
     max_bytes = int(args.max_bytes) if args.max_bytes else None
     t0 = time.perf_counter()
     try:
@@ -87,6 +87,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from .fast_encode import build_fast_encoder  # deferred: off `corpus --help`
+
     try:
         tok = load_tokenizer(args.tokenizer)
     except (OSError, ValueError, TokenizerError, Exception) as exc:  # noqa: BLE001 - report any bad file
@@ -116,6 +118,9 @@ def _parse_mixture(spec: str) -> dict[str, float]:
 
 
 def _shards(args: argparse.Namespace) -> int:
+    from .fast_encode import choose_encoder  # deferred: off `corpus --help`
+    from .inputs import iter_records  # deferred: off `corpus --help`
+
     tok = load_tokenizer(args.tokenizer)
     records = list(iter_records(args.input))
     encoder, encoder_report = None, {"name": "tokenizers"}

@@ -25,7 +25,6 @@ from corpus.runreport.decontamination import write_reports
 from corpus.stats import StageStats
 from decont.benchmarks import DISABLED, humaneval_package_path, load_benchmarks, resolve_specs
 from decont.index import DecontConfig, build_index
-from decont.normalize import build_normalized_index
 from decont.report import build_report
 from decont.scan import compact, merge_counts, new_counts, scan_record
 
@@ -170,6 +169,8 @@ class DecontStage(GlobalStage):
         index = build_index(benchmarks, DecontConfig(rule=self.config.rule))
         normalized = None
         if self.config.normalized_code:
+            from decont.normalize import build_normalized_index  # deferred: off `corpus --help`
+
             normalized = build_normalized_index(benchmarks, self.config.normalized_n)
         # Step "scan": per part. With --resume a part committed under the same key by a killed run is
         # reused (its commit record checked); without, no part is looked for. Each part's result is

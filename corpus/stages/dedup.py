@@ -43,7 +43,6 @@ from corpus import storage
 from corpus.engine.parts import part_uri, pass_through_part, write_filtered_part
 from corpus.engine.stage import GlobalStage
 from corpus.ops.components import both_directions, connected_components, roots
-from corpus.ops.minhash import MinHasher, batch_token_hashes, shingles_of
 from corpus.ops.shuffle import (
     COMBINE_MIN_MAPS,
     ROUTE,
@@ -83,6 +82,8 @@ def exact_keys(table: pa.Table, part: int) -> pa.Table:
 
 def minhash_band_keys(table: pa.Table, part: int, num_perm: int, bands: int, ngram: int, seed: int) -> pa.Table:
     """One 64-bit key per (document, LSH band): the xxh3 of the band's rows of the MinHash signature."""
+    from corpus.ops.minhash import MinHasher, batch_token_hashes, shingles_of  # deferred: off `corpus --help`
+
     rows = num_perm // bands
     hasher = MinHasher(num_perm, seed)
     key_list = []

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.engine.stage import MapResult, MapStage
 from corpus.records import drop_rows
-from redact import Redactor
 
 
 class RedactConfig(BaseModel):
@@ -44,6 +43,8 @@ class RedactStage(MapStage):
         self._redactor = None
 
     def setup(self) -> None:
+        from redact import Redactor  # deferred: off `corpus --help`
+
         self._redactor = Redactor(secrets=self.config.secrets, pii=self.config.pii)
 
     def process(self, table: pa.Table) -> MapResult:

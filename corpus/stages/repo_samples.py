@@ -62,7 +62,6 @@ from corpus.records import DOC_SCHEMA, Doc, docs_to_table
 from corpus.stats import StageStats
 from corpus.storage import PartWriter
 from lang_registry import load_registry
-from lang_registry.dep_order import order_repository
 
 SEPARATOR = "\n"
 # Files are decoded, and samples written, this many rows / bytes of text at a time: not a whole part
@@ -205,6 +204,7 @@ def orderer_fn(order: str, registry_path: str | None) -> Orderer | None:
     parses, import resolution and ordering: lang_registry.dep_order; compiled queries cached per process)."""
     if order == "random":
         return None
+    from lang_registry.dep_order import order_repository  # deferred: off `corpus --help`
 
     registry = load_registry(registry_path)
 
