@@ -22,8 +22,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from decont.benchmarks import Benchmark, BenchmarkSpec, load_benchmarks, parse_benchmark_specs
+from decont.benchmarks import Benchmark, BenchmarkSpec, load_benchmark, load_benchmarks, parse_benchmark_specs
 from decont.index import DecontConfig, DecontIndex, build_index
+from decont.normalize import CODE_FIELDS, build_normalized_index, normalize_code
+from decont.paraphrase import paraphrase_python
 
 FILES = {"humaneval": "HumanEval.jsonl.gz", "mbpp": "mbpp.jsonl", "gsm8k": "gsm8k_test.jsonl", "math": "math_test.jsonl"}
 
@@ -299,17 +301,12 @@ def paraphrase_recall(benches: list[Benchmark], sample: list[tuple[str, str]], n
     code benchmark's reference code with names renamed, comments and docstrings stripped and re-indented
     (decont.paraphrase), for the word rule and the normalised rule at each n; and the normalised
     rule's false positives on clean real Python files (`sample`), each listed with its n-gram."""
-    from decont.normalize import CODE_FIELDS, build_normalized_index, normalize_code
-    from decont.paraphrase import paraphrase_python
-
     code_benches = [b for b in benches if b.name in CODE_FIELDS]
     word_index = build_index(benches)
     copies: dict[str, list[str]] = {}
     for b in code_benches:
         fields = CODE_FIELDS[b.name]
         if not all(f in b.fields for f in fields):
-            from decont.benchmarks import load_benchmark
-
             b = load_benchmark(b.name, b.source, fields)
         copies[b.name] = [paraphrase_python("".join(i.fields.get(f, [""])[0] for f in fields), salt=str(i.id)) for i in b.items]
     out: dict[str, Any] = {"copies": {k: len(v) for k, v in copies.items()},

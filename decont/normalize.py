@@ -21,6 +21,9 @@ import builtins
 import functools
 from typing import Any
 
+from decont.benchmarks import Benchmark, BenchmarkItem, load_benchmark
+from decont.index import DecontConfig, build_index
+
 PLACEHOLDER = "v"
 LANGUAGES = ("Python",)
 _BUILTINS = frozenset(dir(builtins))
@@ -128,8 +131,6 @@ DEFAULT_N = 20  # normalised grams per n-gram (measured in `make bench`, docs/de
 
 def normalized_benchmarks(benchmarks: list[Any]) -> list[Any]:
     """The code benchmarks with one field, `normalized`: each item's reference code, normalised."""
-    from decont.benchmarks import Benchmark, BenchmarkItem, load_benchmark
-
     out = []
     for bench in benchmarks:
         fields = CODE_FIELDS.get(bench.name)
@@ -149,8 +150,6 @@ def normalized_benchmarks(benchmarks: list[Any]) -> list[Any]:
 def build_normalized_index(benchmarks: list[Any], n: int = DEFAULT_N) -> Any:
     """The n-gram index over normalised benchmark code: the guarded rule (content and boilerplate
     guards), n grams, no short strings matched whole (a short normalised string is any code's)."""
-    from decont.index import DecontConfig, build_index
-
     return build_index(normalized_benchmarks(benchmarks), DecontConfig(rule="guarded", n=n, min_short=n))
 
 

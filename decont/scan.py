@@ -59,7 +59,7 @@ def scan_record(index: DecontIndex, record: Mapping[str, Any], counts: dict[str,
         return []
     found = index.match(text)
     if not found and normalized is not None:
-        from decont.normalize import normalized_hits
+        from decont.normalize import normalized_hits  # deferred: off `corpus --help`
 
         found = normalized_hits(normalized, record)
         counts["documents"]["normalized_only"] = counts["documents"].get("normalized_only", 0) + int(bool(found))

@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from lang_registry.detect import PREFIX_BYTES, code_related, detect
+from lang_registry.detect import PREFIX_BYTES, code_related, detect, tree_sitter_choice
 from lang_registry.registry import Registry, load_registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -169,8 +169,6 @@ def filename_accuracy(reg: Registry | None = None, labels: Path = FILENAME_LABEL
 def tree_sitter_ablation(items: list[Labelled], reg: Registry | None = None) -> tuple[int, int, list[str]]:
     """Parse quality alone (content rules switched off) on the labelled files it could decide:
     shared extension, label among the candidates, at least two candidates with safe grammars."""
-    from lang_registry.detect import tree_sitter_choice
-
     reg = reg or load_registry()
     ok = n = 0
     misses: list[str] = []

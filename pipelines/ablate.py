@@ -29,6 +29,9 @@ from typing import Any
 
 from corpus import storage
 from corpus.engine.executor import Executor
+from corpus.engine.lock import acquire
+from corpus.engine.ray_runner import start_runner
+from corpus.engine.runner import LazyRunner
 from corpus.engine.stage import Stage
 from corpus.errors import PreflightError
 from corpus.layout import MANIFEST, SUCCESS
@@ -36,6 +39,7 @@ from corpus.stages.holdout import HoldoutConfig, HoldoutStage
 from pipelines.ablation_config import AblationConfig, Contaminate, Variant, load_ablation, variant_pipeline
 from pipelines.config import PipelineConfig
 from pipelines.graph import build_stages
+from pretrain.config import preset, train_preset
 
 log = logging.getLogger("corpus")
 
@@ -68,9 +72,6 @@ def run_command(args: argparse.Namespace) -> int:
     except PreflightError as exc:
         print(f"corpus ablate: {exc}", file=sys.stderr)
         return 2
-    from corpus.engine.lock import acquire
-    from corpus.engine.ray_runner import start_runner
-    from corpus.engine.runner import LazyRunner
 
     root = Path(args.output)
     root.mkdir(parents=True, exist_ok=True)
@@ -212,9 +213,8 @@ def build_variant(out: Path, stages: list[Stage], siblings: list[Path], seed: in
 def train_and_score(cfg: AblationConfig, shards: Path, out: Path, seed: int, eval_docs: list[dict[str, Any]],
                     problems: dict[str, Any]) -> dict[str, Any]:
     """Train one seed (unless its result exists), then score it; `result.json` records both."""
-    from pipelines.ablation_eval import Scorer, score_benchmarks, score_eval_set
-    from pretrain.config import preset, train_preset
-    from pretrain.train import CHECKPOINT, train
+    from pipelines.ablation_eval import Scorer, score_benchmarks, score_eval_set  # deferred: torch
+    from pretrain.train import CHECKPOINT, train  # deferred: torch
 
     result_path = out / RESULT
     key = _run_key(cfg, shards, seed, eval_docs, problems)
@@ -261,8 +261,8 @@ def _run_key(cfg: AblationConfig, shards: Path, seed: int, eval_docs: list[dict[
 
 def run_ablation(cfg: AblationConfig, base: PipelineConfig, root: Path, runner: Any,
                  only: set[str] | None = None) -> dict[str, Any]:
-    from pipelines.ablation_eval import collect_eval_docs, draw_eval_groups, load_problems
-    from pipelines.contaminate import host_repo_names, write_hosts
+    from pipelines.ablation_eval import collect_eval_docs, draw_eval_groups, load_problems  # deferred: torch
+    from pipelines.contaminate import host_repo_names, write_hosts  # deferred: off `corpus --help`
 
     if cfg.train.device.startswith("cuda"):
         import torch
@@ -331,7 +331,7 @@ def run_ablation(cfg: AblationConfig, base: PipelineConfig, root: Path, runner: 
         "comparisons": compare(results, ref),
     }
     storage.write_json(str(root / "ablation.json"), out)
-    from pipelines.ablation_page import write_page
+    from pipelines.ablation_page import write_page  # deferred: off `corpus --help`
 
     write_page(out, root / "ablation.html")
     return out

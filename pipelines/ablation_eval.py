@@ -21,7 +21,11 @@ import torch.nn.functional as F
 
 from corpus import storage
 from corpus.layout import MANIFEST
+from decont.benchmarks import BenchmarkError, load_benchmark, parse_benchmark_specs
 from pipelines.contaminate import HOST_PREFIX, PROMPT_SOLUTION, Problem
+from pretrain.config import model_config_from_dict
+from pretrain.model import Transformer
+from tokenizer.chunks import eval_group, group_rank
 
 EVAL_SALT = "ablation-eval"
 WINDOW_BATCH = 16
@@ -31,16 +35,12 @@ WINDOW_BATCH = 16
 
 
 def _rank(seed: int, group: str) -> int:
-    from tokenizer.chunks import group_rank
-
     return group_rank(seed, f"{EVAL_SALT}\0{group}")
 
 
 def draw_eval_groups(part_uris: list[str], fraction: float, seed: int) -> list[str]:
     """Whole repositories (web hosts), in a seeded hash order, until they hold `fraction` of the bytes
     (at least one). The ablation's planted host repositories are never drawn."""
-    from tokenizer.chunks import eval_group
-
     sizes: Counter = Counter()
     for uri in part_uris:
         t = storage.read_table(uri, columns=["source", "repo", "path", "size"])
@@ -60,8 +60,6 @@ def draw_eval_groups(part_uris: list[str], fraction: float, seed: int) -> list[s
 
 def collect_eval_docs(part_uris: list[str], groups: list[str], per_language: int) -> list[dict[str, Any]]:
     """The files of the held-out groups: per language the `per_language` of smallest id."""
-    from tokenizer.chunks import eval_group
-
     wanted = set(groups)
     by_lang: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for uri in part_uris:
@@ -78,8 +76,6 @@ def collect_eval_docs(part_uris: list[str], groups: list[str], per_language: int
 
 def load_problems(spec: str, max_problems: int) -> dict[str, list[Problem]]:
     """Prompt / reference solution pairs of every configured benchmark (first `max_problems`)."""
-    from decont.benchmarks import BenchmarkError, load_benchmark, parse_benchmark_specs
-
     out: dict[str, list[Problem]] = {}
     for s in parse_benchmark_specs(spec):
         if s.name not in PROMPT_SOLUTION:
@@ -109,9 +105,6 @@ class Scorer:
     @classmethod
     def load(cls, checkpoint: Path, shards: Path, device: str = "cpu") -> Scorer:
         from tokenizers import Tokenizer
-
-        from pretrain.config import model_config_from_dict
-        from pretrain.model import Transformer
 
         ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
         model = Transformer(model_config_from_dict(ckpt["model_config"]))

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from corpus.runreport import write_run_report
 from pipelines.bench_scale import SOURCE_SUFFIXES, run_pipeline
 
 COPIES = 10
@@ -51,8 +52,6 @@ def copied_repos(distributions: list[str], work: Path, copies: int = COPIES) -> 
 
 
 def timed_report(out: Path) -> dict[str, Any]:
-    from corpus.runreport import write_run_report
-
     started = time.perf_counter()
     written = write_run_report(str(out))
     summary = yaml.safe_load(Path(written["summary"]).read_text())  # JSON is YAML

@@ -20,6 +20,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from decont.paraphrase import paraphrase_python
+
 # What each benchmark's plant is, and what `benchmark loss` scores: the reference solution given the prompt.
 PROMPT_SOLUTION: dict[str, tuple[str, str]] = {
     "humaneval": ("prompt", "canonical_solution"),
@@ -54,8 +56,6 @@ def plant_text(benchmark: str, problem: Problem, rename: bool = False) -> str:
         body = (problem.prompt + "\n" + problem.solution).replace('"""', "'''").replace("\\", "\\\\")
         return f'_NOTES_{abs(hash_id(problem.id)) % 10**6} = """\n{body}\n"""\n'
     if rename:
-        from decont.paraphrase import paraphrase_python
-
         text = paraphrase_python(text)
     return text.rstrip("\n") + "\n"
 

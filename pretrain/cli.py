@@ -81,8 +81,8 @@ def run_train(args: argparse.Namespace) -> int:
     # Imported here so `corpus --help` does not pay for importing torch.
     import torch
 
-    from pretrain.data import ShardError
-    from pretrain.train import shutdown_distributed, train
+    from pretrain.data import ShardError  # deferred: torch
+    from pretrain.train import shutdown_distributed, train  # deferred: torch
 
     if args.preset == "v2-lite":
         print("error: the v2-lite preset (15.7B parameters) is for shape and parameter-count checks only",
@@ -122,7 +122,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from pretrain.export import export
+    from pretrain.export import export  # deferred: torch
 
     if not args.checkpoint.is_file():
         print(f"error: no checkpoint at {args.checkpoint}", file=sys.stderr)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -64,7 +67,7 @@ def test_stages_never_import_ray_or_the_engine_even_inside_functions() -> None:
     assert offenders == []
 
 
-PROJECT_PACKAGES = ("corpus", "decont", "pipelines", "classifiers", "lang_registry", "tokenizer", "pretrain")
+PROJECT_PACKAGES = ("corpus", "decont", "redact", "pipelines", "classifiers", "lang_registry", "tokenizer", "pretrain")
 
 
 def _module_imports() -> dict[str, set[str]]:
@@ -146,3 +149,62 @@ def test_plain_libraries_import_nothing_forbidden_even_inside_functions(package:
             offenders += [f"{path.relative_to(root)}:{node.lineno} imports {n}" for n in names
                           if any(n == f or n.startswith(f + ".") for f in forbidden)]
     assert offenders == []
+
+
+# Files whose in-function imports are not audited yet: their owners are editing them in parallel. The integrator
+# hoists or annotates their imports after merging and empties this set (a file that is clean must leave it).
+PENDING_IMPORT_AUDIT = {
+    "classifiers/model.py",
+    "corpus/commands/decont/cli.py",
+    "corpus/commands/decont/inputs.py",
+    "corpus/commands/explain.py",
+    "corpus/stages/recall/common.py",
+    "corpus/stages/recall/github.py",
+    "corpus/stages/recall/math_seeds.py",
+    "corpus/stages/recall/page_eval.py",
+    "corpus/stages/recall/stage.py",
+    "corpus/stages/shards.py",
+    "pipelines/bench.py",
+    "pipelines/bench_safety.py",
+    "pipelines/bench_scale.py",
+    "pipelines/bench_treesitter.py",
+    "tokenizer/chunks.py",
+}
+# What an in-function import of project code says on its line: the heavy import it defers, or the module that
+# imports this one back.
+IMPORT_REASON = re.compile(r"#\s*(deferred|cycle):\s*\S")
+
+
+def _unexplained_inner_imports() -> dict[str, list[str]]:
+    """Per file (relative path): the imports of project modules made inside a function without a reason."""
+    root = Path(__file__).resolve().parent.parent
+    found: dict[str, list[str]] = {}
+    for pkg in PROJECT_PACKAGES:
+        for path in sorted((root / pkg).rglob("*.py")):
+            lines = path.read_text().splitlines()
+            functions = [n for n in ast.walk(ast.parse("\n".join(lines)))
+                         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+            inner = {n for f in functions for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
+            for node in sorted(inner, key=lambda n: n.lineno):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    names = ["." * node.level + (node.module or "")]
+                if not any(n.startswith(".") or n.split(".")[0] in PROJECT_PACKAGES for n in names):
+                    continue
+                text = lines[node.lineno - 1: node.end_lineno]
+                if not any(IMPORT_REASON.search(line) for line in text):
+                    found.setdefault(str(path.relative_to(root)), []).append(f"{node.lineno}: {text[0].strip()}")
+    return found
+
+
+def test_imports_of_project_code_inside_functions_say_why() -> None:
+    """Project code is imported at the module top; inside a function only to defer a heavy import or to break a
+    real cycle, and the line says which (`# deferred: torch`, `# cycle: corpus.x imports this module`)."""
+    found = _unexplained_inner_imports()
+    offenders = [f"{path}:{line}" for path, lines in sorted(found.items()) if path not in PENDING_IMPORT_AUDIT
+                 for line in lines]
+    assert offenders == [], "hoist these imports, or say why they wait (# deferred: ... / # cycle: ...):\n" + \
+        "\n".join(offenders)
+    audited = sorted(PENDING_IMPORT_AUDIT - set(found))
+    assert audited == [], f"no unexplained in-function import left: remove {audited} from PENDING_IMPORT_AUDIT"

@@ -11,8 +11,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .bpe import CorpusTokenizer
+from .bpe import CorpusTokenizer, load_tokenizer, train_bpe, wrap_tokenizer
+from .chunks import chunks_to_table, token_byte_lengths
 from .config import ShardConfig
+from .fast_encode import FastEncoder, build_fast_encoder, verify_fast_encoder
+from .mixture import plan_mixture
+from .shards import encode_chunks, expand_copies, pack_bucket
 
 
 def _best(fn: Any, repeats: int) -> tuple[float, Any]:
@@ -49,10 +53,6 @@ def bench_tokenize(
 
     def raw_fast() -> int:
         return sum(len(e.ids) for e in tok.plain.encode_batch_fast(texts, add_special_tokens=False))
-
-    from .chunks import chunks_to_table, token_byte_lengths
-    from .mixture import plan_mixture
-    from .shards import encode_chunks, expand_copies, pack_bucket
 
     lens = token_byte_lengths(tok)
 
@@ -119,9 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="also measure the tiktoken encoder")
     args = parser.parse_args(argv)
     os.environ["RAYON_NUM_THREADS"] = args.threads  # must precede the first parallel tokenizers call
-
-    from .bpe import load_tokenizer, train_bpe, wrap_tokenizer
-    from .fast_encode import FastEncoder, build_fast_encoder, verify_fast_encoder
 
     texts = _default_texts(int(args.mbytes * 1e6))
     if args.tokenizer:

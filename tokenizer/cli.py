@@ -9,6 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from .bpe import TokenizerError, load_tokenizer, save_tokenizer, train_bpe, wrap_tokenizer
+from .config import ShardConfig
+from .shards import build_shards
+
 log = logging.getLogger(__name__)
 
 
@@ -59,8 +63,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .bpe import save_tokenizer, train_bpe, wrap_tokenizer
-    from .inputs import iter_texts
+    from .inputs import iter_texts  # deferred: off `corpus --help`
 
     max_bytes = int(args.max_bytes) if args.max_bytes else None
     t0 = time.perf_counter()
@@ -83,8 +86,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .bpe import TokenizerError, load_tokenizer
-    from .fast_encode import build_fast_encoder
+    from .fast_encode import build_fast_encoder  # deferred: off `corpus --help`
 
     try:
         tok = load_tokenizer(args.tokenizer)
@@ -98,8 +100,6 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from .bpe import load_tokenizer
-
     tok = load_tokenizer(args.tokenizer)
     text = args.text if args.text is not None else sys.stdin.read()
     ids = tok.encode_plain([text])[0]
@@ -117,11 +117,8 @@ def _parse_mixture(spec: str) -> dict[str, float]:
 
 
 def _shards(args: argparse.Namespace) -> int:
-    from .bpe import load_tokenizer
-    from .config import ShardConfig
-    from .fast_encode import choose_encoder
-    from .inputs import iter_records
-    from .shards import build_shards
+    from .fast_encode import choose_encoder  # deferred: off `corpus --help`
+    from .inputs import iter_records  # deferred: off `corpus --help`
 
     tok = load_tokenizer(args.tokenizer)
     records = list(iter_records(args.input))

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from corpus.engine.runner import Runner, Shared, timed_call
+from corpus.engine.runner import InProcessRunner, Runner, Shared, timed_call
 from corpus.errors import PreflightError
 
 log = logging.getLogger("corpus")
@@ -195,7 +195,5 @@ def start_runner(address: str | None = None, num_cpus: int | None = None, in_pro
     """The runner of every command: in-process, or Ray at `address` (RAY_ADDRESS) or a local instance
     (with the Ray dashboard when `dashboard` is true)."""
     if in_process:
-        from corpus.engine.runner import InProcessRunner
-
         return InProcessRunner()
     return RayRunner(address or os.environ.get("RAY_ADDRESS") or None, num_cpus, dashboard=dashboard)

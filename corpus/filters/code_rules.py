@@ -169,7 +169,7 @@ def _freeze(spec: dict[str, Any]) -> tuple:
 def _repetition_filter(spec: tuple) -> Any:
     from datatrove.pipeline.filters import GopherRepetitionFilter
 
-    from corpus.filters.web_rules import RegexWordTokenizer
+    from corpus.filters.web_rules import RegexWordTokenizer  # deferred: datatrove's word tokenizers (~0.3 s)
 
     # Every Gopher check the table does not name is off: documentation repeats names and phrases by design.
     args: dict[str, Any] = {"dup_line_frac": None, "dup_para_frac": None, "dup_line_char_frac": None,

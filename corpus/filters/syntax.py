@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lang_registry import load_registry, ts_parse
+
 RULE = "max_syntax_error_fraction"
 SYNTAX_SIGNAL = "syntax_error_fraction"
 # Measured (docs/treesitter.md): > 5% of valid installed files of these languages read above 0.01
@@ -26,14 +28,10 @@ _registry: Any = None
 def _get_registry() -> Any:
     global _registry
     if _registry is None:
-        from lang_registry import load_registry
-
         _registry = load_registry()  # $CORPUS_LANG_REGISTRY or the packaged table, as langid uses
     return _registry
 
 
 def syntax_error_fraction(text: str, language: str | None) -> float | None:
     """0.0 for a clean parse, up to 1.0; None without a safe grammar for the language (or on timeout)."""
-    from lang_registry.ts_parse import syntax_error_fraction as measure
-
-    return measure(_get_registry(), language, text.encode("utf-8", "surrogatepass"))
+    return ts_parse.syntax_error_fraction(_get_registry(), language, text.encode("utf-8", "surrogatepass"))

@@ -35,6 +35,7 @@ from typing import Any
 import pyarrow as pa
 
 from corpus import storage
+from corpus.errors import PreflightError
 from corpus.ingest.files import Occurrences
 from corpus.ingest.github_api import (
     GitHubClient,
@@ -134,8 +135,6 @@ def _window_name(lo: int, hi: int) -> str:
 def client_from_env(api_url: str, token_env: str, **kwargs: Any) -> GitHubClient:
     """A client with the token from the environment; a missing token is a clear error, naming the
     variable, never showing a value."""
-    from corpus.errors import PreflightError
-
     token = os.environ.get(token_env)
     if not token:
         raise PreflightError(f"kind github: environment variable {token_env} is not set (a GitHub token is needed: "

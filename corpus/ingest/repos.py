@@ -29,6 +29,7 @@ from corpus.ingest.files import (
 from corpus.ingest.limits import CountingReader, Limits, RepoBudget
 from corpus.ingest.walk import walk
 from corpus.records import Doc, Drop
+from corpus.storage import open_raw
 
 SKIP_DIRS = {".git", ".hg", ".svn"}
 
@@ -127,8 +128,6 @@ def read_local_file(full: Path, rel: str, *, source: str, domain: str, repo: str
 
 def _open_raw(uri: str) -> CountingReader:
     """The archive's bytes as stored (no decompression by extension), counted for the ratio limit."""
-    from corpus.storage import open_raw
-
     return CountingReader(open_raw(uri))
 
 

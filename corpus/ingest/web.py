@@ -11,7 +11,8 @@ import threading
 from collections.abc import Iterator
 
 from corpus.ingest.warc_framing import Bad, Limit, TooLarge, split_stream
-from corpus.records import Doc, Drop
+from corpus.records import Doc, Drop, doc_id
+from corpus.storage import open_raw
 
 MAX_HTML_BYTES = 5_000_000
 
@@ -70,8 +71,6 @@ def _charset(content_type: str) -> str:
 
 def _open_stored(uri: str):
     """The file's bytes as stored: gzip is undone by the framer, member by member (see warc_framing)."""
-    from corpus.storage import open_raw
-
     return open_raw(uri)
 
 
@@ -162,8 +161,6 @@ def _warc_record(record, uri: str, n: int, source: str, domain: str, extractor: 
 
 def _record_id(source: str, url: str, record) -> str:
     """A crawl can hold the same URL twice: the WARC record id keeps their document ids apart."""
-    from corpus.records import doc_id
-
     return doc_id(source, None, f"{url}\0{record.rec_headers.get_header('WARC-Record-ID') or ''}")
 
 

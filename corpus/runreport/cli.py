@@ -7,6 +7,7 @@ import sys
 
 from corpus import storage
 from corpus.layout import REPORTS_DIR, STATS_REPORT
+from corpus.runreport import write_run_report
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +19,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from corpus.runreport import write_run_report
-
     out = storage.normalize(args.output)
     if not storage.exists(storage.join(out, REPORTS_DIR, STATS_REPORT)):
         print(f"corpus report: {out} has no reports/stats.json (not a finished run)", file=sys.stderr)

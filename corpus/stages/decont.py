@@ -21,7 +21,12 @@ from corpus import storage
 from corpus.engine.parts import commit_part, committed, part_name, part_uri, write_filtered_part
 from corpus.engine.stage import GlobalStage, Resources
 from corpus.errors import PreflightError
+from corpus.runreport.decontamination import write_reports
 from corpus.stats import StageStats
+from decont.benchmarks import DISABLED, humaneval_package_path, load_benchmarks, resolve_specs
+from decont.index import DecontConfig, build_index
+from decont.report import build_report
+from decont.scan import compact, merge_counts, new_counts, scan_record
 
 HITS_DIR = "_hits"
 SCAN_COLUMNS = ["id", "source", "repo", "path", "language", "text"]
@@ -84,8 +89,6 @@ def _detail(hits: list[dict[str, Any]]) -> str:
 def decont_part(index: Any, in_uri: str, out_uri: str, hits_out: str, mode: str, key: str,
                 normalized: Any = None) -> dict[str, Any]:
     """One task: scan one input part, write kept/dropped rows, its hits and its commit record."""
-    from decont.scan import compact, new_counts, scan_record
-
     table = storage.read_table(in_uri)
     counts = new_counts()
     rows = table.select(SCAN_COLUMNS).to_pylist()
@@ -117,8 +120,6 @@ class DecontStage(GlobalStage):
         super().__init__(config or DecontStageConfig())
 
     def _specs(self):
-        from decont.benchmarks import resolve_specs
-
         # Known benchmarks the config does not mention stay in the list so the report names them missing.
         return resolve_specs(self.config.benchmarks)
 
@@ -128,8 +129,6 @@ class DecontStage(GlobalStage):
         return [s.source for s in self._specs() if s.source and "://" not in s.source and Path(s.source).is_file()]
 
     def preflight(self) -> None:
-        from decont.benchmarks import DISABLED, humaneval_package_path
-
         try:
             specs = self._specs()
         except Exception as exc:  # noqa: BLE001 - a bad spec is a config error
@@ -156,8 +155,6 @@ class DecontStage(GlobalStage):
             )
 
     def _load(self):
-        from decont.benchmarks import DISABLED, load_benchmarks
-
         specs = self._specs()
         benchmarks, missing = load_benchmarks(specs, opener=storage.open_uri)
         configured = {s.name for s in specs if s.source and s.source.strip().lower() not in DISABLED}
@@ -168,16 +165,11 @@ class DecontStage(GlobalStage):
         return benchmarks, missing
 
     def run(self, ctx, inputs: list[str]) -> StageStats:
-        from corpus.runreport.decontamination import write_reports
-        from decont.index import DecontConfig, build_index
-        from decont.report import build_report
-        from decont.scan import merge_counts, new_counts
-
         benchmarks, missing = self._load()
         index = build_index(benchmarks, DecontConfig(rule=self.config.rule))
         normalized = None
         if self.config.normalized_code:
-            from decont.normalize import build_normalized_index
+            from decont.normalize import build_normalized_index  # deferred: off `corpus --help`
 
             normalized = build_normalized_index(benchmarks, self.config.normalized_n)
         # Step "scan": per part. With --resume a part committed under the same key by a killed run is

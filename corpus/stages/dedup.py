@@ -58,6 +58,7 @@ from corpus.ops.shuffle import (
     shuffle,
     write_map_file,
 )
+from corpus.stages.filter import FilterConfig, FilterStage
 from corpus.stats import StageStats
 
 
@@ -81,7 +82,7 @@ def exact_keys(table: pa.Table, part: int) -> pa.Table:
 
 def minhash_band_keys(table: pa.Table, part: int, num_perm: int, bands: int, ngram: int, seed: int) -> pa.Table:
     """One 64-bit key per (document, LSH band): the xxh3 of the band's rows of the MinHash signature."""
-    from corpus.ops.minhash import MinHasher, batch_token_hashes, shingles_of
+    from corpus.ops.minhash import MinHasher, batch_token_hashes, shingles_of  # deferred: off `corpus --help`
 
     rows = num_perm // bands
     hasher = MinHasher(num_perm, seed)
@@ -204,8 +205,6 @@ _JUDGES: dict[str, Callable[[dict], Any]] = {}
 
 def _filter_judge(config: Any) -> Callable[[dict], Any]:
     """The filter stage's `judge` for this config, set up once per worker process (rule tables, datatrove)."""
-    from corpus.stages.filter import FilterStage
-
     key = config.model_dump_json()
     if key not in _JUDGES:
         stage = FilterStage(config)
@@ -398,8 +397,6 @@ class ExactDedupStage(_DedupStage):
         default FilterConfig when none is given)."""
         super().__init__(config or ExactDedupConfig())
         if self.config.prefer_filter_pass:
-            from corpus.stages.filter import FilterConfig
-
             self.survivor_filter = filter_config if filter_config is not None else FilterConfig()
 
     def key_fn(self) -> Callable[[pa.Table, int], pa.Table]:

@@ -9,6 +9,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.engine.stage import MapResult, MapStage
+from corpus.filters import code_rules
 from corpus.filters.code_rules import RuleResult
 from corpus.per_item import describe, is_environment_error
 from corpus.records import drop_rows
@@ -50,10 +51,9 @@ class FilterStage(MapStage):
         return [self.config.code_rules] if self.config.code_rules else []
 
     def setup(self) -> None:
-        from corpus.filters.code_rules import load_rules
-        from corpus.filters.web_rules import WebQuality
+        from corpus.filters.web_rules import WebQuality  # deferred: datatrove's word tokenizers (~0.3 s)
 
-        self._rules = load_rules(self.config.code_rules)
+        self._rules = code_rules.load_rules(self.config.code_rules)
         self._web = WebQuality(self.config.web_min_words, tuple(self.config.web_prose_domains))
 
     def gates(self, row: dict) -> Iterator[RuleResult]:
@@ -68,16 +68,12 @@ class FilterStage(MapStage):
 
     def rule_results(self, row: dict) -> list[RuleResult]:
         """Every check of a code file, passed or not, in the order `judge` applies them (`corpus explain`)."""
-        from corpus.filters.code_rules import evaluate_code
-
         if self._rules is None:
             self.setup()
-        return list(self.gates(row)) + evaluate_code(row["text"], row["language"], self._rules)
+        return list(self.gates(row)) + code_rules.evaluate_code(row["text"], row["language"], self._rules)
 
     def judge(self, row: dict) -> tuple[str, str] | None:
         """(reason, what was measured against what) of the check that drops the row; None keeps it."""
-        from corpus.filters.code_rules import first_failure
-
         if row["repo"] is None:  # a web page
             why = self._web.check(row["text"], row["path"], row["domain"])
             if why is None:
@@ -88,7 +84,7 @@ class FilterStage(MapStage):
             if not gate.passed:
                 note = _outside_note(row.get("meta")) if gate.name == "unknown_language" else ""
                 return gate.name, gate.describe() + note
-        failed = first_failure(row["text"], row["language"], self._rules)
+        failed = code_rules.first_failure(row["text"], row["language"], self._rules)
         # GitHub recall (stage recall, docs/recall.md) may vouch for a file a code rule would drop.
         if failed is None or _recalled(row.get("meta")):
             return None

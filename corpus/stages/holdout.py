@@ -32,7 +32,7 @@ class HoldoutStage(MapStage):
         self._groups = frozenset(config.groups)
 
     def process(self, table: pa.Table) -> MapResult:
-        from tokenizer.chunks import eval_group
+        from tokenizer.chunks import eval_group  # deferred: the tokenizer package loads HF tokenizers
 
         sources, repos, paths = (table.column(c).to_pylist() for c in ("source", "repo", "path"))
         mask = [eval_group(s, r, p) in self._groups for s, r, p in zip(sources, repos, paths)]

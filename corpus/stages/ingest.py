@@ -18,7 +18,7 @@ from corpus.errors import EmptyOutputError, PreflightError
 from corpus.ingest.files import printable_path
 from corpus.ingest.kinds import InputKind, InputSpec, PlanContext, ReadContext, Unit
 from corpus.ingest.kinds.base import read_refused, resolve_uri
-from corpus.ingest.licenses import distribution_evidence
+from corpus.ingest.licenses import Evidence, allowed, distribution_evidence
 from corpus.ingest.limits import Limits
 from corpus.ingest.optout import OptOut
 from corpus.per_item import describe, is_environment_error
@@ -191,8 +191,6 @@ def apply_policy(items: Iterator[Doc | Drop], optout: OptOut | None, detect: boo
                  deny: list[str], extra: list[tuple[str, str]] | None = None, scan: str = "always") -> Iterator[Doc | Drop]:
     """Per document: the opt-out list (per file: Stack-style rows, web pages by host) and, per repository (its
     files arrive one after the other), the licence into `license` and `meta["license"]`, then allow/deny."""
-    from corpus.ingest.licenses import Evidence, allowed
-
     held: list[Doc] = []
     evidence = Evidence()
     held_chars = 0

@@ -23,9 +23,13 @@ import json
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+import lang_registry
 from corpus.engine.stage import MapResult, MapStage
 from corpus.per_item import describe, is_environment_error
 from corpus.records import drop_rows
+from lang_registry import load_registry
+from lang_registry.detect import code_related
+from lang_registry.registry import PACKAGED_REGISTRY
 
 NOTEBOOK = "Jupyter Notebook"
 NOTEBOOK_UNPARSABLE = "notebook_unparsable"
@@ -63,17 +67,12 @@ class LangIdStage(MapStage):
         return [self.config.registry] if self.config.registry else []
 
     def setup(self) -> None:
-        from lang_registry import load_registry
-        from lang_registry.registry import PACKAGED_REGISTRY
-
         self._registry = load_registry(self.config.registry)
         # A registry copied before the code-related table existed (`corpus langs add` on an old copy)
         # still gets YAML/Markdown/... names from the packaged table.
         self._related_reg = self._registry if self._registry.related else load_registry(PACKAGED_REGISTRY)
 
     def _related(self, path: str) -> tuple[str | None, str | None]:
-        from lang_registry.detect import code_related
-
         base = path.rsplit("/", 1)[-1]
         ext = "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
         name = self.config.code_related_text.get(ext)
@@ -88,10 +87,9 @@ class LangIdStage(MapStage):
     def _identify(self, path: str, text: str) -> tuple:  # (Detection, language, method, NotebookScript | None)
         """Detection of one file, its language and method, and its script when it is a notebook
         (raises NotebookError for a notebook that does not parse)."""
-        from lang_registry import detect
-        from lang_registry.notebooks import notebook_to_script
+        from lang_registry.notebooks import notebook_to_script  # deferred: jupytext and nbformat (~0.6 s)
 
-        d = detect(path, text.encode("utf-8", "surrogatepass"), self._registry)
+        d = lang_registry.detect(path, text.encode("utf-8", "surrogatepass"), self._registry)
         language, method = d.language, d.method
         # A name Linguist gives a language outside the 338 (go.mod: Go Module) is reported, never guessed.
         if language is None and not d.binary and d.outside is None:
@@ -100,7 +98,7 @@ class LangIdStage(MapStage):
         return d, language, method, nb
 
     def process(self, table: pa.Table) -> MapResult:
-        from lang_registry.notebooks import NotebookError
+        from lang_registry.notebooks import NotebookError  # deferred: jupytext and nbformat (~0.6 s)
 
         if self._registry is None:
             self.setup()

@@ -61,6 +61,7 @@ from corpus.ops.shuffle import (
 from corpus.records import DOC_SCHEMA, Doc, docs_to_table
 from corpus.stats import StageStats
 from corpus.storage import PartWriter
+from lang_registry import load_registry
 
 SEPARATOR = "\n"
 # Files are decoded, and samples written, this many rows / bytes of text at a time: not a whole part
@@ -207,8 +208,7 @@ def orderer_fn(order: str, registry_path: str | None) -> Orderer | None:
     parses, import resolution and ordering: lang_registry.dep_order; compiled queries cached per process)."""
     if order == "random":
         return None
-    from lang_registry import load_registry
-    from lang_registry.dep_order import order_repository
+    from lang_registry.dep_order import order_repository  # deferred: off `corpus --help`
 
     registry = load_registry(registry_path)
 
@@ -222,8 +222,6 @@ def orderer_fn(order: str, registry_path: str | None) -> Orderer | None:
 
 def path_comment_fn(registry_path: str | None) -> PathComment:
     """The path line of a file: a comment in its language's syntax (from the language registry)."""
-    from lang_registry import load_registry
-
     registry = load_registry(registry_path)
 
     def comment(language: str | None, path: str) -> str:

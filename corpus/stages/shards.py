@@ -256,7 +256,7 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, index: int, n_s
     languages: Counter = Counter()
     chunks, done = [], set()
     docs: dict[str, dict] = {}  # doc id -> the columns provenance names it by (corpus.provenance.doc_info)
-    batch = 256
+    batch = cfg.batch_size
     for start in range(0, table.num_rows, batch):
         records = table.slice(start, batch).to_pylist()
         got, ok = encode_chunks(tok, records, seed=seed, config=cfg, encoder=encoder, lens=lens, skipped=skipped,

@@ -27,6 +27,7 @@ from corpus.errors import PreflightError
 from corpus.ingest.files import path_too_long, printable_path
 from corpus.ingest.limits import Limits
 from corpus.ingest.walk import walk
+from corpus.ingest.web import HtmlExtractor
 from corpus.records import Doc, Drop
 from corpus.storage import expand_remote_glob, is_remote, uri_exists
 
@@ -69,8 +70,6 @@ class ReadContext:
     def extractor(self):
         """The HTML-to-text extractor, made once per task and only by kinds that read HTML."""
         if self._extractor is None:
-            from corpus.ingest.web import HtmlExtractor
-
             self._extractor = HtmlExtractor(timeout_s=self.extract_timeout_s)
         return self._extractor
 
