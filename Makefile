@@ -10,7 +10,7 @@ STEPS ?= 300
 
 setup: $(VENV)/.installed system-deps
 
-# Debian's Chromium + ChromeDriver for the run report's browser test (tests/test_run_report.py).
+# Debian's Chromium + ChromeDriver for the run report's browser test (tests/corpus/runreport/test_run_report.py).
 # Installed when apt-get can (root, Debian); otherwise the test skips and says why.
 system-deps:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \

@@ -5,7 +5,7 @@ The larger run is the default input ten times over: every repository of the defa
 ten names (source-like files only, as the bench's other scale runs). Ten copies give ten times the rows
 of every file-level stage up to exact dedup, and the worst case of the report's dedup section (every
 kept file heads a cluster of ten). The report must follow rows and parts, never text bytes: it reads
-no text column (tests/test_run_report.py pins that), so its time should grow far less than 10x.
+no text column (tests/corpus/runreport/test_run_report.py pins that), so its time should grow far less than 10x.
 """
 
 from __future__ import annotations

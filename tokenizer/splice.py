@@ -20,7 +20,7 @@ where ids[h1:h2] are the chunk's ids between those positions. That holds when th
 slice of its document's encoding (tokenizer/chunks.py cuts at token boundaries; a path-comment header
 is the chunk's first line, and every hard boundary lies after it). Other tokenizers (e.g. a given
 tokenizer.json with another pre-tokenizer) are encoded in full: `splice_applies` decides.
-tests/test_splice.py checks the identity against full encoding on real files.
+tests/tokenizer/test_splice.py checks the identity against full encoding on real files.
 """
 
 from __future__ import annotations

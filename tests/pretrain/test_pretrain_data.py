@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_pretrain_train import pattern_rows, write_shards
+from tests.pretrain.test_pretrain_train import pattern_rows, write_shards
 
 from pretrain.data import ShardError, ShardLoader, TrainLoader, read_manifest
 

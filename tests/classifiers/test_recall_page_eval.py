@@ -13,7 +13,7 @@ import pytest
 from classifiers import RecallParams, load_seeds, train_recall_model
 from classifiers.page_eval import confusion, per_class, predicted_labels
 
-SHARED = Path(os.environ.get("CORPUS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+SHARED = Path(os.environ.get("CORPUS_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 FAST = {"bucket": 20_000, "lr": 0.5, "epoch": 10}
 
 

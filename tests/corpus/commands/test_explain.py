@@ -18,7 +18,7 @@ from corpus.records import Doc, docs_to_table
 from corpus.stages.filter import FilterConfig, FilterStage
 from corpus.stages.langid import LangIdConfig, LangIdStage
 
-SAMPLES = Path(__file__).parent / "data" / "langs" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "langs" / "samples"
 
 
 @pytest.fixture(scope="module")
@@ -247,9 +247,9 @@ def test_cli_takes_pkg_configs_and_reports_missing_paths_with_status_2(tmp_path:
 
 @pytest.fixture(scope="module")
 def explained_run(tmp_path_factory):
-    """The end-to-end fixture of tests/test_pipeline.py, in process, with pages below the recall threshold
+    """The end-to-end fixture of tests/pipelines/test_pipeline.py, in process, with pages below the recall threshold
     dropped (so every dropping stage has a drop to explain)."""
-    from test_pipeline import _config
+    from tests.pipelines.test_pipeline import _config
 
     from corpus.engine.executor import Executor, write_stats_report
     from corpus.engine.runner import InProcessRunner

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_pretrain_train import pattern_rows, write_shards
+from tests.pretrain.test_pretrain_train import pattern_rows, write_shards
 
 from pretrain.config import TrainConfig, preset
 from pretrain.data import TrainLoader, read_manifest

@@ -12,7 +12,7 @@ import pytest
 from lang_registry import Detection, detect, load_registry, ts_score
 from lang_registry.flags import is_binary
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "tests" / "data" / "langs"
 
 

@@ -21,7 +21,7 @@ from corpus.engine.progress import INTERVAL_ENV, MODE_ENV
 from corpus.engine.ray_runner import check_ray_address
 from corpus.engine.runner import InProcessRunner, LazyRunner, largest_first, submission_order
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_largest_first_is_a_stable_descending_order() -> None:

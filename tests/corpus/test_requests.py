@@ -161,7 +161,7 @@ def test_recall_through_fan_in_trees_gives_the_same_records_model_and_report(sha
     """Fan-in 2 over 6 parts (trees of merge tasks for the training lines, code-text seeds, domain counts and
     budget cutoffs) gives the records, model and report of one task reading every part; no task of those
     steps reads more than its fan-in of files."""
-    from test_recall import (
+    from tests.classifiers.test_recall import (
         FAST,
         _doc_rows,
         _stage_output,

@@ -13,7 +13,7 @@ import yaml
 from lang_registry import Registry, load_registry
 from lang_registry.registry import PACKAGED_REGISTRY
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NAMES = [ln for ln in (REPO / "lang_registry" / "data" / "supported_langs.txt").read_text().splitlines() if ln]
 
 

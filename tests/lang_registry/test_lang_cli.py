@@ -12,7 +12,7 @@ from lang_registry import detect, load_registry
 from lang_registry.cli import main
 from lang_registry.registry import ENV_VAR, PACKAGED_REGISTRY
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "tests" / "data" / "langs" / "samples"
 
 

@@ -140,7 +140,7 @@ def test_packaged_tables_and_code_are_in_the_stage_keys() -> None:
     from corpus.stages.recall import RecallConfig, RecallStage
     from corpus.stages.repo_samples import RepoSamplesConfig, RepoSamplesStage
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[3]
 
     def names(stage) -> set[str]:
         return {Path(p).resolve().relative_to(root).as_posix() for p in stage.key_files() if Path(p).resolve().is_relative_to(root)}

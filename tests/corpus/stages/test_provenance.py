@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from test_shards_stage import CFG, _run
+from tests.corpus.stages.test_shards_stage import CFG, _run
 
 from corpus import storage
 from corpus.engine.context import RunContext

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from test_provenance import docs
-from test_shards_stage import CFG, _inputs
+from tests.corpus.stages.test_provenance import docs
+from tests.corpus.stages.test_shards_stage import CFG, _inputs
 
 from corpus import storage
 from corpus.cli import main

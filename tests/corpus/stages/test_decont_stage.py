@@ -19,7 +19,7 @@ from corpus.stages.decont import DecontStage, DecontStageConfig
 from decont.benchmarks import load_benchmark
 from decont.index import DecontConfig, build_index
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

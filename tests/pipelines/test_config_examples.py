@@ -11,7 +11,7 @@ import yaml
 
 from pipelines.config import PipelineConfig
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Files of other formats that docs show as YAML: their first key says which (e.g. an ablation file).
 OTHER_FORMATS = {"pipeline"}

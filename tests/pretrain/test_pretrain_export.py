@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_pretrain_train import write_shards
+from tests.pretrain.test_pretrain_train import write_shards
 
 from pretrain.config import TrainConfig, model_config_from_dict, preset
 from pretrain.model import Transformer

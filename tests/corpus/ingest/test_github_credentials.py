@@ -13,7 +13,7 @@ from corpus.ingest import github as gh
 from corpus.ingest.github_api import GitHubClient, GitHubError, scrub, valid_full_name
 from corpus.ingest.limits import Limits
 from tests.github_server import FakeGitHub
-from tests.test_github_ingest import TOKEN, _drops, _repos, _stage
+from tests.corpus.ingest.test_github_ingest import TOKEN, _drops, _repos, _stage
 
 
 @pytest.fixture
