@@ -84,7 +84,9 @@ def project(scale: dict[str, Any], parts_model: dict[str, Any], text_mb: float =
         stages[name] = row
     use = big.get("cpu_utilisation") or 1.0
     start = big.get("runner_start_seconds") or 0.0
-    driver_s_per_task = (many.get("driver_cpu_seconds") or 0.0) / max(1.0, sum(c["tasks"] for c in costs["many"].values()))
+    # The driver's CPU per extra task between the two part counts: its fixed start (imports, planning) cancels.
+    extra_tasks = sum(c["tasks"] for c in costs["many"].values()) - sum(c["tasks"] for c in costs["few"].values())
+    driver_s_per_task = max(0.0, (many.get("driver_cpu_seconds") or 0.0) - (few.get("driver_cpu_seconds") or 0.0)) / max(1.0, extra_tasks)
     wall = totals["cpu_s"] / (cores * use) + start
     return {
         "assumptions": {"text_mb": text_mb, "part_bytes": part_bytes, "ingest_parts": round(target_parts), "cores": cores,
@@ -99,7 +101,7 @@ def project(scale: dict[str, Any], parts_model: dict[str, Any], text_mb: float =
             "requests": round(totals["requests"]),
             "tasks": round(totals["tasks"]),
             "max_requests_per_task": max((s["max_requests_per_task"] for s in stages.values()), default=0),
-            # the driver's serial work per task, measured on the many-parts run: all of it, spread over the run
+            # the driver's serial work per task (marginal, from the parts model): all of it, spread over the run
             "driver_cpu_s_per_task": round(driver_s_per_task, 6),
             "driver_cpu_hours": round(driver_s_per_task * totals["tasks"] / 3600, 2),
         },

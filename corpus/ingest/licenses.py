@@ -82,13 +82,23 @@ def normalize(expression: str | None) -> str | None:
         return None
 
 
-def detect_text(text: str, first_only: bool) -> str | None:
-    """ScanCode's detection on a text: the first detection (a licence file's own licence) or all joined with AND."""
+DETECTION_CACHE = 4096  # texts per process (<= 64 MB): verbatim licence texts recur across repositories
+
+
+@functools.lru_cache(maxsize=DETECTION_CACHE)
+def _detections(text: str) -> tuple[str, ...]:
+    """ScanCode's SPDX detections of a (cut) text, remembered: ScanCode's approximate matching costs ~0.5 CPU-s
+    on a long licence, and the same text (an Apache-2.0 file, a dist-info copy of a source LICENSE) recurs."""
     from licensedcode.detection import detect_licenses
 
     # ScanCode's "unknown-license-reference" marks a mention of some licence, not a licence: not evidence.
-    found = [d.license_expression_spdx for d in detect_licenses(index=_index(), query_string=text[:MAX_LICENSE_CHARS])
-             if d.license_expression_spdx and "LicenseRef-scancode-unknown" not in d.license_expression_spdx]
+    return tuple(d.license_expression_spdx for d in detect_licenses(index=_index(), query_string=text)
+                 if d.license_expression_spdx and "LicenseRef-scancode-unknown" not in d.license_expression_spdx)
+
+
+def detect_text(text: str, first_only: bool) -> str | None:
+    """ScanCode's detection on a text: the first detection (a licence file's own licence) or all joined with AND."""
+    found = list(_detections(text[:MAX_LICENSE_CHARS]))
     if not found:
         return None
     return found[0] if first_only else join(found)

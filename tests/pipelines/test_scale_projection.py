@@ -16,7 +16,7 @@ def _run(mb: float, parts: int, max_per_task: int = 12) -> dict:
     for stage, terms in TERMS.items():
         cpu, req = ((a * mb + b * parts + c) for a, b, c in (terms["cpu_s"], terms["requests"]))
         steps[f"{stage}:work"] = {"tasks": parts, "requests": req, "max_requests_per_task": max_per_task, "task_cpu_s": cpu}
-    return {"ingest_parts": parts, "text_mb": mb, "steps": steps, "driver_cpu_seconds": 2.0, "cpu_utilisation": 0.5,
+    return {"ingest_parts": parts, "text_mb": mb, "steps": steps, "driver_cpu_seconds": 1.0 + 0.001 * parts * len(TERMS), "cpu_utilisation": 0.5,
             "runner_start_seconds": 4.0}
 
 
@@ -36,6 +36,7 @@ def test_projection_recovers_the_terms_and_scales_them() -> None:
     cpu = sum(got["stages"][s]["cpu_s"]["at_target"] for s in TERMS)
     assert got["total"]["task_cpu_s"] == pytest.approx(cpu, abs=2)
     assert got["total"]["wall_hours_on_cores"] == pytest.approx((cpu / (1000 * 0.5) + 4.0) / 3600, abs=0.01)
+    assert got["total"]["driver_cpu_s_per_task"] == pytest.approx(0.001)  # the driver's start (1 s) cancels
 
 
 def test_noise_below_zero_is_clamped_and_named() -> None:

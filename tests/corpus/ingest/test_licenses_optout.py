@@ -158,3 +158,17 @@ def test_a_source_tarball_licence_under_its_top_folder_is_found(tmp_path):
     done = storage.read_json(storage.join(out, "ingest", "_SUCCESS.json"))
     rows = [r for p in done["parts"] for r in storage.read_table(storage.join(out, "ingest", p), columns=["path", "license"]).to_pylist()]
     assert {r["license"] for r in rows} == {"MIT"} and len(rows) == 3
+
+
+def test_a_licence_text_seen_before_is_not_scanned_again(monkeypatch):
+    """ScanCode runs once per distinct (cut) text in a process; the answer is the same either way."""
+    import licensedcode.detection
+
+    lic._detections.cache_clear()
+    calls = []
+    real = licensedcode.detection.detect_licenses
+    monkeypatch.setattr(licensedcode.detection, "detect_licenses", lambda **kw: calls.append(1) or real(**kw))
+    mit = Path(metadata.distribution("pytest").locate_file("pytest-9.2.0.dist-info/licenses/LICENSE")).read_text()
+    first = lic.detect_text(mit, first_only=True)
+    assert first == "MIT" and lic.detect_text(mit, first_only=True) == first and len(calls) == 1
+    assert lic.detect_text(mit + "\n", first_only=True) == "MIT" and len(calls) == 2  # another text: scanned
