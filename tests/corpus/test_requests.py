@@ -161,6 +161,9 @@ def test_recall_through_fan_in_trees_gives_the_same_records_model_and_report(sha
     """Fan-in 2 over 6 parts (trees of merge tasks for the training lines, code-text seeds, domain counts and
     budget cutoffs) gives the records, model and report of one task reading every part; no task of those
     steps reads more than its fan-in of files."""
+    from classifiers import RecallParams
+    from corpus.engine.context import RunContext
+    from corpus.stages import recall
     from tests.classifiers.test_recall import (
         FAST,
         _doc_rows,
@@ -168,10 +171,6 @@ def test_recall_through_fan_in_trees_gives_the_same_records_model_and_report(sha
         _without_timings,
         _write_parts,
     )
-
-    from classifiers import RecallParams
-    from corpus.engine.context import RunContext
-    from corpus.stages import recall
 
     inputs = _write_parts(_doc_rows(shared_dir), tmp_path / "in", parts=6)
 

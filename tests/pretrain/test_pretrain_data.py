@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.pretrain.test_pretrain_train import pattern_rows, write_shards
 
 from pretrain.data import ShardError, ShardLoader, TrainLoader, read_manifest
+from tests.pretrain.test_pretrain_train import pattern_rows, write_shards
 
 SEQ = 257  # shard rows; windows of 65 ids -> 4 per row
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.pretrain.test_pretrain_train import pattern_rows, write_shards
 
 from pretrain.config import TrainConfig, preset
 from pretrain.data import TrainLoader, read_manifest
 from pretrain.train import CHECKPOINT, METRICS, train
+from tests.pretrain.test_pretrain_train import pattern_rows, write_shards
 
 STEPS, BATCH = 16, 4  # per rank: the global batch is 8 sequences
 CORPUS = str(Path(sys.executable).with_name("corpus"))

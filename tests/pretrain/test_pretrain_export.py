@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.pretrain.test_pretrain_train import write_shards
 
 from pretrain.config import TrainConfig, model_config_from_dict, preset
 from pretrain.model import Transformer
 from pretrain.train import CHECKPOINT, train
+from tests.pretrain.test_pretrain_train import write_shards
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")

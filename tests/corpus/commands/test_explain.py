@@ -249,12 +249,11 @@ def test_cli_takes_pkg_configs_and_reports_missing_paths_with_status_2(tmp_path:
 def explained_run(tmp_path_factory):
     """The end-to-end fixture of tests/pipelines/test_pipeline.py, in process, with pages below the recall threshold
     dropped (so every dropping stage has a drop to explain)."""
-    from tests.pipelines.test_pipeline import _config
-
     from corpus.engine.executor import Executor, write_stats_report
     from corpus.engine.runner import InProcessRunner
     from pipelines.config import PipelineConfig
     from pipelines.graph import build_stages
+    from tests.pipelines.test_pipeline import _config
 
     root = tmp_path_factory.mktemp("explain_run")
     data = _config(root, None).model_dump(mode="json")

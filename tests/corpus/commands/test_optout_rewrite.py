@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tests.corpus.stages.test_provenance import docs
-from tests.corpus.stages.test_shards_stage import CFG, _inputs
 
 from corpus import storage
 from corpus.cli import main
@@ -20,6 +18,8 @@ from corpus.commands.optout import optout_run
 from corpus.engine.context import RunContext
 from corpus.ingest.optout import OptOut
 from corpus.stages.shards import ShardsConfig, ShardsStage
+from tests.corpus.stages.test_provenance import docs
+from tests.corpus.stages.test_shards_stage import CFG, _inputs
 
 LIST = "py/json\nown1/*\nsite2.example.org  # a host\n"
 

@@ -12,8 +12,8 @@ from corpus.engine.executor import Executor
 from corpus.ingest import github as gh
 from corpus.ingest.github_api import GitHubClient, GitHubError, scrub, valid_full_name
 from corpus.ingest.limits import Limits
-from tests.github_server import FakeGitHub
 from tests.corpus.ingest.test_github_ingest import TOKEN, _drops, _repos, _stage
+from tests.github_server import FakeGitHub
 
 
 @pytest.fixture

@@ -23,11 +23,10 @@ WIDTHS = (1400, 480)
 @pytest.fixture(scope="module")
 def report_run(tmp_path_factory):
     """A finished run of the end-to-end fixture (tests/pipelines/test_pipeline.py's input), in process."""
-    from tests.pipelines.test_pipeline import _config
-
     from corpus.engine.executor import Executor, write_stats_report
     from corpus.engine.runner import InProcessRunner
     from pipelines.graph import build_stages
+    from tests.pipelines.test_pipeline import _config
 
     root = tmp_path_factory.mktemp("report")
     cfg = _config(root, None)

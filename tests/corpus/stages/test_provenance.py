@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from tests.corpus.stages.test_shards_stage import CFG, _run
 
 from corpus import storage
 from corpus.engine.context import RunContext
 from corpus.records import Doc, docs_to_table
 from corpus.stages.shards import ShardsConfig, ShardsStage
+from tests.corpus.stages.test_shards_stage import CFG, _run
 from tokenizer import load_tokenizer
 
 
