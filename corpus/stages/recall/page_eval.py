@@ -178,7 +178,6 @@ def load_pages(warcs: list[str] | None = None, per_source: int = PER_SOURCE) -> 
 
 
 def _warc_pages(uri: str, extract) -> Iterator[EvalPage]:
-
     seen = set()
     for doc in read_warc(uri, source="page_eval", domain="text", extractor=extract):
         if not isinstance(doc, Doc) or doc.path in seen or len(doc.text.split()) < MIN_WORDS:

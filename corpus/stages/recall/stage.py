@@ -569,7 +569,6 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
 
 
 def _file_digest(path: str) -> str:
-
     h = hashlib.sha256()
     for line in _lines(path):
         h.update(line.encode("utf-8", "surrogatepass"))
