@@ -289,7 +289,7 @@ def train_to_file(by_label: dict[str, list[str]], model_path: str | os.PathLike,
         raise RecallDataError("no negative ('other') examples with text")
     if len(by_label) < 2:
         raise RecallDataError("no positive examples with text (need at least one label besides 'other')")
-    from classifiers.quality import split_holdout
+    from classifiers.quality import split_holdout  # deferred: kept out of corpus --help
 
     by_label, held = split_holdout(by_label, params.holdout, params.rng_seed)
     rng = random.Random(params.rng_seed)
@@ -335,7 +335,7 @@ def train_to_file(by_label: dict[str, list[str]], model_path: str | os.PathLike,
 def _evaluate(model_path: str | os.PathLike, held: dict[str, list[str]], labels: list[str]) -> dict[str, Any]:
     """The model's held-out report (prediction in this process is safe: only training was hit by the
     trafilatura NaN trap)."""
-    from classifiers.quality import heldout_report
+    from classifiers.quality import heldout_report  # deferred: kept out of corpus --help
 
     if not held:
         return {"examples": 0}

@@ -23,7 +23,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus import storage
+from corpus.engine.context import RunContext
+from corpus.engine.runner import InProcessRunner
+from corpus.filters import code_rules
 from corpus.layout import DROPPED_DIR, SUCCESS
+from decont.bench import _shared_benchmarks, bench_decont, compare_rules, paraphrase_recall, read_sample
+from decont.benchmarks import default_benchmarks
+from lang_registry.bench import bench_detection
+from lang_registry.evaluate import filename_accuracy
+from lang_registry.flags import is_generated
+from pipelines import bench_treesitter as treesitter_bench
+from pipelines.bench_report import bench_report
+from pipelines.bench_scale import bench_parts_model, bench_scale, bench_scheduler
+from pipelines.scale_projection import project
 
 SHARED = Path(os.environ.get("CORPUS_SHARED_DIR", Path(__file__).resolve().parent.parent.parent / "shared"))
 
@@ -56,10 +69,10 @@ def _table_mb(table: pa.Table) -> int:
 
 
 def bench_ingest(input_path: str, warcs: list[str]) -> dict:
-    from corpus.ingest.kinds import make_input
-    from corpus.records import Doc
-    from corpus.stages.ingest import IngestConfig, IngestStage
-    from pipelines.config import load_config
+    from corpus.ingest.kinds import make_input  # deferred: heavy bench section (+20 MB)
+    from corpus.records import Doc  # deferred: heavy bench section (+9 MB)
+    from corpus.stages.ingest import IngestConfig, IngestStage  # deferred: heavy bench section (+20 MB)
+    from pipelines.config import load_config  # deferred: heavy bench section (HF tokenizers)
 
     cfg = load_config(None)
     spec = next(s for s in cfg.inputs if s.kind == "python_dists")
@@ -93,8 +106,8 @@ def _datatrove_warc_seconds(warcs: list[str]) -> float:
 
 
 def bench_map_stage(stage_name: str, input_path: str) -> dict:
-    from corpus.stages.filter import FilterStage
-    from corpus.stages.langid import LangIdStage
+    from corpus.stages.filter import FilterStage  # deferred: heavy bench section (+20 MB)
+    from corpus.stages.langid import LangIdStage  # deferred: heavy bench section (+20 MB)
 
     stage = {"langid": LangIdStage, "filter": FilterStage}[stage_name]()
     stage.setup()
@@ -111,7 +124,6 @@ def bench_langid(input_path: str) -> dict:
     from pygments.lexers import get_lexer_for_filename
     from pygments.util import ClassNotFound
 
-    from lang_registry.bench import bench_detection
 
     out = bench_map_stage("langid", input_path)
     paths = pq.read_table(input_path, columns=["path"]).column("path").to_pylist()
@@ -126,7 +138,6 @@ def bench_langid(input_path: str) -> dict:
     _, ref_secs = _timed(pygments_all)
     out["reference"] = {"name": "pygments get_lexer_for_filename (extension only) on the same files", "ratio": round(ref_secs / out["seconds"], 3)}
     out["large_tree"] = bench_detection(site.getsitepackages()[0], 20000)
-    from lang_registry.evaluate import filename_accuracy
 
     # Lock, build and CI files and config folders, real paths labelled by hand (go.mod: Go Module, not Modula-2).
     out["filename_level"] = filename_accuracy()
@@ -136,9 +147,6 @@ def bench_langid(input_path: str) -> dict:
 def bench_decont_stage(input_path: str) -> dict:
     """Index build for all four benchmarks (from CORPUS_SHARED_DIR; HumanEval alone without it) and
     scan throughput on the fixed input, against datatrove's NGramsDecontFilter on the same texts."""
-    from decont.bench import _shared_benchmarks, bench_decont
-    from decont.benchmarks import default_benchmarks
-
     table = pq.read_table(input_path, columns=["text", "size"])
     texts = table.column("text").to_pylist()
     benches = _shared_benchmarks(str(SHARED))[0] if (SHARED / "benchmarks").is_dir() else default_benchmarks()
@@ -163,8 +171,6 @@ def bench_decont_rules(limit_mb: float = 0.0, examples: int = 20) -> dict:
     flagged file is listed with the matched n-gram, to be checked by hand). `limit_mb` 0 = all files."""
     import sysconfig
 
-    from decont.bench import _shared_benchmarks, compare_rules, read_sample
-    from decont.benchmarks import default_benchmarks
 
     benches = _shared_benchmarks(str(SHARED))[0] if (SHARED / "benchmarks").is_dir() else default_benchmarks()
     root = sysconfig.get_paths()["purelib"]
@@ -181,8 +187,6 @@ def bench_decont_paraphrase(limit_mb: float = 0.0) -> dict:
     code), at n = 15, 20, 30 normalised grams; the word rule's recall on the same copies for comparison."""
     import sysconfig
 
-    from decont.bench import _shared_benchmarks, paraphrase_recall, read_sample
-    from decont.benchmarks import default_benchmarks
 
     benches = _shared_benchmarks(str(SHARED))[0] if (SHARED / "benchmarks").is_dir() else default_benchmarks()
     root = sysconfig.get_paths()["purelib"]
@@ -194,9 +198,9 @@ def bench_decont_paraphrase(limit_mb: float = 0.0) -> dict:
 def bench_shards(input_path: str) -> dict:
     """Tokenize + FIM + pack vs raw encode_batch of the same BPE on the same text (one thread)."""
     os.environ["RAYON_NUM_THREADS"] = "1"
-    from tokenizer.bench import bench_tokenize
-    from tokenizer.bpe import train_bpe, wrap_tokenizer
-    from tokenizer.fast_encode import choose_encoder
+    from tokenizer.bench import bench_tokenize  # deferred: heavy bench section (HF tokenizers)
+    from tokenizer.bpe import train_bpe, wrap_tokenizer  # deferred: heavy bench section (HF tokenizers)
+    from tokenizer.fast_encode import choose_encoder  # deferred: heavy bench section (HF tokenizers)
 
     table = pq.read_table(input_path, columns=["text", "size"])
     texts = table.column("text").to_pylist()
@@ -214,7 +218,7 @@ def bench_shards(input_path: str) -> dict:
 
 def bench_recall_stage(input_path: str) -> dict:
     """fastText training (DeepSeekMath's hyper-parameters) and page scoring on the fixed input's texts."""
-    from classifiers.bench import bench_recall
+    from classifiers.bench import bench_recall  # deferred: heavy bench section (+11 MB)
 
     table = pq.read_table(input_path, columns=["text", "size"])
     r = bench_recall(table.column("text").to_pylist())
@@ -232,9 +236,8 @@ def bench_ablation(work: str) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from corpus.engine.runner import InProcessRunner
-    from pipelines.ablate import run_ablation
-    from pipelines.ablation_config import load_ablation
+    from pipelines.ablate import run_ablation  # deferred: heavy bench section (HF tokenizers)
+    from pipelines.ablation_config import load_ablation  # deferred: heavy bench section (HF tokenizers)
 
     cfg, base = load_ablation(Path(__file__).parent / "examples" / "ablation.yaml")
     started = time.time()
@@ -245,13 +248,13 @@ def bench_ablation(work: str) -> dict:
 
 
 def bench_pretrain_cpu() -> dict:
-    from pretrain.bench import bench_pretrain
+    from pretrain.bench import bench_pretrain  # deferred: heavy bench section (torch)
 
     return bench_pretrain()
 
 
 def bench_dedup_exact(input_path: str) -> dict:
-    from corpus.stages.dedup import exact_keys
+    from corpus.stages.dedup import exact_keys  # deferred: heavy bench section (+20 MB)
 
     table = pq.read_table(input_path)
     _, secs = _timed(lambda: exact_keys(table, 0))
@@ -264,10 +267,8 @@ def lost_clusters(input_path: str, out_dir: str, prefer_filter_pass: bool) -> di
     import shutil
     from collections import defaultdict
 
-    from corpus.engine.context import RunContext
-    from corpus.engine.runner import InProcessRunner
-    from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage
-    from corpus.stages.filter import FilterStage
+    from corpus.stages.dedup import ExactDedupConfig, ExactDedupStage  # deferred: heavy bench section (+20 MB)
+    from corpus.stages.filter import FilterStage  # deferred: heavy bench section (+20 MB)
 
     shutil.rmtree(out_dir, ignore_errors=True)  # a previous bench's saved steps would be resumed, not recomputed
     stage = ExactDedupStage(ExactDedupConfig(prefer_filter_pass=prefer_filter_pass))
@@ -306,10 +307,8 @@ def bench_doc_rules(roots: list[str] | None = None, max_files: int = 20000) -> d
     import sysconfig
     from collections import Counter, defaultdict
 
-    from corpus.filters.code_rules import first_failure, load_rules
-    from lang_registry.flags import is_generated
 
-    rules = load_rules()
+    rules = code_rules.load_rules()
     line_rules = {**rules, "languages": {k: {kk: vv for kk, vv in v.items() if kk != "measure"}
                                          for k, v in (rules.get("languages") or {}).items()}}
     roots = roots or [sysconfig.get_paths()["purelib"], "/usr/share/doc",
@@ -335,7 +334,7 @@ def bench_doc_rules(roots: list[str] | None = None, max_files: int = 20000) -> d
             # The langid flag the filter also drops on (a paragraph per line once looked minified).
             c["flagged_generated"] += is_generated(str(path.relative_to(root)), text[:65536])
             for name, table in (("line_rules", line_rules), ("text_rules", rules)):
-                if first_failure(text, language, table) is None:
+                if code_rules.first_failure(text, language, table) is None:
                     c[f"{name}_kept_files"] += 1
                     c[f"{name}_kept_bytes"] += size
     total: Counter = Counter()
@@ -347,8 +346,8 @@ def bench_doc_rules(roots: list[str] | None = None, max_files: int = 20000) -> d
 def bench_dedup_near(input_path: str) -> dict:
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
-    from corpus.filters.web_rules import RegexWordTokenizer
-    from corpus.stages.dedup import minhash_band_keys
+    from corpus.filters.web_rules import RegexWordTokenizer  # deferred: heavy bench section (datatrove)
+    from corpus.stages.dedup import minhash_band_keys  # deferred: heavy bench section (+20 MB)
 
     table = pq.read_table(input_path)
     # datatrove's signature step cannot take documents shorter than one 5-gram: both sides get the same subset.
@@ -363,7 +362,7 @@ def bench_dedup_near(input_path: str) -> dict:
 
 
 def bench_repo_samples(input_path: str, out_dir: str) -> dict:
-    from corpus.stages.repo_samples import build_bucket
+    from corpus.stages.repo_samples import build_bucket  # deferred: heavy bench section (+20 MB)
 
     table = pq.read_table(input_path)
     _, secs = _timed(lambda: build_bucket([input_path], str(Path(out_dir) / "repo_samples.parquet"), 1234, 1_000_000, None, "bench"))
@@ -374,8 +373,7 @@ def bench_treesitter(input_path: str, out_dir: str) -> dict:
     """Issue 24 on real code: dependency order per language (resolved imports, imported-first edges vs
     the random order) and the syntax signal's distribution (pipelines/bench_treesitter.py); and the
     repo_samples build of the fixed input in both orders (the cost of `order: dependency`)."""
-    from corpus.stages.repo_samples import build_bucket
-    from pipelines.bench_treesitter import bench_treesitter as run
+    from corpus.stages.repo_samples import build_bucket  # deferred: heavy bench section (+20 MB)
 
     table = pq.read_table(input_path, columns=["size"])
     nbytes = _table_mb(table)
@@ -385,7 +383,7 @@ def bench_treesitter(input_path: str, out_dir: str) -> dict:
         stats, secs = _timed(lambda out=out, order=order: build_bucket([input_path], out, 1234, 1_000_000, None, f"bench-{order}", order))
         timed[order] = {**_figures(table.num_rows, nbytes, secs), "imports": stats.get("imports", {})}
     timed["dependency_over_random_seconds"] = round(timed["dependency"]["seconds"] / max(timed["random"]["seconds"], 1e-9), 2)
-    return {"repo_samples": timed, **run()}
+    return {"repo_samples": timed, **treesitter_bench.bench_treesitter()}
 from pipelines.bench_safety import bench_licenses, bench_optout, bench_redact, redact_share  # noqa: E402,F401 - run by name in a child
 
 
@@ -402,10 +400,10 @@ def run_in_child(fn_name: str, *args: Any) -> dict:
 
 def make_input(out_dir: Path) -> str:
     """The fixed input: the default run's repositories, ingested and language-tagged in-process."""
-    from corpus.records import Doc, docs_to_table
-    from corpus.stages.ingest import IngestConfig, IngestStage
-    from corpus.stages.langid import LangIdStage
-    from pipelines.config import load_config
+    from corpus.records import Doc, docs_to_table  # deferred: heavy bench section (+9 MB)
+    from corpus.stages.ingest import IngestConfig, IngestStage  # deferred: heavy bench section (+20 MB)
+    from corpus.stages.langid import LangIdStage  # deferred: heavy bench section (+20 MB)
+    from pipelines.config import load_config  # deferred: heavy bench section (HF tokenizers)
 
     cfg = load_config(None)
     spec = next(s for s in cfg.inputs if s.kind == "python_dists")
@@ -422,11 +420,9 @@ def bench_recall_pages(work: str, warcs: list[str]) -> dict:
     input through ingest, langid, dedup_exact and recall (in process, the default config), then the final
     model's precision and recall per class on the Debian manuals installed here plus the shared WARC pages, on
     the test pages (never tuned on) and the development pages apart, and over all."""
-    from corpus.engine.executor import Executor
-    from corpus.engine.runner import InProcessRunner
-    from corpus.storage import read_json
-    from pipelines.config import load_config
-    from pipelines.graph import build_stages
+    from corpus.engine.executor import Executor  # deferred: heavy bench section (+10 MB)
+    from pipelines.config import load_config  # deferred: heavy bench section (HF tokenizers)
+    from pipelines.graph import build_stages  # deferred: heavy bench section (HF tokenizers)
 
     cfg = load_config(None)
     data = cfg.model_dump(mode="json")
@@ -439,7 +435,7 @@ def bench_recall_pages(work: str, warcs: list[str]) -> dict:
     shutil.rmtree(out, ignore_errors=True)  # a fresh run, not a resume of the last bench
     started = time.perf_counter()
     Executor(str(out), seed=cfg.seed, runner=InProcessRunner()).run(build_stages(cfg))
-    report = read_json(str(out / "reports" / "recall.json"))
+    report = storage.read_json(str(out / "reports" / "recall.json"))
     pe = report.get("page_eval") or {}
     return {"seconds": round(time.perf_counter() - started, 1), "pages": pe.get("pages", 0), "threshold": pe.get("threshold"),
             "code_gate": pe.get("code_gate"),
@@ -495,8 +491,6 @@ def main(argv: list[str] | None = None) -> int:
         "stages": stages,
     }
     if not args.skip_scale:
-        from pipelines.bench_scale import bench_scale, bench_scheduler
-
         print("bench: scheduler (10k and 100k tiny tasks) ...", flush=True)
         report["scheduler"] = bench_scheduler()
         print("bench: scale (the whole pipeline at ~1x and ~4x) ...", flush=True)
@@ -504,15 +498,10 @@ def main(argv: list[str] | None = None) -> int:
         if (work / "scale-1x" / "redact" / SUCCESS).exists():
             stages.setdefault("redact", {})["share_of_run_1x"] = redact_share(str(work / "scale-1x"))
             stages["optout"] = run_in_child("bench_optout", str(work / "scale-1x"))  # against that run's shards stage
-        from pipelines.bench_scale import bench_parts_model
 
         print("bench: parts model (the same input in ~10 and ~1,000 parts) ...", flush=True)
         report["parts_model"] = bench_parts_model(work)
-        from pipelines.scale_projection import project
-
         report["projection_60tb"] = project(report["scale"], report["parts_model"])
-        from pipelines.bench_report import bench_report
-
         report["report"] = bench_report(work)  # the run report's build time at 1x and 10x
     (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

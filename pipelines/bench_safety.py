@@ -8,7 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from corpus.ingest import licenses as lic
+from corpus.ingest.optout import OptOut
 from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
+from redact import Redactor
+from redact.labelled import build, measure
 
 # The default run's distributions (pipelines/default.yaml): real repositories whose metadata declares a licence.
 DEFAULT_DISTS = ["numpy", "pyarrow", "lxml", "tokenizers", "pip", "jinja2", "pygments", "tqdm", "warcio", "smart_open",
@@ -20,9 +24,7 @@ def bench_redact(input_path: str) -> dict[str, Any]:
     look-alikes), and the redact stage's MB/s per core on the fixed input (CPU time of one process)."""
     import pyarrow.parquet as pq
 
-    from corpus.stages.redact import RedactStage
-    from redact import Redactor
-    from redact.labelled import build, measure
+    from corpus.stages.redact import RedactStage  # deferred: heavy bench section (+17 MB)
 
     table = pq.read_table(input_path)
     rows = table.select(["path", "text"]).to_pylist()
@@ -55,8 +57,6 @@ def redact_share(run_dir: str) -> dict[str, Any]:
 def bench_licenses(dists: list[str] | None = None) -> dict[str, Any]:
     """Licence detection on the default run's distributions: ScanCode on their licence files alone against
     what their METADATA declares (the known licence), and the cost (index load, per repository, memory)."""
-    from corpus.ingest import licenses as lic
-
     t0 = time.perf_counter()
     lic._index()
     load = time.perf_counter() - t0
@@ -112,8 +112,7 @@ def bench_optout(run_dir: str, n_repos: int = 2) -> dict[str, Any]:
 
     import pyarrow.parquet as pq
 
-    from corpus.commands.optout import optout_run
-    from corpus.ingest.optout import OptOut
+    from corpus.commands.optout import optout_run  # deferred: heavy bench section (HF tokenizers)
 
     src = Path(run_dir)
     manifest = json.loads((src / "shards" / "manifest.json").read_text())

@@ -19,7 +19,10 @@ from typing import Any
 import yaml
 
 from corpus import storage
+from corpus.engine.ray_runner import RayRunner
 from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
+from corpus.runreport import write_run_report
+from pipelines.scale_projection import project
 
 # Real code every `make setup` installs (pinned versions, so the input is fixed): ~1x is ~90 MB of
 # source-like files (Python, C/C++, Fortran, Cython, data files), ~4x adds the rest of the large trees.
@@ -114,7 +117,6 @@ def run_pipeline(cfg: dict[str, Any], out: Path, num_cpus: int, reuse: bool = Fa
                                  "requests_by_step": done.get("requests_by_step"), "driver_requests": done.get("driver_requests")}
     files = sum(1 for _ in out.rglob("*") if _.is_file())
     # The run report again, alone: its cost must follow parts and languages, not the text size.
-    from corpus.runreport import write_run_report
 
     report = write_run_report(str(out))
     ingest_parts = len(storage.read_json(str(out / "ingest" / SUCCESS))["parts"])
@@ -156,8 +158,6 @@ def _tiny(i: int) -> int:
 
 def bench_scheduler(counts: tuple[int, ...] = (10_000, 100_000), num_cpus: int = 2) -> dict[str, Any]:
     """Driver CPU time per task of a map of tiny tasks through the Ray runner; must not grow with the count."""
-    from corpus.engine.ray_runner import RayRunner
-
     runner = RayRunner(num_cpus=num_cpus)
     out: dict[str, Any] = {"max_in_flight": runner.max_in_flight}
     try:
@@ -272,7 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    from pipelines.scale_projection import project
 
     parser = argparse.ArgumentParser(description="the scale benches alone")
     parser.add_argument("--parts-model", action="store_true", help="the same input with few and with many parts")

@@ -151,25 +151,6 @@ def test_plain_libraries_import_nothing_forbidden_even_inside_functions(package:
     assert offenders == []
 
 
-# Files whose in-function imports are not audited yet: their owners are editing them in parallel. The integrator
-# hoists or annotates their imports after merging and empties this set (a file that is clean must leave it).
-PENDING_IMPORT_AUDIT = {
-    "classifiers/model.py",
-    "corpus/commands/decont/cli.py",
-    "corpus/commands/decont/inputs.py",
-    "corpus/commands/explain.py",
-    "corpus/stages/recall/common.py",
-    "corpus/stages/recall/github.py",
-    "corpus/stages/recall/math_seeds.py",
-    "corpus/stages/recall/page_eval.py",
-    "corpus/stages/recall/stage.py",
-    "corpus/stages/shards.py",
-    "pipelines/bench.py",
-    "pipelines/bench_safety.py",
-    "pipelines/bench_scale.py",
-    "pipelines/bench_treesitter.py",
-    "tokenizer/chunks.py",
-}
 # What an in-function import of project code says on its line: the heavy import it defers, or the module that
 # imports this one back.
 IMPORT_REASON = re.compile(r"#\s*(deferred|cycle):\s*\S")
@@ -202,9 +183,6 @@ def test_imports_of_project_code_inside_functions_say_why() -> None:
     """Project code is imported at the module top; inside a function only to defer a heavy import or to break a
     real cycle, and the line says which (`# deferred: torch`, `# cycle: corpus.x imports this module`)."""
     found = _unexplained_inner_imports()
-    offenders = [f"{path}:{line}" for path, lines in sorted(found.items()) if path not in PENDING_IMPORT_AUDIT
-                 for line in lines]
+    offenders = [f"{path}:{line}" for path, lines in sorted(found.items()) for line in lines]
     assert offenders == [], "hoist these imports, or say why they wait (# deferred: ... / # cycle: ...):\n" + \
         "\n".join(offenders)
-    audited = sorted(PENDING_IMPORT_AUDIT - set(found))
-    assert audited == [], f"no unexplained in-function import left: remove {audited} from PENDING_IMPORT_AUDIT"

@@ -16,12 +16,22 @@ import sys
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from corpus.records import Doc, Drop
-    from corpus.stages.filter import FilterConfig
-    from corpus.stages.langid import LangIdConfig
+from corpus import storage
+from corpus.engine.parts import DROPPED_DIR
+from corpus.filters.signals import code_signals
+from corpus.filters.syntax import syntax_error_fraction
+from corpus.ingest.files import has_bad_encoding, printable_path
+from corpus.ingest.kinds.base import resolve_uri
+from corpus.ingest.limits import Limits
+from corpus.ingest.repos import read_local_file, walk_local_repo
+from corpus.layout import MANIFEST
+from corpus.provenance import iter_provenance
+from corpus.records import Doc, Drop, docs_to_table
+from corpus.stages.filter import FilterConfig, FilterStage
+from corpus.stages.langid import NOTEBOOK, NOTEBOOK_UNPARSABLE, LangIdConfig, LangIdStage
+from corpus.stages.redact import RedactConfig, RedactStage
 
 SOURCE = "explain"
 
@@ -46,12 +56,6 @@ def load_stage_configs(path: str | os.PathLike | None = None) -> StageConfigs:
     """The langid and filter sections and the ingest file-size cap of a pipeline config. The
     sections are validated by the stages' own pydantic models, as `corpus run` validates them."""
     import yaml
-
-    from corpus.ingest.kinds.base import resolve_uri
-    from corpus.ingest.limits import Limits
-    from corpus.stages.filter import FilterConfig
-    from corpus.stages.langid import LangIdConfig
-    from corpus.stages.redact import RedactConfig
 
     if path is None:
         source = default_config_path()
@@ -132,10 +136,6 @@ def read_paths(paths: list[str], max_file_bytes: int, repo: str | None = None,
     `vendor/` and the like count as they would in the repository. A folder is read by ingest's own
     walker. A path that does not exist (or lies outside `root`) raises PathError before anything of
     it is yielded."""
-    from corpus.ingest.files import has_bad_encoding, printable_path
-    from corpus.ingest.repos import read_local_file, walk_local_repo
-    from corpus.records import Drop
-
     for given in paths:
         base = repository_root(given, root)
         full, is_dir = _located(given)
@@ -156,8 +156,6 @@ def read_paths(paths: list[str], max_file_bytes: int, repo: str | None = None,
 
 def _under(item: Doc | Drop, prefix: str, repo: str) -> Doc | Drop:
     """An item of a walk of the repository's subfolder `prefix`, with its path from the repository root."""
-    from corpus.records import Doc
-
     if isinstance(item, Doc):
         return dataclasses.replace(item, path=f"{prefix}/{item.path}", id="")  # id follows the path
     if item.path.startswith("/"):  # a drop of the whole walk, named by its absolute folder
@@ -172,14 +170,9 @@ class Explainer:
     """The langid and filter stages of one pipeline config, set up once for many files."""
 
     def __init__(self, configs: StageConfigs) -> None:
-        from corpus.stages.filter import FilterStage
-        from corpus.stages.langid import LangIdStage
-
         self.configs = configs
         self.langid = LangIdStage(configs.langid)
         self.filter = FilterStage(configs.filter)
-        from corpus.stages.redact import RedactStage
-
         self.redact = RedactStage(configs.redact)
         self.redact.setup()
         self.langid.setup()
@@ -187,16 +180,10 @@ class Explainer:
 
     def explain_paths(self, paths: list[str], repo: str | None = None,
                       root: str | os.PathLike | None = None) -> Iterator[dict[str, Any]]:
-        from corpus.records import Drop
-
         for item in read_paths(paths, self.configs.max_file_bytes, repo, root):
             yield _refused(item, "ingest") if isinstance(item, Drop) else self.explain_doc(item)
 
     def explain_doc(self, doc: Doc) -> dict[str, Any]:
-        from corpus.filters.signals import code_signals
-        from corpus.records import docs_to_table
-        from corpus.stages.langid import NOTEBOOK, NOTEBOOK_UNPARSABLE
-
         ided = self.langid.process(docs_to_table([doc]))
         if ided.dropped.num_rows:
             drop = ided.dropped.to_pylist()[0]
@@ -214,7 +201,6 @@ class Explainer:
         except Exception:  # noqa: BLE001
             rules, signals = [], {}
         signals.update(size=row["size"], vendored=row["vendored"], generated=row["generated"])
-        from corpus.filters.syntax import syntax_error_fraction
 
         signals["syntax_error_fraction"] = syntax_error_fraction(row["text"], row["language"])
         out = _line(row["repo"], row["path"], row["language"], row["lang_method"], signals)
@@ -340,8 +326,6 @@ def _wanted(given: str, repo: str | None, root: str | None) -> list[Wanted]:
 def _rows(uri: str, wanted: list[Wanted], columns: list[str]) -> list[dict[str, Any]]:
     """The rows of one part whose (repo, path) a wanted path matches, reading only `path` (and `repo`) of
     the row groups whose path statistics can hold one, then `columns` of the groups that matched."""
-    from corpus import storage
-
     pf = storage.parquet_file(uri)
     names = set(pf.schema_arrow.names)
     if "path" not in names:
@@ -368,9 +352,6 @@ def _rows(uri: str, wanted: list[Wanted], columns: list[str]) -> list[dict[str, 
 def _stage_parts(out: str) -> list[tuple[str, list[str], list[str]]]:
     """(stage, kept parts, dropped parts) in the run's order: kept parts as _SUCCESS.json names them,
     dropped parts from one listing of the stage's _dropped folder."""
-    from corpus import storage
-    from corpus.engine.parts import DROPPED_DIR
-
     stats = storage.read_json(storage.join(out, "reports", "stats.json"))
     out_stages = []
     for name in stats.get("order") or list(stats.get("stages", {})):
@@ -406,8 +387,6 @@ def _drop_detail(stage: str, row: dict[str, Any], out: str, kept_parts: list[str
 
 def _by_id(parts: list[str], doc_id: str) -> dict[str, Any] | None:
     """The kept copy's repository and path: the `id`, `repo`, `path` columns of the stage's parts only."""
-    from corpus import storage
-
     for uri in parts:
         t = storage.parquet_file(uri).read(columns=["id", "repo", "path"])
         ids = t.column("id").to_pylist()
@@ -421,8 +400,6 @@ def explain_from_run(out: str, wanted: list[Wanted]) -> list[dict[str, Any]]:
     """Per wanted file found in the run: the stage whose _dropped rows hold it (reason, detail and its
     specifics), else `kept` with the last stage whose records still hold it. Reads `repo`/`path` (and
     the drop columns) of the row groups that can hold the paths; never a text column."""
-    from corpus import storage
-
     out = storage.normalize(out)
     # One line per record: a crawl's URL can be several records (a request dropped at ingest, the page).
     found: dict[tuple, dict[str, Any]] = {}
@@ -459,10 +436,6 @@ def _shard_rows(out: str, files: set[tuple[str | None, str]]) -> dict[tuple, dic
     """(repo, path) -> {shard file: rows} from the shards' provenance files (a repository sample's rows
     name the files they hold; a web page or a file not sampled is its document's path); None when the
     run's shards have no provenance. Reads only the columns naming rows and documents."""
-    from corpus import storage
-    from corpus.layout import MANIFEST
-    from corpus.provenance import iter_provenance
-
     shards_uri = storage.join(out, "shards")
     manifest_uri = storage.join(shards_uri, MANIFEST)
     if not storage.exists(manifest_uri) or "provenance" not in storage.read_json(manifest_uri):
@@ -481,8 +454,6 @@ def _shard_rows(out: str, files: set[tuple[str | None, str]]) -> dict[tuple, dic
 
 
 def _explain_from_run(args: argparse.Namespace) -> int:
-    from corpus import storage
-
     if not storage.exists(storage.join(storage.normalize(args.run), "reports", "stats.json")):
         print(f"error: {args.run}: not a finished run (no reports/stats.json)", file=sys.stderr)
         return 2

@@ -52,9 +52,22 @@ from corpus.stages.shards_gather import (
     with_routes,
 )
 from corpus.stats import StageStats
+from tokenizer.bpe import BOS, EOS, from_json, train_bpe
+from tokenizer.chunks import FALLBACK_GROUPS, chunks_to_table, fallback_eval_group, group_rank, token_byte_lengths
 from tokenizer.config import ShardConfig
+from tokenizer.fast_encode import FastEncoder, build_fast_encoder, choose_encoder
+from tokenizer.mixture import MixturePlan, plan_mixture
 from tokenizer.provenance import provenance_entry, with_doc_columns
-from tokenizer.shards import FILE_PREFIX
+from tokenizer.shards import (
+    FILE_PREFIX,
+    assemble_manifest,
+    chunk_tokens,
+    encode_chunks,
+    expand_copies,
+    n_ranges_for,
+    pack_bucket,
+    plan_tokens,
+)
 
 log = logging.getLogger("corpus")
 
@@ -92,15 +105,10 @@ def _load(tok_uri: str, sha: str, fast: bool):
     """Tokenizer, its byte lengths and (checked) fast encoder, once per worker process and file version."""
     key = f"{tok_uri}:{sha}:{fast}"
     if key not in _TOKENIZERS:
-        from tokenizer.bpe import from_json
-        from tokenizer.chunks import token_byte_lengths
-
         raw = storage.read_bytes(tok_uri)
         tok = from_json(raw.decode("utf-8"), path=None, sha256=hashlib.sha256(raw).hexdigest())
         encoder = None
         if fast:
-            from tokenizer.fast_encode import FastEncoder, build_fast_encoder
-
             enc = build_fast_encoder(tok)
             encoder = FastEncoder(enc) if enc is not None else None
         _TOKENIZERS[key] = (tok, token_byte_lengths(tok), encoder)
@@ -175,9 +183,6 @@ def train_tokenizer(sample_uris: list[str], stage_uri: str, cfg: ShardsConfig) -
     """Train (or load the given) tokenizer on the sample, check the fast encoder on the sample's first
     5 MB, write tokenizer.json + tokenizer_config.json. The sample is taken in hash order, so the
     result does not depend on how the input was partitioned."""
-    from tokenizer.bpe import BOS, EOS, from_json, train_bpe
-    from tokenizer.fast_encode import choose_encoder
-
     table = _sample_table(sample_uris)  # <= fan_in files: the roots of the sample's fan-in tree
     texts = table.column("text").to_pylist() if table.num_rows else []
     if cfg.tokenizer:
@@ -247,9 +252,6 @@ def encode_part(tok_uri: str, sha: str, fast: bool, in_uri: str, index: int, n_s
     """Encode and chunk one slice of a part (by bytes: see `slice_rows`); quarantine rows for what cannot
     be encoded. Writes its O(1) counts to summary_uri (merged in tasks: `merge_summaries`)
     and returns its rows."""
-    from tokenizer.chunks import FALLBACK_GROUPS, chunks_to_table, group_rank
-    from tokenizer.shards import chunk_tokens, encode_chunks
-
     tok, lens, encoder = _load(tok_uri, sha, fast)
     table = _read_slice(in_uri, index, n_slices)
     skipped: Counter = Counter()
@@ -308,8 +310,6 @@ def _add(a: dict, b: dict) -> dict:
 
 def merge_encode(a: dict, b: dict) -> dict:
     """Two encode summaries as one (associative, so any tree of merges gives the same result)."""
-    from tokenizer.chunks import FALLBACK_GROUPS
-
     drops = {r: [a["drops"].get(r, [0, 0])[0] + b["drops"].get(r, [0, 0])[0], a["drops"].get(r, [0, 0])[1] + b["drops"].get(r, [0, 0])[1]]
              for r in sorted({*a["drops"], *b["drops"]})}
     groups = None
@@ -378,9 +378,6 @@ def mix_part(enc_uris: list[str], in_uri: str, drops_uris: list[str], map_uri: s
     """Copies of one part's chunks (its encode slices, in order) per the plan, as one map file routed by
     pack bucket (corpus.ops.shuffle's format: the gather tree and the pack tasks read a bucket's rows with
     one ranged read). Writes its counts to summary_uri; returns the copies."""
-    from tokenizer.mixture import MixturePlan
-    from tokenizer.shards import expand_copies
-
     plan = MixturePlan(**plan_data)
     enc = pa.concat_tables([storage.read_table(u) for u in enc_uris])
     rows, dropped = expand_copies(enc, plan, seed, n_ranges, forced)
@@ -408,7 +405,6 @@ def pack_range(tok_uri: str, sha: str, fast: bool, source: Bucket, split: str, r
     tasks); the driver gets only its counts."""
     if storage.exists(summary_uri):
         return _pack_counts(storage.read_json(summary_uri))
-    from tokenizer.shards import pack_bucket
 
     tok, lens, encoder = _load(tok_uri, sha, fast)
     table = read_bucket(source)
@@ -443,10 +439,6 @@ def write_manifest(summary_uris: list[str], tok_uri: str, sha: str, stage_uri: s
                    seed: int, plan_data: dict, forced: bool, extra: dict) -> dict:
     """manifest.json and reports/shards.json from the (<= fan_in) roots of the pack summaries' tree, in a
     task: the driver never holds the list of shards. Returns the warnings and the row total."""
-    from tokenizer.bpe import from_json
-    from tokenizer.mixture import MixturePlan
-    from tokenizer.shards import assemble_manifest
-
     summaries = [s for u in summary_uris for s in _range_summaries(u)]
     tok = from_json(storage.read_text(tok_uri), path=None, sha256=sha)
     manifest = assemble_manifest(
@@ -502,10 +494,6 @@ class ShardsStage(GlobalStage):
         return storage.read_json(root[0])
 
     def _mix_plan(self, encoded: dict, seed: int) -> tuple[Any, str | None, dict[str, int]]:
-        from tokenizer.chunks import fallback_eval_group
-        from tokenizer.mixture import plan_mixture
-        from tokenizer.shards import n_ranges_for, plan_tokens
-
         cfg = self.config
         available: Counter = Counter(encoded["train_tokens"])
         eval_tokens = sum(encoded["eval_tokens"].values())

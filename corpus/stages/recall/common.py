@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from classifiers import OTHER, RecallModel, fasttext_line, load_seeds, regex_pretokenize
+from classifiers.text import WhitespaceNormalized
 from corpus import storage
 
 log = logging.getLogger("corpus")
@@ -38,17 +40,12 @@ class BPEPretokenize:
 def make_pretokenize(path: str | None):
     """The stage's one pretokenizer (seeds, code text, pages, evaluation): whitespace-normalised text, so a
     re-wrapped seed or page gives the same fastText line."""
-    from classifiers import regex_pretokenize
-    from classifiers.text import WhitespaceNormalized
-
     return WhitespaceNormalized(BPEPretokenize(path) if path else regex_pretokenize)
 
 
 def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_uri: str, urls_uri: str,
               math: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load and pretokenize the seed files once; the seed URLs (first positive label) for the index."""
-    from classifiers import OTHER, fasttext_line, load_seeds
-
     pretokenize = make_pretokenize(pretok_path)
     labels, lines, report, counts = [], [], {}, {}
     url_label: dict[str, str | None] = {}
@@ -68,7 +65,7 @@ def seed_task(paths: list[str], pretok_path: str | None, max_tokens: int, lines_
         report[path] = {"labels": per, "skipped": loaded.skipped}
     math_report = None
     if math and math["modules"] and math["wanted"]:
-        from corpus.stages.recall.math_seeds import math_text_seeds
+        from corpus.stages.recall.math_seeds import math_text_seeds  # deferred: kept out of corpus --help
 
         pieces, math_report = math_text_seeds(math["modules"], math["wanted"], math["min_words"], math["salt"])
         labels += ["math"] * len(pieces)
@@ -104,8 +101,6 @@ _MODELS_KEPT = 4  # one iteration's fold models (and the final one)
 def load_model(uri: str, digest: str):
     """Each fold model is loaded once per worker process (cached by file identity: URI and sha256),
     not once per part."""
-    from classifiers import RecallModel
-
     model = _MODELS.get((uri, digest))
     if model is None:
         with storage.local_copy(uri) as path:
@@ -128,7 +123,7 @@ def score_spread(scored: list[dict[str, Any]]) -> float | None:
 def check_degenerate(entry: dict[str, Any], trained: list[dict[str, Any]], what: str, seeds_key: str = "stages.recall.seeds") -> None:
     """Mark an iteration whose classifier is degenerate (report + a warning on stderr), so a run that
     recalls nothing says why instead of doing so silently."""
-    from classifiers.quality import LIKELY_CAUSE, degenerate_reasons
+    from classifiers.quality import LIKELY_CAUSE, degenerate_reasons  # deferred: kept out of corpus --help
 
     scored = sum(entry.get("scored", {}).values()) if isinstance(entry.get("scored"), dict) else entry.get("scored", 0)
     reasons = []

@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from classifiers import OTHER, RecallDataError, RecallParams, fasttext_line
+from classifiers.model import train_to_file
 from corpus import storage
+from corpus.engine.parts import part_name
+from corpus.filters.code_rules import check_code, load_rules
 from corpus.stages.recall.common import (
     check_degenerate,
     load_model,
@@ -49,10 +53,8 @@ def index_task(in_uri: str, part: int, out_uri: str, opts: dict[str, Any], key_b
     """One read of a part's repository files: seeds (pass the code rules and the seed rule), the pool
     (fail a code rule; known language, not vendored/generated) and negative candidates (the rest,
     hash key under the bound), pretokenized."""
-    from classifiers import fasttext_line
-    from classifiers.code_prose import is_seed
-    from classifiers.sharded import sample_keys
-    from corpus.filters.code_rules import check_code, load_rules
+    from classifiers.code_prose import is_seed  # deferred: kept out of corpus --help
+    from classifiers.sharded import sample_keys  # deferred: kept out of corpus --help
 
     rules = load_rules(opts["code_rules"])
     rule = opts["seed_rule"]
@@ -97,9 +99,6 @@ def train_task(lines_uris: list[str], known_uris: list[str | None], user_seeds_u
     """Positives: seed files, user code seeds, and the pool files earlier iterations recalled;
     negatives: the `n_neg` negative candidates with the smallest keys (in part, row order) plus user
     `other` seeds."""
-    from classifiers import OTHER, RecallDataError, RecallParams
-    from classifiers.model import train_to_file
-
     pos: list[str] = []
     neg = []  # (key, part, row, line)
     for part, (uri, known_uri) in enumerate(zip(lines_uris, known_uris)):
@@ -133,7 +132,6 @@ def train_task(lines_uris: list[str], known_uris: list[str | None], user_seeds_u
 def score_task(lines_uri: str, model: list[str], prev_uri: str | None, it: int, threshold: float, out_uri: str) -> dict[str, Any]:
     """Score the part's pool files; `first` = the first iteration that recalled a file (0 = never),
     carried over from the previous iteration (a file once recalled stays a positive)."""
-
     t = storage.read_table(lines_uri, columns=["row", "kind", "tokens", "line"])
     pool = np.nonzero(t.column("kind").to_numpy() == POOL)[0]
     lines = t.column("line").take(pa.array(pool, pa.int64())).to_pylist()
@@ -172,8 +170,7 @@ def mark(metas: list[str | None], final_uri: str, threshold: float) -> list[str 
 def run_github(stage, ctx, inputs: list[str], report: dict[str, Any], params: dict[str, Any]) -> list[str] | None:
     """The GitHub loop over the parts; returns the per-part scratch files of the final recall (None
     when nothing was trained). Steps `github-prepare` and `github-iter-K` resume like the web loop."""
-    from classifiers.sharded import key_threshold
-    from corpus.engine.parts import part_name
+    from classifiers.sharded import key_threshold  # deferred: kept out of corpus --help
 
     cfg = stage.config.github
     S, n = ctx.scratch, len(inputs)

@@ -18,6 +18,8 @@ from typing import Any
 
 import xxhash
 
+from corpus.stages.recall.docstrings import docstrings
+
 WORD = re.compile(r"\w+")
 # Files are parsed in hash order until this many pieces per wanted piece are found (docstrings per
 # file vary; parsing stops early, so a big package costs a few files, not all of them).
@@ -45,8 +47,6 @@ def _module_files(module: str) -> list[str]:
 def math_text_seeds(modules: list[str], wanted: int, min_words: int, salt: str) -> tuple[list[str], dict[str, Any]]:
     """Up to `wanted` docstrings (>= min_words words) of the modules' files, whitespace-normalised, from the
     files with the smallest xxh64 keys of (salt, module, relative path): the same pieces on every run."""
-    from corpus.stages.recall.docstrings import docstrings
-
     report: dict[str, Any] = {"modules": {}, "missing": []}
     files = []
     for module in modules:

@@ -47,9 +47,13 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from classifiers import fasttext_line
+from classifiers import RecallModel, fasttext_line
 from classifiers.code_signal import code_token_share, label_gate
 from classifiers.page_eval import confusion, per_class, predicted_labels
+from corpus import storage
+from corpus.ingest.web import HtmlExtractor, read_warc
+from corpus.records import Doc
+from corpus.stages.recall.common import make_pretokenize
 
 MIN_WORDS = 50  # shorter extracted text is a navigation stub (a chapter's menu), not a page to judge
 MAX_HTML_BYTES = 256_000  # the head of a long manual page decides (as the model reads only max_tokens tokens of it)
@@ -145,8 +149,6 @@ def _files(src: Source) -> list[str]:
 def load_pages(warcs: list[str] | None = None, per_source: int = PER_SOURCE) -> tuple[list[EvalPage], dict[str, Any]]:
     """The labelled pages on this machine, and what was read: pages per source, sources missing (with
     the package to install), pages left out as too short."""
-    from corpus.ingest.web import HtmlExtractor
-
     extract = HtmlExtractor(timeout_s=None)
     pages: list[EvalPage] = []
     info: dict[str, Any] = {"sources": {}, "missing": [], "too_short": 0}
@@ -176,9 +178,6 @@ def load_pages(warcs: list[str] | None = None, per_source: int = PER_SOURCE) -> 
 
 
 def _warc_pages(uri: str, extract) -> Iterator[EvalPage]:
-    from corpus.ingest.web import read_warc
-    from corpus.records import Doc
-
     seen = set()
     for doc in read_warc(uri, source="page_eval", domain="text", extractor=extract):
         if not isinstance(doc, Doc) or doc.path in seen or len(doc.text.split()) < MIN_WORDS:
@@ -203,7 +202,6 @@ def page_eval_task(model_uri: str, warcs: list[str], tokenizer: str | None, max_
     the same installed files for every run) and score them."""
     import copy
 
-    from corpus.stages.recall.common import make_pretokenize
 
     key = (tuple(warcs), PER_SOURCE, tuple(s.files for s in SOURCES))
     if key not in _LOADED:
@@ -218,9 +216,6 @@ def evaluate(model_uri: str, pages: list[EvalPage], info: dict[str, Any], *, pre
     """Score the pages with a run's model as the stage scores its pages (threshold and code gate);
     per split (`dev`, `test`: SPLIT_RULE) and over all pages, per-class precision and recall and the
     confusion matrix; per source how its pages were labelled."""
-    from classifiers import RecallModel
-    from corpus import storage
-
     if not pages:
         return {**info, "pages": 0, "per_class": {}, "confusion": {}, "by_source": {}, "splits": {}}
     with storage.local_copy(model_uri) as local:

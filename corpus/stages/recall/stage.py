@@ -32,8 +32,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from classifiers import RecallDataError, RecallParams
+from classifiers import OTHER, RecallDataError, RecallParams, fasttext_line
 from classifiers.code_signal import code_token_share, label_gate
+from classifiers.model import train_to_file
+from classifiers.seeds import _lines
 from corpus import storage
 from corpus.engine.parts import part_name, part_uri, pass_through_part, write_filtered_part
 from corpus.engine.stage import GlobalStage
@@ -144,8 +146,6 @@ def _code_text(t: pa.Table, rows: list[int], texts: list[str], opts: dict[str, A
     """The part's smallest code-text pieces in (file key, piece) order, at most max_code_text_seeds.
     Files are parsed in key order and only while the part still needs pieces: Python files are
     parsed for docstrings (the costly step), so files past the sample are never parsed."""
-    from classifiers import fasttext_line
-
     ids, langs = t.column("id").to_pylist(), t.column("language").to_pylist()
     k = opts["max_code_text_seeds"]
     keys = [int(opts["file_keys"][j]) for j in range(len(rows))]
@@ -171,8 +171,7 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls:
     """One pass over a part: pretokenize its web pages into the page cache (the only read of their
     text until the output is written) and collect its code-text seed candidates among the files
     whose hash key is under `code_bound`."""
-    from classifiers import fasttext_line
-    from classifiers.sharded import fold_of_urls, sample_keys
+    from classifiers.sharded import fold_of_urls, sample_keys  # deferred: kept out of corpus --help
 
     t = storage.read_table(in_uri, columns=["id", "repo", "path", "language", "domain"])
     repos, paths, doms = (t.column(c).to_pylist() for c in ("repo", "path", "domain"))
@@ -212,7 +211,7 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls:
 def code_text_part_task(in_uri: str, code_uri: str, opts: dict[str, Any], bound: int, have: int) -> dict[str, int]:
     """A part's code-text candidates from its files whose key is at or above the first sample's bound
     (when that sample fell short); the part already holds `have` pieces from below the bound."""
-    from classifiers.sharded import sample_keys
+    from classifiers.sharded import sample_keys  # deferred: kept out of corpus --help
 
     t = storage.read_table(in_uri, columns=["id", "repo", "language"])
     files = _code_text_files(t, opts)
@@ -263,7 +262,7 @@ def _known(known_uri: str | None, pages: pa.Table) -> np.ndarray:
 def train_lines_task(part: int, pages_uri: str, known_uri: str | None, out_uri: str, salt: str, key_bound: int, n_folds: int) -> dict[str, int]:
     """The part's training lines of one iteration: its expanded positives (known pages that no seed
     URL gave) and its pool pages whose hash key is under the bound (negative candidates)."""
-    from classifiers.sharded import sample_keys
+    from classifiers.sharded import sample_keys  # deferred: kept out of corpus --help
 
     pages = storage.read_table(pages_uri, columns=["url", "fold", "seed_label", "seed_url"])
     known = _known(known_uri, pages)
@@ -293,8 +292,6 @@ def train_task(name: str, seed_lines_uri: str, code_text_uri: str, train_uris: l
     thread by default: multi-threaded fastText is not reproducible). Returns its report, or an error."""
     import tempfile
 
-    from classifiers import OTHER, RecallDataError
-    from classifiers.model import train_to_file
 
     seeds = storage.read_table(seed_lines_uri)
     by_label: dict[str, list[str]] = {}
@@ -339,8 +336,6 @@ def train_merge_task(uris: list[str], folds: int, n_neg: int, out_uri: str) -> i
     """A fan-in level of the training lines: every positive, and each negative that is among the n_neg
     smallest of its group for some model (each fold's, which leaves that fold out, and the one of all
     folds): what any train_task of the iteration can select. Rows keep their order."""
-    from classifiers import OTHER
-
     t = pa.concat_tables([storage.read_table(u) for u in uris], promote_options="default")
     keep = np.asarray(pc.not_equal(t.column("label"), OTHER).to_numpy(zero_copy_only=False), dtype=bool)
     negative = np.nonzero(~keep)[0]
@@ -405,7 +400,7 @@ def _fitting(t: pa.Table, budget: dict[str, int]) -> pa.Table:
 def cut_candidates_task(probs_uris: list[str], pages_uris: list[str], first_part: int, labels: list[str], threshold: float,
                         budget: dict[str, int], out_uri: str, code_gate: dict[str, float] | None = None) -> int:
     """The budget candidates of consecutive parts (from first_part on) that can still be inside it."""
-    from classifiers.sharded import best_labels
+    from classifiers.sharded import best_labels  # deferred: kept out of corpus --help
 
     chunks = []
     for k, (pu, gu) in enumerate(zip(probs_uris, pages_uris)):
@@ -434,7 +429,7 @@ def cut_merge_task(uris: list[str], budget: dict[str, int], out_uri: str) -> int
 def cut_task(candidate_uris: list[str], budget: dict[str, int]) -> dict[str, Any]:
     """Global token-budget cutoffs from <= fan_in candidate files (what cut_candidates_task and the
     fan-in tree kept: every page the cutoff can land on)."""
-    from classifiers.sharded import budget_cutoff
+    from classifiers.sharded import budget_cutoff  # deferred: kept out of corpus --help
 
     t = pa.concat_tables([storage.read_table(u) for u in candidate_uris]) if candidate_uris else CANDIDATE_SCHEMA.empty_table()
     labels = np.asarray(t.column("label").to_pylist(), dtype=object)
@@ -451,8 +446,7 @@ def stats_task(part: int, pages_uri: str, probs_uri: str, labels: list[str], *, 
                code_gate: dict[str, float] | None = None) -> dict[str, Any]:
     """Recalled label per page (threshold, code gate, budget cutoff), the part's host/prefix counts for the
     domain rule, and its per-label sums for the report."""
-    from classifiers import OTHER
-    from classifiers.sharded import recalled_labels, shard_counts
+    from classifiers.sharded import recalled_labels, shard_counts  # deferred: kept out of corpus --help
 
     pages = storage.read_table(pages_uri, columns=["url", "tokens", "code_tokens"])
     probs = _probs(probs_uri, labels)
@@ -477,7 +471,7 @@ def stats_task(part: int, pages_uri: str, probs_uri: str, labels: list[str], *, 
 
 def counts_merge_task(uris: list[str], positive: list[str], out_uri: str) -> int:
     """A fan-in level of the host/prefix counts: their per-key sums (sums of sums are the same sums)."""
-    from classifiers.sharded import sum_counts
+    from classifiers.sharded import sum_counts  # deferred: kept out of corpus --help
 
     totals = sum_counts([storage.read_table(u) for u in uris], positive)
     storage.write_table(out_uri, totals)
@@ -487,7 +481,7 @@ def counts_merge_task(uris: list[str], positive: list[str], out_uri: str) -> int
 def reduce_task(counts_uris: list[str], positive: list[str], rule: dict[str, Any], decisions_uri: str) -> dict[str, Any]:
     """Sum the parts' host/prefix counts, apply the domain rule and write the prefix decisions
     (one task: its memory is O(hosts + prefixes), never the driver's)."""
-    from classifiers.sharded import decisions, sum_counts
+    from classifiers.sharded import decisions, sum_counts  # deferred: kept out of corpus --help
 
     totals = sum_counts([storage.read_table(u) for u in counts_uris], positive)  # <= fan_in files
     table, report = decisions(totals, positive, rule["min_share"], rule["min_domain_pages"], rule["min_prefix_share"], rule["min_prefix_pages"])
@@ -501,8 +495,7 @@ _DECISIONS: dict[str, Any] = {}
 def expand_task(pages_uri: str, known_uri: str | None, recalled_uri: str, decisions: list[str], next_known_uri: str,
                 labels: list[str], max_depth: int, n_folds: int) -> dict[str, Any]:
     """URL expansion of the part's pages; writes their known labels for the next iteration."""
-    from classifiers import OTHER
-    from classifiers.sharded import decision_map, expand_shard
+    from classifiers.sharded import decision_map, expand_shard  # deferred: kept out of corpus --help
 
     positive = [lab for lab in labels if lab != OTHER]
     key = (decisions[0], decisions[1])  # [uri, content digest]: one read per worker process
@@ -523,8 +516,6 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
                github: tuple[str, float] | None = None) -> dict[str, Any]:
     """Write the part with its web pages' labels (optionally dropping the pages not recalled) and
     `meta.recall` on the repository files GitHub recall collected."""
-    from classifiers import OTHER
-
     if github is None and (final is None or storage.parquet_file(final["pages"]).metadata.num_rows == 0):
         # No web page and nothing GitHub recall marked: every row is unchanged, the file is copied.
         return {"stats": pass_through_part(in_uri, out_uri).to_json(), "final_domains": {}}
@@ -578,8 +569,6 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
 
 
 def _file_digest(path: str) -> str:
-    from classifiers.seeds import _lines
-
     h = hashlib.sha256()
     for line in _lines(path):
         h.update(line.encode("utf-8", "surrogatepass"))
@@ -666,7 +655,7 @@ class RecallStage(GlobalStage):
         if final is not None:
             report["final_domains"] = dict(sorted(domains.items()))
             if cfg.page_eval and "model" in report:
-                from corpus.stages.recall.page_eval import page_eval_task
+                from corpus.stages.recall.page_eval import page_eval_task  # deferred: kept out of corpus --help
 
                 report["page_eval"] = ctx.map(page_eval_task, [(report["model"]["path"], cfg.page_eval_warcs, cfg.tokenizer,
                                                                 cfg.fasttext.max_tokens, cfg.threshold, cfg.code_gate())],
@@ -688,7 +677,7 @@ class RecallStage(GlobalStage):
         code_parts = [S("code_text", part_name(i)) for i in range(len(inputs))]
         # Code-text seeds: a hash sample of the candidate files big enough for max_code_text_seeds
         # pieces (assuming one piece per file), so files beyond it are never parsed for docstrings.
-        from classifiers.sharded import key_threshold
+        from classifiers.sharded import key_threshold  # deferred: kept out of corpus --help
 
         counted = ctx.map(count_task, [(u, opts) for u in inputs], desc=f"{self.name}:count")
         n_files, n_web = sum(c["files"] for c in counted), sum(c["web"] for c in counted)
@@ -774,7 +763,7 @@ class RecallStage(GlobalStage):
         wanted["all"] = min(n_neg, state["pool"]["all"])
         smallest_pool = min(state["pool"][str(f)] for f in range(folds))
         train_parts = [S(f"iter-{it}", "train", part_name(i)) for i in range(n)]
-        from classifiers.sharded import key_threshold
+        from classifiers.sharded import key_threshold  # deferred: kept out of corpus --help
 
         for bound in (key_threshold(n_neg, smallest_pool), 2**64 - 1):
             got = _sum_dicts(ctx.map(train_lines_task, [(i, pages[i], known[i], train_parts[i], f"{ctx.seed}/{it}", bound, folds) for i in range(n)],
