@@ -9,7 +9,7 @@
         _dropped/part-NNNNN.parquet  quarantined rows, one per dropped record
         _steps/                      a global stage's finished steps (resume)
       shards/manifest.json           the token shards' manifest (docs/contracts.md)
-      shards/provenance/*.parquet    per shard row and segment: the document piece it holds (tokenizer/provenance.py)
+      shards/__provenance/*.parquet    per shard row and segment: the document piece it holds (tokenizer/provenance.py)
       reports/                       stats.json, run.json, index.html + summary.json, decontamination.*, recall.json
       logs/run.log                   the run's log
       _tmp/<stage>/                  scratch, deleted when the stage commits
@@ -31,7 +31,8 @@ REPORTS_DIR = "reports"
 LOGS_DIR = "logs"
 RUN_LOG = "run.log"
 MANIFEST = "manifest.json"
-PROVENANCE_DIR = "provenance"  # OUT/shards/provenance/<split>-RRRRR.parquet, one per pack range
+PROVENANCE_DIR = "__provenance"  # OUT/shards/__provenance/<split>-RRRRR.parquet, one per pack range; HF datasets skips
+# "__" folders, so `load_dataset("parquet", data_dir="OUT/shards")` still gives the shards alone
 
 STATS_REPORT = "stats.json"
 RUN_REPORT = "run.json"

@@ -2,7 +2,7 @@
 
 `doc_info` turns a document record into the columns every chunk carries to pack (the source commit or
 archive where ingest recorded one); the readers below find the rows of given repositories or files in a
-finished run's `OUT/shards/provenance/*.parquet`, reading only the columns they need.
+finished run's `OUT/shards/__provenance/*.parquet`, reading only the columns they need.
 """
 
 from __future__ import annotations

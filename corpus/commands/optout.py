@@ -2,7 +2,7 @@
 
 The list has ingest's opt-out format (corpus/ingest/optout.py: `owner/name`, `owner/*`, web hosts) and is
 matched by the same `OptOut` class against the `repo` and `path` columns of the shards' provenance files
-(`OUT/shards/provenance/*.parquet`). Only the shard files holding a piece of a listed document are
+(`OUT/shards/__provenance/*.parquet`). Only the shard files holding a piece of a listed document are
 rewritten; every other shard file keeps its bytes.
 
 A rewritten file drops the listed documents' segments and packs the rest again, in their order, with the

@@ -17,6 +17,7 @@ from corpus.cli import main
 from corpus.commands.optout import optout_run
 from corpus.engine.context import RunContext
 from corpus.ingest.optout import OptOut
+from corpus.layout import PROVENANCE_DIR
 from corpus.stages.shards import ShardsConfig, ShardsStage
 from tests.corpus.stages.test_provenance import docs
 from tests.corpus.stages.test_shards_stage import CFG, _inputs
@@ -45,10 +46,10 @@ def _copies(files: dict[str, bytes], seq_len: int) -> tuple[dict[tuple, np.ndarr
     import io
 
     rows = {n: np.asarray(pq.read_table(io.BytesIO(b)).column("input_ids").to_pylist(), dtype=np.int32)
-            for n, b in files.items() if not n.startswith("provenance/")}
+            for n, b in files.items() if not n.startswith(PROVENANCE_DIR + "/")}
     pieces: dict[tuple, list] = {}
     for n, b in files.items():
-        if n.startswith("provenance/"):
+        if n.startswith(PROVENANCE_DIR + "/"):
             for r in pq.read_table(io.BytesIO(b)).to_pylist():
                 seg = rows[r["shard"]][r["row"], r["offset"] : r["offset"] + r["length"]]
                 pieces.setdefault((r["chunk_id"], r["rep"], _removed(r)), []).append((r["start"], seg))
@@ -75,7 +76,7 @@ def _check(out: str, before: dict[str, bytes], report: dict) -> None:
     assert set(before) - set(after) == set(report["files_deleted"])
     assert not any(storage.exists(storage.join(out, "shards", n)) for n in report["files_deleted"])
     for name, data in before.items():
-        if name in rewritten or name in report["files_deleted"] or name.startswith("provenance/"):
+        if name in rewritten or name in report["files_deleted"] or name.startswith(PROVENANCE_DIR + "/"):
             continue
         assert hashlib.sha256(after[name]).digest() == hashlib.sha256(data).digest(), name  # untouched: same bytes
     for e in m["shards"] + m["provenance"]:
