@@ -20,15 +20,18 @@ system-deps:
 		|| echo "WARNING: chromium could not be installed; the browser test will skip"; \
 	else echo "NOTE: no chromium and no root apt-get: the report's browser test will skip"; fi
 	@# The HTML manuals web recall is measured on (docs/recall.md, "Measured on real pages"); absent ones are listed as missing.
-	@# Development sources: maxima-doc python-mpmath-doc debian-history; test sources: the others (corpus/stages/recall/page_eval.py).
+	@# Which are development and which test sources: SPLIT_RULE in corpus/stages/recall/page_eval.py.
 	@if [ -d /usr/share/doc/maxima-doc/html ] && [ -d /usr/share/doc/python-mpmath-doc/html ] && [ -d /usr/share/doc/debian-history ] \
 		&& [ -d /usr/share/doc/python3.11/html ] && [ -d /usr/share/doc/sbcl/sbcl-internals ] && [ -d /usr/share/doc/r-doc-html/manual ] \
 		&& [ -d /usr/share/doc/octave/octave.html ] && [ -d /usr/share/doc/debian/FAQ ] && [ -d /usr/share/doc/installation-guide-amd64 ] \
-		&& [ -d /usr/share/doc/tuxpaint-data ] && [ -d /usr/share/doc/gnubg ]; then :; \
+		&& [ -d /usr/share/doc/tuxpaint-data ] && [ -d /usr/share/doc/gnubg ] && [ -d /usr/share/doc/mit-scheme-doc/html ] \
+		&& [ -d /usr/share/doc/git-doc ] && [ -d /usr/share/doc/sqlite3/c3ref ] && [ -d /usr/share/gap/doc/ref ] \
+		&& [ -d /usr/share/doc/python-scipy-doc/html ] && [ -d /usr/share/gimp/2.0/help/en ] && [ -d /usr/share/doc/kicad/help/en ]; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		echo "installing the recall evaluation's HTML manuals (apt-get)"; \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends maxima-doc python-mpmath-doc debian-history \
-			python3.11-doc sbcl-doc r-doc-html octave-doc debian-faq installation-guide-amd64 tuxpaint-data gnubg-data) >/dev/null \
+			python3.11-doc sbcl-doc r-doc-html octave-doc debian-faq installation-guide-amd64 tuxpaint-data gnubg-data \
+			mit-scheme-doc git-doc sqlite3-doc gap-doc python-scipy-doc gimp-help-en kicad-doc-en) >/dev/null \
 		|| echo "WARNING: the recall evaluation's manuals could not be installed; page_eval lists them as missing"; \
 	else echo "NOTE: no root apt-get: the recall evaluation's missing manuals are listed as missing"; fi
 

@@ -59,11 +59,12 @@ def test_pages_are_read_where_packages_install_them_and_absent_sources_are_named
 
 
 @pytest.mark.skipif(not (SHARED / "web" / "dolma_sample-0000.warc.gz").exists(), reason="the shared WARC samples are not here (CORPUS_SHARED_DIR)")
-def test_warc_pages_join_as_other_unless_listed() -> None:
+def test_warc_pages_join_as_other_unless_listed(monkeypatch) -> None:
     from corpus.stages.recall import page_eval as recall_eval
 
+    # By host: with semanticscholar.org a test host, its pages are test pages, the personal pages development ones.
+    monkeypatch.setattr(recall_eval, "TEST_HOSTS", frozenset({"www.semanticscholar.org"}))
     pages, _ = recall_eval.load_pages([str(SHARED / "web" / "dolma_sample-0000.warc.gz")], per_source=0)
-    # By host: semanticscholar.org's pages are test pages (TEST_HOSTS), the personal pages development ones.
     assert {(p.source, p.split) for p in pages} == {("WARC dolma_sample-0000.warc.gz", "dev"),
                                                     ("WARC dolma_sample-0000.warc.gz (test hosts)", "test")}
     assert all((p.split == "test") == ("semanticscholar.org" in p.name) for p in pages)
