@@ -16,6 +16,12 @@ share of a page's whitespace-separated tokens (of its first MAX_TOKENS) that are
   `!=`, `<=`, `>=`, `+=`, `->`, `=>`, `::`, `:=`, `<-`, `&&`, `{`, `}`, `()`, `[]`, `);`, `};`, `x;` after a
   closing bracket or quote.
 
+- Lisp, whose code is words and parentheses (`(defun foo-bar (x) ...)`): a comment `;;`, a form opened
+  by a defining or binding operator (`(defun`, `(let*`, `(lambda`, `(define-record-type`, `(make-array`,
+  `(with-open-file`; not `(if` or `(list`, which prose writes too), lambda-list keywords (`&rest`,
+  `&key`), `#'car`, `'(a b)`, `#t`, `*print-base*`, a form's close `x))`, and names only Lisp writes
+  (`string->symbol`, `set-car!`, `string-null?`).
+
 Prose punctuation is not code: a table's `|` and `-` separators (the extractor writes tables that way),
 a lone `(` or `&`, a word followed by `;`. Only whitespace separates tokens, so re-wrapping or
 re-indenting a page changes nothing.
@@ -38,6 +44,15 @@ CODE_TOKEN = re.compile(r"""^(?:
   | (?:[=<>!+\-*/%^|&]?=|->|=>|::|:=|<-|&&|\|\|)   # an operator standing alone
   | [{}\[\]()]*[{}][{}\[\]();,]*                    # braces
   | \(\)|\[\]|\S*[\)\]'"`];                         # () [] and a statement end after a bracket or quote
+  | ;{2,}                                           # Lisp: a comment (;; ;;;)
+  | '?\(+(?:def(?:un|macro|var|parameter|constant|class|method|generic|struct|package|type|setf|ine(?:-[a-z-]+)?)
+        |let\*?|lambda|setf|setq|cond|progn|quote|funcall|labels|flet|multiple-value-[a-z-]+|destructuring-bind
+        |with-[a-z-]+|make-[a-z-]+)(?![\w-])\S*                             # Lisp: a form (defun ...
+  | &(?:rest|key|optional|body|aux|allow-other-keys|environment|whole)[,.;)]*  # Lisp: lambda-list keywords
+  | \#'[^\s()]+|'\(\S*|\#[tf][),]*                    # Lisp: #'fn  '(a b)  #t #f
+  | \*[a-z][a-z0-9]*(?:-[a-z0-9]+)+\*[,.;)]*         # Lisp: *special-variable*
+  | \S*[^\s(]\){2,}[,.;]?                            # Lisp: a form's close: x))
+  | [a-z][a-z0-9]*(?:-[a-z0-9]+)*(?:->[a-z][a-z0-9-]*|-[a-z0-9]+[?!])[,.;)]*  # Lisp: string->symbol set-car! string-null?
 )$""", re.VERBOSE)
 
 

@@ -438,7 +438,7 @@ def bench_recall_pages(work: str, warcs: list[str]) -> dict:
     report = storage.read_json(str(out / "reports" / "recall.json"))
     pe = report.get("page_eval") or {}
     return {"seconds": round(time.perf_counter() - started, 1), "pages": pe.get("pages", 0), "threshold": pe.get("threshold"),
-            "code_gate": pe.get("code_gate"),
+            "evidence": pe.get("evidence"),
             # test: sources no rule/threshold/seed was tuned on; dev: those it was (corpus/stages/recall/page_eval.py SPLIT_RULE)
             "test": pe.get("splits", {}).get("test", {}), "dev": pe.get("splits", {}).get("dev", {}),
             "per_class": pe.get("per_class", {}), "by_source": pe.get("by_source", {}), "missing": pe.get("missing", []),

@@ -291,8 +291,9 @@ def _page_eval(pe: dict[str, Any]) -> str:
         missing = ", ".join(f"{m['source']} ({m['package']})" for m in pe.get("missing", []))
         return f"<p>No labelled real pages were available to evaluate on{': missing ' + html.escape(missing) if missing else ''}.</p>" if pe else ""
     body = (f"<h3>On {pe['pages']} labelled real pages</h3><p>The final model at threshold {pe.get('threshold')} (code also needs P(code) >= "
-            f"{pe.get('code_gate', {}).get('min_code_probability', 0)} and a share of at least "
-            f"{pe.get('code_gate', {}).get('min_code_tokens', 0)} of its tokens written as code) on real HTML pages "
+            f"{pe.get('evidence', {}).get('min_code_probability', 0)} and a share of at least "
+            f"{pe.get('evidence', {}).get('min_code_tokens', 0)} of its tokens written as code; a page with a share of at least "
+            f"{pe.get('evidence', {}).get('min_math_words', 0)} of mathematical words is math, not code) on real HTML pages "
             "whose label follows the written rule of docs/recall.md (documentation of programming: code; of mathematics: math; "
             "everything else: other). The figures above are on held-out seed passages. <em>Test</em> pages come from sources "
             "no rule, threshold or seed was tuned on; <em>dev</em> pages from those they were tuned on.</p>")

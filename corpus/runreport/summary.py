@@ -328,7 +328,7 @@ def _recall(reports: str) -> dict[str, Any]:
     pe = r.get("page_eval") or {}
     # Labelled real pages scored with the final model (corpus/stages/recall/page_eval.py): the classifier on
     # pages, next to the held-out seed passages above.
-    pages = {k: pe[k] for k in ("pages", "threshold", "code_gate", "per_class", "splits", "by_source", "missing") if k in pe} if pe else {}
+    pages = {k: pe[k] for k in ("pages", "threshold", "evidence", "per_class", "splits", "by_source", "missing") if k in pe} if pe else {}
     return {"iterations": rows, "final_domains": r.get("final_domains", {}), "web_pages": r.get("web_pages"), "page_eval": pages}
 
 

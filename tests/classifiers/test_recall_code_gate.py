@@ -117,9 +117,9 @@ def test_the_stage_selection_applies_the_gate_from_its_page_cache(tmp_path) -> N
     probs_uri = str(tmp_path / "probs.parquet")  # every page scored code; the third only at 0.55
     storage.write_table(probs_uri, pa.table({"p_code": [0.9, 0.9, 0.55], "p_math": [0.05, 0.05, 0.05], "p_other": [0.05, 0.05, 0.4]}))
 
-    def recalled(code_gate):
+    def recalled(evidence):
         stats_task(0, pages_uri, probs_uri, LABELS, recalled_uri=str(tmp_path / "rec.parquet"), prev_recalled_uri=None,
-                   counts_uri=str(tmp_path / "counts.parquet"), threshold=0.5, cutoffs=None, max_depth=2, code_gate=code_gate)
+                   counts_uri=str(tmp_path / "counts.parquet"), threshold=0.5, cutoffs=None, max_depth=2, evidence=evidence)
         return storage.read_table(str(tmp_path / "rec.parquet")).column("recalled").to_pylist()
 
     assert recalled(None) == [0, 0, 0]

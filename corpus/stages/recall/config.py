@@ -48,6 +48,8 @@ class RecallConfig(BaseModel):
                                    "share of its tokens is written as code (classifiers/code_signal.py); 0 = no gate")
     min_code_probability: float = Field(0.6, ge=0, le=1, description="the code gate's second threshold: a page is recalled as code "
                                         "only when P(code) is at least this (and at least `threshold`)")
+    min_math_words: float = Field(0.015, ge=0, le=1, description="code or math: a page whose share of mathematical words "
+                                  "(classifiers/math_signal.py) reaches this is math, not code, and a math page needs it; 0 = off")
     budget_tokens: dict[str, int] | None = Field(None, description="per label, keep the top-scored pages up to this many tokens")
     negatives_per_positive: float = Field(1.0, gt=0)
     folds: int = Field(2, ge=1, description="cross-fitting: a page is never scored by a model that used it as a negative")
@@ -76,6 +78,7 @@ class RecallConfig(BaseModel):
     fan_in: int = Field(DEFAULT_FAN_IN, ge=2, le=MAX_FAN_IN, description="files one task reads where a step needs every part "
                         "(training sets, code-text seeds, domain counts, budget cutoffs): more parts go through a tree of merge tasks")
 
-    def code_gate(self) -> dict[str, float]:
-        """The code gate's settings (classifiers.code_signal.label_gate's keywords)."""
-        return {"min_code_tokens": self.min_code_tokens, "min_code_probability": self.min_code_probability}
+    def evidence(self) -> dict[str, float]:
+        """The text evidence's settings (classifiers.evidence.apply_evidence's keywords)."""
+        return {"min_code_tokens": self.min_code_tokens, "min_code_probability": self.min_code_probability,
+                "min_math_words": self.min_math_words}

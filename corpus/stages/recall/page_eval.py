@@ -56,7 +56,9 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from classifiers import RecallModel, fasttext_line
-from classifiers.code_signal import code_token_share, label_gate
+from classifiers.code_signal import code_token_share
+from classifiers.evidence import apply_evidence
+from classifiers.math_signal import math_word_share
 from classifiers.page_eval import confusion, per_class, predicted_labels
 from corpus import storage
 from corpus.ingest.web import HtmlExtractor, read_warc
@@ -220,7 +222,7 @@ _LOADED: dict[tuple, tuple[list[EvalPage], dict[str, Any]]] = {}  # per process:
 
 
 def page_eval_task(model_uri: str, warcs: list[str], tokenizer: str | None, max_tokens: int, threshold: float,
-                   code_gate: dict[str, float] | None = None) -> dict[str, Any]:
+                   evidence: dict[str, float] | None = None) -> dict[str, Any]:
     """The stage's one evaluation task: load the labelled pages on this worker (once per process: they are
     the same installed files for every run) and score them."""
     import copy
@@ -231,12 +233,12 @@ def page_eval_task(model_uri: str, warcs: list[str], tokenizer: str | None, max_
         _LOADED[key] = load_pages(warcs)
     pages, info = _LOADED[key][0], copy.deepcopy(_LOADED[key][1])
     return evaluate(model_uri, pages, info, pretokenize=make_pretokenize(tokenizer), max_tokens=max_tokens, threshold=threshold,
-                    code_gate=code_gate)
+                    evidence=evidence)
 
 
 def evaluate(model_uri: str, pages: list[EvalPage], info: dict[str, Any], *, pretokenize, max_tokens: int,
-             threshold: float, code_gate: dict[str, float] | None = None) -> dict[str, Any]:
-    """Score the pages with a run's model as the stage scores its pages (threshold and code gate);
+             threshold: float, evidence: dict[str, float] | None = None) -> dict[str, Any]:
+    """Score the pages with a run's model as the stage scores its pages (threshold and text evidence);
     per split (`dev`, `test`: SPLIT_RULE) and over all pages, per-class precision and recall and the
     confusion matrix; per source how its pages were labelled."""
     if not pages:
@@ -246,15 +248,17 @@ def evaluate(model_uri: str, pages: list[EvalPage], info: dict[str, Any], *, pre
     labels = [lab for lab in CLASSES if lab in model.labels]  # a run without math seeds has no math label
     probs = model.score_lines([fasttext_line(pretokenize(p.text), max_tokens) for p in pages], labels)
     code_tokens = np.array([code_token_share(p.text) for p in pages])
-    predicted = predicted_labels(probs, labels, threshold, label_gate(labels, probs, code_tokens, **(code_gate or {})))
+    math_words = np.array([math_word_share(p.text) for p in pages])
+    ranked, eligible = apply_evidence(labels, probs, code_tokens, math_words, **(evidence or {}))
+    predicted = predicted_labels(ranked, labels, threshold, eligible)
     by_source: dict[str, dict[str, Any]] = {}
     for p, pred in zip(pages, predicted):
         slot = by_source.setdefault(p.source, {"split": p.split})
         slot[pred] = slot.get(pred, 0) + 1
     wrong = [{"page": p.name, "split": p.split, "label": p.label, "predicted": pred, "p": round(float(probs[i].max()), 3),
-              "code_tokens": round(float(code_tokens[i]), 3)}
+              "code_tokens": round(float(code_tokens[i]), 3), "math_words": round(float(math_words[i]), 3)}
              for i, (p, pred) in enumerate(zip(pages, predicted)) if pred != p.label]
-    return {**info, "pages": len(pages), "threshold": threshold, "code_gate": code_gate or {},
+    return {**info, "pages": len(pages), "threshold": threshold, "evidence": evidence or {},
             **scores([p.label for p in pages], predicted),
             "splits": {split: {"pages": len(idx), **scores([pages[i].label for i in idx], [predicted[i] for i in idx])}
                        for split in SPLITS if (idx := [i for i, p in enumerate(pages) if p.split == split])},

@@ -33,7 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from classifiers import OTHER, RecallDataError, RecallParams, fasttext_line
-from classifiers.code_signal import code_token_share, label_gate
+from classifiers.code_signal import code_token_share
+from classifiers.evidence import apply_evidence
+from classifiers.math_signal import math_word_share
 from classifiers.model import train_to_file
 from classifiers.seeds import _lines
 from corpus import storage
@@ -77,7 +79,8 @@ WORD = re.compile(r"\w+")
 
 PAGE_SCHEMA = pa.schema([
     ("row", pa.int32()), ("url", pa.string()), ("fold", pa.int8()), ("tokens", pa.int64()),
-    ("seed_label", pa.int8()), ("seed_url", pa.bool_()), ("code_tokens", pa.float32()), ("line", pa.large_string()),
+    ("seed_label", pa.int8()), ("seed_url", pa.bool_()), ("code_tokens", pa.float32()), ("math_words", pa.float32()),
+    ("line", pa.large_string()),
 ])
 TRAIN_SCHEMA = pa.schema([
     ("label", pa.string()), ("key", pa.uint64()), ("fold", pa.int8()), ("part", pa.int32()), ("row", pa.int32()),
@@ -185,9 +188,10 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls:
     pretokenize = make_pretokenize(opts["tokenizer"])
     seed_urls = _seed_urls(seed_urls)
     urls = [paths[i] for i in web]
-    tokens, lines, seed_label, seed_url, code_tokens = [], [], [], [], []
+    tokens, lines, seed_label, seed_url, code_tokens, math_words = [], [], [], [], [], []
     for url, text in zip(urls, texts[: len(web)]):
         code_tokens.append(code_token_share(text))
+        math_words.append(math_word_share(text))
         toks = pretokenize(text)
         tokens.append(len(toks))
         lines.append(fasttext_line(toks, opts["max_tokens"]))
@@ -199,6 +203,7 @@ def index_task(in_uri: str, part: int, pages_uri: str, code_uri: str, seed_urls:
         "row": pa.array(web, pa.int32()), "url": pa.array(urls, pa.string()), "fold": pa.array(folds, pa.int8()),
         "tokens": pa.array(tokens, pa.int64()), "seed_label": pa.array(seed_label, pa.int8()),
         "seed_url": pa.array(seed_url, pa.bool_()), "code_tokens": pa.array(code_tokens, pa.float32()),
+        "math_words": pa.array(math_words, pa.float32()),
         "line": pa.array(lines, pa.large_string()),
     }, schema=PAGE_SCHEMA), row_group_size=LINE_GROUP_ROWS)
     code = _code_text(t, code_rows, texts[len(web):], {**opts, "file_keys": file_keys[chosen]}, pretokenize, code_uri)
@@ -398,17 +403,17 @@ def _fitting(t: pa.Table, budget: dict[str, int]) -> pa.Table:
 
 
 def cut_candidates_task(probs_uris: list[str], pages_uris: list[str], first_part: int, labels: list[str], threshold: float,
-                        budget: dict[str, int], out_uri: str, code_gate: dict[str, float] | None = None) -> int:
+                        budget: dict[str, int], out_uri: str, evidence: dict[str, float] | None = None) -> int:
     """The budget candidates of consecutive parts (from first_part on) that can still be inside it."""
     from classifiers.sharded import best_labels  # deferred: kept out of corpus --help
 
     chunks = []
     for k, (pu, gu) in enumerate(zip(probs_uris, pages_uris)):
-        probs = _probs(pu, labels)
-        best, best_p = best_labels(probs)
-        cache = storage.read_table(gu, columns=["tokens", "code_tokens"])
+        cache = storage.read_table(gu, columns=["tokens", "code_tokens", "math_words"])
         tokens = cache.column("tokens").to_numpy()
-        eligible = label_gate(labels, probs, cache.column("code_tokens").to_numpy(), **(code_gate or {}))
+        probs, eligible = apply_evidence(labels, _probs(pu, labels), cache.column("code_tokens").to_numpy(),
+                                         cache.column("math_words").to_numpy(), **(evidence or {}))
+        best, best_p = best_labels(probs)
         for lab in budget:
             hit = (best == labels.index(lab)) & (best_p >= threshold)
             rows = np.nonzero(hit & eligible[:, labels.index(lab)] if eligible is not None else hit)[0]
@@ -443,14 +448,14 @@ def cut_task(candidate_uris: list[str], budget: dict[str, int]) -> dict[str, Any
 
 def stats_task(part: int, pages_uri: str, probs_uri: str, labels: list[str], *, recalled_uri: str, prev_recalled_uri: str | None,
                counts_uri: str, threshold: float, cutoffs: dict[str, Any] | None, max_depth: int,
-               code_gate: dict[str, float] | None = None) -> dict[str, Any]:
+               evidence: dict[str, float] | None = None) -> dict[str, Any]:
     """Recalled label per page (threshold, code gate, budget cutoff), the part's host/prefix counts for the
     domain rule, and its per-label sums for the report."""
     from classifiers.sharded import recalled_labels, shard_counts  # deferred: kept out of corpus --help
 
-    pages = storage.read_table(pages_uri, columns=["url", "tokens", "code_tokens"])
-    probs = _probs(probs_uri, labels)
-    eligible = label_gate(labels, probs, pages.column("code_tokens").to_numpy(), **(code_gate or {}))
+    pages = storage.read_table(pages_uri, columns=["url", "tokens", "code_tokens", "math_words"])
+    probs, eligible = apply_evidence(labels, _probs(probs_uri, labels), pages.column("code_tokens").to_numpy(),
+                                     pages.column("math_words").to_numpy(), **(evidence or {}))
     local = recalled_labels(probs, labels, OTHER, threshold, part, cutoffs, eligible)
     to_code = np.array([CODE[lab] for lab in labels], dtype=np.int8)
     recalled = np.where(local >= 0, to_code[np.maximum(local, 0)], -1).astype(np.int8)
@@ -531,9 +536,12 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
     final_domains: dict[str, int] = {}
     if final is not None:
         labels = final["labels"]
-        pages = storage.read_table(final["pages"], columns=["row", "seed_url", "code_tokens"])
+        pages = storage.read_table(final["pages"], columns=["row", "seed_url", "code_tokens", "math_words"])
         code_tokens = pages.column("code_tokens").to_numpy()
+        math_words = pages.column("math_words").to_numpy()
         probs = _probs(final["probs"], labels)
+        # the score a recalled page was ranked by: P(code) and P(math) exchanged where the math words decided
+        ranked, _ = apply_evidence(labels, probs, code_tokens, math_words, **final["evidence"])
         recalled = storage.read_table(final["recalled"]).column("recalled").to_numpy()
         known = storage.read_table(final["known"]).column("known").to_numpy()
         for k, (i, seed_url) in enumerate(zip(pages.column("row").to_pylist(), pages.column("seed_url").to_pylist())):
@@ -553,8 +561,9 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
                 meta = None
             if not isinstance(meta, dict):
                 meta = {"meta_unparsed": metas[i]}
-            meta.update({"recall_label": label, "recall_score": round(float(probs[k, j]), 5), "recall_via": via,
+            meta.update({"recall_label": label, "recall_score": round(float(ranked[k, j]), 5), "recall_via": via,
                          "recall_code_tokens": round(float(code_tokens[k]), 4),
+                         "recall_math_words": round(float(math_words[k]), 4),
                          "recall_probs": {lab: round(float(x), 5) for lab, x in zip(labels, probs[k])}})
             metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
             mask[i] = drop_unrecalled and label == OTHER
@@ -577,7 +586,7 @@ def _file_digest(path: str) -> str:
 
 class RecallStage(GlobalStage):
     name = "recall"
-    version = "6"  # the code gate (min_code_tokens; code_tokens in the page cache, recall_code_tokens in meta)
+    version = "7"  # code or math by the text (min_math_words; math_words in the page cache, recall_math_words in meta)
     code_modules = ("corpus.stages.recall", "classifiers")  # the packaged seed files are part of the key
     config: RecallConfig
 
@@ -644,7 +653,7 @@ class RecallStage(GlobalStage):
             gh = run_github(self, ctx, inputs, report, self._params(ctx))
         drop = cfg.drop_unrecalled and final is not None
         args = [(inputs[i], part_uri(ctx.stage_uri, i), {**final, "pages": pages[i], "probs": final["probs"][i],
-                 "recalled": final["recalled"][i], "known": final["known"][i]} if final else None, drop,
+                 "recalled": final["recalled"][i], "known": final["known"][i], "evidence": cfg.evidence()} if final else None, drop,
                  (gh[i], cfg.github.threshold) if gh else None) for i in range(n)]
         total = StageStats()
         domains: dict[str, int] = {}
@@ -658,7 +667,7 @@ class RecallStage(GlobalStage):
                 from corpus.stages.recall.page_eval import page_eval_task  # deferred: kept out of corpus --help
 
                 report["page_eval"] = ctx.map(page_eval_task, [(report["model"]["path"], cfg.page_eval_warcs, cfg.tokenizer,
-                                                                cfg.fasttext.max_tokens, cfg.threshold, cfg.code_gate())],
+                                                                cfg.fasttext.max_tokens, cfg.threshold, cfg.evidence())],
                                               desc=f"{self.name}:page_eval")[0]
         report["seconds"] = round(time.time() - started, 2)
         storage.write_json(storage.join(ctx.reports_uri, "recall.json"), report)
@@ -794,7 +803,7 @@ class RecallStage(GlobalStage):
         I = lambda kind, i: S(f"iter-{it}", kind, part_name(i))  # noqa: E731, E741 - I(kind, part): this iteration's file
         stats_args = [{"recalled_uri": I("recalled", i), "prev_recalled_uri": S(f"iter-{it - 1}", "recalled", part_name(i)) if it > 1 else None,
                        "counts_uri": I("counts", i), "threshold": cfg.threshold, "max_depth": cfg.max_prefix_depth, "cutoffs": None,
-                       "code_gate": cfg.code_gate()} for i in range(n)]
+                       "evidence": cfg.evidence()} for i in range(n)]
         budget = cfg.budget_tokens
         scored = ctx.map(score_task, [(i, pages[i], models, labels, I("probs", i), None if budget else stats_args[i]) for i in range(n)],
                          desc=f"{self.name}:score")
@@ -803,7 +812,7 @@ class RecallStage(GlobalStage):
             groups = groups_of(list(range(n)), max(1, cfg.fan_in // 2))
             cands = [S(f"iter-{it}", "cut", f"cand-{g:05d}.parquet") for g in range(len(groups))]
             ctx.map(cut_candidates_task, [([I("probs", i) for i in grp], [pages[i] for i in grp], grp[0], labels, cfg.threshold, budget, c,
-                                           cfg.code_gate()) for grp, c in zip(groups, cands)], desc=f"{self.name}:cut_candidates")
+                                           cfg.evidence()) for grp, c in zip(groups, cands)], desc=f"{self.name}:cut_candidates")
             cands = fan_in_tree(ctx, cands, cut_merge_task, f"iter-{it}-cut-tree", (budget,), cfg.fan_in)
             cutoffs = ctx.map(cut_task, [(cands, budget)], desc=f"{self.name}:cut")[0]
             sums = ctx.map(_stats_call, [(i, pages[i], I("probs", i), labels, {**stats_args[i], "cutoffs": cutoffs}) for i in range(n)],
