@@ -449,7 +449,7 @@ def cut_task(candidate_uris: list[str], budget: dict[str, int]) -> dict[str, Any
 def stats_task(part: int, pages_uri: str, probs_uri: str, labels: list[str], *, recalled_uri: str, prev_recalled_uri: str | None,
                counts_uri: str, threshold: float, cutoffs: dict[str, Any] | None, max_depth: int,
                evidence: dict[str, float] | None = None) -> dict[str, Any]:
-    """Recalled label per page (threshold, code gate, budget cutoff), the part's host/prefix counts for the
+    """Recalled label per page (threshold, text evidence, budget cutoff), the part's host/prefix counts for the
     domain rule, and its per-label sums for the report."""
     from classifiers.sharded import recalled_labels, shard_counts  # deferred: kept out of corpus --help
 
@@ -540,7 +540,7 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
         code_tokens = pages.column("code_tokens").to_numpy()
         math_words = pages.column("math_words").to_numpy()
         probs = _probs(final["probs"], labels)
-        # the score a recalled page was ranked by: P(code) and P(math) exchanged where the math words decided
+        # the score the model recalled a page by: P(code) and P(math) exchanged where the math words decided
         ranked, _ = apply_evidence(labels, probs, code_tokens, math_words, **final["evidence"])
         recalled = storage.read_table(final["recalled"]).column("recalled").to_numpy()
         known = storage.read_table(final["known"]).column("known").to_numpy()
@@ -561,7 +561,7 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
                 meta = None
             if not isinstance(meta, dict):
                 meta = {"meta_unparsed": metas[i]}
-            meta.update({"recall_label": label, "recall_score": round(float(ranked[k, j]), 5), "recall_via": via,
+            meta.update({"recall_label": label, "recall_score": round(float((ranked if via == "model" else probs)[k, j]), 5), "recall_via": via,
                          "recall_code_tokens": round(float(code_tokens[k]), 4),
                          "recall_math_words": round(float(math_words[k]), 4),
                          "recall_probs": {lab: round(float(x), 5) for lab, x in zip(labels, probs[k])}})
