@@ -116,9 +116,10 @@ class RulePrefilter:
         self.min_high = np.array([max(1, idx.rules_by_rid[r].get_min_high_matched_length(True)) if r in indexed else never
                                   for r in range(n_rules)], dtype=np.int64)
         self.length = np.array([max(1, r.get_length(True)) for r in idx.rules_by_rid], dtype=np.float64)
-        # ScanCode drops `matched / length < minimum_containment` when the minimum is set; 1e-9 of slack keeps
-        # every rule ScanCode keeps even if its float division rounded differently (it does not: both are IEEE).
-        self.min_containment = np.array([(r._minimum_containment or 0.0) - 1e-9 for r in idx.rules_by_rid], dtype=np.float64)
+        # ScanCode drops `matched / length < minimum_containment` when the minimum is set (not 0). Its floats are
+        # compared here with 1e-9 of slack, always on the side that keeps more rules (the same IEEE divisions
+        # give the same floats; the slack makes that no part of the argument).
+        self.min_containment = np.array([r._minimum_containment or 0.0 for r in idx.rules_by_rid], dtype=np.float64)
 
     def _counts(self, tids: np.ndarray) -> np.ndarray:
         """Per rule: how many of these (distinct) token ids it holds."""
@@ -127,28 +128,58 @@ class RulePrefilter:
         postings = np.concatenate([self.rules_of[self.starts[t]:self.starts[t + 1]] for t in tids.tolist()])
         return np.bincount(postings, minlength=self.n_rules)
 
-    def passing(self, qset: Any, high_resemblance_threshold: float | None) -> list[int]:
-        """The rules (ids) passing ScanCode's first-step filters for a query's token set (and, when ScanCode
-        wants only near duplicates, a resemblance of at least `high_resemblance_threshold`)."""
+    def passing(self, qset: Any, matchable_rids: Any, high_resemblance_threshold: float | None = None,
+                best: int | None = None) -> list[int]:
+        """The rules (ids, ascending) that can pass ScanCode's first-step filters for a query's token set (and,
+        when ScanCode wants only near duplicates, a resemblance of at least `high_resemblance_threshold`), and,
+        with `best`, that can be among the `best` it keeps after ranking them (see `_can_rank_in`)."""
         tids = np.asarray(qset.tolist(), dtype=np.int64)
         tids = tids[tids < self.n_tokens]
         matched = self._counts(tids)
         keep = (self._counts(tids[tids < self.len_legalese]) >= self.min_high) & (matched >= self.min_matched) & \
-            (matched / self.length >= self.min_containment)
-        if high_resemblance_threshold is not None:  # ScanCode's resemblance: |q & r| / |q | r|, same slack
-            keep &= matched / np.maximum(1, len(qset) + self.length - matched) >= high_resemblance_threshold - 1e-9
-        return np.flatnonzero(keep).tolist()
+            (matched / self.length >= self.min_containment - 1e-9)
+        if high_resemblance_threshold is not None:  # ScanCode's resemblance: |q & r| / |q | r|
+            keep &= matched / (len(qset) + self.length - matched) >= high_resemblance_threshold - 1e-9
+        rids = np.asarray([rid for rid in np.flatnonzero(keep).tolist() if rid in matchable_rids], dtype=np.int64)
+        if best is not None and len(rids) > best:
+            rids = rids[self._can_rank_in(rids, matched[rids], len(qset), best)]
+        return rids.tolist()
+
+    def _can_rank_in(self, rids: np.ndarray, matched: np.ndarray, qset_len: int, best: int) -> np.ndarray:
+        """Which of these rules can be among the `best` ScanCode keeps of them. It sorts them (descending) on
+        (round(resemblance, 1) >= 0.8, round(containment, 1), round(resemblance ** 2, 1), round(matched / 20, 1)),
+        then on the unrounded values, then on rule id. Each rounded value is bounded here from below and above
+        (lo/hi: the tenth below/above, with slack), and the tuple packed in an int that sorts like it. When
+        `best` rules certainly pass and have lo >= T, a rule with hi < T ranks strictly after all of them on the
+        rounded tuple alone: it cannot be among the `best`, and dropping it leaves ScanCode's list the same."""
+        length = self.length[rids]
+        resemblance = matched / (qset_len + length - matched)
+        containment = matched / length
+
+        def packed(tenths) -> np.ndarray:
+            return (((tenths(resemblance) >= 8) * 11 + tenths(containment)) * 11 + tenths(resemblance * resemblance)) * 10**6 \
+                + tenths(matched / 20)
+
+        lo = packed(lambda x: np.ceil(x * 10 - 0.5 - 1e-6).astype(np.int64))
+        hi = packed(lambda x: np.floor(x * 10 + 0.5 + 1e-6).astype(np.int64))
+        minimum = self.min_containment[rids]
+        certain = lo[(minimum == 0) | (containment >= minimum + 1e-9)]
+        if len(certain) < best:
+            return np.ones(len(rids), dtype=bool)
+        return hi >= np.partition(certain, len(certain) - best)[len(certain) - best]
 
     def compute_candidates(self, query_run: Any, idx: Any, matchable_rids: Any, top: int = 50, high_resemblance: bool = False,
                            high_resemblance_threshold: float = 0.8, _use_bigrams: bool = False) -> list:
-        """`match_set.compute_candidates`, on the rules that can pass its first step."""
+        """`match_set.compute_candidates`, on the rules that can pass its first step and rank in its `top * 10`."""
         from licensedcode import match_set  # deferred: ScanCode is heavy
 
         if idx is not self.idx or _use_bigrams:
             return _SCANCODE_CANDIDATES(query_run, idx, matchable_rids, top=top, high_resemblance=high_resemblance,
                                         high_resemblance_threshold=high_resemblance_threshold, _use_bigrams=_use_bigrams)
         qset, _ = match_set.build_set_and_mset(query_run.matchable_tokens())
-        rids = [rid for rid in self.passing(qset, high_resemblance_threshold if high_resemblance else None) if rid in matchable_rids]
+        # Near-duplicate mode also drops rules on resemblance after ranking: only the filter is applied there.
+        rids = self.passing(qset, matchable_rids, high_resemblance_threshold, best=None) if high_resemblance else \
+            self.passing(qset, matchable_rids, best=top * 10)
         found = _SCANCODE_CANDIDATES(query_run, _RuleSubset(idx, rids), set(range(len(rids))), top=top,
                                      high_resemblance=high_resemblance, high_resemblance_threshold=high_resemblance_threshold)
         return [(scores, rids[rid], rule, high) for scores, rid, rule, high in found]
