@@ -70,7 +70,7 @@ def _spdx():
 @functools.lru_cache(maxsize=1)
 def _index():
     """ScanCode's licence index (loaded from its cache: ~5 s and ~1.4 GB, once per process), with its candidate
-    ranking prefiltered (`RulePrefilter`: same answers, ~N x cheaper)."""
+    ranking prefiltered (`RulePrefilter`: the same answers for ~7x less CPU on real licence files)."""
     from licensedcode import match_set  # deferred: ScanCode is heavy
     from licensedcode.cache import get_index
 
@@ -87,14 +87,18 @@ _SCANCODE_CANDIDATES = None  # ScanCode's own match_set.compute_candidates, befo
 
 class RulePrefilter:
     """ScanCode's approximate matching (most of detection's CPU) starts with `match_set.compute_candidates`,
-    which compares the query's token set with each of ~37,000 rules' in a Python loop, and in that first step
+    which compares the query's token set with each of ~37,000 rules' in a Python loop. In its first step it
     drops every rule whose intersection with the query has (a) no legalese ("high") token, (b) fewer high
-    tokens than the rule's `min_high_matched_length_unique` or (c) fewer tokens than its
-    `min_matched_length_unique`. Those are integer counts: here they are counted for every rule at once (numpy
-    over a token -> rules index built once per process) and ScanCode's own function then runs on the rules
-    that pass. A rule dropped here is one ScanCode would drop in that step itself, so its candidates, and every
-    match and detection made from them, stay the same (pinned by tests/corpus/ingest/test_licenses_fast.py;
-    `bench_licenses_fast`: 0 changed answers on the venv's licence files)."""
+    tokens than the rule's `min_high_matched_length_unique`, (c) fewer tokens than its
+    `min_matched_length_unique`, (d) a containment below its `minimum_containment` or, for near duplicates
+    only, (e) a resemblance below the threshold; then it ranks the rest and keeps the `top * 10` best. Here
+    the token counts are made for every rule at once (numpy over a token -> rules index built once per
+    process), the rules that fail (a)-(e) or cannot rank in the `top * 10` are left out, and ScanCode's own
+    function runs on the others. A rule left out is one ScanCode drops in that step itself, so its candidates,
+    and every match and detection made from them, stay the same (pinned by
+    tests/corpus/ingest/test_licenses_fast.py; `pipelines/bench_licenses_fast.py`: 0 changed answers on the
+    venv's 694 licence files). Float comparisons keep 1e-9 (1e-6 of a tenth in the ranking) of slack, always
+    on the side that keeps more rules, so a last-bit difference between numpy and Python cannot drop one."""
 
     def __init__(self, idx: Any) -> None:
         self.idx = idx
@@ -116,9 +120,7 @@ class RulePrefilter:
         self.min_high = np.array([max(1, idx.rules_by_rid[r].get_min_high_matched_length(True)) if r in indexed else never
                                   for r in range(n_rules)], dtype=np.int64)
         self.length = np.array([max(1, r.get_length(True)) for r in idx.rules_by_rid], dtype=np.float64)
-        # ScanCode drops `matched / length < minimum_containment` when the minimum is set (not 0). Its floats are
-        # compared here with 1e-9 of slack, always on the side that keeps more rules (the same IEEE divisions
-        # give the same floats; the slack makes that no part of the argument).
+        # ScanCode drops `matched / length < minimum_containment` when the minimum is set (not 0).
         self.min_containment = np.array([r._minimum_containment or 0.0 for r in idx.rules_by_rid], dtype=np.float64)
 
     def _counts(self, tids: np.ndarray) -> np.ndarray:
@@ -128,26 +130,26 @@ class RulePrefilter:
         postings = np.concatenate([self.rules_of[self.starts[t]:self.starts[t + 1]] for t in tids.tolist()])
         return np.bincount(postings, minlength=self.n_rules)
 
-    def passing(self, qset: Any, matchable_rids: Any, high_resemblance_threshold: float | None = None,
+    def passing(self, qset: Any, matchable_rids: Any, threshold: float = 0.8, near_duplicates: bool = False,
                 best: int | None = None) -> list[int]:
-        """The rules (ids, ascending) that can pass ScanCode's first-step filters for a query's token set (and,
-        when ScanCode wants only near duplicates, a resemblance of at least `high_resemblance_threshold`), and,
-        with `best`, that can be among the `best` it keeps after ranking them (see `_can_rank_in`)."""
+        """The rules (ids, ascending) that can pass ScanCode's first-step filters for a query's token set (with
+        `near_duplicates`, also a resemblance of at least `threshold`) and, with `best`, that can be among the
+        `best` it keeps after ranking them (see `_can_rank_in`)."""
         tids = np.asarray(qset.tolist(), dtype=np.int64)
         tids = tids[tids < self.n_tokens]
         matched = self._counts(tids)
         keep = (self._counts(tids[tids < self.len_legalese]) >= self.min_high) & (matched >= self.min_matched) & \
             (matched / self.length >= self.min_containment - 1e-9)
-        if high_resemblance_threshold is not None:  # ScanCode's resemblance: |q & r| / |q | r|
-            keep &= matched / (len(qset) + self.length - matched) >= high_resemblance_threshold - 1e-9
+        if near_duplicates:  # ScanCode's resemblance: |q & r| / |q | r|
+            keep &= matched / (len(qset) + self.length - matched) >= threshold - 1e-9
         rids = np.asarray([rid for rid in np.flatnonzero(keep).tolist() if rid in matchable_rids], dtype=np.int64)
         if best is not None and len(rids) > best:
-            rids = rids[self._can_rank_in(rids, matched[rids], len(qset), best)]
+            rids = rids[self._can_rank_in(rids, matched[rids], len(qset), best, threshold)]
         return rids.tolist()
 
-    def _can_rank_in(self, rids: np.ndarray, matched: np.ndarray, qset_len: int, best: int) -> np.ndarray:
+    def _can_rank_in(self, rids: np.ndarray, matched: np.ndarray, qset_len: int, best: int, threshold: float) -> np.ndarray:
         """Which of these rules can be among the `best` ScanCode keeps of them. It sorts them (descending) on
-        (round(resemblance, 1) >= 0.8, round(containment, 1), round(resemblance ** 2, 1), round(matched / 20, 1)),
+        (round(resemblance, 1) >= threshold, round(containment, 1), round(resemblance ** 2, 1), round(matched / 20, 1)),
         then on the unrounded values, then on rule id. Each rounded value is bounded here from below and above
         (lo/hi: the tenth below/above, with slack), and the tuple packed in an int that sorts like it. When
         `best` rules certainly pass and have lo >= T, a rule with hi < T ranks strictly after all of them on the
@@ -157,7 +159,7 @@ class RulePrefilter:
         containment = matched / length
 
         def packed(tenths) -> np.ndarray:
-            return (((tenths(resemblance) >= 8) * 11 + tenths(containment)) * 11 + tenths(resemblance * resemblance)) * 10**6 \
+            return (((tenths(resemblance) / 10 >= threshold) * 11 + tenths(containment)) * 11 + tenths(resemblance * resemblance)) * 10**6 \
                 + tenths(matched / 20)
 
         lo = packed(lambda x: np.ceil(x * 10 - 0.5 - 1e-6).astype(np.int64))
@@ -178,8 +180,8 @@ class RulePrefilter:
                                         high_resemblance_threshold=high_resemblance_threshold, _use_bigrams=_use_bigrams)
         qset, _ = match_set.build_set_and_mset(query_run.matchable_tokens())
         # Near-duplicate mode also drops rules on resemblance after ranking: only the filter is applied there.
-        rids = self.passing(qset, matchable_rids, high_resemblance_threshold, best=None) if high_resemblance else \
-            self.passing(qset, matchable_rids, best=top * 10)
+        rids = self.passing(qset, matchable_rids, high_resemblance_threshold, near_duplicates=high_resemblance,
+                            best=None if high_resemblance else top * 10)
         found = _SCANCODE_CANDIDATES(query_run, _RuleSubset(idx, rids), set(range(len(rids))), top=top,
                                      high_resemblance=high_resemblance, high_resemblance_threshold=high_resemblance_threshold)
         return [(scores, rids[rid], rule, high) for scores, rid, rule, high in found]
