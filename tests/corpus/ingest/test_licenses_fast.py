@@ -95,8 +95,12 @@ def test_prefiltered_candidates_are_scancodes_candidates(match_set, dist: str, n
     prefilter = match_set.compute_candidates.__self__
     qry = query.build_query(query_string=_dist_licence(dist, name), idx=idx)
     runs = [qry.whole_query_run(), *qry.query_runs]
-    compared = 0
+    compared, cut = 0, 0
     for run in runs:
+        qset, _ = match_set.build_set_and_mset(run.matchable_tokens())
+        if qset:  # the ranking cut (rules that cannot be in ScanCode's 700 best) is exercised here
+            cut += len(prefilter.passing(qset, idx.approx_matchable_rids)) - \
+                len(prefilter.passing(qset, idx.approx_matchable_rids, best=700))
         for top, high in ((10, True), (70, False)):
             kwargs = {"matchable_rids": idx.approx_matchable_rids, "top": top, "high_resemblance": high}
             with lic.without_prefilter():
@@ -105,4 +109,4 @@ def test_prefiltered_candidates_are_scancodes_candidates(match_set, dist: str, n
             assert [(s, rid, r.identifier) for s, rid, r, _ in fast] == [(s, rid, r.identifier) for s, rid, r, _ in shipped]
             assert [h for *_, h in fast] == [h for *_, h in shipped]
             compared += len(shipped)
-    assert compared > 0
+    assert compared > 0 and cut > 0
