@@ -8,7 +8,10 @@ through the real RayRunner:
   the driver per task: submission, completion, progress, CPU and request bookkeeping);
 - `stage`: the Executor over a tiny source stage and a tiny map stage of N one-row parts each (the
   per-part path: part keys, commit records folded as they arrive, `_SUCCESS.json`, listings): 2N
-  tasks, and figures per task.
+  tasks, and figures per task;
+- `resume`: the same two stages resumed after a driver killed before either `_SUCCESS.json` was written
+  (every part committed): the driver checks each part's commit record and files and reuses it, no
+  task runs. Figures per part checked, with the storage requests per part.
 
 Per mode and N (default 200 and 2,000), the median of `--repeats` runs of the driver process's CPU per
 task (time.process_time: all its threads), split by thread (/proc: the Python thread vs Ray's own
@@ -40,9 +43,10 @@ from corpus.engine.executor import Executor
 from corpus.engine.ray_runner import RayRunner
 from corpus.engine.runner import Runner
 from corpus.engine.stage import MapResult, MapStage, SourceStage
+from corpus.layout import SUCCESS
 from corpus.records import DROP_SCHEMA, Doc, Drop
 
-MODES = ("map", "stage")
+MODES = ("map", "stage", "resume")
 
 
 # ------------------------------------------------------------------------------ what the driver runs
@@ -112,11 +116,14 @@ def measure(run: Callable[[], Any], n: int) -> dict[str, Any]:
     """One run of `run` (n tasks): wall, the driver's CPU per task in all and per thread."""
     threads = thread_cpu_seconds()
     wall, cpu = time.perf_counter(), time.process_time()
-    run()
+    requests = run()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     split = _by_thread(threads, thread_cpu_seconds())
-    return {"wall_s": wall, "cpu_ms_per_task": cpu / n * 1e3,
-            "by_thread_ms_per_task": {k: v / n * 1e3 for k, v in sorted(split.items(), key=lambda kv: -kv[1])}}
+    out = {"wall_s": wall, "cpu_ms_per_task": cpu / n * 1e3,
+           "by_thread_ms_per_task": {k: v / n * 1e3 for k, v in sorted(split.items(), key=lambda kv: -kv[1])}}
+    if isinstance(requests, dict):  # a run that counted the driver's storage requests
+        out["requests_per_task"] = storage.requests_total(requests) / n
+    return out
 
 
 # Builtins the Python thread blocks in while it waits for tasks: time spent idle, not working.
@@ -147,7 +154,8 @@ def profile(run: Callable[[], Any], n: int, top: int) -> dict[str, list[dict[str
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     threads = sorted({k for r in runs for k in r["by_thread_ms_per_task"]})
-    return {
+    extra = {"requests_per_task": round(runs[0]["requests_per_task"], 2)} if "requests_per_task" in runs[0] else {}
+    return extra | {
         "cpu_ms_per_task": round(statistics.median(r["cpu_ms_per_task"] for r in runs), 4),
         "cpu_ms_per_task_runs": [round(r["cpu_ms_per_task"], 4) for r in runs],
         "wall_s": round(statistics.median(r["wall_s"] for r in runs), 3),
@@ -176,6 +184,26 @@ def _stage_run(runner: Runner, work: Path, n: int) -> Callable[[], Any]:
     return run
 
 
+def _resume_run(runner: Runner, work: Path, n: int) -> Callable[[], Any]:
+    out = storage.normalize(str(work / f"resume-{n}"))
+    stages = [BenchSource(n), BenchKeep()]
+    Executor(out, runner=runner).run(stages)  # the run that was killed: not measured
+
+    def run() -> dict[str, int]:
+        for stage in stages:  # killed after the last part's commit record, before the stage's commit
+            storage.remove(storage.join(out, stage.name, SUCCESS))
+        resumed = Executor(out, resume=True, runner=runner)
+        results = resumed.run(stages)
+        assert resumed.ran == [s.name for s in stages] and results["bench_keep"].kept == n
+        requests: dict[str, int] = {}  # the driver's own, as each stage's commit counted them
+        for stage in stages:
+            for kind, count in storage.read_json(storage.join(out, stage.name, SUCCESS))["driver_requests"].items():
+                requests[kind] = requests.get(kind, 0) + count
+        return requests
+
+    return run
+
+
 def bench_driver(counts: tuple[int, ...] = (200, 2000), modes: tuple[str, ...] = MODES, repeats: int = 3,
                  num_cpus: int = 2, top: int = 15, idle_s: float = 5.0) -> dict[str, Any]:
     """The driver's CPU per task by mode and task count (medians of `repeats`), by thread, its idle CPU
@@ -185,8 +213,9 @@ def bench_driver(counts: tuple[int, ...] = (200, 2000), modes: tuple[str, ...] =
     try:
         with tempfile.TemporaryDirectory(prefix="bench-driver-") as tmp:
             work = Path(tmp)
-            makers = {"map": _map_run, "stage": _stage_run}
-            tasks_per_n = {"map": 1, "stage": 2}  # a stage run: n source tasks, then n map tasks
+            makers = {"map": _map_run, "stage": _stage_run, "resume": _resume_run}
+            # a stage run: n source tasks, then n map tasks; a resumed one: 2n parts checked, no task
+            tasks_per_n = {"map": 1, "stage": 2, "resume": 2}
             _map_run(runner, work, 50)()  # workers started and warm: not part of any figure
             cpu = time.process_time()
             time.sleep(idle_s)

@@ -1,15 +1,22 @@
-"""What the Ray driver does per task must not include re-sending what every task of a map shares.
+"""What the driver does per task and per part, counted, not timed (pipelines/bench_driver.py times it).
 
-Counted, not timed: a map's function is pickled once per map (bound into the remote Ray exports),
-not once per task as an argument (pipelines/bench_driver.py measures what that cost).
+A map's function is pickled once per map (bound into the remote Ray exports), not once per task as
+an argument; --resume checks the parts' commits in threads, a chunk at a time, reusing the same parts.
 """
 
 from __future__ import annotations
 
 import operator
+from pathlib import Path
 
+from corpus import storage
+from corpus.engine import executor
+from corpus.engine.executor import Executor
+from corpus.engine.parts import commit_uri, part_name
 from corpus.engine.ray_runner import bound_task
+from corpus.layout import SUCCESS
 from corpus.storage import join
+from pipelines.bench_driver import BenchKeep, BenchSource
 
 
 class CountsItsPickles:
@@ -38,3 +45,27 @@ def test_bound_tasks_carry_the_name_of_their_function() -> None:
     assert task.__name__ == "join"
     result, cpu, requests = task("a", "b")
     assert result == join("a", "b") and cpu >= 0 and isinstance(requests, dict)
+
+
+def test_resume_checks_commits_a_chunk_at_a_time_in_part_order(tmp_path, monkeypatch) -> None:
+    """A driver killed before the map stage's commit: the threaded, chunked commit checks reuse every
+    intact part in its place (records not rewritten) and recompute only the torn one."""
+    out = str(tmp_path / "out")
+    stages = [BenchSource(7), BenchKeep()]
+    Executor(out, seed=1).run(stages)
+    stage_uri = storage.join(out, "bench_keep")
+    first = storage.read_json(storage.join(stage_uri, SUCCESS))
+    parts = [storage.join(stage_uri, part_name(i)) for i in range(7)]
+    whole = [storage.read_bytes(p) for p in parts]
+    storage.write_bytes(parts[3], whole[3][: len(whole[3]) // 2])  # torn after its commit record
+    storage.remove(storage.join(stage_uri, SUCCESS))
+    records = [Path(commit_uri(p)).stat().st_mtime_ns for p in parts]
+    monkeypatch.setattr(executor, "RESUME_CHECK_CHUNK", 2)  # 7 parts: four chunks, the last one short
+    again = Executor(out, seed=1, resume=True)
+    again.run(stages)
+    assert again.ran == ["bench_keep"]
+    assert [storage.read_bytes(p) for p in parts] == whole
+    rewritten = [i for i, p in enumerate(parts) if Path(commit_uri(p)).stat().st_mtime_ns != records[i]]
+    assert rewritten == [3]
+    done = storage.read_json(storage.join(stage_uri, SUCCESS))
+    assert (done["parts"], done["part_bytes"], done["stats"]) == (first["parts"], first["part_bytes"], first["stats"])
