@@ -184,8 +184,8 @@ def _stage_run(runner: Runner, work: Path, n: int) -> Callable[[], Any]:
     return run
 
 
-def _resume_run(runner: Runner, work: Path, n: int) -> Callable[[], Any]:
-    out = storage.normalize(str(work / f"resume-{n}"))
+def _resume_run(runner: Runner, work: Path, n: int, where: str | None = None) -> Callable[[], Any]:
+    out = storage.join(storage.normalize(where), f"resume-{n}") if where else storage.normalize(str(work / f"resume-{n}"))
     stages = [BenchSource(n), BenchKeep()]
     Executor(out, runner=runner).run(stages)  # the run that was killed: not measured
 
@@ -205,15 +205,18 @@ def _resume_run(runner: Runner, work: Path, n: int) -> Callable[[], Any]:
 
 
 def bench_driver(counts: tuple[int, ...] = (200, 2000), modes: tuple[str, ...] = MODES, repeats: int = 3,
-                 num_cpus: int = 2, top: int = 15, idle_s: float = 5.0) -> dict[str, Any]:
+                 num_cpus: int = 2, top: int = 15, idle_s: float = 5.0, resume_out: str | None = None) -> dict[str, Any]:
     """The driver's CPU per task by mode and task count (medians of `repeats`), by thread, its idle CPU
-    per second, and a cProfile of the Python thread at the largest count."""
+    per second, and a cProfile of the Python thread at the largest count. `resume_out`: where the
+    resume mode writes (e.g. an s3:// prefix; default a local temporary folder)."""
     runner = RayRunner(num_cpus=num_cpus)
-    out: dict[str, Any] = {"cpus": num_cpus, "max_in_flight": runner.max_in_flight, "repeats": repeats}
+    out: dict[str, Any] = {"cpus": num_cpus, "max_in_flight": runner.max_in_flight, "repeats": repeats,
+                           "resume_out": resume_out or "local"}
     try:
         with tempfile.TemporaryDirectory(prefix="bench-driver-") as tmp:
             work = Path(tmp)
-            makers = {"map": _map_run, "stage": _stage_run, "resume": _resume_run}
+            makers = {"map": _map_run, "stage": _stage_run,
+                      "resume": lambda runner, work, n: _resume_run(runner, work, n, resume_out)}
             # a stage run: n source tasks, then n map tasks; a resumed one: 2n parts checked, no task
             tasks_per_n = {"map": 1, "stage": 2, "resume": 2}
             _map_run(runner, work, 50)()  # workers started and warm: not part of any figure
@@ -242,10 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--num-cpus", type=int, default=2)
     parser.add_argument("--top", type=int, default=15, help="functions listed per profile")
+    parser.add_argument("--resume-out", help="where the resume mode writes: an s3:// prefix (credentials and endpoint "
+                        "from the environment) shows the object-store latency; default a local temporary folder")
     parser.add_argument("--output", help="also write the JSON here")
     args = parser.parse_args(argv)
     os.environ.setdefault("CORPUS_PROGRESS_MODE", "log")  # a bar redrawn on stderr would be measured too
-    result = bench_driver(tuple(args.counts), tuple(args.modes), args.repeats, args.num_cpus, args.top)
+    result = bench_driver(tuple(args.counts), tuple(args.modes), args.repeats, args.num_cpus, args.top,
+                          resume_out=args.resume_out)
     text = json.dumps(result, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n")
