@@ -1,19 +1,24 @@
 """What the driver does per task and per part, counted, not timed (pipelines/bench_driver.py times it).
 
 A map's function is pickled once per map (bound into the remote Ray exports), not once per task as
-an argument; --resume checks the parts' commits in threads, a chunk at a time, reusing the same parts.
+an argument; --resume checks the parts' commits with 6 requests each (not 9), on an object store in
+threads, a chunk at a time, reusing the same parts.
 """
 
 from __future__ import annotations
 
 import operator
 
+import pytest
+
 from corpus import storage
 from corpus.engine import executor
 from corpus.engine.executor import Executor
-from corpus.engine.parts import commit_part, part_name
+from corpus.engine.parts import commit_part, commit_uri, committed, dropped_uri, part_name
 from corpus.engine.ray_runner import bound_task
 from corpus.layout import SUCCESS
+from corpus.records import DROP_SCHEMA, Doc, docs_to_table
+from corpus.stats import StageStats
 from corpus.storage import join
 from pipelines.bench_driver import BenchKeep, BenchSource
 
@@ -70,3 +75,34 @@ def test_resume_checks_commits_a_chunk_at_a_time_in_part_order(tmp_path, s3_serv
     assert [storage.read_bytes(p) for p in parts] == whole
     done = storage.read_json(storage.join(stage_uri, SUCCESS))
     assert (done["parts"], done["part_bytes"], done["stats"]) == (first["parts"], first["part_bytes"], first["stats"])
+
+
+def _committed_part(root: str) -> str:
+    part = storage.join(root, "langid", part_name(2))
+    storage.write_table(part, docs_to_table([Doc(source="s", domain="code", path=f"f{i}.py", text="x = 1\n") for i in range(5)]))
+    storage.write_table(dropped_uri(part), DROP_SCHEMA.empty_table())
+    stats = StageStats()
+    stats.add_in(5, 30)
+    stats.add_kept(5, 30)
+    commit_part(part, "key", stats)
+    return part
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_commit_check_asks_six_requests_and_refuses_what_is_missing(tmp_path, where, request, monkeypatch) -> None:
+    """The record read, then each file's size and footer: no existence question before each (9 before).
+    A missing record or file still makes the part one to recompute."""
+    root = str(tmp_path)
+    if where == "s3":
+        server = request.getfixturevalue("s3_server")
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        root = f"s3://{server.bucket}/check-{tmp_path.name}"
+    part = _committed_part(root)
+    with storage.counting_requests() as requests:
+        assert committed(part, "key") is not None
+    assert storage.requests_total(requests) == 6, requests
+    storage.remove(dropped_uri(part))
+    assert committed(part, "key") is None
+    storage.remove(commit_uri(part))
+    assert committed(part, "key") is None
