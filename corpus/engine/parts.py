@@ -67,19 +67,21 @@ def commit_part(part: str, key: str, stats: StageStats, extra: dict[str, Any] | 
 
 def committed(part: str, key: str) -> dict[str, Any] | None:
     """The commit record of a part finished earlier under the same key with its files intact, or None."""
-    uri = commit_uri(part)
-    if not storage.exists(uri):
-        return None
+    # A missing file is told by the read or the size failing, not by asking first: on an object store
+    # each question is a request, and --resume asks them for every part of the stage (~9 -> 6 a part).
     try:
-        record = storage.read_json(uri)
-    except ValueError:
+        record = storage.read_json(commit_uri(part))
+    except (FileNotFoundError, ValueError):
         return None
     if record.get("key") != key or not record.get("files"):
         return None
     folder = storage.parent(part)
     for name, expected in record["files"].items():
         uri = storage.join(folder, *name.split("/"))
-        if not storage.exists(uri) or storage.size(uri) != expected:
+        try:
+            if storage.size(uri) != expected:
+                return None
+        except FileNotFoundError:
             return None
         # Sizes can match a file torn and rewritten, or a record copied beside foreign files: the
         # Parquet footer must read and hold the row count recorded at commit.

@@ -100,8 +100,10 @@ class RayRunner(Runner):
         return Shared(ray.put(obj))
 
     def _remote(self, fn: Callable, num_cpus: float, memory_mb: int | None) -> Any:
-        """A remote that runs fn through timed_call (its CPU time comes back with its result), with
-        fn's name as the Ray task name (the state API; Ray's own retry log names timed_call)."""
+        """A remote that runs fn through timed_call (its CPU time comes back with its result), named
+        after fn (the state API, Ray's logs). fn is bound into the remote, which Ray exports once,
+        not sent as an argument: that pickled it again for every task (by value for a closure),
+        ~10% of the driver's CPU per task for a module function (pipelines/bench_driver.py)."""
         import ray
 
         key = (fn, num_cpus, memory_mb)
@@ -110,7 +112,7 @@ class RayRunner(Runner):
                                        "name": getattr(fn, "__name__", "task")}
             if memory_mb:
                 options["memory"] = memory_mb * 1024 * 1024
-            self._remotes[key] = ray.remote(timed_call).options(**options)
+            self._remotes[key] = ray.remote(bound_task(fn)).options(**options)
         return self._remotes[key]
 
     def _run_tasks(self, fn, arg_list, sequence, *, num_cpus, memory_mb, heartbeat=None):  # noqa: D401 - see Runner
@@ -125,7 +127,7 @@ class RayRunner(Runner):
 
         def submit(i: int) -> None:
             args = [a.handle if isinstance(a, Shared) else a for a in arg_list[i]]
-            fut = remote.remote(fn, *args).future()
+            fut = remote.remote(*args).future()
             futures[i] = fut
             fut.add_done_callback(lambda _f, i=i: done.put(i))
 
@@ -160,6 +162,16 @@ class RayRunner(Runner):
 
             ray.shutdown()
             self.started = False
+
+
+def bound_task(fn: Callable) -> Callable:
+    """timed_call(fn, ...) as a function of the task's arguments alone, with fn's name."""
+
+    def task(*args: Any) -> tuple[Any, float, dict[str, int]]:
+        return timed_call(fn, *args)
+
+    task.__name__ = task.__qualname__ = getattr(fn, "__name__", "task")
+    return task
 
 
 def _http_url(address: str | None) -> str | None:
