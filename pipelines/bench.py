@@ -34,6 +34,7 @@ from lang_registry.bench import bench_detection
 from lang_registry.evaluate import filename_accuracy
 from lang_registry.flags import is_generated
 from pipelines import bench_treesitter as treesitter_bench
+from pipelines.bench_driver import bench_driver
 from pipelines.bench_report import bench_report
 from pipelines.bench_scale import bench_parts_model, bench_scale, bench_scheduler
 from pipelines.scale_projection import project
@@ -384,6 +385,7 @@ def bench_treesitter(input_path: str, out_dir: str) -> dict:
         timed[order] = {**_figures(table.num_rows, nbytes, secs), "imports": stats.get("imports", {})}
     timed["dependency_over_random_seconds"] = round(timed["dependency"]["seconds"] / max(timed["random"]["seconds"], 1e-9), 2)
     return {"repo_samples": timed, **treesitter_bench.bench_treesitter()}
+from pipelines.bench_licenses_fast import bench_licenses_fast  # noqa: E402,F401 - run by name in a child
 from pipelines.bench_safety import bench_licenses, bench_optout, bench_redact, redact_share  # noqa: E402,F401 - run by name in a child
 
 
@@ -476,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         ("treesitter", "bench_treesitter", (input_path, str(work))),
         ("redact", "bench_redact", (input_path,)),
         ("licenses", "bench_licenses", ()),
+        ("licenses_prefilter", "bench_licenses_fast", ()),  # RulePrefilter vs ScanCode as shipped: CPU ratio, changed answers
         ("pretrain", "bench_pretrain_cpu", ()),
         ("ablation", "bench_ablation", (str(work),)),
     ]
@@ -493,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_scale:
         print("bench: scheduler (10k and 100k tiny tasks) ...", flush=True)
         report["scheduler"] = bench_scheduler()
+        print("bench: driver CPU per task (map and stage, 200 and 2,000 tasks) ...", flush=True)
+        report["driver"] = bench_driver(modes=("map", "stage"))
         print("bench: scale (the whole pipeline at ~1x and ~4x) ...", flush=True)
         report["scale"] = bench_scale(work)
         if (work / "scale-1x" / "redact" / SUCCESS).exists():
