@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from corpus.ingest import licenses as lic
 from corpus.ingest.optout import OptOut
 from corpus.layout import REPORTS_DIR, RUN_REPORT, SUCCESS
+from pipelines.peak_rss import peak_rss_mb
 from redact import Redactor
 from redact.labelled import build, measure
 
@@ -88,7 +88,7 @@ def bench_licenses(dists: list[str] | None = None) -> dict[str, Any]:
             "primary_accuracy": round(primary / known, 4) if known else None,
             "index_load_seconds": round(load, 2), "detect_seconds_per_repo": round(sum(seconds) / len(seconds), 3),
             "detect_seconds_max": round(max(seconds), 3),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
             "licensedcode_installed_mb": _package_mb("licensedcode"), "rows": rows}
 
 

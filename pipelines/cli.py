@@ -22,6 +22,7 @@ from corpus.runreport import write_run_report
 from corpus.stats import StatsMismatch
 from pipelines.config import PipelineConfig, load_config
 from pipelines.graph import build_stages
+from pipelines.peak_rss import peak_rss_mb
 
 log = logging.getLogger("corpus")
 
@@ -190,7 +191,6 @@ def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: 
     The runner starts lazily inside the run; its start (Ray's, a few seconds, the dashboard's included)
     is `runner_start_seconds` and is left out of `wall_seconds` and the rates, as before the lazy start,
     so figures stay comparable across runs and with a cluster joined rather than started."""
-    import resource
 
     ingest = results.get("ingest")
     text_mb = ingest.kept_bytes / 1e6 if ingest is not None else 0.0
@@ -209,7 +209,7 @@ def _write_run_report(out_uri: str, results: dict, wall_s: float, driver_cpu_s: 
         "stages_ran": list(ran if ran is not None else results),
         "complete": ran is None or list(ran) == list(results),
         "driver_cpu_seconds": round(driver_cpu_s, 2),
-        "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "driver_peak_rss_mb": round(peak_rss_mb(), 1),
         "cpus": cpus,
         "text_mb": round(text_mb, 2),
         "mb_per_s_per_core": round(text_mb / wall_s / cpus, 4) if wall_s and cpus else None,
