@@ -36,10 +36,11 @@ import numpy as np
 
 MAX_TOKENS = 20_000  # the head of a long page decides, as the model reads only its head
 
+CAMEL_CASE = r"[a-z][a-z0-9]*[A-Z][a-z]\w*[,.;:)]?"
 CODE_TOKEN = re.compile(r"""^(?:
     -{1,2}[A-Za-z][\w-]*(?:=\S*)?[,.;:)]?           # an option
   | \S*(?:[A-Za-z0-9]_[A-Za-z0-9]|__[A-Za-z0-9])\S*  # snake_case, __dunder__
-  | [a-z][a-z0-9]*[A-Z][a-z]\w*[,.;:)]?            # camelCase
+  | """ + CAMEL_CASE + r"""                        # camelCase
   | [\[\("'`]?[A-Za-z_][\w.:$]*\(\S*                # a call or definition: name(
   | (?:[=<>!+\-*/%^|&]?=|->|=>|::|:=|<-|&&|\|\|)   # an operator standing alone
   | [{}\[\]()]*[{}][{}\[\]();,]*                    # braces
@@ -56,15 +57,23 @@ CODE_TOKEN = re.compile(r"""^(?:
 )$""", re.VERBOSE)
 
 
+# Most tokens of any page are plain words; of CODE_TOKEN's forms only camelCase can be one, so a plain word
+# is matched against that form alone (the same answer, for ~0.6x the time of the whole pattern).
+PLAIN_WORD = re.compile(r"[A-Za-z]+[,.;:!?]?")
+PLAIN_CODE = re.compile(CAMEL_CASE)
+
+
 def is_code_token(token: str) -> bool:
     """Whether one whitespace-separated token is written as code (module doc)."""
+    if PLAIN_WORD.fullmatch(token):
+        return PLAIN_CODE.fullmatch(token) is not None
     return CODE_TOKEN.match(token) is not None
 
 
 def code_token_share(text: str) -> float:
     """Share of the first MAX_TOKENS whitespace-separated tokens of `text` written as code (0.0 for none)."""
     tokens = text.split(maxsplit=MAX_TOKENS)[:MAX_TOKENS]
-    return sum(1 for t in tokens if CODE_TOKEN.match(t)) / len(tokens) if tokens else 0.0
+    return sum(1 for t in tokens if is_code_token(t)) / len(tokens) if tokens else 0.0
 
 
 def label_gate(labels: Sequence[str], probs: np.ndarray, code_tokens: np.ndarray, min_code_tokens: float = 0.0,

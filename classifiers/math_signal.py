@@ -18,7 +18,7 @@ prose rarely uses. Words that both use were left out, because each would count o
 
 from __future__ import annotations
 
-MAX_TOKENS = 20_000  # as code_signal: the head of a long page decides
+from classifiers.code_signal import MAX_TOKENS  # the same head of a page as the code signal
 
 MATH_WORDS = frozenset("""
 abelian algebra algebraic algebras analytic approximation asymptotic bessel chebyshev coefficient coefficients

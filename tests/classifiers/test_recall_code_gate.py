@@ -124,3 +124,12 @@ def test_the_stage_selection_applies_the_gate_from_its_page_cache(tmp_path) -> N
 
     assert recalled(None) == [0, 0, 0]
     assert recalled({"min_code_tokens": 0.01, "min_code_probability": 0.6}) == [0, -1, -1]
+
+
+def test_the_plain_word_shortcut_answers_as_the_whole_pattern() -> None:
+    from classifiers.code_signal import CODE_TOKEN
+
+    tokens = {t for text in (API_PAGE, ABOUT_PAGE) for t in text.split()} | {
+        "readFile", "readFile,", "readFile?", "iPhone", "ccTLDs", "xsltApplyStylesheet.", "word;", "Seattle)", "(defun", "set-car!"}
+    assert all(is_code_token(t) == (CODE_TOKEN.match(t) is not None) for t in tokens)
+    assert is_code_token("readFile,") and not is_code_token("readFile?") and not is_code_token("ccTLDs")
