@@ -382,6 +382,8 @@ def _drop_detail(stage: str, row: dict[str, Any], out: str, kept_parts: list[str
         import re
 
         line["scores"] = {k: float(v) for k, v in re.findall(r"(\w+) ([0-9.]+)", detail.split(" scores ", 1)[1].split(";")[0])}
+        # the text evidence the code gate and the math words read (recall stage version 7 on)
+        line["evidence"] = {k: float(v) for k, v in re.findall(r"\b(code_tokens|math_words) ([0-9.]+)", detail)}
     return line
 
 

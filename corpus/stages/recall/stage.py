@@ -567,13 +567,14 @@ def apply_task(in_uri: str, out_uri: str, final: dict[str, Any] | None, drop_unr
                          "recall_probs": {lab: round(float(x), 5) for lab, x in zip(labels, probs[k])}})
             metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
             mask[i] = drop_unrecalled and label == OTHER
-            if mask[i]:  # the drop row says how close the page came (corpus explain --run reads it)
-                scores[i] = " ".join(f"{lab} {float(x):.5f}" for lab, x in zip(labels, probs[k]))
+            if mask[i]:  # the drop row says how close the page came and its text evidence (corpus explain --run reads it)
+                scores[i] = (" ".join(f"{lab} {float(x):.5f}" for lab, x in zip(labels, probs[k]))
+                             + f"; code_tokens {float(code_tokens[k]):.4f}; math_words {float(math_words[k]):.4f}")
         table = table.set_column(table.schema.get_field_index("domain"), "domain", pa.array(domains, pa.string()))
         table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
     reasons = ["not_recalled" if m else None for m in mask]
     paths = table.column("path").to_pylist()
-    details = [f"{paths[i]}: below the recall threshold in the last iteration; scores {scores.get(i, '')}" if m else "" for i, m in enumerate(mask)]
+    details = [f"{paths[i]}: not recalled in the last iteration (threshold, code gate, math words); scores {scores.get(i, '')}" if m else "" for i, m in enumerate(mask)]
     return {"stats": write_filtered_part(table, mask, reasons, details, out_uri).to_json(), "final_domains": final_domains}
 
 

@@ -357,6 +357,7 @@ def test_run_answers_name_the_kept_copy_the_benchmark_item_and_the_recall_scores
     assert dropped, "the fixture's run dropped a page below the recall threshold"
     [page] = [ln for ln in explain_from_run(str(out), [Wanted(dropped[0]["path"], dropped[0]["path"], None)]) if ln["stage"] == "recall"]
     assert page["reasons"] == ["not_recalled"] and set(page["scores"]) >= {"code", "other"} and max(page["scores"].values()) <= 1
+    assert set(page["evidence"]) == {"code_tokens", "math_words"} and all(0 <= v <= 1 for v in page["evidence"].values())
 
 
 def test_run_answers_read_no_text_column(explained_run, monkeypatch) -> None:
